@@ -1,0 +1,78 @@
+// Gathers the minimal inventory from /sys and /proc. Reads files directly rather than through
+// systeminformation: in our initramfs this is all we need, and it runs in milliseconds.
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { normalizeMac, type DiskInfo, type Inventory, type MacAddress, type NicInfo } from "../../protocol/index.js";
+import { parseCpuinfo, parseMemTotalBytes } from "./proc-parsers.js";
+
+/** Reads a sysfs attribute; a missing or unreadable file is "unknown", not an error (many are optional). */
+async function readAttr(path: string): Promise<string | null> {
+  try {
+    const value = (await readFile(path, "utf8")).trim();
+    return value === "" ? null : value;
+  } catch {
+    return null;
+  }
+}
+
+async function listDir(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path)).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Ethernet NICs with a MAC (loopback, tunnels and interfaces without one are skipped). */
+export async function readNics(root: string): Promise<NicInfo[]> {
+  const nics: NicInfo[] = [];
+  for (const name of await listDir(join(root, "sys/class/net"))) {
+    const dir = join(root, "sys/class/net", name);
+    // type 1 = ARPHRD_ETHER (include/uapi/linux/if_arp.h); loopback is 772.
+    if ((await readAttr(join(dir, "type"))) !== "1") continue;
+    const mac = normalizeMac((await readAttr(join(dir, "address"))) ?? "");
+    if (mac && mac !== "00:00:00:00:00:00") nics.push({ name, mac });
+  }
+  return nics;
+}
+
+/** Whole disks: /sys/block minus loop, ram, zram, device-mapper and md (those are not hardware). */
+export async function readDisks(root: string): Promise<DiskInfo[]> {
+  const disks: DiskInfo[] = [];
+  for (const name of await listDir(join(root, "sys/block"))) {
+    if (/^(loop|ram|zram|dm-|md|sr|fd)/.test(name)) continue;
+    const sectors = Number((await readAttr(join(root, "sys/block", name, "size"))) ?? "0");
+    disks.push({ name, sizeBytes: sectors * 512 });
+  }
+  return disks;
+}
+
+export class InventoryError extends Error {
+  readonly code = "inventory_unreadable";
+}
+
+export async function gatherMinimalInventory(root: string, bootMac: MacAddress): Promise<Inventory> {
+  const dmi = join(root, "sys/class/dmi/id");
+  const [manufacturer, product, serial, uuid, cpuinfo, meminfo, nics, disks] = await Promise.all([
+    readAttr(join(dmi, "sys_vendor")),
+    readAttr(join(dmi, "product_name")),
+    readAttr(join(dmi, "product_serial")),
+    readAttr(join(dmi, "product_uuid")),
+    readAttr(join(root, "proc/cpuinfo")),
+    readAttr(join(root, "proc/meminfo")),
+    readNics(root),
+    readDisks(root),
+  ]);
+  const cpu = parseCpuinfo(cpuinfo ?? "");
+  const memoryBytes = parseMemTotalBytes(meminfo ?? "");
+  if (cpu.logicalCount === 0) throw new InventoryError(`no processor found in ${join(root, "proc/cpuinfo")}`);
+  if (memoryBytes === undefined) throw new InventoryError(`no MemTotal in ${join(root, "proc/meminfo")}`);
+  return {
+    bootMac,
+    system: { manufacturer, product, serial, uuid: uuid?.toLowerCase() ?? null },
+    cpu: { model: cpu.model, logicalCount: cpu.logicalCount },
+    memoryBytes,
+    nics,
+    disks,
+  };
+}

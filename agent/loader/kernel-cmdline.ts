@@ -1,0 +1,38 @@
+// Reads the loader's settings from the kernel command line (pure: takes the text of /proc/cmdline).
+import { normalizeMac, type MacAddress } from "../../protocol/index.js";
+
+export interface LoaderSettings {
+  /** bootwright.server=<url>: the server's advertised URL. */
+  serverUrl: string | undefined;
+  /** BOOTIF=01-aa-bb-…: the NIC iPXE booted from (pxelinux convention: "01" is the ARP type, Ethernet). */
+  bootMac: MacAddress | undefined;
+}
+
+/** Splits a kernel command line into key → value (flags without "=" get ""); the last one wins. */
+export function parseKernelCmdline(text: string): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const token of text.trim().split(/\s+/)) {
+    if (!token) continue;
+    const eq = token.indexOf("=");
+    if (eq === -1) params.set(token, "");
+    else params.set(token.slice(0, eq), token.slice(eq + 1).replace(/^"(.*)"$/, "$1"));
+  }
+  return params;
+}
+
+/** BOOTIF is `01-aa-bb-cc-dd-ee-ff` from pxelinux/iPXE; a bare MAC is accepted too. */
+export function parseBootif(value: string | undefined): MacAddress | undefined {
+  if (!value) return undefined;
+  const hex = value.toLowerCase();
+  const withoutType = /^01-([0-9a-f]{2}-){5}[0-9a-f]{2}$/.test(hex) ? hex.slice(3) : hex;
+  return normalizeMac(withoutType);
+}
+
+export function loaderSettings(cmdline: string): LoaderSettings {
+  const params = parseKernelCmdline(cmdline);
+  const server = params.get("bootwright.server");
+  return {
+    serverUrl: server ? server.replace(/\/+$/, "") : undefined,
+    bootMac: parseBootif(params.get("BOOTIF")),
+  };
+}

@@ -1,0 +1,52 @@
+// The one way the agent runs a program: argv, never a shell string; a timeout; failure throws
+// CommandError with the exit code and the tail of stderr (style.md §5).
+import { spawn } from "node:child_process";
+
+export interface RunOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+export class CommandError extends Error {
+  readonly code = "command_failed";
+  constructor(
+    readonly command: string,
+    readonly argv: readonly string[],
+    readonly exitCode: number | null,
+    readonly stderrTail: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `${command} ${argv.join(" ")} failed (${exitCode === null ? "killed" : `exit ${exitCode}`})${stderrTail ? `: ${stderrTail}` : ""}`,
+      options,
+    );
+  }
+}
+
+const TAIL_CHARS = 500;
+
+export function run(command: string, argv: readonly string[], options: RunOptions): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, {
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: options.timeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.on("error", (err) => {
+      reject(new CommandError(command, argv, null, err.message, { cause: err }));
+    });
+    child.on("close", (exitCode) => {
+      if (exitCode === 0) resolve({ stdout, stderr });
+      else reject(new CommandError(command, argv, exitCode, stderr.trim().slice(-TAIL_CHARS)));
+    });
+  });
+}

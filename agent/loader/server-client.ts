@@ -1,0 +1,106 @@
+// Talks to the server: posts the inventory and asks what to do next, retrying with capped backoff and
+// saying on the console exactly what failed (connection refused, no route, timeout, HTTP status).
+import {
+  ErrorBody,
+  InventoryAccepted,
+  NextAction,
+  type Inventory,
+} from "../../protocol/index.js";
+import type { z } from "zod";
+import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./backoff.js";
+import { say } from "./console.js";
+
+const REQUEST_TIMEOUT_MS = 15_000;
+
+/** The errno-style code behind a fetch failure: on `cause`, or on the first of an AggregateError's errors. */
+function errorCode(err: unknown): string | undefined {
+  for (let current: unknown = err, depth = 0; current instanceof Error && depth < 5; depth++) {
+    if ("code" in current && typeof current.code === "string") return current.code;
+    current = current instanceof AggregateError ? current.errors[0] : current.cause;
+  }
+  return undefined;
+}
+
+/** Why a request failed, in words an operator at the console understands. */
+export function describeRequestFailure(err: unknown): string {
+  if (err instanceof HttpStatusError) return err.message;
+  if (err instanceof Error && err.name === "TimeoutError") return "timed out";
+  const code = errorCode(err);
+  switch (code) {
+    case "ECONNREFUSED":
+      return "connection refused (is the server running?)";
+    case "EHOSTUNREACH":
+      return "no route to host";
+    case "ENETUNREACH":
+      return "network unreachable";
+    case "ETIMEDOUT":
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return "connection timed out";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "server name not found (DNS)";
+    case "ECONNRESET":
+    case "UND_ERR_SOCKET":
+      return "connection reset";
+    default: {
+      if (!(err instanceof Error)) return String(err);
+      const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+      return `${err.message}${cause}${code ? ` (${code})` : ""}`;
+    }
+  }
+}
+
+export class HttpStatusError extends Error {
+  readonly code = "http_status";
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody | undefined,
+  ) {
+    super(`HTTP ${status}${body ? ` ${body.code}: ${body.message}` : ""}`);
+  }
+}
+
+async function requestJson<T>(url: string, init: RequestInit, schema: z.ZodType<T>): Promise<T> {
+  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const text = await response.text();
+  if (!response.ok) {
+    const body = ErrorBody.safeParse(safeJson(text));
+    throw new HttpStatusError(response.status, body.success ? body.data : undefined);
+  }
+  const parsed = schema.safeParse(safeJson(text));
+  if (!parsed.success) throw new Error(`unexpected answer from ${url}: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Retries `attempt` until it succeeds, printing each failure and the wait before the next try. */
+export async function withRetry<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      const wait = backoffDelayMs(tries, DEFAULT_BACKOFF);
+      say("fail", `${what} failed`, { reason: describeRequestFailure(err), attempt: tries, retryInSeconds: (wait / 1000).toFixed(1) });
+      await sleep(wait);
+    }
+  }
+}
+
+export function postInventory(serverUrl: string, inventory: Inventory): Promise<InventoryAccepted> {
+  return requestJson(
+    `${serverUrl}/v1/inventory`,
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(inventory) },
+    InventoryAccepted,
+  );
+}
+
+export function fetchNextAction(serverUrl: string, machineId: string): Promise<NextAction> {
+  return requestJson(`${serverUrl}/v1/machines/${encodeURIComponent(machineId)}/next`, { method: "GET" }, NextAction);
+}

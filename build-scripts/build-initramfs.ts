@@ -1,0 +1,138 @@
+// Builds build/initramfs.img reproducibly: Debian's kernel modules, busybox-static, the host's Node
+// binary with its shared libraries, and the esbuild-bundled loader. Same inputs → same sha256 (sorted
+// cpio, fixed mtimes, uid 0); skipped when the inputs' hash matches the last build.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { build } from "esbuild";
+import { moduleClosure, moduleName, parseModuleList } from "./kernel-modules.js";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const BUILD = join(ROOT, "build");
+const KERNEL = join(BUILD, "kernel");
+const OUTPUT = join(BUILD, "initramfs.img");
+const INPUTS_STAMP = join(BUILD, "initramfs.inputs-sha256");
+const LOADER_BUNDLE = join(BUILD, "loader", "loader.mjs");
+const NODE_BINARY = process.execPath;
+const BUSYBOX = "/bin/busybox";
+/** zstd -19: ~28 MB for Node + busybox + modules (vm-notes.md); Debian's kernel has RD_ZSTD. */
+const ZSTD_LEVEL = "-19";
+
+function sha256(data: string | Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function sh(cmd: string, args: string[], options: { cwd?: string; input?: Buffer } = {}): Buffer {
+  return execFileSync(cmd, args, { cwd: options.cwd, input: options.input, maxBuffer: 1 << 30, stdio: ["pipe", "pipe", "inherit"] });
+}
+
+async function bundleLoader(): Promise<void> {
+  mkdirSync(dirname(LOADER_BUNDLE), { recursive: true });
+  await build({
+    entryPoints: [join(ROOT, "agent/loader/main.ts")],
+    outfile: LOADER_BUNDLE,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    legalComments: "none",
+    logLevel: "warning",
+  });
+}
+
+/** Shared libraries `ldd` says Node needs, as [path as linked, real file]. */
+function nodeLibraries(): [string, string][] {
+  const out = sh("ldd", [NODE_BINARY]).toString();
+  const libs: [string, string][] = [];
+  for (const line of out.split("\n")) {
+    const match = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
+    if (match?.[1]) libs.push([match[1], execFileSync("realpath", [match[1]]).toString().trim()]);
+  }
+  return libs;
+}
+
+function copyInto(staging: string, dest: string, src: string, mode?: number): void {
+  const target = join(staging, dest);
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(src, target);
+  if (mode !== undefined) chmodSync(target, mode);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  await bundleLoader();
+  const kernelVersion = readFileSync(join(KERNEL, "VERSION"), "utf8").trim();
+  const modulesDir = join(KERNEL, "lib/modules", kernelVersion);
+  const wanted = parseModuleList(readFileSync(join(ROOT, "initramfs/modules.txt"), "utf8"));
+  const builtin = new Set(parseModuleList(readFileSync(join(modulesDir, "modules.builtin"), "utf8")).map(moduleName));
+  const modules = moduleClosure(readFileSync(join(modulesDir, "modules.dep"), "utf8"), wanted, builtin);
+
+  const inputs = sha256(
+    [
+      readFileSync(import.meta.filename),
+      readFileSync(join(ROOT, "build-scripts/kernel-modules.ts")),
+      readFileSync(LOADER_BUNDLE),
+      readFileSync(join(ROOT, "initramfs/init")),
+      readFileSync(join(ROOT, "initramfs/udhcpc.script")),
+      kernelVersion,
+      modules.join("\n"),
+      sha256(readFileSync(NODE_BINARY)),
+      sha256(readFileSync(BUSYBOX)),
+    ]
+      .map((part) => sha256(part))
+      .join(""),
+  );
+  if (existsSync(OUTPUT) && existsSync(INPUTS_STAMP) && readFileSync(INPUTS_STAMP, "utf8") === inputs) {
+    console.log(`[setup] initramfs up to date (${(statSync(OUTPUT).size / 1e6).toFixed(1)} MB)`);
+    return;
+  }
+
+  console.log(`[setup] building initramfs: kernel ${kernelVersion}, ${modules.length} modules, node ${process.version}`);
+  const staging = join(BUILD, "initramfs-root");
+  rmSync(staging, { recursive: true, force: true });
+  for (const dir of ["dev", "proc", "sys", "run", "tmp", "root", "etc", "mnt", "bin", "sbin", "usr/bin", "usr/sbin"]) {
+    mkdirSync(join(staging, dir), { recursive: true });
+  }
+  copyInto(staging, "init", join(ROOT, "initramfs/init"), 0o755);
+  copyInto(staging, "etc/bootwright/udhcpc.script", join(ROOT, "initramfs/udhcpc.script"), 0o755);
+  copyInto(staging, "bin/busybox", BUSYBOX, 0o755);
+  copyInto(staging, "opt/bootwright/loader.mjs", LOADER_BUNDLE, 0o644);
+  // Stripping Node's symbols takes ~12 MB off (still runs: vm-notes.md).
+  mkdirSync(join(staging, "usr/bin"), { recursive: true });
+  sh("strip", ["-o", join(staging, "usr/bin/node"), NODE_BINARY]);
+  for (const [linked, real] of nodeLibraries()) copyInto(staging, linked.slice(1), real, 0o755);
+  const moduleRoot = join(staging, "lib/modules", kernelVersion);
+  for (const mod of modules) copyInto(staging, join("lib/modules", kernelVersion, mod), join(modulesDir, mod), 0o644);
+  for (const file of ["modules.builtin", "modules.builtin.modinfo", "modules.order"]) {
+    copyInto(staging, join("lib/modules", kernelVersion, file), join(modulesDir, file), 0o644);
+  }
+  // modules.dep/alias for just what we carry, so busybox modprobe resolves aliases and load order.
+  sh("depmod", ["-b", staging, kernelVersion]);
+  if (!existsSync(join(moduleRoot, "modules.alias"))) throw new Error("depmod wrote no modules.alias");
+
+  // Reproducible archive: every mtime 0, names sorted bytewise, owner root, fixed inode numbers.
+  sh("find", [staging, "-exec", "touch", "-h", "-d", "@0", "{}", "+"]);
+  const names = sh("find", [".", "-mindepth", "1", "-print0"], { cwd: staging })
+    .toString()
+    .split("\0")
+    .filter(Boolean)
+    .sort()
+    .join("\0");
+  const cpio = sh("cpio", ["--null", "--create", "--format=newc", "--reproducible", "--owner=0:0", "--quiet"], {
+    cwd: staging,
+    input: Buffer.from(names + "\0"),
+  });
+  const compressed = sh("zstd", [ZSTD_LEVEL, "-T0", "-q", "-c"], { input: cpio });
+  const temp = `${OUTPUT}.tmp`;
+  writeFileSync(temp, compressed, { flush: true });
+  renameSync(temp, OUTPUT);
+  writeFileSync(INPUTS_STAMP, inputs);
+  rmSync(staging, { recursive: true, force: true });
+  console.log(
+    `[setup] initramfs built: ${(compressed.length / 1e6).toFixed(1)} MB compressed (${(cpio.length / 1e6).toFixed(1)} MB raw), ` +
+      `sha256 ${sha256(compressed).slice(0, 16)}…, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+}
+
+await main();

@@ -1,0 +1,51 @@
+// Resolves kernel module names to the .ko files they need, through modules.dep (pure).
+
+/** Module names are file names without `.ko`, and the kernel treats `-` and `_` alike. */
+export function moduleName(path: string): string {
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  return base.replace(/\.ko(\.(xz|zst|gz))?$/, "").replaceAll("-", "_");
+}
+
+/** Parses modules.dep: `kernel/a.ko: kernel/b.ko kernel/c.ko` → path → dependency paths. */
+export function parseModulesDep(text: string): Map<string, string[]> {
+  const deps = new Map<string, string[]>();
+  for (const line of text.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon === -1) continue;
+    deps.set(line.slice(0, colon), line.slice(colon + 1).trim().split(/\s+/).filter(Boolean));
+  }
+  return deps;
+}
+
+/**
+ * The module files that `wanted` needs, dependencies included, sorted. Throws naming every wanted
+ * module that the kernel does not ship (a typo in modules.txt must not build a driverless initramfs);
+ * names listed in `builtin` are satisfied already and skipped.
+ */
+export function moduleClosure(modulesDep: string, wanted: readonly string[], builtin: ReadonlySet<string>): string[] {
+  const deps = parseModulesDep(modulesDep);
+  const byName = new Map([...deps.keys()].map((path) => [moduleName(path), path]));
+  const missing: string[] = [];
+  const result = new Set<string>();
+  const visit = (path: string): void => {
+    if (result.has(path)) return;
+    result.add(path);
+    for (const dep of deps.get(path) ?? []) visit(dep);
+  };
+  for (const raw of wanted) {
+    const name = raw.replaceAll("-", "_");
+    const path = byName.get(name);
+    if (path) visit(path);
+    else if (!builtin.has(name)) missing.push(raw);
+  }
+  if (missing.length) throw new Error(`kernel modules not found in modules.dep nor built in: ${missing.join(", ")}`);
+  return [...result].sort();
+}
+
+/** modules.txt: one module name a line, `#` comments. */
+export function parseModuleList(text: string): string[] {
+  return text
+    .split("\n")
+    .map((line) => line.replace(/#.*/, "").trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# One idempotent set-up for a fresh Debian 12 machine: Debian packages, npm dependencies, the Debian
+# kernel, and our initramfs. `npm test`, `npm run demo` and `npm run bench` call it first; each step
+# skips itself when its output is already there, so a second run costs seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*"; }
+
+# --- Debian packages -------------------------------------------------------------------------------
+# qemu + ROMs + firmware run the test VMs; busybox-static, zstd and cpio build the initramfs;
+# binutils gives `strip` for the Node binary we put in it; kmod gives depmod for the kernel modules.
+APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod ca-certificates)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  as_root=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { say "need root (or sudo) to install: ${missing[*]}"; exit 1; }
+    as_root=(sudo)
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "Debian packages present"
+fi
+
+# --- npm dependencies ------------------------------------------------------------------------------
+# The stamp holds the lock file's hash: `npm ci` runs only when the lock changed or node_modules is gone.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.bootwright-lock-sha256
+if [[ ! -f $stamp || $(cat "$stamp") != "$lock_hash" ]]; then
+  say "installing npm dependencies (native addons compile from source: ~1-2 min)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" >"$stamp"
+else
+  say "npm dependencies present"
+fi
+
+# --- Debian kernel (not installed on the host: extracted from its .deb) ------------------------------
+bash build-scripts/fetch-kernel.sh
+
+# --- initramfs ---------------------------------------------------------------------------------------
+npx --no-install tsx build-scripts/build-initramfs.ts

@@ -1,0 +1,61 @@
+// One lint setup: typescript-eslint's type-aware rules (floating promises, exhaustive switches) + Prettier.
+import js from "@eslint/js";
+import prettier from "eslint-config-prettier";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["node_modules/", "build/", "var/", "bench/results.json", "coverage/"] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      "@typescript-eslint/switch-exhaustiveness-check": "error",
+      "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true }],
+      "no-restricted-syntax": [
+        "error",
+        { selector: "ExportDefaultDeclaration", message: "Use named exports (style.md)." },
+      ],
+    },
+  },
+  {
+    // Dependencies point inward: protocol/ imports only zod.
+    files: ["protocol/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["node:*", "../server/*", "../agent/*", "../test-vm/*"], message: "protocol/ has no I/O and imports only zod." }] },
+      ],
+    },
+  },
+  {
+    // The agent never imports the server, nor the reverse.
+    files: ["agent/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["**/server/**"], message: "agent/ must not import server/." }] }],
+    },
+  },
+  {
+    files: ["server/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["**/agent/**"], message: "server/ must not import agent/ (it bundles agent code with esbuild, by path)." }] }],
+    },
+  },
+  {
+    // Only the loader's console printer and CLI output may write to the console.
+    files: ["agent/**/*.ts", "server/**/*.ts", "protocol/**/*.ts"],
+    ignores: ["agent/loader/console.ts", "server/cli/**/*.ts"],
+    rules: { "no-console": "error" },
+  },
+  {
+    files: ["eslint.config.js"],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    files: ["eslint.config.js", "vitest.config.ts"],
+    rules: { "no-restricted-syntax": "off" },
+  },
+  prettier,
+);

@@ -1,0 +1,34 @@
+// Error bodies on the wire: every non-2xx answer is { code, message, details? } (architecture.md).
+import { z } from "zod";
+
+/** The catalogue of error codes: each with what it means. Codes are never reused. */
+export const ERROR_CODES = {
+  invalid_json: "The request body is not valid JSON.",
+  body_too_large: "The request body is larger than the server accepts.",
+  unsupported_media_type: "The request body is not application/json.",
+  schema_mismatch: "The body is JSON but does not match the schema; details lists each issue's path and message.",
+  invalid_parameter: "A path or query parameter is malformed (e.g. a MAC address that is not one).",
+  not_found: "No such route, machine or file.",
+  method_not_allowed: "The route exists but not with this HTTP method.",
+  internal: "The server failed; its log has the reason under the request id.",
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+export const ErrorCode = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+
+export const SchemaIssue = z.strictObject({ path: z.string(), message: z.string() });
+export type SchemaIssue = z.infer<typeof SchemaIssue>;
+
+export const ErrorBody = z.strictObject({
+  code: ErrorCode,
+  message: z.string(),
+  details: z.unknown().optional(),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** Zod issues as the wire shows them: a dotted path ("nics.0.mac") and the message. */
+export function toSchemaIssues(issues: readonly z.core.$ZodIssue[]): SchemaIssue[] {
+  return issues.map((issue) => ({
+    path: issue.path.map(String).join(".") || "(root)",
+    message: issue.message,
+  }));
+}

@@ -1,0 +1,7 @@
+// Wire types both sides import. No I/O here: zod schemas, their types, and pure helpers.
+export * from "./boot-category.js";
+export * from "./errors.js";
+export * from "./inventory.js";
+export * from "./mac.js";
+export * from "./machine.js";
+export * from "./next-action.js";

@@ -1,0 +1,21 @@
+// A machine as the boot list shows it (GET /v1/machines, GET /v1/machines/:id).
+import { z } from "zod";
+import { BootCategory } from "./boot-category.js";
+import { Inventory } from "./inventory.js";
+import { MacAddress } from "./mac.js";
+
+export const Machine = z.strictObject({
+  /** SMBIOS UUID when real, else the boot MAC (architecture.md, Identity). */
+  id: z.string(),
+  bootMac: MacAddress,
+  category: BootCategory,
+  /** ISO 8601 times, server clock. */
+  firstSeenAt: z.string(),
+  lastSeenAt: z.string(),
+  /** Null until the loader has posted an inventory. */
+  inventory: Inventory.nullable(),
+});
+export type Machine = z.infer<typeof Machine>;
+
+export const BootList = z.strictObject({ machines: z.array(Machine) });
+export type BootList = z.infer<typeof BootList>;

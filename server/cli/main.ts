@@ -1,0 +1,73 @@
+// The bootwright command line (commander). It only wires: parse flags, call the server module or the API.
+import { Command, Option } from "commander";
+import { BootList, ErrorBody } from "../../protocol/index.js";
+import { clientServerUrl, ConfigError, loadServerConfig } from "../config.js";
+import { startServer } from "../server.js";
+import { formatBootList } from "./format.js";
+
+async function getJson(url: string): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    throw new Error(`cannot reach the bootwright server at ${url}: ${err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err)}`);
+  }
+  const body: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) {
+    const error = ErrorBody.safeParse(body);
+    throw new Error(`server answered ${response.status}${error.success ? `: ${error.data.message}` : ""}`);
+  }
+  return body;
+}
+
+const program = new Command()
+  .name("bootwright")
+  .description("Network-boot provisioning for bare metal")
+  .showHelpAfterError();
+
+program
+  .command("server")
+  .description("run the bootwright server (embedded SQLite store)")
+  .option("--host <address>", "address to listen on (default 0.0.0.0)")
+  .option("--port <port>", "port to listen on (default 8080; 0 picks a free one)")
+  .option("--advertise-url <url>", "URL machines use to reach the server, e.g. http://10.0.2.2:8080 ({port} = bound port)")
+  .option("--data-dir <dir>", "where the SQLite store lives (default ./var)")
+  .option("--kernel <file>", "loader kernel (default build/kernel/vmlinuz)")
+  .option("--initramfs <file>", "loader initramfs (default build/initramfs.img)")
+  .option("--config <file>", "JSON config file (flags > environment > file > defaults)")
+  .addOption(new Option("--log-level <level>").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
+  .action(async (opts: Record<string, string | undefined>) => {
+    const config = loadServerConfig(
+      {
+        host: opts.host,
+        port: opts.port,
+        advertiseUrl: opts.advertiseUrl,
+        dataDir: opts.dataDir,
+        kernelPath: opts.kernel,
+        initramfsPath: opts.initramfs,
+        logLevel: opts.logLevel,
+      },
+      opts.config ? { configFile: opts.config } : {},
+    );
+    const server = await startServer(config);
+    const stop = (): void => {
+      void server.close().then(() => process.exit(0));
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+
+program
+  .command("machines")
+  .description("show the boot list: every machine and its boot category")
+  .option("--json", "print JSON")
+  .option("--server <url>", "server URL (default $BOOTWRIGHT_SERVER or http://127.0.0.1:8080)")
+  .action(async (opts: { json?: boolean; server?: string }) => {
+    const list = BootList.parse(await getJson(`${clientServerUrl(opts.server)}/v1/machines`));
+    console.log(opts.json ? JSON.stringify(list, null, 2) : formatBootList(list.machines));
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  console.error(`bootwright: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

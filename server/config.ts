@@ -1,0 +1,109 @@
+// The server's configuration: flags > environment > JSON file > defaults, parsed once by zod into a
+// frozen object passed down. The only module that reads process.env (style.md §10).
+import { readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { resolve } from "node:path";
+import { z } from "zod";
+
+const REPO_ROOT = resolve(import.meta.dirname, "..");
+
+const ServerConfigSchema = z.strictObject({
+  /** Address to listen on. */
+  host: z.string().default("0.0.0.0"),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  /**
+   * The URL machines use to reach us; not the listen address (e.g. http://10.0.2.2:8080 for QEMU user
+   * networking). `{port}` in it becomes the port actually bound (for --port 0).
+   */
+  advertiseUrl: z.string().optional(),
+  /** Where the SQLite store lives. */
+  dataDir: z.string().default(resolve(REPO_ROOT, "var")),
+  kernelPath: z.string().default(resolve(REPO_ROOT, "build/kernel/vmlinuz")),
+  initramfsPath: z.string().default(resolve(REPO_ROOT, "build/initramfs.img")),
+  /** Extra kernel arguments for the loader: consoles on screen and first serial port. */
+  kernelArgs: z.string().default("console=tty0 console=ttyS0,115200n8 quiet panic=30"),
+  /** Largest request body accepted, bytes. An inventory of a big machine is a few tens of KB. */
+  bodyLimitBytes: z.coerce.number().int().positive().default(1 << 20),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type ServerConfig = Readonly<Omit<z.infer<typeof ServerConfigSchema>, "advertiseUrl"> & { advertiseUrl: string }>;
+export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
+
+const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
+  BOOTWRIGHT_HOST: "host",
+  BOOTWRIGHT_PORT: "port",
+  BOOTWRIGHT_ADVERTISE_URL: "advertiseUrl",
+  BOOTWRIGHT_DATA_DIR: "dataDir",
+  BOOTWRIGHT_KERNEL: "kernelPath",
+  BOOTWRIGHT_INITRAMFS: "initramfsPath",
+  BOOTWRIGHT_KERNEL_ARGS: "kernelArgs",
+  BOOTWRIGHT_BODY_LIMIT: "bodyLimitBytes",
+  BOOTWRIGHT_LOG_LEVEL: "logLevel",
+};
+
+export class ConfigError extends Error {
+  readonly code = "invalid_config";
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): Partial<ServerConfigInput> {
+  const out: Record<string, string> = {};
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const value = env[name];
+    if (value !== undefined && value !== "") out[key] = value;
+  }
+  return out;
+}
+
+function fromFile(path: string | undefined): Partial<ServerConfigInput> {
+  if (!path) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const parsed = ServerConfigSchema.partial().safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`config file ${path}: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** The first non-internal IPv4 address: what a machine on the same network would reach us at. */
+function firstExternalIpv4(): string | undefined {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const addr of addrs ?? []) if (addr.family === "IPv4" && !addr.internal) return addr.address;
+  }
+  return undefined;
+}
+
+/** Merges the sources and validates; contradictions fail here, at start-up. */
+export function loadServerConfig(
+  flags: { [K in keyof ServerConfigInput]?: unknown },
+  options: { env?: NodeJS.ProcessEnv; configFile?: string } = {},
+): ServerConfig {
+  const env = options.env ?? process.env;
+  const merged = { ...fromFile(options.configFile ?? env.BOOTWRIGHT_CONFIG), ...fromEnv(env), ...definedOnly(flags) };
+  const parsed = ServerConfigSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(`invalid server configuration: ${z.prettifyError(parsed.error)}`);
+  const config = parsed.data;
+  let advertiseUrl = config.advertiseUrl;
+  if (!advertiseUrl) {
+    const wildcard = config.host === "0.0.0.0" || config.host === "::";
+    const host = wildcard ? firstExternalIpv4() : config.host;
+    if (!host) throw new ConfigError("cannot guess the URL machines should use: set --advertise-url");
+    advertiseUrl = `http://${host}:{port}`;
+  }
+  if (!z.url().safeParse(advertiseUrl.replace("{port}", "1")).success) {
+    throw new ConfigError(`advertise URL is not a URL: ${advertiseUrl}`);
+  }
+  return Object.freeze({ ...config, advertiseUrl: advertiseUrl.replace(/\/+$/, "") });
+}
+
+function definedOnly<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Where CLI client commands find the server: --server, else BOOTWRIGHT_SERVER, else localhost:8080. */
+export function clientServerUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return (flag ?? env.BOOTWRIGHT_SERVER ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
+}

@@ -1,0 +1,30 @@
+// The server's error type: a stable code from protocol/errors.ts, a message, and details for the wire.
+// One place maps codes to HTTP status (style.md §7).
+import type { ErrorCode } from "../protocol/index.js";
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  invalid_json: 400,
+  invalid_parameter: 400,
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  schema_mismatch: 422,
+  not_found: 404,
+  method_not_allowed: 405,
+  internal: 500,
+};
+
+/** Any other failure of the server itself: names what it was doing, keeps the original on `cause`. */
+export class ServerError extends Error {
+  readonly code = "server_failure";
+}

@@ -1,0 +1,29 @@
+// Reads a JSON request body with a size limit; failures are ApiErrors the router turns into 4xx.
+import type { IncomingMessage } from "node:http";
+import { ApiError } from "../errors.js";
+
+export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  const type = req.headers["content-type"] ?? "";
+  if (!/^application\/json\b/i.test(type)) {
+    throw new ApiError("unsupported_media_type", `expected content-type application/json, got ${type || "none"}`);
+  }
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limitBytes) {
+    throw new ApiError("body_too_large", `body of ${declared} bytes is over the limit of ${limitBytes}`, { limitBytes });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limitBytes) {
+      throw new ApiError("body_too_large", `body is over the limit of ${limitBytes} bytes`, { limitBytes });
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ApiError("invalid_json", `request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

@@ -1,0 +1,121 @@
+// The HTTP API: boot scripts for iPXE, the loader's kernel and initramfs, inventory, and the boot list.
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
+import { Inventory, MacAddress, toSchemaIssues, type BootList, type InventoryAccepted, type NextAction } from "../../protocol/index.js";
+import type { Store } from "../db/store.js";
+import { ApiError } from "../errors.js";
+import { renderBootScript, renderLoaderScript } from "../ipxe/render.js";
+import { readJsonBody } from "./body.js";
+import { Router, sendJson, sendText, type RequestContext } from "./router.js";
+
+export interface AppDeps {
+  store: Store;
+  /** The URL machines reach us at (config.advertiseUrl with the bound port filled in). */
+  advertiseUrl: string;
+  kernelArgs: string;
+  bodyLimitBytes: number;
+  assets: { vmlinuz: string; "initramfs.img": string };
+  templates: { boot: string; loader: string };
+  /** How long the loader waits between "what next?" polls while there is nothing to do. */
+  idlePollMs: number;
+}
+
+const IPXE_TYPE = "text/plain; charset=utf-8";
+
+function parseMacParam(raw: string | undefined): MacAddress {
+  const parsed = MacAddress.safeParse(raw ?? "");
+  if (!parsed.success) throw new ApiError("invalid_parameter", `not a MAC address: ${raw ?? ""}`);
+  return parsed.data;
+}
+
+async function sendFile(ctx: RequestContext, path: string): Promise<void> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (err) {
+    throw new ApiError("not_found", `asset missing on the server: ${path} (run build-scripts/setup.sh)`, undefined, { cause: err });
+  }
+  ctx.res.writeHead(200, { "content-type": "application/octet-stream", "content-length": size });
+  if (ctx.req.method === "HEAD") {
+    ctx.res.end();
+    return;
+  }
+  await pipeline(createReadStream(path), ctx.res);
+}
+
+export function buildRouter(deps: AppDeps): Router {
+  const router = new Router();
+
+  router.on("GET", "/healthz", (ctx) => {
+    sendJson(ctx.res, 200, { ok: true });
+    return Promise.resolve();
+  });
+
+  // The one script every machine gets from DHCP.
+  router.on("GET", "/boot.ipxe", (ctx) => {
+    sendText(ctx.res, 200, IPXE_TYPE, renderBootScript(deps.templates.boot, deps.advertiseUrl));
+    return Promise.resolve();
+  });
+
+  // Per machine: enroll on first sight, then load the loader (later issues decide other answers here).
+  router.on("GET", "/boot/:mac.ipxe", async (ctx) => {
+    const mac = parseMacParam(ctx.params.mac);
+    const uuid = ctx.url.searchParams.get("uuid") || null;
+    const { machine, isNew } = await deps.store.recordBootRequest({ mac, uuid, at: new Date() });
+    ctx.log.info({ machine: machine.id, mac, isNew, category: machine.category }, "boot script requested");
+    const script = renderLoaderScript(deps.templates.loader, {
+      serverUrl: deps.advertiseUrl,
+      machineId: machine.id,
+      mac,
+      kernelArgs: deps.kernelArgs,
+    });
+    sendText(ctx.res, 200, IPXE_TYPE, script);
+  });
+
+  router.on("GET", "/assets/:name", async (ctx) => {
+    const name = ctx.params.name;
+    if (name !== "vmlinuz" && name !== "initramfs.img") throw new ApiError("not_found", `no asset named ${name ?? ""}`);
+    await sendFile(ctx, deps.assets[name]);
+  });
+
+  router.on("POST", "/v1/inventory", async (ctx) => {
+    const body = await readJsonBody(ctx.req, deps.bodyLimitBytes);
+    const parsed = Inventory.safeParse(body);
+    if (!parsed.success) {
+      throw new ApiError("schema_mismatch", "inventory does not match the schema", toSchemaIssues(parsed.error.issues));
+    }
+    const machine = await deps.store.recordInventory(parsed.data, new Date());
+    ctx.log.info({ machine: machine.id, category: machine.category, serial: parsed.data.system.serial }, "inventory stored");
+    const answer: InventoryAccepted = { machineId: machine.id, category: machine.category };
+    sendJson(ctx.res, 200, answer);
+  });
+
+  router.on("GET", "/v1/machines", async (ctx) => {
+    const list: BootList = { machines: await deps.store.listMachines() };
+    sendJson(ctx.res, 200, list);
+  });
+
+  router.on("GET", "/v1/machines/:id", async (ctx) => {
+    const id = ctx.params.id ?? "";
+    const machine = await deps.store.getMachine(id);
+    if (!machine) throw new ApiError("not_found", `no machine ${id}`);
+    sendJson(ctx.res, 200, machine);
+  });
+
+  router.on("GET", "/v1/machines/:id/log", async (ctx) => {
+    const id = ctx.params.id ?? "";
+    if (!(await deps.store.getMachine(id))) throw new ApiError("not_found", `no machine ${id}`);
+    sendJson(ctx.res, 200, { entries: await deps.store.machineLog(id) });
+  });
+
+  // What the loader should do next. Nothing yet but wait: command queues arrive with the boot-list issue.
+  router.on("GET", "/v1/machines/:id/next", async (ctx) => {
+    const id = ctx.params.id ?? "";
+    if (!(await deps.store.getMachine(id))) throw new ApiError("not_found", `no machine ${id}`);
+    const next: NextAction = { action: "wait", pollAfterMs: deps.idlePollMs };
+    sendJson(ctx.res, 200, next);
+  });
+
+  return router;
+}

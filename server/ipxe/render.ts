@@ -1,0 +1,47 @@
+// Renders the iPXE scripts in ipxe-scripts/ (pure: template text + values → script text).
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { MacAddress } from "../../protocol/index.js";
+
+const TEMPLATE_DIR = resolve(import.meta.dirname, "../../ipxe-scripts");
+
+export type TemplateName = "boot" | "loader";
+
+export function loadTemplate(name: TemplateName): string {
+  return readFileSync(resolve(TEMPLATE_DIR, `${name}.ipxe`), "utf8");
+}
+
+export class TemplateError extends Error {
+  readonly code = "template_error";
+}
+
+/**
+ * Replaces every `{{name}}` with its value. A placeholder with no value, or a value that would break
+ * the script (whitespace in a URL, a newline anywhere), is an error: a half-rendered script would
+ * leave a machine at an iPXE prompt.
+ */
+export function renderTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (_match, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new TemplateError(`iPXE template needs a value for {{${name}}}`);
+    if (/[\r\n]/.test(value)) throw new TemplateError(`value for {{${name}}} contains a line break`);
+    return value;
+  });
+}
+
+/** pxelinux's BOOTIF: ARP type 01 (Ethernet) then the MAC with dashes. */
+export function bootifFor(mac: MacAddress): string {
+  return `01-${mac.replaceAll(":", "-")}`;
+}
+
+export function renderBootScript(template: string, serverUrl: string): string {
+  return renderTemplate(template, { serverUrl });
+}
+
+export function renderLoaderScript(
+  template: string,
+  args: { serverUrl: string; machineId: string; mac: MacAddress; kernelArgs: string },
+): string {
+  if (/\s/.test(args.serverUrl)) throw new TemplateError(`server URL contains whitespace: ${args.serverUrl}`);
+  return renderTemplate(template, { ...args, bootif: bootifFor(args.mac) });
+}

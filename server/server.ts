@@ -1,0 +1,90 @@
+// Starts the HTTP server on the configured store; returns its URLs and a close() that stops it cleanly.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { ServerConfig } from "./config.js";
+import { SqliteStore } from "./db/sqlite-store.js";
+import type { Store } from "./db/store.js";
+import { buildRouter } from "./http/routes.js";
+import { sendError } from "./http/router.js";
+import { loadTemplate } from "./ipxe/render.js";
+import { createLogger } from "./logger.js";
+
+export interface RunningServer {
+  /** Where we listen, e.g. http://127.0.0.1:41234. */
+  url: string;
+  /** What machines are told (advertiseUrl with the bound port). */
+  advertiseUrl: string;
+  port: number;
+  store: Store;
+  close(): Promise<void>;
+}
+
+const IDLE_POLL_MS = 5_000;
+
+export async function startServer(config: ServerConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
+  const log = options.logger ?? createLogger(config.logLevel);
+  const store = SqliteStore.open(join(config.dataDir, "bootwright.sqlite"));
+  const templates = { boot: loadTemplate("boot"), loader: loadTemplate("loader") };
+  let requestCount = 0;
+
+  // Listen first: the advertised URL may need the bound port (--port 0), and the routes need that URL.
+  const server: Server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const advertiseUrl = config.advertiseUrl.replace("{port}", String(port));
+  const router = buildRouter({
+    store,
+    advertiseUrl,
+    kernelArgs: config.kernelArgs,
+    bodyLimitBytes: config.bodyLimitBytes,
+    assets: { vmlinuz: config.kernelPath, "initramfs.img": config.initramfsPath },
+    templates,
+    idlePollMs: IDLE_POLL_MS,
+  });
+  server.on("request", (req, res) => {
+    const reqId = ++requestCount;
+    const reqLog = log.child({ reqId });
+    const url = new URL(req.url ?? "/", "http://server.invalid");
+    const started = performance.now();
+    res.on("finish", () => {
+      reqLog.debug({ method: req.method, path: url.pathname, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request");
+    });
+    void (async () => {
+      try {
+        const { handler, params } = router.match(req.method ?? "GET", url.pathname);
+        await handler({ req, res, url, params, log: reqLog });
+      } catch (err) {
+        sendError(res, err, reqLog);
+      }
+    })();
+  });
+
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  const url = `http://${host}:${port}`;
+  log.info({ url, advertiseUrl, dataDir: config.dataDir }, "server listening");
+
+  return {
+    url,
+    advertiseUrl,
+    port,
+    store,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        server.closeAllConnections();
+      });
+      await store.close();
+      log.info("server stopped");
+    },
+  };
+}
