@@ -1,0 +1,135 @@
+// End to end: real VMs power on, iPXE (Debian's ROM) fetches our script, boots our kernel + initramfs,
+// and the loader's inventory reaches the server. SeaBIOS and OVMF; and a direct boot while the server is down.
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { RunningServer } from "../server/server.js";
+import { chooseAccelerator, type Accelerator } from "./accelerator.js";
+import { INITRAMFS_PATH, KERNEL_PATH, requireBootArtefacts } from "./paths.js";
+import { Vm, type Firmware } from "./qemu.js";
+import { GUEST_HOST_ADDRESS, startTestServer, waitForMachine } from "./test-server.js";
+
+const BOOT_TIMEOUT_MS = 180_000;
+const DISK_MIB = 512;
+
+let workDir: string;
+let accel: Accelerator;
+const vms: Vm[] = [];
+const servers: RunningServer[] = [];
+
+beforeAll(async () => {
+  requireBootArtefacts();
+  workDir = mkdtempSync(join(tmpdir(), "bootwright-enroll-"));
+  accel = await chooseAccelerator();
+});
+
+afterEach(async () => {
+  // Stop every VM and server this test started, pass or fail.
+  await Promise.all(vms.splice(0).map((vm) => vm.stop()));
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+afterAll(() => {
+  if (workDir && !process.env.BOOTWRIGHT_KEEP_TEST_DIRS) rmSync(workDir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((done) => probe.listen(0, "127.0.0.1", done));
+  const address = probe.address();
+  await new Promise<void>((done) => probe.close(() => done()));
+  if (typeof address !== "object" || address === null) throw new Error("no port");
+  return address.port;
+}
+
+describe.each<[Firmware, string, string]>([
+  ["bios", "52:54:00:b0:00:01", "0e0c8a6a-6f5f-4c43-9d57-000000000b01"],
+  ["uefi", "52:54:00:b0:00:02", "0e0c8a6a-6f5f-4c43-9d57-000000000b02"],
+])("network boot through iPXE (%s)", (firmware, mac, uuid) => {
+  it("enrolls as discovered at the iPXE request, then inventoried with serial, MAC and disk size", async () => {
+    const dir = join(workDir, firmware);
+    const server = await startTestServer(dir);
+    servers.push(server);
+    const vm = Vm.start({
+      name: `enroll-${firmware}`,
+      workDir: dir,
+      accel,
+      firmware,
+      boot: { kind: "network", bootfileUrl: `${server.advertiseUrl}/boot.ipxe` },
+      mac,
+      uuid,
+      smbios: ["type=1,manufacturer=Acme,product=X1,serial=SN-123"],
+      disksMiB: [DISK_MIB],
+    });
+    vms.push(vm);
+
+    const machine = await waitForMachine(server, uuid, (m) => (m?.category === "inventoried" ? m : undefined), BOOT_TIMEOUT_MS).catch(
+      (err: unknown) => {
+        throw new Error(`${String(err)}\n${vm.describe()}`);
+      },
+    );
+    expect(machine.id).toBe(uuid);
+    expect(machine.bootMac).toBe(mac);
+    expect(machine.inventory?.system).toEqual({ manufacturer: "Acme", product: "X1", serial: "SN-123", uuid });
+    expect(machine.inventory?.nics).toContainEqual({ name: "eth0", mac });
+    expect(machine.inventory?.disks).toEqual([{ name: "vda", sizeBytes: DISK_MIB * 2 ** 20 }]);
+    expect(machine.inventory?.cpu.logicalCount).toBe(2);
+
+    // The boot list over HTTP shows the same machine.
+    const list = (await (await fetch(`${server.url}/v1/machines`)).json()) as { machines: { id: string; category: string }[] };
+    expect(list.machines).toEqual([expect.objectContaining({ id: uuid, category: "inventoried" })]);
+
+    // iPXE enrolled it first (discovered), then the loader's inventory moved it on.
+    const events = (await server.store.machineLog(uuid)).map((entry) => [entry.event, entry.data.via ?? entry.data.to]);
+    expect(events).toEqual([
+      ["discovered", "ipxe"],
+      ["inventory", "inventoried"],
+    ]);
+    const consoleText = await vm.waitForConsole(/ok enrolled machine=\S+ category=inventoried/, 10_000);
+    expect(consoleText[0]).toContain(uuid);
+    expect(vm.console()).toContain(`bootwright: asking ${server.advertiseUrl} what to boot`);
+  });
+});
+
+describe("direct boot while the server is down", () => {
+  it("shows its retries on the console and enrolls once the server comes up", async () => {
+    const dir = join(workDir, "direct");
+    const port = await freePort();
+    const mac = "52:54:00:b0:00:03";
+    const vm = Vm.start({
+      name: "enroll-direct",
+      workDir: dir,
+      accel,
+      firmware: "bios",
+      boot: {
+        kind: "direct",
+        kernel: KERNEL_PATH,
+        initrd: INITRAMFS_PATH,
+        append: `console=ttyS0 quiet panic=-1 BOOTIF=01-${mac.replaceAll(":", "-")} bootwright.server=http://${GUEST_HOST_ADDRESS}:${port}`,
+      },
+      mac,
+      // All-zero UUID: firmware that has none. Identity must fall back to the boot MAC.
+      uuid: "00000000-0000-0000-0000-000000000000",
+      smbios: ["type=1,manufacturer=Acme,product=X2,serial=SN-DIRECT"],
+      disksMiB: [64, 128],
+    });
+    vms.push(vm);
+
+    // Two failed posts, each saying why, with the wait before the next.
+    await vm.waitForConsole(/POST \/v1\/inventory failed reason=connection refused.*attempt=2 retryInSeconds=/, BOOT_TIMEOUT_MS);
+    const server = await startTestServer(dir, port);
+    servers.push(server);
+
+    const machine = await waitForMachine(server, mac, (m) => (m?.category === "inventoried" ? m : undefined), 60_000);
+    expect(machine.inventory?.system.serial).toBe("SN-DIRECT");
+    expect(machine.inventory?.disks.map((d) => d.sizeBytes)).toEqual([64 * 2 ** 20, 128 * 2 ** 20]);
+    const events = (await server.store.machineLog(mac)).map((entry) => [entry.event, entry.data.via ?? entry.data.to]);
+    expect(events).toEqual([
+      ["discovered", "inventory"],
+      ["inventory", "inventoried"],
+    ]);
+    await vm.waitForConsole(/ok enrolled machine=52:54:00:b0:00:03 category=inventoried/, 10_000);
+  });
+});

@@ -1,0 +1,150 @@
+// Starts and stops QEMU test VMs: SeaBIOS or OVMF, iPXE network boot or direct -kernel/-initrd,
+// user-mode networking, virtio disks on sparse temp files, SMBIOS fields, serial console to a file.
+// A VM is always stopped by its PID, even when the test fails.
+import { spawn, type ChildProcess } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import type { Accelerator } from "./accelerator.js";
+import { OVMF_CODE, OVMF_VARS } from "./paths.js";
+
+export type Firmware = "bios" | "uefi";
+
+export type VmBoot =
+  /** Power on and network-boot: QEMU's DHCP hands iPXE this URL as its boot file. */
+  | { kind: "network"; bootfileUrl: string }
+  /** Boot a kernel and initramfs directly, as a machine that skipped iPXE would. */
+  | { kind: "direct"; kernel: string; initrd: string; append: string };
+
+export interface VmOptions {
+  name: string;
+  /** A directory of the test's own: the console log, disks and UEFI vars live there. */
+  workDir: string;
+  accel: Accelerator;
+  firmware: Firmware;
+  boot: VmBoot;
+  mac: string;
+  /** SMBIOS system UUID (-uuid); each test VM gets its own. */
+  uuid?: string;
+  /** Raw `-smbios` values, e.g. "type=1,manufacturer=Acme,product=X1,serial=SN-123". */
+  smbios?: string[];
+  disksMiB?: number[];
+  memoryMiB?: number;
+  cpus?: number;
+}
+
+/** Firmware menus and iPXE paint with ANSI escapes: drop them so tests match plain text. */
+export function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1bc/g, "");
+}
+
+export function qemuArgs(options: VmOptions, consolePath: string): string[] {
+  const args = [
+    "-name", options.name,
+    "-accel", options.accel,
+    "-cpu", options.accel === "kvm" ? "host" : "max",
+    "-m", String(options.memoryMiB ?? 1024),
+    "-smp", String(options.cpus ?? 2),
+    "-nographic", "-no-reboot", "-monitor", "none",
+    "-serial", `file:${consolePath}`,
+  ];
+  if (options.uuid) args.push("-uuid", options.uuid);
+  for (const value of options.smbios ?? []) args.push("-smbios", value);
+
+  const netdev = ["user", "id=net0"];
+  if (options.boot.kind === "network") netdev.push(`bootfile=${options.boot.bootfileUrl}`);
+  // OVMF ignores -boot n: bootindex=0 on the NIC makes it try the network first.
+  const nic = ["virtio-net-pci", "netdev=net0", `mac=${options.mac}`];
+  if (options.boot.kind === "network") nic.push("bootindex=0");
+  args.push("-netdev", netdev.join(","), "-device", nic.join(","));
+
+  if (options.firmware === "uefi") {
+    const vars = join(options.workDir, "OVMF_VARS.fd");
+    copyFileSync(OVMF_VARS, vars);
+    args.push(
+      "-machine", "q35",
+      "-drive", `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+      "-drive", `if=pflash,format=raw,file=${vars}`,
+    );
+  } else if (options.boot.kind === "network") {
+    args.push("-boot", "n");
+  }
+
+  (options.disksMiB ?? []).forEach((sizeMiB, i) => {
+    const path = join(options.workDir, `disk${i}.img`);
+    writeFileSync(path, "");
+    truncateSync(path, sizeMiB * 2 ** 20);
+    args.push("-drive", `file=${path},if=virtio,format=raw`);
+  });
+
+  if (options.boot.kind === "direct") {
+    args.push("-kernel", options.boot.kernel, "-initrd", options.boot.initrd, "-append", options.boot.append);
+  }
+  return args;
+}
+
+export class Vm {
+  private exitInfo: string | undefined;
+
+  private constructor(
+    readonly name: string,
+    readonly consolePath: string,
+    private readonly child: ChildProcess,
+    private stderr: string,
+    readonly startedAt: number,
+  ) {
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
+    child.once("exit", (code, signal) => {
+      this.exitInfo = signal ? `killed by ${signal}` : `exited with ${String(code)}`;
+    });
+  }
+
+  static start(options: VmOptions): Vm {
+    mkdirSync(options.workDir, { recursive: true });
+    const consolePath = join(options.workDir, "console.log");
+    writeFileSync(consolePath, "");
+    const child = spawn("qemu-system-x86_64", qemuArgs(options, consolePath), { stdio: ["ignore", "ignore", "pipe"] });
+    return new Vm(options.name, consolePath, child, "", performance.now());
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  console(): string {
+    return stripAnsi(readFileSync(this.consolePath, "utf8"));
+  }
+
+  /** Waits until the console matches; fails early, with the console's tail, if QEMU exits first. */
+  async waitForConsole(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const match = this.console().match(pattern);
+      if (match) return match;
+      if (!this.running) throw new Error(`${this.name}: QEMU ${this.exitInfo ?? ""} before ${pattern}\n${this.describe()}`);
+      if (performance.now() > deadline) throw new Error(`${this.name}: no ${pattern} within ${timeoutMs} ms\n${this.describe()}`);
+      await delay(250);
+    }
+  }
+
+  /** The tail of the console and QEMU's stderr, for failure messages. */
+  describe(): string {
+    const tail = this.console().split("\n").slice(-40).join("\n");
+    return `--- console tail (${this.consolePath}) ---\n${tail}\n--- qemu stderr ---\n${this.stderr.slice(-2000)}`;
+  }
+
+  /** Stops QEMU by its PID: SIGTERM, then SIGKILL if it lingers. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (!this.running || this.child.pid === undefined) return;
+    const exited = new Promise<void>((done) => this.child.once("exit", () => done()));
+    this.child.kill("SIGTERM");
+    const killer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(killer);
+  }
+}
