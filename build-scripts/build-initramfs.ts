@@ -11,8 +11,7 @@ import { moduleClosure, moduleName, parseModuleList } from "./kernel-modules.js"
 const ROOT = resolve(import.meta.dirname, "..");
 const BUILD = join(ROOT, "build");
 const KERNEL = join(BUILD, "kernel");
-const OUTPUT = join(BUILD, "initramfs.img");
-const INPUTS_STAMP = join(BUILD, "initramfs.inputs-sha256");
+const DEFAULT_OUTPUT = join(BUILD, "initramfs.img");
 const LOADER_BUNDLE = join(BUILD, "loader", "loader.mjs");
 const NODE_BINARY = process.execPath;
 const BUSYBOX = "/bin/busybox";
@@ -59,8 +58,18 @@ function copyInto(staging: string, dest: string, src: string, mode?: number): vo
   if (mode !== undefined) chmodSync(target, mode);
 }
 
+/** `--out FILE` builds elsewhere (the reproducibility test); `--force` ignores the inputs stamp. */
+function parseArgs(argv: string[]): { output: string; force: boolean } {
+  const outAt = argv.indexOf("--out");
+  const output = outAt === -1 ? DEFAULT_OUTPUT : resolve(argv[outAt + 1] ?? "");
+  if (outAt !== -1 && !argv[outAt + 1]) throw new Error("--out needs a file name");
+  return { output, force: argv.includes("--force") };
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
+  const { output, force } = parseArgs(process.argv.slice(2));
+  const stampPath = `${output}.inputs-sha256`;
   await bundleLoader();
   const kernelVersion = readFileSync(join(KERNEL, "VERSION"), "utf8").trim();
   const modulesDir = join(KERNEL, "lib/modules", kernelVersion);
@@ -83,13 +92,13 @@ async function main(): Promise<void> {
       .map((part) => sha256(part))
       .join(""),
   );
-  if (existsSync(OUTPUT) && existsSync(INPUTS_STAMP) && readFileSync(INPUTS_STAMP, "utf8") === inputs) {
-    console.log(`[setup] initramfs up to date (${(statSync(OUTPUT).size / 1e6).toFixed(1)} MB)`);
+  if (!force && existsSync(output) && existsSync(stampPath) && readFileSync(stampPath, "utf8") === inputs) {
+    console.log(`[setup] initramfs up to date (${(statSync(output).size / 1e6).toFixed(1)} MB)`);
     return;
   }
 
   console.log(`[setup] building initramfs: kernel ${kernelVersion}, ${modules.length} modules, node ${process.version}`);
-  const staging = join(BUILD, "initramfs-root");
+  const staging = `${output}.root`;
   rmSync(staging, { recursive: true, force: true });
   for (const dir of ["dev", "proc", "sys", "run", "tmp", "root", "etc", "mnt", "bin", "sbin", "usr/bin", "usr/sbin"]) {
     mkdirSync(join(staging, dir), { recursive: true });
@@ -124,10 +133,10 @@ async function main(): Promise<void> {
     input: Buffer.from(names + "\0"),
   });
   const compressed = sh("zstd", [ZSTD_LEVEL, "-T0", "-q", "-c"], { input: cpio });
-  const temp = `${OUTPUT}.tmp`;
+  const temp = `${output}.tmp`;
   writeFileSync(temp, compressed, { flush: true });
-  renameSync(temp, OUTPUT);
-  writeFileSync(INPUTS_STAMP, inputs);
+  renameSync(temp, output);
+  writeFileSync(stampPath, inputs);
   rmSync(staging, { recursive: true, force: true });
   console.log(
     `[setup] initramfs built: ${(compressed.length / 1e6).toFixed(1)} MB compressed (${(cpio.length / 1e6).toFixed(1)} MB raw), ` +

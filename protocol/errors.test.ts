@@ -6,7 +6,12 @@ import { ERROR_CODES, ErrorBody, ErrorCode, toSchemaIssues } from "./errors.js";
 describe("toSchemaIssues", () => {
   const Body = z.strictObject({ nics: z.array(z.strictObject({ mac: z.string() })) });
 
-  it("joins a nested path with dots, array indexes included", () => {
+  it('joins a nested path with dots: "nics.0.mac"', () => {
+    const result = Body.safeParse({ nics: [{ mac: 7 }] });
+    expect(toSchemaIssues(result.error?.issues ?? []).map((issue) => issue.path)).toEqual(["nics.0.mac"]);
+  });
+
+  it("counts array indexes from zero and keeps the message", () => {
     const result = Body.safeParse({ nics: [{ mac: "52:54:00:12:34:56" }, { mac: 7 }] });
     expect(result.success).toBe(false);
     const issues = toSchemaIssues(result.error?.issues ?? []);

@@ -37,7 +37,7 @@ describe("isRealSmbiosUuid", () => {
     ["all FF (SMBIOS: not set)", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"],
     ["all ff, lower case", "ffffffff-ffff-ffff-ffff-ffffffffffff"],
     ["not a UUID", "Not Settable"],
-    ["missing dashes", "4c4c454400423510805 1b7c04f4e3132".replace(" ", "")],
+    ["missing dashes", "4c4c4544004235108051b7c04f4e3132"],
     ["empty", ""],
   ])("rejects %s", (_label, uuid) => {
     expect(isRealSmbiosUuid(uuid)).toBe(false);

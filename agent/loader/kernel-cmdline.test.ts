@@ -1,0 +1,67 @@
+// The loader's settings from /proc/cmdline: parameters, BOOTIF and the server URL.
+import { describe, expect, it } from "vitest";
+import { loaderSettings, parseBootif, parseKernelCmdline } from "./kernel-cmdline.js";
+
+describe("parseKernelCmdline", () => {
+  it("splits key=value pairs and flags, as /proc/cmdline writes them (trailing newline)", () => {
+    const params = parseKernelCmdline(
+      "initrd=initramfs.img console=tty0 console=ttyS0,115200n8 quiet panic=30 bootwright.server=http://10.0.2.2:8080 BOOTIF=01-52-54-00-12-34-56\n",
+    );
+    expect(Object.fromEntries(params)).toEqual({
+      initrd: "initramfs.img",
+      // The last one wins.
+      console: "ttyS0,115200n8",
+      quiet: "",
+      panic: "30",
+      "bootwright.server": "http://10.0.2.2:8080",
+      BOOTIF: "01-52-54-00-12-34-56",
+    });
+  });
+
+  it("keeps everything after the first = in the value and strips surrounding quotes", () => {
+    const params = parseKernelCmdline('root=UUID=abcd-ef01 name="quoted"');
+    expect(params.get("root")).toBe("UUID=abcd-ef01");
+    expect(params.get("name")).toBe("quoted");
+  });
+
+  it("returns an empty map for an empty or blank line", () => {
+    expect(parseKernelCmdline("").size).toBe(0);
+    expect(parseKernelCmdline("  \n").size).toBe(0);
+  });
+});
+
+describe("parseBootif", () => {
+  it("drops the ARP type 01 of the pxelinux form", () => {
+    expect(parseBootif("01-52-54-00-12-34-56")).toBe("52:54:00:12:34:56");
+    expect(parseBootif("01-52-54-00-AB-CD-EF")).toBe("52:54:00:ab:cd:ef");
+  });
+
+  it("accepts a bare MAC, with colons or dashes", () => {
+    expect(parseBootif("52:54:00:12:34:56")).toBe("52:54:00:12:34:56");
+    expect(parseBootif("52-54-00-12-34-56")).toBe("52:54:00:12:34:56");
+  });
+
+  it.each([undefined, "", "garbage", "01-52-54-00-12", "02-52-54-00-12-34-56", "01-52-54-00-12-34-56-78"])(
+    "returns undefined for %j",
+    (value) => {
+      expect(parseBootif(value)).toBeUndefined();
+    },
+  );
+});
+
+describe("loaderSettings", () => {
+  it("reads the server URL without trailing slashes, and the boot MAC", () => {
+    expect(loaderSettings("quiet bootwright.server=http://10.0.2.2:8080// BOOTIF=01-52-54-00-12-34-56")).toEqual({
+      serverUrl: "http://10.0.2.2:8080",
+      bootMac: "52:54:00:12:34:56",
+    });
+  });
+
+  it("leaves both undefined when the command line has neither", () => {
+    expect(loaderSettings("console=ttyS0 quiet")).toEqual({ serverUrl: undefined, bootMac: undefined });
+  });
+
+  it("treats an empty bootwright.server= as not set", () => {
+    expect(loaderSettings("bootwright.server= BOOTIF=garbage")).toEqual({ serverUrl: undefined, bootMac: undefined });
+  });
+});

@@ -1,0 +1,35 @@
+// Rendered iPXE scripts are tested whole against golden copies (as tinkerbell's smee does).
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { bootifFor, loadTemplate, renderBootScript, renderLoaderScript, renderTemplate, TemplateError } from "./render.js";
+
+const golden = (name: string): string => readFileSync(resolve(import.meta.dirname, "golden", name), "utf8");
+
+describe("iPXE scripts", () => {
+  it("renders the one boot script every machine gets", () => {
+    expect(renderBootScript(loadTemplate("boot"), "http://10.0.2.2:8080")).toBe(golden("boot.ipxe"));
+  });
+
+  it("renders a machine's loader script with BOOTIF and the advertised server URL", () => {
+    const script = renderLoaderScript(loadTemplate("loader"), {
+      serverUrl: "http://10.0.2.2:8080",
+      machineId: "0e0c8a6a-6f5f-4c43-9d57-000000000b01",
+      mac: "52:54:00:b0:00:01",
+      kernelArgs: "console=tty0 console=ttyS0,115200n8 quiet panic=30",
+    });
+    expect(script).toBe(golden("loader.ipxe"));
+  });
+
+  it("refuses a template value it has no value for, or one with a line break", () => {
+    expect(() => renderTemplate("x {{missing}}", {})).toThrow(TemplateError);
+    expect(() => renderTemplate("x {{a}}", { a: "1\nshell" })).toThrow(/line break/);
+    expect(() =>
+      renderLoaderScript(loadTemplate("loader"), { serverUrl: "http://a b", machineId: "m", mac: "52:54:00:00:00:01", kernelArgs: "" }),
+    ).toThrow(/whitespace/);
+  });
+
+  it("writes BOOTIF the pxelinux way", () => {
+    expect(bootifFor("52:54:00:b0:00:01")).toBe("01-52-54-00-b0-00-01");
+  });
+});
