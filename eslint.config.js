@@ -12,7 +12,10 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
-      "@typescript-eslint/switch-exhaustiveness-check": "error",
+      "@typescript-eslint/switch-exhaustiveness-check": [
+        "error",
+        { considerDefaultExhaustiveForUnions: true },
+      ],
       "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true }],
       "no-restricted-syntax": [
         "error",
@@ -26,7 +29,14 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["node:*", "../server/*", "../agent/*", "../test-vm/*"], message: "protocol/ has no I/O and imports only zod." }] },
+        {
+          patterns: [
+            {
+              group: ["node:*", "../server/*", "../agent/*", "../test-vm/*"],
+              message: "protocol/ has no I/O and imports only zod.",
+            },
+          ],
+        },
       ],
     },
   },
@@ -34,13 +44,26 @@ export default tseslint.config(
     // The agent never imports the server, nor the reverse.
     files: ["agent/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["**/server/**"], message: "agent/ must not import server/." }] }],
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["**/server/**"], message: "agent/ must not import server/." }] },
+      ],
     },
   },
   {
     files: ["server/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["**/agent/**"], message: "server/ must not import agent/ (it bundles agent code with esbuild, by path)." }] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/agent/**"],
+              message: "server/ must not import agent/ (it bundles agent code with esbuild, by path).",
+            },
+          ],
+        },
+      ],
     },
   },
   {

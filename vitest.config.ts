@@ -8,7 +8,12 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["agent/**/*.test.ts", "server/**/*.test.ts", "protocol/**/*.test.ts", "build-scripts/**/*.test.ts"],
+          include: [
+            "agent/**/*.test.ts",
+            "server/**/*.test.ts",
+            "protocol/**/*.test.ts",
+            "build-scripts/**/*.test.ts",
+          ],
         },
       },
       {

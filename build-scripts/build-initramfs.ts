@@ -3,7 +3,17 @@
 // cpio, fixed mtimes, uid 0); skipped when the inputs' hash matches the last build.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { build } from "esbuild";
 import { moduleClosure, moduleName, parseModuleList } from "./kernel-modules.js";
@@ -23,7 +33,12 @@ function sha256(data: string | Buffer): string {
 }
 
 function sh(cmd: string, args: string[], options: { cwd?: string; input?: Buffer } = {}): Buffer {
-  return execFileSync(cmd, args, { cwd: options.cwd, input: options.input, maxBuffer: 1 << 30, stdio: ["pipe", "pipe", "inherit"] });
+  return execFileSync(cmd, args, {
+    cwd: options.cwd,
+    input: options.input,
+    maxBuffer: 1 << 30,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
 }
 
 async function bundleLoader(): Promise<void> {
@@ -74,7 +89,9 @@ async function main(): Promise<void> {
   const kernelVersion = readFileSync(join(KERNEL, "VERSION"), "utf8").trim();
   const modulesDir = join(KERNEL, "lib/modules", kernelVersion);
   const wanted = parseModuleList(readFileSync(join(ROOT, "initramfs/modules.txt"), "utf8"));
-  const builtin = new Set(parseModuleList(readFileSync(join(modulesDir, "modules.builtin"), "utf8")).map(moduleName));
+  const builtin = new Set(
+    parseModuleList(readFileSync(join(modulesDir, "modules.builtin"), "utf8")).map(moduleName),
+  );
   const modules = moduleClosure(readFileSync(join(modulesDir, "modules.dep"), "utf8"), wanted, builtin);
 
   const inputs = sha256(
@@ -97,10 +114,25 @@ async function main(): Promise<void> {
     return;
   }
 
-  console.log(`[setup] building initramfs: kernel ${kernelVersion}, ${modules.length} modules, node ${process.version}`);
+  console.log(
+    `[setup] building initramfs: kernel ${kernelVersion}, ${modules.length} modules, node ${process.version}`,
+  );
   const staging = `${output}.root`;
   rmSync(staging, { recursive: true, force: true });
-  for (const dir of ["dev", "proc", "sys", "run", "tmp", "root", "etc", "mnt", "bin", "sbin", "usr/bin", "usr/sbin"]) {
+  for (const dir of [
+    "dev",
+    "proc",
+    "sys",
+    "run",
+    "tmp",
+    "root",
+    "etc",
+    "mnt",
+    "bin",
+    "sbin",
+    "usr/bin",
+    "usr/sbin",
+  ]) {
     mkdirSync(join(staging, dir), { recursive: true });
   }
   copyInto(staging, "init", join(ROOT, "initramfs/init"), 0o755);
@@ -112,7 +144,8 @@ async function main(): Promise<void> {
   sh("strip", ["-o", join(staging, "usr/bin/node"), NODE_BINARY]);
   for (const [linked, real] of nodeLibraries()) copyInto(staging, linked.slice(1), real, 0o755);
   const moduleRoot = join(staging, "lib/modules", kernelVersion);
-  for (const mod of modules) copyInto(staging, join("lib/modules", kernelVersion, mod), join(modulesDir, mod), 0o644);
+  for (const mod of modules)
+    copyInto(staging, join("lib/modules", kernelVersion, mod), join(modulesDir, mod), 0o644);
   for (const file of ["modules.builtin", "modules.builtin.modinfo", "modules.order"]) {
     copyInto(staging, join("lib/modules", kernelVersion, file), join(modulesDir, file), 0o644);
   }
@@ -128,10 +161,14 @@ async function main(): Promise<void> {
     .filter(Boolean)
     .sort()
     .join("\0");
-  const cpio = sh("cpio", ["--null", "--create", "--format=newc", "--reproducible", "--owner=0:0", "--quiet"], {
-    cwd: staging,
-    input: Buffer.from(names + "\0"),
-  });
+  const cpio = sh(
+    "cpio",
+    ["--null", "--create", "--format=newc", "--reproducible", "--owner=0:0", "--quiet"],
+    {
+      cwd: staging,
+      input: Buffer.from(names + "\0"),
+    },
+  );
   const compressed = sh("zstd", [ZSTD_LEVEL, "-T0", "-q", "-c"], { input: cpio });
   const temp = `${output}.tmp`;
   writeFileSync(temp, compressed, { flush: true });

@@ -12,7 +12,14 @@ export function parseModulesDep(text: string): Map<string, string[]> {
   for (const line of text.split("\n")) {
     const colon = line.indexOf(":");
     if (colon === -1) continue;
-    deps.set(line.slice(0, colon), line.slice(colon + 1).trim().split(/\s+/).filter(Boolean));
+    deps.set(
+      line.slice(0, colon),
+      line
+        .slice(colon + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    );
   }
   return deps;
 }
@@ -22,7 +29,11 @@ export function parseModulesDep(text: string): Map<string, string[]> {
  * module that the kernel does not ship (a typo in modules.txt must not build a driverless initramfs);
  * names listed in `builtin` are satisfied already and skipped.
  */
-export function moduleClosure(modulesDep: string, wanted: readonly string[], builtin: ReadonlySet<string>): string[] {
+export function moduleClosure(
+  modulesDep: string,
+  wanted: readonly string[],
+  builtin: ReadonlySet<string>,
+): string[] {
   const deps = parseModulesDep(modulesDep);
   const byName = new Map([...deps.keys()].map((path) => [moduleName(path), path]));
   const missing: string[] = [];
@@ -38,7 +49,8 @@ export function moduleClosure(modulesDep: string, wanted: readonly string[], bui
     if (path) visit(path);
     else if (!builtin.has(name)) missing.push(raw);
   }
-  if (missing.length) throw new Error(`kernel modules not found in modules.dep nor built in: ${missing.join(", ")}`);
+  if (missing.length)
+    throw new Error(`kernel modules not found in modules.dep nor built in: ${missing.join(", ")}`);
   return [...result].sort();
 }
 

@@ -46,7 +46,10 @@ describe("ErrorCode and ErrorBody", () => {
   });
 
   it("ErrorBody is strict and details are optional", () => {
-    expect(ErrorBody.parse({ code: "internal", message: "boom" })).toEqual({ code: "internal", message: "boom" });
+    expect(ErrorBody.parse({ code: "internal", message: "boom" })).toEqual({
+      code: "internal",
+      message: "boom",
+    });
     expect(ErrorBody.safeParse({ code: "internal", message: "boom", extra: 1 }).success).toBe(false);
   });
 });

@@ -6,7 +6,8 @@ export const ERROR_CODES = {
   invalid_json: "The request body is not valid JSON.",
   body_too_large: "The request body is larger than the server accepts.",
   unsupported_media_type: "The request body is not application/json.",
-  schema_mismatch: "The body is JSON but does not match the schema; details lists each issue's path and message.",
+  schema_mismatch:
+    "The body is JSON but does not match the schema; details lists each issue's path and message.",
   invalid_parameter: "A path or query parameter is malformed (e.g. a MAC address that is not one).",
   not_found: "No such route, machine or file.",
   method_not_allowed: "The route exists but not with this HTTP method.",

@@ -23,11 +23,17 @@ const ServerConfigSchema = z.strictObject({
   /** Extra kernel arguments for the loader: consoles on screen and first serial port. */
   kernelArgs: z.string().default("console=tty0 console=ttyS0,115200n8 quiet panic=30"),
   /** Largest request body accepted, bytes. An inventory of a big machine is a few tens of KB. */
-  bodyLimitBytes: z.coerce.number().int().positive().default(1 << 20),
+  bodyLimitBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1 << 20),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
-export type ServerConfig = Readonly<Omit<z.infer<typeof ServerConfigSchema>, "advertiseUrl"> & { advertiseUrl: string }>;
+export type ServerConfig = Readonly<
+  Omit<z.infer<typeof ServerConfigSchema>, "advertiseUrl"> & { advertiseUrl: string }
+>;
 export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
 
 const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
@@ -61,7 +67,10 @@ function fromFile(path: string | undefined): Partial<ServerConfigInput> {
   try {
     raw = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new ConfigError(
+      `cannot read config file ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   const parsed = ServerConfigSchema.partial().safeParse(raw);
   if (!parsed.success) throw new ConfigError(`config file ${path}: ${z.prettifyError(parsed.error)}`);
@@ -82,16 +91,22 @@ export function loadServerConfig(
   options: { env?: NodeJS.ProcessEnv; configFile?: string } = {},
 ): ServerConfig {
   const env = options.env ?? process.env;
-  const merged = { ...fromFile(options.configFile ?? env.BOOTWRIGHT_CONFIG), ...fromEnv(env), ...definedOnly(flags) };
+  const merged = {
+    ...fromFile(options.configFile ?? env.BOOTWRIGHT_CONFIG),
+    ...fromEnv(env),
+    ...definedOnly(flags),
+  };
   const parsed = ServerConfigSchema.safeParse(merged);
-  if (!parsed.success) throw new ConfigError(`invalid server configuration: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success)
+    throw new ConfigError(`invalid server configuration: ${z.prettifyError(parsed.error)}`);
   const config = parsed.data;
   let advertiseUrl = config.advertiseUrl;
   if (!advertiseUrl) {
     const wildcard = config.host === "0.0.0.0" || config.host === "::";
     const host = wildcard ? firstExternalIpv4() : config.host;
     if (!host) throw new ConfigError("cannot guess the URL machines should use: set --advertise-url");
-    advertiseUrl = `http://${host}:{port}`;
+    // An IPv6 literal needs brackets in a URL (RFC 3986 §3.2.2), or "::1:{port}" is not one.
+    advertiseUrl = `http://${host.includes(":") ? `[${host}]` : host}:{port}`;
   }
   if (!z.url().safeParse(advertiseUrl.replace("{port}", "1")).success) {
     throw new ConfigError(`advertise URL is not a URL: ${advertiseUrl}`);

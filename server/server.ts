@@ -23,7 +23,10 @@ export interface RunningServer {
 
 const IDLE_POLL_MS = 5_000;
 
-export async function startServer(config: ServerConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  options: { logger?: Logger } = {},
+): Promise<RunningServer> {
   const log = options.logger ?? createLogger(config.logLevel);
   const store = SqliteStore.open(join(config.dataDir, "bootwright.sqlite"));
   const templates = { boot: loadTemplate("boot"), loader: loadTemplate("loader") };
@@ -55,7 +58,15 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     const url = new URL(req.url ?? "/", "http://server.invalid");
     const started = performance.now();
     res.on("finish", () => {
-      reqLog.debug({ method: req.method, path: url.pathname, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request");
+      reqLog.debug(
+        {
+          method: req.method,
+          path: url.pathname,
+          status: res.statusCode,
+          ms: Math.round(performance.now() - started),
+        },
+        "request",
+      );
     });
     void (async () => {
       try {

@@ -29,12 +29,33 @@ async function probeKvm(): Promise<boolean> {
   try {
     const child = spawn(
       "qemu-system-x86_64",
-      ["-accel", "kvm", "-cpu", "host", "-m", "1024", "-nographic", "-no-reboot", "-monitor", "none",
-        "-serial", `file:${consolePath}`, "-kernel", KERNEL_PATH, "-initrd", INITRAMFS_PATH,
-        "-append", "console=ttyS0 bootwright.probe=1 panic=-1"],
+      [
+        "-accel",
+        "kvm",
+        "-cpu",
+        "host",
+        "-m",
+        "1024",
+        "-nographic",
+        "-no-reboot",
+        "-monitor",
+        "none",
+        "-serial",
+        `file:${consolePath}`,
+        "-kernel",
+        KERNEL_PATH,
+        "-initrd",
+        INITRAMFS_PATH,
+        "-append",
+        "console=ttyS0 bootwright.probe=1 panic=-1",
+      ],
       { stdio: "ignore" },
     );
-    const exited = new Promise<void>((done) => child.once("exit", () => done()));
+    const exited = new Promise<void>((done) =>
+      child.once("exit", () => {
+        done();
+      }),
+    );
     const timer = setTimeout(() => child.kill("SIGKILL"), PROBE_TIMEOUT_MS);
     await exited;
     clearTimeout(timer);
@@ -56,7 +77,8 @@ export async function chooseAccelerator(env: NodeJS.ProcessEnv = process.env): P
   if (!kvmDeviceUsable()) return report("tcg", "/dev/kvm is not usable");
   try {
     const cached = JSON.parse(readFileSync(CACHE, "utf8")) as { accel?: unknown };
-    if (cached.accel === "kvm" || cached.accel === "tcg") return report(cached.accel, "cached probe result in build/accel.json");
+    if (cached.accel === "kvm" || cached.accel === "tcg")
+      return report(cached.accel, "cached probe result in build/accel.json");
   } catch {
     // no cache yet
   }

@@ -39,7 +39,11 @@ async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((done) => probe.listen(0, "127.0.0.1", done));
   const address = probe.address();
-  await new Promise<void>((done) => probe.close(() => done()));
+  await new Promise<void>((done) =>
+    probe.close(() => {
+      done();
+    }),
+  );
   if (typeof address !== "object" || address === null) throw new Error("no port");
   return address.port;
 }
@@ -65,24 +69,37 @@ describe.each<[Firmware, string, string]>([
     });
     vms.push(vm);
 
-    const machine = await waitForMachine(server, uuid, (m) => (m?.category === "inventoried" ? m : undefined), BOOT_TIMEOUT_MS).catch(
-      (err: unknown) => {
-        throw new Error(`${String(err)}\n${vm.describe()}`);
-      },
-    );
+    const machine = await waitForMachine(
+      server,
+      uuid,
+      (m) => (m?.category === "inventoried" ? m : undefined),
+      BOOT_TIMEOUT_MS,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${vm.describe()}`);
+    });
     expect(machine.id).toBe(uuid);
     expect(machine.bootMac).toBe(mac);
-    expect(machine.inventory?.system).toEqual({ manufacturer: "Acme", product: "X1", serial: "SN-123", uuid });
+    expect(machine.inventory?.system).toEqual({
+      manufacturer: "Acme",
+      product: "X1",
+      serial: "SN-123",
+      uuid,
+    });
     expect(machine.inventory?.nics).toContainEqual({ name: "eth0", mac });
     expect(machine.inventory?.disks).toEqual([{ name: "vda", sizeBytes: DISK_MIB * 2 ** 20 }]);
     expect(machine.inventory?.cpu.logicalCount).toBe(2);
 
     // The boot list over HTTP shows the same machine.
-    const list = (await (await fetch(`${server.url}/v1/machines`)).json()) as { machines: { id: string; category: string }[] };
+    const list = (await (await fetch(`${server.url}/v1/machines`)).json()) as {
+      machines: { id: string; category: string }[];
+    };
     expect(list.machines).toEqual([expect.objectContaining({ id: uuid, category: "inventoried" })]);
 
     // iPXE enrolled it first (discovered), then the loader's inventory moved it on.
-    const events = (await server.store.machineLog(uuid)).map((entry) => [entry.event, entry.data.via ?? entry.data.to]);
+    const events = (await server.store.machineLog(uuid)).map((entry) => [
+      entry.event,
+      entry.data.via ?? entry.data.to,
+    ]);
     expect(events).toEqual([
       ["discovered", "ipxe"],
       ["inventory", "inventoried"],
@@ -118,14 +135,25 @@ describe("direct boot while the server is down", () => {
     vms.push(vm);
 
     // Two failed posts, each saying why, with the wait before the next.
-    await vm.waitForConsole(/POST \/v1\/inventory failed reason=connection refused.*attempt=2 retryInSeconds=/, BOOT_TIMEOUT_MS);
+    await vm.waitForConsole(
+      /POST \/v1\/inventory failed reason=connection refused.*attempt=2 retryInSeconds=/,
+      BOOT_TIMEOUT_MS,
+    );
     const server = await startTestServer(dir, port);
     servers.push(server);
 
-    const machine = await waitForMachine(server, mac, (m) => (m?.category === "inventoried" ? m : undefined), 60_000);
+    const machine = await waitForMachine(
+      server,
+      mac,
+      (m) => (m?.category === "inventoried" ? m : undefined),
+      60_000,
+    );
     expect(machine.inventory?.system.serial).toBe("SN-DIRECT");
     expect(machine.inventory?.disks.map((d) => d.sizeBytes)).toEqual([64 * 2 ** 20, 128 * 2 ** 20]);
-    const events = (await server.store.machineLog(mac)).map((entry) => [entry.event, entry.data.via ?? entry.data.to]);
+    const events = (await server.store.machineLog(mac)).map((entry) => [
+      entry.event,
+      entry.data.via ?? entry.data.to,
+    ]);
     expect(events).toEqual([
       ["discovered", "inventory"],
       ["inventory", "inventoried"],

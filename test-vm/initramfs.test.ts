@@ -14,11 +14,18 @@ it("rebuilds byte-identical from the same inputs, within 32 MB", () => {
   const dir = mkdtempSync(join(tmpdir(), "bootwright-initramfs-"));
   try {
     const again = join(dir, "initramfs.img");
-    execFileSync(join(REPO_ROOT, "node_modules/.bin/tsx"), ["build-scripts/build-initramfs.ts", "--out", again, "--force"], {
-      cwd: REPO_ROOT,
-      stdio: "inherit",
-    });
-    expect(sha256(again), "build/initramfs.img is stale or the build is not reproducible (run npm run setup)").toBe(sha256(INITRAMFS_PATH));
+    execFileSync(
+      join(REPO_ROOT, "node_modules/.bin/tsx"),
+      ["build-scripts/build-initramfs.ts", "--out", again, "--force"],
+      {
+        cwd: REPO_ROOT,
+        stdio: "inherit",
+      },
+    );
+    expect(
+      sha256(again),
+      "build/initramfs.img is stale or the build is not reproducible (run npm run setup)",
+    ).toBe(sha256(INITRAMFS_PATH));
     expect(statSync(again).size).toBeLessThanOrEqual(32 * 1e6);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -11,6 +11,7 @@ export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 /** Fails with the fix when the kernel or initramfs was not built. */
 export function requireBootArtefacts(): void {
   for (const path of [KERNEL_PATH, INITRAMFS_PATH]) {
-    if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run setup\` (build-scripts/setup.sh) first`);
+    if (!existsSync(path))
+      throw new Error(`${path} is missing: run \`npm run setup\` (build-scripts/setup.sh) first`);
   }
 }

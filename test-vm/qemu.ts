@@ -41,13 +41,22 @@ export function stripAnsi(text: string): string {
 
 export function qemuArgs(options: VmOptions, consolePath: string): string[] {
   const args = [
-    "-name", options.name,
-    "-accel", options.accel,
-    "-cpu", options.accel === "kvm" ? "host" : "max",
-    "-m", String(options.memoryMiB ?? 1024),
-    "-smp", String(options.cpus ?? 2),
-    "-nographic", "-no-reboot", "-monitor", "none",
-    "-serial", `file:${consolePath}`,
+    "-name",
+    options.name,
+    "-accel",
+    options.accel,
+    "-cpu",
+    options.accel === "kvm" ? "host" : "max",
+    "-m",
+    String(options.memoryMiB ?? 1024),
+    "-smp",
+    String(options.cpus ?? 2),
+    "-nographic",
+    "-no-reboot",
+    "-monitor",
+    "none",
+    "-serial",
+    `file:${consolePath}`,
   ];
   if (options.uuid) args.push("-uuid", options.uuid);
   for (const value of options.smbios ?? []) args.push("-smbios", value);
@@ -63,9 +72,12 @@ export function qemuArgs(options: VmOptions, consolePath: string): string[] {
     const vars = join(options.workDir, "OVMF_VARS.fd");
     copyFileSync(OVMF_VARS, vars);
     args.push(
-      "-machine", "q35",
-      "-drive", `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
-      "-drive", `if=pflash,format=raw,file=${vars}`,
+      "-machine",
+      "q35",
+      "-drive",
+      `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+      "-drive",
+      `if=pflash,format=raw,file=${vars}`,
     );
   } else if (options.boot.kind === "network") {
     args.push("-boot", "n");
@@ -104,7 +116,9 @@ export class Vm {
     mkdirSync(options.workDir, { recursive: true });
     const consolePath = join(options.workDir, "console.log");
     writeFileSync(consolePath, "");
-    const child = spawn("qemu-system-x86_64", qemuArgs(options, consolePath), { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("qemu-system-x86_64", qemuArgs(options, consolePath), {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     return new Vm(options.name, consolePath, child, "", performance.now());
   }
 
@@ -126,8 +140,10 @@ export class Vm {
     for (;;) {
       const match = this.console().match(pattern);
       if (match) return match;
-      if (!this.running) throw new Error(`${this.name}: QEMU ${this.exitInfo ?? ""} before ${pattern}\n${this.describe()}`);
-      if (performance.now() > deadline) throw new Error(`${this.name}: no ${pattern} within ${timeoutMs} ms\n${this.describe()}`);
+      if (!this.running)
+        throw new Error(`${this.name}: QEMU ${this.exitInfo ?? ""} before ${pattern}\n${this.describe()}`);
+      if (performance.now() > deadline)
+        throw new Error(`${this.name}: no ${pattern} within ${timeoutMs} ms\n${this.describe()}`);
       await delay(250);
     }
   }
@@ -141,7 +157,11 @@ export class Vm {
   /** Stops QEMU by its PID: SIGTERM, then SIGKILL if it lingers. Safe to call twice. */
   async stop(): Promise<void> {
     if (!this.running || this.child.pid === undefined) return;
-    const exited = new Promise<void>((done) => this.child.once("exit", () => done()));
+    const exited = new Promise<void>((done) =>
+      this.child.once("exit", () => {
+        done();
+      }),
+    );
     this.child.kill("SIGTERM");
     const killer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
     await exited;

@@ -42,7 +42,10 @@ export async function waitForMachine<T>(
     last = machine;
     const result = predicate(machine);
     if (result !== undefined && result !== false) return result;
-    if (Date.now() > deadline) throw new Error(`machine ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `machine ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`,
+      );
     await new Promise((done) => setTimeout(done, 250));
   }
 }

@@ -2,7 +2,13 @@
 // systeminformation: in our initramfs this is all we need, and it runs in milliseconds.
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { normalizeMac, type DiskInfo, type Inventory, type MacAddress, type NicInfo } from "../../protocol/index.js";
+import {
+  normalizeMac,
+  type DiskInfo,
+  type Inventory,
+  type MacAddress,
+  type NicInfo,
+} from "../../protocol/index.js";
 import { parseCpuinfo, parseMemTotalBytes } from "./proc-parsers.js";
 
 /** Reads a sysfs attribute; a missing or unreadable file is "unknown", not an error (many are optional). */

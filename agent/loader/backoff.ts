@@ -11,7 +11,11 @@ export interface BackoffPolicy {
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 15_000, jitter: 0.2 };
 
 /** The delay before retry number `attempt` (1-based). `random` is injectable for tests. */
-export function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  attempt: number,
+  policy: BackoffPolicy,
+  random: () => number = Math.random,
+): number {
   const base = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, attempt - 1));
   const spread = base * policy.jitter;
   return Math.round(base - spread + random() * spread);

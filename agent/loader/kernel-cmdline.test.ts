@@ -24,6 +24,15 @@ describe("parseKernelCmdline", () => {
     expect(params.get("name")).toBe("quoted");
   });
 
+  it("keeps spaces inside a quoted value, as the kernel does", () => {
+    const params = parseKernelCmdline('quiet bootwright.note="rack 4 slot 2" panic=30\n');
+    expect(Object.fromEntries(params)).toEqual({
+      quiet: "",
+      "bootwright.note": "rack 4 slot 2",
+      panic: "30",
+    });
+  });
+
   it("returns an empty map for an empty or blank line", () => {
     expect(parseKernelCmdline("").size).toBe(0);
     expect(parseKernelCmdline("  \n").size).toBe(0);
@@ -51,7 +60,9 @@ describe("parseBootif", () => {
 
 describe("loaderSettings", () => {
   it("reads the server URL without trailing slashes, and the boot MAC", () => {
-    expect(loaderSettings("quiet bootwright.server=http://10.0.2.2:8080// BOOTIF=01-52-54-00-12-34-56")).toEqual({
+    expect(
+      loaderSettings("quiet bootwright.server=http://10.0.2.2:8080// BOOTIF=01-52-54-00-12-34-56"),
+    ).toEqual({
       serverUrl: "http://10.0.2.2:8080",
       bootMac: "52:54:00:12:34:56",
     });
@@ -62,6 +73,9 @@ describe("loaderSettings", () => {
   });
 
   it("treats an empty bootwright.server= as not set", () => {
-    expect(loaderSettings("bootwright.server= BOOTIF=garbage")).toEqual({ serverUrl: undefined, bootMac: undefined });
+    expect(loaderSettings("bootwright.server= BOOTIF=garbage")).toEqual({
+      serverUrl: undefined,
+      bootMac: undefined,
+    });
   });
 });

@@ -11,8 +11,8 @@ export interface LoaderSettings {
 /** Splits a kernel command line into key → value (flags without "=" get ""); the last one wins. */
 export function parseKernelCmdline(text: string): Map<string, string> {
   const params = new Map<string, string>();
-  for (const token of text.trim().split(/\s+/)) {
-    if (!token) continue;
+  // A double-quoted stretch may hold spaces (`name="a b"`), as the kernel's own parser allows.
+  for (const token of text.match(/(?:"[^"]*"?|[^\s"])+/g) ?? []) {
     const eq = token.indexOf("=");
     if (eq === -1) params.set(token, "");
     else params.set(token.slice(0, eq), token.slice(eq + 1).replace(/^"(.*)"$/, "$1"));

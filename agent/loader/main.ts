@@ -12,7 +12,11 @@ const IDLE_FOREVER_MS = 60_000;
 
 async function main(): Promise<void> {
   const settings = loaderSettings(await readFile("/proc/cmdline", "utf8"));
-  say("step", "bootwright loader starting", { server: settings.serverUrl, bootMac: settings.bootMac, node: process.version });
+  say("step", "bootwright loader starting", {
+    server: settings.serverUrl,
+    bootMac: settings.bootMac,
+    node: process.version,
+  });
   if (!settings.serverUrl) {
     // Nothing to talk to: say so once a minute rather than exit (PID 1 would restart us in a loop).
     for (;;) {
@@ -26,7 +30,8 @@ async function main(): Promise<void> {
   if (settings.bootMac && !nics.some((nic) => nic.mac === settings.bootMac)) {
     say("warn", "the BOOTIF NIC is not present; trying every NIC", { bootMac: settings.bootMac });
   }
-  const bootCandidates = settings.bootMac && nics.some((nic) => nic.mac === settings.bootMac) ? settings.bootMac : undefined;
+  const bootCandidates =
+    settings.bootMac && nics.some((nic) => nic.mac === settings.bootMac) ? settings.bootMac : undefined;
   const { nic: bootNic } = await bringUpBootNic(nics, bootCandidates);
   bringUpOtherNics(nics, bootNic);
 

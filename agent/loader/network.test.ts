@@ -3,7 +3,14 @@ import { describe, expect, it } from "vitest";
 import { parseLease } from "./network.js";
 
 /** What the script's printf produces for these udhcpc variables. */
-function leaseText(vars: { interface: string; ip: string; mask: string; router: string; dns: string; serverid: string }): string {
+function leaseText(vars: {
+  interface: string;
+  ip: string;
+  mask: string;
+  router: string;
+  dns: string;
+  serverid: string;
+}): string {
   return `interface=${vars.interface}\nip=${vars.ip}\nmask=${vars.mask}\nrouter=${vars.router}\ndns=${vars.dns}\nserverid=${vars.serverid}\n`;
 }
 
@@ -36,11 +43,22 @@ describe("parseLease", () => {
       dns: "192.168.1.1 1.1.1.1",
       serverid: "192.168.1.1",
     });
-    expect(parseLease(text)).toMatchObject({ router: "192.168.1.1", dns: ["192.168.1.1", "1.1.1.1"], prefixLength: 16 });
+    expect(parseLease(text)).toMatchObject({
+      router: "192.168.1.1",
+      dns: ["192.168.1.1", "1.1.1.1"],
+      prefixLength: 16,
+    });
   });
 
   it("turns the empty values of a minimal lease into null and []", () => {
-    const text = leaseText({ interface: "eth1", ip: "10.1.0.9", mask: "", router: "", dns: "", serverid: "" });
+    const text = leaseText({
+      interface: "eth1",
+      ip: "10.1.0.9",
+      mask: "",
+      router: "",
+      dns: "",
+      serverid: "",
+    });
     expect(parseLease(text)).toEqual({
       interface: "eth1",
       ip: "10.1.0.9",
@@ -53,12 +71,21 @@ describe("parseLease", () => {
 
   it("returns undefined without an ip or an interface", () => {
     expect(parseLease("")).toBeUndefined();
-    expect(parseLease(leaseText({ interface: "eth0", ip: "", mask: "24", router: "", dns: "", serverid: "" }))).toBeUndefined();
+    expect(
+      parseLease(leaseText({ interface: "eth0", ip: "", mask: "24", router: "", dns: "", serverid: "" })),
+    ).toBeUndefined();
     expect(parseLease("ip=10.0.2.15\nmask=24\n")).toBeUndefined();
   });
 
   it("rejects a mask that is not a prefix length", () => {
-    const text = leaseText({ interface: "eth0", ip: "10.0.2.15", mask: "255.255.255.0", router: "", dns: "", serverid: "" });
+    const text = leaseText({
+      interface: "eth0",
+      ip: "10.0.2.15",
+      mask: "255.255.255.0",
+      router: "",
+      dns: "",
+      serverid: "",
+    });
     expect(parseLease(text)?.prefixLength).toBeNull();
   });
 });

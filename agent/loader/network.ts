@@ -63,7 +63,8 @@ export async function dhcpOnce(iface: string, signal?: AbortSignal): Promise<Lea
 }
 
 function describe(err: unknown): string {
-  if (err instanceof CommandError) return err.exitCode === null ? err.message : `no DHCP lease (${err.stderrTail || "no offer"})`;
+  if (err instanceof CommandError)
+    return err.exitCode === null ? err.message : `no DHCP lease (${err.stderrTail || "no offer"})`;
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -71,14 +72,22 @@ function describe(err: unknown): string {
  * Gets the boot NIC a lease, retrying with capped backoff until it does. Without BOOTIF (a direct
  * boot), the first NIC to get a lease becomes the boot NIC. Never returns without a lease.
  */
-export async function bringUpBootNic(nics: NicInfo[], bootMac: MacAddress | undefined): Promise<{ nic: NicInfo; lease: Lease }> {
+export async function bringUpBootNic(
+  nics: NicInfo[],
+  bootMac: MacAddress | undefined,
+): Promise<{ nic: NicInfo; lease: Lease }> {
   const candidates = bootMac ? nics.filter((nic) => nic.mac === bootMac) : nics;
   for (let attempt = 1; ; attempt++) {
     for (const nic of candidates) {
       say("step", "DHCP", { interface: nic.name, mac: nic.mac, attempt });
       try {
         const lease = await dhcpOnce(nic.name);
-        say("ok", "lease", { interface: nic.name, ip: lease.ip, router: lease.router, dhcpServer: lease.dhcpServer });
+        say("ok", "lease", {
+          interface: nic.name,
+          ip: lease.ip,
+          router: lease.router,
+          dhcpServer: lease.dhcpServer,
+        });
         return { nic, lease };
       } catch (err) {
         say("fail", "DHCP failed", { interface: nic.name, reason: describe(err) });

@@ -21,8 +21,17 @@ afterEach(async () => {
   // Servers wait for open connections before closing: the keep-alive ones fetch leaves, the silent one.
   for (const socket of sockets) socket.destroy();
   sockets.clear();
-  await Promise.all(servers.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  await Promise.all(servers.splice(0).map(close));
 });
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((err) => {
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}
 
 function listen(server: Server): Promise<string> {
   servers.push(server);
@@ -78,8 +87,8 @@ describe("describeRequestFailure on real failures", () => {
   it("says connection refused for a closed loopback port", async () => {
     const probe = createNetServer();
     const url = await listen(probe);
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
     servers.splice(servers.indexOf(probe), 1);
+    await close(probe);
 
     const err = await rejection(fetch(`${url}/v1/inventory`));
     expect(describeRequestFailure(err)).toBe("connection refused (is the server running?)");
@@ -105,9 +114,9 @@ describe("describeRequestFailure on real failures", () => {
   });
 
   it("passes an HttpStatusError's message through and describes non-errors as text", () => {
-    expect(describeRequestFailure(new HttpStatusError(404, { code: "not_found", message: "no such machine" }))).toBe(
-      "HTTP 404 not_found: no such machine",
-    );
+    expect(
+      describeRequestFailure(new HttpStatusError(404, { code: "not_found", message: "no such machine" })),
+    ).toBe("HTTP 404 not_found: no such machine");
     expect(describeRequestFailure("plain string")).toBe("plain string");
   });
 });
@@ -135,7 +144,10 @@ describe("postInventory", () => {
   });
 
   it("posts the inventory as JSON and resolves with the parsed answer", async () => {
-    const { url, seen } = await answering(200, JSON.stringify({ machineId: "52:54:00:12:34:56", category: "inventoried" }));
+    const { url, seen } = await answering(
+      200,
+      JSON.stringify({ machineId: "52:54:00:12:34:56", category: "inventoried" }),
+    );
 
     await expect(postInventory(url, inventory)).resolves.toEqual({
       machineId: "52:54:00:12:34:56",
@@ -157,9 +169,14 @@ describe("postInventory", () => {
 
 describe("fetchNextAction", () => {
   it("asks for the machine's next action with its id URL-encoded", async () => {
-    const { url, seen } = await answering(404, JSON.stringify({ code: "not_found", message: "unknown machine" }));
+    const { url, seen } = await answering(
+      404,
+      JSON.stringify({ code: "not_found", message: "unknown machine" }),
+    );
 
-    await expect(fetchNextAction(url, "52:54:00:12:34:56")).rejects.toThrow("HTTP 404 not_found: unknown machine");
+    await expect(fetchNextAction(url, "52:54:00:12:34:56")).rejects.toThrow(
+      "HTTP 404 not_found: unknown machine",
+    );
     expect(seen[0]?.method).toBe("GET");
     expect(seen[0]?.url).toBe("/v1/machines/52%3A54%3A00%3A12%3A34%3A56/next");
   });

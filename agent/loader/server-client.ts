@@ -1,11 +1,6 @@
 // Talks to the server: posts the inventory and asks what to do next, retrying with capped backoff and
 // saying on the console exactly what failed (connection refused, no route, timeout, HTTP status).
-import {
-  ErrorBody,
-  InventoryAccepted,
-  NextAction,
-  type Inventory,
-} from "../../protocol/index.js";
+import { ErrorBody, InventoryAccepted, NextAction, type Inventory } from "../../protocol/index.js";
 import type { z } from "zod";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./backoff.js";
 import { say } from "./console.js";
@@ -87,7 +82,11 @@ export async function withRetry<T>(what: string, attempt: () => Promise<T>): Pro
       return await attempt();
     } catch (err) {
       const wait = backoffDelayMs(tries, DEFAULT_BACKOFF);
-      say("fail", `${what} failed`, { reason: describeRequestFailure(err), attempt: tries, retryInSeconds: (wait / 1000).toFixed(1) });
+      say("fail", `${what} failed`, {
+        reason: describeRequestFailure(err),
+        attempt: tries,
+        retryInSeconds: (wait / 1000).toFixed(1),
+      });
       await sleep(wait);
     }
   }
@@ -102,5 +101,9 @@ export function postInventory(serverUrl: string, inventory: Inventory): Promise<
 }
 
 export function fetchNextAction(serverUrl: string, machineId: string): Promise<NextAction> {
-  return requestJson(`${serverUrl}/v1/machines/${encodeURIComponent(machineId)}/next`, { method: "GET" }, NextAction);
+  return requestJson(
+    `${serverUrl}/v1/machines/${encodeURIComponent(machineId)}/next`,
+    { method: "GET" },
+    NextAction,
+  );
 }

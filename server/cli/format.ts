@@ -38,5 +38,8 @@ export function formatBootList(machines: readonly Machine[]): string {
       m.lastSeenAt,
     ];
   });
-  return formatTable(["ID", "BOOT MAC", "CATEGORY", "SYSTEM", "SERIAL", "CPUS", "MEMORY", "DISKS", "LAST SEEN"], rows);
+  return formatTable(
+    ["ID", "BOOT MAC", "CATEGORY", "SYSTEM", "SERIAL", "CPUS", "MEMORY", "DISKS", "LAST SEEN"],
+    rows,
+  );
 }

@@ -10,7 +10,9 @@ async function getJson(url: string): Promise<unknown> {
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   } catch (err) {
-    throw new Error(`cannot reach the bootwright server at ${url}: ${err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err)}`);
+    throw new Error(
+      `cannot reach the bootwright server at ${url}: ${err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err)}`,
+    );
   }
   const body: unknown = await response.json().catch(() => undefined);
   if (!response.ok) {
@@ -30,12 +32,17 @@ program
   .description("run the bootwright server (embedded SQLite store)")
   .option("--host <address>", "address to listen on (default 0.0.0.0)")
   .option("--port <port>", "port to listen on (default 8080; 0 picks a free one)")
-  .option("--advertise-url <url>", "URL machines use to reach the server, e.g. http://10.0.2.2:8080 ({port} = bound port)")
+  .option(
+    "--advertise-url <url>",
+    "URL machines use to reach the server, e.g. http://10.0.2.2:8080 ({port} = bound port)",
+  )
   .option("--data-dir <dir>", "where the SQLite store lives (default ./var)")
   .option("--kernel <file>", "loader kernel (default build/kernel/vmlinuz)")
   .option("--initramfs <file>", "loader initramfs (default build/initramfs.img)")
   .option("--config <file>", "JSON config file (flags > environment > file > defaults)")
-  .addOption(new Option("--log-level <level>").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
+  .addOption(
+    new Option("--log-level <level>").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+  )
   .action(async (opts: Record<string, string | undefined>) => {
     const config = loadServerConfig(
       {
@@ -68,6 +75,8 @@ program
   });
 
 program.parseAsync().catch((err: unknown) => {
-  console.error(`bootwright: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}`);
+  console.error(
+    `bootwright: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}`,
+  );
   process.exit(1);
 });

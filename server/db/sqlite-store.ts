@@ -33,7 +33,8 @@ function toMachine(raw: unknown): Machine {
   let inventory: Inventory | null = null;
   if (row.inventory_json !== null) {
     const parsed = Inventory.safeParse(JSON.parse(row.inventory_json));
-    if (!parsed.success) throw new ServerError(`stored inventory of machine ${row.id} does not parse: ${parsed.error.message}`);
+    if (!parsed.success)
+      throw new ServerError(`stored inventory of machine ${row.id} does not parse: ${parsed.error.message}`);
     inventory = parsed.data;
   }
   return {
@@ -107,7 +108,9 @@ export class SqliteStore implements Store {
       this.db.transaction(() => {
         const existing = this.findSameMachine(id, request.mac, at);
         if (existing) {
-          this.db.prepare("UPDATE machines SET boot_mac = ?, last_seen_at = ? WHERE id = ?").run(request.mac, at, id);
+          this.db
+            .prepare("UPDATE machines SET boot_mac = ?, last_seen_at = ? WHERE id = ?")
+            .run(request.mac, at, id);
           this.log(id, at, "boot-script", { mac: request.mac });
         } else {
           this.db
@@ -132,7 +135,9 @@ export class SqliteStore implements Store {
         const json = JSON.stringify(inventory);
         if (existing) {
           this.db
-            .prepare("UPDATE machines SET boot_mac = ?, category = ?, inventory_json = ?, last_seen_at = ? WHERE id = ?")
+            .prepare(
+              "UPDATE machines SET boot_mac = ?, category = ?, inventory_json = ?, last_seen_at = ? WHERE id = ?",
+            )
             .run(inventory.bootMac, category, json, at, id);
         } else {
           this.db
@@ -140,7 +145,11 @@ export class SqliteStore implements Store {
               "INSERT INTO machines (id, boot_mac, category, inventory_json, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
             )
             .run(id, inventory.bootMac, category, json, at, at);
-          this.log(id, at, "discovered", { mac: inventory.bootMac, uuid: inventory.system.uuid, via: "inventory" });
+          this.log(id, at, "discovered", {
+            mac: inventory.bootMac,
+            uuid: inventory.system.uuid,
+            via: "inventory",
+          });
         }
         this.log(id, at, "inventory", { from: existing?.category ?? null, to: category });
         return this.mustFind(id);
@@ -164,7 +173,9 @@ export class SqliteStore implements Store {
   }
 
   machineLog(id: string): Promise<LogEntry[]> {
-    const rows: unknown[] = this.db.prepare("SELECT * FROM machine_log WHERE machine_id = ? ORDER BY seq").all(id);
+    const rows: unknown[] = this.db
+      .prepare("SELECT * FROM machine_log WHERE machine_id = ? ORDER BY seq")
+      .all(id);
     return Promise.resolve(
       rows.map((raw) => {
         const row = LogRow.parse(raw);

@@ -78,7 +78,9 @@ describe("boot scripts and enrollment", () => {
     const res = await fetch(`${server.url}/boot/52%3A54%3A00%3AAA%3A00%3A01.ipxe?uuid=${UUID}`);
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("BOOTIF=01-52-54-00-aa-00-01");
-    expect(await machines()).toEqual([expect.objectContaining({ id: UUID, bootMac: "52:54:00:aa:00:01", category: "discovered" })]);
+    expect(await machines()).toEqual([
+      expect.objectContaining({ id: UUID, bootMac: "52:54:00:aa:00:01", category: "discovered" }),
+    ]);
 
     const accepted = await post("/v1/inventory", JSON.stringify(inventory()));
     expect(accepted.status).toBe(200);
@@ -91,13 +93,18 @@ describe("boot scripts and enrollment", () => {
     expect((await machines()).map((m) => m.id)).toEqual(["52:54:00:aa:00:01"]);
     await post("/v1/inventory", JSON.stringify(inventory()));
     expect((await machines()).map((m) => m.id)).toEqual([UUID]);
-    const log = (await (await fetch(`${server.url}/v1/machines/${UUID}/log`)).json()) as { entries: { event: string }[] };
+    const log = (await (await fetch(`${server.url}/v1/machines/${UUID}/log`)).json()) as {
+      entries: { event: string }[];
+    };
     expect(log.entries.map((e) => e.event)).toEqual(["discovered", "identity", "inventory"]);
   });
 
   it("identifies a machine whose firmware reports an all-zero or all-FF UUID by its boot MAC", async () => {
     for (const uuid of ["00000000-0000-0000-0000-000000000000", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"]) {
-      const res = await post("/v1/inventory", JSON.stringify(inventory({ system: { manufacturer: null, product: null, serial: null, uuid } })));
+      const res = await post(
+        "/v1/inventory",
+        JSON.stringify(inventory({ system: { manufacturer: null, product: null, serial: null, uuid } })),
+      );
       expect(await res.json()).toEqual({ machineId: "52:54:00:aa:00:01", category: "inventoried" });
     }
     expect(await machines()).toHaveLength(1);
@@ -132,7 +139,10 @@ describe("bad input gets a clear 4xx and the server keeps serving", () => {
   it("invalid JSON → 400 invalid_json", async () => {
     const res = await post("/v1/inventory", "{not json");
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ code: "invalid_json", message: expect.stringContaining("not valid JSON") as string });
+    expect(await res.json()).toMatchObject({
+      code: "invalid_json",
+      message: expect.stringContaining("not valid JSON") as string,
+    });
   });
 
   it("a 10 MB body → 413 body_too_large", async () => {
@@ -155,12 +165,15 @@ describe("bad input gets a clear 4xx and the server keeps serving", () => {
       headers: { "content-type": "application/json" },
       body,
       duplex: "half",
-    } as RequestInit);
+    });
     expect(res.status).toBe(413);
   });
 
   it("wrong types and missing fields → 422 with the zod paths", async () => {
-    const bad = { ...inventory(), memoryBytes: "lots", nics: [{ name: "eth0", mac: "not-a-mac" }] } as Record<string, unknown>;
+    const bad = { ...inventory(), memoryBytes: "lots", nics: [{ name: "eth0", mac: "not-a-mac" }] } as Record<
+      string,
+      unknown
+    >;
     delete bad.cpu;
     const res = await post("/v1/inventory", JSON.stringify(bad));
     expect(res.status).toBe(422);

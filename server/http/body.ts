@@ -5,11 +5,16 @@ import { ApiError } from "../errors.js";
 export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
   const type = req.headers["content-type"] ?? "";
   if (!/^application\/json\b/i.test(type)) {
-    throw new ApiError("unsupported_media_type", `expected content-type application/json, got ${type || "none"}`);
+    throw new ApiError(
+      "unsupported_media_type",
+      `expected content-type application/json, got ${type || "none"}`,
+    );
   }
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limitBytes) {
-    throw new ApiError("body_too_large", `body of ${declared} bytes is over the limit of ${limitBytes}`, { limitBytes });
+    throw new ApiError("body_too_large", `body of ${declared} bytes is over the limit of ${limitBytes}`, {
+      limitBytes,
+    });
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -24,6 +29,9 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new ApiError("invalid_json", `request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ApiError(
+      "invalid_json",
+      `request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }

@@ -53,7 +53,10 @@ export class Router {
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -65,7 +68,9 @@ export function sendText(res: ServerResponse, status: number, contentType: strin
 /** Turns any thrown value into the wire error body; unexpected ones are logged and become `internal`. */
 export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
   const apiError =
-    err instanceof ApiError ? err : new ApiError("internal", "internal server error; see the server log", undefined, { cause: err });
+    err instanceof ApiError
+      ? err
+      : new ApiError("internal", "internal server error; see the server log", undefined, { cause: err });
   const status = HTTP_STATUS[apiError.code];
   if (status >= 500) log.error({ err }, "request failed");
   else log.info({ code: apiError.code, reason: apiError.message }, "request refused");

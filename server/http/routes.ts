@@ -2,7 +2,14 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
-import { Inventory, MacAddress, toSchemaIssues, type BootList, type InventoryAccepted, type NextAction } from "../../protocol/index.js";
+import {
+  Inventory,
+  MacAddress,
+  toSchemaIssues,
+  type BootList,
+  type InventoryAccepted,
+  type NextAction,
+} from "../../protocol/index.js";
 import type { Store } from "../db/store.js";
 import { ApiError } from "../errors.js";
 import { renderBootScript, renderLoaderScript } from "../ipxe/render.js";
@@ -34,7 +41,12 @@ async function sendFile(ctx: RequestContext, path: string): Promise<void> {
   try {
     size = (await stat(path)).size;
   } catch (err) {
-    throw new ApiError("not_found", `asset missing on the server: ${path} (run build-scripts/setup.sh)`, undefined, { cause: err });
+    throw new ApiError(
+      "not_found",
+      `asset missing on the server: ${path} (run build-scripts/setup.sh)`,
+      undefined,
+      { cause: err },
+    );
   }
   ctx.res.writeHead(200, { "content-type": "application/octet-stream", "content-length": size });
   if (ctx.req.method === "HEAD") {
@@ -75,7 +87,8 @@ export function buildRouter(deps: AppDeps): Router {
 
   router.on("GET", "/assets/:name", async (ctx) => {
     const name = ctx.params.name;
-    if (name !== "vmlinuz" && name !== "initramfs.img") throw new ApiError("not_found", `no asset named ${name ?? ""}`);
+    if (name !== "vmlinuz" && name !== "initramfs.img")
+      throw new ApiError("not_found", `no asset named ${name ?? ""}`);
     await sendFile(ctx, deps.assets[name]);
   });
 
@@ -83,10 +96,17 @@ export function buildRouter(deps: AppDeps): Router {
     const body = await readJsonBody(ctx.req, deps.bodyLimitBytes);
     const parsed = Inventory.safeParse(body);
     if (!parsed.success) {
-      throw new ApiError("schema_mismatch", "inventory does not match the schema", toSchemaIssues(parsed.error.issues));
+      throw new ApiError(
+        "schema_mismatch",
+        "inventory does not match the schema",
+        toSchemaIssues(parsed.error.issues),
+      );
     }
     const machine = await deps.store.recordInventory(parsed.data, new Date());
-    ctx.log.info({ machine: machine.id, category: machine.category, serial: parsed.data.system.serial }, "inventory stored");
+    ctx.log.info(
+      { machine: machine.id, category: machine.category, serial: parsed.data.system.serial },
+      "inventory stored",
+    );
     const answer: InventoryAccepted = { machineId: machine.id, category: machine.category };
     sendJson(ctx.res, 200, answer);
   });

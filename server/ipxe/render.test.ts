@@ -2,7 +2,14 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { bootifFor, loadTemplate, renderBootScript, renderLoaderScript, renderTemplate, TemplateError } from "./render.js";
+import {
+  bootifFor,
+  loadTemplate,
+  renderBootScript,
+  renderLoaderScript,
+  renderTemplate,
+  TemplateError,
+} from "./render.js";
 
 const golden = (name: string): string => readFileSync(resolve(import.meta.dirname, "golden", name), "utf8");
 
@@ -25,7 +32,12 @@ describe("iPXE scripts", () => {
     expect(() => renderTemplate("x {{missing}}", {})).toThrow(TemplateError);
     expect(() => renderTemplate("x {{a}}", { a: "1\nshell" })).toThrow(/line break/);
     expect(() =>
-      renderLoaderScript(loadTemplate("loader"), { serverUrl: "http://a b", machineId: "m", mac: "52:54:00:00:00:01", kernelArgs: "" }),
+      renderLoaderScript(loadTemplate("loader"), {
+        serverUrl: "http://a b",
+        machineId: "m",
+        mac: "52:54:00:00:00:01",
+        kernelArgs: "",
+      }),
     ).toThrow(/whitespace/);
   });
 

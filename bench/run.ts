@@ -1,0 +1,88 @@
+// npm run bench [-- <prefix>]: runs the benchmarks, prints a table, and writes bench/results.json
+// (figures not re-run this time are kept from the previous file).
+import { execFileSync } from "node:child_process";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { availableParallelism } from "node:os";
+import { bootFigures } from "./boot.js";
+import { formatFigure, type Figure } from "./figures.js";
+import { INITRAMFS_PATH } from "../test-vm/paths.js";
+
+const RESULTS = new URL("./results.json", import.meta.url).pathname;
+
+interface Bench {
+  prefix: string;
+  run: () => Promise<Figure[]>;
+}
+
+const BENCHES: Bench[] = [
+  {
+    prefix: "initramfs.",
+    run: () =>
+      Promise.resolve([
+        {
+          id: "initramfs.size_mb",
+          value: Number((statSync(INITRAMFS_PATH).size / 1e6).toFixed(1)),
+          unit: "MB",
+          note: "zstd -19; goal ≤ 32",
+        },
+      ]),
+  },
+  { prefix: "boot.", run: bootFigures },
+];
+
+function machineDescription(): string {
+  let kvm = "no (/dev/kvm not usable)";
+  try {
+    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+    kvm = "device usable (the accelerator actually used is in each boot figure's note)";
+  } catch {
+    // not usable: keep "no"
+  }
+  return `${execFileSync("uname", ["-a"]).toString().trim()}; nproc ${availableParallelism()}; kvm ${kvm}`;
+}
+
+async function main(): Promise<void> {
+  const prefix = process.argv[2] ?? "";
+  const selected = BENCHES.filter(
+    (bench) => bench.prefix.startsWith(prefix) || prefix.startsWith(bench.prefix),
+  );
+  if (selected.length === 0) throw new Error(`no benchmark matches "${prefix}"`);
+  const figures: Figure[] = [];
+  for (const bench of selected) {
+    process.stderr.write(`[bench] running ${bench.prefix}*\n`);
+    for (const figure of await bench.run()) {
+      if (figure.id.startsWith(prefix)) {
+        figures.push(figure);
+        console.log(formatFigure(figure));
+      }
+    }
+  }
+  const previous = existsSync(RESULTS)
+    ? ((JSON.parse(readFileSync(RESULTS, "utf8")) as { figures?: Figure[] }).figures ?? [])
+    : [];
+  const fresh = new Set(figures.map((f) => f.id));
+  const merged = [...previous.filter((f) => !fresh.has(f.id)), ...figures].sort((a, b) =>
+    a.id.localeCompare(b.id),
+  );
+  const temp = `${RESULTS}.tmp`;
+  writeFileSync(
+    temp,
+    JSON.stringify(
+      { at: new Date().toISOString(), machine: machineDescription(), figures: merged },
+      null,
+      2,
+    ) + "\n",
+  );
+  renameSync(temp, RESULTS);
+  console.log(`\nwrote ${RESULTS}`);
+}
+
+await main();
