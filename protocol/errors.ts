@@ -10,6 +10,8 @@ export const ERROR_CODES = {
     "The body is JSON but does not match the schema; details lists each issue's path and message.",
   invalid_parameter: "A path or query parameter is malformed (e.g. a MAC address that is not one).",
   not_found: "No such route, machine or file.",
+  lease_refused:
+    "A command result was refused: its lease expired, is not the current one, or the command was cancelled; details.reason says which.",
   method_not_allowed: "The route exists but not with this HTTP method.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;

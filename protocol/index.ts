@@ -1,7 +1,11 @@
 // Wire types both sides import. No I/O here: zod schemas, their types, and pure helpers.
 export * from "./boot-category.js";
+export * from "./commands.js";
+export * from "./difference.js";
 export * from "./errors.js";
+export * from "./fingerprint.js";
 export * from "./inventory.js";
 export * from "./mac.js";
 export * from "./machine.js";
 export * from "./next-action.js";
+export * from "./sha256.js";

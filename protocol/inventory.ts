@@ -1,4 +1,5 @@
-// The hardware inventory the loader posts to POST /v1/inventory (minimal set; issue 4 completes it).
+// The hardware inventory the loader posts to POST /v1/inventory: the minimal set of the walking skeleton
+// (still what the benchmark's minimal gatherer posts) plus `details`, the full inventory of issue 4.
 import { z } from "zod";
 import { BootCategory } from "./boot-category.js";
 import { MacAddress } from "./mac.js";
@@ -39,6 +40,179 @@ export const DiskInfo = z.strictObject({
 });
 export type DiskInfo = z.infer<typeof DiskInfo>;
 
+export const DmiStrings = z.strictObject({
+  manufacturer: z.string().nullable(),
+  product: z.string().nullable(),
+  version: z.string().nullable(),
+  serial: z.string().nullable(),
+  assetTag: z.string().nullable(),
+});
+
+export const SmbiosFacts = z.strictObject({
+  /** Spec version from the entry point (/sys/firmware/dmi/tables/smbios_entry_point). */
+  version: z.string(),
+  /** Type 0: vendor, version (0x05), release date (0x08). */
+  bios: z
+    .strictObject({
+      vendor: z.string().nullable(),
+      version: z.string().nullable(),
+      releaseDate: z.string().nullable(),
+    })
+    .nullable(),
+  /** Type 1: SKU (0x19) and family (0x1A), beside the identity fields of `system`. */
+  system: z
+    .strictObject({
+      sku: z.string().nullable(),
+      family: z.string().nullable(),
+      version: z.string().nullable(),
+    })
+    .nullable(),
+  /** Type 2 (first, the hosting board): strings at 0x04-0x08 and location in chassis (0x0A): the blade slot. */
+  baseboard: DmiStrings.extend({ locationInChassis: z.string().nullable() }).nullable(),
+  /** Type 3: strings at 0x04-0x08 (0x08 = the asset tag) and the chassis type (0x05). */
+  chassis: DmiStrings.extend({ type: z.string().nullable() }).nullable(),
+  /** Type 4, one per socket: socket designation (0x04), version string (0x10), counts (0x23-0x25). */
+  processors: z.array(
+    z.strictObject({
+      socket: z.string().nullable(),
+      manufacturer: z.string().nullable(),
+      version: z.string().nullable(),
+      serial: z.string().nullable(),
+      coreCount: z.number().int().nullable(),
+      threadCount: z.number().int().nullable(),
+      maxSpeedMhz: z.number().int().nullable(),
+    }),
+  ),
+  /** Type 17: one per memory device (slot); sizeBytes 0 = empty slot. */
+  memoryDevices: z.array(
+    z.strictObject({
+      locator: z.string().nullable(),
+      sizeBytes: z.number().int().nonnegative().nullable(),
+      type: z.string().nullable(),
+      speedMts: z.number().int().nullable(),
+      manufacturer: z.string().nullable(),
+      serial: z.string().nullable(),
+      partNumber: z.string().nullable(),
+    }),
+  ),
+  /** Type 9: slot designation, usage and PCI address (0x0D-0x10). */
+  slots: z.array(
+    z.strictObject({
+      designation: z.string().nullable(),
+      currentUsage: z.string().nullable(),
+      busAddress: z.string().nullable(),
+    }),
+  ),
+  /** Type 41: onboard device designation, type and PCI address (0x07-0x0A). */
+  onboardDevices: z.array(
+    z.strictObject({
+      referenceDesignation: z.string().nullable(),
+      type: z.string().nullable(),
+      enabled: z.boolean(),
+      busAddress: z.string().nullable(),
+    }),
+  ),
+  /** Type 11 strings, in order. */
+  oemStrings: z.array(z.string()),
+});
+export type SmbiosFacts = z.infer<typeof SmbiosFacts>;
+
+export const CpuDetails = z.strictObject({
+  /** "vendor_id" in /proc/cpuinfo (GenuineIntel, AuthenticAMD…). */
+  vendor: z.string().nullable(),
+  /** Distinct "physical id" values in /proc/cpuinfo (1 when the kernel shows none). */
+  sockets: z.number().int().positive(),
+  /** Distinct (physical id, core id) pairs in /proc/cpuinfo. */
+  cores: z.number().int().positive(),
+  /** Logical processors ("processor" entries). */
+  threads: z.number().int().positive(),
+  /** "flags" of the first processor, sorted (policy may ask for e.g. avx2, aes, vmx). */
+  flags: z.array(z.string()),
+});
+
+export const MemoryDetails = z.strictObject({
+  /** MemTotal from /proc/meminfo, in bytes. */
+  totalBytes: z.number().int().positive(),
+  /** Sum of SMBIOS type 17 sizes: what is installed; null without SMBIOS. */
+  installedBytes: z.number().int().nonnegative().nullable(),
+});
+
+export const NicDetails = z.strictObject({
+  name: z.string().min(1),
+  mac: MacAddress,
+  /** Basename of the /sys/class/net/<name>/device/driver link (virtio_net, e1000e, ixgbe…). */
+  driver: z.string().nullable(),
+  /** PCI address: basename of /sys/class/net/<name>/device, or of its parent for virtio. */
+  pciAddress: z.string().nullable(),
+  /** /sys/class/net/<name>/speed in Mb/s; null when unknown (-1, link down, virtio). */
+  speedMbps: z.number().int().positive().nullable(),
+  /** /sys/class/net/<name>/carrier: 1 = link up; null when the interface is down (read fails). */
+  carrier: z.boolean().nullable(),
+});
+export type NicDetails = z.infer<typeof NicDetails>;
+
+export const DiskKind = z.enum(["nvme", "ssd", "hdd", "virtual"]);
+
+export const DiskDetails = z.strictObject({
+  name: z.string().min(1),
+  /** /sys/block/<name>/size × 512. */
+  sizeBytes: z.number().int().nonnegative(),
+  /** /sys/block/<name>/device/model. */
+  model: z.string().nullable(),
+  /** /sys/block/<name>/device/serial (NVMe, virtio) or …/vpd_pg80 (SCSI); null when not exposed. */
+  serial: z.string().nullable(),
+  /** /sys/block/<name>/wwid or device/wwid. */
+  wwn: z.string().nullable(),
+  /** /sys/block/<name>/queue/rotational: 1 = spinning; nvme* names = NVMe; virtio-blk = virtual. */
+  kind: DiskKind,
+  rotational: z.boolean(),
+  /** The device path under /sys/devices (realpath of /sys/block/<name>), e.g. pci0000:00/0000:00:04.0/… */
+  busPath: z.string().nullable(),
+  /** The last PCI function on that path: the controller the disk hangs off. */
+  pciAddress: z.string().nullable(),
+});
+export type DiskDetails = z.infer<typeof DiskDetails>;
+
+export const StorageController = z.strictObject({
+  /** /sys/bus/pci/devices/<address>. */
+  pciAddress: z.string(),
+  /** …/vendor and …/device, e.g. "0x1000". */
+  vendorId: z.string(),
+  deviceId: z.string(),
+  /** …/class: 0x0104xx = RAID controller, 0x0107xx = SAS, 0x0106xx = SATA, 0x0108xx = NVMe. */
+  classCode: z.string(),
+  raid: z.boolean(),
+  driver: z.string().nullable(),
+});
+
+export const NetworkLocation = z.strictObject({
+  /** The boot interface and the lease the loader got on it (/run/bootwright/lease-<iface>). */
+  interface: z.string(),
+  address: z.string(),
+  prefixLength: z.number().int().nullable(),
+  gateway: z.string().nullable(),
+  /** DHCP option 54 (server identifier) from the lease. */
+  dhcpServer: z.string().nullable(),
+  dns: z.array(z.string()),
+  /** LLDP neighbour (switch and port) when one was heard; we do not listen for LLDP yet: always null. */
+  lldpNeighbour: z.strictObject({ chassisId: z.string(), portId: z.string() }).nullable(),
+});
+
+export const InventoryDetails = z.strictObject({
+  /** UEFI when /sys/firmware/efi exists, else BIOS. */
+  firmwareType: z.enum(["bios", "uefi"]),
+  /** Decoded /sys/firmware/dmi/tables; null when absent or corrupt (then smbiosError says why). */
+  smbios: SmbiosFacts.nullable(),
+  smbiosError: z.strictObject({ code: z.string(), offset: z.number().int(), message: z.string() }).nullable(),
+  cpu: CpuDetails,
+  memory: MemoryDetails,
+  nics: z.array(NicDetails),
+  disks: z.array(DiskDetails),
+  storageControllers: z.array(StorageController),
+  network: NetworkLocation.nullable(),
+});
+export type InventoryDetails = z.infer<typeof InventoryDetails>;
+
 export const Inventory = z.strictObject({
   /** The NIC the machine booted from: BOOTIF= on the kernel command line, else the NIC that got a lease. */
   bootMac: MacAddress,
@@ -48,6 +222,8 @@ export const Inventory = z.strictObject({
   memoryBytes: z.number().int().positive(),
   nics: z.array(NicInfo).min(1),
   disks: z.array(DiskInfo),
+  /** The full inventory (agent/inventory/full.ts); absent from the minimal one. */
+  details: InventoryDetails.optional(),
 });
 export type Inventory = z.infer<typeof Inventory>;
 

@@ -9,6 +9,8 @@ export const Machine = z.strictObject({
   id: z.string(),
   bootMac: MacAddress,
   category: BootCategory,
+  /** What the operator (or policy) wants it to be; null when nothing is expected of it. */
+  expected: BootCategory.nullable(),
   /** ISO 8601 times, server clock. */
   firstSeenAt: z.string(),
   lastSeenAt: z.string(),

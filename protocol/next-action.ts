@@ -1,5 +1,6 @@
-// What the loader should do next (GET /v1/machines/:id/next). Only "wait" exists until commands arrive.
+// What the loader should do next (GET /v1/machines/:id/next): wait, or run a leased command.
 import { z } from "zod";
+import { LeasedCommand } from "./commands.js";
 
 export const NextAction = z.discriminatedUnion("action", [
   z.strictObject({
@@ -7,5 +8,6 @@ export const NextAction = z.discriminatedUnion("action", [
     /** Ask again after this long. */
     pollAfterMs: z.number().int().positive(),
   }),
+  z.strictObject({ action: z.literal("run"), command: LeasedCommand }),
 ]);
 export type NextAction = z.infer<typeof NextAction>;

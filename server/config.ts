@@ -28,6 +28,10 @@ const ServerConfigSchema = z.strictObject({
     .int()
     .positive()
     .default(1 << 20),
+  /** How long a leased command belongs to its agent before it is handed out again. */
+  leaseMs: z.coerce.number().int().positive().default(10 * 60_000),
+  /** How often an idle loader asks for work. */
+  pollIntervalMs: z.coerce.number().int().positive().default(5_000),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -46,6 +50,8 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_KERNEL_ARGS: "kernelArgs",
   BOOTWRIGHT_BODY_LIMIT: "bodyLimitBytes",
   BOOTWRIGHT_LOG_LEVEL: "logLevel",
+  BOOTWRIGHT_LEASE_MS: "leaseMs",
+  BOOTWRIGHT_POLL_INTERVAL_MS: "pollIntervalMs",
 };
 
 export class ConfigError extends Error {

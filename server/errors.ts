@@ -20,6 +20,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   unsupported_media_type: 415,
   schema_mismatch: 422,
   not_found: 404,
+  lease_refused: 409,
   method_not_allowed: 405,
   internal: 500,
 };

@@ -21,8 +21,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const IDLE_POLL_MS = 5_000;
-
 export async function startServer(
   config: ServerConfig,
   options: { logger?: Logger } = {},
@@ -50,7 +48,8 @@ export async function startServer(
     bodyLimitBytes: config.bodyLimitBytes,
     assets: { vmlinuz: config.kernelPath, "initramfs.img": config.initramfsPath },
     templates,
-    idlePollMs: IDLE_POLL_MS,
+    idlePollMs: config.pollIntervalMs,
+    leaseMs: config.leaseMs,
   });
   server.on("request", (req, res) => {
     const reqId = ++requestCount;

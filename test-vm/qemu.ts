@@ -31,6 +31,10 @@ export interface VmOptions {
   disksMiB?: number[];
   memoryMiB?: number;
   cpus?: number;
+  /** A full `-smp` value (e.g. "4,sockets=2,cores=2"); overrides `cpus`. */
+  smp?: string;
+  /** Extra QEMU arguments (NVMe drives, more NICs, -machine properties), added before -kernel. */
+  extraArgs?: string[];
 }
 
 /** Firmware menus and iPXE paint with ANSI escapes: drop them so tests match plain text. */
@@ -50,7 +54,7 @@ export function qemuArgs(options: VmOptions, consolePath: string): string[] {
     "-m",
     String(options.memoryMiB ?? 1024),
     "-smp",
-    String(options.cpus ?? 2),
+    options.smp ?? String(options.cpus ?? 2),
     "-nographic",
     "-no-reboot",
     "-monitor",
@@ -90,6 +94,7 @@ export function qemuArgs(options: VmOptions, consolePath: string): string[] {
     args.push("-drive", `file=${path},if=virtio,format=raw`);
   });
 
+  args.push(...(options.extraArgs ?? []));
   if (options.boot.kind === "direct") {
     args.push("-kernel", options.boot.kernel, "-initrd", options.boot.initrd, "-append", options.boot.append);
   }

@@ -1,13 +1,27 @@
 // The initramfs entry (run by /init): network up, inventory, post, then ask the server what to do.
 import { readFile } from "node:fs/promises";
+import type { CommandResult, Inventory, MacAddress } from "../../protocol/index.js";
 import { gatherMinimalInventory } from "../inventory/minimal.js";
 import { sleep } from "./backoff.js";
 import { say } from "./console.js";
 import { loaderSettings } from "./kernel-cmdline.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
-import { fetchNextAction, postInventory, withRetry } from "./server-client.js";
+import { runCommand } from "./commands.js";
+import {
+  describeRequestFailure,
+  fetchNextAction,
+  isRefusal,
+  postCommandResult,
+  postInventory,
+  withRetry,
+} from "./server-client.js";
 
 const NIC_WAIT_MS = 15_000;
+
+/** The one inventory gatherer: at enrollment and for the report-inventory command. */
+function gatherInventory(bootMac: MacAddress): Promise<Inventory> {
+  return gatherMinimalInventory("/", bootMac);
+}
 const IDLE_FOREVER_MS = 60_000;
 
 async function main(): Promise<void> {
@@ -36,7 +50,7 @@ async function main(): Promise<void> {
   bringUpOtherNics(nics, bootNic);
 
   say("step", "gathering inventory");
-  const inventory = await gatherMinimalInventory("/", bootNic.mac);
+  const inventory = await gatherInventory(bootNic.mac);
   say("ok", "inventory", {
     manufacturer: inventory.system.manufacturer,
     product: inventory.system.product,
@@ -52,13 +66,45 @@ async function main(): Promise<void> {
   const accepted = await withRetry("POST /v1/inventory", () => postInventory(serverUrl, inventory));
   say("ok", "enrolled", { machine: accepted.machineId, category: accepted.category });
 
-  // Ask what to do next until told otherwise. Only "wait" exists today (command queues come next).
-  let lastAction = "";
+  // Ask what to do next, run what the server leases us, report the result; wait when there is nothing.
+  let waiting = false;
   for (;;) {
     const next = await withRetry("GET next action", () => fetchNextAction(serverUrl, accepted.machineId));
-    if (next.action !== lastAction) say("ok", "server says", { action: next.action });
-    lastAction = next.action;
-    await sleep(next.pollAfterMs);
+    if (next.action === "wait") {
+      if (!waiting) say("ok", "nothing to do: waiting for the server", { pollSeconds: next.pollAfterMs / 1000 });
+      waiting = true;
+      await sleep(next.pollAfterMs);
+      continue;
+    }
+    waiting = false;
+    const command = next.command;
+    say("step", "running command", { kind: command.kind, id: command.id, timeoutSeconds: command.timeoutMs / 1000 });
+    const started = performance.now();
+    let result: CommandResult;
+    try {
+      const output = await runCommand(command, {
+        gatherInventory: () => gatherInventory(bootNic.mac),
+        signal: AbortSignal.timeout(command.timeoutMs),
+        root: "/",
+      });
+      result = { leaseId: command.leaseId, outcome: "succeeded", output };
+      say("ok", "command succeeded", { kind: command.kind, ms: Math.round(performance.now() - started) });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      result = { leaseId: command.leaseId, outcome: "failed", error };
+      say("fail", "command failed", { kind: command.kind, error });
+    }
+    try {
+      const answer = await withRetry(
+        "POST command result",
+        () => postCommandResult(serverUrl, accepted.machineId, command.id, result),
+        isRefusal,
+      );
+      say("ok", "result recorded", { category: answer.category, duplicate: answer.duplicate || undefined });
+    } catch (err) {
+      // Refused (e.g. the lease expired and the command was handed out again): the server decides what next.
+      say("warn", "result refused", { reason: describeRequestFailure(err) });
+    }
   }
 }
 

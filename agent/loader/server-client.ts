@@ -1,6 +1,13 @@
 // Talks to the server: posts the inventory and asks what to do next, retrying with capped backoff and
 // saying on the console exactly what failed (connection refused, no route, timeout, HTTP status).
-import { ErrorBody, InventoryAccepted, NextAction, type Inventory } from "../../protocol/index.js";
+import {
+  CommandResultAccepted,
+  ErrorBody,
+  InventoryAccepted,
+  NextAction,
+  type CommandResult,
+  type Inventory,
+} from "../../protocol/index.js";
 import type { z } from "zod";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./backoff.js";
 import { say } from "./console.js";
@@ -75,12 +82,16 @@ function safeJson(text: string): unknown {
   }
 }
 
-/** Retries `attempt` until it succeeds, printing each failure and the wait before the next try. */
-export async function withRetry<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+/**
+ * Retries `attempt` until it succeeds, printing each failure and the wait before the next try.
+ * `giveUp` names failures that retrying cannot fix: those are thrown at once.
+ */
+export async function withRetry<T>(what: string, attempt: () => Promise<T>, giveUp: (err: unknown) => boolean = () => false): Promise<T> {
   for (let tries = 1; ; tries++) {
     try {
       return await attempt();
     } catch (err) {
+      if (giveUp(err)) throw err;
       const wait = backoffDelayMs(tries, DEFAULT_BACKOFF);
       say("fail", `${what} failed`, {
         reason: describeRequestFailure(err),
@@ -92,11 +103,29 @@ export async function withRetry<T>(what: string, attempt: () => Promise<T>): Pro
   }
 }
 
+/** A 4xx answer: the server understood and refused; sending the same again will not help. */
+export function isRefusal(err: unknown): boolean {
+  return err instanceof HttpStatusError && err.status >= 400 && err.status < 500;
+}
+
 export function postInventory(serverUrl: string, inventory: Inventory): Promise<InventoryAccepted> {
   return requestJson(
     `${serverUrl}/v1/inventory`,
     { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(inventory) },
     InventoryAccepted,
+  );
+}
+
+export function postCommandResult(
+  serverUrl: string,
+  machineId: string,
+  commandId: string,
+  result: CommandResult,
+): Promise<CommandResultAccepted> {
+  return requestJson(
+    `${serverUrl}/v1/machines/${encodeURIComponent(machineId)}/commands/${encodeURIComponent(commandId)}/result`,
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(result) },
+    CommandResultAccepted,
   );
 }
 

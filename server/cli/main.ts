@@ -1,26 +1,11 @@
 // The bootwright command line (commander). It only wires: parse flags, call the server module or the API.
 import { Command, Option } from "commander";
-import { BootList, ErrorBody } from "../../protocol/index.js";
+import { BootList } from "../../protocol/index.js";
 import { clientServerUrl, ConfigError, loadServerConfig } from "../config.js";
 import { startServer } from "../server.js";
+import { getJson } from "./api-client.js";
 import { formatBootList } from "./format.js";
-
-async function getJson(url: string): Promise<unknown> {
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  } catch (err) {
-    throw new Error(
-      `cannot reach the bootwright server at ${url}: ${err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err)}`,
-    );
-  }
-  const body: unknown = await response.json().catch(() => undefined);
-  if (!response.ok) {
-    const error = ErrorBody.safeParse(body);
-    throw new Error(`server answered ${response.status}${error.success ? `: ${error.data.message}` : ""}`);
-  }
-  return body;
-}
+import { addQueueCommands } from "./queue-commands.js";
 
 const program = new Command()
   .name("bootwright")
@@ -73,6 +58,8 @@ program
     const list = BootList.parse(await getJson(`${clientServerUrl(opts.server)}/v1/machines`));
     console.log(opts.json ? JSON.stringify(list, null, 2) : formatBootList(list.machines));
   });
+
+addQueueCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(

@@ -18,4 +18,22 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      data_json  TEXT NOT NULL
    ) STRICT;
    CREATE INDEX machine_log_by_machine ON machine_log (machine_id, seq);`,
+
+  // Expected categories and the per-machine command queue (seed 000).
+  `ALTER TABLE machines ADD COLUMN expected TEXT;
+   CREATE TABLE commands (
+     seq              INTEGER PRIMARY KEY AUTOINCREMENT,  -- queue order
+     id               TEXT NOT NULL UNIQUE,
+     machine_id       TEXT NOT NULL,
+     kind             TEXT NOT NULL,
+     on_success       TEXT NOT NULL,
+     state            TEXT NOT NULL,                      -- queued | leased | succeeded | failed | cancelled
+     attempts         INTEGER NOT NULL DEFAULT 0,
+     lease_id         TEXT,                               -- kept after completion: a retried post matches it
+     lease_expires_at TEXT,
+     error            TEXT,
+     created_at       TEXT NOT NULL,
+     updated_at       TEXT NOT NULL
+   ) STRICT;
+   CREATE INDEX commands_by_machine ON commands (machine_id, state, seq);`,
 ];

@@ -1,49 +1,93 @@
-// The embedded store: SQLite through better-sqlite3, WAL, every change in one transaction.
+// The embedded store: SQLite through better-sqlite3, WAL, every operation in one transaction.
+import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { z } from "zod";
-import { BootCategory, Inventory, machineIdentity, type Machine } from "../../protocol/index.js";
+import {
+  BootCategory,
+  CommandKind,
+  CommandState,
+  Inventory,
+  machineIdentity,
+  type CommandResult,
+  type Difference,
+  type LeasedCommand,
+  type Machine,
+  type QueuedCommand,
+} from "../../protocol/index.js";
+import { decideResult } from "../command-results.js";
 import { CATEGORY_AT_FIRST_BOOT, categoryAfterInventory } from "../enrollment.js";
 import { ServerError } from "../errors.js";
+import { differenceOf, queueChanges, reconcile } from "../reconciler.js";
+import { matchesWhere, type Where } from "../selector.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
-import type { BootRequest, LogEntry, Store } from "./store.js";
+import type { BootRequest, CompleteOutcome, LogEntry, Store } from "./store.js";
+
+/** A command whose lease expires this many times is failed: its agent keeps dying on it. */
+const MAX_LEASE_ATTEMPTS = 3;
 
 const MachineRow = z.object({
   id: z.string(),
   boot_mac: z.string(),
   category: BootCategory,
+  expected: BootCategory.nullable(),
   inventory_json: z.string().nullable(),
   first_seen_at: z.string(),
   last_seen_at: z.string(),
 });
-type MachineRow = z.infer<typeof MachineRow>;
 
-const LogRow = z.object({
-  seq: z.number(),
+const CommandRow = z.object({
+  id: z.string(),
   machine_id: z.string(),
-  at: z.string(),
-  event: z.string(),
-  data_json: z.string(),
+  kind: CommandKind,
+  on_success: BootCategory,
+  state: CommandState,
+  attempts: z.number(),
+  lease_id: z.string().nullable(),
+  lease_expires_at: z.string().nullable(),
+  error: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
 });
+type CommandRow = z.infer<typeof CommandRow>;
+
+const LogRow = z.object({ seq: z.number(), machine_id: z.string(), at: z.string(), event: z.string(), data_json: z.string() });
 
 /** Rows are a boundary too: a row that no longer parses is reported with its id, not passed on. */
 function toMachine(raw: unknown): Machine {
-  const row: MachineRow = MachineRow.parse(raw);
+  const row = MachineRow.parse(raw);
   let inventory: Inventory | null = null;
   if (row.inventory_json !== null) {
     const parsed = Inventory.safeParse(JSON.parse(row.inventory_json));
-    if (!parsed.success)
+    if (!parsed.success) {
       throw new ServerError(`stored inventory of machine ${row.id} does not parse: ${parsed.error.message}`);
+    }
     inventory = parsed.data;
   }
   return {
     id: row.id,
     bootMac: row.boot_mac,
     category: row.category,
+    expected: row.expected,
     firstSeenAt: row.first_seen_at,
     lastSeenAt: row.last_seen_at,
     inventory,
+  };
+}
+
+function toQueuedCommand(row: CommandRow): QueuedCommand {
+  return {
+    id: row.id,
+    machineId: row.machine_id,
+    kind: row.kind,
+    state: row.state,
+    onSuccess: row.on_success,
+    attempts: row.attempts,
+    leaseExpiresAt: row.lease_expires_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    error: row.error,
   };
 }
 
@@ -54,8 +98,8 @@ export class SqliteStore implements Store {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
-    // NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the last commits).
-    this.db.pragma("synchronous = NORMAL");
+    // FULL: a command result acknowledged to an agent survives even an OS crash, not only a process kill.
+    this.db.pragma("synchronous = FULL");
     this.db.pragma("busy_timeout = 5000");
     this.migrate();
   }
@@ -74,25 +118,24 @@ export class SqliteStore implements Store {
     })();
   }
 
+  /** Runs `fn` in one transaction and hands its result back as a promise (the Store contract is async). */
+  private tx<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(this.db.transaction(fn)());
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
   private findById(id: string): Machine | undefined {
     const row: unknown = this.db.prepare("SELECT * FROM machines WHERE id = ?").get(id);
     return row === undefined ? undefined : toMachine(row);
   }
 
-  /**
-   * The stored machine with this identity. A machine first known only by its MAC (iPXE or firmware gave
-   * no real UUID) that now shows a real one is the same machine: it moves, with its log, to the UUID.
-   * A MAC seen before under a different UUID is a different machine (a NIC moved), not merged.
-   */
-  private findSameMachine(id: string, mac: string, at: string): Machine | undefined {
-    const found = this.findById(id);
-    if (found || id === mac) return found;
-    const byMac = this.findById(mac);
-    if (!byMac) return undefined;
-    this.db.prepare("UPDATE machines SET id = ? WHERE id = ?").run(id, mac);
-    this.db.prepare("UPDATE machine_log SET machine_id = ? WHERE machine_id = ?").run(id, mac);
-    this.log(id, at, "identity", { from: mac, to: id });
-    return this.findById(id);
+  private mustFind(id: string): Machine {
+    const machine = this.findById(id);
+    if (!machine) throw new ServerError(`machine ${id} vanished inside its own transaction`);
+    return machine;
   }
 
   private log(machineId: string, at: string, event: string, data: Record<string, unknown>): void {
@@ -101,66 +144,102 @@ export class SqliteStore implements Store {
       .run(machineId, at, event, JSON.stringify(data));
   }
 
+  /**
+   * The stored machine with this identity. A machine first known only by its MAC (iPXE or firmware gave
+   * no real UUID) that now shows a real one is the same machine: it moves, with its log and queue, to
+   * the UUID. A MAC seen before under a different UUID is a different machine (a NIC moved), not merged.
+   */
+  private findSameMachine(id: string, mac: string, at: string): Machine | undefined {
+    const found = this.findById(id);
+    if (found || id === mac) return found;
+    if (!this.findById(mac)) return undefined;
+    this.db.prepare("UPDATE machines SET id = ? WHERE id = ?").run(id, mac);
+    this.db.prepare("UPDATE machine_log SET machine_id = ? WHERE machine_id = ?").run(id, mac);
+    this.db.prepare("UPDATE commands SET machine_id = ? WHERE machine_id = ?").run(id, mac);
+    this.log(id, at, "identity", { from: mac, to: id });
+    return this.findById(id);
+  }
+
+  private setCategory(machine: Machine, category: BootCategory, at: string, why: string): void {
+    if (machine.category === category) return;
+    this.db.prepare("UPDATE machines SET category = ? WHERE id = ?").run(category, machine.id);
+    this.log(machine.id, at, "category", { from: machine.category, to: category, why });
+  }
+
+  private pendingCommands(machineId: string): CommandRow[] {
+    const rows: unknown[] = this.db
+      .prepare("SELECT * FROM commands WHERE machine_id = ? AND state IN ('queued', 'leased') ORDER BY seq")
+      .all(machineId);
+    return rows.map((row) => CommandRow.parse(row));
+  }
+
+  /** Brings one machine's queue in line with its difference (pure decision in reconciler.ts). */
+  private reconcileMachine(id: string, at: string): void {
+    const machine = this.mustFind(id);
+    const difference = differenceOf(machine);
+    const pending = this.pendingCommands(id).map((row) => ({ id: row.id, kind: row.kind, onSuccess: row.on_success }));
+    const { cancel, enqueue } = queueChanges(difference, pending);
+    for (const commandId of cancel) {
+      this.db.prepare("UPDATE commands SET state = 'cancelled', updated_at = ? WHERE id = ?").run(at, commandId);
+      this.log(id, at, "command-cancelled", { command: commandId });
+    }
+    for (const command of enqueue) {
+      const commandId = randomUUID();
+      this.db
+        .prepare(
+          "INSERT INTO commands (id, machine_id, kind, on_success, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+        )
+        .run(commandId, id, command.kind, command.onSuccess, at, at);
+      this.log(id, at, "command-queued", { command: commandId, kind: command.kind, onSuccess: command.onSuccess });
+    }
+    if (difference?.blocked && (cancel.length > 0 || enqueue.length > 0 || pending.length === 0)) {
+      this.log(id, at, "difference-blocked", { expected: difference.expected, reason: difference.blocked });
+    }
+  }
+
   recordBootRequest(request: BootRequest): Promise<{ machine: Machine; isNew: boolean }> {
     const at = request.at.toISOString();
     const id = machineIdentity(request.uuid, request.mac);
-    return Promise.resolve(
-      this.db.transaction(() => {
-        const existing = this.findSameMachine(id, request.mac, at);
-        if (existing) {
-          this.db
-            .prepare("UPDATE machines SET boot_mac = ?, last_seen_at = ? WHERE id = ?")
-            .run(request.mac, at, id);
-          this.log(id, at, "boot-script", { mac: request.mac });
-        } else {
-          this.db
-            .prepare(
-              "INSERT INTO machines (id, boot_mac, category, inventory_json, first_seen_at, last_seen_at) VALUES (?, ?, ?, NULL, ?, ?)",
-            )
-            .run(id, request.mac, CATEGORY_AT_FIRST_BOOT, at, at);
-          this.log(id, at, "discovered", { mac: request.mac, uuid: request.uuid, via: "ipxe" });
-        }
-        return { machine: this.mustFind(id), isNew: !existing };
-      })(),
-    );
+    return this.tx(() => {
+      const existing = this.findSameMachine(id, request.mac, at);
+      if (existing) {
+        this.db.prepare("UPDATE machines SET boot_mac = ?, last_seen_at = ? WHERE id = ?").run(request.mac, at, id);
+        this.log(id, at, "boot-script", { mac: request.mac });
+      } else {
+        this.db
+          .prepare(
+            "INSERT INTO machines (id, boot_mac, category, inventory_json, first_seen_at, last_seen_at) VALUES (?, ?, ?, NULL, ?, ?)",
+          )
+          .run(id, request.mac, CATEGORY_AT_FIRST_BOOT, at, at);
+        this.log(id, at, "discovered", { mac: request.mac, uuid: request.uuid, via: "ipxe" });
+      }
+      return { machine: this.mustFind(id), isNew: !existing };
+    });
   }
 
   recordInventory(inventory: Inventory, when: Date): Promise<Machine> {
     const at = when.toISOString();
     const id = machineIdentity(inventory.system.uuid, inventory.bootMac);
-    return Promise.resolve(
-      this.db.transaction(() => {
-        const existing = this.findSameMachine(id, inventory.bootMac, at);
-        const category = categoryAfterInventory(existing?.category);
-        const json = JSON.stringify(inventory);
-        if (existing) {
-          this.db
-            .prepare(
-              "UPDATE machines SET boot_mac = ?, category = ?, inventory_json = ?, last_seen_at = ? WHERE id = ?",
-            )
-            .run(inventory.bootMac, category, json, at, id);
-        } else {
-          this.db
-            .prepare(
-              "INSERT INTO machines (id, boot_mac, category, inventory_json, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .run(id, inventory.bootMac, category, json, at, at);
-          this.log(id, at, "discovered", {
-            mac: inventory.bootMac,
-            uuid: inventory.system.uuid,
-            via: "inventory",
-          });
-        }
-        this.log(id, at, "inventory", { from: existing?.category ?? null, to: category });
-        return this.mustFind(id);
-      })(),
-    );
-  }
-
-  private mustFind(id: string): Machine {
-    const machine = this.findById(id);
-    if (!machine) throw new ServerError(`machine ${id} vanished inside its own transaction`);
-    return machine;
+    return this.tx(() => {
+      const existing = this.findSameMachine(id, inventory.bootMac, at);
+      const category = categoryAfterInventory(existing?.category);
+      const json = JSON.stringify(inventory);
+      if (existing) {
+        this.db
+          .prepare("UPDATE machines SET boot_mac = ?, category = ?, inventory_json = ?, last_seen_at = ? WHERE id = ?")
+          .run(inventory.bootMac, category, json, at, id);
+      } else {
+        this.db
+          .prepare(
+            "INSERT INTO machines (id, boot_mac, category, inventory_json, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+          )
+          .run(id, inventory.bootMac, category, json, at, at);
+        this.log(id, at, "discovered", { mac: inventory.bootMac, uuid: inventory.system.uuid, via: "inventory" });
+      }
+      this.log(id, at, "inventory", { from: existing?.category ?? null, to: category });
+      this.reconcileMachine(id, at);
+      return this.mustFind(id);
+    });
   }
 
   listMachines(): Promise<Machine[]> {
@@ -173,9 +252,7 @@ export class SqliteStore implements Store {
   }
 
   machineLog(id: string): Promise<LogEntry[]> {
-    const rows: unknown[] = this.db
-      .prepare("SELECT * FROM machine_log WHERE machine_id = ? ORDER BY seq")
-      .all(id);
+    const rows: unknown[] = this.db.prepare("SELECT * FROM machine_log WHERE machine_id = ? ORDER BY seq").all(id);
     return Promise.resolve(
       rows.map((raw) => {
         const row = LogRow.parse(raw);
@@ -183,6 +260,129 @@ export class SqliteStore implements Store {
         return { seq: row.seq, machineId: row.machine_id, at: row.at, event: row.event, data };
       }),
     );
+  }
+
+  private setExpectedOne(machine: Machine, expected: BootCategory | null, at: string): void {
+    this.db.prepare("UPDATE machines SET expected = ? WHERE id = ?").run(expected, machine.id);
+    this.log(machine.id, at, "expected", { from: machine.expected, to: expected, current: machine.category });
+    this.reconcileMachine(machine.id, at);
+  }
+
+  setExpected(id: string, expected: BootCategory | null, when: Date): Promise<Machine | undefined> {
+    const at = when.toISOString();
+    return this.tx(() => {
+      const machine = this.findById(id);
+      if (!machine) return undefined;
+      this.setExpectedOne(machine, expected, at);
+      return this.mustFind(id);
+    });
+  }
+
+  setExpectedWhere(where: Where, expected: BootCategory | null, when: Date): Promise<string[]> {
+    const at = when.toISOString();
+    return this.tx(() => {
+      const rows: unknown[] = this.db.prepare("SELECT * FROM machines ORDER BY id").all();
+      const matching = rows.map(toMachine).filter((machine) => matchesWhere(machine, where));
+      for (const machine of matching) this.setExpectedOne(machine, expected, at);
+      return matching.map((machine) => machine.id);
+    });
+  }
+
+  differences(): Promise<Difference[]> {
+    const rows: unknown[] = this.db.prepare("SELECT * FROM machines WHERE expected IS NOT NULL").all();
+    return Promise.resolve(reconcile(rows.map(toMachine)));
+  }
+
+  machineQueue(id: string): Promise<QueuedCommand[]> {
+    const rows: unknown[] = this.db.prepare("SELECT * FROM commands WHERE machine_id = ? ORDER BY seq").all(id);
+    return Promise.resolve(rows.map((row) => toQueuedCommand(CommandRow.parse(row))));
+  }
+
+  /** Hands expired leases back to the queue; a command that keeps losing its agent fails the machine. */
+  private expireLeases(id: string, at: string): void {
+    for (const row of this.pendingCommands(id)) {
+      if (row.state !== "leased" || row.lease_expires_at === null || row.lease_expires_at >= at) continue;
+      if (row.attempts >= MAX_LEASE_ATTEMPTS) {
+        const error = `lease expired ${row.attempts} times: the agent never reported a result`;
+        this.db.prepare("UPDATE commands SET state = 'failed', error = ?, updated_at = ? WHERE id = ?").run(error, at, row.id);
+        this.log(id, at, "command-failed", { command: row.id, kind: row.kind, error });
+        this.failMachine(this.mustFind(id), at, error);
+      } else {
+        this.db.prepare("UPDATE commands SET state = 'queued', updated_at = ? WHERE id = ?").run(at, row.id);
+        this.log(id, at, "lease-expired", { command: row.id, kind: row.kind, lease: row.lease_id, attempts: row.attempts });
+      }
+    }
+  }
+
+  private failMachine(machine: Machine, at: string, why: string): void {
+    this.setCategory(machine, "failed", at, why);
+    // Clearing the expectation stops the reconciler from retrying in a loop: the operator decides.
+    this.db.prepare("UPDATE machines SET expected = NULL WHERE id = ?").run(machine.id);
+    this.reconcileMachine(machine.id, at);
+  }
+
+  leaseNext(id: string, when: Date, leaseMs: number): Promise<LeasedCommand | undefined> {
+    const at = when.toISOString();
+    return this.tx(() => {
+      this.expireLeases(id, at);
+      const pending = this.pendingCommands(id);
+      const next = pending[0];
+      if (!next || next.state === "leased") return undefined; // nothing to do, or its agent is still on it
+      const leaseId = randomUUID();
+      const expiresAt = new Date(when.getTime() + leaseMs).toISOString();
+      this.db
+        .prepare(
+          "UPDATE commands SET state = 'leased', lease_id = ?, lease_expires_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
+        )
+        .run(leaseId, expiresAt, at, next.id);
+      this.log(id, at, "command-leased", { command: next.id, kind: next.kind, lease: leaseId, expiresAt });
+      // The agent must finish within 80% of the lease, leaving the rest for posting the result.
+      return { id: next.id, kind: next.kind, leaseId, leaseExpiresAt: expiresAt, timeoutMs: Math.max(1, Math.floor(leaseMs * 0.8)) };
+    });
+  }
+
+  completeCommand(id: string, commandId: string, result: CommandResult, when: Date): Promise<CompleteOutcome> {
+    const at = when.toISOString();
+    return this.tx((): CompleteOutcome => {
+      const raw: unknown = this.db.prepare("SELECT * FROM commands WHERE id = ? AND machine_id = ?").get(commandId, id);
+      const machine = this.findById(id);
+      if (raw === undefined || !machine) return { kind: "refused", reason: `machine ${id} has no command ${commandId}` };
+      const row = CommandRow.parse(raw);
+      const decision = decideResult(
+        { id: row.id, kind: row.kind, state: row.state, onSuccess: row.on_success, leaseId: row.lease_id, leaseExpiresAt: row.lease_expires_at },
+        machine.category,
+        result,
+        when,
+      );
+      switch (decision.kind) {
+        case "refuse":
+          this.log(id, at, "command-result-refused", { command: commandId, lease: result.leaseId, reason: decision.reason });
+          return { kind: "refused", reason: decision.reason };
+        case "duplicate":
+          this.log(id, at, "command-result-duplicate", { command: commandId, lease: result.leaseId });
+          return { kind: "duplicate", category: machine.category };
+        case "apply":
+          break;
+      }
+      this.db
+        .prepare("UPDATE commands SET state = ?, error = ?, updated_at = ? WHERE id = ?")
+        .run(decision.state, decision.error, at, commandId);
+      this.log(id, at, `command-${decision.state}`, {
+        command: commandId,
+        kind: row.kind,
+        ...(decision.error ? { error: decision.error } : {}),
+        ...(result.outcome === "succeeded" && result.output.kind === "check-disks" ? { disks: result.output.disks } : {}),
+      });
+      if (decision.inventory) {
+        this.db.prepare("UPDATE machines SET inventory_json = ?, last_seen_at = ? WHERE id = ?").run(JSON.stringify(decision.inventory), at, id);
+      }
+      if (decision.clearExpected) this.failMachine(machine, at, decision.error ?? "command failed");
+      else {
+        this.setCategory(machine, decision.category, at, `${row.kind} succeeded`);
+        this.reconcileMachine(id, at);
+      }
+      return { kind: "applied", category: this.mustFind(id).category };
+    });
   }
 
   close(): Promise<void> {

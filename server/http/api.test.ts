@@ -1,57 +1,23 @@
 // The HTTP API on a real server (port 0, temp SQLite file): enrollment, the boot list, and bad input.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Inventory } from "../../protocol/index.js";
-import { loadServerConfig } from "../config.js";
-import { createLogger } from "../logger.js";
-import { startServer, type RunningServer } from "../server.js";
+import type { RunningServer } from "../server.js";
+import { makeTempDir, SAMPLE_UUID as UUID, sampleInventory as inventory, startApiServer } from "../test-support.js";
 
 let dir: string;
+let removeDir: () => void;
 let server: RunningServer;
 
-async function start(): Promise<RunningServer> {
-  const config = loadServerConfig(
-    {
-      host: "127.0.0.1",
-      port: 0,
-      advertiseUrl: "http://10.0.2.2:{port}",
-      dataDir: dir,
-      kernelPath: join(dir, "vmlinuz"),
-      initramfsPath: join(dir, "initramfs.img"),
-      bodyLimitBytes: 64 * 1024,
-    },
-    { env: {} },
-  );
-  return startServer(config, { logger: createLogger("silent") });
-}
+const start = (): Promise<RunningServer> => startApiServer(dir);
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), "bootwright-api-"));
-  writeFileSync(join(dir, "vmlinuz"), "kernel-bytes");
-  writeFileSync(join(dir, "initramfs.img"), Buffer.alloc(100_000, 7));
+  ({ dir, remove: removeDir } = makeTempDir("bootwright-api-"));
   server = await start();
 });
 
 afterEach(async () => {
   await server.close();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir();
 });
-
-const UUID = "0e0c8a6a-6f5f-4c43-9d57-0000000000a1";
-
-function inventory(overrides: Partial<Inventory> = {}): Inventory {
-  return {
-    bootMac: "52:54:00:aa:00:01",
-    system: { manufacturer: "Acme", product: "X1", serial: "SN-123", uuid: UUID },
-    cpu: { model: "QEMU TCG CPU", logicalCount: 2 },
-    memoryBytes: 1024 * 2 ** 20,
-    nics: [{ name: "eth0", mac: "52:54:00:aa:00:01" }],
-    disks: [{ name: "vda", sizeBytes: 512 * 2 ** 20 }],
-    ...overrides,
-  };
-}
 
 function post(path: string, body: string, contentType = "application/json"): Promise<Response> {
   return fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": contentType }, body });

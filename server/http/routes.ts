@@ -1,12 +1,19 @@
-// The HTTP API: boot scripts for iPXE, the loader's kernel and initramfs, inventory, and the boot list.
+// The HTTP API: boot scripts for iPXE, the loader's kernel and initramfs, inventory, the boot list,
+// expected categories, the difference list, and the per-machine command queue.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
+import type { z } from "zod";
 import {
+  BulkExpectRequest,
+  CommandResult,
+  ExpectRequest,
   Inventory,
   MacAddress,
   toSchemaIssues,
   type BootList,
+  type CommandResultAccepted,
+  type DifferenceList,
   type InventoryAccepted,
   type NextAction,
 } from "../../protocol/index.js";
@@ -26,6 +33,8 @@ export interface AppDeps {
   templates: { boot: string; loader: string };
   /** How long the loader waits between "what next?" polls while there is nothing to do. */
   idlePollMs: number;
+  /** How long a leased command belongs to its agent. */
+  leaseMs: number;
 }
 
 const IPXE_TYPE = "text/plain; charset=utf-8";
@@ -56,8 +65,24 @@ async function sendFile(ctx: RequestContext, path: string): Promise<void> {
   await pipeline(createReadStream(path), ctx.res);
 }
 
+/** Parses a request body with its schema; a mismatch is a 422 listing each issue's path. */
+function parseBody<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    throw new ApiError("schema_mismatch", `${what} does not match the schema`, toSchemaIssues(parsed.error.issues));
+  }
+  return parsed.data;
+}
+
 export function buildRouter(deps: AppDeps): Router {
   const router = new Router();
+
+  /** The machine id from the path, or a 404 naming it. */
+  const knownMachine = async (raw: string | undefined): Promise<string> => {
+    const id = raw ?? "";
+    if (!(await deps.store.getMachine(id))) throw new ApiError("not_found", `no machine ${id}`);
+    return id;
+  };
 
   router.on("GET", "/healthz", (ctx) => {
     sendJson(ctx.res, 200, { ok: true });
@@ -124,17 +149,54 @@ export function buildRouter(deps: AppDeps): Router {
   });
 
   router.on("GET", "/v1/machines/:id/log", async (ctx) => {
-    const id = ctx.params.id ?? "";
-    if (!(await deps.store.getMachine(id))) throw new ApiError("not_found", `no machine ${id}`);
+    const id = await knownMachine(ctx.params.id);
     sendJson(ctx.res, 200, { entries: await deps.store.machineLog(id) });
   });
 
-  // What the loader should do next. Nothing yet but wait: command queues arrive with the boot-list issue.
+  // What the loader should do next: lease it the next command of its queue, or tell it to wait.
   router.on("GET", "/v1/machines/:id/next", async (ctx) => {
-    const id = ctx.params.id ?? "";
-    if (!(await deps.store.getMachine(id))) throw new ApiError("not_found", `no machine ${id}`);
-    const next: NextAction = { action: "wait", pollAfterMs: deps.idlePollMs };
+    const id = await knownMachine(ctx.params.id);
+    const command = await deps.store.leaseNext(id, new Date(), deps.leaseMs);
+    const next: NextAction = command ? { action: "run", command } : { action: "wait", pollAfterMs: deps.idlePollMs };
+    if (command) ctx.log.info({ machine: id, command: command.id, kind: command.kind }, "command leased");
     sendJson(ctx.res, 200, next);
+  });
+
+  router.on("POST", "/v1/machines/:id/commands/:commandId/result", async (ctx) => {
+    const id = await knownMachine(ctx.params.id);
+    const result = parseBody(CommandResult, await readJsonBody(ctx.req, deps.bodyLimitBytes), "command result");
+    const outcome = await deps.store.completeCommand(id, ctx.params.commandId ?? "", result, new Date());
+    if (outcome.kind === "refused") {
+      throw new ApiError("lease_refused", `result refused: ${outcome.reason}`, { reason: outcome.reason });
+    }
+    ctx.log.info({ machine: id, command: ctx.params.commandId, outcome: result.outcome, duplicate: outcome.kind === "duplicate" }, "command result");
+    const answer: CommandResultAccepted = { duplicate: outcome.kind === "duplicate", category: outcome.category };
+    sendJson(ctx.res, 200, answer);
+  });
+
+  router.on("PUT", "/v1/machines/:id/expected", async (ctx) => {
+    const id = await knownMachine(ctx.params.id);
+    const body = parseBody(ExpectRequest, await readJsonBody(ctx.req, deps.bodyLimitBytes), "expected category");
+    const machine = await deps.store.setExpected(id, body.category, new Date());
+    ctx.log.info({ machine: id, expected: body.category }, "expected category set");
+    sendJson(ctx.res, 200, machine);
+  });
+
+  router.on("POST", "/v1/expected", async (ctx) => {
+    const body = parseBody(BulkExpectRequest, await readJsonBody(ctx.req, deps.bodyLimitBytes), "bulk expectation");
+    const machineIds = await deps.store.setExpectedWhere(body.where, body.category, new Date());
+    ctx.log.info({ where: body.where, expected: body.category, count: machineIds.length }, "expected category set in bulk");
+    sendJson(ctx.res, 200, { machineIds });
+  });
+
+  router.on("GET", "/v1/differences", async (ctx) => {
+    const list: DifferenceList = { differences: await deps.store.differences() };
+    sendJson(ctx.res, 200, list);
+  });
+
+  router.on("GET", "/v1/machines/:id/queue", async (ctx) => {
+    const id = await knownMachine(ctx.params.id);
+    sendJson(ctx.res, 200, { commands: await deps.store.machineQueue(id) });
   });
 
   return router;

@@ -1,0 +1,73 @@
+// Commands: the steps that move a machine from its current boot category to its expected one (seed
+// 000). The agent leases one, runs it, and posts the result with the command id and lease id.
+import { z } from "zod";
+import { BootCategory } from "./boot-category.js";
+import { Inventory } from "./inventory.js";
+
+export const CommandKind = z.enum([
+  /** Gather the inventory again and return it; the server stores it. */
+  "report-inventory",
+  /** Read the first and last MiB of every disk: proves each is present and readable. */
+  "check-disks",
+]);
+export type CommandKind = z.infer<typeof CommandKind>;
+
+/** A command as the agent receives it with its lease. */
+export const LeasedCommand = z.strictObject({
+  id: z.string(),
+  kind: CommandKind,
+  /** Echo this with the result: a result under an expired or foreign lease is refused. */
+  leaseId: z.string(),
+  leaseExpiresAt: z.string(),
+  /** How long the agent may take before it gives up (the lease outlasts it). */
+  timeoutMs: z.number().int().positive(),
+});
+export type LeasedCommand = z.infer<typeof LeasedCommand>;
+
+export const DiskCheck = z.strictObject({
+  name: z.string(),
+  sizeBytes: z.number().int().nonnegative(),
+  bytesRead: z.number().int().nonnegative(),
+  ms: z.number().nonnegative(),
+});
+export type DiskCheck = z.infer<typeof DiskCheck>;
+
+/** What a successful command returns, by kind. */
+export const CommandOutput = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("report-inventory"), inventory: Inventory }),
+  z.strictObject({ kind: z.literal("check-disks"), disks: z.array(DiskCheck) }),
+]);
+export type CommandOutput = z.infer<typeof CommandOutput>;
+
+/** POST /v1/machines/:id/commands/:commandId/result */
+export const CommandResult = z.discriminatedUnion("outcome", [
+  z.strictObject({ leaseId: z.string(), outcome: z.literal("succeeded"), output: CommandOutput }),
+  z.strictObject({ leaseId: z.string(), outcome: z.literal("failed"), error: z.string().min(1) }),
+]);
+export type CommandResult = z.infer<typeof CommandResult>;
+
+export const CommandResultAccepted = z.strictObject({
+  /** True when this result had been applied already (a retried post): nothing happened twice. */
+  duplicate: z.boolean(),
+  category: BootCategory,
+});
+export type CommandResultAccepted = z.infer<typeof CommandResultAccepted>;
+
+export const CommandState = z.enum(["queued", "leased", "succeeded", "failed", "cancelled"]);
+export type CommandState = z.infer<typeof CommandState>;
+
+/** A command as the queue shows it (GET /v1/machines/:id/queue). */
+export const QueuedCommand = z.strictObject({
+  id: z.string(),
+  machineId: z.string(),
+  kind: CommandKind,
+  state: CommandState,
+  /** The category a success moves the machine to. */
+  onSuccess: BootCategory,
+  attempts: z.number().int().nonnegative(),
+  leaseExpiresAt: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  error: z.string().nullable(),
+});
+export type QueuedCommand = z.infer<typeof QueuedCommand>;

@@ -1,0 +1,29 @@
+// The difference list: machines whose current boot category is not their expected one (seed 000).
+import { z } from "zod";
+import { BootCategory } from "./boot-category.js";
+import { CommandKind } from "./commands.js";
+
+export const Difference = z.strictObject({
+  machineId: z.string(),
+  current: BootCategory,
+  expected: BootCategory,
+  /** The commands that close it, in order; empty when `blocked`. */
+  commands: z.array(z.strictObject({ kind: CommandKind, onSuccess: BootCategory })),
+  /** Why no command can close it yet (e.g. no path, or a step that arrives in a later release). */
+  blocked: z.string().nullable(),
+});
+export type Difference = z.infer<typeof Difference>;
+
+export const DifferenceList = z.strictObject({ differences: z.array(Difference) });
+export type DifferenceList = z.infer<typeof DifferenceList>;
+
+/** PUT /v1/machines/:id/expected and POST /v1/expected (bulk, by selector). */
+export const ExpectRequest = z.strictObject({ category: BootCategory.nullable() });
+export type ExpectRequest = z.infer<typeof ExpectRequest>;
+
+export const BulkExpectRequest = z.strictObject({
+  category: BootCategory.nullable(),
+  /** Machines whose fact at this dotted path (e.g. "inventory.system.product", "category") equals the value. */
+  where: z.strictObject({ path: z.string().min(1), equals: z.union([z.string(), z.number(), z.boolean(), z.null()]) }),
+});
+export type BulkExpectRequest = z.infer<typeof BulkExpectRequest>;

@@ -1,0 +1,54 @@
+// The configuration fingerprint: a stable hash over the facts that define a hardware configuration, so
+// two machines of the same configuration share it (captured images are keyed by it: seed 003). Pure, in
+// protocol/, so the agent and the server compute the same value. Serials, MACs, UUIDs, asset tags, slot
+// locations and addresses are left out on purpose: they differ between machines of one configuration.
+import type { Inventory } from "./inventory.js";
+import { sha256Hex } from "./sha256.js";
+
+/** Memory without SMBIOS: MemTotal rounded up to 256 MiB (the kernel keeps back a little of what is installed). */
+const MEMORY_ROUND_BYTES = 256 * 2 ** 20;
+
+/** The facts hashed, as a plain object: shown by `bootwright machines show` so an operator can see why two differ. */
+export function configurationFacts(inventory: Inventory): Record<string, unknown> {
+  const d = inventory.details;
+  const installed = d?.memory.installedBytes ?? null;
+  return {
+    v: 1,
+    manufacturer: inventory.system.manufacturer,
+    product: inventory.system.product,
+    cpuModel: inventory.cpu.model,
+    cpuSockets: d?.cpu.sockets ?? null,
+    cpuCores: d?.cpu.cores ?? null,
+    cpuThreads: inventory.cpu.logicalCount,
+    memoryBytes:
+      installed !== null && installed > 0
+        ? installed
+        : Math.ceil(inventory.memoryBytes / MEMORY_ROUND_BYTES) * MEMORY_ROUND_BYTES,
+    disks: (d
+      ? d.disks.map((x) => `${x.kind}:${x.sizeBytes}`)
+      : inventory.disks.map((x) => `?:${x.sizeBytes}`)
+    ).sort(),
+    nicCount: inventory.nics.length,
+    nicDrivers: (d ? d.nics.map((n) => n.driver ?? "?") : []).sort(),
+    raidControllers: (d
+      ? d.storageControllers.filter((c) => c.raid).map((c) => `${c.vendorId}:${c.deviceId}`)
+      : []
+    ).sort(),
+  };
+}
+
+/** JSON with object keys sorted at every level: one text for one value, whatever the insertion order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object")
+    return `{${Object.entries(value)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
+      .join(",")}}`;
+  return JSON.stringify(value) ?? "null";
+}
+
+/** "sha256:<hex>" over the canonical JSON of configurationFacts. */
+export function configurationFingerprint(inventory: Inventory): string {
+  return `sha256:${sha256Hex(canonicalJson(configurationFacts(inventory)))}`;
+}
