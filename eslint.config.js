@@ -67,6 +67,25 @@ export default tseslint.config(
     },
   },
   {
+    // Narrow exception: `bootwright smbios --from-dump` decodes an operator's dmidecode dump with the
+    // agent's own SMBIOS parser, so both report the same fields and the same errors. The parser is pure
+    // (bytes in, result out, no I/O), so the server gains no agent dependency beyond that code.
+    files: ["server/cli/smbios*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/agent/**", "!**/agent/inventory/smbios/**"],
+              message: "server/cli/smbios*.ts may import only agent/inventory/smbios/ (the pure parser).",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Only the loader's console printer and CLI output may write to the console.
     files: ["agent/**/*.ts", "server/**/*.ts", "protocol/**/*.ts"],
     ignores: ["agent/loader/console.ts", "server/cli/**/*.ts"],

@@ -1,5 +1,6 @@
 // Shared by the server's tests: a real server on port 0 over a temp SQLite file, and a sample inventory.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Inventory } from "../protocol/index.js";
@@ -55,4 +56,14 @@ export async function jsonRequest(
     ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
   });
   return { status: res.status, body: await res.json() };
+}
+
+/** A loopback port that was free a moment ago (for a server that must be started later on a known port). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((done) => probe.listen(0, "127.0.0.1", done));
+  const address = probe.address();
+  await new Promise<void>((done) => probe.close(() => done()));
+  if (typeof address !== "object" || address === null) throw new Error("no port");
+  return address.port;
 }

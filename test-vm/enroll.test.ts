@@ -1,11 +1,11 @@
 // End to end: real VMs power on, iPXE (Debian's ROM) fetches our script, boots our kernel + initramfs,
 // and the loader's inventory reaches the server. SeaBIOS and OVMF; and a direct boot while the server is down.
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../server/server.js";
+import { freePort } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { INITRAMFS_PATH, KERNEL_PATH, requireBootArtefacts } from "./paths.js";
 import { Vm, type Firmware } from "./qemu.js";
@@ -34,19 +34,6 @@ afterEach(async () => {
 afterAll(() => {
   if (workDir && !process.env.BOOTWRIGHT_KEEP_TEST_DIRS) rmSync(workDir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, "127.0.0.1", done));
-  const address = probe.address();
-  await new Promise<void>((done) =>
-    probe.close(() => {
-      done();
-    }),
-  );
-  if (typeof address !== "object" || address === null) throw new Error("no port");
-  return address.port;
-}
 
 describe.each<[Firmware, string, string]>([
   ["bios", "52:54:00:b0:00:01", "0e0c8a6a-6f5f-4c43-9d57-000000000b01"],
@@ -88,6 +75,20 @@ describe.each<[Firmware, string, string]>([
     expect(machine.inventory?.nics).toContainEqual({ name: "eth0", mac });
     expect(machine.inventory?.disks).toEqual([{ name: "vda", sizeBytes: DISK_MIB * 2 ** 20 }]);
     expect(machine.inventory?.cpu.logicalCount).toBe(2);
+
+    // The full inventory matches what QEMU was started with (issue 4).
+    const details = machine.inventory?.details;
+    expect(details?.firmwareType).toBe(firmware);
+    expect(details?.memory.installedBytes).toBe(1024 * 2 ** 20);
+    expect(details?.cpu.threads).toBe(2);
+    expect(details?.nics).toContainEqual(
+      expect.objectContaining({ name: "eth0", mac, driver: "virtio_net" }),
+    );
+    expect(details?.disks).toEqual([
+      expect.objectContaining({ name: "vda", sizeBytes: DISK_MIB * 2 ** 20, kind: "virtual" }),
+    ]);
+    expect(details?.smbiosError).toBeNull();
+    expect(details?.network).toMatchObject({ interface: "eth0", gateway: GUEST_HOST_ADDRESS });
 
     // The boot list over HTTP shows the same machine.
     const list = (await (await fetch(`${server.url}/v1/machines`)).json()) as {

@@ -9,7 +9,7 @@ import { INITRAMFS_PATH, KERNEL_PATH } from "./paths.js";
 
 export const GUEST_HOST_ADDRESS = "10.0.2.2";
 
-export async function startTestServer(dataDir: string, port = 0): Promise<RunningServer> {
+export async function startTestServer(dataDir: string, port = 0, overrides: { pollIntervalMs?: number } = {}): Promise<RunningServer> {
   const config = loadServerConfig(
     {
       host: "127.0.0.1",
@@ -20,6 +20,7 @@ export async function startTestServer(dataDir: string, port = 0): Promise<Runnin
       initramfsPath: INITRAMFS_PATH,
       kernelArgs: "console=ttyS0,115200n8 quiet panic=-1",
       logLevel: "debug",
+      ...overrides,
     },
     { env: {} },
   );

@@ -5,7 +5,9 @@ import { clientServerUrl, ConfigError, loadServerConfig } from "../config.js";
 import { startServer } from "../server.js";
 import { getJson } from "./api-client.js";
 import { formatBootList } from "./format.js";
+import { addMachineShow } from "./machine-show.js";
 import { addQueueCommands } from "./queue-commands.js";
+import { addSmbiosCommand } from "./smbios-command.js";
 
 const program = new Command()
   .name("bootwright")
@@ -49,7 +51,7 @@ program
     process.once("SIGTERM", stop);
   });
 
-program
+const machines = program
   .command("machines")
   .description("show the boot list: every machine and its boot category")
   .option("--json", "print JSON")
@@ -59,7 +61,9 @@ program
     console.log(opts.json ? JSON.stringify(list, null, 2) : formatBootList(list.machines));
   });
 
+addMachineShow(machines);
 addQueueCommands(program);
+addSmbiosCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(

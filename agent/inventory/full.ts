@@ -1,0 +1,202 @@
+// Gathers the full inventory (protocol InventoryDetails) on top of the minimal one, from /sys, /proc and
+// our own SMBIOS parser. Why not systeminformation: inside the initramfs (busybox + node, no udev) its
+// Linux probes mostly shell out to tools we do not ship — cpu() / memLayout() / system() / bios() /
+// baseboard() / chassis() run `dmidecode` (and lscpu), blockDevices() / diskLayout() run `lsblk`, `smartctl`
+// and `udevadm`, networkInterfaces() runs `ethtool`/`iwconfig`/`nmcli`; without them it returns empty
+// strings or zeros, silently. The facts it could still give there (CPU model, flags and topology from
+// /proc/cpuinfo; MemTotal; MAC, speed and carrier from /sys/class/net) are what we read below directly, in
+// milliseconds, with no dependency and with errors we control; so we do not use it at all.
+import { access, readdir, readFile, readlink, realpath } from "node:fs/promises";
+import { basename, join, relative } from "node:path";
+import type {
+  DiskDetails,
+  Inventory,
+  InventoryDetails,
+  MacAddress,
+  NicDetails,
+} from "../../protocol/index.js";
+import { LEASE_DIR, parseLease } from "../loader/network.js";
+import { diskKind, lastPciAddress, parseCpuTopology, smbiosFacts } from "./details-parsers.js";
+import { gatherMinimalInventory } from "./minimal.js";
+import { parseSmbios } from "./smbios/index.js";
+
+async function readText(path: string): Promise<string | null> {
+  try {
+    const value = (await readFile(path, "utf8")).trim();
+    return value === "" ? null : value;
+  } catch {
+    return null;
+  }
+}
+
+async function readBytes(path: string): Promise<Uint8Array | null> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch {
+    return null;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Basename of a symlink's target (…/device/driver → "virtio_net"), null when there is no link. */
+async function linkName(path: string): Promise<string | null> {
+  try {
+    return basename(await readlink(path));
+  } catch {
+    return null;
+  }
+}
+
+async function devicePath(root: string, path: string): Promise<string | null> {
+  try {
+    return relative(join(root, "sys/devices"), await realpath(path));
+  } catch {
+    return null;
+  }
+}
+
+async function listDir(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path)).sort();
+  } catch {
+    return [];
+  }
+}
+
+async function readNicDetails(root: string, nics: Inventory["nics"]): Promise<NicDetails[]> {
+  return Promise.all(
+    nics.map(async ({ name, mac }) => {
+      const dir = join(root, "sys/class/net", name);
+      const speed = Number(await readText(join(dir, "speed")));
+      const carrier = await readText(join(dir, "carrier"));
+      const path = await devicePath(root, join(dir, "device"));
+      return {
+        name,
+        mac,
+        driver: await linkName(join(dir, "device/driver")),
+        pciAddress: path === null ? null : lastPciAddress(path),
+        // -1 (or unreadable) when the link is down or the driver does not say (virtio).
+        speedMbps: Number.isInteger(speed) && speed > 0 ? speed : null,
+        carrier: carrier === null ? null : carrier === "1",
+      };
+    }),
+  );
+}
+
+async function readDiskDetails(root: string, disks: Inventory["disks"]): Promise<DiskDetails[]> {
+  return Promise.all(
+    disks.map(async ({ name, sizeBytes }) => {
+      const dir = join(root, "sys/block", name);
+      const path = await devicePath(root, dir);
+      const rotational = (await readText(join(dir, "queue/rotational"))) === "1";
+      return {
+        name,
+        sizeBytes,
+        model: await readText(join(dir, "device/model")),
+        // NVMe and SCSI put the serial on the device, virtio-blk on the disk itself.
+        serial: (await readText(join(dir, "device/serial"))) ?? (await readText(join(dir, "serial"))),
+        wwn: (await readText(join(dir, "wwid"))) ?? (await readText(join(dir, "device/wwid"))),
+        kind: diskKind(name, `/${path ?? ""}`, rotational),
+        rotational,
+        busPath: path,
+        pciAddress: path === null ? null : lastPciAddress(path),
+      };
+    }),
+  );
+}
+
+/** Mass-storage PCI functions (class 0x01xxxx); 0x0104xx are RAID controllers. */
+async function readStorageControllers(root: string): Promise<InventoryDetails["storageControllers"]> {
+  const base = join(root, "sys/bus/pci/devices");
+  const out: InventoryDetails["storageControllers"] = [];
+  for (const address of await listDir(base)) {
+    const classCode = await readText(join(base, address, "class"));
+    if (!classCode?.startsWith("0x01")) continue;
+    out.push({
+      pciAddress: address,
+      vendorId: (await readText(join(base, address, "vendor"))) ?? "",
+      deviceId: (await readText(join(base, address, "device"))) ?? "",
+      classCode,
+      raid: classCode.startsWith("0x0104"),
+      driver: await linkName(join(base, address, "driver")),
+    });
+  }
+  return out;
+}
+
+async function readSmbios(
+  root: string,
+): Promise<Pick<InventoryDetails, "smbios" | "smbiosError"> & { installed: number | null }> {
+  const dir = join(root, "sys/firmware/dmi/tables");
+  const [entryPoint, table] = await Promise.all([
+    readBytes(join(dir, "smbios_entry_point")),
+    readBytes(join(dir, "DMI")),
+  ]);
+  if (!entryPoint || !table) return { smbios: null, smbiosError: null, installed: null };
+  const parsed = parseSmbios(entryPoint, table);
+  if (!parsed.ok) return { smbios: null, smbiosError: parsed.error, installed: null };
+  const sizes = parsed.value.memoryDevices.map((m) => m.sizeBytes ?? 0);
+  return {
+    smbios: smbiosFacts(parsed.value),
+    smbiosError: null,
+    installed: sizes.length ? sizes.reduce((a, b) => a + b, 0) : null,
+  };
+}
+
+/**
+ * The full inventory: the minimal one plus `details`. The network location is the boot NIC's DHCP lease,
+ * as initramfs/udhcpc.script wrote it (/run/bootwright/lease-<interface>).
+ */
+export async function gatherFullInventory(root: string, bootMac: MacAddress): Promise<Inventory> {
+  const minimal = await gatherMinimalInventory(root, bootMac);
+  const bootNic = minimal.nics.find((nic) => nic.mac === bootMac);
+  const leaseText = bootNic ? await readText(join(root, LEASE_DIR, `lease-${bootNic.name}`)) : null;
+  const lease = leaseText === null ? undefined : parseLease(leaseText);
+  const [cpuinfo, smbios, nics, disks, storageControllers, uefi] = await Promise.all([
+    readText(join(root, "proc/cpuinfo")),
+    readSmbios(root),
+    readNicDetails(root, minimal.nics),
+    readDiskDetails(root, minimal.disks),
+    readStorageControllers(root),
+    exists(join(root, "sys/firmware/efi")),
+  ]);
+  const topology = parseCpuTopology(cpuinfo ?? "");
+  return {
+    ...minimal,
+    details: {
+      firmwareType: uefi ? "uefi" : "bios",
+      smbios: smbios.smbios,
+      smbiosError: smbios.smbiosError,
+      cpu: {
+        vendor: topology.vendor,
+        sockets: topology.sockets,
+        cores: topology.cores,
+        threads: Math.max(topology.threads, 1),
+        flags: topology.flags,
+      },
+      memory: { totalBytes: minimal.memoryBytes, installedBytes: smbios.installed },
+      nics,
+      disks,
+      storageControllers,
+      network: lease
+        ? {
+            interface: lease.interface,
+            address: lease.ip,
+            prefixLength: lease.prefixLength,
+            gateway: lease.router,
+            dhcpServer: lease.dhcpServer,
+            dns: lease.dns,
+            lldpNeighbour: null,
+          }
+        : null,
+    },
+  };
+}
