@@ -77,7 +77,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ["**/agent/**", "!**/agent/inventory/smbios/**"],
+              regex: "/agent/(?!inventory/smbios/)",
               message: "server/cli/smbios*.ts may import only agent/inventory/smbios/ (the pure parser).",
             },
           ],

@@ -13,6 +13,7 @@ import {
 import { availableParallelism } from "node:os";
 import { bootFigures } from "./boot.js";
 import { formatFigure, type Figure } from "./figures.js";
+import { queueFigures, reconcileFigures } from "./queue.js";
 import { INITRAMFS_PATH } from "../test-vm/paths.js";
 
 const RESULTS = new URL("./results.json", import.meta.url).pathname;
@@ -35,6 +36,8 @@ const BENCHES: Bench[] = [
         },
       ]),
   },
+  { prefix: "reconcile.", run: reconcileFigures },
+  { prefix: "queue.", run: queueFigures },
   { prefix: "boot.", run: bootFigures },
 ];
 

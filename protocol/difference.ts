@@ -24,6 +24,9 @@ export type ExpectRequest = z.infer<typeof ExpectRequest>;
 export const BulkExpectRequest = z.strictObject({
   category: BootCategory.nullable(),
   /** Machines whose fact at this dotted path (e.g. "inventory.system.product", "category") equals the value. */
-  where: z.strictObject({ path: z.string().min(1), equals: z.union([z.string(), z.number(), z.boolean(), z.null()]) }),
+  where: z.strictObject({
+    path: z.string().min(1),
+    equals: z.union([z.string(), z.number(), z.boolean(), z.null()]),
+  }),
 });
 export type BulkExpectRequest = z.infer<typeof BulkExpectRequest>;

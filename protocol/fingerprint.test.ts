@@ -67,7 +67,8 @@ describe("configurationFingerprint", () => {
   });
 
   it("works on a minimal inventory (no details), rounding MemTotal up to 256 MiB", () => {
-    const { details: _, ...minimal } = a;
+    const minimal: Inventory = { ...a };
+    delete minimal.details;
     const other = {
       ...minimal,
       memoryBytes: minimal.memoryBytes + 1024,

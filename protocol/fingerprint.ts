@@ -45,7 +45,7 @@ export function canonicalJson(value: unknown): string {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
       .join(",")}}`;
-  return JSON.stringify(value) ?? "null";
+  return JSON.stringify(value);
 }
 
 /** "sha256:<hex>" over the canonical JSON of configurationFacts. */

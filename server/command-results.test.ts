@@ -27,8 +27,19 @@ describe("decideResult", () => {
   });
 
   it("a failure fails the machine and clears its expectation (no retry loop)", () => {
-    const decision = decideResult(leased, "inventoried", { leaseId: "L1", outcome: "failed", error: "vda: short read" }, NOW);
-    expect(decision).toMatchObject({ kind: "apply", state: "failed", category: "failed", clearExpected: true, error: "vda: short read" });
+    const decision = decideResult(
+      leased,
+      "inventoried",
+      { leaseId: "L1", outcome: "failed", error: "vda: short read" },
+      NOW,
+    );
+    expect(decision).toMatchObject({
+      kind: "apply",
+      state: "failed",
+      category: "failed",
+      clearExpected: true,
+      error: "vda: short read",
+    });
   });
 
   it("the same result posted again is a duplicate, not a second effect", () => {
@@ -37,14 +48,34 @@ describe("decideResult", () => {
 
   it("refuses an expired lease, a foreign lease, a cancelled or requeued command, and mismatched output", () => {
     const late = new Date("2026-01-01T00:05:00.001Z");
-    expect(decideResult(leased, "inventoried", ok, late)).toMatchObject({ kind: "refuse", reason: expect.stringContaining("expired") as string });
-    expect(decideResult(leased, "inventoried", { ...ok, leaseId: "L0" }, NOW)).toMatchObject({ kind: "refuse" });
-    expect(decideResult({ ...leased, state: "cancelled" }, "inventoried", ok, NOW)).toMatchObject({ kind: "refuse" });
-    expect(decideResult({ ...leased, state: "queued" }, "inventoried", ok, NOW)).toMatchObject({ kind: "refuse" });
-    expect(decideResult({ ...leased, state: "succeeded" }, "ready", { leaseId: "L1", outcome: "failed", error: "x" }, NOW)).toMatchObject({
+    expect(decideResult(leased, "inventoried", ok, late)).toMatchObject({
+      kind: "refuse",
+      reason: expect.stringContaining("expired") as string,
+    });
+    expect(decideResult(leased, "inventoried", { ...ok, leaseId: "L0" }, NOW)).toMatchObject({
       kind: "refuse",
     });
-    const wrongOutput: CommandResult = { leaseId: "L1", outcome: "succeeded", output: { kind: "report-inventory", inventory: {} as never } };
+    expect(decideResult({ ...leased, state: "cancelled" }, "inventoried", ok, NOW)).toMatchObject({
+      kind: "refuse",
+    });
+    expect(decideResult({ ...leased, state: "queued" }, "inventoried", ok, NOW)).toMatchObject({
+      kind: "refuse",
+    });
+    expect(
+      decideResult(
+        { ...leased, state: "succeeded" },
+        "ready",
+        { leaseId: "L1", outcome: "failed", error: "x" },
+        NOW,
+      ),
+    ).toMatchObject({
+      kind: "refuse",
+    });
+    const wrongOutput: CommandResult = {
+      leaseId: "L1",
+      outcome: "succeeded",
+      output: { kind: "report-inventory", inventory: {} as never },
+    };
     expect(decideResult(leased, "inventoried", wrongOutput, NOW)).toMatchObject({ kind: "refuse" });
   });
 

@@ -41,29 +41,58 @@ export function decideResult(
     case "failed":
       return command.leaseId === result.leaseId && command.state === result.outcome
         ? { kind: "duplicate" }
-        : { kind: "refuse", reason: `command ${command.id} already ${command.state} under another lease or outcome` };
+        : {
+            kind: "refuse",
+            reason: `command ${command.id} already ${command.state} under another lease or outcome`,
+          };
     case "cancelled":
-      return { kind: "refuse", reason: `command ${command.id} was cancelled (the machine's expected category changed)` };
+      return {
+        kind: "refuse",
+        reason: `command ${command.id} was cancelled (the machine's expected category changed)`,
+      };
     case "queued":
-      return { kind: "refuse", reason: `lease ${result.leaseId} expired; command ${command.id} went back to the queue` };
+      return {
+        kind: "refuse",
+        reason: `lease ${result.leaseId} expired; command ${command.id} went back to the queue`,
+      };
     case "leased":
       break;
   }
   if (command.leaseId !== result.leaseId) {
-    return { kind: "refuse", reason: `lease ${result.leaseId} is not the current lease of command ${command.id}` };
+    return {
+      kind: "refuse",
+      reason: `lease ${result.leaseId} is not the current lease of command ${command.id}`,
+    };
   }
   if (command.leaseExpiresAt !== null && now.toISOString() > command.leaseExpiresAt) {
     return { kind: "refuse", reason: `lease ${result.leaseId} expired at ${command.leaseExpiresAt}` };
   }
   if (result.outcome === "failed") {
-    return { kind: "apply", state: "failed", category: "failed", clearExpected: true, inventory: null, error: result.error };
+    return {
+      kind: "apply",
+      state: "failed",
+      category: "failed",
+      clearExpected: true,
+      inventory: null,
+      error: result.error,
+    };
   }
   if (result.output.kind !== command.kind) {
-    return { kind: "refuse", reason: `output is for ${result.output.kind} but command ${command.id} is ${command.kind}` };
+    return {
+      kind: "refuse",
+      reason: `output is for ${result.output.kind} but command ${command.id} is ${command.kind}`,
+    };
   }
   const move = checkTransition(current, command.onSuccess);
   if (!move.ok) {
-    return { kind: "apply", state: "failed", category: "failed", clearExpected: true, inventory: null, error: move.reason };
+    return {
+      kind: "apply",
+      state: "failed",
+      category: "failed",
+      clearExpected: true,
+      inventory: null,
+      error: move.reason,
+    };
   }
   return {
     kind: "apply",

@@ -29,7 +29,11 @@ const ServerConfigSchema = z.strictObject({
     .positive()
     .default(1 << 20),
   /** How long a leased command belongs to its agent before it is handed out again. */
-  leaseMs: z.coerce.number().int().positive().default(10 * 60_000),
+  leaseMs: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10 * 60_000),
   /** How often an idle loader asks for work. */
   pollIntervalMs: z.coerce.number().int().positive().default(5_000),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

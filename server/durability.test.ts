@@ -12,13 +12,33 @@ let removeDir: () => void;
 let port: number;
 let child: ChildProcess | undefined;
 
-
 /** Starts `bootwright server` as its own process and waits until it answers. */
 async function startProcess(leaseMs: number): Promise<void> {
-  child = spawn(CLI, ["server", "--host", "127.0.0.1", "--port", String(port), "--advertise-url", `http://10.0.2.2:${port}`, "--data-dir", dir, "--log-level", "warn"], {
-    env: { ...process.env, BOOTWRIGHT_LEASE_MS: String(leaseMs), BOOTWRIGHT_KERNEL: join(dir, "vmlinuz"), BOOTWRIGHT_INITRAMFS: join(dir, "initramfs.img") },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  child = spawn(
+    CLI,
+    [
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--advertise-url",
+      `http://10.0.2.2:${port}`,
+      "--data-dir",
+      dir,
+      "--log-level",
+      "warn",
+    ],
+    {
+      env: {
+        ...process.env,
+        BOOTWRIGHT_LEASE_MS: String(leaseMs),
+        BOOTWRIGHT_KERNEL: join(dir, "vmlinuz"),
+        BOOTWRIGHT_INITRAMFS: join(dir, "initramfs.img"),
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   const deadline = Date.now() + 20_000;
@@ -36,12 +56,17 @@ async function startProcess(leaseMs: number): Promise<void> {
 async function kill9(): Promise<void> {
   const proc = child;
   if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise<void>((done) => proc.once("exit", () => done()));
+  const exited = new Promise<void>((done) =>
+    proc.once("exit", () => {
+      done();
+    }),
+  );
   proc.kill("SIGKILL");
   await exited;
 }
 
-const api = (path: string, method = "GET", body?: unknown) => jsonRequest(`http://127.0.0.1:${port}${path}`, method, body);
+const api = (path: string, method = "GET", body?: unknown) =>
+  jsonRequest(`http://127.0.0.1:${port}${path}`, method, body);
 
 async function lease(): Promise<LeasedCommand> {
   const next = (await api(`/v1/machines/${ID}/next`)).body as NextAction;
@@ -74,15 +99,26 @@ it("a lease outlives a kill -9: after expiry the command is leased again and app
   await kill9();
   await startProcess(1500);
   // Nothing lost: the machine, its expectation and the leased command are all there.
-  expect((await api(`/v1/machines/${ID}`)).body).toMatchObject({ category: "inventoried", expected: "ready" });
-  expect((await api(`/v1/machines/${ID}/queue`)).body).toMatchObject({ commands: [{ id: first.id, state: "leased" }] });
+  expect((await api(`/v1/machines/${ID}`)).body).toMatchObject({
+    category: "inventoried",
+    expected: "ready",
+  });
+  expect((await api(`/v1/machines/${ID}/queue`)).body).toMatchObject({
+    commands: [{ id: first.id, state: "leased" }],
+  });
 
   await new Promise((done) => setTimeout(done, 1700));
   const second = await lease();
   expect(second.id).toBe(first.id);
-  expect((await api(`/v1/machines/${ID}/commands/${first.id}/result`, "POST", ok(first.leaseId))).status).toBe(409);
-  expect((await api(`/v1/machines/${ID}/commands/${second.id}/result`, "POST", ok(second.leaseId))).body).toEqual({ duplicate: false, category: "ready" });
-  expect((await api(`/v1/machines/${ID}/commands/${second.id}/result`, "POST", ok(second.leaseId))).body).toEqual({ duplicate: true, category: "ready" });
+  expect(
+    (await api(`/v1/machines/${ID}/commands/${first.id}/result`, "POST", ok(first.leaseId))).status,
+  ).toBe(409);
+  expect(
+    (await api(`/v1/machines/${ID}/commands/${second.id}/result`, "POST", ok(second.leaseId))).body,
+  ).toEqual({ duplicate: false, category: "ready" });
+  expect(
+    (await api(`/v1/machines/${ID}/commands/${second.id}/result`, "POST", ok(second.leaseId))).body,
+  ).toEqual({ duplicate: true, category: "ready" });
 
   const log = (await api(`/v1/machines/${ID}/log`)).body as { entries: { event: string }[] };
   expect(log.entries.filter((e) => e.event === "command-succeeded")).toHaveLength(1);
@@ -96,7 +132,9 @@ it("a result posted to the restarted server under a live lease is applied", asyn
   const command = await lease();
   await kill9();
   await startProcess(60_000);
-  expect((await api(`/v1/machines/${ID}/commands/${command.id}/result`, "POST", ok(command.leaseId))).body).toEqual({
+  expect(
+    (await api(`/v1/machines/${ID}/commands/${command.id}/result`, "POST", ok(command.leaseId))).body,
+  ).toEqual({
     duplicate: false,
     category: "ready",
   });

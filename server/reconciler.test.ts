@@ -6,7 +6,11 @@ import { commandPath, differenceOf, queueChanges, reconcile, type MachineState }
 
 const category = fc.constantFrom(...BootCategory.options);
 const machines = fc.uniqueArray(
-  fc.record({ id: fc.string({ minLength: 1, maxLength: 8 }), category, expected: fc.option(category, { nil: null }) }),
+  fc.record({
+    id: fc.string({ minLength: 1, maxLength: 8 }),
+    category,
+    expected: fc.option(category, { nil: null }),
+  }),
   { selector: (m) => m.id, maxLength: 60 },
 );
 
@@ -24,7 +28,9 @@ describe("reconcile (properties)", () => {
     fc.assert(
       fc.property(machines, (list: MachineState[]) => {
         const differences = reconcile(list);
-        const differing = list.filter((m) => m.expected !== null && m.expected !== m.category).map((m) => m.id);
+        const differing = list
+          .filter((m) => m.expected !== null && m.expected !== m.category)
+          .map((m) => m.id);
         expect(differences.map((d) => d.machineId).sort()).toEqual([...differing].sort());
         for (const d of differences) {
           // Either commands or a reason, never both, never neither.
@@ -52,7 +58,10 @@ describe("reconcile (properties)", () => {
           const difference = differenceOf(machine);
           const queued = (difference?.commands ?? []).map((c, i) => ({ ...c, id: `c${i}` }));
           expect(queueChanges(difference, queued)).toEqual({ cancel: [], enqueue: [] });
-          if (!difference) expect(queueChanges(difference, [{ id: "x", kind: "check-disks", onSuccess: "ready" }]).cancel).toEqual(["x"]);
+          if (!difference)
+            expect(
+              queueChanges(difference, [{ id: "x", kind: "check-disks", onSuccess: "ready" }]).cancel,
+            ).toEqual(["x"]);
         },
       ),
     );
@@ -71,7 +80,9 @@ describe("reconcile (examples)", () => {
     expect(differenceOf({ id: "m", category: "inventoried", expected: "installed" })?.blocked).toBe(
       "no command moves a machine from inventoried to installed yet",
     );
-    expect(differenceOf({ id: "m", category: "inventoried", expected: "failed" })?.blocked).toMatch(/outcome/);
+    expect(differenceOf({ id: "m", category: "inventoried", expected: "failed" })?.blocked).toMatch(
+      /outcome/,
+    );
     expect(differenceOf({ id: "m", category: "ready", expected: "discovered" })?.blocked).toBe(
       "no sequence of commands leads from ready to discovered",
     );
@@ -79,7 +90,9 @@ describe("reconcile (examples)", () => {
 
   it("a changed expectation cancels the old queue and queues the new plan", () => {
     const difference = differenceOf({ id: "m", category: "inventoried", expected: "ready" });
-    expect(queueChanges(difference, [{ id: "old", kind: "report-inventory", onSuccess: "inventoried" }])).toEqual({
+    expect(
+      queueChanges(difference, [{ id: "old", kind: "report-inventory", onSuccess: "inventoried" }]),
+    ).toEqual({
       cancel: ["old"],
       enqueue: [{ kind: "check-disks", onSuccess: "ready" }],
     });

@@ -1,11 +1,6 @@
 // The reconciler (seed 000), pure: boot list + expected categories → difference list → the commands
 // that close each difference. Same input, same output; a machine at its expected category gets nothing.
-import {
-  canReach,
-  type BootCategory,
-  type CommandKind,
-  type Difference,
-} from "../protocol/index.js";
+import { canReach, type BootCategory, type CommandKind, type Difference } from "../protocol/index.js";
 
 export interface MachineState {
   id: string;
@@ -46,7 +41,7 @@ export function commandPath(from: BootCategory, to: BootCategory): PlannedComman
   }
   if (!seen.has(to)) return undefined;
   const path: PlannedCommand[] = [];
-  for (let at = to; at !== from; ) {
+  for (let at = to; at !== from;) {
     const step = previous.get(at);
     if (!step) return undefined;
     path.unshift({ kind: step.kind, onSuccess: at });

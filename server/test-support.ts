@@ -12,10 +12,18 @@ export function makeTempDir(prefix: string): { dir: string; remove: () => void }
   const dir = mkdtempSync(join(tmpdir(), prefix));
   writeFileSync(join(dir, "vmlinuz"), "kernel-bytes");
   writeFileSync(join(dir, "initramfs.img"), Buffer.alloc(100_000, 7));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    remove: () => {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
-export function startApiServer(dir: string, overrides: Partial<ServerConfigInput> = {}): Promise<RunningServer> {
+export function startApiServer(
+  dir: string,
+  overrides: Partial<ServerConfigInput> = {},
+): Promise<RunningServer> {
   const config = loadServerConfig(
     {
       host: "127.0.0.1",
@@ -53,7 +61,9 @@ export async function jsonRequest(
 ): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url, {
     method,
-    ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    ...(body === undefined
+      ? {}
+      : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
   });
   return { status: res.status, body: await res.json() };
 }
@@ -63,7 +73,11 @@ export async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((done) => probe.listen(0, "127.0.0.1", done));
   const address = probe.address();
-  await new Promise<void>((done) => probe.close(() => done()));
+  await new Promise<void>((done) =>
+    probe.close(() => {
+      done();
+    }),
+  );
   if (typeof address !== "object" || address === null) throw new Error("no port");
   return address.port;
 }

@@ -101,7 +101,7 @@ function formatCommandLine(args: string[]): string {
   const lines = ["qemu-system-x86_64"];
   for (const arg of args) {
     if (arg.startsWith("-")) lines.push(arg);
-    else lines[lines.length - 1] += ` ${quote(arg)}`;
+    else lines.push(`${lines.pop() ?? ""} ${quote(arg)}`);
   }
   return `${lines.join(" \\\n  ")}\n`;
 }

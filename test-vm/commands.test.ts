@@ -22,7 +22,11 @@ afterAll(async () => {
 
 /** The operator's CLI, run as a user would. */
 async function bootwright(server: RunningServer, ...args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(join(REPO_ROOT, "bin/bootwright"), [...args, "--server", server.url]);
+  const { stdout } = await promisify(execFile)(join(REPO_ROOT, "bin/bootwright"), [
+    ...args,
+    "--server",
+    server.url,
+  ]);
   return stdout;
 }
 
@@ -30,7 +34,10 @@ it("expected ready → check-disks runs in the VM → category ready, difference
   requireBootArtefacts();
   const accel = await chooseAccelerator();
   const dir = mkdtempSync(join(tmpdir(), "bootwright-commands-"));
-  cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+  cleanups.push(() => {
+    rmSync(dir, { recursive: true, force: true });
+    return Promise.resolve();
+  });
   const server = await startTestServer(dir, 0, { pollIntervalMs: 1000 });
   cleanups.push(() => server.close());
   const mac = "52:54:00:c0:00:01";
@@ -51,13 +58,17 @@ it("expected ready → check-disks runs in the VM → category ready, difference
   });
   cleanups.push(() => vm.stop());
 
-  await waitForMachine(server, UUID, (m) => m?.category === "inventoried" || undefined, 180_000).catch((err: unknown) => {
-    throw new Error(`${String(err)}\n${vm.describe()}`);
-  });
+  await waitForMachine(server, UUID, (m) => m?.category === "inventoried" || undefined, 180_000).catch(
+    (err: unknown) => {
+      throw new Error(`${String(err)}\n${vm.describe()}`);
+    },
+  );
   expect(await bootwright(server, "expect", UUID, "ready")).toContain("expected ready");
-  await waitForMachine(server, UUID, (m) => m?.category === "ready" || undefined, 60_000).catch((err: unknown) => {
-    throw new Error(`${String(err)}\n${vm.describe()}`);
-  });
+  await waitForMachine(server, UUID, (m) => m?.category === "ready" || undefined, 60_000).catch(
+    (err: unknown) => {
+      throw new Error(`${String(err)}\n${vm.describe()}`);
+    },
+  );
   expect(JSON.parse(await bootwright(server, "diff", "--json"))).toEqual({ differences: [] });
 
   // The step log holds what the VM really read: both ends of each disk, 1 MiB each.
@@ -74,7 +85,9 @@ it("expected ready → check-disks runs in the VM → category ready, difference
     "command-succeeded",
     "category",
   ]);
-  const queue = JSON.parse(await bootwright(server, "queue", UUID, "--json")) as { commands: { kind: string; state: string }[] };
+  const queue = JSON.parse(await bootwright(server, "queue", UUID, "--json")) as {
+    commands: { kind: string; state: string }[];
+  };
   expect(queue.commands).toEqual([expect.objectContaining({ kind: "check-disks", state: "succeeded" })]);
   expect(await bootwright(server, "log", UUID)).toMatch(/command-succeeded/);
   await vm.waitForConsole(/ok command succeeded kind=check-disks/, 10_000);

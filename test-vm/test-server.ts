@@ -9,7 +9,11 @@ import { INITRAMFS_PATH, KERNEL_PATH } from "./paths.js";
 
 export const GUEST_HOST_ADDRESS = "10.0.2.2";
 
-export async function startTestServer(dataDir: string, port = 0, overrides: { pollIntervalMs?: number } = {}): Promise<RunningServer> {
+export async function startTestServer(
+  dataDir: string,
+  port = 0,
+  overrides: { pollIntervalMs?: number } = {},
+): Promise<RunningServer> {
   const config = loadServerConfig(
     {
       host: "127.0.0.1",

@@ -15,7 +15,12 @@ export interface CommandContext {
 const CHECK_BYTES = 2 ** 20;
 
 /** Reads the first and last MiB of one disk: proves the device answers at both ends. */
-async function checkDisk(root: string, name: string, sizeBytes: number, signal: AbortSignal): Promise<DiskCheck> {
+async function checkDisk(
+  root: string,
+  name: string,
+  sizeBytes: number,
+  signal: AbortSignal,
+): Promise<DiskCheck> {
   const started = performance.now();
   const handle = await open(`${root}/dev/${name}`, "r");
   try {
@@ -25,7 +30,8 @@ async function checkDisk(root: string, name: string, sizeBytes: number, signal: 
     for (const position of offsets) {
       signal.throwIfAborted();
       const { bytesRead: n } = await handle.read(buffer, 0, buffer.length, position);
-      if (n !== buffer.length) throw new Error(`/dev/${name}: short read at offset ${position} (${n} of ${buffer.length} bytes)`);
+      if (n !== buffer.length)
+        throw new Error(`/dev/${name}: short read at offset ${position} (${n} of ${buffer.length} bytes)`);
       bytesRead += n;
     }
     return { name, sizeBytes, bytesRead, ms: Math.round(performance.now() - started) };

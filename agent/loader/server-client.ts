@@ -86,7 +86,11 @@ function safeJson(text: string): unknown {
  * Retries `attempt` until it succeeds, printing each failure and the wait before the next try.
  * `giveUp` names failures that retrying cannot fix: those are thrown at once.
  */
-export async function withRetry<T>(what: string, attempt: () => Promise<T>, giveUp: (err: unknown) => boolean = () => false): Promise<T> {
+export async function withRetry<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  giveUp: (err: unknown) => boolean = () => false,
+): Promise<T> {
   for (let tries = 1; ; tries++) {
     try {
       return await attempt();

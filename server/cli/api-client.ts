@@ -1,7 +1,10 @@
 // The CLI's HTTP client for the bootwright API: JSON in and out, errors that say what failed.
 import { ErrorBody } from "../../protocol/index.js";
 
-export async function requestJson(url: string, init: { method?: string; body?: unknown } = {}): Promise<unknown> {
+export async function requestJson(
+  url: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<unknown> {
   let response: Response;
   try {
     response = await fetch(url, {

@@ -1,18 +1,15 @@
 // CLI for seed 000's lists: expect, diff, queue, log (each with --json).
 import type { Command } from "commander";
-import {
-  BootCategory,
-  DifferenceList,
-  Machine,
-  QueuedCommand,
-} from "../../protocol/index.js";
+import { BootCategory, DifferenceList, Machine, QueuedCommand } from "../../protocol/index.js";
 import { z } from "zod";
 import { clientServerUrl } from "../config.js";
 import { getJson, requestJson } from "./api-client.js";
 import { formatTable } from "./format.js";
 
 const LogEntries = z.object({
-  entries: z.array(z.object({ seq: z.number(), at: z.string(), event: z.string(), data: z.record(z.string(), z.unknown()) })),
+  entries: z.array(
+    z.object({ seq: z.number(), at: z.string(), event: z.string(), data: z.record(z.string(), z.unknown()) }),
+  ),
 });
 
 interface ClientOptions {
@@ -34,7 +31,8 @@ function parseWhere(raw: string): { path: string; equals: string | number | bool
   let equals: string | number | boolean | null = text;
   try {
     const parsed: unknown = JSON.parse(text);
-    if (parsed === null || ["number", "boolean", "string"].includes(typeof parsed)) equals = parsed as typeof equals;
+    if (parsed === null || ["number", "boolean", "string"].includes(typeof parsed))
+      equals = parsed as typeof equals;
   } catch {
     // not JSON: a plain string
   }
@@ -44,10 +42,15 @@ function parseWhere(raw: string): { path: string; equals: string | number | bool
 export function addQueueCommands(program: Command): void {
   program
     .command("expect")
-    .description("set the expected boot category of a machine, or of every machine matching --where ('none' clears it)")
+    .description(
+      "set the expected boot category of a machine, or of every machine matching --where ('none' clears it)",
+    )
     .argument("<machine-or-category>", "machine id; with --where, the category")
     .argument("[category]", `one of ${BootCategory.options.join(", ")}, or none`)
-    .option("--where <path=value>", "every machine whose fact equals the value, e.g. inventory.system.product=X1")
+    .option(
+      "--where <path=value>",
+      "every machine whose fact equals the value, e.g. inventory.system.product=X1",
+    )
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
     .action(async (first: string, second: string | undefined, opts: ClientOptions & { where?: string }) => {
@@ -57,15 +60,18 @@ export function addQueueCommands(program: Command): void {
       const category = rawCategory === "none" ? null : BootCategory.parse(rawCategory);
       const base = clientServerUrl(opts.server);
       if (machine === undefined) {
-        const answer = z
-          .object({ machineIds: z.array(z.string()) })
-          .parse(
-            await requestJson(`${base}/v1/expected`, {
-              method: "POST",
-              body: { category, where: parseWhere(opts.where ?? "") },
-            }),
-          );
-        print(opts, answer, () => `expected ${category ?? "nothing"} of ${answer.machineIds.length} machine(s): ${answer.machineIds.join(", ")}`);
+        const answer = z.object({ machineIds: z.array(z.string()) }).parse(
+          await requestJson(`${base}/v1/expected`, {
+            method: "POST",
+            body: { category, where: parseWhere(opts.where ?? "") },
+          }),
+        );
+        print(
+          opts,
+          answer,
+          () =>
+            `expected ${category ?? "nothing"} of ${answer.machineIds.length} machine(s): ${answer.machineIds.join(", ")}`,
+        );
         return;
       }
       const updated = Machine.parse(
@@ -74,12 +80,18 @@ export function addQueueCommands(program: Command): void {
           body: { category },
         }),
       );
-      print(opts, updated, () => `${updated.id}: current ${updated.category}, expected ${updated.expected ?? "nothing"}`);
+      print(
+        opts,
+        updated,
+        () => `${updated.id}: current ${updated.category}, expected ${updated.expected ?? "nothing"}`,
+      );
     });
 
   program
     .command("diff")
-    .description("show the difference list: machines not at their expected category, and the commands that close it")
+    .description(
+      "show the difference list: machines not at their expected category, and the commands that close it",
+    )
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
     .action(async (opts: ClientOptions) => {
@@ -108,13 +120,23 @@ export function addQueueCommands(program: Command): void {
     .action(async (machine: string, opts: ClientOptions) => {
       const { commands } = z
         .object({ commands: z.array(QueuedCommand) })
-        .parse(await getJson(`${clientServerUrl(opts.server)}/v1/machines/${encodeURIComponent(machine)}/queue`));
+        .parse(
+          await getJson(`${clientServerUrl(opts.server)}/v1/machines/${encodeURIComponent(machine)}/queue`),
+        );
       print(opts, { commands }, () =>
         commands.length === 0
           ? `${machine}: no commands`
           : formatTable(
               ["COMMAND", "KIND", "STATE", "ON SUCCESS", "ATTEMPTS", "UPDATED", "ERROR"],
-              commands.map((c) => [c.id, c.kind, c.state, c.onSuccess, String(c.attempts), c.updatedAt, c.error ?? ""]),
+              commands.map((c) => [
+                c.id,
+                c.kind,
+                c.state,
+                c.onSuccess,
+                String(c.attempts),
+                c.updatedAt,
+                c.error ?? "",
+              ]),
             ),
       );
     });
@@ -126,9 +148,15 @@ export function addQueueCommands(program: Command): void {
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
     .action(async (machine: string, opts: ClientOptions) => {
-      const log = LogEntries.parse(await getJson(`${clientServerUrl(opts.server)}/v1/machines/${encodeURIComponent(machine)}/log`));
-      print(opts, log, () =>
-        log.entries.map((e) => `${e.at}  ${e.event.padEnd(24)} ${JSON.stringify(e.data)}`).join("\n") || `${machine}: empty log`,
+      const log = LogEntries.parse(
+        await getJson(`${clientServerUrl(opts.server)}/v1/machines/${encodeURIComponent(machine)}/log`),
+      );
+      print(
+        opts,
+        log,
+        () =>
+          log.entries.map((e) => `${e.at}  ${e.event.padEnd(24)} ${JSON.stringify(e.data)}`).join("\n") ||
+          `${machine}: empty log`,
       );
     });
 }

@@ -1,7 +1,12 @@
 // The HTTP API on a real server (port 0, temp SQLite file): enrollment, the boot list, and bad input.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningServer } from "../server.js";
-import { makeTempDir, SAMPLE_UUID as UUID, sampleInventory as inventory, startApiServer } from "../test-support.js";
+import {
+  makeTempDir,
+  SAMPLE_UUID as UUID,
+  sampleInventory as inventory,
+  startApiServer,
+} from "../test-support.js";
 
 let dir: string;
 let removeDir: () => void;

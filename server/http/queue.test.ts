@@ -2,7 +2,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CommandResult, LeasedCommand, NextAction } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
-import { jsonRequest, makeTempDir, SAMPLE_UUID as ID, sampleInventory, startApiServer } from "../test-support.js";
+import {
+  jsonRequest,
+  makeTempDir,
+  SAMPLE_UUID as ID,
+  sampleInventory,
+  startApiServer,
+} from "../test-support.js";
 
 let dir: string;
 let removeDir: () => void;
@@ -19,7 +25,8 @@ afterEach(async () => {
   removeDir();
 });
 
-const api = (path: string, method = "GET", body?: unknown) => jsonRequest(`${server.url}${path}`, method, body);
+const api = (path: string, method = "GET", body?: unknown) =>
+  jsonRequest(`${server.url}${path}`, method, body);
 
 async function lease(): Promise<LeasedCommand> {
   const { body } = await api(`/v1/machines/${ID}/next`);
@@ -31,7 +38,10 @@ async function lease(): Promise<LeasedCommand> {
 const diskCheckOk = (leaseId: string): CommandResult => ({
   leaseId,
   outcome: "succeeded",
-  output: { kind: "check-disks", disks: [{ name: "vda", sizeBytes: 512 * 2 ** 20, bytesRead: 2 ** 21, ms: 3 }] },
+  output: {
+    kind: "check-disks",
+    disks: [{ name: "vda", sizeBytes: 512 * 2 ** 20, bytesRead: 2 ** 21, ms: 3 }],
+  },
 });
 
 describe("expected category → difference → commands → category", () => {
@@ -44,7 +54,13 @@ describe("expected category → difference → commands → category", () => {
     expect(set.body).toMatchObject({ category: "inventoried", expected: "ready" });
     expect((await api("/v1/differences")).body).toEqual({
       differences: [
-        { machineId: ID, current: "inventoried", expected: "ready", commands: [{ kind: "check-disks", onSuccess: "ready" }], blocked: null },
+        {
+          machineId: ID,
+          current: "inventoried",
+          expected: "ready",
+          commands: [{ kind: "check-disks", onSuccess: "ready" }],
+          blocked: null,
+        },
       ],
     });
 
@@ -53,19 +69,36 @@ describe("expected category → difference → commands → category", () => {
     // While leased, nothing else is handed out.
     expect((await api(`/v1/machines/${ID}/next`)).body).toMatchObject({ action: "wait" });
 
-    const done = await api(`/v1/machines/${ID}/commands/${command.id}/result`, "POST", diskCheckOk(command.leaseId));
+    const done = await api(
+      `/v1/machines/${ID}/commands/${command.id}/result`,
+      "POST",
+      diskCheckOk(command.leaseId),
+    );
     expect(done).toEqual({ status: 200, body: { duplicate: false, category: "ready" } });
     expect((await api("/v1/differences")).body).toEqual({ differences: [] });
 
     // Posted twice (the agent's retry after a lost answer): accepted, applied once.
-    const again = await api(`/v1/machines/${ID}/commands/${command.id}/result`, "POST", diskCheckOk(command.leaseId));
+    const again = await api(
+      `/v1/machines/${ID}/commands/${command.id}/result`,
+      "POST",
+      diskCheckOk(command.leaseId),
+    );
     expect(again).toEqual({ status: 200, body: { duplicate: true, category: "ready" } });
     const log = (await api(`/v1/machines/${ID}/log`)).body as { entries: { event: string }[] };
     const events = log.entries.map((e) => e.event);
     expect(events.filter((e) => e === "command-succeeded")).toHaveLength(1);
-    expect(events.slice(-6)).toEqual(["expected", "command-queued", "command-leased", "command-succeeded", "category", "command-result-duplicate"]);
+    expect(events.slice(-6)).toEqual([
+      "expected",
+      "command-queued",
+      "command-leased",
+      "command-succeeded",
+      "category",
+      "command-result-duplicate",
+    ]);
 
-    const queue = (await api(`/v1/machines/${ID}/queue`)).body as { commands: { state: string; attempts: number }[] };
+    const queue = (await api(`/v1/machines/${ID}/queue`)).body as {
+      commands: { state: string; attempts: number }[];
+    };
     expect(queue.commands).toEqual([expect.objectContaining({ state: "succeeded", attempts: 1 })]);
   });
 
@@ -90,18 +123,32 @@ describe("expected category → difference → commands → category", () => {
     await api(`/v1/machines/${ID}/expected`, "PUT", { category: "ready" });
     const command = await lease();
     await api(`/v1/machines/${ID}/expected`, "PUT", { category: null });
-    const late = await api(`/v1/machines/${ID}/commands/${command.id}/result`, "POST", diskCheckOk(command.leaseId));
+    const late = await api(
+      `/v1/machines/${ID}/commands/${command.id}/result`,
+      "POST",
+      diskCheckOk(command.leaseId),
+    );
     expect(late.status).toBe(409);
-    expect(late.body).toMatchObject({ code: "lease_refused", details: { reason: expect.stringContaining("cancelled") as string } });
+    expect(late.body).toMatchObject({
+      code: "lease_refused",
+      details: { reason: expect.stringContaining("cancelled") as string },
+    });
     expect((await api(`/v1/machines/${ID}`)).body).toMatchObject({ category: "inventoried" });
   });
 
   it("refuses unknown commands and foreign leases, and 422s a malformed result", async () => {
     await api(`/v1/machines/${ID}/expected`, "PUT", { category: "ready" });
     const command = await lease();
-    expect((await api(`/v1/machines/${ID}/commands/nope/result`, "POST", diskCheckOk(command.leaseId))).status).toBe(409);
-    expect((await api(`/v1/machines/${ID}/commands/${command.id}/result`, "POST", diskCheckOk("forged"))).status).toBe(409);
-    const malformed = await api(`/v1/machines/${ID}/commands/${command.id}/result`, "POST", { leaseId: command.leaseId, outcome: "maybe" });
+    expect(
+      (await api(`/v1/machines/${ID}/commands/nope/result`, "POST", diskCheckOk(command.leaseId))).status,
+    ).toBe(409);
+    expect(
+      (await api(`/v1/machines/${ID}/commands/${command.id}/result`, "POST", diskCheckOk("forged"))).status,
+    ).toBe(409);
+    const malformed = await api(`/v1/machines/${ID}/commands/${command.id}/result`, "POST", {
+      leaseId: command.leaseId,
+      outcome: "maybe",
+    });
     expect(malformed.status).toBe(422);
     expect((await api(`/v1/machines/${ID}/expected`, "PUT", { category: "sideways" })).status).toBe(422);
     expect((await api(`/v1/machines/unknown/expected`, "PUT", { category: "ready" })).status).toBe(404);
@@ -111,7 +158,13 @@ describe("expected category → difference → commands → category", () => {
     await api(`/v1/machines/${ID}/expected`, "PUT", { category: "installed" });
     expect((await api("/v1/differences")).body).toEqual({
       differences: [
-        { machineId: ID, current: "inventoried", expected: "installed", commands: [], blocked: "no command moves a machine from inventoried to installed yet" },
+        {
+          machineId: ID,
+          current: "inventoried",
+          expected: "installed",
+          commands: [],
+          blocked: "no command moves a machine from inventoried to installed yet",
+        },
       ],
     });
     expect((await api(`/v1/machines/${ID}/next`)).body).toMatchObject({ action: "wait" });
@@ -119,8 +172,18 @@ describe("expected category → difference → commands → category", () => {
 
   it("sets expectations in bulk by a fact", async () => {
     const other = "52:54:00:aa:00:02";
-    await api("/v1/inventory", "POST", sampleInventory({ bootMac: other, system: { manufacturer: "Acme", product: "X2", serial: "S2", uuid: null } }));
-    const res = await api("/v1/expected", "POST", { category: "ready", where: { path: "inventory.system.product", equals: "X1" } });
+    await api(
+      "/v1/inventory",
+      "POST",
+      sampleInventory({
+        bootMac: other,
+        system: { manufacturer: "Acme", product: "X2", serial: "S2", uuid: null },
+      }),
+    );
+    const res = await api("/v1/expected", "POST", {
+      category: "ready",
+      where: { path: "inventory.system.product", equals: "X1" },
+    });
     expect(res.body).toEqual({ machineIds: [ID] });
     const differences = (await api("/v1/differences")).body as { differences: { machineId: string }[] };
     expect(differences.differences.map((d) => d.machineId)).toEqual([ID]);
@@ -137,8 +200,14 @@ describe("leases that time out", () => {
     const second = await lease();
     expect(second.id).toBe(first.id);
     expect(second.leaseId).not.toBe(first.leaseId);
-    expect((await api(`/v1/machines/${ID}/commands/${first.id}/result`, "POST", diskCheckOk(first.leaseId))).status).toBe(409);
-    expect((await api(`/v1/machines/${ID}/commands/${second.id}/result`, "POST", diskCheckOk(second.leaseId))).body).toEqual({
+    expect(
+      (await api(`/v1/machines/${ID}/commands/${first.id}/result`, "POST", diskCheckOk(first.leaseId)))
+        .status,
+    ).toBe(409);
+    expect(
+      (await api(`/v1/machines/${ID}/commands/${second.id}/result`, "POST", diskCheckOk(second.leaseId)))
+        .body,
+    ).toEqual({
       duplicate: false,
       category: "ready",
     });
@@ -154,7 +223,12 @@ describe("leases that time out", () => {
     }
     expect((await api(`/v1/machines/${ID}/next`)).body).toMatchObject({ action: "wait" });
     expect((await api(`/v1/machines/${ID}`)).body).toMatchObject({ category: "failed", expected: null });
-    const queue = (await api(`/v1/machines/${ID}/queue`)).body as { commands: { state: string; error: string | null }[] };
-    expect(queue.commands[0]).toMatchObject({ state: "failed", error: expect.stringContaining("lease expired 3 times") as string });
+    const queue = (await api(`/v1/machines/${ID}/queue`)).body as {
+      commands: { state: string; error: string | null }[];
+    };
+    expect(queue.commands[0]).toMatchObject({
+      state: "failed",
+      error: expect.stringContaining("lease expired 3 times") as string,
+    });
   });
 });

@@ -69,7 +69,11 @@ async function sendFile(ctx: RequestContext, path: string): Promise<void> {
 function parseBody<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
-    throw new ApiError("schema_mismatch", `${what} does not match the schema`, toSchemaIssues(parsed.error.issues));
+    throw new ApiError(
+      "schema_mismatch",
+      `${what} does not match the schema`,
+      toSchemaIssues(parsed.error.issues),
+    );
   }
   return parsed.data;
 }
@@ -157,35 +161,63 @@ export function buildRouter(deps: AppDeps): Router {
   router.on("GET", "/v1/machines/:id/next", async (ctx) => {
     const id = await knownMachine(ctx.params.id);
     const command = await deps.store.leaseNext(id, new Date(), deps.leaseMs);
-    const next: NextAction = command ? { action: "run", command } : { action: "wait", pollAfterMs: deps.idlePollMs };
+    const next: NextAction = command
+      ? { action: "run", command }
+      : { action: "wait", pollAfterMs: deps.idlePollMs };
     if (command) ctx.log.info({ machine: id, command: command.id, kind: command.kind }, "command leased");
     sendJson(ctx.res, 200, next);
   });
 
   router.on("POST", "/v1/machines/:id/commands/:commandId/result", async (ctx) => {
     const id = await knownMachine(ctx.params.id);
-    const result = parseBody(CommandResult, await readJsonBody(ctx.req, deps.bodyLimitBytes), "command result");
+    const result = parseBody(
+      CommandResult,
+      await readJsonBody(ctx.req, deps.bodyLimitBytes),
+      "command result",
+    );
     const outcome = await deps.store.completeCommand(id, ctx.params.commandId ?? "", result, new Date());
     if (outcome.kind === "refused") {
       throw new ApiError("lease_refused", `result refused: ${outcome.reason}`, { reason: outcome.reason });
     }
-    ctx.log.info({ machine: id, command: ctx.params.commandId, outcome: result.outcome, duplicate: outcome.kind === "duplicate" }, "command result");
-    const answer: CommandResultAccepted = { duplicate: outcome.kind === "duplicate", category: outcome.category };
+    ctx.log.info(
+      {
+        machine: id,
+        command: ctx.params.commandId,
+        outcome: result.outcome,
+        duplicate: outcome.kind === "duplicate",
+      },
+      "command result",
+    );
+    const answer: CommandResultAccepted = {
+      duplicate: outcome.kind === "duplicate",
+      category: outcome.category,
+    };
     sendJson(ctx.res, 200, answer);
   });
 
   router.on("PUT", "/v1/machines/:id/expected", async (ctx) => {
     const id = await knownMachine(ctx.params.id);
-    const body = parseBody(ExpectRequest, await readJsonBody(ctx.req, deps.bodyLimitBytes), "expected category");
+    const body = parseBody(
+      ExpectRequest,
+      await readJsonBody(ctx.req, deps.bodyLimitBytes),
+      "expected category",
+    );
     const machine = await deps.store.setExpected(id, body.category, new Date());
     ctx.log.info({ machine: id, expected: body.category }, "expected category set");
     sendJson(ctx.res, 200, machine);
   });
 
   router.on("POST", "/v1/expected", async (ctx) => {
-    const body = parseBody(BulkExpectRequest, await readJsonBody(ctx.req, deps.bodyLimitBytes), "bulk expectation");
+    const body = parseBody(
+      BulkExpectRequest,
+      await readJsonBody(ctx.req, deps.bodyLimitBytes),
+      "bulk expectation",
+    );
     const machineIds = await deps.store.setExpectedWhere(body.where, body.category, new Date());
-    ctx.log.info({ where: body.where, expected: body.category, count: machineIds.length }, "expected category set in bulk");
+    ctx.log.info(
+      { where: body.where, expected: body.category, count: machineIds.length },
+      "expected category set in bulk",
+    );
     sendJson(ctx.res, 200, { machineIds });
   });
 

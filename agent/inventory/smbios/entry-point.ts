@@ -38,7 +38,7 @@ function sm2(b: Uint8Array): SmbiosResult<SmbiosEntryPoint> {
     return fail("entry_point_unknown_anchor", 0x10, "2.x entry point has no _DMI_ intermediate anchor");
   if (!checksumOk(b, 0x10, 0x0f))
     return fail("entry_point_bad_checksum", 0x15, "2.x intermediate (_DMI_) checksum");
-  let major = u8(b, 0x06);
+  const major = u8(b, 0x06);
   let minor = u8(b, 0x07);
   // dmidecode's fix-ups: some firmware wrote the entry point length (0x1F/0x21) or 3.3 as the version.
   if (major === 2 && (minor === 0x1f || minor === 0x21)) minor = 3;

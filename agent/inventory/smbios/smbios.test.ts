@@ -127,11 +127,11 @@ describe("parseSmbios on captured QEMU tables", () => {
     const { entryPoint, table } = fixture("q35-smbios3");
     const split = fromDumpBin(toDumpBin(entryPoint, table));
     expect(split.ok).toBe(true);
-    if (split.ok)
-      expect(ok(parseSmbios(split.value.entryPoint, split.value.table))).toEqual({
-        ...ok(parseSmbios(entryPoint, table)),
-        entryPoint: expect.objectContaining({ tableAddress: 32 }),
-      });
+    if (!split.ok) return;
+    const fromDump = ok(parseSmbios(split.value.entryPoint, split.value.table));
+    const direct = ok(parseSmbios(entryPoint, table));
+    expect(fromDump.entryPoint.tableAddress).toBe(32);
+    expect({ ...fromDump, entryPoint: null }).toEqual({ ...direct, entryPoint: null });
   });
 });
 
