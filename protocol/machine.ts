@@ -14,6 +14,8 @@ export const Machine = z.strictObject({
   /** ISO 8601 times, server clock. */
   firstSeenAt: z.string(),
   lastSeenAt: z.string(),
+  /** Configuration fingerprint (server/fingerprint.ts) of its inventory: same hardware configuration, same value. */
+  fingerprint: z.string().nullable(),
   /** Null until the loader has posted an inventory. */
   inventory: Inventory.nullable(),
 });

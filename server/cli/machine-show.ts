@@ -1,7 +1,7 @@
 // `bootwright machines show <id> [--json]`: one machine with its full inventory, readable (pure formatter
 // + the command wiring).
 import type { Command } from "commander";
-import { configurationFingerprint, Machine } from "../../protocol/index.js";
+import { Machine } from "../../protocol/index.js";
 import { clientServerUrl } from "../config.js";
 import { getJson } from "./api-client.js";
 import { formatBytes, formatTable } from "./format.js";
@@ -21,7 +21,7 @@ export function formatMachine(m: Machine): string {
   const d = inv.details;
   const s = d?.smbios;
   lines.push(
-    `fingerprint ${configurationFingerprint(inv)}`,
+    `fingerprint ${m.fingerprint ?? "-"}`,
     "",
     "system",
     `  manufacturer  ${dash(inv.system.manufacturer)}`,

@@ -36,4 +36,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      updated_at       TEXT NOT NULL
    ) STRICT;
    CREATE INDEX commands_by_machine ON commands (machine_id, state, seq);`,
+
+  // The configuration fingerprint, kept beside the inventory it was computed from (captured images are
+  // looked up by it: seed 003).
+  `ALTER TABLE machines ADD COLUMN fingerprint TEXT;
+   CREATE INDEX machines_by_fingerprint ON machines (fingerprint);`,
 ];

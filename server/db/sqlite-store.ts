@@ -19,6 +19,7 @@ import {
 import { decideResult } from "../command-results.js";
 import { CATEGORY_AT_FIRST_BOOT, categoryAfterInventory } from "../enrollment.js";
 import { ServerError } from "../errors.js";
+import { configurationFingerprint } from "../fingerprint.js";
 import { differenceOf, queueChanges, reconcile } from "../reconciler.js";
 import { matchesWhere, type Where } from "../selector.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
@@ -32,6 +33,7 @@ const MachineRow = z.object({
   boot_mac: z.string(),
   category: BootCategory,
   expected: BootCategory.nullable(),
+  fingerprint: z.string().nullable(),
   inventory_json: z.string().nullable(),
   first_seen_at: z.string(),
   last_seen_at: z.string(),
@@ -76,6 +78,7 @@ function toMachine(raw: unknown): Machine {
     bootMac: row.boot_mac,
     category: row.category,
     expected: row.expected,
+    fingerprint: row.fingerprint,
     firstSeenAt: row.first_seen_at,
     lastSeenAt: row.last_seen_at,
     inventory,
@@ -250,14 +253,15 @@ export class SqliteStore implements Store {
       const existing = this.findSameMachine(id, inventory.bootMac, at);
       const category = categoryAfterInventory(existing?.category);
       const json = JSON.stringify(inventory);
+      const fingerprint = configurationFingerprint(inventory);
       if (existing) {
         this.sql(
-          "UPDATE machines SET boot_mac = ?, category = ?, inventory_json = ?, last_seen_at = ? WHERE id = ?",
-        ).run(inventory.bootMac, category, json, at, id);
+          "UPDATE machines SET boot_mac = ?, category = ?, inventory_json = ?, fingerprint = ?, last_seen_at = ? WHERE id = ?",
+        ).run(inventory.bootMac, category, json, fingerprint, at, id);
       } else {
         this.sql(
-          "INSERT INTO machines (id, boot_mac, category, inventory_json, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
-        ).run(id, inventory.bootMac, category, json, at, at);
+          "INSERT INTO machines (id, boot_mac, category, inventory_json, fingerprint, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ).run(id, inventory.bootMac, category, json, fingerprint, at, at);
         this.log(id, at, "discovered", {
           mac: inventory.bootMac,
           uuid: inventory.system.uuid,
@@ -440,11 +444,9 @@ export class SqliteStore implements Store {
           : {}),
       });
       if (decision.inventory) {
-        this.sql("UPDATE machines SET inventory_json = ?, last_seen_at = ? WHERE id = ?").run(
-          JSON.stringify(decision.inventory),
-          at,
-          id,
-        );
+        this.sql(
+          "UPDATE machines SET inventory_json = ?, fingerprint = ?, last_seen_at = ? WHERE id = ?",
+        ).run(JSON.stringify(decision.inventory), configurationFingerprint(decision.inventory), at, id);
       }
       if (decision.clearExpected) this.failMachine(machine, at, decision.error ?? "command failed");
       else {

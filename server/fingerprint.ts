@@ -1,9 +1,9 @@
 // The configuration fingerprint: a stable hash over the facts that define a hardware configuration, so
-// two machines of the same configuration share it (captured images are keyed by it: seed 003). Pure, in
-// protocol/, so the agent and the server compute the same value. Serials, MACs, UUIDs, asset tags, slot
+// two machines of the same configuration share it (captured images are keyed by it: seed 003). The server
+// computes it when an inventory arrives and stores it beside the machine. Serials, MACs, UUIDs, asset tags, slot
 // locations and addresses are left out on purpose: they differ between machines of one configuration.
-import type { Inventory } from "./inventory.js";
-import { sha256Hex } from "./sha256.js";
+import { createHash } from "node:crypto";
+import type { Inventory } from "../protocol/index.js";
 
 /** Memory without SMBIOS: MemTotal rounded up to 256 MiB (the kernel keeps back a little of what is installed). */
 const MEMORY_ROUND_BYTES = 256 * 2 ** 20;
@@ -50,5 +50,7 @@ export function canonicalJson(value: unknown): string {
 
 /** "sha256:<hex>" over the canonical JSON of configurationFacts. */
 export function configurationFingerprint(inventory: Inventory): string {
-  return `sha256:${sha256Hex(canonicalJson(configurationFacts(inventory)))}`;
+  return `sha256:${createHash("sha256")
+    .update(canonicalJson(configurationFacts(inventory)))
+    .digest("hex")}`;
 }
