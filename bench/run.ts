@@ -13,6 +13,7 @@ import {
 import { availableParallelism } from "node:os";
 import { bootFigures } from "./boot.js";
 import { formatFigure, type Figure } from "./figures.js";
+import { inventoryFigures, smbiosFigures } from "./inventory.js";
 import { queueFigures, reconcileFigures } from "./queue.js";
 import { INITRAMFS_PATH } from "../test-vm/paths.js";
 
@@ -36,6 +37,8 @@ const BENCHES: Bench[] = [
         },
       ]),
   },
+  { prefix: "smbios.", run: smbiosFigures },
+  { prefix: "inventory.", run: inventoryFigures },
   { prefix: "reconcile.", run: reconcileFigures },
   { prefix: "queue.", run: queueFigures },
   { prefix: "boot.", run: bootFigures },

@@ -116,20 +116,30 @@ async function readDiskDetails(root: string, disks: Inventory["disks"]): Promise
 /** Mass-storage PCI functions (class 0x01xxxx); 0x0104xx are RAID controllers. */
 async function readStorageControllers(root: string): Promise<InventoryDetails["storageControllers"]> {
   const base = join(root, "sys/bus/pci/devices");
-  const out: InventoryDetails["storageControllers"] = [];
-  for (const address of await listDir(base)) {
-    const classCode = await readText(join(base, address, "class"));
-    if (!classCode?.startsWith("0x01")) continue;
-    out.push({
-      pciAddress: address,
-      vendorId: (await readText(join(base, address, "vendor"))) ?? "",
-      deviceId: (await readText(join(base, address, "device"))) ?? "",
-      classCode,
-      raid: classCode.startsWith("0x0104"),
-      driver: await linkName(join(base, address, "driver")),
-    });
-  }
-  return out;
+  // Every PCI function's class is read at once: one at a time, the loop dominated the inventory's time.
+  const addresses = await listDir(base);
+  const classes = await Promise.all(addresses.map((address) => readText(join(base, address, "class"))));
+  const storage = addresses.flatMap((address, i) => {
+    const classCode = classes[i];
+    return classCode?.startsWith("0x01") ? [{ address, classCode }] : [];
+  });
+  return Promise.all(
+    storage.map(async ({ address, classCode }) => {
+      const [vendorId, deviceId, driver] = await Promise.all([
+        readText(join(base, address, "vendor")),
+        readText(join(base, address, "device")),
+        linkName(join(base, address, "driver")),
+      ]);
+      return {
+        pciAddress: address,
+        vendorId: vendorId ?? "",
+        deviceId: deviceId ?? "",
+        classCode,
+        raid: classCode.startsWith("0x0104"),
+        driver,
+      };
+    }),
+  );
 }
 
 async function readSmbios(

@@ -65,17 +65,29 @@ describe("loaderSettings", () => {
     ).toEqual({
       serverUrl: "http://10.0.2.2:8080",
       bootMac: "52:54:00:12:34:56",
+      benchInventoryRuns: undefined,
     });
   });
 
+  it("reads the inventory benchmark's run count, ignoring anything but a positive integer", () => {
+    expect(loaderSettings("bootwright.bench-inventory=5").benchInventoryRuns).toBe(5);
+    expect(loaderSettings("bootwright.bench-inventory=0").benchInventoryRuns).toBeUndefined();
+    expect(loaderSettings("bootwright.bench-inventory=x").benchInventoryRuns).toBeUndefined();
+  });
+
   it("leaves both undefined when the command line has neither", () => {
-    expect(loaderSettings("console=ttyS0 quiet")).toEqual({ serverUrl: undefined, bootMac: undefined });
+    expect(loaderSettings("console=ttyS0 quiet")).toEqual({
+      serverUrl: undefined,
+      bootMac: undefined,
+      benchInventoryRuns: undefined,
+    });
   });
 
   it("treats an empty bootwright.server= as not set", () => {
     expect(loaderSettings("bootwright.server= BOOTIF=garbage")).toEqual({
       serverUrl: undefined,
       bootMac: undefined,
+      benchInventoryRuns: undefined,
     });
   });
 });

@@ -6,6 +6,8 @@ export interface LoaderSettings {
   serverUrl: string | undefined;
   /** BOOTIF=01-aa-bb-…: the NIC iPXE booted from (pxelinux convention: "01" is the ARP type, Ethernet). */
   bootMac: MacAddress | undefined;
+  /** bootwright.bench-inventory=N: time the full and the minimal inventory N times each (npm run bench). */
+  benchInventoryRuns: number | undefined;
 }
 
 /** Splits a kernel command line into key → value (flags without "=" get ""); the last one wins. */
@@ -34,5 +36,11 @@ export function loaderSettings(cmdline: string): LoaderSettings {
   return {
     serverUrl: server ? server.replace(/\/+$/, "") : undefined,
     bootMac: parseBootif(params.get("BOOTIF")),
+    benchInventoryRuns: positiveInt(params.get("bootwright.bench-inventory")),
   };
+}
+
+function positiveInt(value: string | undefined): number | undefined {
+  const n = Number(value);
+  return value !== undefined && Number.isInteger(n) && n > 0 ? n : undefined;
 }

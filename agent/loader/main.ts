@@ -7,6 +7,7 @@ import { say } from "./console.js";
 import { loaderSettings } from "./kernel-cmdline.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
+import { benchInventory } from "./inventory-bench.js";
 import {
   describeRequestFailure,
   fetchNextAction,
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
   const { nic: bootNic } = await bringUpBootNic(nics, bootCandidates);
   bringUpOtherNics(nics, bootNic);
 
+  if (settings.benchInventoryRuns) await benchInventory(bootNic.mac, settings.benchInventoryRuns);
   say("step", "gathering inventory");
   const inventory = await gatherInventory(bootNic.mac);
   say("ok", "inventory", {
