@@ -1,5 +1,7 @@
 // npm run demo: starts the server on the embedded SQLite store, boots one demo VM through iPXE into our
-// loader, shows its console as it goes, prints the boot list, and says where to look.
+// loader, waits for its inventory, then (as an operator would) expects it `ready`: the loader runs the
+// queued disk check and the machine moves on. Shows the console as it goes, prints the boot list, the
+// difference list and the machine's step log, and says where to look.
 // `npm run demo -- --keep` leaves the server running afterwards (Ctrl-C stops it).
 import { execFile } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync } from "node:fs";
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
     kernelPath: KERNEL_PATH,
     initramfsPath: INITRAMFS_PATH,
     kernelArgs: "console=ttyS0,115200n8 quiet panic=-1",
+    pollIntervalMs: 2000,
   });
   const server = await startServer(config, { logger: createLogger("debug", createWriteStream(serverLog)) });
   console.log(
@@ -56,15 +59,23 @@ async function main(): Promise<void> {
   // Echo the console's bootwright lines as they appear, so the flow is visible.
   let shown = 0;
   const echo = setInterval(() => {
+    // Complete lines only: the last one may still be being written.
     const lines = vm
       .console()
       .split("\n")
+      .slice(0, -1)
       .filter((line) => line.includes("bootwright"));
     for (const line of lines.slice(shown)) console.log(`  | ${line.trim()}`);
     shown = lines.length;
   }, 500);
+  const cli = async (...args: string[]): Promise<string> =>
+    // Asynchronously: the server answering it runs in this process.
+    (await promisify(execFile)(join(REPO_ROOT, "bin/bootwright"), [...args, "--server", server.url])).stdout;
   try {
     await waitForMachine(server, DEMO_UUID, (m) => (m?.category === "inventoried" ? m : undefined), 240_000);
+    console.log(`\noperator: bin/bootwright expect ${DEMO_UUID} ready`);
+    console.log(`  ${(await cli("expect", DEMO_UUID, "ready")).trim()}`);
+    await waitForMachine(server, DEMO_UUID, (m) => (m?.category === "ready" ? m : undefined), 120_000);
     await new Promise((done) => setTimeout(done, 1000)); // let the console echo catch up
   } finally {
     clearInterval(echo);
@@ -72,24 +83,25 @@ async function main(): Promise<void> {
   }
 
   console.log("\nboot list (bin/bootwright machines):");
-  // Asynchronously: the server answering it runs in this process.
-  const { stdout } = await promisify(execFile)(join(REPO_ROOT, "bin/bootwright"), [
-    "machines",
-    "--server",
-    server.url,
-  ]);
-  console.log(stdout);
+  console.log(await cli("machines"));
+  console.log("difference list (bin/bootwright diff):");
+  console.log(await cli("diff"));
+  console.log(`the machine (bin/bootwright machines show ${DEMO_UUID}):`);
+  console.log(await cli("machines", "show", DEMO_UUID));
+  console.log(`step log (bin/bootwright log ${DEMO_UUID}):`);
+  console.log(await cli("log", DEMO_UUID));
   console.log("where to look:");
   console.log(`  VM console       ${vm.consolePath}`);
   console.log(`  server log       ${serverLog}  (JSON lines)`);
-  console.log(`  boot list (API)  curl ${server.url}/v1/machines`);
-  console.log(`  machine log      curl ${server.url}/v1/machines/${DEMO_UUID}/log`);
+  console.log(`  SQLite store     ${join(DEMO_DIR, "bootwright.sqlite")}`);
   if (!keep) {
     await server.close();
     console.log("\nserver stopped (run `npm run demo -- --keep` to leave it running).");
     return;
   }
-  console.log(`\nserver still running at ${server.url}; Ctrl-C stops it.`);
+  console.log(`\nserver still running at ${server.url}; Ctrl-C stops it. Try:`);
+  console.log(`  curl ${server.url}/v1/machines`);
+  console.log(`  bin/bootwright log ${DEMO_UUID} --server ${server.url}`);
   process.once("SIGINT", () => void server.close().then(() => process.exit(0)));
 }
 
