@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chooseAccelerator } from "../test-vm/accelerator.js";
-import { INITRAMFS_PATH, KERNEL_PATH, requireBootArtefacts } from "../test-vm/paths.js";
-import { Vm, type VmBoot } from "../test-vm/qemu.js";
+import { requireBootArtefacts } from "../test-vm/paths.js";
+import { directLoaderBoot, Vm, type VmBoot } from "../test-vm/qemu.js";
 import { startTestServer, waitForMachine } from "../test-vm/test-server.js";
 import { median, type Figure } from "./figures.js";
 
@@ -24,12 +24,7 @@ export async function bootFigures(): Promise<Figure[]> {
       const boot: VmBoot =
         kind === "network"
           ? { kind, bootfileUrl: `${server.advertiseUrl}/boot.ipxe` }
-          : {
-              kind,
-              kernel: KERNEL_PATH,
-              initrd: INITRAMFS_PATH,
-              append: `console=ttyS0,115200n8 quiet panic=-1 BOOTIF=01-${mac.replaceAll(":", "-")} bootwright.server=${server.advertiseUrl}`,
-            };
+          : directLoaderBoot(mac, server.advertiseUrl);
       // No -uuid: identity is the MAC, so each run is a machine of its own.
       const vm = Vm.start({
         name: `bench-${kind}-${index}`,

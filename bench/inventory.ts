@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseSmbios } from "../agent/inventory/smbios/index.js";
 import { chooseAccelerator } from "../test-vm/accelerator.js";
-import { INITRAMFS_PATH, KERNEL_PATH, REPO_ROOT, requireBootArtefacts } from "../test-vm/paths.js";
-import { Vm } from "../test-vm/qemu.js";
+import { REPO_ROOT, requireBootArtefacts } from "../test-vm/paths.js";
+import { directLoaderBoot, Vm } from "../test-vm/qemu.js";
 import { startTestServer } from "../test-vm/test-server.js";
 import { median, type Figure } from "./figures.js";
 
@@ -23,12 +23,7 @@ export async function inventoryFigures(): Promise<Figure[]> {
     workDir: dir,
     accel,
     firmware: "bios",
-    boot: {
-      kind: "direct",
-      kernel: KERNEL_PATH,
-      initrd: INITRAMFS_PATH,
-      append: `console=ttyS0,115200n8 quiet panic=-1 BOOTIF=01-${mac.replaceAll(":", "-")} bootwright.server=${server.advertiseUrl} bootwright.bench-inventory=${RUNS}`,
-    },
+    boot: directLoaderBoot(mac, server.advertiseUrl, `bootwright.bench-inventory=${RUNS}`),
     mac,
     disksMiB: [64, 64],
   });

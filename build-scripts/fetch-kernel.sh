@@ -22,8 +22,8 @@ version=${pkg#linux-image-}
 printf '[setup] fetching kernel package %s\n' "$pkg"
 tmp=$(mktemp -d build-kernel.XXXXXX --tmpdir)
 trap 'rm -rf "$tmp"' EXIT
-chmod 755 "$tmp" # apt's sandbox user must be able to write the download there
-(cd "$tmp" && apt-get download "$pkg" >/dev/null)
+# As root into a private temp dir: apt's sandbox user could not write there, so do not switch to it.
+(cd "$tmp" && apt-get download -o APT::Sandbox::User=root "$pkg" >/dev/null)
 dpkg-deb -x "$tmp"/"$pkg"_*.deb "$tmp/root"
 
 staging=$out.tmp

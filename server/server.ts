@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { ServerConfig } from "./config.js";
 import { SqliteStore } from "./db/sqlite-store.js";
 import type { Store } from "./db/store.js";
+import { ServerError } from "./errors.js";
 import { buildRouter } from "./http/routes.js";
 import { sendError } from "./http/router.js";
 import { loadTemplate } from "./ipxe/render.js";
@@ -32,13 +33,23 @@ export async function startServer(
 
   // Listen first: the advertised URL may need the bound port (--port 0), and the routes need that URL.
   const server: Server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.port, config.host, () => {
-      server.off("error", reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config.port, config.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await store.close();
+    throw new ServerError(
+      `cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
   const port = (server.address() as AddressInfo).port;
   const advertiseUrl = config.advertiseUrl.replace("{port}", String(port));
   const router = buildRouter({

@@ -9,8 +9,8 @@ import { promisify } from "node:util";
 import { afterAll, expect, it } from "vitest";
 import type { RunningServer } from "../server/server.js";
 import { chooseAccelerator } from "./accelerator.js";
-import { INITRAMFS_PATH, KERNEL_PATH, REPO_ROOT, requireBootArtefacts } from "./paths.js";
-import { Vm } from "./qemu.js";
+import { REPO_ROOT, requireBootArtefacts } from "./paths.js";
+import { directLoaderBoot, Vm } from "./qemu.js";
 import { startTestServer, waitForMachine } from "./test-server.js";
 
 const UUID = "0e0c8a6a-6f5f-4c43-9d57-000000000c01";
@@ -46,12 +46,7 @@ it("expected ready → check-disks runs in the VM → category ready, difference
     workDir: dir,
     accel,
     firmware: "bios",
-    boot: {
-      kind: "direct",
-      kernel: KERNEL_PATH,
-      initrd: INITRAMFS_PATH,
-      append: `console=ttyS0 quiet panic=-1 BOOTIF=01-${mac.replaceAll(":", "-")} bootwright.server=${server.advertiseUrl}`,
-    },
+    boot: directLoaderBoot(mac, server.advertiseUrl),
     mac,
     uuid: UUID,
     disksMiB: [64, 96],

@@ -7,8 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../server/server.js";
 import { freePort } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
-import { INITRAMFS_PATH, KERNEL_PATH, requireBootArtefacts } from "./paths.js";
-import { Vm, type Firmware } from "./qemu.js";
+import { requireBootArtefacts } from "./paths.js";
+import { directLoaderBoot, Vm, type Firmware } from "./qemu.js";
 import { GUEST_HOST_ADDRESS, startTestServer, waitForMachine } from "./test-server.js";
 
 const BOOT_TIMEOUT_MS = 180_000;
@@ -121,12 +121,7 @@ describe("direct boot while the server is down", () => {
       workDir: dir,
       accel,
       firmware: "bios",
-      boot: {
-        kind: "direct",
-        kernel: KERNEL_PATH,
-        initrd: INITRAMFS_PATH,
-        append: `console=ttyS0 quiet panic=-1 BOOTIF=01-${mac.replaceAll(":", "-")} bootwright.server=http://${GUEST_HOST_ADDRESS}:${port}`,
-      },
+      boot: directLoaderBoot(mac, `http://${GUEST_HOST_ADDRESS}:${port}`),
       mac,
       // All-zero UUID: firmware that has none. Identity must fall back to the boot MAC.
       uuid: "00000000-0000-0000-0000-000000000000",

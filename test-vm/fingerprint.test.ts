@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { chooseAccelerator } from "./accelerator.js";
-import { INITRAMFS_PATH, KERNEL_PATH, requireBootArtefacts } from "./paths.js";
-import { Vm } from "./qemu.js";
+import { requireBootArtefacts } from "./paths.js";
+import { directLoaderBoot, Vm } from "./qemu.js";
 import { startTestServer, waitForMachine } from "./test-server.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -39,12 +39,7 @@ it("same shape → same fingerprint; memory or disk size → a different one", a
       workDir: join(dir, shape.name),
       accel,
       firmware: "bios",
-      boot: {
-        kind: "direct",
-        kernel: KERNEL_PATH,
-        initrd: INITRAMFS_PATH,
-        append: `console=ttyS0 quiet panic=-1 BOOTIF=01-${shape.mac.replaceAll(":", "-")} bootwright.server=${server.advertiseUrl}`,
-      },
+      boot: directLoaderBoot(shape.mac, server.advertiseUrl),
       mac: shape.mac,
       uuid,
       memoryMiB: shape.memoryMiB,

@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } fr
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Accelerator } from "./accelerator.js";
-import { OVMF_CODE, OVMF_VARS } from "./paths.js";
+import { INITRAMFS_PATH, KERNEL_PATH, OVMF_CODE, OVMF_VARS } from "./paths.js";
 
 export type Firmware = "bios" | "uefi";
 
@@ -15,6 +15,21 @@ export type VmBoot =
   | { kind: "network"; bootfileUrl: string }
   /** Boot a kernel and initramfs directly, as a machine that skipped iPXE would. */
   | { kind: "direct"; kernel: string; initrd: string; append: string };
+
+/**
+ * Our loader booted directly (-kernel/-initrd) with what iPXE would put on its command line: the boot
+ * NIC as BOOTIF and the server's advertised URL. `extraArgs` adds kernel parameters.
+ */
+export function directLoaderBoot(mac: string, serverUrl: string, extraArgs = ""): VmBoot {
+  const bootif = `01-${mac.replaceAll(":", "-")}`;
+  return {
+    kind: "direct",
+    kernel: KERNEL_PATH,
+    initrd: INITRAMFS_PATH,
+    append:
+      `console=ttyS0,115200n8 quiet panic=-1 BOOTIF=${bootif} bootwright.server=${serverUrl} ${extraArgs}`.trim(),
+  };
+}
 
 export interface VmOptions {
   name: string;

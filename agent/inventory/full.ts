@@ -6,8 +6,7 @@
 // strings or zeros, silently. The facts it could still give there (CPU model, flags and topology from
 // /proc/cpuinfo; MemTotal; MAC, speed and carrier from /sys/class/net) are what we read below directly, in
 // milliseconds, with no dependency and with errors we control; so we do not use it at all.
-import { access, readdir, readFile, readlink, realpath } from "node:fs/promises";
-import { basename, join, relative } from "node:path";
+import { join } from "node:path";
 import type {
   DiskDetails,
   Inventory,
@@ -19,57 +18,7 @@ import { LEASE_DIR, parseLease } from "../loader/network.js";
 import { diskKind, lastPciAddress, parseCpuTopology, smbiosFacts } from "./details-parsers.js";
 import { gatherMinimalInventory } from "./minimal.js";
 import { parseSmbios } from "./smbios/index.js";
-
-async function readText(path: string): Promise<string | null> {
-  try {
-    const value = (await readFile(path, "utf8")).trim();
-    return value === "" ? null : value;
-  } catch {
-    return null;
-  }
-}
-
-async function readBytes(path: string): Promise<Uint8Array | null> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch {
-    return null;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Basename of a symlink's target (…/device/driver → "virtio_net"), null when there is no link. */
-async function linkName(path: string): Promise<string | null> {
-  try {
-    return basename(await readlink(path));
-  } catch {
-    return null;
-  }
-}
-
-async function devicePath(root: string, path: string): Promise<string | null> {
-  try {
-    return relative(join(root, "sys/devices"), await realpath(path));
-  } catch {
-    return null;
-  }
-}
-
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return (await readdir(path)).sort();
-  } catch {
-    return [];
-  }
-}
+import { devicePath, exists, linkName, listDir, readBytes, readText } from "./sysfs.js";
 
 async function readNicDetails(root: string, nics: Inventory["nics"]): Promise<NicDetails[]> {
   return Promise.all(

@@ -1,6 +1,5 @@
 // Gathers the minimal inventory from /sys and /proc. Reads files directly rather than through
 // systeminformation: in our initramfs this is all we need, and it runs in milliseconds.
-import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   normalizeMac,
@@ -10,24 +9,7 @@ import {
   type NicInfo,
 } from "../../protocol/index.js";
 import { parseCpuinfo, parseMemTotalBytes } from "./proc-parsers.js";
-
-/** Reads a sysfs attribute; a missing or unreadable file is "unknown", not an error (many are optional). */
-async function readAttr(path: string): Promise<string | null> {
-  try {
-    const value = (await readFile(path, "utf8")).trim();
-    return value === "" ? null : value;
-  } catch {
-    return null;
-  }
-}
-
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return (await readdir(path)).sort();
-  } catch {
-    return [];
-  }
-}
+import { listDir, readText } from "./sysfs.js";
 
 /** Ethernet NICs with a MAC (loopback, tunnels and interfaces without one are skipped). */
 export async function readNics(root: string): Promise<NicInfo[]> {
@@ -35,8 +17,8 @@ export async function readNics(root: string): Promise<NicInfo[]> {
   for (const name of await listDir(join(root, "sys/class/net"))) {
     const dir = join(root, "sys/class/net", name);
     // type 1 = ARPHRD_ETHER (include/uapi/linux/if_arp.h); loopback is 772.
-    if ((await readAttr(join(dir, "type"))) !== "1") continue;
-    const mac = normalizeMac((await readAttr(join(dir, "address"))) ?? "");
+    if ((await readText(join(dir, "type"))) !== "1") continue;
+    const mac = normalizeMac((await readText(join(dir, "address"))) ?? "");
     if (mac && mac !== "00:00:00:00:00:00") nics.push({ name, mac });
   }
   return nics;
@@ -47,7 +29,7 @@ export async function readDisks(root: string): Promise<DiskInfo[]> {
   const disks: DiskInfo[] = [];
   for (const name of await listDir(join(root, "sys/block"))) {
     if (/^(loop|ram|zram|dm-|md|sr|fd)/.test(name)) continue;
-    const sectors = Number((await readAttr(join(root, "sys/block", name, "size"))) ?? "0");
+    const sectors = Number((await readText(join(root, "sys/block", name, "size"))) ?? "0");
     disks.push({ name, sizeBytes: sectors * 512 });
   }
   return disks;
@@ -60,12 +42,12 @@ export class InventoryError extends Error {
 export async function gatherMinimalInventory(root: string, bootMac: MacAddress): Promise<Inventory> {
   const dmi = join(root, "sys/class/dmi/id");
   const [manufacturer, product, serial, uuid, cpuinfo, meminfo, nics, disks] = await Promise.all([
-    readAttr(join(dmi, "sys_vendor")),
-    readAttr(join(dmi, "product_name")),
-    readAttr(join(dmi, "product_serial")),
-    readAttr(join(dmi, "product_uuid")),
-    readAttr(join(root, "proc/cpuinfo")),
-    readAttr(join(root, "proc/meminfo")),
+    readText(join(dmi, "sys_vendor")),
+    readText(join(dmi, "product_name")),
+    readText(join(dmi, "product_serial")),
+    readText(join(dmi, "product_uuid")),
+    readText(join(root, "proc/cpuinfo")),
+    readText(join(root, "proc/meminfo")),
     readNics(root),
     readDisks(root),
   ]);
