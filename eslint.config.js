@@ -67,6 +67,24 @@ export default tseslint.config(
     },
   },
   {
+    // Narrow exception: the agent builder runs the installer plugins' probes (pure functions of
+    // inventory + plan) to choose what to bundle, and imports nothing else of agent/.
+    files: ["server/agent-builder.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "/agent/(?!installer/registry)",
+              message: "server/agent-builder.ts may import only agent/installer/registry (the probes).",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Narrow exception: `bootwright smbios --from-dump` decodes an operator's dmidecode dump with the
     // agent's own SMBIOS parser, so both report the same fields and the same errors. The parser is pure
     // (bytes in, result out, no I/O), so the server gains no agent dependency beyond that code.

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { ServerConfig } from "./config.js";
 import { SqliteStore } from "./db/sqlite-store.js";
 import type { Store } from "./db/store.js";
+import { AgentBuilder } from "./agent-builder.js";
 import { ServerError } from "./errors.js";
 import { buildRouter } from "./http/routes.js";
 import { sendError } from "./http/router.js";
@@ -61,6 +62,7 @@ export async function startServer(
     templates,
     idlePollMs: config.pollIntervalMs,
     leaseMs: config.leaseMs,
+    agents: new AgentBuilder(join(config.dataDir, "agents")),
   });
   server.on("request", (req, res) => {
     const reqId = ++requestCount;

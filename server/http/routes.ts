@@ -17,6 +17,7 @@ import {
   type InventoryAccepted,
   type NextAction,
 } from "../../protocol/index.js";
+import type { AgentBuilder } from "../agent-builder.js";
 import type { Store } from "../db/store.js";
 import { ApiError } from "../errors.js";
 import { renderBootScript, renderLoaderScript } from "../ipxe/render.js";
@@ -35,6 +36,8 @@ export interface AppDeps {
   idlePollMs: number;
   /** How long a leased command belongs to its agent. */
   leaseMs: number;
+  /** Builds and keeps the tailored agent bundles. */
+  agents: AgentBuilder;
 }
 
 const IPXE_TYPE = "text/plain; charset=utf-8";
@@ -45,7 +48,11 @@ function parseMacParam(raw: string | undefined): MacAddress {
   return parsed.data;
 }
 
-async function sendFile(ctx: RequestContext, path: string): Promise<void> {
+async function sendFile(
+  ctx: RequestContext,
+  path: string,
+  contentType = "application/octet-stream",
+): Promise<void> {
   let size: number;
   try {
     size = (await stat(path)).size;
@@ -57,7 +64,7 @@ async function sendFile(ctx: RequestContext, path: string): Promise<void> {
       { cause: err },
     );
   }
-  ctx.res.writeHead(200, { "content-type": "application/octet-stream", "content-length": size });
+  ctx.res.writeHead(200, { "content-type": contentType, "content-length": size });
   if (ctx.req.method === "HEAD") {
     ctx.res.end();
     return;
@@ -119,6 +126,15 @@ export function buildRouter(deps: AppDeps): Router {
     if (name !== "vmlinuz" && name !== "initramfs.img")
       throw new ApiError("not_found", `no asset named ${name ?? ""}`);
     await sendFile(ctx, deps.assets[name]);
+  });
+
+  // Tailored agents, content-addressed: the URL names the bundle's sha256, and the header repeats it.
+  router.on("GET", "/v1/agents/:sha.mjs", async (ctx) => {
+    const sha = ctx.params.sha ?? "";
+    const path = deps.agents.bundlePath(sha);
+    if (!path) throw new ApiError("not_found", `no agent bundle ${sha}`);
+    ctx.res.setHeader("x-bootwright-sha256", sha);
+    await sendFile(ctx, path, "text/javascript; charset=utf-8");
   });
 
   router.on("POST", "/v1/inventory", async (ctx) => {

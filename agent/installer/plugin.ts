@@ -1,0 +1,29 @@
+// The one shape every installer plugin has (style.md §6, after ironic-python-agent's hardware managers):
+// a pure probe that rates how well it applies to this machine and plan, and the steps it runs.
+import type { AgentPlan, Inventory } from "../../protocol/index.js";
+
+/** How specifically a plugin applies: the builder bundles only plugins rated above "none". */
+export type Support = "none" | "generic" | "mainline" | "vendor";
+
+export interface StepContext {
+  inventory: Inventory;
+  plan: AgentPlan;
+  signal: AbortSignal;
+  /** Root of /sys, /dev and /proc (tests point it elsewhere). */
+  root: string;
+  /** A readable progress line on the console, and the same event to the server. */
+  progress: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface Step {
+  name: string;
+  /** Safe to run again after a reboot; returns what it found or did. */
+  run: (ctx: StepContext) => Promise<Record<string, unknown>>;
+}
+
+export interface InstallerPlugin {
+  name: string;
+  /** Pure: no I/O. The server runs it to choose the plugins of a machine's agent. */
+  probe: (inventory: Inventory, plan: AgentPlan) => Support;
+  steps: readonly Step[];
+}

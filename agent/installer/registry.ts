@@ -1,0 +1,21 @@
+// Every installer plugin, in the order their steps run. esbuild cannot discover plugins at run time, so
+// the list is explicit; the agent builder bundles only those whose probe applies to a machine.
+import type { AgentPlan, Inventory } from "../../protocol/index.js";
+import type { InstallerPlugin, Support } from "./plugin.js";
+import { diskReport } from "./plugins/disk-report.js";
+import { mdadmRaid } from "./plugins/mdadm-raid.js";
+import { uefiVars } from "./plugins/uefi-vars.js";
+
+/** Plugin name → the module that exports it (the builder bundles by path) and its export name. */
+export const PLUGINS: readonly { plugin: InstallerPlugin; module: string; exportName: string }[] = [
+  { plugin: uefiVars, module: "plugins/uefi-vars.ts", exportName: "uefiVars" },
+  { plugin: diskReport, module: "plugins/disk-report.ts", exportName: "diskReport" },
+  { plugin: mdadmRaid, module: "plugins/mdadm-raid.ts", exportName: "mdadmRaid" },
+];
+
+/** The plugins whose probe applies, in registry order, with how well. Pure. */
+export function selectPlugins(inventory: Inventory, plan: AgentPlan): { name: string; support: Support }[] {
+  return PLUGINS.map(({ plugin }) => ({ name: plugin.name, support: plugin.probe(inventory, plan) })).filter(
+    (p) => p.support !== "none",
+  );
+}

@@ -1,0 +1,53 @@
+// Fetches a tailored agent bundle, checks its sha256 against the one the server named before running
+// anything, and loads it into this same Node process.
+import { createHash } from "node:crypto";
+import { rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { AgentPlan, type StepReport } from "../../protocol/index.js";
+import type { AgentRun } from "../installer/runtime.js";
+
+export interface LoadedAgent {
+  plan: AgentPlan;
+  plugins: string[];
+  run: (run: AgentRun) => Promise<StepReport[]>;
+}
+
+export class AgentIntegrityError extends Error {
+  readonly code = "agent_integrity";
+}
+
+/** Downloads `url`, refuses it unless its sha256 is `expectedSha256`, and imports it. */
+export async function loadVerifiedAgent(
+  url: string,
+  expectedSha256: string,
+  workDir = "/tmp",
+): Promise<LoadedAgent> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
+  const bytes = Buffer.from(await response.arrayBuffer());
+  const actual = createHash("sha256").update(bytes).digest("hex");
+  if (actual !== expectedSha256) {
+    throw new AgentIntegrityError(
+      `agent from ${url} has sha256 ${actual}, expected ${expectedSha256}: not running it`,
+    );
+  }
+  const file = join(workDir, `bootwright-agent-${actual}.mjs`);
+  await writeFile(`${file}.tmp`, bytes);
+  await rename(`${file}.tmp`, file);
+  const loaded: unknown = await import(pathToFileURL(file).href);
+  if (
+    typeof loaded !== "object" ||
+    loaded === null ||
+    !("run" in loaded) ||
+    typeof loaded.run !== "function"
+  ) {
+    throw new AgentIntegrityError(`agent ${actual} exports no run()`);
+  }
+  const module = loaded as { run: LoadedAgent["run"]; plan?: unknown; plugins?: unknown };
+  return {
+    plan: AgentPlan.parse(module.plan),
+    plugins: Array.isArray(module.plugins) ? module.plugins.map(String) : [],
+    run: module.run,
+  };
+}
