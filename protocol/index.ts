@@ -7,3 +7,4 @@ export * from "./inventory.js";
 export * from "./mac.js";
 export * from "./machine.js";
 export * from "./next-action.js";
+export * from "./agent-plan.js";
