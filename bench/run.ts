@@ -12,6 +12,7 @@ import {
 } from "node:fs";
 import { availableParallelism } from "node:os";
 import { bootFigures } from "./boot.js";
+import { agentFigures } from "./agent.js";
 import { formatFigure, type Figure } from "./figures.js";
 import { inventoryFigures, smbiosFigures } from "./inventory.js";
 import { queueFigures, reconcileFigures } from "./queue.js";
@@ -39,6 +40,7 @@ const BENCHES: Bench[] = [
   },
   { prefix: "smbios.", run: smbiosFigures },
   { prefix: "inventory.", run: inventoryFigures },
+  { prefix: "agent.", run: agentFigures },
   { prefix: "reconcile.", run: reconcileFigures },
   { prefix: "queue.", run: queueFigures },
   { prefix: "boot.", run: bootFigures },

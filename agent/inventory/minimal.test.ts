@@ -5,7 +5,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Inventory } from "../../protocol/index.js";
-import { gatherMinimalInventory, InventoryError, readDisks, readNics } from "./minimal.js";
+import { readDisks } from "./disks.js";
+import { gatherMinimalInventory, InventoryError, readNics } from "./minimal.js";
 
 const FIXTURE_PROC = fileURLToPath(new URL("fixtures/host-2cpu/proc", import.meta.url));
 const BOOT_MAC = "52:54:00:12:34:56";

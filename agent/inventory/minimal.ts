@@ -1,14 +1,9 @@
 // Gathers the minimal inventory from /sys and /proc. Reads files directly rather than through
 // systeminformation: in our initramfs this is all we need, and it runs in milliseconds.
 import { join } from "node:path";
-import {
-  normalizeMac,
-  type DiskInfo,
-  type Inventory,
-  type MacAddress,
-  type NicInfo,
-} from "../../protocol/index.js";
+import { normalizeMac, type Inventory, type MacAddress, type NicInfo } from "../../protocol/index.js";
 import { parseCpuinfo, parseMemTotalBytes } from "./proc-parsers.js";
+import { readDisks } from "./disks.js";
 import { listDir, readText } from "./sysfs.js";
 
 /** Ethernet NICs with a MAC (loopback, tunnels and interfaces without one are skipped). */
@@ -22,17 +17,6 @@ export async function readNics(root: string): Promise<NicInfo[]> {
     if (mac && mac !== "00:00:00:00:00:00") nics.push({ name, mac });
   }
   return nics;
-}
-
-/** Whole disks: /sys/block minus loop, ram, zram, device-mapper and md (those are not hardware). */
-export async function readDisks(root: string): Promise<DiskInfo[]> {
-  const disks: DiskInfo[] = [];
-  for (const name of await listDir(join(root, "sys/block"))) {
-    if (/^(loop|ram|zram|dm-|md|sr|fd)/.test(name)) continue;
-    const sectors = Number((await readText(join(root, "sys/block", name, "size"))) ?? "0");
-    disks.push({ name, sizeBytes: sectors * 512 });
-  }
-  return disks;
 }
 
 export class InventoryError extends Error {

@@ -2,7 +2,7 @@
 // throws; the caller posts the result under the command's lease.
 import { open } from "node:fs/promises";
 import type { CommandOutput, DiskCheck, Inventory, LeasedCommand } from "../../protocol/index.js";
-import { readDisks } from "../inventory/minimal.js";
+import { readDisks } from "../inventory/disks.js";
 
 export interface CommandContext {
   /** Gathers the inventory the same way the loader did at enrollment. */

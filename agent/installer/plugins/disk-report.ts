@@ -1,6 +1,6 @@
 // Reports the target disks the plan will use (every machine's agent has it: the first step is always
 // a look at what is really there, before anything is written).
-import { readDisks } from "../../inventory/minimal.js";
+import { readDisks } from "../../inventory/disks.js";
 import type { InstallerPlugin } from "../plugin.js";
 
 export const diskReport: InstallerPlugin = {

@@ -1,6 +1,6 @@
 // Software RAID with mdadm across the machine's disks (seed 002 claim 5). This step checks the member
 // disks and the array the plan asks for; creating it comes with the install issue.
-import { readDisks } from "../../inventory/minimal.js";
+import { readDisks } from "../../inventory/disks.js";
 import type { InstallerPlugin } from "../plugin.js";
 
 /** mdadm's minimum member count per level (md(4)). */
