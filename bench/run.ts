@@ -15,6 +15,7 @@ import { bootFigures } from "./boot.js";
 import { agentFigures } from "./agent.js";
 import { formatFigure, type Figure } from "./figures.js";
 import { inventoryFigures, smbiosFigures } from "./inventory.js";
+import { policyFigures } from "./policy.js";
 import { queueFigures, reconcileFigures } from "./queue.js";
 import { INITRAMFS_PATH } from "../test-vm/paths.js";
 
@@ -43,6 +44,7 @@ const BENCHES: Bench[] = [
   { prefix: "agent.", run: agentFigures },
   { prefix: "reconcile.", run: reconcileFigures },
   { prefix: "queue.", run: queueFigures },
+  { prefix: "policy.", run: policyFigures },
   { prefix: "boot.", run: bootFigures },
 ];
 

@@ -2,6 +2,7 @@
 // 000). The agent leases one, runs it, and posts the result with the command id and lease id.
 import { z } from "zod";
 import { BootCategory } from "./boot-category.js";
+import { StepReport } from "./agent-plan.js";
 import { Inventory } from "./inventory.js";
 
 export const CommandKind = z.enum([
@@ -9,6 +10,8 @@ export const CommandKind = z.enum([
   "report-inventory",
   /** Read the first and last MiB of every disk: proves each is present and readable. */
   "check-disks",
+  /** Fetch the machine's tailored agent (sha256-pinned) and run its steps. */
+  "run-agent",
 ]);
 export type CommandKind = z.infer<typeof CommandKind>;
 
@@ -21,6 +24,14 @@ export const LeasedCommand = z.strictObject({
   leaseExpiresAt: z.string(),
   /** How long the agent may take before it gives up (the lease outlasts it). */
   timeoutMs: z.number().int().positive(),
+  /** For run-agent: where the tailored bundle is and the sha256 it must have. */
+  agent: z
+    .strictObject({
+      url: z.string(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      plugins: z.array(z.string()),
+    })
+    .optional(),
 });
 export type LeasedCommand = z.infer<typeof LeasedCommand>;
 
@@ -36,6 +47,7 @@ export type DiskCheck = z.infer<typeof DiskCheck>;
 export const CommandOutput = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("report-inventory"), inventory: Inventory }),
   z.strictObject({ kind: z.literal("check-disks"), disks: z.array(DiskCheck) }),
+  z.strictObject({ kind: z.literal("run-agent"), sha256: z.string(), steps: z.array(StepReport) }),
 ]);
 export type CommandOutput = z.infer<typeof CommandOutput>;
 

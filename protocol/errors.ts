@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   lease_refused:
     "A command result was refused: its lease expired, is not the current one, or the command was cancelled; details.reason says which.",
   method_not_allowed: "The route exists but not with this HTTP method.",
+  invalid_policy:
+    "The policy text does not parse or does not match the policy schema; details lists each issue's path, line, column and message. Nothing was stored.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -7,4 +7,5 @@ export * from "./inventory.js";
 export * from "./mac.js";
 export * from "./machine.js";
 export * from "./next-action.js";
+export * from "./policy.js";
 export * from "./agent-plan.js";

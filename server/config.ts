@@ -37,6 +37,8 @@ const ServerConfigSchema = z.strictObject({
   /** How often an idle loader asks for work. */
   pollIntervalMs: z.coerce.number().int().positive().default(5_000),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** A policy file (.yaml/.yml/.json) loaded at start-up into the store; a bad one stops start-up. */
+  policyFile: z.string().optional(),
 });
 
 export type ServerConfig = Readonly<
@@ -56,6 +58,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_LOG_LEVEL: "logLevel",
   BOOTWRIGHT_LEASE_MS: "leaseMs",
   BOOTWRIGHT_POLL_INTERVAL_MS: "pollIntervalMs",
+  BOOTWRIGHT_POLICY: "policyFile",
 };
 
 export class ConfigError extends Error {

@@ -22,6 +22,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   lease_refused: 409,
   method_not_allowed: 405,
+  invalid_policy: 422,
   internal: 500,
 };
 

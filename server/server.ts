@@ -12,6 +12,7 @@ import { buildRouter } from "./http/routes.js";
 import { sendError } from "./http/router.js";
 import { loadTemplate } from "./ipxe/render.js";
 import { createLogger } from "./logger.js";
+import { installStartupPolicy, readStartupPolicy } from "./policy/install.js";
 
 export interface RunningServer {
   /** Where we listen, e.g. http://127.0.0.1:41234. */
@@ -28,7 +29,9 @@ export async function startServer(
   options: { logger?: Logger } = {},
 ): Promise<RunningServer> {
   const log = options.logger ?? createLogger(config.logLevel);
+  const policy = readStartupPolicy(config.policyFile); // a bad policy file stops start-up, naming its lines
   const store = SqliteStore.open(join(config.dataDir, "bootwright.sqlite"));
+  await installStartupPolicy(store, policy, log);
   const templates = { boot: loadTemplate("boot"), loader: loadTemplate("loader") };
   let requestCount = 0;
 

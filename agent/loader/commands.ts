@@ -3,6 +3,8 @@
 import { open } from "node:fs/promises";
 import type { CommandOutput, DiskCheck, Inventory, LeasedCommand } from "../../protocol/index.js";
 import { readDisks } from "../inventory/disks.js";
+import { loadVerifiedAgent } from "./agent-runner.js";
+import { say } from "./console.js";
 
 export interface CommandContext {
   /** Gathers the inventory the same way the loader did at enrollment. */
@@ -51,5 +53,37 @@ export async function runCommand(command: LeasedCommand, ctx: CommandContext): P
       for (const disk of disks) checks.push(await checkDisk(ctx.root, disk.name, disk.sizeBytes, ctx.signal));
       return { kind: "check-disks", disks: checks };
     }
+    case "run-agent":
+      return runAgent(command, ctx);
   }
+}
+
+/** Fetches the tailored agent, verifies its sha256, runs its steps; the first failing step fails the command. */
+async function runAgent(command: LeasedCommand, ctx: CommandContext): Promise<CommandOutput> {
+  if (!command.agent) throw new Error(`command ${command.id} is run-agent but names no agent`);
+  say("step", "fetching tailored agent", {
+    sha256: command.agent.sha256.slice(0, 16),
+    plugins: command.agent.plugins.join(","),
+  });
+  const agent = await loadVerifiedAgent(command.agent.url, command.agent.sha256);
+  say("ok", "agent verified", { plan: agent.plan.planHash, image: agent.plan.image });
+  const steps = await agent.run({
+    inventory: await ctx.gatherInventory(),
+    root: ctx.root,
+    signal: ctx.signal,
+    progress: (message, fields) => {
+      say("step", message, fields);
+    },
+    onStep: (report) => {
+      say(report.ok ? "ok" : "fail", `step ${report.plugin}/${report.step}`, {
+        ms: report.ms,
+        error: report.error ?? undefined,
+      });
+      return Promise.resolve();
+    },
+  });
+  const failed = steps.find((step) => !step.ok);
+  if (failed)
+    throw new Error(`step ${failed.plugin}/${failed.step} failed: ${failed.error ?? "no reason given"}`);
+  return { kind: "run-agent", sha256: command.agent.sha256, steps };
 }

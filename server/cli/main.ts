@@ -6,6 +6,7 @@ import { startServer } from "../server.js";
 import { getJson } from "./api-client.js";
 import { formatBootList } from "./format.js";
 import { addMachineShow } from "./machine-show.js";
+import { addPolicyCommands } from "./policy-commands.js";
 import { addQueueCommands } from "./queue-commands.js";
 import { addSmbiosCommand } from "./smbios-command.js";
 
@@ -27,6 +28,7 @@ program
   .option("--kernel <file>", "loader kernel (default build/kernel/vmlinuz)")
   .option("--initramfs <file>", "loader initramfs (default build/initramfs.img)")
   .option("--config <file>", "JSON config file (flags > environment > file > defaults)")
+  .option("--policy <file>", "policy file (.yaml/.json) to load at start-up; a bad one stops start-up")
   .addOption(
     new Option("--log-level <level>").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   )
@@ -40,6 +42,7 @@ program
         kernelPath: opts.kernel,
         initramfsPath: opts.initramfs,
         logLevel: opts.logLevel,
+        policyFile: opts.policy,
       },
       opts.config ? { configFile: opts.config } : {},
     );
@@ -63,6 +66,7 @@ const machines = program
 
 addMachineShow(machines);
 addQueueCommands(program);
+addPolicyCommands(program);
 addSmbiosCommand(program);
 
 program.parseAsync().catch((err: unknown) => {

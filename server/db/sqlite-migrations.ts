@@ -41,4 +41,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // looked up by it: seed 003).
   `ALTER TABLE machines ADD COLUMN fingerprint TEXT;
    CREATE INDEX machines_by_fingerprint ON machines (fingerprint);`,
+
+  // The current policy (issue 6): one row, its text as the operator wrote it; version counts changes.
+  `CREATE TABLE policy (
+     id         INTEGER PRIMARY KEY CHECK (id = 1),
+     format     TEXT NOT NULL,                    -- yaml | json
+     source     TEXT NOT NULL,
+     version    INTEGER NOT NULL,
+     updated_at TEXT NOT NULL
+   ) STRICT;`,
 ];

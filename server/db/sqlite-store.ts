@@ -10,11 +10,13 @@ import {
   CommandState,
   Inventory,
   machineIdentity,
+  PolicyFormat,
   type CommandResult,
   type Difference,
   type LeasedCommand,
   type Machine,
   type QueuedCommand,
+  type StoredPolicy,
 } from "../../protocol/index.js";
 import { decideResult } from "../command-results.js";
 import { CATEGORY_AT_FIRST_BOOT, categoryAfterInventory } from "../enrollment.js";
@@ -53,6 +55,13 @@ const CommandRow = z.object({
   updated_at: z.string(),
 });
 type CommandRow = z.infer<typeof CommandRow>;
+
+const PolicyRow = z.object({
+  format: PolicyFormat,
+  source: z.string(),
+  version: z.number(),
+  updated_at: z.string(),
+});
 
 const LogRow = z.object({
   seq: z.number(),
@@ -443,6 +452,11 @@ export class SqliteStore implements Store {
           ? { disks: result.output.disks }
           : {}),
       });
+      // Each step of a tailored agent gets its own line in the machine's step log, with its timing.
+      if (result.outcome === "succeeded" && result.output.kind === "run-agent") {
+        for (const step of result.output.steps)
+          this.log(id, at, "agent-step", { agent: result.output.sha256, ...step });
+      }
       if (decision.inventory) {
         this.sql(
           "UPDATE machines SET inventory_json = ?, fingerprint = ?, last_seen_at = ? WHERE id = ?",
@@ -454,6 +468,33 @@ export class SqliteStore implements Store {
         this.reconcileMachine(id, at);
       }
       return { kind: "applied", category: this.mustFind(id).category };
+    });
+  }
+
+  private readPolicy(): StoredPolicy | undefined {
+    const raw: unknown = this.sql(
+      "SELECT format, source, version, updated_at FROM policy WHERE id = 1",
+    ).get();
+    if (raw === undefined) return undefined;
+    const row = PolicyRow.parse(raw);
+    return { format: row.format, source: row.source, version: row.version, updatedAt: row.updated_at };
+  }
+
+  getPolicy(): Promise<StoredPolicy | undefined> {
+    return Promise.resolve(this.readPolicy());
+  }
+
+  setPolicy(source: string, format: PolicyFormat, when: Date): Promise<StoredPolicy> {
+    const at = when.toISOString();
+    return this.tx(() => {
+      this.sql(
+        `INSERT INTO policy (id, format, source, version, updated_at) VALUES (1, ?, ?, 1, ?)
+         ON CONFLICT (id) DO UPDATE SET format = excluded.format, source = excluded.source,
+           version = version + 1, updated_at = excluded.updated_at`,
+      ).run(format, source, at);
+      const stored = this.readPolicy();
+      if (!stored) throw new ServerError("policy row vanished inside its own transaction");
+      return stored;
     });
   }
 

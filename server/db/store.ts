@@ -9,7 +9,9 @@ import type {
   LeasedCommand,
   MacAddress,
   Machine,
+  PolicyFormat,
   QueuedCommand,
+  StoredPolicy,
 } from "../../protocol/index.js";
 import type { Where } from "../selector.js";
 
@@ -58,5 +60,9 @@ export interface Store {
   leaseNext(id: string, at: Date, leaseMs: number): Promise<LeasedCommand | undefined>;
   /** Applies a command's result once; a retried post is a duplicate; a stale lease is refused. */
   completeCommand(id: string, commandId: string, result: CommandResult, at: Date): Promise<CompleteOutcome>;
+  /** The current policy's text, or undefined before one is set. */
+  getPolicy(): Promise<StoredPolicy | undefined>;
+  /** Replaces the policy (the caller has validated it); the version goes up by one. */
+  setPolicy(source: string, format: PolicyFormat, at: Date): Promise<StoredPolicy>;
   close(): Promise<void>;
 }

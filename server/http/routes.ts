@@ -22,6 +22,7 @@ import type { Store } from "../db/store.js";
 import { ApiError } from "../errors.js";
 import { renderBootScript, renderLoaderScript } from "../ipxe/render.js";
 import { readJsonBody } from "./body.js";
+import { addPolicyRoutes } from "./policy-routes.js";
 import { Router, sendJson, sendText, type RequestContext } from "./router.js";
 
 export interface AppDeps {
@@ -247,5 +248,6 @@ export function buildRouter(deps: AppDeps): Router {
     sendJson(ctx.res, 200, { commands: await deps.store.machineQueue(id) });
   });
 
+  addPolicyRoutes(router, { store: deps.store, bodyLimitBytes: deps.bodyLimitBytes });
   return router;
 }

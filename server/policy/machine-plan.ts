@@ -1,0 +1,54 @@
+// One machine's plan from the stored policy: the shell around the pure resolver (store in, result out).
+import type { PlanResolution, Policy, StoredPolicy } from "../../protocol/index.js";
+import type { Store } from "../db/store.js";
+import { ServerError } from "../errors.js";
+import { parsePolicy } from "./load.js";
+import { explain, resolvePolicy } from "./resolve.js";
+
+/** Undefined for an unknown machine; "no-policy" / "no-inventory" are answers like "matched". */
+export async function resolveMachinePlan(
+  store: Store,
+  machineId: string,
+): Promise<PlanResolution | undefined> {
+  const machine = await store.getMachine(machineId);
+  if (!machine) return undefined;
+  if (!machine.inventory) return { kind: "no-inventory", machineId };
+  const stored = await store.getPolicy();
+  if (!stored)
+    return {
+      kind: "no-policy",
+      machineId,
+      policyVersion: null,
+      reason: "no policy is set (bootwright policy set <file>)",
+      explanation: { rules: [] },
+    };
+  const policy = parseStored(stored);
+  const resolution = resolvePolicy(policy, machine.inventory);
+  if (resolution.kind === "no-policy")
+    return {
+      kind: "no-policy",
+      machineId,
+      policyVersion: stored.version,
+      reason:
+        policy.rules.length === 0
+          ? "the policy has no rules"
+          : `none of the policy's ${policy.rules.length} rules matches this machine`,
+      explanation: resolution.explanation,
+    };
+  return {
+    ...resolution,
+    machineId,
+    policyVersion: stored.version,
+    explanation: explain(policy, machine.inventory),
+  };
+}
+
+/** The stored text was validated when it was set; failing now means the schema moved under it. */
+function parseStored(stored: StoredPolicy): Policy {
+  const parsed = parsePolicy(stored.source, stored.format);
+  if (!parsed.ok)
+    throw new ServerError(
+      `stored policy version ${stored.version} no longer parses: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+    );
+  return parsed.policy;
+}
