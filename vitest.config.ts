@@ -8,6 +8,8 @@ export default defineConfig({
       {
         test: {
           name: "unit",
+          // Some unit tests start real server processes (kill -9 durability): give them room on a busy 2-core CI.
+          testTimeout: 30_000,
           include: [
             "agent/**/*.test.ts",
             "server/**/*.test.ts",

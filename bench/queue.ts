@@ -1,14 +1,12 @@
 // reconcile.* and queue.* figures: the pure reconciler over 10,000 machines, and lease + result round
 // trips per second against the real server process on loopback (its SQLite store fsyncs each commit).
-import { spawn } from "node:child_process";
 import { Agent, request } from "node:http";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BootCategory, type Inventory, type NextAction } from "../protocol/index.js";
 import { reconcile, type MachineState } from "../server/reconciler.js";
-import { freePort } from "../server/test-support.js";
-import { REPO_ROOT } from "../test-vm/paths.js";
+import { freePort, spawnServerProcess } from "../server/test-support.js";
 import { median, type Figure } from "./figures.js";
 
 function percentile(values: readonly number[], p: number): number {
@@ -51,24 +49,7 @@ const CONCURRENCY = 8;
 export async function queueFigures(): Promise<Figure[]> {
   const dir = mkdtempSync(join(tmpdir(), "bootwright-bench-queue-"));
   const port = await freePort();
-  writeFileSync(join(dir, "k"), "");
-  const server = spawn(
-    join(REPO_ROOT, "bin/bootwright"),
-    [
-      "server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--advertise-url",
-      `http://127.0.0.1:${port}`,
-      "--data-dir",
-      dir,
-      "--log-level",
-      "warn",
-    ],
-    { stdio: "ignore" },
-  );
+  const server = await spawnServerProcess(dir, port);
   // node:http with keep-alive, not fetch: on this machine fetch tops out near 700 requests/s on its
   // own (measured against /healthz: 730/s with fetch, 2,680/s with node:http), which would measure the client.
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -100,15 +81,6 @@ export async function queueFigures(): Promise<Figure[]> {
       req.end(payload);
     });
   try {
-    for (let tries = 0; ; tries++) {
-      try {
-        await call("/healthz");
-        break;
-      } catch (err) {
-        if (tries > 100) throw err;
-        await new Promise((done) => setTimeout(done, 100));
-      }
-    }
     const ids: string[] = [];
     for (let i = 0; i < MACHINES; i++) {
       const mac = `52:54:00:00:${Math.floor(i / 256)

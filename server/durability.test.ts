@@ -1,12 +1,18 @@
 // kill -9 the real server process between a lease and its result, restart it on the same SQLite file:
 // nothing is lost, the command is leased again once its lease expires, and its effect happens once.
-import { spawn, type ChildProcess } from "node:child_process";
-import { join, resolve } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import type { LeasedCommand, NextAction } from "../protocol/index.js";
-import { freePort, jsonRequest, makeTempDir, SAMPLE_UUID as ID, sampleInventory } from "./test-support.js";
+import {
+  freePort,
+  jsonRequest,
+  makeTempDir,
+  spawnServerProcess,
+  SAMPLE_UUID as ID,
+  sampleInventory,
+} from "./test-support.js";
 
-const CLI = resolve(import.meta.dirname, "../bin/bootwright");
 let dir: string;
 let removeDir: () => void;
 let port: number;
@@ -14,43 +20,11 @@ let child: ChildProcess | undefined;
 
 /** Starts `bootwright server` as its own process and waits until it answers. */
 async function startProcess(leaseMs: number): Promise<void> {
-  child = spawn(
-    CLI,
-    [
-      "server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--advertise-url",
-      `http://10.0.2.2:${port}`,
-      "--data-dir",
-      dir,
-      "--log-level",
-      "warn",
-    ],
-    {
-      env: {
-        ...process.env,
-        BOOTWRIGHT_LEASE_MS: String(leaseMs),
-        BOOTWRIGHT_KERNEL: join(dir, "vmlinuz"),
-        BOOTWRIGHT_INITRAMFS: join(dir, "initramfs.img"),
-      },
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
-  let stderr = "";
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return;
-    } catch {
-      // not up yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
-    await new Promise((done) => setTimeout(done, 100));
-  }
+  child = await spawnServerProcess(dir, port, {
+    BOOTWRIGHT_LEASE_MS: String(leaseMs),
+    BOOTWRIGHT_KERNEL: join(dir, "vmlinuz"),
+    BOOTWRIGHT_INITRAMFS: join(dir, "initramfs.img"),
+  });
 }
 
 async function kill9(): Promise<void> {

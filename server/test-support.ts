@@ -1,8 +1,9 @@
 // Shared by the server's tests: a real server on port 0 over a temp SQLite file, and a sample inventory.
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Inventory } from "../protocol/index.js";
 import { loadServerConfig, type ServerConfigInput } from "./config.js";
 import { createLogger } from "./logger.js";
@@ -80,4 +81,44 @@ export async function freePort(): Promise<number> {
   );
   if (typeof address !== "object" || address === null) throw new Error("no port");
   return address.port;
+}
+
+/**
+ * Starts `bootwright server` as a process of its own (for kill -9 and for load from another process)
+ * on 127.0.0.1:port over `dataDir`, and resolves once it answers /healthz.
+ */
+export async function spawnServerProcess(
+  dataDir: string,
+  port: number,
+  env: Record<string, string> = {},
+): Promise<ChildProcess> {
+  const cli = resolve(import.meta.dirname, "../bin/bootwright");
+  const args = [
+    "server",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--advertise-url",
+    `http://127.0.0.1:${port}`,
+  ];
+  const child = spawn(cli, [...args, "--data-dir", dataDir, "--log-level", "warn"], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
+    } catch {
+      // not up yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`bootwright server did not start on port ${port}: ${stderr}`);
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
 }

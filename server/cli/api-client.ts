@@ -29,3 +29,16 @@ export async function requestJson(
 export function getJson(url: string): Promise<unknown> {
   return requestJson(url);
 }
+
+/** The flags every client command takes. */
+export interface ClientOptions {
+  json?: boolean;
+  server?: string;
+}
+
+export const SERVER_HELP = "server URL (default $BOOTWRIGHT_SERVER or http://127.0.0.1:8080)";
+
+/** Prints `value` as JSON with --json, else the readable text. */
+export function print(opts: ClientOptions, value: unknown, text: () => string): void {
+  console.log(opts.json ? JSON.stringify(value, null, 2) : text());
+}

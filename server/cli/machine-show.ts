@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { Machine } from "../../protocol/index.js";
 import { clientServerUrl } from "../config.js";
-import { getJson } from "./api-client.js";
+import { getJson, SERVER_HELP } from "./api-client.js";
 import { formatBytes, formatTable } from "./format.js";
 
 const dash = (v: string | number | boolean | null | undefined): string =>
@@ -99,7 +99,7 @@ export function addMachineShow(machines: Command): void {
     .command("show <id>")
     .description("one machine with its full inventory")
     .option("--json", "print JSON")
-    .option("--server <url>", "server URL (default $BOOTWRIGHT_SERVER or http://127.0.0.1:8080)")
+    .option("--server <url>", SERVER_HELP)
     .action(async (id: string, _opts: unknown, command: Command) => {
       const opts = command.optsWithGlobals<{ json?: boolean; server?: string }>();
       const machine = Machine.parse(

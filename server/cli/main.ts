@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { BootList } from "../../protocol/index.js";
 import { clientServerUrl, ConfigError, loadServerConfig } from "../config.js";
 import { startServer } from "../server.js";
-import { getJson } from "./api-client.js";
+import { getJson, SERVER_HELP } from "./api-client.js";
 import { formatBootList } from "./format.js";
 import { addMachineShow } from "./machine-show.js";
 import { addPolicyCommands } from "./policy-commands.js";
@@ -58,7 +58,7 @@ const machines = program
   .command("machines")
   .description("show the boot list: every machine and its boot category")
   .option("--json", "print JSON")
-  .option("--server <url>", "server URL (default $BOOTWRIGHT_SERVER or http://127.0.0.1:8080)")
+  .option("--server <url>", SERVER_HELP)
   .action(async (opts: { json?: boolean; server?: string }) => {
     const list = BootList.parse(await getJson(`${clientServerUrl(opts.server)}/v1/machines`));
     console.log(opts.json ? JSON.stringify(list, null, 2) : formatBootList(list.machines));

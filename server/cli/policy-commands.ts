@@ -11,19 +11,8 @@ import {
 } from "../../protocol/index.js";
 import { clientServerUrl } from "../config.js";
 import { formatPolicyIssues, parsePolicy, policyFormatOf } from "../policy/load.js";
-import { getJson, requestJson } from "./api-client.js";
+import { getJson, print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { formatBytes } from "./format.js";
-
-interface ClientOptions {
-  json?: boolean;
-  server?: string;
-}
-
-const SERVER_HELP = "server URL (default $BOOTWRIGHT_SERVER or http://127.0.0.1:8080)";
-
-function print(opts: ClientOptions, value: unknown, text: () => string): void {
-  console.log(opts.json ? JSON.stringify(value, null, 2) : text());
-}
 
 /** A fact's value for people: sizes in KiB/MiB/GiB, the rest as JSON. */
 function showValue(fact: string, value: unknown): string {

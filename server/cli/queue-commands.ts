@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { BootCategory, DifferenceList, Machine, QueuedCommand } from "../../protocol/index.js";
 import { z } from "zod";
 import { clientServerUrl } from "../config.js";
-import { getJson, requestJson } from "./api-client.js";
+import { getJson, print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { formatTable } from "./format.js";
 
 const LogEntries = z.object({
@@ -11,17 +11,6 @@ const LogEntries = z.object({
     z.object({ seq: z.number(), at: z.string(), event: z.string(), data: z.record(z.string(), z.unknown()) }),
   ),
 });
-
-interface ClientOptions {
-  json?: boolean;
-  server?: string;
-}
-
-const SERVER_HELP = "server URL (default $BOOTWRIGHT_SERVER or http://127.0.0.1:8080)";
-
-function print(opts: ClientOptions, value: unknown, text: () => string): void {
-  console.log(opts.json ? JSON.stringify(value, null, 2) : text());
-}
 
 /** `key=value` → a selector; the value is JSON when it parses (numbers, true, null), else a string. */
 function parseWhere(raw: string): { path: string; equals: string | number | boolean | null } {
