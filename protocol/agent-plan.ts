@@ -1,30 +1,21 @@
-// The plan a tailored deployment agent carries baked in: what the installer plugins act on.
+// The plan a tailored deployment agent carries baked in: the policy's PlanSpec resolved for one machine.
 import { z } from "zod";
+import { PlanSpec } from "./policy.js";
 
 export const AgentPlan = z.strictObject({
-  /** sha256 of the resolved plan (names the plan in logs and in the on-disk marker). */
+  /** "sha256:<hex>" of the resolved plan (names it in logs and in the on-disk marker). */
   planHash: z.string(),
-  /** The OS image to install (content address or name). */
+  /** The OS image to install (name in the image store or its content address). */
   image: z.string(),
-  /** Software RAID across the machine's disks (mdadm). */
+  uefi: PlanSpec.shape.uefi,
+  /** Software RAID with the member count resolved for this machine ("all" → its disk count). */
   raid: z
     .strictObject({
       level: z.union([z.literal(0), z.literal(1), z.literal(5), z.literal(10)]),
       disks: z.number().int().min(2),
     })
     .optional(),
-  /** GPT partitions, in order; the last may take the rest of the disk (sizeMiB null). */
-  partitions: z
-    .array(
-      z.strictObject({
-        label: z.string(),
-        sizeMiB: z.number().int().positive().nullable(),
-        fs: z.enum(["vfat", "ext4", "swap", "none"]),
-      }),
-    )
-    .optional(),
-  /** UEFI settings: boot the network first or the disk first. */
-  uefi: z.strictObject({ bootOrder: z.enum(["network-first", "disk-first"]) }).optional(),
+  partitions: PlanSpec.shape.partitions,
 });
 export type AgentPlan = z.infer<typeof AgentPlan>;
 

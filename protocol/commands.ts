@@ -12,6 +12,8 @@ export const CommandKind = z.enum([
   "check-disks",
   /** Fetch the machine's tailored agent (sha256-pinned) and run its steps. */
   "run-agent",
+  /** Server-side: resolve the policy into the machine's plan. Done while reconciling, never leased. */
+  "resolve-policy",
 ]);
 export type CommandKind = z.infer<typeof CommandKind>;
 

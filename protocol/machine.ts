@@ -3,6 +3,7 @@ import { z } from "zod";
 import { BootCategory } from "./boot-category.js";
 import { Inventory } from "./inventory.js";
 import { MacAddress } from "./mac.js";
+import { PlanSpec } from "./policy.js";
 
 export const Machine = z.strictObject({
   /** SMBIOS UUID when real, else the boot MAC (architecture.md, Identity). */
@@ -16,6 +17,8 @@ export const Machine = z.strictObject({
   lastSeenAt: z.string(),
   /** Configuration fingerprint (server/fingerprint.ts) of its inventory: same hardware configuration, same value. */
   fingerprint: z.string().nullable(),
+  /** The plan the policy resolved for it (set when it moves to `planned`); null before. */
+  plan: z.strictObject({ rule: z.string(), planHash: z.string(), plan: PlanSpec }).nullable(),
   /** Null until the loader has posted an inventory. */
   inventory: Inventory.nullable(),
 });

@@ -14,14 +14,17 @@ export interface PlannedCommand {
 }
 
 /**
- * The moves a command can make today. Moves to later categories (planned, imaging, …) arrive with the
- * policy and install issues; until then a difference that needs them is reported as blocked.
+ * The moves a command can make today. resolve-policy is the server's own step (done while reconciling);
+ * the others are leased to the machine's agent. Moves past configuring (imaging, …) arrive with the
+ * install issue; until then a difference that needs them is reported as blocked.
  */
 const COMMAND_EDGES: readonly { from: BootCategory; to: BootCategory; kind: CommandKind }[] = [
   { from: "discovered", to: "inventoried", kind: "report-inventory" },
   { from: "failed", to: "inventoried", kind: "report-inventory" },
   { from: "ready", to: "inventoried", kind: "report-inventory" },
   { from: "inventoried", to: "ready", kind: "check-disks" },
+  { from: "ready", to: "planned", kind: "resolve-policy" },
+  { from: "planned", to: "configuring", kind: "run-agent" },
 ];
 
 /** The shortest chain of commands from one category to another (BFS over COMMAND_EDGES). */

@@ -55,6 +55,8 @@ export async function runCommand(command: LeasedCommand, ctx: CommandContext): P
     }
     case "run-agent":
       return runAgent(command, ctx);
+    case "resolve-policy":
+      throw new Error("resolve-policy is the server's own step; it is never leased to an agent");
   }
 }
 

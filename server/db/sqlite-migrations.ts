@@ -50,4 +50,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      version    INTEGER NOT NULL,
      updated_at TEXT NOT NULL
    ) STRICT;`,
+
+  // The plan the policy resolved for a machine (protocol Machine.plan as JSON).
+  `ALTER TABLE machines ADD COLUMN plan_json TEXT;`,
 ];

@@ -14,7 +14,7 @@ import {
   type CommandResult,
   type Difference,
   type LeasedCommand,
-  type Machine,
+  Machine,
   type QueuedCommand,
   type StoredPolicy,
 } from "../../protocol/index.js";
@@ -23,6 +23,8 @@ import { CATEGORY_AT_FIRST_BOOT, categoryAfterInventory } from "../enrollment.js
 import { ServerError } from "../errors.js";
 import { configurationFingerprint } from "../fingerprint.js";
 import { differenceOf, queueChanges, reconcile } from "../reconciler.js";
+import { parsePolicy } from "../policy/load.js";
+import { resolvePolicy } from "../policy/resolve.js";
 import { matchesWhere, type Where } from "../selector.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 import type { BootRequest, CompleteOutcome, LogEntry, Store } from "./store.js";
@@ -30,12 +32,15 @@ import type { BootRequest, CompleteOutcome, LogEntry, Store } from "./store.js";
 /** A command whose lease expires this many times is failed: its agent keeps dying on it. */
 const MAX_LEASE_ATTEMPTS = 3;
 
+const MachinePlan = Machine.shape.plan.unwrap();
+
 const MachineRow = z.object({
   id: z.string(),
   boot_mac: z.string(),
   category: BootCategory,
   expected: BootCategory.nullable(),
   fingerprint: z.string().nullable(),
+  plan_json: z.string().nullable(),
   inventory_json: z.string().nullable(),
   first_seen_at: z.string(),
   last_seen_at: z.string(),
@@ -88,6 +93,7 @@ function toMachine(raw: unknown): Machine {
     category: row.category,
     expected: row.expected,
     fingerprint: row.fingerprint,
+    plan: row.plan_json === null ? null : MachinePlan.parse(JSON.parse(row.plan_json)),
     firstSeenAt: row.first_seen_at,
     lastSeenAt: row.last_seen_at,
     inventory,
@@ -208,9 +214,52 @@ export class SqliteStore implements Store {
   }
 
   /** Brings one machine's queue in line with its difference (pure decision in reconciler.ts). */
+  /**
+   * The server's own step toward a difference: resolve the stored policy for this machine. A match
+   * stores the plan and moves the machine to `planned`; anything else is the reason it cannot move.
+   */
+  private resolvePlan(machine: Machine, at: string): { ok: true } | { ok: false; reason: string } {
+    if (!machine.inventory) return { ok: false, reason: "no inventory yet" };
+    const stored = this.readPolicy();
+    if (!stored) return { ok: false, reason: "no policy is set (bootwright policy set <file>)" };
+    const parsed = parsePolicy(stored.source, stored.format);
+    if (!parsed.ok)
+      return { ok: false, reason: `the stored policy (version ${stored.version}) does not parse` };
+    const resolution = resolvePolicy(parsed.policy, machine.inventory);
+    if (resolution.kind === "no-policy") {
+      return {
+        ok: false,
+        reason: `no policy rule matches (policy version ${stored.version}): see bootwright policy explain`,
+      };
+    }
+    const plan = { rule: resolution.rule, planHash: resolution.planHash, plan: resolution.plan };
+    this.sql("UPDATE machines SET plan_json = ? WHERE id = ?").run(JSON.stringify(plan), machine.id);
+    this.log(machine.id, at, "planned", {
+      rule: plan.rule,
+      planHash: plan.planHash,
+      image: plan.plan.image,
+      policyVersion: stored.version,
+    });
+    this.setCategory(machine, "planned", at, `policy rule ${plan.rule}`);
+    return { ok: true };
+  }
+
   private reconcileMachine(id: string, at: string): void {
     const machine = this.mustFind(id);
     const difference = differenceOf(machine);
+    if (difference?.commands[0]?.kind === "resolve-policy") {
+      const planned = this.resolvePlan(machine, at);
+      if (planned.ok) {
+        this.reconcileMachine(id, at);
+        return;
+      }
+      for (const row of this.pendingCommands(id)) {
+        this.sql("UPDATE commands SET state = 'cancelled', updated_at = ? WHERE id = ?").run(at, row.id);
+        this.log(id, at, "command-cancelled", { command: row.id });
+      }
+      this.log(id, at, "difference-blocked", { expected: difference.expected, reason: planned.reason });
+      return;
+    }
     const pending = this.pendingCommands(id).map((row) => ({
       id: row.id,
       kind: row.kind,

@@ -232,3 +232,84 @@ describe("leases that time out", () => {
     });
   });
 });
+
+describe("policy → plan → tailored agent in the queue", () => {
+  const policy = {
+    format: "json",
+    source: JSON.stringify({
+      rules: [
+        {
+          name: "raid-pair",
+          match: [{ fact: "diskCount", gte: 2 }],
+          plan: { image: "debian-12", raid: { level: 1, disks: "all" } },
+        },
+        { name: "single", match: [{ fact: "product", equals: "X1" }], plan: { image: "debian-12" } },
+      ],
+    }),
+  };
+
+  async function toReady(): Promise<void> {
+    await api(`/v1/machines/${ID}/expected`, "PUT", { category: "configuring" });
+    const check = await lease();
+    expect(check.kind).toBe("check-disks");
+    await api(`/v1/machines/${ID}/commands/${check.id}/result`, "POST", diskCheckOk(check.leaseId));
+  }
+
+  it("without a policy the difference is blocked at ready, with the reason", async () => {
+    await toReady();
+    expect((await api(`/v1/machines/${ID}`)).body).toMatchObject({ category: "ready", plan: null });
+    expect((await api(`/v1/machines/${ID}/next`)).body).toMatchObject({ action: "wait" });
+    const log = (await api(`/v1/machines/${ID}/log`)).body as {
+      entries: { event: string; data: { reason?: string } }[];
+    };
+    expect(log.entries.at(-1)).toMatchObject({
+      event: "difference-blocked",
+      data: { reason: expect.stringContaining("no policy is set") as string },
+    });
+  });
+
+  it("resolves the plan, leases run-agent with the tailored bundle's URL and sha256, and moves to configuring", async () => {
+    expect((await api("/v1/policy", "PUT", policy)).status).toBe(200);
+    await toReady();
+    const machine = (await api(`/v1/machines/${ID}`)).body as {
+      category: string;
+      plan: { rule: string; planHash: string };
+    };
+    expect(machine).toMatchObject({ category: "planned", plan: { rule: "single" } });
+
+    const run = await lease();
+    expect(run.kind).toBe("run-agent");
+    expect(run.agent?.plugins).toEqual(["disk-report"]);
+    expect(run.agent?.url).toBe(`${server.advertiseUrl}/v1/agents/${run.agent?.sha256 ?? ""}.mjs`);
+    const bundle = await fetch(`${server.url}/v1/agents/${run.agent?.sha256 ?? ""}.mjs`);
+    expect(bundle.headers.get("x-bootwright-sha256")).toBe(run.agent?.sha256);
+    expect(await bundle.text()).toContain(machine.plan.planHash);
+
+    const step = {
+      plugin: "disk-report",
+      step: "list-disks",
+      ok: true,
+      ms: 4,
+      data: { disks: [] },
+      error: null,
+    };
+    const done = await api(`/v1/machines/${ID}/commands/${run.id}/result`, "POST", {
+      leaseId: run.leaseId,
+      outcome: "succeeded",
+      output: { kind: "run-agent", sha256: run.agent?.sha256, steps: [step] },
+    });
+    expect(done.body).toEqual({ duplicate: false, category: "configuring" });
+    const log = (await api(`/v1/machines/${ID}/log`)).body as {
+      entries: { event: string; data: Record<string, unknown> }[];
+    };
+    expect(log.entries.find((e) => e.event === "planned")?.data).toMatchObject({
+      rule: "single",
+      image: "debian-12",
+    });
+    expect(log.entries.find((e) => e.event === "agent-step")?.data).toMatchObject({
+      plugin: "disk-report",
+      step: "list-disks",
+      ok: true,
+    });
+  });
+});

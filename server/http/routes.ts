@@ -15,11 +15,13 @@ import {
   type CommandResultAccepted,
   type DifferenceList,
   type InventoryAccepted,
+  type LeasedCommand,
   type NextAction,
 } from "../../protocol/index.js";
 import type { AgentBuilder } from "../agent-builder.js";
+import { agentPlanFor } from "../agent-plan.js";
 import type { Store } from "../db/store.js";
-import { ApiError } from "../errors.js";
+import { ApiError, ServerError } from "../errors.js";
 import { renderBootScript, renderLoaderScript } from "../ipxe/render.js";
 import { readJsonBody } from "./body.js";
 import { addPolicyRoutes } from "./policy-routes.js";
@@ -88,6 +90,22 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
 
 export function buildRouter(deps: AppDeps): Router {
   const router = new Router();
+
+  /** A run-agent command gets its tailored bundle: built (or found in the cache) for the machine's plan. */
+  const withAgent = async (command: LeasedCommand, id: string): Promise<LeasedCommand> => {
+    const machine = await deps.store.getMachine(id);
+    if (!machine?.plan || !machine.inventory)
+      throw new ServerError(`machine ${id} has a run-agent command but no plan`);
+    const built = await deps.agents.build(machine.inventory, agentPlanFor(machine.plan, machine.inventory));
+    return {
+      ...command,
+      agent: {
+        url: `${deps.advertiseUrl}/v1/agents/${built.sha256}.mjs`,
+        sha256: built.sha256,
+        plugins: built.plugins,
+      },
+    };
+  };
 
   /** The machine id from the path, or a 404 naming it. */
   const knownMachine = async (raw: string | undefined): Promise<string> => {
@@ -177,11 +195,16 @@ export function buildRouter(deps: AppDeps): Router {
   // What the loader should do next: lease it the next command of its queue, or tell it to wait.
   router.on("GET", "/v1/machines/:id/next", async (ctx) => {
     const id = await knownMachine(ctx.params.id);
-    const command = await deps.store.leaseNext(id, new Date(), deps.leaseMs);
+    const leased = await deps.store.leaseNext(id, new Date(), deps.leaseMs);
+    const command = leased?.kind === "run-agent" ? await withAgent(leased, id) : leased;
     const next: NextAction = command
       ? { action: "run", command }
       : { action: "wait", pollAfterMs: deps.idlePollMs };
-    if (command) ctx.log.info({ machine: id, command: command.id, kind: command.kind }, "command leased");
+    if (command)
+      ctx.log.info(
+        { machine: id, command: command.id, kind: command.kind, agent: command.agent?.sha256 },
+        "command leased",
+      );
     sendJson(ctx.res, 200, next);
   });
 
