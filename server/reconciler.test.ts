@@ -2,7 +2,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BootCategory } from "../protocol/index.js";
-import { commandPath, differenceOf, queueChanges, reconcile, type MachineState } from "./reconciler.js";
+import {
+  commandPath,
+  differenceOf,
+  isServerSide,
+  queueChanges,
+  reconcile,
+  type MachineState,
+} from "./reconciler.js";
 
 const category = fc.constantFrom(...BootCategory.options);
 const machines = fc.uniqueArray(
@@ -56,7 +63,9 @@ describe("reconcile (properties)", () => {
         fc.record({ id: fc.constant("m"), category, expected: fc.option(category, { nil: null }) }),
         (machine: MachineState) => {
           const difference = differenceOf(machine);
-          const queued = (difference?.commands ?? []).map((c, i) => ({ ...c, id: `c${i}` }));
+          const queued = (difference?.commands ?? [])
+            .filter((c) => !isServerSide(c.kind))
+            .map((c, i) => ({ ...c, id: `c${i}` }));
           expect(queueChanges(difference, queued)).toEqual({ cancel: [], enqueue: [] });
           if (!difference)
             expect(
@@ -69,6 +78,12 @@ describe("reconcile (properties)", () => {
 });
 
 describe("reconcile (examples)", () => {
+  it("never queues the server's own step: inventoried → configuring queues the disk check and the agent", () => {
+    const difference = differenceOf({ id: "m", category: "inventoried", expected: "configuring" });
+    expect(difference?.commands.map((c) => c.kind)).toEqual(["check-disks", "resolve-policy", "run-agent"]);
+    expect(queueChanges(difference, []).enqueue.map((c) => c.kind)).toEqual(["check-disks", "run-agent"]);
+  });
+
   it("discovered → ready takes an inventory then a disk check", () => {
     expect(commandPath("discovered", "ready")).toEqual([
       { kind: "report-inventory", onSuccess: "inventoried" },

@@ -27,6 +27,11 @@ const COMMAND_EDGES: readonly { from: BootCategory; to: BootCategory; kind: Comm
   { from: "planned", to: "configuring", kind: "run-agent" },
 ];
 
+/** Steps the server itself takes while reconciling; they are never leased to an agent. */
+export function isServerSide(kind: CommandKind): boolean {
+  return kind === "resolve-policy";
+}
+
 /** The shortest chain of commands from one category to another (BFS over COMMAND_EDGES). */
 export function commandPath(from: BootCategory, to: BootCategory): PlannedCommand[] | undefined {
   const previous = new Map<BootCategory, { via: BootCategory; kind: CommandKind }>();
@@ -90,7 +95,8 @@ export function queueChanges(
   difference: Difference | undefined,
   pending: readonly (PlannedCommand & { id: string })[],
 ): { cancel: string[]; enqueue: PlannedCommand[] } {
-  const planned = difference?.commands ?? [];
+  // Server-side steps are done while reconciling (the store resolves the policy), never queued.
+  const planned = (difference?.commands ?? []).filter((cmd) => !isServerSide(cmd.kind));
   const same =
     planned.length === pending.length &&
     planned.every((cmd, i) => {

@@ -1,6 +1,7 @@
 // npm run demo: starts the server on the embedded SQLite store, boots one demo VM through iPXE into our
-// loader, waits for its inventory, then (as an operator would) expects it `ready`: the loader runs the
-// queued disk check and the machine moves on. Shows the console as it goes, prints the boot list, the
+// loader, waits for its inventory, then (as an operator would) sets a policy and expects it
+// `configuring`: the loader runs the queued disk check, the server resolves the policy into a plan, and
+// the loader fetches, verifies and runs the agent tailored to this machine. Shows the console as it goes, prints the boot list, the
 // difference list and the machine's step log, and says where to look.
 // `npm run demo -- --keep` leaves the server running afterwards (Ctrl-C stops it).
 import { execFile } from "node:child_process";
@@ -73,9 +74,12 @@ async function main(): Promise<void> {
     (await promisify(execFile)(join(REPO_ROOT, "bin/bootwright"), [...args, "--server", server.url])).stdout;
   try {
     await waitForMachine(server, DEMO_UUID, (m) => (m?.category === "inventoried" ? m : undefined), 240_000);
-    console.log(`\noperator: bin/bootwright expect ${DEMO_UUID} ready`);
-    console.log(`  ${(await cli("expect", DEMO_UUID, "ready")).trim()}`);
-    await waitForMachine(server, DEMO_UUID, (m) => (m?.category === "ready" ? m : undefined), 120_000);
+    console.log(`\noperator: bin/bootwright policy set test-vm/demo-policy.yaml`);
+    console.log(`  ${(await cli("policy", "set", join(REPO_ROOT, "test-vm/demo-policy.yaml"))).trim()}`);
+    console.log(`operator: bin/bootwright expect ${DEMO_UUID} configuring`);
+    console.log(`  ${(await cli("expect", DEMO_UUID, "configuring")).trim()}`);
+    console.log("  (disk check → ready; policy → planned; tailored agent → configuring)");
+    await waitForMachine(server, DEMO_UUID, (m) => (m?.category === "configuring" ? m : undefined), 120_000);
     await new Promise((done) => setTimeout(done, 1000)); // let the console echo catch up
   } finally {
     clearInterval(echo);
@@ -84,6 +88,8 @@ async function main(): Promise<void> {
 
   console.log("\nboot list (bin/bootwright machines):");
   console.log(await cli("machines"));
+  console.log(`policy (bin/bootwright policy explain ${DEMO_UUID}):`);
+  console.log(await cli("policy", "explain", DEMO_UUID));
   console.log("difference list (bin/bootwright diff):");
   console.log(await cli("diff"));
   console.log(`the machine (bin/bootwright machines show ${DEMO_UUID}):`);
