@@ -19,7 +19,8 @@ export type BootCategory = z.infer<typeof BootCategory>;
 /** Legal moves. Any category may also move to `failed`, and staying put is always legal. */
 const NEXT: Record<BootCategory, readonly BootCategory[]> = {
   discovered: ["inventoried"],
-  inventoried: ["inventoried", "ready"],
+  // → installed: its disk carries the marker of the plan it resolves to (seed 003 claim 14): no reinstall.
+  inventoried: ["inventoried", "ready", "installed"],
   ready: ["inventoried", "planned"],
   planned: ["inventoried", "configuring", "imaging", "capturing"],
   configuring: ["imaging", "capturing"],

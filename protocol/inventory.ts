@@ -198,6 +198,16 @@ export const NetworkLocation = z.strictObject({
   lldpNeighbour: z.strictObject({ chassisId: z.string(), portId: z.string() }).nullable(),
 });
 
+/** Written by the installer at the end of an install (seed 003 claim 14: the machine already runs it). */
+export const InstalledMarker = z.strictObject({
+  image: z.string().min(1),
+  /** "sha256:<hex>" of the plan it was installed with. */
+  planHash: z.string().min(1),
+  /** The partition it was read from, e.g. vda1 (filled in by the loader). */
+  partition: z.string(),
+});
+export type InstalledMarker = z.infer<typeof InstalledMarker>;
+
 export const InventoryDetails = z.strictObject({
   /** UEFI when /sys/firmware/efi exists, else BIOS. */
   firmwareType: z.enum(["bios", "uefi"]),
@@ -224,6 +234,11 @@ export const Inventory = z.strictObject({
   disks: z.array(DiskInfo),
   /** The full inventory (agent/inventory/full.ts); absent from the minimal one. */
   details: InventoryDetails.optional(),
+  /**
+   * What the installed system says it is: the JSON in the GPT partition named "bootwright-marker"
+   * (agent/inventory/marker.ts). Null when no disk has one; absent from the minimal inventory.
+   */
+  installedMarker: InstalledMarker.nullable().optional(),
 });
 export type Inventory = z.infer<typeof Inventory>;
 
@@ -231,5 +246,7 @@ export type Inventory = z.infer<typeof Inventory>;
 export const InventoryAccepted = z.strictObject({
   machineId: z.string(),
   category: BootCategory,
+  /** True when the machine already runs its resolved plan: the loader reboots it into its own disk. */
+  bootFromDisk: z.boolean(),
 });
 export type InventoryAccepted = z.infer<typeof InventoryAccepted>;

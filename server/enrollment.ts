@@ -12,3 +12,8 @@ export const CATEGORY_AT_FIRST_BOOT: BootCategory = "discovered";
 export function categoryAfterInventory(current: BootCategory | undefined): BootCategory {
   return current === undefined || current === "discovered" ? "inventoried" : current;
 }
+
+/** What iPXE is told to boot: an installed machine boots its own disk; every other one, our loader. */
+export function bootAnswer(category: BootCategory): "local-disk" | "loader" {
+  return category === "installed" ? "local-disk" : "loader";
+}

@@ -32,7 +32,11 @@ export async function startServer(
   const policy = readStartupPolicy(config.policyFile); // a bad policy file stops start-up, naming its lines
   const store = SqliteStore.open(join(config.dataDir, "bootwright.sqlite"));
   await installStartupPolicy(store, policy, log);
-  const templates = { boot: loadTemplate("boot"), loader: loadTemplate("loader") };
+  const templates = {
+    boot: loadTemplate("boot"),
+    loader: loadTemplate("loader"),
+    local: loadTemplate("local"),
+  };
   let requestCount = 0;
 
   // Listen first: the advertised URL may need the bound port (--port 0), and the routes need that URL.

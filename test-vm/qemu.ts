@@ -45,6 +45,8 @@ export interface VmOptions {
   smbios?: string[];
   disksMiB?: number[];
   memoryMiB?: number;
+  /** Let a guest reboot (a reboot otherwise ends QEMU: -no-reboot). */
+  allowReboot?: boolean;
   cpus?: number;
   /** A full `-smp` value (e.g. "4,sockets=2,cores=2"); overrides `cpus`. */
   smp?: string;
@@ -71,12 +73,12 @@ export function qemuArgs(options: VmOptions, consolePath: string): string[] {
     "-smp",
     options.smp ?? String(options.cpus ?? 2),
     "-nographic",
-    "-no-reboot",
     "-monitor",
     "none",
     "-serial",
     `file:${consolePath}`,
   ];
+  if (!options.allowReboot) args.push("-no-reboot");
   if (options.uuid) args.push("-uuid", options.uuid);
   for (const value of options.smbios ?? []) args.push("-smbios", value);
 

@@ -17,6 +17,7 @@ import type {
 import { LEASE_DIR, parseLease } from "../loader/network.js";
 import { diskKind, lastPciAddress, parseCpuTopology, smbiosFacts } from "./details-parsers.js";
 import { gatherMinimalInventory } from "./minimal.js";
+import { readInstalledMarker } from "./marker.js";
 import { parseSmbios } from "./smbios/index.js";
 import { devicePath, exists, linkName, listDir, readBytes, readText } from "./sysfs.js";
 
@@ -119,17 +120,19 @@ export async function gatherFullInventory(root: string, bootMac: MacAddress): Pr
   const bootNic = minimal.nics.find((nic) => nic.mac === bootMac);
   const leaseText = bootNic ? await readText(join(root, LEASE_DIR, `lease-${bootNic.name}`)) : null;
   const lease = leaseText === null ? undefined : parseLease(leaseText);
-  const [cpuinfo, smbios, nics, disks, storageControllers, uefi] = await Promise.all([
+  const [cpuinfo, smbios, nics, disks, storageControllers, uefi, installedMarker] = await Promise.all([
     readText(join(root, "proc/cpuinfo")),
     readSmbios(root),
     readNicDetails(root, minimal.nics),
     readDiskDetails(root, minimal.disks),
     readStorageControllers(root),
     exists(join(root, "sys/firmware/efi")),
+    readInstalledMarker(root),
   ]);
   const topology = parseCpuTopology(cpuinfo ?? "");
   return {
     ...minimal,
+    installedMarker,
     details: {
       firmwareType: uefi ? "uefi" : "bios",
       smbios: smbios.smbios,

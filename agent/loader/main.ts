@@ -7,6 +7,7 @@ import { say } from "./console.js";
 import { loaderSettings } from "./kernel-cmdline.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
+import { run } from "./run-command.js";
 import { benchInventory } from "./inventory-bench.js";
 import {
   describeRequestFailure,
@@ -72,6 +73,15 @@ async function main(): Promise<void> {
   say("step", "posting inventory", { to: `${serverUrl}/v1/inventory` });
   const accepted = await withRetry("POST /v1/inventory", () => postInventory(serverUrl, inventory));
   say("ok", "enrolled", { machine: accepted.machineId, category: accepted.category });
+  if (accepted.bootFromDisk) {
+    // The server matched this disk's marker to the plan it resolves for us: nothing to install.
+    say("ok", "already runs its plan: rebooting into its own disk", {
+      image: inventory.installedMarker?.image,
+      planHash: inventory.installedMarker?.planHash,
+    });
+    await run("reboot", ["-f"], { timeoutMs: 10_000 });
+    for (;;) await sleep(IDLE_FOREVER_MS);
+  }
 
   // Ask what to do next, run what the server leases us, report the result; wait when there is nothing.
   let waiting = false;

@@ -146,12 +146,13 @@ describe("postInventory", () => {
   it("posts the inventory as JSON and resolves with the parsed answer", async () => {
     const { url, seen } = await answering(
       200,
-      JSON.stringify({ machineId: "52:54:00:12:34:56", category: "inventoried" }),
+      JSON.stringify({ machineId: "52:54:00:12:34:56", category: "inventoried", bootFromDisk: false }),
     );
 
     await expect(postInventory(url, inventory)).resolves.toEqual({
       machineId: "52:54:00:12:34:56",
       category: "inventoried",
+      bootFromDisk: false,
     });
     expect(seen).toHaveLength(1);
     expect(seen[0]?.method).toBe("POST");

@@ -14,12 +14,14 @@ import {
   type CommandResult,
   type Difference,
   type LeasedCommand,
+  checkTransition,
   Machine,
+  type InstalledMarker,
   type QueuedCommand,
   type StoredPolicy,
 } from "../../protocol/index.js";
 import { decideResult } from "../command-results.js";
-import { CATEGORY_AT_FIRST_BOOT, categoryAfterInventory } from "../enrollment.js";
+import { bootAnswer, CATEGORY_AT_FIRST_BOOT, categoryAfterInventory } from "../enrollment.js";
 import { ServerError } from "../errors.js";
 import { configurationFingerprint } from "../fingerprint.js";
 import { differenceOf, queueChanges, reconcile } from "../reconciler.js";
@@ -244,6 +246,37 @@ export class SqliteStore implements Store {
     return { ok: true };
   }
 
+  /**
+   * Seed 003 claim 14: a machine whose disk carries the marker of the very plan the policy resolves for
+   * it already runs that plan: it becomes `installed` and boots from its disk, with no reinstall.
+   */
+  private checkInstalledMarker(machine: Machine, marker: InstalledMarker, at: string): void {
+    const stored = this.readPolicy();
+    const parsed = stored ? parsePolicy(stored.source, stored.format) : undefined;
+    const resolution =
+      parsed?.ok && machine.inventory ? resolvePolicy(parsed.policy, machine.inventory) : undefined;
+    if (
+      resolution?.kind !== "matched" ||
+      resolution.planHash !== marker.planHash ||
+      !checkTransition(machine.category, "installed").ok
+    ) {
+      this.log(machine.id, at, "marker-differs", {
+        marker: marker.planHash,
+        resolved: resolution?.kind === "matched" ? resolution.planHash : null,
+        category: machine.category,
+      });
+      return;
+    }
+    const plan = { rule: resolution.rule, planHash: resolution.planHash, plan: resolution.plan };
+    this.sql("UPDATE machines SET plan_json = ? WHERE id = ?").run(JSON.stringify(plan), machine.id);
+    this.log(machine.id, at, "already-installed", {
+      planHash: marker.planHash,
+      image: marker.image,
+      partition: marker.partition,
+    });
+    this.setCategory(machine, "installed", at, "its disk carries the marker of its resolved plan");
+  }
+
   private reconcileMachine(id: string, at: string): void {
     const machine = this.mustFind(id);
     const difference = differenceOf(machine);
@@ -293,7 +326,7 @@ export class SqliteStore implements Store {
       const existing = this.findSameMachine(id, request.mac, at);
       if (existing) {
         this.sql("UPDATE machines SET boot_mac = ?, last_seen_at = ? WHERE id = ?").run(request.mac, at, id);
-        this.log(id, at, "boot-script", { mac: request.mac });
+        this.log(id, at, "boot-script", { mac: request.mac, answer: bootAnswer(existing.category) });
       } else {
         this.sql(
           "INSERT INTO machines (id, boot_mac, category, inventory_json, first_seen_at, last_seen_at) VALUES (?, ?, ?, NULL, ?, ?)",
@@ -327,6 +360,8 @@ export class SqliteStore implements Store {
         });
       }
       this.log(id, at, "inventory", { from: existing?.category ?? null, to: category });
+      if (inventory.installedMarker)
+        this.checkInstalledMarker(this.mustFind(id), inventory.installedMarker, at);
       this.reconcileMachine(id, at);
       return this.mustFind(id);
     });

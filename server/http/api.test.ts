@@ -55,7 +55,7 @@ describe("boot scripts and enrollment", () => {
 
     const accepted = await post("/v1/inventory", JSON.stringify(inventory()));
     expect(accepted.status).toBe(200);
-    expect(await accepted.json()).toEqual({ machineId: UUID, category: "inventoried" });
+    expect(await accepted.json()).toEqual({ machineId: UUID, category: "inventoried", bootFromDisk: false });
     expect(await machines()).toEqual([expect.objectContaining({ id: UUID, category: "inventoried" })]);
   });
 
@@ -76,7 +76,11 @@ describe("boot scripts and enrollment", () => {
         "/v1/inventory",
         JSON.stringify(inventory({ system: { manufacturer: null, product: null, serial: null, uuid } })),
       );
-      expect(await res.json()).toEqual({ machineId: "52:54:00:aa:00:01", category: "inventoried" });
+      expect(await res.json()).toEqual({
+        machineId: "52:54:00:aa:00:01",
+        category: "inventoried",
+        bootFromDisk: false,
+      });
     }
     expect(await machines()).toHaveLength(1);
   });

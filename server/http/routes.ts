@@ -22,7 +22,8 @@ import type { AgentBuilder } from "../agent-builder.js";
 import { agentPlanFor } from "../agent-plan.js";
 import type { Store } from "../db/store.js";
 import { ApiError, ServerError } from "../errors.js";
-import { renderBootScript, renderLoaderScript } from "../ipxe/render.js";
+import { bootAnswer } from "../enrollment.js";
+import { renderBootScript, renderLoaderScript, renderLocalBootScript } from "../ipxe/render.js";
 import { readJsonBody } from "./body.js";
 import { addPolicyRoutes } from "./policy-routes.js";
 import { Router, sendJson, sendText, type RequestContext } from "./router.js";
@@ -34,7 +35,7 @@ export interface AppDeps {
   kernelArgs: string;
   bodyLimitBytes: number;
   assets: { vmlinuz: string; "initramfs.img": string };
-  templates: { boot: string; loader: string };
+  templates: { boot: string; loader: string; local: string };
   /** How long the loader waits between "what next?" polls while there is nothing to do. */
   idlePollMs: number;
   /** How long a leased command belongs to its agent. */
@@ -131,12 +132,15 @@ export function buildRouter(deps: AppDeps): Router {
     const uuid = ctx.url.searchParams.get("uuid") || null;
     const { machine, isNew } = await deps.store.recordBootRequest({ mac, uuid, at: new Date() });
     ctx.log.info({ machine: machine.id, mac, isNew, category: machine.category }, "boot script requested");
-    const script = renderLoaderScript(deps.templates.loader, {
-      serverUrl: deps.advertiseUrl,
-      machineId: machine.id,
-      mac,
-      kernelArgs: deps.kernelArgs,
-    });
+    const script =
+      bootAnswer(machine.category) === "local-disk"
+        ? renderLocalBootScript(deps.templates.local, machine.id)
+        : renderLoaderScript(deps.templates.loader, {
+            serverUrl: deps.advertiseUrl,
+            machineId: machine.id,
+            mac,
+            kernelArgs: deps.kernelArgs,
+          });
     sendText(ctx.res, 200, IPXE_TYPE, script);
   });
 
@@ -171,7 +175,11 @@ export function buildRouter(deps: AppDeps): Router {
       { machine: machine.id, category: machine.category, serial: parsed.data.system.serial },
       "inventory stored",
     );
-    const answer: InventoryAccepted = { machineId: machine.id, category: machine.category };
+    const answer: InventoryAccepted = {
+      machineId: machine.id,
+      category: machine.category,
+      bootFromDisk: machine.category === "installed",
+    };
     sendJson(ctx.res, 200, answer);
   });
 

@@ -7,6 +7,7 @@ import {
   loadTemplate,
   renderBootScript,
   renderLoaderScript,
+  renderLocalBootScript,
   renderTemplate,
   TemplateError,
 } from "./render.js";
@@ -26,6 +27,12 @@ describe("iPXE scripts", () => {
       kernelArgs: "console=tty0 console=ttyS0,115200n8 quiet panic=30",
     });
     expect(script).toBe(golden("loader.ipxe"));
+  });
+
+  it("renders the local-disk script for a machine that already runs its plan", () => {
+    expect(renderLocalBootScript(loadTemplate("local"), "0e0c8a6a-6f5f-4c43-9d57-000000000b01")).toBe(
+      golden("local.ipxe"),
+    );
   });
 
   it("refuses a template value it has no value for, or one with a line break", () => {

@@ -5,7 +5,7 @@ import type { MacAddress } from "../../protocol/index.js";
 
 const TEMPLATE_DIR = resolve(import.meta.dirname, "../../ipxe-scripts");
 
-export type TemplateName = "boot" | "loader";
+export type TemplateName = "boot" | "loader" | "local";
 
 export function loadTemplate(name: TemplateName): string {
   return readFileSync(resolve(TEMPLATE_DIR, `${name}.ipxe`), "utf8");
@@ -44,4 +44,8 @@ export function renderLoaderScript(
 ): string {
   if (/\s/.test(args.serverUrl)) throw new TemplateError(`server URL contains whitespace: ${args.serverUrl}`);
   return renderTemplate(template, { ...args, bootif: bootifFor(args.mac) });
+}
+
+export function renderLocalBootScript(template: string, machineId: string): string {
+  return renderTemplate(template, { machineId });
 }
