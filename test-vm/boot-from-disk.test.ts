@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, openSync, rmSync, truncateSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { PlanSpec } from "../protocol/index.js";
 import { planHash } from "../server/policy/resolve.js";
 import { jsonRequest } from "../server/test-support.js";
@@ -13,10 +13,9 @@ import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
 import { startTestServer } from "./test-server.js";
 
-const UUID = "0e0c8a6a-6f5f-4c43-9d57-0000000000d1";
 const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 /** A GPT disk whose first partition, named bootwright-marker, holds the marker JSON (as an install leaves it). */
@@ -35,64 +34,74 @@ function markedDisk(path: string, marker: { image: string; planHash: string }): 
   closeSync(fd);
 }
 
-it("a disk carrying the marker of its resolved plan boots from disk, with no reinstall", async () => {
-  requireBootArtefacts();
-  const accel = await chooseAccelerator();
-  const dir = mkdtempSync(join(tmpdir(), "bootwright-local-"));
-  cleanups.push(() => {
-    rmSync(dir, { recursive: true, force: true });
-    return Promise.resolve();
-  });
-  const server = await startTestServer(dir);
-  cleanups.push(() => server.close());
-  const plan = { image: "debian-12" };
-  const policy = { rules: [{ name: "marked", match: [{ fact: "product", glob: "BFD-*" }], plan }] };
-  expect(
-    (await jsonRequest(`${server.url}/v1/policy`, "PUT", { format: "json", source: JSON.stringify(policy) }))
-      .status,
-  ).toBe(200);
-  const hash = planHash(PlanSpec.parse(plan));
-  const disk = join(dir, "installed.img");
-  markedDisk(disk, { image: "debian-12", planHash: hash });
+it.each([
+  ["bios", "52:54:00:d1:00:01", "0e0c8a6a-6f5f-4c43-9d57-0000000000d1"],
+  ["uefi", "52:54:00:d1:00:02", "0e0c8a6a-6f5f-4c43-9d57-0000000000d2"],
+] as const)(
+  "%s: a disk carrying the marker of its resolved plan boots from disk, with no reinstall",
+  async (firmware, mac, UUID) => {
+    requireBootArtefacts();
+    const accel = await chooseAccelerator();
+    const dir = mkdtempSync(join(tmpdir(), "bootwright-local-"));
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+      return Promise.resolve();
+    });
+    const server = await startTestServer(dir);
+    cleanups.push(() => server.close());
+    const plan = { image: "debian-12" };
+    const policy = { rules: [{ name: "marked", match: [{ fact: "product", glob: "BFD-*" }], plan }] };
+    expect(
+      (
+        await jsonRequest(`${server.url}/v1/policy`, "PUT", {
+          format: "json",
+          source: JSON.stringify(policy),
+        })
+      ).status,
+    ).toBe(200);
+    const hash = planHash(PlanSpec.parse(plan));
+    const disk = join(dir, "installed.img");
+    markedDisk(disk, { image: "debian-12", planHash: hash });
 
-  const vm = Vm.start({
-    name: "boot-from-disk",
-    workDir: dir,
-    accel,
-    firmware: "bios",
-    boot: { kind: "network", bootfileUrl: `${server.advertiseUrl}/boot.ipxe` },
-    mac: "52:54:00:d1:00:01",
-    uuid: UUID,
-    smbios: ["type=1,manufacturer=Acme,product=BFD-1,serial=BFD-0001"],
-    allowReboot: true,
-    extraArgs: ["-drive", `file=${disk},if=virtio,format=raw`],
-  });
-  cleanups.push(() => vm.stop());
+    const vm = Vm.start({
+      name: `boot-from-disk-${firmware}`,
+      workDir: dir,
+      accel,
+      firmware,
+      boot: { kind: "network", bootfileUrl: `${server.advertiseUrl}/boot.ipxe` },
+      mac,
+      uuid: UUID,
+      smbios: ["type=1,manufacturer=Acme,product=BFD-1,serial=BFD-0001"],
+      allowReboot: true,
+      extraArgs: ["-drive", `file=${disk},if=virtio,format=raw`],
+    });
+    cleanups.push(() => vm.stop());
 
-  // The loader reports the marker, the server matches it, the loader reboots, iPXE asks again.
-  await vm.waitForConsole(/bootwright: booting \S+ from its local disk/, 240_000);
-  const machine = await server.store.getMachine(UUID);
-  expect(machine).toMatchObject({ category: "installed", plan: { rule: "marked", planHash: hash } });
-  expect(machine?.inventory?.installedMarker).toEqual({
-    image: "debian-12",
-    planHash: hash,
-    partition: "vda1",
-  });
-  const events = (await server.store.machineLog(UUID)).map((e) => [
-    e.event,
-    e.data.answer ?? e.data.to ?? e.data.via ?? null,
-  ]);
-  expect(events).toEqual([
-    ["discovered", "ipxe"],
-    ["inventory", "inventoried"],
-    ["already-installed", null],
-    ["category", "installed"],
-    ["boot-script", "local-disk"],
-  ]);
-  const console = vm.console();
-  expect(console).toMatch(
-    /ok already runs its plan: rebooting into its own disk image=debian-12 planHash=sha256:/,
-  );
-  // Nothing was queued, so nothing was installed: the loader was loaded once, the disk booted second.
-  expect(console.match(/loading the loader for/g)).toHaveLength(1);
-});
+    // The loader reports the marker, the server matches it, the loader reboots, iPXE asks again.
+    await vm.waitForConsole(/bootwright: booting \S+ from its local disk/, 240_000);
+    const machine = await server.store.getMachine(UUID);
+    expect(machine).toMatchObject({ category: "installed", plan: { rule: "marked", planHash: hash } });
+    expect(machine?.inventory?.installedMarker).toEqual({
+      image: "debian-12",
+      planHash: hash,
+      partition: "vda1",
+    });
+    const events = (await server.store.machineLog(UUID)).map((e) => [
+      e.event,
+      e.data.answer ?? e.data.to ?? e.data.via ?? null,
+    ]);
+    expect(events).toEqual([
+      ["discovered", "ipxe"],
+      ["inventory", "inventoried"],
+      ["already-installed", null],
+      ["category", "installed"],
+      ["boot-script", "local-disk"],
+    ]);
+    const console = vm.console();
+    expect(console).toMatch(
+      /ok already runs its plan: rebooting into its own disk image=debian-12 planHash=sha256:/,
+    );
+    // Nothing was queued, so nothing was installed: the loader was loaded once, the disk booted second.
+    expect(console.match(/loading the loader for/g)).toHaveLength(1);
+  },
+);
