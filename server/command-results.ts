@@ -30,6 +30,11 @@ export type ResultDecision =
   | { kind: "duplicate" }
   | { kind: "refuse"; reason: string };
 
+/** A failed command fails the machine with the reason and clears its expectation. */
+function failure(error: string): ResultDecision {
+  return { kind: "apply", state: "failed", category: "failed", clearExpected: true, inventory: null, error };
+}
+
 export function decideResult(
   command: StoredCommand,
   current: BootCategory,
@@ -67,16 +72,7 @@ export function decideResult(
   if (command.leaseExpiresAt !== null && now.toISOString() > command.leaseExpiresAt) {
     return { kind: "refuse", reason: `lease ${result.leaseId} expired at ${command.leaseExpiresAt}` };
   }
-  if (result.outcome === "failed") {
-    return {
-      kind: "apply",
-      state: "failed",
-      category: "failed",
-      clearExpected: true,
-      inventory: null,
-      error: result.error,
-    };
-  }
+  if (result.outcome === "failed") return failure(result.error);
   if (result.output.kind !== command.kind) {
     return {
       kind: "refuse",
@@ -85,14 +81,7 @@ export function decideResult(
   }
   const move = checkTransition(current, command.onSuccess);
   if (!move.ok) {
-    return {
-      kind: "apply",
-      state: "failed",
-      category: "failed",
-      clearExpected: true,
-      inventory: null,
-      error: move.reason,
-    };
+    return failure(move.reason);
   }
   return {
     kind: "apply",

@@ -215,12 +215,10 @@ export class SqliteStore implements Store {
     return rows.map((row) => CommandRow.parse(row));
   }
 
-  /** Brings one machine's queue in line with its difference (pure decision in reconciler.ts). */
-  /**
-   * The server's own step toward a difference: resolve the stored policy for this machine. A match
-   * stores the plan and moves the machine to `planned`; anything else is the reason it cannot move.
-   */
-  private resolvePlan(machine: Machine, at: string): { ok: true } | { ok: false; reason: string } {
+  /** The plan the stored policy gives this machine, or the reason there is none. */
+  private planFromPolicy(
+    machine: Machine,
+  ): { ok: true; plan: NonNullable<Machine["plan"]>; policyVersion: number } | { ok: false; reason: string } {
     if (!machine.inventory) return { ok: false, reason: "no inventory yet" };
     const stored = this.readPolicy();
     if (!stored) return { ok: false, reason: "no policy is set (bootwright policy set <file>)" };
@@ -234,13 +232,27 @@ export class SqliteStore implements Store {
         reason: `no policy rule matches (policy version ${stored.version}): see bootwright policy explain`,
       };
     }
-    const plan = { rule: resolution.rule, planHash: resolution.planHash, plan: resolution.plan };
+    return {
+      ok: true,
+      plan: { rule: resolution.rule, planHash: resolution.planHash, plan: resolution.plan },
+      policyVersion: stored.version,
+    };
+  }
+
+  /**
+   * The server's own step toward a difference: resolve the stored policy for this machine. A match
+   * stores the plan and moves the machine to `planned`; anything else is the reason it cannot move.
+   */
+  private resolvePlan(machine: Machine, at: string): { ok: true } | { ok: false; reason: string } {
+    const resolved = this.planFromPolicy(machine);
+    if (!resolved.ok) return resolved;
+    const { plan } = resolved;
     this.sql("UPDATE machines SET plan_json = ? WHERE id = ?").run(JSON.stringify(plan), machine.id);
     this.log(machine.id, at, "planned", {
       rule: plan.rule,
       planHash: plan.planHash,
       image: plan.plan.image,
-      policyVersion: stored.version,
+      policyVersion: resolved.policyVersion,
     });
     this.setCategory(machine, "planned", at, `policy rule ${plan.rule}`);
     return { ok: true };
@@ -251,24 +263,20 @@ export class SqliteStore implements Store {
    * it already runs that plan: it becomes `installed` and boots from its disk, with no reinstall.
    */
   private checkInstalledMarker(machine: Machine, marker: InstalledMarker, at: string): void {
-    const stored = this.readPolicy();
-    const parsed = stored ? parsePolicy(stored.source, stored.format) : undefined;
-    const resolution =
-      parsed?.ok && machine.inventory ? resolvePolicy(parsed.policy, machine.inventory) : undefined;
+    const resolved = this.planFromPolicy(machine);
     if (
-      resolution?.kind !== "matched" ||
-      resolution.planHash !== marker.planHash ||
+      !resolved.ok ||
+      resolved.plan.planHash !== marker.planHash ||
       !checkTransition(machine.category, "installed").ok
     ) {
       this.log(machine.id, at, "marker-differs", {
         marker: marker.planHash,
-        resolved: resolution?.kind === "matched" ? resolution.planHash : null,
+        resolved: resolved.ok ? resolved.plan.planHash : null,
         category: machine.category,
       });
       return;
     }
-    const plan = { rule: resolution.rule, planHash: resolution.planHash, plan: resolution.plan };
-    this.sql("UPDATE machines SET plan_json = ? WHERE id = ?").run(JSON.stringify(plan), machine.id);
+    this.sql("UPDATE machines SET plan_json = ? WHERE id = ?").run(JSON.stringify(resolved.plan), machine.id);
     this.log(machine.id, at, "already-installed", {
       planHash: marker.planHash,
       image: marker.image,
@@ -277,6 +285,12 @@ export class SqliteStore implements Store {
     this.setCategory(machine, "installed", at, "its disk carries the marker of its resolved plan");
   }
 
+  private cancelCommand(machineId: string, commandId: string, at: string): void {
+    this.sql("UPDATE commands SET state = 'cancelled', updated_at = ? WHERE id = ?").run(at, commandId);
+    this.log(machineId, at, "command-cancelled", { command: commandId });
+  }
+
+  /** Brings one machine's queue in line with its difference (pure decision in reconciler.ts). */
   private reconcileMachine(id: string, at: string): void {
     const machine = this.mustFind(id);
     const difference = differenceOf(machine);
@@ -286,10 +300,7 @@ export class SqliteStore implements Store {
         this.reconcileMachine(id, at);
         return;
       }
-      for (const row of this.pendingCommands(id)) {
-        this.sql("UPDATE commands SET state = 'cancelled', updated_at = ? WHERE id = ?").run(at, row.id);
-        this.log(id, at, "command-cancelled", { command: row.id });
-      }
+      for (const row of this.pendingCommands(id)) this.cancelCommand(id, row.id, at);
       this.log(id, at, "difference-blocked", { expected: difference.expected, reason: planned.reason });
       return;
     }
@@ -299,10 +310,7 @@ export class SqliteStore implements Store {
       onSuccess: row.on_success,
     }));
     const { cancel, enqueue } = queueChanges(difference, pending);
-    for (const commandId of cancel) {
-      this.sql("UPDATE commands SET state = 'cancelled', updated_at = ? WHERE id = ?").run(at, commandId);
-      this.log(id, at, "command-cancelled", { command: commandId });
-    }
+    for (const commandId of cancel) this.cancelCommand(id, commandId, at);
     for (const command of enqueue) {
       const commandId = randomUUID();
       this.sql(
