@@ -1,5 +1,7 @@
 // Reads a JSON request body with a size limit; failures are ApiErrors the router turns into 4xx.
 import type { IncomingMessage } from "node:http";
+import type { z } from "zod";
+import { toSchemaIssues } from "../../protocol/index.js";
 import { ApiError } from "../errors.js";
 
 export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
@@ -34,4 +36,22 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
       `request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
+}
+
+/** Reads the JSON body and parses it with its schema; a mismatch is a 422 listing each issue's path. */
+export async function readBody<T>(
+  req: IncomingMessage,
+  limitBytes: number,
+  schema: z.ZodType<T>,
+  what: string,
+): Promise<T> {
+  const parsed = schema.safeParse(await readJsonBody(req, limitBytes));
+  if (!parsed.success) {
+    throw new ApiError(
+      "schema_mismatch",
+      `${what} does not match the schema`,
+      toSchemaIssues(parsed.error.issues),
+    );
+  }
+  return parsed.data;
 }

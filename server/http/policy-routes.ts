@@ -1,11 +1,11 @@
 // The policy API: read and replace the policy (validated first: a bad one is a 422 naming each line and
 // is not stored), and one machine's resolved plan with the explanation of why.
-import { PolicyUpload, toSchemaIssues, type PolicyState, type StoredPolicy } from "../../protocol/index.js";
+import { PolicyUpload, type PolicyState, type StoredPolicy } from "../../protocol/index.js";
 import type { Store } from "../db/store.js";
 import { ApiError } from "../errors.js";
 import { parsePolicy } from "../policy/load.js";
 import { resolveMachinePlan } from "../policy/machine-plan.js";
-import { readJsonBody } from "./body.js";
+import { readBody } from "./body.js";
 import { sendJson, type Router } from "./router.js";
 
 export interface PolicyRouteDeps {
@@ -20,14 +20,8 @@ export function addPolicyRoutes(router: Router, deps: PolicyRouteDeps): void {
   });
 
   router.on("PUT", "/v1/policy", async (ctx) => {
-    const body = PolicyUpload.safeParse(await readJsonBody(ctx.req, deps.bodyLimitBytes));
-    if (!body.success)
-      throw new ApiError(
-        "schema_mismatch",
-        "policy upload does not match the schema",
-        toSchemaIssues(body.error.issues),
-      );
-    const parsed = parsePolicy(body.data.source, body.data.format);
+    const upload = await readBody(ctx.req, deps.bodyLimitBytes, PolicyUpload, "policy upload");
+    const parsed = parsePolicy(upload.source, upload.format);
     if (!parsed.ok) {
       throw new ApiError(
         "invalid_policy",
@@ -35,7 +29,7 @@ export function addPolicyRoutes(router: Router, deps: PolicyRouteDeps): void {
         parsed.issues,
       );
     }
-    const stored: StoredPolicy = await deps.store.setPolicy(body.data.source, body.data.format, new Date());
+    const stored: StoredPolicy = await deps.store.setPolicy(upload.source, upload.format, new Date());
     ctx.log.info({ version: stored.version, rules: parsed.policy.rules.length }, "policy set");
     sendJson(ctx.res, 200, stored);
   });

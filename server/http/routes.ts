@@ -3,14 +3,12 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
-import type { z } from "zod";
 import {
   BulkExpectRequest,
   CommandResult,
   ExpectRequest,
   Inventory,
   MacAddress,
-  toSchemaIssues,
   type BootList,
   type CommandResultAccepted,
   type DifferenceList,
@@ -24,7 +22,7 @@ import type { Store } from "../db/store.js";
 import { ApiError, ServerError } from "../errors.js";
 import { bootAnswer } from "../enrollment.js";
 import { renderBootScript, renderLoaderScript, renderLocalBootScript } from "../ipxe/render.js";
-import { readJsonBody } from "./body.js";
+import { readBody } from "./body.js";
 import { addPolicyRoutes } from "./policy-routes.js";
 import { Router, sendJson, sendText, type RequestContext } from "./router.js";
 
@@ -74,19 +72,6 @@ async function sendFile(
     return;
   }
   await pipeline(createReadStream(path), ctx.res);
-}
-
-/** Parses a request body with its schema; a mismatch is a 422 listing each issue's path. */
-function parseBody<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) {
-    throw new ApiError(
-      "schema_mismatch",
-      `${what} does not match the schema`,
-      toSchemaIssues(parsed.error.issues),
-    );
-  }
-  return parsed.data;
 }
 
 export function buildRouter(deps: AppDeps): Router {
@@ -161,18 +146,10 @@ export function buildRouter(deps: AppDeps): Router {
   });
 
   router.on("POST", "/v1/inventory", async (ctx) => {
-    const body = await readJsonBody(ctx.req, deps.bodyLimitBytes);
-    const parsed = Inventory.safeParse(body);
-    if (!parsed.success) {
-      throw new ApiError(
-        "schema_mismatch",
-        "inventory does not match the schema",
-        toSchemaIssues(parsed.error.issues),
-      );
-    }
-    const machine = await deps.store.recordInventory(parsed.data, new Date());
+    const inventory = await readBody(ctx.req, deps.bodyLimitBytes, Inventory, "inventory");
+    const machine = await deps.store.recordInventory(inventory, new Date());
     ctx.log.info(
-      { machine: machine.id, category: machine.category, serial: parsed.data.system.serial },
+      { machine: machine.id, category: machine.category, serial: inventory.system.serial },
       "inventory stored",
     );
     const answer: InventoryAccepted = {
@@ -218,11 +195,7 @@ export function buildRouter(deps: AppDeps): Router {
 
   router.on("POST", "/v1/machines/:id/commands/:commandId/result", async (ctx) => {
     const id = await knownMachine(ctx.params.id);
-    const result = parseBody(
-      CommandResult,
-      await readJsonBody(ctx.req, deps.bodyLimitBytes),
-      "command result",
-    );
+    const result = await readBody(ctx.req, deps.bodyLimitBytes, CommandResult, "command result");
     const outcome = await deps.store.completeCommand(id, ctx.params.commandId ?? "", result, new Date());
     if (outcome.kind === "refused") {
       throw new ApiError("lease_refused", `result refused: ${outcome.reason}`, { reason: outcome.reason });
@@ -245,22 +218,14 @@ export function buildRouter(deps: AppDeps): Router {
 
   router.on("PUT", "/v1/machines/:id/expected", async (ctx) => {
     const id = await knownMachine(ctx.params.id);
-    const body = parseBody(
-      ExpectRequest,
-      await readJsonBody(ctx.req, deps.bodyLimitBytes),
-      "expected category",
-    );
+    const body = await readBody(ctx.req, deps.bodyLimitBytes, ExpectRequest, "expected category");
     const machine = await deps.store.setExpected(id, body.category, new Date());
     ctx.log.info({ machine: id, expected: body.category }, "expected category set");
     sendJson(ctx.res, 200, machine);
   });
 
   router.on("POST", "/v1/expected", async (ctx) => {
-    const body = parseBody(
-      BulkExpectRequest,
-      await readJsonBody(ctx.req, deps.bodyLimitBytes),
-      "bulk expectation",
-    );
+    const body = await readBody(ctx.req, deps.bodyLimitBytes, BulkExpectRequest, "bulk expectation");
     const machineIds = await deps.store.setExpectedWhere(body.where, body.category, new Date());
     ctx.log.info(
       { where: body.where, expected: body.category, count: machineIds.length },
