@@ -1,5 +1,6 @@
-// Starts and stops QEMU test VMs: SeaBIOS or OVMF, iPXE network boot or direct -kernel/-initrd,
-// user-mode networking, virtio disks on sparse temp files, SMBIOS fields, serial console to a file.
+// Starts and stops QEMU test VMs: SeaBIOS or OVMF, iPXE network boot, direct -kernel/-initrd or boot
+// from an existing disk image, user-mode networking, virtio disks on sparse temp files or image files,
+// SMBIOS fields, serial console to a file.
 // A VM is always stopped by its PID, even when the test fails.
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
@@ -14,7 +15,9 @@ export type VmBoot =
   /** Power on and network-boot: QEMU's DHCP hands iPXE this URL as its boot file. */
   | { kind: "network"; bootfileUrl: string }
   /** Boot a kernel and initramfs directly, as a machine that skipped iPXE would. */
-  | { kind: "direct"; kernel: string; initrd: string; append: string };
+  | { kind: "direct"; kernel: string; initrd: string; append: string }
+  /** Power on and boot the first of `diskImages` (an installed OS), through the firmware's disk boot. */
+  | { kind: "disk" };
 
 /**
  * Our loader booted directly (-kernel/-initrd) with what iPXE would put on its command line: the boot
@@ -44,6 +47,8 @@ export interface VmOptions {
   /** Raw `-smbios` values, e.g. "type=1,manufacturer=Acme,product=X1,serial=SN-123". */
   smbios?: string[];
   disksMiB?: number[];
+  /** Existing raw disk image files, attached as virtio disks before the blank `disksMiB` ones. */
+  diskImages?: string[];
   memoryMiB?: number;
   /** Let a guest reboot (a reboot otherwise ends QEMU: -no-reboot). */
   allowReboot?: boolean;
@@ -103,6 +108,16 @@ export function qemuArgs(options: VmOptions, consolePath: string): string[] {
   } else if (options.boot.kind === "network") {
     args.push("-boot", "n");
   }
+
+  const images = options.diskImages ?? [];
+  if (options.boot.kind === "disk" && images.length === 0)
+    throw new Error(`${options.name}: boot from disk needs at least one of diskImages`);
+  images.forEach((path, i) => {
+    // -device with bootindex=0 (not -drive if=virtio): both SeaBIOS and OVMF then try this disk first.
+    const device = ["virtio-blk-pci", `drive=image${i}`];
+    if (options.boot.kind === "disk" && i === 0) device.push("bootindex=0");
+    args.push("-drive", `file=${path},if=none,id=image${i},format=raw`, "-device", device.join(","));
+  });
 
   (options.disksMiB ?? []).forEach((sizeMiB, i) => {
     const path = join(options.workDir, `disk${i}.img`);

@@ -1,0 +1,211 @@
+// The OS images build-scripts/build-os-image.ts makes (tiny and debian), booted from disk under SeaBIOS
+// and OVMF: each reads the marker the installer left in its bootwright-marker partition and calls the
+// server home with the image, the plan hash and its kernel. Images are built on demand (cached).
+import { randomBytes, randomUUID } from "node:crypto";
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  buildOsImage,
+  MARKER_PARTITION_NAME,
+  type BuiltOsImage,
+  type OsKind,
+} from "../build-scripts/build-os-image.js";
+import { run } from "../build-scripts/os-image/run.js";
+import { chooseAccelerator, type Accelerator } from "./accelerator.js";
+import { requireBootArtefacts } from "./paths.js";
+import { Vm, type Firmware } from "./qemu.js";
+import { GUEST_HOST_ADDRESS } from "./test-server.js";
+
+/** debootstrap on a cold cache takes minutes (vm-notes.md: ~100 s alone, more on a busy CI machine). */
+const BUILD_TIMEOUT_MS = 30 * 60_000;
+const BOOT_TIMEOUT_MS: Record<OsKind, number> = { tiny: 120_000, debian: 420_000 };
+
+interface CallHome {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** Records every request; answers 503 to the first call of machines in `failFirst` (the OS must retry). */
+class CallHomeServer {
+  readonly calls: CallHome[] = [];
+  readonly failFirst = new Set<string>();
+  private readonly server: Server;
+
+  private constructor() {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        const url = req.url ?? "";
+        this.calls.push({
+          method: req.method ?? "",
+          url,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString("utf8"),
+        });
+        const machine = /^\/v1\/machines\/([^/]+)\/callhome$/.exec(url)?.[1];
+        if (machine && this.failFirst.delete(machine)) res.writeHead(503).end("try again");
+        else res.writeHead(machine ? 204 : 404).end();
+      });
+    });
+  }
+
+  static async start(): Promise<CallHomeServer> {
+    const started = new CallHomeServer();
+    await new Promise<void>((done) => started.server.listen(0, "127.0.0.1", done));
+    return started;
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    if (typeof address !== "object" || address === null) throw new Error("call-home server has no port");
+    return address.port;
+  }
+
+  callsOf(machineId: string): CallHome[] {
+    return this.calls.filter((c) => c.url === `/v1/machines/${machineId}/callhome`);
+  }
+
+  close(): Promise<void> {
+    return new Promise((done) => {
+      this.server.close(() => {
+        done();
+      });
+    });
+  }
+}
+
+let workDir: string;
+let accel: Accelerator;
+let callHome: CallHomeServer;
+const vms: Vm[] = [];
+const bootSeconds: string[] = [];
+
+beforeAll(async () => {
+  requireBootArtefacts();
+  workDir = mkdtempSync(join(tmpdir(), "bootwright-os-image-"));
+  accel = await chooseAccelerator();
+  callHome = await CallHomeServer.start();
+});
+
+afterEach(async () => {
+  await Promise.all(vms.splice(0).map((vm) => vm.stop()));
+});
+
+afterAll(async () => {
+  await callHome.close();
+  if (workDir && !process.env.BOOTWRIGHT_KEEP_TEST_DIRS) rmSync(workDir, { recursive: true, force: true });
+  if (bootSeconds.length)
+    process.stderr.write(`[test-vm] OS image boot → call-home: ${bootSeconds.join(", ")}\n`);
+});
+
+/** A fresh copy of the image, with `marker` (one JSON line) written where the installer writes it. */
+async function diskWithMarker(image: BuiltOsImage, path: string, marker: object | undefined): Promise<void> {
+  await run("zstd", ["-d", "-q", "-f", "-o", path, image.paths.zst]);
+  const partition = image.manifest.partitions.find((p) => p.name === MARKER_PARTITION_NAME);
+  if (!partition) throw new Error(`${image.paths.manifest} has no ${MARKER_PARTITION_NAME} partition`);
+  if (!marker) return;
+  const fd = openSync(path, "r+");
+  try {
+    writeSync(fd, Buffer.from(JSON.stringify(marker)), 0, undefined, partition.startBytes);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const CASES: { kind: OsKind; firmware: Firmware; mac: string; failFirst?: boolean }[] = [
+  // The first tiny boot also proves the retry: the server refuses its first call with a 503.
+  { kind: "tiny", firmware: "bios", mac: "52:54:00:05:00:01", failFirst: true },
+  { kind: "tiny", firmware: "uefi", mac: "52:54:00:05:00:02" },
+  { kind: "debian", firmware: "bios", mac: "52:54:00:05:00:03" },
+  { kind: "debian", firmware: "uefi", mac: "52:54:00:05:00:04" },
+];
+
+describe.each(["tiny", "debian"] as const)("%s OS image", (kind) => {
+  let image: BuiltOsImage;
+  beforeAll(async () => {
+    image = await buildOsImage({ kind });
+    expect(image.manifest.partitions.map((p) => p.name)).toEqual(
+      kind === "debian" ? ["esp", MARKER_PARTITION_NAME, "root"] : ["esp", MARKER_PARTITION_NAME],
+    );
+  }, BUILD_TIMEOUT_MS);
+
+  it.each(CASES.filter((c) => c.kind === kind))(
+    "$firmware: boots from its disk and calls home with the marker's image and plan",
+    async ({ firmware, mac, failFirst }) => {
+      const machineId = randomUUID();
+      const marker = {
+        // Field order differs from the body's on purpose: the OS must find fields by name.
+        server: `http://${GUEST_HOST_ADDRESS}:${callHome.port}`,
+        machineId,
+        planHash: `sha256:${randomBytes(32).toString("hex")}`,
+        image: `sha256:${image.manifest.zstSha256}`,
+      };
+      if (failFirst) callHome.failFirst.add(machineId);
+      const dir = join(workDir, `${kind}-${firmware}`);
+      const disk = join(workDir, `${kind}-${firmware}.raw`);
+      await diskWithMarker(image, disk, marker);
+
+      const vm = Vm.start({
+        name: `os-${kind}-${firmware}`,
+        workDir: dir,
+        accel,
+        firmware,
+        boot: { kind: "disk" },
+        mac,
+        diskImages: [disk],
+      });
+      vms.push(vm);
+      await vm.waitForConsole(
+        new RegExp(`bootwright-os: called home machine=${machineId}`),
+        BOOT_TIMEOUT_MS[kind],
+      );
+      const seconds = (performance.now() - vm.startedAt) / 1000;
+      bootSeconds.push(`${kind}/${firmware} ${seconds.toFixed(1)} s`);
+
+      const calls = callHome.callsOf(machineId);
+      expect(calls).toHaveLength(failFirst ? 2 : 1);
+      for (const call of calls) {
+        expect(call.method).toBe("POST");
+        expect(call.headers["content-type"]).toBe("application/json");
+        expect(JSON.parse(call.body)).toEqual({
+          image: marker.image,
+          planHash: marker.planHash,
+          os: expect.stringMatching(new RegExp(`^${kind} \\d+\\.\\d+\\.\\S+-amd64$`)) as unknown,
+        });
+      }
+      const console = vm.console();
+      expect(console).toMatch(new RegExp(`^bootwright-os: booted ${kind}\\r?$`, "m"));
+      expect(console).toMatch(new RegExp(`^bootwright-os: called home machine=${machineId}\\r?$`, "m"));
+      expect(console.indexOf(`booted ${kind}`)).toBeLessThan(console.indexOf("called home"));
+    },
+    BOOT_TIMEOUT_MS[kind] + 60_000,
+  );
+
+  if (kind === "tiny") {
+    it("bios: a disk with no marker boots, says so and calls no one", async () => {
+      const before = callHome.calls.length;
+      const dir = join(workDir, "tiny-unmarked");
+      const disk = join(workDir, "tiny-unmarked.raw");
+      await diskWithMarker(image, disk, undefined);
+      const vm = Vm.start({
+        name: "os-tiny-unmarked",
+        workDir: dir,
+        accel,
+        firmware: "bios",
+        boot: { kind: "disk" },
+        mac: "52:54:00:05:00:05",
+        diskImages: [disk],
+      });
+      vms.push(vm);
+      await vm.waitForConsole(/^bootwright-os: no marker\r?$/m, BOOT_TIMEOUT_MS.tiny);
+      expect(vm.console()).toMatch(/^bootwright-os: booted tiny\r?$/m);
+      expect(callHome.calls.length).toBe(before);
+    });
+  }
+});
