@@ -1,5 +1,6 @@
 // The plan a tailored deployment agent carries baked in: the policy's PlanSpec resolved for one machine.
 import { z } from "zod";
+import { ImageSource } from "./images.js";
 import { PlanSpec } from "./policy.js";
 
 export const AgentPlan = z.strictObject({
@@ -7,6 +8,8 @@ export const AgentPlan = z.strictObject({
   planHash: z.string(),
   /** The OS image to install (name in the image store or its content address). */
   image: z.string(),
+  /** The image as stored, resolved when the agent was built; absent when the store has no such image. */
+  imageSource: ImageSource.optional(),
   uefi: PlanSpec.shape.uefi,
   /** Software RAID with the member count resolved for this machine ("all" → its disk count). */
   raid: z

@@ -14,6 +14,13 @@ export const CommandKind = z.enum([
   "run-agent",
   /** Server-side: resolve the policy into the machine's plan. Done while reconciling, never leased. */
   "resolve-policy",
+  /** The same tailored agent's image phase: stream the plan's image to disk, verify it, write the marker. */
+  "write-image",
+  /**
+   * Reboot into the installed system. The agent does not report it: the installed OS calling home
+   * completes it (POST /v1/machines/:id/callhome); its lease running out first fails the machine.
+   */
+  "boot-installed",
 ]);
 export type CommandKind = z.infer<typeof CommandKind>;
 
@@ -26,7 +33,7 @@ export const LeasedCommand = z.strictObject({
   leaseExpiresAt: z.string(),
   /** How long the agent may take before it gives up (the lease outlasts it). */
   timeoutMs: z.number().int().positive(),
-  /** For run-agent: where the tailored bundle is and the sha256 it must have. */
+  /** For run-agent and write-image: where the tailored bundle is and the sha256 it must have. */
   agent: z
     .strictObject({
       url: z.string(),
@@ -50,6 +57,7 @@ export const CommandOutput = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("report-inventory"), inventory: Inventory }),
   z.strictObject({ kind: z.literal("check-disks"), disks: z.array(DiskCheck) }),
   z.strictObject({ kind: z.literal("run-agent"), sha256: z.string(), steps: z.array(StepReport) }),
+  z.strictObject({ kind: z.literal("write-image"), sha256: z.string(), steps: z.array(StepReport) }),
 ]);
 export type CommandOutput = z.infer<typeof CommandOutput>;
 
@@ -85,3 +93,37 @@ export const QueuedCommand = z.strictObject({
   error: z.string().nullable(),
 });
 export type QueuedCommand = z.infer<typeof QueuedCommand>;
+
+/**
+ * POST /v1/machines/:id/events — what an agent says while a command runs: a step starting or ending,
+ * or progress (bytes written, rate). The server logs it; progress under a live lease keeps the lease.
+ */
+export const AgentEvent = z.strictObject({
+  commandId: z.string(),
+  leaseId: z.string(),
+  event: z.enum(["step-started", "step-finished", "progress"]),
+  plugin: z.string(),
+  step: z.string(),
+  message: z.string().max(500),
+  data: z.record(z.string(), z.unknown()),
+});
+export type AgentEvent = z.infer<typeof AgentEvent>;
+
+export const AgentEventAccepted = z.strictObject({ category: BootCategory });
+export type AgentEventAccepted = z.infer<typeof AgentEventAccepted>;
+
+/** POST /v1/machines/:id/callhome — the installed OS says it booted, with what its marker names. */
+export const CallHome = z.strictObject({
+  image: z.string(),
+  planHash: z.string(),
+  /** What booted, e.g. "debian 6.1.0-28-amd64". */
+  os: z.string().max(200),
+});
+export type CallHome = z.infer<typeof CallHome>;
+
+export const CallHomeAccepted = z.strictObject({
+  category: BootCategory,
+  /** True when this call completed the machine's install (its boot-installed command). */
+  completedInstall: z.boolean(),
+});
+export type CallHomeAccepted = z.infer<typeof CallHomeAccepted>;

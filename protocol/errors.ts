@@ -15,6 +15,11 @@ export const ERROR_CODES = {
   method_not_allowed: "The route exists but not with this HTTP method.",
   invalid_policy:
     "The policy text does not parse or does not match the policy schema; details lists each issue's path, line, column and message. Nothing was stored.",
+  image_invalid:
+    "An uploaded image was refused: its sha256 differs from the one declared, or it is not a complete zstd stream; nothing was stored.",
+  image_conflict: "These bytes are already stored under another image name; details.existing names it.",
+  insufficient_storage: "The server's image store ran out of space; nothing partial was kept.",
+  range_not_satisfiable: "A Range request starts past the end of the image.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

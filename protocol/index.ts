@@ -9,3 +9,4 @@ export * from "./machine.js";
 export * from "./next-action.js";
 export * from "./policy.js";
 export * from "./agent-plan.js";
+export * from "./images.js";

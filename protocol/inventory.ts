@@ -205,6 +205,9 @@ export const InstalledMarker = z.strictObject({
   planHash: z.string().min(1),
   /** The partition it was read from, e.g. vda1 (filled in by the loader). */
   partition: z.string(),
+  /** Written by our installer so the installed OS can call home: who it is and where the server is. */
+  machineId: z.string().optional(),
+  server: z.string().optional(),
 });
 export type InstalledMarker = z.infer<typeof InstalledMarker>;
 

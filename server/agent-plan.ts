@@ -1,9 +1,22 @@
 // The policy's plan, resolved for one machine into the plan its tailored agent carries (pure).
-import type { AgentPlan, Inventory, Machine } from "../protocol/index.js";
+import type { AgentPlan, ImageRecord, Inventory, Machine } from "../protocol/index.js";
 
-export function agentPlanFor(plan: NonNullable<Machine["plan"]>, inventory: Inventory): AgentPlan {
+/** `image` is the plan's image as found in the store (undefined when it is not there). */
+export function agentPlanFor(
+  plan: NonNullable<Machine["plan"]>,
+  inventory: Inventory,
+  image?: ImageRecord,
+): AgentPlan {
   const spec = plan.plan;
   const agentPlan: AgentPlan = { planHash: plan.planHash, image: spec.image };
+  if (image)
+    agentPlan.imageSource = {
+      sha256: image.sha256,
+      format: image.format,
+      sizeBytes: image.sizeBytes,
+      rawBytes: image.rawBytes,
+      rawSha256: image.rawSha256,
+    };
   if (spec.uefi) agentPlan.uefi = spec.uefi;
   if (spec.partitions) agentPlan.partitions = spec.partitions;
   if (spec.raid) {

@@ -34,6 +34,20 @@ const ServerConfigSchema = z.strictObject({
     .int()
     .positive()
     .default(10 * 60_000),
+  /** write-image's lease: the whole image transfer must fit in it. */
+  imageLeaseMs: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(60 * 60_000),
+  /** How long a machine rebooting into its install has to call home before it is marked failed. */
+  callHomeTimeoutMs: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(15 * 60_000),
+  /** How long an image batch waits for the machines that will join it (server/images/fanout.ts). */
+  batchWindowMs: z.coerce.number().int().nonnegative().default(10_000),
   /** How often an idle loader asks for work. */
   pollIntervalMs: z.coerce.number().int().positive().default(5_000),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -58,6 +72,9 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_LOG_LEVEL: "logLevel",
   BOOTWRIGHT_LEASE_MS: "leaseMs",
   BOOTWRIGHT_POLL_INTERVAL_MS: "pollIntervalMs",
+  BOOTWRIGHT_IMAGE_LEASE_MS: "imageLeaseMs",
+  BOOTWRIGHT_CALL_HOME_TIMEOUT_MS: "callHomeTimeoutMs",
+  BOOTWRIGHT_BATCH_WINDOW_MS: "batchWindowMs",
   BOOTWRIGHT_POLICY: "policyFile",
 };
 

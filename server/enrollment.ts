@@ -13,7 +13,12 @@ export function categoryAfterInventory(current: BootCategory | undefined): BootC
   return current === undefined || current === "discovered" ? "inventoried" : current;
 }
 
-/** What iPXE is told to boot: an installed machine boots its own disk; every other one, our loader. */
-export function bootAnswer(category: BootCategory): "local-disk" | "loader" {
-  return category === "installed" ? "local-disk" : "loader";
+/**
+ * What iPXE is told to boot: an installed machine, or one rebooting into the image it just wrote (its
+ * boot-installed command is leased), boots its own disk; every other one, our loader.
+ */
+export function bootAnswer(category: BootCategory, rebootingIntoInstall = false): "local-disk" | "loader" {
+  return category === "installed" || (category === "imaging" && rebootingIntoInstall)
+    ? "local-disk"
+    : "loader";
 }

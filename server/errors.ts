@@ -23,6 +23,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   lease_refused: 409,
   method_not_allowed: 405,
   invalid_policy: 422,
+  image_invalid: 422,
+  image_conflict: 409,
+  insufficient_storage: 507,
+  range_not_satisfiable: 416,
   internal: 500,
 };
 

@@ -92,8 +92,8 @@ describe("reconcile (examples)", () => {
   });
 
   it("says why a difference cannot be closed yet", () => {
-    expect(differenceOf({ id: "m", category: "inventoried", expected: "installed" })?.blocked).toBe(
-      "no command moves a machine from inventoried to installed yet",
+    expect(differenceOf({ id: "m", category: "inventoried", expected: "maintenance" })?.blocked).toBe(
+      "no command moves a machine from inventoried to maintenance yet",
     );
     expect(differenceOf({ id: "m", category: "inventoried", expected: "failed" })?.blocked).toMatch(
       /outcome/,

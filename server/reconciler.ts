@@ -14,9 +14,8 @@ export interface PlannedCommand {
 }
 
 /**
- * The moves a command can make today. resolve-policy is the server's own step (done while reconciling);
- * the others are leased to the machine's agent. Moves past configuring (imaging, …) arrive with the
- * install issue; until then a difference that needs them is reported as blocked.
+ * The moves a command can make. resolve-policy is the server's own step (done while reconciling); the
+ * others are leased to the machine's agent. boot-installed is completed by the installed OS calling home.
  */
 const COMMAND_EDGES: readonly { from: BootCategory; to: BootCategory; kind: CommandKind }[] = [
   { from: "discovered", to: "inventoried", kind: "report-inventory" },
@@ -25,7 +24,42 @@ const COMMAND_EDGES: readonly { from: BootCategory; to: BootCategory; kind: Comm
   { from: "inventoried", to: "ready", kind: "check-disks" },
   { from: "ready", to: "planned", kind: "resolve-policy" },
   { from: "planned", to: "configuring", kind: "run-agent" },
+  { from: "configuring", to: "imaging", kind: "write-image" },
+  { from: "imaging", to: "installed", kind: "boot-installed" },
 ];
+
+/**
+ * The category a machine shows while its agent runs a command, so the boot list says what it is doing
+ * (the command's success then keeps it there until the next command moves it on).
+ */
+export function categoryWhileRunning(kind: CommandKind): BootCategory | undefined {
+  if (kind === "run-agent") return "configuring";
+  if (kind === "write-image") return "imaging";
+  return undefined;
+}
+
+/**
+ * Whether an expired lease goes back to the queue. boot-installed does not: its lease is the time the
+ * installed OS has to call home, and rebooting it again would not make a broken install boot.
+ */
+export function retryOnExpiry(kind: CommandKind): boolean {
+  return kind !== "boot-installed";
+}
+
+export interface LeaseDurations {
+  /** Most commands. */
+  defaultMs: number;
+  /** write-image: the whole transfer. */
+  writeImageMs: number;
+  /** boot-installed: reboot until the installed OS calls home. */
+  callHomeMs: number;
+}
+
+export function leaseMsFor(kind: CommandKind, durations: LeaseDurations): number {
+  if (kind === "write-image") return durations.writeImageMs;
+  if (kind === "boot-installed") return durations.callHomeMs;
+  return durations.defaultMs;
+}
 
 /** Steps the server itself takes while reconciling; they are never leased to an agent. */
 export function isServerSide(kind: CommandKind): boolean {

@@ -9,6 +9,7 @@ import type { Store } from "./db/store.js";
 import { AgentBuilder } from "./agent-builder.js";
 import { ServerError } from "./errors.js";
 import { buildRouter } from "./http/routes.js";
+import { BlobStore } from "./images/blob-store.js";
 import { sendError } from "./http/router.js";
 import { loadTemplate } from "./ipxe/render.js";
 import { createLogger } from "./logger.js";
@@ -68,8 +69,15 @@ export async function startServer(
     assets: { vmlinuz: config.kernelPath, "initramfs.img": config.initramfsPath },
     templates,
     idlePollMs: config.pollIntervalMs,
-    leaseMs: config.leaseMs,
+    leases: {
+      defaultMs: config.leaseMs,
+      writeImageMs: config.imageLeaseMs,
+      callHomeMs: config.callHomeTimeoutMs,
+    },
     agents: new AgentBuilder(join(config.dataDir, "agents")),
+    blobs: new BlobStore(join(config.dataDir, "images")),
+    fanout: { batchWindowMs: config.batchWindowMs },
+    log,
   });
   server.on("request", (req, res) => {
     const reqId = ++requestCount;

@@ -92,7 +92,9 @@ export async function spawnServerProcess(
   port: number,
   env: Record<string, string> = {},
 ): Promise<ChildProcess> {
-  const cli = resolve(import.meta.dirname, "../bin/bootwright");
+  // Node itself with tsx as a loader: one process, so SIGKILL kills the server (through the tsx CLI the
+  // server is a grandchild that outlives its killed parent and keeps the port).
+  const cli = resolve(import.meta.dirname, "cli/main.ts");
   const args = [
     "server",
     "--host",
@@ -102,10 +104,14 @@ export async function spawnServerProcess(
     "--advertise-url",
     `http://127.0.0.1:${port}`,
   ];
-  const child = spawn(cli, [...args, "--data-dir", dataDir, "--log-level", "warn"], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", cli, ...args, "--data-dir", dataDir, "--log-level", "warn"],
+    {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   const deadline = Date.now() + 20_000;

@@ -87,6 +87,9 @@ it("the loader verifies the hash, loads the agent in its own Node and runs its s
   const progress: string[] = [];
   try {
     const reports = await agent.run({
+      phase: "configure",
+      machine: { id: "m-1", serverUrl: server.url },
+      onStepStart: () => Promise.resolve(),
       inventory: twoDisks,
       root,
       signal: AbortSignal.timeout(10_000),
@@ -128,6 +131,9 @@ it("stops at the first failing step and reports why", async () => {
   const root = fakeRoot([]);
   try {
     const reports = await agent.run({
+      phase: "configure",
+      machine: { id: "m-1", serverUrl: server.url },
+      onStepStart: () => Promise.resolve(),
       inventory: oneDisk,
       root,
       signal: AbortSignal.timeout(10_000),

@@ -5,9 +5,22 @@ import type { AgentPlan, Inventory } from "../../protocol/index.js";
 /** How specifically a plugin applies: the builder bundles only plugins rated above "none". */
 export type Support = "none" | "generic" | "mainline" | "vendor";
 
+/**
+ * When a plugin's steps run: `configure` (run-agent: firmware, RAID, partitions) or `image` (write-image:
+ * the transfer, which the server batches across machines).
+ */
+export type Phase = "configure" | "image";
+
+/** Who this machine is and where its server is (the image URL, the marker the installed OS reads). */
+export interface MachineIdentity {
+  id: string;
+  serverUrl: string;
+}
+
 export interface StepContext {
   inventory: Inventory;
   plan: AgentPlan;
+  machine: MachineIdentity;
   signal: AbortSignal;
   /** Root of /sys, /dev and /proc (tests point it elsewhere). */
   root: string;
@@ -23,6 +36,7 @@ export interface Step {
 
 export interface InstallerPlugin {
   name: string;
+  phase: Phase;
   /** Pure: no I/O. The server runs it to choose the plugins of a machine's agent. */
   probe: (inventory: Inventory, plan: AgentPlan) => Support;
   steps: readonly Step[];

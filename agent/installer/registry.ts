@@ -3,6 +3,7 @@
 import type { AgentPlan, Inventory } from "../../protocol/index.js";
 import type { InstallerPlugin, Support } from "./plugin.js";
 import { diskReport } from "./plugins/disk-report.js";
+import { imageStream } from "./plugins/image-stream.js";
 import { mdadmRaid } from "./plugins/mdadm-raid.js";
 import { uefiVars } from "./plugins/uefi-vars.js";
 
@@ -11,6 +12,7 @@ export const PLUGINS: readonly { plugin: InstallerPlugin; module: string; export
   { plugin: uefiVars, module: "plugins/uefi-vars.ts", exportName: "uefiVars" },
   { plugin: diskReport, module: "plugins/disk-report.ts", exportName: "diskReport" },
   { plugin: mdadmRaid, module: "plugins/mdadm-raid.ts", exportName: "mdadmRaid" },
+  { plugin: imageStream, module: "plugins/image-stream.ts", exportName: "imageStream" },
 ];
 
 /** The plugins whose probe applies, in registry order, with how well. Pure. */

@@ -1,13 +1,18 @@
 // Runs a tailored agent's steps in order, each with a timeout, reporting every step; stops at the first
 // failure (later steps build on earlier ones).
 import type { AgentPlan, Inventory, StepReport } from "../../protocol/index.js";
-import type { InstallerPlugin, StepContext } from "./plugin.js";
+import type { InstallerPlugin, MachineIdentity, Phase, StepContext } from "./plugin.js";
 
 export interface AgentRun {
+  /** Which of the agent's plugins run now (each command runs one phase). */
+  phase: Phase;
+  machine: MachineIdentity;
   inventory: Inventory;
   root: string;
   signal: AbortSignal;
   progress: StepContext["progress"];
+  /** Called before each step starts. */
+  onStepStart: (plugin: string, step: string) => Promise<void>;
   /** Called after each step, e.g. to send the report to the server. */
   onStep: (report: StepReport) => Promise<void>;
 }
@@ -18,15 +23,17 @@ export async function runSteps(
   run: AgentRun,
 ): Promise<StepReport[]> {
   const reports: StepReport[] = [];
-  for (const plugin of plugins) {
+  for (const plugin of plugins.filter((p) => p.phase === run.phase)) {
     for (const step of plugin.steps) {
       run.signal.throwIfAborted();
+      await run.onStepStart(plugin.name, step.name);
       const started = performance.now();
       let report: StepReport;
       try {
         const data = await step.run({
           inventory: run.inventory,
           plan,
+          machine: run.machine,
           signal: run.signal,
           root: run.root,
           progress: run.progress,

@@ -1,12 +1,25 @@
 // The commands the loader runs for the server's command queue (seed 000): each returns its output or
 // throws; the caller posts the result under the command's lease.
 import { open } from "node:fs/promises";
-import type { CommandOutput, DiskCheck, Inventory, LeasedCommand } from "../../protocol/index.js";
+import type {
+  AgentEvent,
+  CommandOutput,
+  DiskCheck,
+  Inventory,
+  LeasedCommand,
+  StepReport,
+} from "../../protocol/index.js";
+import type { MachineIdentity, Phase } from "../installer/plugin.js";
 import { readDisks } from "../inventory/disks.js";
 import { loadVerifiedAgent } from "./agent-runner.js";
+import { sleep } from "./backoff.js";
 import { say } from "./console.js";
+import { run } from "./run-command.js";
 
 export interface CommandContext {
+  machine: MachineIdentity;
+  /** Sends a step/progress event to the server for this command (best effort). */
+  postEvent: (event: Omit<AgentEvent, "commandId" | "leaseId">) => void;
   /** Gathers the inventory the same way the loader did at enrollment. */
   gatherInventory: () => Promise<Inventory>;
   signal: AbortSignal;
@@ -54,14 +67,36 @@ export async function runCommand(command: LeasedCommand, ctx: CommandContext): P
       return { kind: "check-disks", disks: checks };
     }
     case "run-agent":
-      return runAgent(command, ctx);
+      return { kind: "run-agent", ...(await runAgent(command, ctx, "configure")) };
+    case "write-image":
+      return { kind: "write-image", ...(await runAgent(command, ctx, "image")) };
+    case "boot-installed":
+      return bootInstalled();
     case "resolve-policy":
       throw new Error("resolve-policy is the server's own step; it is never leased to an agent");
   }
 }
 
-/** Fetches the tailored agent, verifies its sha256, runs its steps; the first failing step fails the command. */
-async function runAgent(command: LeasedCommand, ctx: CommandContext): Promise<CommandOutput> {
+/**
+ * Reboots into the installed system. No result is posted: the installed OS calling home completes the
+ * command on the server (and if it never does, the lease running out fails the machine with the reason).
+ */
+async function bootInstalled(): Promise<never> {
+  say("ok", "rebooting into the installed system");
+  await run("sync", [], { timeoutMs: 30_000 }).catch(() => undefined);
+  await run("reboot", ["-f"], { timeoutMs: 10_000 });
+  for (;;) await sleep(60_000);
+}
+
+/**
+ * Fetches the tailored agent, verifies its sha256, runs the steps of one phase; the first failing step
+ * fails the command.
+ */
+async function runAgent(
+  command: LeasedCommand,
+  ctx: CommandContext,
+  phase: Phase,
+): Promise<{ sha256: string; steps: StepReport[] }> {
   if (!command.agent) throw new Error(`command ${command.id} is run-agent but names no agent`);
   say("step", "fetching tailored agent", {
     sha256: command.agent.sha256.slice(0, 16),
@@ -69,14 +104,38 @@ async function runAgent(command: LeasedCommand, ctx: CommandContext): Promise<Co
   });
   const agent = await loadVerifiedAgent(command.agent.url, command.agent.sha256);
   say("ok", "agent verified", { plan: agent.plan.planHash, image: agent.plan.image });
+  let currentStep = { plugin: "", step: "" };
   const steps = await agent.run({
+    phase,
+    machine: ctx.machine,
     inventory: await ctx.gatherInventory(),
     root: ctx.root,
     signal: ctx.signal,
-    progress: (message, fields) => {
+    progress: (message, fields = {}) => {
       say("step", message, fields);
+      ctx.postEvent({ event: "progress", ...currentStep, message, data: fields });
+    },
+    onStepStart: (plugin, step) => {
+      currentStep = { plugin, step };
+      ctx.postEvent({
+        event: "step-started",
+        plugin,
+        step,
+        message: `step ${plugin}/${step} started`,
+        data: {},
+      });
+      return Promise.resolve();
     },
     onStep: (report) => {
+      ctx.postEvent({
+        event: "step-finished",
+        plugin: report.plugin,
+        step: report.step,
+        message: report.ok
+          ? `step ${report.plugin}/${report.step} done`
+          : `step ${report.plugin}/${report.step} failed`,
+        data: { ok: report.ok, ms: report.ms, error: report.error },
+      });
       say(report.ok ? "ok" : "fail", `step ${report.plugin}/${report.step}`, {
         ms: report.ms,
         error: report.error ?? undefined,
@@ -87,5 +146,5 @@ async function runAgent(command: LeasedCommand, ctx: CommandContext): Promise<Co
   const failed = steps.find((step) => !step.ok);
   if (failed)
     throw new Error(`step ${failed.plugin}/${failed.step} failed: ${failed.error ?? "no reason given"}`);
-  return { kind: "run-agent", sha256: command.agent.sha256, steps };
+  return { sha256: command.agent.sha256, steps };
 }

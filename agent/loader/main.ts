@@ -13,6 +13,7 @@ import {
   describeRequestFailure,
   fetchNextAction,
   isRefusal,
+  postAgentEvent,
   postCommandResult,
   postInventory,
   withRetry,
@@ -105,6 +106,16 @@ async function main(): Promise<void> {
     let result: CommandResult;
     try {
       const output = await runCommand(command, {
+        machine: { id: accepted.machineId, serverUrl },
+        postEvent: (event) => {
+          postAgentEvent(serverUrl, accepted.machineId, {
+            ...event,
+            commandId: command.id,
+            leaseId: command.leaseId,
+          }).catch((err: unknown) => {
+            say("warn", "event not sent", { event: event.event, reason: describeRequestFailure(err) });
+          });
+        },
         gatherInventory: () => gatherInventory(bootNic.mac),
         signal: AbortSignal.timeout(command.timeoutMs),
         root: "/",

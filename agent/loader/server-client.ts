@@ -1,10 +1,12 @@
 // Talks to the server: posts the inventory and asks what to do next, retrying with capped backoff and
 // saying on the console exactly what failed (connection refused, no route, timeout, HTTP status).
 import {
+  AgentEventAccepted,
   CommandResultAccepted,
   ErrorBody,
   InventoryAccepted,
   NextAction,
+  type AgentEvent,
   type CommandResult,
   type Inventory,
 } from "../../protocol/index.js";
@@ -138,5 +140,14 @@ export function fetchNextAction(serverUrl: string, machineId: string): Promise<N
     `${serverUrl}/v1/machines/${encodeURIComponent(machineId)}/next`,
     { method: "GET" },
     NextAction,
+  );
+}
+
+/** Sends a step or progress event; the server logs it. One try: an event lost is not worth stalling a step. */
+export async function postAgentEvent(serverUrl: string, machineId: string, event: AgentEvent): Promise<void> {
+  await requestJson(
+    `${serverUrl}/v1/machines/${encodeURIComponent(machineId)}/events`,
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) },
+    AgentEventAccepted,
   );
 }

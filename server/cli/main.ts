@@ -6,6 +6,7 @@ import { startServer } from "../server.js";
 import { getJson, SERVER_HELP } from "./api-client.js";
 import { formatBootList } from "./format.js";
 import { addMachineShow } from "./machine-show.js";
+import { addImageCommands } from "./image-commands.js";
 import { addPolicyCommands } from "./policy-commands.js";
 import { addQueueCommands } from "./queue-commands.js";
 import { addSmbiosCommand } from "./smbios-command.js";
@@ -67,6 +68,7 @@ const machines = program
 addMachineShow(machines);
 addQueueCommands(program);
 addPolicyCommands(program);
+addImageCommands(program);
 addSmbiosCommand(program);
 
 program.parseAsync().catch((err: unknown) => {

@@ -53,4 +53,19 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
 
   // The plan the policy resolved for a machine (protocol Machine.plan as JSON).
   `ALTER TABLE machines ADD COLUMN plan_json TEXT;`,
+
+  // The image store's catalogue (issue 7): the bytes live in files named by their sha256; this is what
+  // they are. origin_json is for captured images (who made them, from which configuration).
+  `CREATE TABLE images (
+     sha256      TEXT PRIMARY KEY,
+     name        TEXT NOT NULL,
+     format      TEXT NOT NULL,                   -- raw.zst | tar.zst
+     purpose     TEXT NOT NULL,                   -- os | diagnostic | repair
+     size_bytes  INTEGER NOT NULL,
+     raw_bytes   INTEGER NOT NULL,
+     raw_sha256  TEXT NOT NULL,
+     created_at  TEXT NOT NULL,
+     origin_json TEXT
+   ) STRICT;
+   CREATE INDEX images_by_name ON images (name, created_at);`,
 ];

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { SqliteImageCatalog, type ImageCatalog } from "./image-catalog.js";
 import { z } from "zod";
 import {
   BootCategory,
@@ -11,6 +12,9 @@ import {
   Inventory,
   machineIdentity,
   PolicyFormat,
+  type AgentEvent,
+  type CallHome,
+  type CallHomeAccepted,
   type CommandResult,
   type Difference,
   type LeasedCommand,
@@ -24,12 +28,20 @@ import { decideResult } from "../command-results.js";
 import { bootAnswer, CATEGORY_AT_FIRST_BOOT, categoryAfterInventory } from "../enrollment.js";
 import { ServerError } from "../errors.js";
 import { configurationFingerprint } from "../fingerprint.js";
-import { differenceOf, queueChanges, reconcile } from "../reconciler.js";
+import {
+  categoryWhileRunning,
+  differenceOf,
+  leaseMsFor,
+  queueChanges,
+  reconcile,
+  retryOnExpiry,
+  type LeaseDurations,
+} from "../reconciler.js";
 import { parsePolicy } from "../policy/load.js";
 import { resolvePolicy } from "../policy/resolve.js";
 import { matchesWhere, type Where } from "../selector.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
-import type { BootRequest, CompleteOutcome, LogEntry, Store } from "./store.js";
+import type { BootAnswer, BootRequest, CompleteOutcome, EventOutcome, LogEntry, Store } from "./store.js";
 
 /** A command whose lease expires this many times is failed: its agent keeps dying on it. */
 const MAX_LEASE_ATTEMPTS = 3;
@@ -119,6 +131,7 @@ function toQueuedCommand(row: CommandRow): QueuedCommand {
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  readonly images: ImageCatalog;
   /** Prepared statements by SQL text: preparing costs more than running the small queries here. */
   private readonly statements = new Map<string, Database.Statement>();
 
@@ -132,6 +145,7 @@ export class SqliteStore implements Store {
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
     this.migrate();
+    this.images = new SqliteImageCatalog(this.db);
   }
 
   private sql(text: string): Database.Statement {
@@ -327,21 +341,28 @@ export class SqliteStore implements Store {
     }
   }
 
-  recordBootRequest(request: BootRequest): Promise<{ machine: Machine; isNew: boolean }> {
+  /** The machine's leased command waiting for its installed OS to call home, if any. */
+  private awaitingCallHome(id: string): CommandRow | undefined {
+    return this.pendingCommands(id).find((row) => row.state === "leased" && row.kind === "boot-installed");
+  }
+
+  recordBootRequest(request: BootRequest): Promise<BootAnswer> {
     const at = request.at.toISOString();
     const id = machineIdentity(request.uuid, request.mac);
     return this.tx(() => {
       const existing = this.findSameMachine(id, request.mac, at);
+      let answer: BootAnswer["answer"] = "loader";
       if (existing) {
+        answer = bootAnswer(existing.category, this.awaitingCallHome(id) !== undefined);
         this.sql("UPDATE machines SET boot_mac = ?, last_seen_at = ? WHERE id = ?").run(request.mac, at, id);
-        this.log(id, at, "boot-script", { mac: request.mac, answer: bootAnswer(existing.category) });
+        this.log(id, at, "boot-script", { mac: request.mac, answer });
       } else {
         this.sql(
           "INSERT INTO machines (id, boot_mac, category, inventory_json, first_seen_at, last_seen_at) VALUES (?, ?, ?, NULL, ?, ?)",
         ).run(id, request.mac, CATEGORY_AT_FIRST_BOOT, at, at);
         this.log(id, at, "discovered", { mac: request.mac, uuid: request.uuid, via: "ipxe" });
       }
-      return { machine: this.mustFind(id), isNew: !existing };
+      return { machine: this.mustFind(id), isNew: !existing, answer };
     });
   }
 
@@ -435,8 +456,10 @@ export class SqliteStore implements Store {
   private expireLeases(id: string, at: string): void {
     for (const row of this.pendingCommands(id)) {
       if (row.state !== "leased" || row.lease_expires_at === null || row.lease_expires_at >= at) continue;
-      if (row.attempts >= MAX_LEASE_ATTEMPTS) {
-        const error = `lease expired ${row.attempts} times: the agent never reported a result`;
+      if (row.attempts >= MAX_LEASE_ATTEMPTS || !retryOnExpiry(row.kind)) {
+        const error = retryOnExpiry(row.kind)
+          ? `lease expired ${row.attempts} times: the agent never reported a result`
+          : `the installed system did not call home by ${row.lease_expires_at}: it may not boot (check its console)`;
         this.sql("UPDATE commands SET state = 'failed', error = ?, updated_at = ? WHERE id = ?").run(
           error,
           at,
@@ -463,19 +486,22 @@ export class SqliteStore implements Store {
     this.reconcileMachine(machine.id, at);
   }
 
-  leaseNext(id: string, when: Date, leaseMs: number): Promise<LeasedCommand | undefined> {
+  leaseNext(id: string, when: Date, durations: LeaseDurations): Promise<LeasedCommand | undefined> {
     const at = when.toISOString();
     return this.tx(() => {
       this.expireLeases(id, at);
       const pending = this.pendingCommands(id);
       const next = pending[0];
       if (!next || next.state === "leased") return undefined; // nothing to do, or its agent is still on it
+      const leaseMs = leaseMsFor(next.kind, durations);
       const leaseId = randomUUID();
       const expiresAt = new Date(when.getTime() + leaseMs).toISOString();
       this.sql(
         "UPDATE commands SET state = 'leased', lease_id = ?, lease_expires_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
       ).run(leaseId, expiresAt, at, next.id);
       this.log(id, at, "command-leased", { command: next.id, kind: next.kind, lease: leaseId, expiresAt });
+      const running = categoryWhileRunning(next.kind);
+      if (running) this.setCategory(this.mustFind(id), running, at, `${next.kind} started`);
       // The agent must finish within 80% of the lease, leaving the rest for posting the result.
       return {
         id: next.id,
@@ -545,7 +571,10 @@ export class SqliteStore implements Store {
           : {}),
       });
       // Each step of a tailored agent gets its own line in the machine's step log, with its timing.
-      if (result.outcome === "succeeded" && result.output.kind === "run-agent") {
+      if (
+        result.outcome === "succeeded" &&
+        (result.output.kind === "run-agent" || result.output.kind === "write-image")
+      ) {
         for (const step of result.output.steps)
           this.log(id, at, "agent-step", { agent: result.output.sha256, ...step });
       }
@@ -560,6 +589,43 @@ export class SqliteStore implements Store {
         this.reconcileMachine(id, at);
       }
       return { kind: "applied", category: this.mustFind(id).category };
+    });
+  }
+
+  recordAgentEvent(id: string, event: AgentEvent, when: Date): Promise<EventOutcome> {
+    const at = when.toISOString();
+    return this.tx((): EventOutcome => {
+      const machine = this.findById(id);
+      const row = this.pendingCommands(id).find((r) => r.id === event.commandId);
+      if (!machine || row?.state !== "leased" || row.lease_id !== event.leaseId)
+        return {
+          kind: "refused",
+          reason: `command ${event.commandId} of machine ${id} is not leased under ${event.leaseId}`,
+        };
+      this.log(id, at, `agent-${event.event}`, {
+        command: row.id,
+        plugin: event.plugin,
+        step: event.step,
+        message: event.message,
+        ...event.data,
+      });
+      return { kind: "recorded", category: machine.category };
+    });
+  }
+
+  recordCallHome(id: string, call: CallHome, when: Date): Promise<CallHomeAccepted> {
+    const at = when.toISOString();
+    return this.tx((): CallHomeAccepted => {
+      const machine = this.mustFind(id);
+      const matchesPlan = machine.plan?.planHash === call.planHash;
+      const waiting = this.awaitingCallHome(id);
+      this.log(id, at, "called-home", { ...call, matchesPlan, completesInstall: waiting !== undefined });
+      if (!waiting) return { category: machine.category, completedInstall: false };
+      this.sql("UPDATE commands SET state = 'succeeded', updated_at = ? WHERE id = ?").run(at, waiting.id);
+      this.log(id, at, "command-succeeded", { command: waiting.id, kind: waiting.kind });
+      this.setCategory(machine, waiting.on_success, at, `its installed OS called home (${call.os})`);
+      this.reconcileMachine(id, at);
+      return { category: this.mustFind(id).category, completedInstall: true };
     });
   }
 

@@ -2,7 +2,10 @@
 // implementation can follow the SQLite one without touching callers (style.md §11). Each method is one
 // transaction; the decisions inside them are the pure functions in server/ (reconciler, results).
 import type {
+  AgentEvent,
   BootCategory,
+  CallHome,
+  CallHomeAccepted,
   CommandResult,
   Difference,
   Inventory,
@@ -13,7 +16,9 @@ import type {
   QueuedCommand,
   StoredPolicy,
 } from "../../protocol/index.js";
+import type { LeaseDurations } from "../reconciler.js";
 import type { Where } from "../selector.js";
+import type { ImageCatalog } from "./image-catalog.js";
 
 export interface LogEntry {
   seq: number;
@@ -31,14 +36,25 @@ export interface BootRequest {
   at: Date;
 }
 
+export interface BootAnswer {
+  machine: Machine;
+  isNew: boolean;
+  /** What iPXE boots: our loader, or the machine's own disk (installed, or rebooting into its install). */
+  answer: "local-disk" | "loader";
+}
+
+export type EventOutcome = { kind: "recorded"; category: BootCategory } | { kind: "refused"; reason: string };
+
 export type CompleteOutcome =
   | { kind: "applied"; category: BootCategory }
   | { kind: "duplicate"; category: BootCategory }
   | { kind: "refused"; reason: string };
 
 export interface Store {
+  /** The image store's catalogue (the bytes are files: server/images/blob-store.ts). */
+  readonly images: ImageCatalog;
   /** iPXE asked for a machine's script: enroll it as `discovered` if new, else note it was seen. */
-  recordBootRequest(request: BootRequest): Promise<{ machine: Machine; isNew: boolean }>;
+  recordBootRequest(request: BootRequest): Promise<BootAnswer>;
   /** The loader posted an inventory: enroll (if booted without iPXE) or update. */
   recordInventory(inventory: Inventory, at: Date): Promise<Machine>;
   listMachines(): Promise<Machine[]>;
@@ -57,9 +73,16 @@ export interface Store {
    * Leases the machine's next command for `leaseMs`, first handing expired leases back to the queue.
    * Undefined when there is nothing to run (or a live lease is still out).
    */
-  leaseNext(id: string, at: Date, leaseMs: number): Promise<LeasedCommand | undefined>;
+  leaseNext(id: string, at: Date, durations: LeaseDurations): Promise<LeasedCommand | undefined>;
   /** Applies a command's result once; a retried post is a duplicate; a stale lease is refused. */
   completeCommand(id: string, commandId: string, result: CommandResult, at: Date): Promise<CompleteOutcome>;
+  /** An agent's step or progress event for its leased command: logged, or refused when the lease is not current. */
+  recordAgentEvent(id: string, event: AgentEvent, at: Date): Promise<EventOutcome>;
+  /**
+   * The installed OS called home: completes the machine's boot-installed command (→ installed) when it
+   * is waiting for that; otherwise it is logged (a later reboot, or a call after the wait timed out).
+   */
+  recordCallHome(id: string, call: CallHome, at: Date): Promise<CallHomeAccepted>;
   /** The current policy's text, or undefined before one is set. */
   getPolicy(): Promise<StoredPolicy | undefined>;
   /** Replaces the policy (the caller has validated it); the version goes up by one. */

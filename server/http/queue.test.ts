@@ -155,15 +155,15 @@ describe("expected category → difference → commands → category", () => {
   });
 
   it("a difference no command can close yet is listed as blocked, with the reason", async () => {
-    await api(`/v1/machines/${ID}/expected`, "PUT", { category: "installed" });
+    await api(`/v1/machines/${ID}/expected`, "PUT", { category: "maintenance" });
     expect((await api("/v1/differences")).body).toEqual({
       differences: [
         {
           machineId: ID,
           current: "inventoried",
-          expected: "installed",
+          expected: "maintenance",
           commands: [],
-          blocked: "no command moves a machine from inventoried to installed yet",
+          blocked: "no command moves a machine from inventoried to maintenance yet",
         },
       ],
     });

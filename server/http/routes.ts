@@ -4,7 +4,11 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import {
+  AgentEvent,
   BulkExpectRequest,
+  CallHome,
+  type AgentEventAccepted,
+  type CallHomeAccepted,
   CommandResult,
   ExpectRequest,
   Inventory,
@@ -16,13 +20,17 @@ import {
   type LeasedCommand,
   type NextAction,
 } from "../../protocol/index.js";
+import type { Logger } from "pino";
 import type { AgentBuilder } from "../agent-builder.js";
 import { agentPlanFor } from "../agent-plan.js";
 import type { Store } from "../db/store.js";
 import { ApiError, ServerError } from "../errors.js";
-import { bootAnswer } from "../enrollment.js";
 import { renderBootScript, renderLoaderScript, renderLocalBootScript } from "../ipxe/render.js";
 import { readBody } from "./body.js";
+import type { BlobStore } from "../images/blob-store.js";
+import { DEFAULT_FANOUT, ImageFanout, type FanoutOptions } from "../images/fanout.js";
+import type { LeaseDurations } from "../reconciler.js";
+import { addImageRoutes } from "./image-routes.js";
 import { addPolicyRoutes } from "./policy-routes.js";
 import { Router, sendJson, sendText, type RequestContext } from "./router.js";
 
@@ -36,10 +44,14 @@ export interface AppDeps {
   templates: { boot: string; loader: string; local: string };
   /** How long the loader waits between "what next?" polls while there is nothing to do. */
   idlePollMs: number;
-  /** How long a leased command belongs to its agent. */
-  leaseMs: number;
+  /** How long a leased command belongs to its agent, by kind. */
+  leases: LeaseDurations;
   /** Builds and keeps the tailored agent bundles. */
   agents: AgentBuilder;
+  log?: Logger;
+  /** The image store's files. */
+  blobs: BlobStore;
+  fanout?: Partial<FanoutOptions>;
 }
 
 const IPXE_TYPE = "text/plain; charset=utf-8";
@@ -77,12 +89,48 @@ async function sendFile(
 export function buildRouter(deps: AppDeps): Router {
   const router = new Router();
 
-  /** A run-agent command gets its tailored bundle: built (or found in the cache) for the machine's plan. */
+  // Machines holding a write-image lease, with the image: an image batch waits for those (fanout.ts).
+  const imageLeases = new Map<string, { sha256: string; expiresAt: string }>();
+  const fanout = new ImageFanout(
+    (sha256) => {
+      const now = new Date().toISOString();
+      const holders: string[] = [];
+      for (const [machineId, lease] of imageLeases) {
+        if (lease.expiresAt < now) imageLeases.delete(machineId);
+        else if (lease.sha256 === sha256) holders.push(machineId);
+      }
+      return Promise.resolve(holders);
+    },
+    { ...DEFAULT_FANOUT, ...deps.fanout },
+    (message, fields) => {
+      deps.log?.info(fields, message);
+    },
+  );
+
+  /**
+   * run-agent and write-image get the machine's tailored bundle: built (or found in the cache) for its
+   * plan, with the plan's image resolved in the store. write-image without a stored image cannot run.
+   */
   const withAgent = async (command: LeasedCommand, id: string): Promise<LeasedCommand> => {
     const machine = await deps.store.getMachine(id);
     if (!machine?.plan || !machine.inventory)
-      throw new ServerError(`machine ${id} has a run-agent command but no plan`);
-    const built = await deps.agents.build(machine.inventory, agentPlanFor(machine.plan, machine.inventory));
+      throw new ServerError(`machine ${id} has a ${command.kind} command but no plan`);
+    const image = await deps.store.images.find(machine.plan.plan.image);
+    const plan = agentPlanFor(machine.plan, machine.inventory, image);
+    if (command.kind === "write-image") {
+      if (!image) {
+        const error = `image ${machine.plan.plan.image} is not in the image store (add it with: bootwright image add <file> --name ${machine.plan.plan.image})`;
+        await deps.store.completeCommand(
+          id,
+          command.id,
+          { leaseId: command.leaseId, outcome: "failed", error },
+          new Date(),
+        );
+        throw new ApiError("not_found", error);
+      }
+      imageLeases.set(id, { sha256: image.sha256, expiresAt: command.leaseExpiresAt });
+    }
+    const built = await deps.agents.build(machine.inventory, plan);
     return {
       ...command,
       agent: {
@@ -115,10 +163,13 @@ export function buildRouter(deps: AppDeps): Router {
   router.on("GET", "/boot/:mac.ipxe", async (ctx) => {
     const mac = parseMacParam(ctx.params.mac);
     const uuid = ctx.url.searchParams.get("uuid") || null;
-    const { machine, isNew } = await deps.store.recordBootRequest({ mac, uuid, at: new Date() });
-    ctx.log.info({ machine: machine.id, mac, isNew, category: machine.category }, "boot script requested");
+    const { machine, isNew, answer } = await deps.store.recordBootRequest({ mac, uuid, at: new Date() });
+    ctx.log.info(
+      { machine: machine.id, mac, isNew, category: machine.category, answer },
+      "boot script requested",
+    );
     const script =
-      bootAnswer(machine.category) === "local-disk"
+      answer === "local-disk"
         ? renderLocalBootScript(deps.templates.local, machine.id)
         : renderLoaderScript(deps.templates.loader, {
             serverUrl: deps.advertiseUrl,
@@ -180,8 +231,9 @@ export function buildRouter(deps: AppDeps): Router {
   // What the loader should do next: lease it the next command of its queue, or tell it to wait.
   router.on("GET", "/v1/machines/:id/next", async (ctx) => {
     const id = await knownMachine(ctx.params.id);
-    const leased = await deps.store.leaseNext(id, new Date(), deps.leaseMs);
-    const command = leased?.kind === "run-agent" ? await withAgent(leased, id) : leased;
+    const leased = await deps.store.leaseNext(id, new Date(), deps.leases);
+    const command =
+      leased?.kind === "run-agent" || leased?.kind === "write-image" ? await withAgent(leased, id) : leased;
     const next: NextAction = command
       ? { action: "run", command }
       : { action: "wait", pollAfterMs: deps.idlePollMs };
@@ -197,6 +249,7 @@ export function buildRouter(deps: AppDeps): Router {
     const id = await knownMachine(ctx.params.id);
     const result = await readBody(ctx.req, deps.bodyLimitBytes, CommandResult, "command result");
     const outcome = await deps.store.completeCommand(id, ctx.params.commandId ?? "", result, new Date());
+    imageLeases.delete(id);
     if (outcome.kind === "refused") {
       throw new ApiError("lease_refused", `result refused: ${outcome.reason}`, { reason: outcome.reason });
     }
@@ -244,6 +297,26 @@ export function buildRouter(deps: AppDeps): Router {
     sendJson(ctx.res, 200, { commands: await deps.store.machineQueue(id) });
   });
 
+  router.on("POST", "/v1/machines/:id/events", async (ctx) => {
+    const id = await knownMachine(ctx.params.id);
+    const event = await readBody(ctx.req, deps.bodyLimitBytes, AgentEvent, "agent event");
+    const outcome = await deps.store.recordAgentEvent(id, event, new Date());
+    if (outcome.kind === "refused")
+      throw new ApiError("lease_refused", `event refused: ${outcome.reason}`, { reason: outcome.reason });
+    const answer: AgentEventAccepted = { category: outcome.category };
+    sendJson(ctx.res, 200, answer);
+  });
+
+  // The installed OS says it booted (its marker names the machine and this URL).
+  router.on("POST", "/v1/machines/:id/callhome", async (ctx) => {
+    const id = await knownMachine(ctx.params.id);
+    const call = await readBody(ctx.req, deps.bodyLimitBytes, CallHome, "call home");
+    const answer: CallHomeAccepted = await deps.store.recordCallHome(id, call, new Date());
+    ctx.log.info({ machine: id, ...call, ...answer }, "installed OS called home");
+    sendJson(ctx.res, 200, answer);
+  });
+
+  addImageRoutes(router, { store: deps.store, blobs: deps.blobs, fanout });
   addPolicyRoutes(router, { store: deps.store, bodyLimitBytes: deps.bodyLimitBytes });
   return router;
 }

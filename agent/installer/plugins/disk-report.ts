@@ -5,6 +5,7 @@ import type { InstallerPlugin } from "../plugin.js";
 
 export const diskReport: InstallerPlugin = {
   name: "disk-report",
+  phase: "configure",
   probe: () => "generic",
   steps: [
     {

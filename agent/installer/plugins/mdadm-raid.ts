@@ -8,6 +8,7 @@ const MIN_MEMBERS: Record<number, number> = { 0: 2, 1: 2, 5: 3, 10: 4 };
 
 export const mdadmRaid: InstallerPlugin = {
   name: "mdadm-raid",
+  phase: "configure",
   probe: (inventory, plan) =>
     plan.raid && inventory.disks.length >= Math.max(plan.raid.disks, MIN_MEMBERS[plan.raid.level] ?? 2)
       ? "mainline"

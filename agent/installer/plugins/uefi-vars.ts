@@ -9,6 +9,7 @@ const GLOBAL_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 
 export const uefiVars: InstallerPlugin = {
   name: "uefi-vars",
+  phase: "configure",
   probe: (inventory, plan) => (plan.uefi && inventory.details?.firmwareType === "uefi" ? "generic" : "none"),
   steps: [
     {

@@ -1,0 +1,154 @@
+// Writes the plan's whole-disk image (raw.zst) to the target and leaves the marker the installed OS
+// reads to call home (seed 002 claims 3-6): check the target before any write, stream and verify,
+// then write the marker into the image's bootwright-marker partition.
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { imageBlobPath, type ImageSource } from "../../../protocol/index.js";
+import { readDisks } from "../../inventory/disks.js";
+import { readText } from "../../inventory/sysfs.js";
+import { readGpt } from "../gpt.js";
+import type { InstallerPlugin, StepContext } from "../plugin.js";
+import { streamImage } from "../stream-image.js";
+
+export const MARKER_PARTITION = "bootwright-marker";
+const MARKER_BYTES = 4096;
+/** The array the mdadm-raid plugin assembles; the image goes onto it when the plan has RAID. */
+export const RAID_DEVICE = "md/bootwright";
+
+interface Target {
+  /** Path under ctx.root, e.g. /dev/vda. */
+  path: string;
+  name: string;
+  sizeBytes: number;
+  sectorBytes: number;
+}
+
+function sourceOf(ctx: StepContext): ImageSource {
+  const source = ctx.plan.imageSource;
+  if (!source) throw new Error(`image ${ctx.plan.image} is not in the server's image store`);
+  return source;
+}
+
+/** The RAID array when the plan has one, else the machine's first disk. */
+async function findTarget(ctx: StepContext): Promise<Target> {
+  if (ctx.plan.raid) {
+    const path = join(ctx.root, "dev", RAID_DEVICE);
+    const handle = await open(path, "r").catch((err: unknown) => {
+      throw new Error(`the plan has RAID but ${path} is missing (did the mdadm-raid step run?)`, {
+        cause: err,
+      });
+    });
+    try {
+      const { size } = await handle.stat();
+      return { path, name: RAID_DEVICE, sizeBytes: size, sectorBytes: 512 };
+    } finally {
+      await handle.close();
+    }
+  }
+  const disks = await readDisks(ctx.root);
+  const first = disks[0];
+  if (!first) throw new Error("no disk to write the image to");
+  const sector = Number(
+    (await readText(join(ctx.root, "sys/block", first.name, "queue/logical_block_size"))) ?? 512,
+  );
+  return {
+    path: join(ctx.root, "dev", first.name),
+    name: first.name,
+    sizeBytes: first.sizeBytes,
+    sectorBytes: sector || 512,
+  };
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+export const imageStream: InstallerPlugin = {
+  name: "image-stream",
+  phase: "image",
+  probe: (_inventory, plan) => (plan.imageSource?.format === "raw.zst" ? "generic" : "none"),
+  steps: [
+    {
+      // Before any write: the whole image must fit.
+      name: "check-target",
+      run: async (ctx) => {
+        const source = sourceOf(ctx);
+        const target = await findTarget(ctx);
+        if (target.sizeBytes < source.rawBytes)
+          throw new Error(
+            `target ${target.name} is ${formatBytes(target.sizeBytes)} but image ${ctx.plan.image} needs ${formatBytes(source.rawBytes)}: nothing was written`,
+          );
+        ctx.progress("target checked", {
+          target: target.name,
+          sizeBytes: target.sizeBytes,
+          imageBytes: source.rawBytes,
+        });
+        return { target: target.name, targetBytes: target.sizeBytes, imageRawBytes: source.rawBytes };
+      },
+    },
+    {
+      name: "stream",
+      run: async (ctx) => {
+        const source = sourceOf(ctx);
+        const target = await findTarget(ctx);
+        const url = `${ctx.machine.serverUrl}${imageBlobPath(source.sha256)}?machine=${encodeURIComponent(ctx.machine.id)}`;
+        ctx.progress("image transfer", {
+          image: ctx.plan.image,
+          bytes: source.sizeBytes,
+          target: target.name,
+        });
+        const result = await streamImage({
+          url,
+          source,
+          target: target.path,
+          signal: ctx.signal,
+          onProgress: (p) => {
+            ctx.progress("image progress", {
+              bytes: p.bytes,
+              totalBytes: p.totalBytes,
+              percent: p.totalBytes > 0 ? Math.floor((p.bytes / p.totalBytes) * 100) : 100,
+              rawBytes: p.rawBytes,
+              rateMBs: p.rateMBs,
+            });
+          },
+          onResume: (atBytes, reason) => {
+            ctx.progress("image transfer interrupted: resuming with Range", { atBytes, reason });
+          },
+        });
+        return { ...result, target: target.name };
+      },
+    },
+    {
+      // The marker: what is installed and where to call home, read by the installed OS and the loader.
+      name: "write-marker",
+      run: async (ctx) => {
+        const source = sourceOf(ctx);
+        const target = await findTarget(ctx);
+        const partition = (await readGpt(target.path, target.sectorBytes)).find(
+          (p) => p.name === MARKER_PARTITION,
+        );
+        if (!partition)
+          throw new Error(
+            `image ${ctx.plan.image} has no GPT partition named ${MARKER_PARTITION}: the installed system could not call home`,
+          );
+        const marker = JSON.stringify({
+          image: `sha256:${source.sha256}`,
+          planHash: ctx.plan.planHash,
+          machineId: ctx.machine.id,
+          server: ctx.machine.serverUrl,
+        });
+        const block = Buffer.alloc(MARKER_BYTES);
+        block.write(marker, "utf8");
+        const offset = Number(partition.firstLba) * target.sectorBytes;
+        const handle = await open(target.path, "r+");
+        try {
+          await handle.write(block, 0, block.length, offset);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        return { partition: partition.index, offset, marker };
+      },
+    },
+  ],
+};

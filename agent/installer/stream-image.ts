@@ -1,0 +1,228 @@
+// The install stream: HTTP (undici) → sha256 of the stored bytes → zstd (zstd-napi) → sha256 of the raw
+// bytes → sequential writes to the target (a block device, or a file on a host). A dropped connection
+// or a server restart resumes with `Range: bytes=<received>-` into the same decompressor, so the stream
+// goes on where it stopped. Both sha256s and both sizes are checked at the end: a mismatch is an error,
+// never a success.
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { open, type FileHandle } from "node:fs/promises";
+import { PassThrough, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { setTimeout as delay } from "node:timers/promises";
+import { request } from "undici";
+import type { ImageSource } from "../../protocol/index.js";
+import { loadZstd } from "./native.js";
+
+export interface StreamProgress {
+  /** Stored (compressed) bytes received. */
+  bytes: number;
+  totalBytes: number;
+  /** Raw bytes written to the target. */
+  rawBytes: number;
+  /** Raw MB/s since the start. */
+  rateMBs: number;
+  resumes: number;
+}
+
+export interface StreamImageOptions {
+  url: string;
+  source: ImageSource;
+  /** A block device or a file; opened for writing without truncation. */
+  target: string;
+  signal: AbortSignal;
+  onProgress?: (progress: StreamProgress) => void;
+  /** How often onProgress is called. */
+  progressEveryMs?: number;
+  /** How long to keep trying to resume without receiving a byte before giving up. */
+  resumeWindowMs?: number;
+  onResume?: (atBytes: number, reason: string) => void;
+}
+
+export interface StreamResult {
+  bytes: number;
+  rawBytes: number;
+  sha256: string;
+  rawSha256: string;
+  ms: number;
+  rateMBs: number;
+  resumes: number;
+}
+
+export class ImageIntegrityError extends Error {
+  readonly code = "image_integrity";
+}
+
+/** A failure that resuming cannot fix (the server refused the request, or ignored Range). */
+class FatalStreamError extends Error {}
+
+/** The target refused a write (I/O error, device full): nothing more is worth downloading. */
+export class TargetWriteError extends Error {
+  readonly code = "target_write";
+}
+
+/** Writes chunks at increasing offsets through one file handle, hashing what it writes. */
+class TargetWriter extends Writable {
+  position = 0;
+  readonly hash = createHash("sha256");
+
+  constructor(private readonly handle: FileHandle) {
+    super({ highWaterMark: 4 << 20 });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.hash.update(chunk);
+    const at = this.position;
+    this.position += chunk.length;
+    this.handle.write(chunk, 0, chunk.length, at).then(
+      ({ bytesWritten }) => {
+        callback(
+          bytesWritten === chunk.length
+            ? null
+            : new TargetWriteError(`short write at offset ${at}: ${bytesWritten} of ${chunk.length} bytes`),
+        );
+      },
+      (err: unknown) => {
+        callback(new TargetWriteError(`write at offset ${at} failed: ${describe(err)}`, { cause: err }));
+      },
+    );
+  }
+}
+
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = "code" in err && typeof err.code === "string" ? ` (${err.code})` : "";
+  return `${err.message}${code}`;
+}
+
+export async function streamImage(options: StreamImageOptions): Promise<StreamResult> {
+  const { source, signal } = options;
+  const zstd = loadZstd();
+  const started = performance.now();
+  const storedHash = createHash("sha256");
+  let received = 0;
+  let resumes = 0;
+  const compressed = new PassThrough({ highWaterMark: 4 << 20 });
+  const handle = await open(options.target, "r+");
+  const writer = new TargetWriter(handle);
+  const written = pipeline(compressed, new zstd.DecompressStream(), writer, { signal });
+  // A decompression or write error ends the whole transfer at once.
+  let writeFailure: unknown;
+  written.catch((err: unknown) => {
+    writeFailure = err;
+  });
+
+  const progress = (): StreamProgress => {
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      bytes: received,
+      totalBytes: source.sizeBytes,
+      rawBytes: writer.position,
+      rateMBs: seconds > 0 ? Math.round((writer.position / 1e6 / seconds) * 10) / 10 : 0,
+      resumes,
+    };
+  };
+  const timer = setInterval(() => options.onProgress?.(progress()), options.progressEveryMs ?? 2_000);
+
+  /** One GET from `received` on; returns when the body ends (maybe early) or throws. */
+  const fetchFrom = async (): Promise<void> => {
+    const headers: Record<string, string> = received > 0 ? { range: `bytes=${received}-` } : {};
+    const response = await request(options.url, {
+      headers,
+      signal,
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
+    if (response.statusCode >= 400 && response.statusCode < 500) {
+      const text = await response.body.text();
+      throw new FatalStreamError(`GET ${options.url}: HTTP ${response.statusCode} ${text.slice(0, 300)}`);
+    }
+    if (response.statusCode >= 500) {
+      await response.body.dump();
+      throw new Error(`GET ${options.url}: HTTP ${response.statusCode}`);
+    }
+    if (received > 0 && response.statusCode !== 206) {
+      await response.body.dump();
+      throw new FatalStreamError(
+        `server answered ${response.statusCode} to Range bytes=${received}-: cannot resume mid-stream`,
+      );
+    }
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      if (writeFailure instanceof TargetWriteError) break;
+      storedHash.update(chunk);
+      received += chunk.length;
+      // After a decoding failure the rest is only hashed: the error then says whether the bytes differ.
+      if (writeFailure === undefined && !compressed.write(chunk))
+        await Promise.race([once(compressed, "drain"), written.catch(() => undefined)]);
+    }
+  };
+
+  try {
+    let lastProgressAt = Date.now();
+    let lastReceived = 0;
+    while (received < source.sizeBytes && !(writeFailure instanceof TargetWriteError)) {
+      try {
+        await fetchFrom();
+        if (received < source.sizeBytes && !(writeFailure instanceof TargetWriteError))
+          throw new Error(`the response ended at ${received} of ${source.sizeBytes} bytes`);
+      } catch (err) {
+        if (err instanceof FatalStreamError || signal.aborted) throw err;
+        if (received > lastReceived) {
+          lastReceived = received;
+          lastProgressAt = Date.now();
+        }
+        const window = options.resumeWindowMs ?? 300_000;
+        if (Date.now() - lastProgressAt > window)
+          throw new Error(
+            `no image bytes for ${Math.round(window / 1000)} s, stopped at ${received} of ${source.sizeBytes}: ${describe(err)}`,
+            { cause: err },
+          );
+        resumes += 1;
+        options.onResume?.(received, describe(err));
+        await delay(Math.min(10_000, 500 * 2 ** Math.min(resumes, 5)), undefined, { signal });
+      }
+    }
+    compressed.end();
+    await written.catch(() => undefined);
+    if (writeFailure === undefined) await handle.sync();
+  } catch (err) {
+    compressed.destroy();
+    await written.catch(() => undefined);
+    throw err;
+  } finally {
+    clearInterval(timer);
+    await handle.close();
+  }
+
+  if (writeFailure instanceof TargetWriteError)
+    throw new TargetWriteError(`writing the image to ${options.target}: ${writeFailure.message}`, {
+      cause: writeFailure,
+    });
+  const sha256 = storedHash.digest("hex");
+  const decoding =
+    writeFailure === undefined ? "" : ` (decompressing it failed too: ${describe(writeFailure)})`;
+  if (received !== source.sizeBytes || sha256 !== source.sha256)
+    throw new ImageIntegrityError(
+      `image sha256 mismatch: received ${received} bytes with sha256 ${sha256}, expected ${source.sizeBytes} bytes with ${source.sha256}${decoding}`,
+    );
+  if (writeFailure !== undefined)
+    throw new ImageIntegrityError(
+      `image ${source.sha256} has the right sha256 but does not decompress: ${describe(writeFailure)}`,
+    );
+  const rawSha256 = writer.hash.digest("hex");
+  if (writer.position !== source.rawBytes || rawSha256 !== source.rawSha256)
+    throw new ImageIntegrityError(
+      `decompressed image mismatch: wrote ${writer.position} bytes with sha256 ${rawSha256}, expected ${source.rawBytes} with ${source.rawSha256}`,
+    );
+  const ms = Math.round(performance.now() - started);
+  const final = progress();
+  options.onProgress?.(final);
+  return {
+    bytes: received,
+    rawBytes: writer.position,
+    sha256,
+    rawSha256,
+    ms,
+    rateMBs: final.rateMBs,
+    resumes,
+  };
+}

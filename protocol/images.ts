@@ -1,0 +1,73 @@
+// The image store on the wire: what an image is (content-addressed by the sha256 of its stored bytes),
+// and what the agent needs to stream and verify one.
+import { z } from "zod";
+
+const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "a sha256 as 64 lower-case hex digits");
+
+export const ImageFormat = z.enum([
+  /** A whole-disk raw image (partition table included), zstd-compressed: written to the block device. */
+  "raw.zst",
+  /** A tar of a filesystem tree, zstd-compressed: unpacked onto filesystems the agent made. */
+  "tar.zst",
+]);
+export type ImageFormat = z.infer<typeof ImageFormat>;
+
+/** What an image is for: the OS a machine runs, or a maintenance image it is swapped into. */
+export const ImagePurpose = z.enum(["os", "diagnostic", "repair"]);
+export type ImagePurpose = z.infer<typeof ImagePurpose>;
+
+export const ImageName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "letters, digits, '.', '_' and '-' (at most 100)");
+
+export const ImageRecord = z.strictObject({
+  /** sha256 of the stored (compressed) bytes: the image's address. */
+  sha256: Sha256Hex,
+  name: ImageName,
+  format: ImageFormat,
+  purpose: ImagePurpose,
+  /** Stored (compressed) size. */
+  sizeBytes: z.number().int().nonnegative(),
+  /** Size and sha256 once decompressed: what lands on the disk, checked end to end by the agent. */
+  rawBytes: z.number().int().nonnegative(),
+  rawSha256: Sha256Hex,
+  createdAt: z.string(),
+});
+export type ImageRecord = z.infer<typeof ImageRecord>;
+
+export const ImageList = z.strictObject({ images: z.array(ImageRecord) });
+export type ImageList = z.infer<typeof ImageList>;
+
+/** How the server has read an image from its store since it started (the fan-out's proof of work). */
+export const ImageReadStats = z.strictObject({
+  /** Bytes read from the store file, over every stream (batched and solo). */
+  storeBytesRead: z.number().int().nonnegative(),
+  /** Bytes sent to machines. */
+  bytesSent: z.number().int().nonnegative(),
+  batches: z.number().int().nonnegative(),
+  /** Members served by a batch (one read for all of them). */
+  batchedMembers: z.number().int().nonnegative(),
+  /** Streams of their own: a resume with Range, a late joiner, or a member detached for lagging. */
+  soloStreams: z.number().int().nonnegative(),
+  detached: z.number().int().nonnegative(),
+});
+export type ImageReadStats = z.infer<typeof ImageReadStats>;
+
+/** GET /v1/images/:ref — the record and its read counters. */
+export const ImageDetail = z.strictObject({ image: ImageRecord, reads: ImageReadStats });
+export type ImageDetail = z.infer<typeof ImageDetail>;
+
+/** What a tailored agent needs to fetch and check an image; baked into its plan. */
+export const ImageSource = z.strictObject({
+  sha256: Sha256Hex,
+  format: ImageFormat,
+  sizeBytes: z.number().int().nonnegative(),
+  rawBytes: z.number().int().nonnegative(),
+  rawSha256: Sha256Hex,
+});
+export type ImageSource = z.infer<typeof ImageSource>;
+
+/** Where an image's bytes are served (the server's advertised URL in front). */
+export function imageBlobPath(sha256: string): string {
+  return `/v1/images/${sha256}/blob`;
+}

@@ -1,0 +1,135 @@
+// CLI for the image store: add (streamed, with its sha256 declared so the server checks it), list, show.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { request } from "node:http";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Command } from "commander";
+import { ErrorBody, ImageDetail, ImageList, ImageRecord, type ImageReadStats } from "../../protocol/index.js";
+import { clientServerUrl } from "../config.js";
+import { getJson, print, SERVER_HELP, type ClientOptions } from "./api-client.js";
+import { formatBytes } from "./format.js";
+
+async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** PUTs the file to /v1/images, printing progress every few seconds on stderr. */
+export async function uploadImage(
+  server: string,
+  file: string,
+  meta: { name: string; format: string; purpose: string },
+): Promise<{ status: number; image: ImageRecord }> {
+  const size = (await stat(file)).size;
+  const sha256 = await sha256OfFile(file);
+  const url = new URL(`${server}/v1/images`);
+  url.search = new URLSearchParams(meta).toString();
+  let sent = 0;
+  let lastPrinted = Date.now();
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      sent += chunk.length;
+      if (Date.now() - lastPrinted > 5_000) {
+        lastPrinted = Date.now();
+        process.stderr.write(`uploaded ${formatBytes(sent)} of ${formatBytes(size)}\n`);
+      }
+      callback(null, chunk);
+    },
+  });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: "PUT",
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-length": size,
+          "x-bootwright-sha256": sha256,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => {
+          let body: unknown;
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+          } catch {
+            body = undefined;
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            const parsed = ImageDetail.pick({ image: true }).safeParse(body);
+            if (parsed.success) resolve({ status, image: parsed.data.image });
+            else reject(new Error(`unexpected answer from ${url.href}: ${parsed.error.message}`));
+            return;
+          }
+          const error = ErrorBody.safeParse(body);
+          reject(new Error(`server answered ${status}${error.success ? `: ${error.data.message}` : ""}`));
+        });
+      },
+    );
+    req.on("error", (err) => {
+      reject(new Error(`cannot upload to ${url.href}: ${err.message}`, { cause: err }));
+    });
+    pipeline(createReadStream(file), counter, req).catch((err: unknown) => {
+      reject(err instanceof Error ? err : new Error(String(err)));
+    });
+  });
+}
+
+function showImage(image: ImageRecord): string {
+  return `${image.name}  ${image.format}  ${image.purpose}  ${formatBytes(image.sizeBytes)} (raw ${formatBytes(image.rawBytes)})  sha256:${image.sha256}  ${image.createdAt}`;
+}
+
+function showReads(reads: ImageReadStats): string {
+  return `read from store ${formatBytes(reads.storeBytesRead)}, sent ${formatBytes(reads.bytesSent)}; ${reads.batches} batch(es) serving ${reads.batchedMembers} machine(s), ${reads.soloStreams} solo stream(s), ${reads.detached} detached`;
+}
+
+export function addImageCommands(program: Command): void {
+  const image = program.command("image").description("the image store: add, list, show");
+
+  image
+    .command("add <file>")
+    .description("add a zstd-compressed image (checked by the server: sha256 and a complete zstd stream)")
+    .requiredOption("--name <name>", "image name (policies name it)")
+    .requiredOption("--format <format>", "raw.zst (whole disk) or tar.zst (filesystem tree)")
+    .option("--purpose <purpose>", "os, diagnostic or repair", "os")
+    .option("--json", "print JSON")
+    .option("--server <url>", SERVER_HELP)
+    .action(async (file: string, opts: ClientOptions & { name: string; format: string; purpose: string }) => {
+      const result = await uploadImage(clientServerUrl(opts.server), file, opts);
+      print(
+        opts,
+        result.image,
+        () => `${result.status === 201 ? "added" : "already stored"}: ${showImage(result.image)}`,
+      );
+    });
+
+  image
+    .command("list")
+    .description("every stored image with its size and checksum")
+    .option("--json", "print JSON")
+    .option("--server <url>", SERVER_HELP)
+    .action(async (opts: ClientOptions) => {
+      const list = ImageList.parse(await getJson(`${clientServerUrl(opts.server)}/v1/images`));
+      print(opts, list, () =>
+        list.images.length === 0 ? "no images" : list.images.map(showImage).join("\n"),
+      );
+    });
+
+  image
+    .command("show <ref>")
+    .description("one image (by name or sha256) and how the server has read it since it started")
+    .option("--json", "print JSON")
+    .option("--server <url>", SERVER_HELP)
+    .action(async (ref: string, opts: ClientOptions) => {
+      const detail = ImageDetail.parse(
+        await getJson(`${clientServerUrl(opts.server)}/v1/images/${encodeURIComponent(ref)}`),
+      );
+      print(opts, detail, () => `${showImage(detail.image)}\n${showReads(detail.reads)}`);
+    });
+}
