@@ -12,6 +12,7 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -281,9 +282,12 @@ export async function debianRootfs(cacheDir: string, log: (line: string) => void
   }
 
   for (const path of PRUNED_PATHS) {
-    const dir = join(temp, path);
-    if (!existsSync(dir)) continue;
-    for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+    const target = join(temp, path);
+    if (!existsSync(target)) continue;
+    // Directories are emptied, not removed: their packages own them and expect them to exist.
+    if (statSync(target).isDirectory()) {
+      for (const name of readdirSync(target)) rmSync(join(target, name), { recursive: true, force: true });
+    } else rmSync(target);
   }
   // Logs of the build itself; the directories stay (apt and journald expect them).
   await run("find", [join(temp, "var/log"), "-type", "f", "-delete"]);
