@@ -2,7 +2,8 @@
 // `tiny` (our kernel + a busybox initrd, boots in seconds: the fast test image) or `debian`
 // (debootstrapped bookworm with systemd). Output: build/images/<kind>.raw.zst + <kind>.json.
 // GPT: p1 ESP (syslinux for BIOS, a UKI for UEFI), p2 bootwright-marker (1 MiB), p3 root (debian).
-// Cached: skipped when the inputs' hash matches <kind>.raw.zst.inputs-sha256. Usage:
+// Cached: skipped when the inputs' hash matches <kind>.raw.zst.inputs-sha256; --force rebuilds the
+// image but keeps build/os-cache/ (the debootstrap tree): delete that directory to redo it. Usage:
 //   npx tsx build-scripts/build-os-image.ts --kind tiny|debian [--out DIR] [--force]
 import { createHash } from "node:crypto";
 import {
@@ -98,6 +99,33 @@ export function osImagePaths(kind: OsKind, outDir = DEFAULT_IMAGES_DIR): OsImage
   return { zst, manifest: join(outDir, `${kind}.json`), stamp: `${zst}.inputs-sha256` };
 }
 
+/** Host files the build needs, and the Debian package that ships each (build-scripts/setup.sh installs them). */
+const HOST_REQUIREMENTS: { path: string; pkg: string; kinds?: OsKind[] }[] = [
+  { path: GPTMBR_BIN, pkg: "syslinux-common" },
+  { path: "/usr/bin/syslinux", pkg: "syslinux" },
+  { path: EFI_STUB, pkg: "systemd-boot-efi" },
+  { path: "/usr/bin/mcopy", pkg: "mtools" },
+  { path: "/usr/sbin/mkfs.fat", pkg: "dosfstools" },
+  { path: "/usr/sbin/sfdisk", pkg: "fdisk" },
+  { path: "/usr/bin/objcopy", pkg: "binutils" },
+  { path: "/usr/bin/zstd", pkg: "zstd" },
+  { path: BUSYBOX, pkg: "busybox-static", kinds: ["tiny"] },
+  { path: "/usr/bin/cpio", pkg: "cpio", kinds: ["tiny"] },
+  { path: "/usr/sbin/debootstrap", pkg: "debootstrap", kinds: ["debian"] },
+  { path: "/usr/sbin/mke2fs", pkg: "e2fsprogs", kinds: ["debian"] },
+];
+
+function requireHostTools(kind: OsKind): void {
+  const missing = HOST_REQUIREMENTS.filter(
+    (r) => (!r.kinds || r.kinds.includes(kind)) && !existsSync(r.path),
+  );
+  if (missing.length)
+    throw new Error(
+      `building the ${kind} OS image needs ${missing.map((r) => `${r.path} (apt: ${r.pkg})`).join(", ")}: ` +
+        "run build-scripts/setup.sh",
+    );
+}
+
 function sha256(data: string | Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
@@ -189,6 +217,7 @@ export async function buildOsImage(options: BuildOsImageOptions): Promise<BuiltO
   const { kind } = options;
   const outDir = resolve(options.outDir ?? DEFAULT_IMAGES_DIR);
   const paths = osImagePaths(kind, outDir);
+  requireHostTools(kind);
   mkdirSync(outDir, { recursive: true });
   const work = join(outDir, `${kind}.work`);
   rmSync(work, { recursive: true, force: true });
@@ -266,6 +295,8 @@ export async function buildOsImage(options: BuildOsImageOptions): Promise<BuiltO
     const raw = join(work, `${kind}.raw`);
     await assembleDisk(raw, layout, contents);
 
+    // No stamp while the outputs change: a crash between the renames below must mean "rebuild".
+    rmSync(paths.stamp, { force: true });
     const zstTemp = `${paths.zst}.tmp`;
     await compress(raw, zstTemp);
     const manifest: OsImageManifest = {
@@ -282,7 +313,8 @@ export async function buildOsImage(options: BuildOsImageOptions): Promise<BuiltO
     renameSync(zstTemp, paths.zst);
     writeFileSync(`${paths.manifest}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
     renameSync(`${paths.manifest}.tmp`, paths.manifest);
-    writeFileSync(paths.stamp, inputs);
+    writeFileSync(`${paths.stamp}.tmp`, inputs);
+    renameSync(`${paths.stamp}.tmp`, paths.stamp);
     const seconds = (performance.now() - started) / 1000;
     log(
       `[os-image] ${kind} built: ${(manifest.rawBytes / 1e6).toFixed(1)} MB raw, ` +
