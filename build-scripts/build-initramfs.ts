@@ -8,6 +8,7 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -25,6 +26,12 @@ const DEFAULT_OUTPUT = join(BUILD, "initramfs.img");
 const LOADER_BUNDLE = join(BUILD, "loader", "loader.mjs");
 const NODE_BINARY = process.execPath;
 const BUSYBOX = "/bin/busybox";
+/**
+ * zstd-napi for the install stream: a native addon esbuild cannot bundle, so the initramfs carries the
+ * package where agent/installer/native.ts looks for it (beside Node, not inside any bundle).
+ */
+const ZSTD_NAPI = join(ROOT, "node_modules/zstd-napi");
+const ZSTD_NAPI_DEST = "usr/lib/bootwright/node_modules/zstd-napi";
 /** zstd -19: ~28 MB for Node + busybox + modules (vm-notes.md); Debian's kernel has RD_ZSTD. */
 const ZSTD_LEVEL = "-19";
 
@@ -53,6 +60,18 @@ async function bundleLoader(): Promise<void> {
     legalComments: "none",
     logLevel: "warning",
   });
+}
+
+/** The runtime files of zstd-napi (package.json, its JS, the compiled binding), relative to the package. */
+function zstdNapiFiles(): string[] {
+  const dist = readdirSync(join(ZSTD_NAPI, "dist"))
+    .filter((name) => name.endsWith(".js"))
+    .map((name) => `dist/${name}`);
+  const files = ["package.json", "binding.js", "build/Release/binding.node", ...dist.sort()];
+  for (const file of files)
+    if (!existsSync(join(ZSTD_NAPI, file)))
+      throw new Error(`${join(ZSTD_NAPI, file)} is missing: run npm ci (zstd-napi builds from source)`);
+  return files;
 }
 
 /** Shared libraries `ldd` says Node needs, as [path as linked, real file]. */
@@ -105,6 +124,7 @@ async function main(): Promise<void> {
       modules.join("\n"),
       sha256(readFileSync(NODE_BINARY)),
       sha256(readFileSync(BUSYBOX)),
+      ...zstdNapiFiles().map((file) => file + sha256(readFileSync(join(ZSTD_NAPI, file)))),
     ]
       .map((part) => sha256(part))
       .join(""),
@@ -139,6 +159,8 @@ async function main(): Promise<void> {
   copyInto(staging, "etc/bootwright/udhcpc.script", join(ROOT, "initramfs/udhcpc.script"), 0o755);
   copyInto(staging, "bin/busybox", BUSYBOX, 0o755);
   copyInto(staging, "opt/bootwright/loader.mjs", LOADER_BUNDLE, 0o644);
+  for (const file of zstdNapiFiles())
+    copyInto(staging, join(ZSTD_NAPI_DEST, file), join(ZSTD_NAPI, file), 0o644);
   // Stripping Node's symbols takes ~12 MB off (still runs: vm-notes.md).
   mkdirSync(join(staging, "usr/bin"), { recursive: true });
   sh("strip", ["-o", join(staging, "usr/bin/node"), NODE_BINARY]);

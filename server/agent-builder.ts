@@ -117,6 +117,12 @@ export class AgentBuilder {
         format: "esm",
         target: "node20",
         write: false,
+        // undici and zstd-napi's wrapper are CommonJS and require() Node's modules: an ESM bundle needs a
+        // real require for those (esbuild's shim throws "Dynamic require … is not supported").
+        banner: {
+          js: 'import { createRequire as __bootwrightCreateRequire } from "node:module"; const require = __bootwrightCreateRequire(import.meta.url);',
+        },
+        write: false,
         legalComments: "none",
         logLevel: "silent",
       });

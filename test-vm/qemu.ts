@@ -123,7 +123,16 @@ export function qemuArgs(options: VmOptions, consolePath: string): string[] {
     const path = join(options.workDir, `disk${i}.img`);
     writeFileSync(path, "");
     truncateSync(path, sizeMiB * 2 ** 20);
-    args.push("-drive", `file=${path},if=virtio,format=raw`);
+    // A network-booted machine's first disk comes next in its boot order, as on a server set to
+    // "network, then disk". OVMF connects only the devices in QEMU's boot order: without a bootindex
+    // the disk an install just wrote would be invisible when iPXE exits to the firmware.
+    const bootindex = options.boot.kind === "network" && i === 0 && images.length === 0 ? ",bootindex=1" : "";
+    args.push(
+      "-drive",
+      `file=${path},if=none,id=disk${i},format=raw`,
+      "-device",
+      `virtio-blk-pci,drive=disk${i}${bootindex}`,
+    );
   });
 
   args.push(...(options.extraArgs ?? []));

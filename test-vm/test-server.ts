@@ -2,7 +2,7 @@
 // 10.0.2.2 (user-mode networking's address for the host's loopback).
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
-import { loadServerConfig } from "../server/config.js";
+import { loadServerConfig, type ServerConfigInput } from "../server/config.js";
 import { createLogger } from "../server/logger.js";
 import { startServer, type RunningServer } from "../server/server.js";
 import { INITRAMFS_PATH, KERNEL_PATH } from "./paths.js";
@@ -12,7 +12,7 @@ export const GUEST_HOST_ADDRESS = "10.0.2.2";
 export async function startTestServer(
   dataDir: string,
   port = 0,
-  overrides: { pollIntervalMs?: number } = {},
+  overrides: Partial<ServerConfigInput> = {},
 ): Promise<RunningServer> {
   const config = loadServerConfig(
     {

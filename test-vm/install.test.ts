@@ -1,0 +1,121 @@
+// Install end to end (seed 002): a VM network-boots, enrolls, and with `installed` expected gets its
+// tailored agent, the tiny OS image streamed onto its disk (verified, with the marker), reboots, iPXE
+// sends it to its disk, and the installed OS calls home: its category becomes `installed`.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { buildOsImage } from "../build-scripts/build-os-image.js";
+import { uploadImage } from "../server/cli/image-commands.js";
+import type { RunningServer } from "../server/server.js";
+import { jsonRequest } from "../server/test-support.js";
+import { chooseAccelerator, type Accelerator } from "./accelerator.js";
+import { requireBootArtefacts } from "./paths.js";
+import { Vm } from "./qemu.js";
+import { startTestServer, waitForMachine } from "./test-server.js";
+
+let accel: Accelerator;
+let dir: string;
+let server: RunningServer;
+const vms: Vm[] = [];
+
+beforeAll(async () => {
+  requireBootArtefacts();
+  accel = await chooseAccelerator();
+  const tiny = await buildOsImage({ kind: "tiny" });
+  dir = mkdtempSync(join(tmpdir(), "bootwright-install-"));
+  server = await startTestServer(dir, 0, { pollIntervalMs: 1_000 });
+  const policy = {
+    rules: [{ name: "tiny", match: [{ fact: "product", glob: "INS-*" }], plan: { image: "tiny" } }],
+  };
+  const set = await jsonRequest(`${server.url}/v1/policy`, "PUT", {
+    format: "json",
+    source: JSON.stringify(policy),
+  });
+  expect(set.status).toBe(200);
+  await uploadImage(server.url, tiny.paths.zst, { name: "tiny", format: "raw.zst", purpose: "os" });
+}, 30 * 60_000);
+
+afterAll(async () => {
+  await Promise.all(vms.map((vm) => vm.stop()));
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it.each([
+  ["bios", "52:54:00:e1:00:01", "0e0c8a6a-6f5f-4c43-9d57-0000000000e1"],
+  ["uefi", "52:54:00:e1:00:02", "0e0c8a6a-6f5f-4c43-9d57-0000000000e2"],
+] as const)(
+  "%s: netboot → tailored agent → image streamed and verified → reboot → the OS calls home",
+  async (firmware, mac, id) => {
+    const started = Date.now();
+    const vm = Vm.start({
+      name: `install-${firmware}`,
+      workDir: join(dir, firmware),
+      accel,
+      firmware,
+      boot: { kind: "network", bootfileUrl: `${server.advertiseUrl}/boot.ipxe` },
+      mac,
+      uuid: id,
+      smbios: [
+        `type=1,manufacturer=Acme,product=INS-${firmware},serial=INS-000${firmware === "bios" ? 1 : 2}`,
+      ],
+      disksMiB: [256],
+      allowReboot: true,
+    });
+    vms.push(vm);
+    await waitForMachine(server, id, (m) => m?.category === "inventoried", 240_000);
+    expect(
+      (await jsonRequest(`${server.url}/v1/machines/${id}/expected`, "PUT", { category: "installed" }))
+        .status,
+    ).toBe(200);
+    try {
+      await waitForMachine(
+        server,
+        id,
+        (m) => m?.category === "installed" || m?.category === "failed",
+        240_000,
+      );
+    } catch (err) {
+      // What the machine printed last is the first thing to read when this fails.
+      console.log(`[install ${firmware}] console tail:\n${vm.console().split("\n").slice(-40).join("\n")}`);
+      throw err;
+    }
+    const machine = await server.store.getMachine(id);
+    const log = await server.store.machineLog(id);
+    expect(machine?.category, JSON.stringify(log.slice(-5))).toBe("installed");
+    await vm.waitForConsole(new RegExp(`bootwright-os: called home machine=${id}`), 30_000);
+
+    const events = log.map((e) => e.event);
+    const categories = log.filter((e) => e.event === "category").map((e) => e.data.to);
+    expect(categories).toEqual(["ready", "planned", "configuring", "imaging", "installed"]);
+    // Every step of the install is in the log, with its timing; the stream step with its rate.
+    const steps = log
+      .filter((e) => e.event === "agent-step")
+      .map((e) => `${String(e.data.plugin)}/${String(e.data.step)}`);
+    expect(steps).toEqual(
+      expect.arrayContaining([
+        "disk-report/list-disks",
+        "image-stream/check-target",
+        "image-stream/stream",
+        "image-stream/write-marker",
+      ]),
+    );
+    const stream = log.find((e) => e.event === "agent-step" && e.data.step === "stream");
+    expect(stream?.data.ok).toBe(true);
+    expect(Number((stream?.data.data as { rateMBs?: number } | undefined)?.rateMBs)).toBeGreaterThan(0);
+    expect(events).toContain("agent-progress");
+    const callHome = log.find((e) => e.event === "called-home");
+    expect(callHome?.data).toMatchObject({
+      matchesPlan: true,
+      completesInstall: true,
+      planHash: machine?.plan?.planHash,
+    });
+    // After the image was written, iPXE sent the machine to its own disk.
+    expect(log.filter((e) => e.event === "boot-script").map((e) => e.data.answer)).toContain("local-disk");
+    console.log(
+      `[install ${firmware}] power-on → installed OS called home: ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    await vm.stop();
+  },
+);
