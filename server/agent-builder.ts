@@ -116,7 +116,6 @@ export class AgentBuilder {
         platform: "node",
         format: "esm",
         target: "node20",
-        write: false,
         // undici and zstd-napi's wrapper are CommonJS and require() Node's modules: an ESM bundle needs a
         // real require for those (esbuild's shim throws "Dynamic require … is not supported").
         banner: {
