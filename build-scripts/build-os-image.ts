@@ -27,6 +27,7 @@ import {
   sha256File,
   type FileCopy,
 } from "./os-image/disk.js";
+import { withLock } from "./os-image/lock.js";
 import { layoutDisk, MiB, PARTITION_TYPE, type PartitionSpec } from "./os-image/layout.js";
 import { BUSYBOX, buildTinyInitrd, kernelTree, tinyModuleFiles, UDHCPC_SCRIPT } from "./os-image/tiny.js";
 import { buildUki, EFI_STUB } from "./os-image/uki.js";
@@ -91,6 +92,8 @@ const DISK_UUID: Record<OsKind, string> = {
 };
 const ESP_PARTUUID = "b0077a1c-0d15-4a5e-8f00-000000000001";
 const MARKER_PARTUUID = "b0077a1c-0d15-4a5e-8f00-000000000002";
+/** A cold debian build (debootstrap) takes minutes; a second builder waits for it rather than clash. */
+const LOCK_WAIT_MS = 60 * 60_000;
 /** FAT32 needs ≥ 65525 clusters: with 512-byte clusters that is ~33 MiB. */
 const ESP_MIN_BYTES = 40 * MiB;
 
@@ -211,13 +214,23 @@ function syslinuxConfig(cmdline: string): string {
   ].join("\n");
 }
 
+/** Builds (or finds up to date) the `kind` image; waits while another process builds one. */
 export async function buildOsImage(options: BuildOsImageOptions): Promise<BuiltOsImage> {
   const started = performance.now();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  requireHostTools(options.kind);
+  mkdirSync(CACHE_DIR, { recursive: true });
+  return withLock(join(CACHE_DIR, "build.lock"), LOCK_WAIT_MS, log, () => buildLocked(options, log, started));
+}
+
+async function buildLocked(
+  options: BuildOsImageOptions,
+  log: (line: string) => void,
+  started: number,
+): Promise<BuiltOsImage> {
   const { kind } = options;
   const outDir = resolve(options.outDir ?? DEFAULT_IMAGES_DIR);
   const paths = osImagePaths(kind, outDir);
-  requireHostTools(kind);
   mkdirSync(outDir, { recursive: true });
   const work = join(outDir, `${kind}.work`);
   rmSync(work, { recursive: true, force: true });
