@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildOsImage } from "../build-scripts/build-os-image.js";
+import { ImageDetail } from "../protocol/index.js";
 import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
 import { jsonRequest } from "../server/test-support.js";
@@ -24,7 +25,8 @@ beforeAll(async () => {
   accel = await chooseAccelerator();
   const tiny = await buildOsImage({ kind: "tiny" });
   dir = mkdtempSync(join(tmpdir(), "bootwright-install-"));
-  server = await startTestServer(dir, 0, { pollIntervalMs: 1_000 });
+  // A long batch window: four TCG guests on two cores reach the transfer step minutes apart at worst.
+  server = await startTestServer(dir, 0, { pollIntervalMs: 1_000, batchWindowMs: 120_000 });
   const policy = {
     rules: [{ name: "tiny", match: [{ fact: "product", glob: "INS-*" }], plan: { image: "tiny" } }],
   };
@@ -119,3 +121,53 @@ it.each([
     await vm.stop();
   },
 );
+
+it("4 VMs installing the same image form one batch: the store is read once for all", async () => {
+  const before = ImageDetail.parse((await jsonRequest(`${server.url}/v1/images/tiny`, "GET")).body).reads;
+  const machines = [1, 2, 3, 4].map((n) => ({
+    n,
+    mac: `52:54:00:e2:00:0${n}`,
+    id: `0e0c8a6a-6f5f-4c43-9d57-0000000000f${n}`,
+  }));
+  const started = Date.now();
+  const batch = machines.map(({ n, mac, id }) =>
+    Vm.start({
+      name: `install-batch-${n}`,
+      workDir: join(dir, `batch-${n}`),
+      accel,
+      firmware: "bios",
+      boot: { kind: "network", bootfileUrl: `${server.advertiseUrl}/boot.ipxe` },
+      mac,
+      uuid: id,
+      smbios: [`type=1,manufacturer=Acme,product=INS-batch,serial=INS-B00${n}`],
+      disksMiB: [128],
+      memoryMiB: 768,
+      cpus: 1,
+      allowReboot: true,
+    }),
+  );
+  vms.push(...batch);
+  for (const { id } of machines)
+    await waitForMachine(server, id, (m) => m?.category === "inventoried", 480_000);
+  const expect4 = await jsonRequest(`${server.url}/v1/expected`, "POST", {
+    category: "installed",
+    where: { path: "inventory.system.product", equals: "INS-batch" },
+  });
+  expect(expect4.status).toBe(200);
+  for (const { id } of machines)
+    await waitForMachine(server, id, (m) => m?.category === "installed" || m?.category === "failed", 600_000);
+  for (const { id } of machines) expect((await server.store.getMachine(id))?.category).toBe("installed");
+  for (const [i, { id }] of machines.entries())
+    await batch[i]?.waitForConsole(new RegExp(`bootwright-os: called home machine=${id}`), 60_000);
+
+  const image = ImageDetail.parse((await jsonRequest(`${server.url}/v1/images/tiny`, "GET")).body);
+  const reads = image.reads;
+  expect(reads.storeBytesRead - before.storeBytesRead).toBe(image.image.sizeBytes);
+  expect(reads.batches - before.batches).toBe(1);
+  expect(reads.batchedMembers - before.batchedMembers).toBe(4);
+  expect(reads.bytesSent - before.bytesSent).toBe(4 * image.image.sizeBytes);
+  console.log(
+    `[install batch] 4 VMs power-on → all installed: ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  await Promise.all(batch.map((vm) => vm.stop()));
+}, 1_200_000);

@@ -592,6 +592,20 @@ export class SqliteStore implements Store {
     });
   }
 
+  machinesWithPending(kind: CommandKind): Promise<{ machineId: string; image: string | null }[]> {
+    const rows: unknown[] = this.sql(
+      `SELECT DISTINCT m.id AS machine_id, m.plan_json AS plan_json FROM commands c JOIN machines m ON m.id = c.machine_id
+       WHERE c.kind = ? AND c.state IN ('queued', 'leased')`,
+    ).all(kind);
+    return Promise.resolve(
+      rows.map((raw) => {
+        const row = z.object({ machine_id: z.string(), plan_json: z.string().nullable() }).parse(raw);
+        const plan = row.plan_json === null ? null : MachinePlan.parse(JSON.parse(row.plan_json));
+        return { machineId: row.machine_id, image: plan?.plan.image ?? null };
+      }),
+    );
+  }
+
   recordAgentEvent(id: string, event: AgentEvent, when: Date): Promise<EventOutcome> {
     const at = when.toISOString();
     return this.tx((): EventOutcome => {

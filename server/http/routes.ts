@@ -89,17 +89,16 @@ async function sendFile(
 export function buildRouter(deps: AppDeps): Router {
   const router = new Router();
 
-  // Machines holding a write-image lease, with the image: an image batch waits for those (fanout.ts).
-  const imageLeases = new Map<string, { sha256: string; expiresAt: string }>();
+  // An image batch waits for the machines about to write that image: those with a write-image command
+  // queued or leased whose plan names it (fanout.ts has the rule).
   const fanout = new ImageFanout(
-    (sha256) => {
-      const now = new Date().toISOString();
+    async (sha256) => {
+      const pending = await deps.store.machinesWithPending("write-image");
       const holders: string[] = [];
-      for (const [machineId, lease] of imageLeases) {
-        if (lease.expiresAt < now) imageLeases.delete(machineId);
-        else if (lease.sha256 === sha256) holders.push(machineId);
-      }
-      return Promise.resolve(holders);
+      for (const { machineId, image } of pending)
+        if (image !== null && (await deps.store.images.find(image))?.sha256 === sha256)
+          holders.push(machineId);
+      return holders;
     },
     { ...DEFAULT_FANOUT, ...deps.fanout },
     (message, fields) => {
@@ -128,7 +127,6 @@ export function buildRouter(deps: AppDeps): Router {
         );
         throw new ApiError("not_found", error);
       }
-      imageLeases.set(id, { sha256: image.sha256, expiresAt: command.leaseExpiresAt });
     }
     const built = await deps.agents.build(machine.inventory, plan);
     return {
@@ -249,7 +247,6 @@ export function buildRouter(deps: AppDeps): Router {
     const id = await knownMachine(ctx.params.id);
     const result = await readBody(ctx.req, deps.bodyLimitBytes, CommandResult, "command result");
     const outcome = await deps.store.completeCommand(id, ctx.params.commandId ?? "", result, new Date());
-    imageLeases.delete(id);
     if (outcome.kind === "refused") {
       throw new ApiError("lease_refused", `result refused: ${outcome.reason}`, { reason: outcome.reason });
     }

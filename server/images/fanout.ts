@@ -2,9 +2,9 @@
 //
 // The rule, in full:
 // - A machine asking for an image from offset 0 joins the image's gathering batch (or opens one). The
-//   batch starts reading when every machine that holds a lease to write this image and is not already
-//   streaming it has joined, or `batchWindowMs` after its first member joined, whichever comes first.
-//   With no lease holder known (e.g. just after a server restart) it waits the whole window.
+//   batch starts reading when every machine about to write this image (a write-image command queued or
+//   leased, its plan naming the image) that is not already streaming it has joined, or `batchWindowMs`
+//   after its first member joined, whichever comes first. With none known it waits the whole window.
 //   A machine that arrives after its batch started opens the next batch.
 // - A running batch reads each chunk from the store once and hands the same buffer to every member.
 // - It moves at the pace of its slowest member as long as that member's unsent bytes stay under
@@ -69,8 +69,8 @@ export class ImageFanout {
   private readonly streaming = new Map<string, Set<string>>();
 
   constructor(
-    /** Machines that hold a lease to write this image: the batch waits for those not streaming yet. */
-    private readonly leaseHolders: (sha256: string) => Promise<readonly string[]>,
+    /** Machines about to write this image: the batch waits for those not streaming yet. */
+    private readonly expectedMembers: (sha256: string) => Promise<readonly string[]>,
     private readonly options: FanoutOptions = DEFAULT_FANOUT,
     private readonly log: (message: string, fields: Record<string, unknown>) => void = () => undefined,
   ) {}
@@ -178,7 +178,7 @@ export class ImageFanout {
 
   /** Whether every lease holder not streaming elsewhere has joined this batch. */
   private async everyoneJoined(batch: Batch): Promise<boolean> {
-    const holders = await this.leaseHolders(batch.blob.sha256);
+    const holders = await this.expectedMembers(batch.blob.sha256);
     const joined = new Set(batch.members.map((m) => m.machineId));
     const busy = this.streaming.get(batch.blob.sha256) ?? new Set<string>();
     return holders.length > 0 && holders.every((id) => joined.has(id) || busy.has(id));
