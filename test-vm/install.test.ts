@@ -1,7 +1,8 @@
 // Install end to end (seed 002): a VM network-boots, enrolls, and with `installed` expected gets its
-// tailored agent, the tiny OS image streamed onto its disk (verified, with the marker), reboots, iPXE
-// sends it to its disk, and the installed OS calls home: its category becomes `installed`.
-import { mkdtempSync, rmSync } from "node:fs";
+// tailored agent, the Debian 12 image (debootstrap, build-scripts/build-os-image.ts) streamed onto its
+// disk (verified, with the marker), reboots, iPXE sends it to its disk, and Debian calls home: its
+// category becomes `installed`. The batch and fault tests use the tiny busybox image (fast to boot).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -24,11 +25,15 @@ beforeAll(async () => {
   requireBootArtefacts();
   accel = await chooseAccelerator();
   const tiny = await buildOsImage({ kind: "tiny" });
+  const debian = await buildOsImage({ kind: "debian", log: (line) => console.log(line) });
   dir = mkdtempSync(join(tmpdir(), "bootwright-install-"));
   // A long batch window: four TCG guests on two cores reach the transfer step minutes apart at worst.
   server = await startTestServer(dir, 0, { pollIntervalMs: 1_000, batchWindowMs: 120_000 });
   const policy = {
-    rules: [{ name: "tiny", match: [{ fact: "product", glob: "INS-*" }], plan: { image: "tiny" } }],
+    rules: [
+      { name: "debian", match: [{ fact: "product", glob: "DEB-*" }], plan: { image: "debian-12" } },
+      { name: "tiny", match: [{ fact: "product", glob: "INS-*" }], plan: { image: "tiny" } },
+    ],
   };
   const set = await jsonRequest(`${server.url}/v1/policy`, "PUT", {
     format: "json",
@@ -36,6 +41,7 @@ beforeAll(async () => {
   });
   expect(set.status).toBe(200);
   await uploadImage(server.url, tiny.paths.zst, { name: "tiny", format: "raw.zst", purpose: "os" });
+  await uploadImage(server.url, debian.paths.zst, { name: "debian-12", format: "raw.zst", purpose: "os" });
 }, 30 * 60_000);
 
 afterAll(async () => {
@@ -60,9 +66,9 @@ it.each([
       mac,
       uuid: id,
       smbios: [
-        `type=1,manufacturer=Acme,product=INS-${firmware},serial=INS-000${firmware === "bios" ? 1 : 2}`,
+        `type=1,manufacturer=Acme,product=DEB-${firmware},serial=DEB-000${firmware === "bios" ? 1 : 2}`,
       ],
-      disksMiB: [256],
+      disksMiB: [1024],
       allowReboot: true,
     });
     vms.push(vm);
@@ -76,7 +82,7 @@ it.each([
         server,
         id,
         (m) => m?.category === "installed" || m?.category === "failed",
-        240_000,
+        600_000,
       );
     } catch (err) {
       // What the machine printed last is the first thing to read when this fails.
@@ -120,6 +126,7 @@ it.each([
     );
     await vm.stop();
   },
+  900_000,
 );
 
 it("4 VMs installing the same image form one batch: the store is read once for all", async () => {
@@ -171,3 +178,44 @@ it("4 VMs installing the same image form one batch: the store is read once for a
   );
   await Promise.all(batch.map((vm) => vm.stop()));
 }, 1_200_000);
+
+it("a flipped byte in the stored image fails the machine with the reason: never installed", async () => {
+  const image = ImageDetail.parse((await jsonRequest(`${server.url}/v1/images/tiny`, "GET")).body).image;
+  const blob = join(dir, "images/sha256", image.sha256);
+  const original = readFileSync(blob);
+  const flipped = Buffer.from(original);
+  const at = Math.floor(flipped.length / 3);
+  flipped[at] = (flipped[at] ?? 0) ^ 0x40;
+  writeFileSync(blob, flipped);
+  try {
+    const id = "0e0c8a6a-6f5f-4c43-9d57-0000000000e9";
+    const vm = Vm.start({
+      name: "install-corrupt",
+      workDir: join(dir, "corrupt"),
+      accel,
+      firmware: "bios",
+      boot: { kind: "network", bootfileUrl: `${server.advertiseUrl}/boot.ipxe` },
+      mac: "52:54:00:e1:00:09",
+      uuid: id,
+      smbios: ["type=1,manufacturer=Acme,product=INS-corrupt,serial=INS-0009"],
+      disksMiB: [128],
+      allowReboot: true,
+    });
+    vms.push(vm);
+    await waitForMachine(server, id, (m) => m?.category === "inventoried", 240_000);
+    await jsonRequest(`${server.url}/v1/machines/${id}/expected`, "PUT", { category: "installed" });
+    await waitForMachine(server, id, (m) => m?.category === "failed" || m?.category === "installed", 240_000);
+    const log = await server.store.machineLog(id);
+    expect((await server.store.getMachine(id))?.category).toBe("failed");
+    const failure = log.find((e) => e.event === "command-failed");
+    expect(failure?.data.kind).toBe("write-image");
+    expect(String(failure?.data.error)).toMatch(
+      /image sha256 mismatch: received \d+ bytes with sha256 [0-9a-f]{64}/,
+    );
+    expect(log.some((e) => e.event === "category" && e.data.to === "installed")).toBe(false);
+    await vm.waitForConsole(/command failed kind=write-image/, 30_000);
+    await vm.stop();
+  } finally {
+    writeFileSync(blob, original);
+  }
+});
