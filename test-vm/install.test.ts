@@ -25,7 +25,12 @@ beforeAll(async () => {
   requireBootArtefacts();
   accel = await chooseAccelerator();
   const tiny = await buildOsImage({ kind: "tiny" });
-  const debian = await buildOsImage({ kind: "debian", log: (line) => console.log(line) });
+  const debian = await buildOsImage({
+    kind: "debian",
+    log: (line) => {
+      console.log(line);
+    },
+  });
   dir = mkdtempSync(join(tmpdir(), "bootwright-install-"));
   // A long batch window: four TCG guests on two cores reach the transfer step minutes apart at worst.
   server = await startTestServer(dir, 0, { pollIntervalMs: 1_000, batchWindowMs: 120_000 });
