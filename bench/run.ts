@@ -14,6 +14,7 @@ import { availableParallelism } from "node:os";
 import { bootFigures } from "./boot.js";
 import { agentFigures } from "./agent.js";
 import { formatFigure, type Figure } from "./figures.js";
+import { installFigures } from "./install.js";
 import { inventoryFigures, smbiosFigures } from "./inventory.js";
 import { policyFigures } from "./policy.js";
 import { queueFigures, reconcileFigures } from "./queue.js";
@@ -23,6 +24,8 @@ const RESULTS = new URL("./results.json", import.meta.url).pathname;
 
 interface Bench {
   prefix: string;
+  /** Other id prefixes this bench makes. */
+  also?: string[];
   run: () => Promise<Figure[]>;
 }
 
@@ -46,6 +49,8 @@ const BENCHES: Bench[] = [
   { prefix: "queue.", run: queueFigures },
   { prefix: "policy.", run: policyFigures },
   { prefix: "boot.", run: bootFigures },
+  // One run makes the install.* and batch*.* figures (they share the images, the server and the VMs).
+  { prefix: "install.", also: ["batch"], run: installFigures },
 ];
 
 function machineDescription(): string {
@@ -61,8 +66,8 @@ function machineDescription(): string {
 
 async function main(): Promise<void> {
   const prefix = process.argv[2] ?? "";
-  const selected = BENCHES.filter(
-    (bench) => bench.prefix.startsWith(prefix) || prefix.startsWith(bench.prefix),
+  const selected = BENCHES.filter((bench) =>
+    [bench.prefix, ...(bench.also ?? [])].some((own) => own.startsWith(prefix) || prefix.startsWith(own)),
   );
   if (selected.length === 0) throw new Error(`no benchmark matches "${prefix}"`);
   const figures: Figure[] = [];

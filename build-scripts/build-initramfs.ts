@@ -74,9 +74,15 @@ function zstdNapiFiles(): string[] {
   return files;
 }
 
-/** Shared libraries `ldd` says Node needs, as [path as linked, real file]. */
-function nodeLibraries(): [string, string][] {
-  const out = sh("ldd", [NODE_BINARY]).toString();
+/**
+ * Host tools the initramfs carries beside busybox, with their shared libraries: zstd, for the install
+ * benchmark's baseline pipeline (wget | zstd -d | dd) and for an operator at the console.
+ */
+const EXTRA_BINARIES = ["/usr/bin/zstd"];
+
+/** Shared libraries `ldd` says a binary needs, as [path as linked, real file]. */
+function sharedLibraries(binary: string): [string, string][] {
+  const out = sh("ldd", [binary]).toString();
   const libs: [string, string][] = [];
   for (const line of out.split("\n")) {
     const match = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
@@ -124,6 +130,7 @@ async function main(): Promise<void> {
       modules.join("\n"),
       sha256(readFileSync(NODE_BINARY)),
       sha256(readFileSync(BUSYBOX)),
+      ...EXTRA_BINARIES.map((binary) => sha256(readFileSync(binary))),
       ...zstdNapiFiles().map((file) => file + sha256(readFileSync(join(ZSTD_NAPI, file)))),
     ]
       .map((part) => sha256(part))
@@ -164,7 +171,9 @@ async function main(): Promise<void> {
   // Stripping Node's symbols takes ~12 MB off (still runs: vm-notes.md).
   mkdirSync(join(staging, "usr/bin"), { recursive: true });
   sh("strip", ["-o", join(staging, "usr/bin/node"), NODE_BINARY]);
-  for (const [linked, real] of nodeLibraries()) copyInto(staging, linked.slice(1), real, 0o755);
+  for (const binary of [NODE_BINARY, ...EXTRA_BINARIES])
+    for (const [linked, real] of sharedLibraries(binary)) copyInto(staging, linked.slice(1), real, 0o755);
+  for (const binary of EXTRA_BINARIES) copyInto(staging, binary.slice(1), binary, 0o755);
   const moduleRoot = join(staging, "lib/modules", kernelVersion);
   for (const mod of modules)
     copyInto(staging, join("lib/modules", kernelVersion, mod), join(modulesDir, mod), 0o644);

@@ -66,7 +66,14 @@ describe("loaderSettings", () => {
       serverUrl: "http://10.0.2.2:8080",
       bootMac: "52:54:00:12:34:56",
       benchInventoryRuns: undefined,
+      benchInstallImage: undefined,
     });
+  });
+
+  it("reads the install benchmark's image only when it is a sha256", () => {
+    const sha = "ab".repeat(32);
+    expect(loaderSettings(`bootwright.bench-install=${sha}`).benchInstallImage).toBe(sha);
+    expect(loaderSettings("bootwright.bench-install=tiny").benchInstallImage).toBeUndefined();
   });
 
   it("reads the inventory benchmark's run count, ignoring anything but a positive integer", () => {
@@ -80,7 +87,14 @@ describe("loaderSettings", () => {
       serverUrl: undefined,
       bootMac: undefined,
       benchInventoryRuns: undefined,
+      benchInstallImage: undefined,
     });
+  });
+
+  it("reads the install benchmark's image only when it is a sha256", () => {
+    const sha = "ab".repeat(32);
+    expect(loaderSettings(`bootwright.bench-install=${sha}`).benchInstallImage).toBe(sha);
+    expect(loaderSettings("bootwright.bench-install=tiny").benchInstallImage).toBeUndefined();
   });
 
   it("treats an empty bootwright.server= as not set", () => {
@@ -88,6 +102,13 @@ describe("loaderSettings", () => {
       serverUrl: undefined,
       bootMac: undefined,
       benchInventoryRuns: undefined,
+      benchInstallImage: undefined,
     });
+  });
+
+  it("reads the install benchmark's image only when it is a sha256", () => {
+    const sha = "ab".repeat(32);
+    expect(loaderSettings(`bootwright.bench-install=${sha}`).benchInstallImage).toBe(sha);
+    expect(loaderSettings("bootwright.bench-install=tiny").benchInstallImage).toBeUndefined();
   });
 });

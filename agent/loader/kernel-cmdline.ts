@@ -8,6 +8,8 @@ export interface LoaderSettings {
   bootMac: MacAddress | undefined;
   /** bootwright.bench-inventory=N: time the full and the minimal inventory N times each (npm run bench). */
   benchInventoryRuns: number | undefined;
+  /** bootwright.bench-install=<sha256>: time our install stream against wget | zstd | dd (npm run bench). */
+  benchInstallImage: string | undefined;
 }
 
 /** Splits a kernel command line into key → value (flags without "=" get ""); the last one wins. */
@@ -37,6 +39,9 @@ export function loaderSettings(cmdline: string): LoaderSettings {
     serverUrl: server ? server.replace(/\/+$/, "") : undefined,
     bootMac: parseBootif(params.get("BOOTIF")),
     benchInventoryRuns: positiveInt(params.get("bootwright.bench-inventory")),
+    benchInstallImage: /^[0-9a-f]{64}$/.test(params.get("bootwright.bench-install") ?? "")
+      ? params.get("bootwright.bench-install")
+      : undefined,
   };
 }
 

@@ -9,6 +9,7 @@ import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
 import { run } from "./run-command.js";
 import { benchInventory } from "./inventory-bench.js";
+import { benchInstall } from "./install-bench.js";
 import {
   describeRequestFailure,
   fetchNextAction,
@@ -56,6 +57,10 @@ async function main(): Promise<void> {
   bringUpOtherNics(nics, bootNic);
 
   if (settings.benchInventoryRuns) await benchInventory(bootNic.mac, settings.benchInventoryRuns);
+  if (settings.benchInstallImage) {
+    await benchInstall(settings.serverUrl, settings.benchInstallImage, 3, "/dev/vda");
+    await run("poweroff", ["-f"], { timeoutMs: 10_000 });
+  }
   say("step", "gathering inventory");
   const inventory = await gatherInventory(bootNic.mac);
   say("ok", "inventory", {

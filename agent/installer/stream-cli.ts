@@ -1,0 +1,27 @@
+// The install stream as a process of its own, for the host-side batch benchmark (npm run bench:
+// batch8.*): the same streamImage the VMs run, writing to a file. Prints one JSON line with the result.
+//   node stream-cli.mjs <serverUrl> <imageSha256> <targetFile> [machineId]
+import { ImageDetail, imageBlobPath } from "../../protocol/index.js";
+import { streamImage } from "./stream-image.js";
+
+async function main(): Promise<void> {
+  const [serverUrl, sha256, target, machineId] = process.argv.slice(2);
+  if (!serverUrl || !sha256 || !target)
+    throw new Error("usage: stream-cli <serverUrl> <imageSha256> <targetFile> [machineId]");
+  const response = await fetch(`${serverUrl}/v1/images/${sha256}`);
+  if (!response.ok) throw new Error(`GET image ${sha256}: HTTP ${response.status}`);
+  const { image } = ImageDetail.parse(await response.json());
+  const query = machineId ? `?machine=${encodeURIComponent(machineId)}` : "";
+  const result = await streamImage({
+    url: `${serverUrl}${imageBlobPath(sha256)}${query}`,
+    source: image,
+    target,
+    signal: AbortSignal.timeout(600_000),
+  });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
