@@ -1,8 +1,10 @@
-// npm run demo: starts the server on the embedded SQLite store, boots one demo VM through iPXE into our
-// loader, waits for its inventory, then (as an operator would) sets a policy and expects it
-// `configuring`: the loader runs the queued disk check, the server resolves the policy into a plan, and
-// the loader fetches, verifies and runs the agent tailored to this machine. Shows the console as it goes, prints the boot list, the
-// difference list and the machine's step log, and says where to look.
+// npm run demo: starts the server on the embedded SQLite store, adds the Debian 12 image (built once with
+// debootstrap, cached in build/images), boots one demo VM through iPXE into our loader, waits for its
+// inventory, then (as an operator would) sets a policy and expects it `installed`: the loader runs the
+// queued disk check, the server resolves the policy into a plan, the loader runs the agent tailored to
+// this machine, streams the image onto the disk (verified), reboots; iPXE sends it to its disk and Debian
+// calls home. Shows the console as it goes, prints the boot list, the difference list, the image and the
+// machine's step log, and says where to look.
 // `npm run demo -- --keep` leaves the server running afterwards (Ctrl-C stops it).
 import { execFile } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync } from "node:fs";
@@ -11,6 +13,7 @@ import { promisify } from "node:util";
 import { loadServerConfig } from "../server/config.js";
 import { createLogger } from "../server/logger.js";
 import { startServer } from "../server/server.js";
+import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { chooseAccelerator } from "./accelerator.js";
 import { INITRAMFS_PATH, KERNEL_PATH, REPO_ROOT, requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
@@ -40,6 +43,13 @@ async function main(): Promise<void> {
     `server:   ${server.url} (machines are told ${server.advertiseUrl}), store ${join(DEMO_DIR, "bootwright.sqlite")}`,
   );
 
+  console.log("image:    building the Debian 12 image (debootstrap; first time only, a few minutes)…");
+  const debian = await buildOsImage({
+    kind: "debian",
+    log: (line) => {
+      console.log(`          ${line}`);
+    },
+  });
   const accel = await chooseAccelerator();
   const vm = Vm.start({
     name: "bootwright-demo",
@@ -51,6 +61,7 @@ async function main(): Promise<void> {
     uuid: DEMO_UUID,
     smbios: ["type=1,manufacturer=Acme,product=Demo-1,serial=DEMO-0001"],
     disksMiB: [1024],
+    allowReboot: true,
   });
   console.log(`demo VM:  powered on (QEMU pid ${vm.pid ?? "?"}, ${accel}); its console: ${vm.consolePath}`);
   console.log(
@@ -73,14 +84,26 @@ async function main(): Promise<void> {
     // Asynchronously: the server answering it runs in this process.
     (await promisify(execFile)(join(REPO_ROOT, "bin/bootwright"), [...args, "--server", server.url])).stdout;
   try {
+    console.log(`operator: bin/bootwright image add ${debian.paths.zst} --name debian-12 --format raw.zst`);
+    console.log(
+      `  ${(await cli("image", "add", debian.paths.zst, "--name", "debian-12", "--format", "raw.zst")).trim()}`,
+    );
     await waitForMachine(server, DEMO_UUID, (m) => (m?.category === "inventoried" ? m : undefined), 240_000);
     console.log(`\noperator: bin/bootwright policy set test-vm/demo-policy.yaml`);
     console.log(`  ${(await cli("policy", "set", join(REPO_ROOT, "test-vm/demo-policy.yaml"))).trim()}`);
-    console.log(`operator: bin/bootwright expect ${DEMO_UUID} configuring`);
-    console.log(`  ${(await cli("expect", DEMO_UUID, "configuring")).trim()}`);
-    console.log("  (disk check → ready; policy → planned; tailored agent → configuring)");
-    await waitForMachine(server, DEMO_UUID, (m) => (m?.category === "configuring" ? m : undefined), 120_000);
-    await new Promise((done) => setTimeout(done, 1000)); // let the console echo catch up
+    console.log(`operator: bin/bootwright expect ${DEMO_UUID} installed`);
+    console.log(`  ${(await cli("expect", DEMO_UUID, "installed")).trim()}`);
+    console.log(
+      "  (disk check → ready; policy → planned; tailored agent → configuring; image → imaging; reboot, Debian calls home → installed)",
+    );
+    const done = await waitForMachine(
+      server,
+      DEMO_UUID,
+      (m) => (m?.category === "installed" || m?.category === "failed" ? m : undefined),
+      900_000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // let the console echo catch up
+    if (done.category === "failed") console.log("\nthe install FAILED: the step log below says why");
   } finally {
     clearInterval(echo);
     await vm.stop();
@@ -90,6 +113,8 @@ async function main(): Promise<void> {
   console.log(await cli("machines"));
   console.log(`policy (bin/bootwright policy explain ${DEMO_UUID}):`);
   console.log(await cli("policy", "explain", DEMO_UUID));
+  console.log("image store (bin/bootwright image show debian-12):");
+  console.log(await cli("image", "show", "debian-12"));
   console.log("difference list (bin/bootwright diff):");
   console.log(await cli("diff"));
   console.log(`the machine (bin/bootwright machines show ${DEMO_UUID}):`);

@@ -68,8 +68,15 @@ export async function runCommand(command: LeasedCommand, ctx: CommandContext): P
     }
     case "run-agent":
       return { kind: "run-agent", ...(await runAgent(command, ctx, "configure")) };
-    case "write-image":
-      return { kind: "write-image", ...(await runAgent(command, ctx, "image")) };
+    case "write-image": {
+      const ran = await runAgent(command, ctx, "image");
+      // An agent with no image step for this plan's format would "succeed" having written nothing.
+      if (ran.steps.length === 0)
+        throw new Error(
+          `the agent has no step that writes this plan's image (plugins: ${command.agent?.plugins.join(", ") ?? "none"})`,
+        );
+      return { kind: "write-image", ...ran };
+    }
     case "boot-installed":
       return bootInstalled();
     case "resolve-policy":
