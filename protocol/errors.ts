@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   image_conflict: "These bytes are already stored under another image name; details.existing names it.",
   insufficient_storage: "The server's image store ran out of space; nothing partial was kept.",
   range_not_satisfiable: "A Range request starts past the end of the image.",
+  upload_offset:
+    "A chunk does not start where the upload stands; details.received is where the next chunk must start.",
+  capture_in_progress:
+    "Another machine of the same configuration is capturing this recipe's image now; details.upload names it.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -20,6 +20,20 @@ export const ImageName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "letters, digits, '.', '_' and '-' (at most 100)");
 
+/**
+ * Where a captured image came from (seed 003): the recipe whose install script built it, the configuration
+ * fingerprint of the machine it ran on (the next machine with that fingerprint gets this image), the
+ * machine, a summary of its inventory, and when.
+ */
+export const ImageOrigin = z.strictObject({
+  recipe: z.string().min(1),
+  fingerprint: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  sourceMachine: z.string().min(1),
+  inventorySummary: z.record(z.string(), z.unknown()),
+  capturedAt: z.string(),
+});
+export type ImageOrigin = z.infer<typeof ImageOrigin>;
+
 export const ImageRecord = z.strictObject({
   /** sha256 of the stored (compressed) bytes: the image's address. */
   sha256: Sha256Hex,
@@ -32,8 +46,43 @@ export const ImageRecord = z.strictObject({
   rawBytes: z.number().int().nonnegative(),
   rawSha256: Sha256Hex,
   createdAt: z.string(),
+  /** Set for a captured image; null for one an operator added. */
+  origin: ImageOrigin.nullable(),
 });
 export type ImageRecord = z.infer<typeof ImageRecord>;
+
+/** POST /v1/uploads: open a resumable, chunked upload of a captured image. */
+export const UploadStart = z.strictObject({
+  name: ImageName,
+  format: ImageFormat,
+  purpose: ImagePurpose.default("os"),
+  origin: ImageOrigin.omit({ capturedAt: true }),
+});
+export type UploadStart = z.input<typeof UploadStart>;
+
+export const UploadState = z.strictObject({
+  id: z.string(),
+  /** Bytes stored so far: the next chunk must start here. */
+  received: z.number().int().nonnegative(),
+  state: z.enum(["open", "complete"]),
+  /** Set once complete: the image it became (or the one that already existed for its origin). */
+  image: Sha256Hex.nullable(),
+});
+export type UploadState = z.infer<typeof UploadState>;
+
+/** POST /v1/uploads/:id/complete: the whole upload's checksum and size, verified before it is visible. */
+export const UploadComplete = z.strictObject({
+  sha256: Sha256Hex,
+  sizeBytes: z.number().int().positive(),
+});
+export type UploadComplete = z.infer<typeof UploadComplete>;
+
+export const UploadCompleted = z.strictObject({
+  image: ImageRecord,
+  /** True when another capture of the same recipe and configuration was stored first: this one was dropped. */
+  duplicate: z.boolean(),
+});
+export type UploadCompleted = z.infer<typeof UploadCompleted>;
 
 export const ImageList = z.strictObject({ images: z.array(ImageRecord) });
 export type ImageList = z.infer<typeof ImageList>;

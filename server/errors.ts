@@ -27,6 +27,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   image_conflict: 409,
   insufficient_storage: 507,
   range_not_satisfiable: 416,
+  upload_offset: 409,
+  capture_in_progress: 409,
   internal: 500,
 };
 

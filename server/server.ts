@@ -76,6 +76,7 @@ export async function startServer(
     },
     agents: new AgentBuilder(join(config.dataDir, "agents")),
     blobs: new BlobStore(join(config.dataDir, "images")),
+    uploadsDir: join(config.dataDir, "images", "uploads"),
     fanout: { batchWindowMs: config.batchWindowMs },
     log,
   });

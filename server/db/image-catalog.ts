@@ -3,14 +3,23 @@
 // file is complete and verified.
 import type Database from "better-sqlite3";
 import { z } from "zod";
-import { ImageFormat, ImagePurpose, type ImageRecord } from "../../protocol/index.js";
+import { ImageFormat, ImageOrigin, ImagePurpose, type ImageRecord } from "../../protocol/index.js";
+
+export type AddOutcome =
+  | { record: ImageRecord; added: boolean }
+  /** These bytes are stored under another name. */
+  | { conflict: ImageRecord }
+  /** A captured image of the same recipe and configuration was stored first: it stays, this one is not added. */
+  | { captured: ImageRecord };
 
 export interface ImageCatalog {
   /** Records an image; the same bytes under the same name again is a no-op returning the first record. */
-  add(record: ImageRecord): Promise<{ record: ImageRecord; added: boolean } | { conflict: ImageRecord }>;
+  add(record: ImageRecord): Promise<AddOutcome>;
   list(): Promise<ImageRecord[]>;
   /** By sha256 (bare or "sha256:"-prefixed) or by name (the newest image of that name). */
   find(ref: string): Promise<ImageRecord | undefined>;
+  /** The image a recipe's install script produced on a machine of this configuration, if one was captured. */
+  findCaptured(recipe: string, fingerprint: string): Promise<ImageRecord | undefined>;
 }
 
 const ImageRow = z.object({
@@ -22,6 +31,7 @@ const ImageRow = z.object({
   raw_bytes: z.number(),
   raw_sha256: z.string(),
   created_at: z.string(),
+  origin_json: z.string().nullable(),
 });
 
 function toRecord(row: unknown): ImageRecord {
@@ -35,6 +45,7 @@ function toRecord(row: unknown): ImageRecord {
     rawBytes: r.raw_bytes,
     rawSha256: r.raw_sha256,
     createdAt: r.created_at,
+    origin: r.origin_json === null ? null : ImageOrigin.parse(JSON.parse(r.origin_json)),
   };
 }
 
@@ -47,9 +58,13 @@ export function shaOfRef(ref: string): string | undefined {
 export class SqliteImageCatalog implements ImageCatalog {
   constructor(private readonly db: Database.Database) {}
 
-  add(record: ImageRecord): Promise<{ record: ImageRecord; added: boolean } | { conflict: ImageRecord }> {
+  add(record: ImageRecord): Promise<AddOutcome> {
     return Promise.resolve(
-      this.db.transaction(() => {
+      this.db.transaction((): AddOutcome => {
+        if (record.origin) {
+          const first = this.captured(record.origin.recipe, record.origin.fingerprint);
+          if (first) return { captured: first };
+        }
         const existing: unknown = this.db.prepare("SELECT * FROM images WHERE sha256 = ?").get(record.sha256);
         if (existing !== undefined) {
           const stored = toRecord(existing);
@@ -57,8 +72,9 @@ export class SqliteImageCatalog implements ImageCatalog {
         }
         this.db
           .prepare(
-            `INSERT INTO images (sha256, name, format, purpose, size_bytes, raw_bytes, raw_sha256, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO images (sha256, name, format, purpose, size_bytes, raw_bytes, raw_sha256, created_at,
+                                 origin_json, origin_recipe, origin_fingerprint)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(
             record.sha256,
@@ -69,6 +85,9 @@ export class SqliteImageCatalog implements ImageCatalog {
             record.rawBytes,
             record.rawSha256,
             record.createdAt,
+            record.origin ? JSON.stringify(record.origin) : null,
+            record.origin?.recipe ?? null,
+            record.origin?.fingerprint ?? null,
           );
         return { record, added: true };
       })(),
@@ -79,6 +98,17 @@ export class SqliteImageCatalog implements ImageCatalog {
     return Promise.resolve(
       this.db.prepare("SELECT * FROM images ORDER BY name, created_at").all().map(toRecord),
     );
+  }
+
+  private captured(recipe: string, fingerprint: string): ImageRecord | undefined {
+    const row: unknown = this.db
+      .prepare("SELECT * FROM images WHERE origin_recipe = ? AND origin_fingerprint = ?")
+      .get(recipe, fingerprint);
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  findCaptured(recipe: string, fingerprint: string): Promise<ImageRecord | undefined> {
+    return Promise.resolve(this.captured(recipe, fingerprint));
   }
 
   find(ref: string): Promise<ImageRecord | undefined> {

@@ -68,4 +68,28 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      origin_json TEXT
    ) STRICT;
    CREATE INDEX images_by_name ON images (name, created_at);`,
+
+  // Captured images (issue 8): looked up by the recipe that built them and the configuration fingerprint
+  // of the machine they were built on; at most one image per pair, whoever finishes first.
+  `ALTER TABLE images ADD COLUMN origin_recipe TEXT;
+   ALTER TABLE images ADD COLUMN origin_fingerprint TEXT;
+   CREATE UNIQUE INDEX images_by_origin ON images (origin_recipe, origin_fingerprint)
+     WHERE origin_recipe IS NOT NULL;`,
+
+  // Resumable uploads of captured images: the bytes so far are in a file named by the id; received is
+  // only advanced after that file is fsynced, so a restart resumes from a length the disk really holds.
+  `CREATE TABLE uploads (
+     id          TEXT PRIMARY KEY,
+     name        TEXT NOT NULL,
+     format      TEXT NOT NULL,
+     purpose     TEXT NOT NULL,
+     origin_json TEXT NOT NULL,
+     origin_key  TEXT NOT NULL,                   -- recipe + fingerprint: one open upload per key
+     received    INTEGER NOT NULL,
+     state       TEXT NOT NULL,                   -- open | complete
+     image       TEXT,
+     created_at  TEXT NOT NULL,
+     updated_at  TEXT NOT NULL
+   ) STRICT;
+   CREATE UNIQUE INDEX uploads_open_by_key ON uploads (origin_key) WHERE state = 'open';`,
 ];

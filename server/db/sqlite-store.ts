@@ -4,6 +4,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { SqliteImageCatalog, type ImageCatalog } from "./image-catalog.js";
+import { SqliteUploadCatalog, type UploadCatalog } from "./upload-catalog.js";
 import { z } from "zod";
 import {
   BootCategory,
@@ -132,6 +133,7 @@ function toQueuedCommand(row: CommandRow): QueuedCommand {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   readonly images: ImageCatalog;
+  readonly uploads: UploadCatalog;
   /** Prepared statements by SQL text: preparing costs more than running the small queries here. */
   private readonly statements = new Map<string, Database.Statement>();
 
@@ -146,6 +148,7 @@ export class SqliteStore implements Store {
     this.db.pragma("busy_timeout = 5000");
     this.migrate();
     this.images = new SqliteImageCatalog(this.db);
+    this.uploads = new SqliteUploadCatalog(this.db);
   }
 
   private sql(text: string): Database.Statement {

@@ -20,6 +20,7 @@ import type {
 import type { LeaseDurations } from "../reconciler.js";
 import type { Where } from "../selector.js";
 import type { ImageCatalog } from "./image-catalog.js";
+import type { UploadCatalog } from "./upload-catalog.js";
 
 export interface LogEntry {
   seq: number;
@@ -54,6 +55,8 @@ export type CompleteOutcome =
 export interface Store {
   /** The image store's catalogue (the bytes are files: server/images/blob-store.ts). */
   readonly images: ImageCatalog;
+  /** Resumable uploads of captured images (the bytes are files: server/images/uploads.ts). */
+  readonly uploads: UploadCatalog;
   /** iPXE asked for a machine's script: enroll it as `discovered` if new, else note it was seen. */
   recordBootRequest(request: BootRequest): Promise<BootAnswer>;
   /** The loader posted an inventory: enroll (if booted without iPXE) or update. */

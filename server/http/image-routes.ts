@@ -3,6 +3,8 @@
 import { stat } from "node:fs/promises";
 import {
   ImageFormat,
+  UploadComplete,
+  UploadStart,
   ImageName,
   ImagePurpose,
   type ImageDetail,
@@ -11,15 +13,19 @@ import {
 } from "../../protocol/index.js";
 import { shaOfRef } from "../db/image-catalog.js";
 import type { Store } from "../db/store.js";
-import { ApiError } from "../errors.js";
+import { ApiError, ServerError } from "../errors.js";
 import type { BlobStore } from "../images/blob-store.js";
 import type { ImageFanout } from "../images/fanout.js";
+import type { UploadService } from "../images/uploads.js";
+import { readBody } from "./body.js";
 import { Router, sendJson } from "./router.js";
 
 export interface ImageRouteDeps {
   store: Store;
   blobs: BlobStore;
   fanout: ImageFanout;
+  uploads: UploadService;
+  bodyLimitBytes: number;
 }
 
 /** `bytes=N-` or `bytes=N-M` → the start (we always serve to the end); undefined without a Range. */
@@ -71,7 +77,10 @@ export function addImageRoutes(router: Router, deps: ImageRouteDeps): void {
       format,
       purpose,
       createdAt: new Date().toISOString(),
+      origin: null,
     });
+    if ("captured" in outcome)
+      throw new ServerError("an operator's upload has no origin: cannot be a capture");
     if ("conflict" in outcome)
       throw new ApiError(
         "image_conflict",
@@ -94,6 +103,50 @@ export function addImageRoutes(router: Router, deps: ImageRouteDeps): void {
     const image = await mustFind(ctx.params.ref ?? "");
     const detail: ImageDetail = { image, reads: deps.fanout.readStats(image.sha256) };
     sendJson(ctx.res, 200, detail);
+  });
+
+  // Captured images: open a resumable upload, send chunks (each with its offset and sha256), complete.
+  router.on("POST", "/v1/uploads", async (ctx) => {
+    const start = await readBody(ctx.req, deps.bodyLimitBytes, UploadStart, "upload start");
+    const state = await deps.uploads.start(start, new Date());
+    ctx.log.info(
+      {
+        upload: state.id,
+        recipe: start.origin.recipe,
+        machine: start.origin.sourceMachine,
+        state: state.state,
+      },
+      "upload opened",
+    );
+    sendJson(ctx.res, state.state === "open" ? 201 : 200, state);
+  });
+
+  router.on("GET", "/v1/uploads/:id", async (ctx) => {
+    sendJson(ctx.res, 200, await deps.uploads.state(ctx.params.id ?? ""));
+  });
+
+  router.on("PUT", "/v1/uploads/:id/chunks/:offset", async (ctx) => {
+    const offset = Number(ctx.params.offset);
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new ApiError("invalid_parameter", `not an offset: ${ctx.params.offset ?? ""}`);
+    const sha = ctx.req.headers["x-bootwright-chunk-sha256"];
+    const state = await deps.uploads.appendChunk(
+      ctx.params.id ?? "",
+      offset,
+      typeof sha === "string" ? sha : undefined,
+      ctx.req,
+    );
+    sendJson(ctx.res, 200, state);
+  });
+
+  router.on("POST", "/v1/uploads/:id/complete", async (ctx) => {
+    const body = await readBody(ctx.req, deps.bodyLimitBytes, UploadComplete, "upload completion");
+    const done = await deps.uploads.complete(ctx.params.id ?? "", body, new Date());
+    ctx.log.info(
+      { upload: ctx.params.id, image: done.image.sha256, duplicate: done.duplicate },
+      "upload completed",
+    );
+    sendJson(ctx.res, done.duplicate ? 200 : 201, done);
   });
 
   // The bytes. ?machine=<id> lets the server batch machines installing the same image.

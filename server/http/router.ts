@@ -66,11 +66,27 @@ export function sendText(res: ServerResponse, status: number, contentType: strin
 }
 
 /** Turns any thrown value into the wire error body; unexpected ones are logged and become `internal`. */
+/** A full disk under the store (the data directory, SQLite's SQLITE_FULL, or a file write's ENOSPC). */
+function isStorageFull(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    "code" in err &&
+    (err.code === "ENOSPC" || err.code === "EDQUOT" || err.code === "SQLITE_FULL")
+  );
+}
+
 export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
   const apiError =
     err instanceof ApiError
       ? err
-      : new ApiError("internal", "internal server error; see the server log", undefined, { cause: err });
+      : isStorageFull(err)
+        ? new ApiError(
+            "insufficient_storage",
+            `the server's data directory is full (${err instanceof Error ? err.message : String(err)}); nothing was changed`,
+            undefined,
+            { cause: err },
+          )
+        : new ApiError("internal", "internal server error; see the server log", undefined, { cause: err });
   const status = HTTP_STATUS[apiError.code];
   if (status >= 500) log.error({ err }, "request failed");
   else log.info({ code: apiError.code, reason: apiError.message }, "request refused");

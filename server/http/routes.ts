@@ -29,6 +29,7 @@ import { renderBootScript, renderLoaderScript, renderLocalBootScript } from "../
 import { readBody } from "./body.js";
 import type { BlobStore } from "../images/blob-store.js";
 import { DEFAULT_FANOUT, ImageFanout, type FanoutOptions } from "../images/fanout.js";
+import { UploadService } from "../images/uploads.js";
 import type { LeaseDurations } from "../reconciler.js";
 import { addImageRoutes } from "./image-routes.js";
 import { addPolicyRoutes } from "./policy-routes.js";
@@ -51,6 +52,8 @@ export interface AppDeps {
   log?: Logger;
   /** The image store's files. */
   blobs: BlobStore;
+  /** Where resumable uploads keep their bytes until complete. */
+  uploadsDir: string;
   fanout?: Partial<FanoutOptions>;
 }
 
@@ -313,7 +316,13 @@ export function buildRouter(deps: AppDeps): Router {
     sendJson(ctx.res, 200, answer);
   });
 
-  addImageRoutes(router, { store: deps.store, blobs: deps.blobs, fanout });
+  addImageRoutes(router, {
+    store: deps.store,
+    blobs: deps.blobs,
+    fanout,
+    uploads: new UploadService(deps.uploadsDir, deps.store.uploads, deps.store.images, deps.blobs),
+    bodyLimitBytes: deps.bodyLimitBytes,
+  });
   addPolicyRoutes(router, { store: deps.store, bodyLimitBytes: deps.bodyLimitBytes });
   return router;
 }
