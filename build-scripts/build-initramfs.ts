@@ -17,6 +17,7 @@ import {
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { build } from "esbuild";
+import { INITRAMFS_TOOLS } from "../agent/installer/tools.js";
 import { moduleClosure, moduleName, parseModuleList } from "./kernel-modules.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -57,6 +58,11 @@ async function bundleLoader(): Promise<void> {
     platform: "node",
     format: "esm",
     target: "node20",
+    // undici (the install stream, which the loader's install benchmark uses) is CommonJS and require()s
+    // Node's modules: an ESM bundle needs a real require (esbuild's shim throws "Dynamic require of …").
+    banner: {
+      js: 'import { createRequire as __bootwrightCreateRequire } from "node:module"; const require = __bootwrightCreateRequire(import.meta.url);',
+    },
     legalComments: "none",
     logLevel: "warning",
   });
@@ -76,9 +82,20 @@ function zstdNapiFiles(): string[] {
 
 /**
  * Host tools the initramfs carries beside busybox, with their shared libraries: zstd, for the install
- * benchmark's baseline pipeline (wget | zstd -d | dd) and for an operator at the console.
+ * benchmark's baseline pipeline (wget | zstd -d | dd) and for an operator at the console; and the
+ * programs the installer plugins run (mdadm, mkfs.*, chattr: agent/installer/tools.ts), each at the
+ * path it has on the host.
  */
-const EXTRA_BINARIES = ["/usr/bin/zstd"];
+const EXTRA_BINARIES = ["/usr/bin/zstd", ...INITRAMFS_TOOLS.map((tool) => tool.path)];
+
+/** Fails naming the Debian package of every tool the build host lacks. */
+function requireTools(): void {
+  const missing = INITRAMFS_TOOLS.filter((tool) => !existsSync(tool.path));
+  if (missing.length)
+    throw new Error(
+      `the initramfs needs ${missing.map((t) => `${t.path} (apt: ${t.pkg})`).join(", ")}: run build-scripts/setup.sh`,
+    );
+}
 
 /** Shared libraries `ldd` says a binary needs, as [path as linked, real file]. */
 function sharedLibraries(binary: string): [string, string][] {
@@ -118,6 +135,7 @@ async function main(): Promise<void> {
     parseModuleList(readFileSync(join(modulesDir, "modules.builtin"), "utf8")).map(moduleName),
   );
   const modules = moduleClosure(readFileSync(join(modulesDir, "modules.dep"), "utf8"), wanted, builtin);
+  requireTools();
 
   const inputs = sha256(
     [
@@ -131,6 +149,10 @@ async function main(): Promise<void> {
       sha256(readFileSync(NODE_BINARY)),
       sha256(readFileSync(BUSYBOX)),
       ...EXTRA_BINARIES.map((binary) => sha256(readFileSync(binary))),
+      // The libraries too: a Debian update of one (libudev, libext2fs…) changes what goes in.
+      ...[NODE_BINARY, ...EXTRA_BINARIES]
+        .flatMap(sharedLibraries)
+        .map(([linked, real]) => linked + sha256(readFileSync(real))),
       ...zstdNapiFiles().map((file) => file + sha256(readFileSync(join(ZSTD_NAPI, file)))),
     ]
       .map((part) => sha256(part))
@@ -154,6 +176,8 @@ async function main(): Promise<void> {
     "tmp",
     "root",
     "etc",
+    // mdadm looks for its config here (none is needed: the array is named on its command line).
+    "etc/mdadm",
     "mnt",
     "bin",
     "sbin",

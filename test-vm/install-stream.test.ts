@@ -11,7 +11,7 @@ import { ImageDetail, type AgentPlan, type ImageRecord, type ImageSource } from 
 import { parseMarker } from "../agent/inventory/marker.js";
 import { readGpt } from "../agent/installer/gpt.js";
 import { imageStream } from "../agent/installer/plugins/image-stream.js";
-import type { StepContext } from "../agent/installer/plugin.js";
+import type { Exec, StepContext } from "../agent/installer/plugin.js";
 import { ImageIntegrityError, streamImage } from "../agent/installer/stream-image.js";
 import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
@@ -28,6 +28,8 @@ import { REPO_ROOT } from "./paths.js";
 process.env.BOOTWRIGHT_NODE_MODULES = join(REPO_ROOT, "node_modules");
 
 const RAW_MIB = 24;
+/** image-stream runs no program: any call is a bug. */
+const noPrograms: Exec = (command) => Promise.reject(new Error(`unexpected program run: ${command}`));
 let work: { dir: string; remove: () => void };
 let raw: Buffer;
 let packedPath: string;
@@ -129,6 +131,7 @@ describe("in-process server", () => {
       signal: AbortSignal.timeout(60_000),
       root,
       progress: () => undefined,
+      exec: noPrograms,
     };
     const data: Record<string, unknown>[] = [];
     for (const step of imageStream.steps) data.push(await step.run(ctx));
@@ -164,6 +167,7 @@ describe("in-process server", () => {
       signal: AbortSignal.timeout(10_000),
       root,
       progress: () => undefined,
+      exec: noPrograms,
     };
     await expect(imageStream.steps[0]?.run(ctx)).rejects.toThrow(
       /target vda is 4\.0 MiB but image disk needs 24\.0 MiB: nothing was written/,

@@ -106,7 +106,7 @@ it("two shapes → two plans → two tailored agents, each verified, run and rep
   expect(one).toMatchObject({ rule: "single-disk", steps: ["disk-report/list-disks"] });
   expect(two).toMatchObject({
     rule: "raid-pair",
-    steps: ["disk-report/list-disks", "mdadm-raid/check-members"],
+    steps: ["disk-report/list-disks", "mdadm-raid/create-array"],
   });
   expect(one?.sha).not.toBe(two?.sha);
   const bundle = async (sha: string | undefined): Promise<string> =>

@@ -1,6 +1,7 @@
 // The one shape every installer plugin has (style.md §6, after ironic-python-agent's hardware managers):
 // a pure probe that rates how well it applies to this machine and plan, and the steps it runs.
 import type { AgentPlan, Inventory } from "../../protocol/index.js";
+import type { RunOptions, RunResult } from "../loader/run-command.js";
 
 /** How specifically a plugin applies: the builder bundles only plugins rated above "none". */
 export type Support = "none" | "generic" | "mainline" | "vendor";
@@ -10,6 +11,12 @@ export type Support = "none" | "generic" | "mainline" | "vendor";
  * the transfer, which the server batches across machines).
  */
 export type Phase = "configure" | "image";
+
+/**
+ * Runs a program (argv, never a shell string) and resolves with its output, or throws CommandError:
+ * agent/loader/run-command.ts on a machine; tests pass a fake that answers only what they expect.
+ */
+export type Exec = (command: string, argv: readonly string[], options: RunOptions) => Promise<RunResult>;
 
 /** Who this machine is and where its server is (the image URL, the marker the installed OS reads). */
 export interface MachineIdentity {
@@ -26,6 +33,8 @@ export interface StepContext {
   root: string;
   /** A readable progress line on the console, and the same event to the server. */
   progress: (message: string, fields?: Record<string, unknown>) => void;
+  /** How steps run programs (mdadm, mkfs, chattr…). */
+  exec: Exec;
 }
 
 export interface Step {

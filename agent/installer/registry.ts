@@ -5,6 +5,7 @@ import type { InstallerPlugin, Support } from "./plugin.js";
 import { diskReport } from "./plugins/disk-report.js";
 import { imageStream } from "./plugins/image-stream.js";
 import { mdadmRaid } from "./plugins/mdadm-raid.js";
+import { partition, partitionAfterImage } from "./plugins/partition.js";
 import { uefiVars } from "./plugins/uefi-vars.js";
 
 /** Plugin name → the module that exports it (the builder bundles by path) and its export name. */
@@ -12,7 +13,10 @@ export const PLUGINS: readonly { plugin: InstallerPlugin; module: string; export
   { plugin: uefiVars, module: "plugins/uefi-vars.ts", exportName: "uefiVars" },
   { plugin: diskReport, module: "plugins/disk-report.ts", exportName: "diskReport" },
   { plugin: mdadmRaid, module: "plugins/mdadm-raid.ts", exportName: "mdadmRaid" },
+  { plugin: partition, module: "plugins/partition.ts", exportName: "partition" },
   { plugin: imageStream, module: "plugins/image-stream.ts", exportName: "imageStream" },
+  // After image-stream: adds the plan's partitions behind a whole-disk image's own.
+  { plugin: partitionAfterImage, module: "plugins/partition.ts", exportName: "partitionAfterImage" },
 ];
 
 /** The plugins whose probe applies, in registry order, with how well. Pure. */

@@ -1,7 +1,8 @@
 // Runs a tailored agent's steps in order, each with a timeout, reporting every step; stops at the first
 // failure (later steps build on earlier ones).
 import type { AgentPlan, Inventory, StepReport } from "../../protocol/index.js";
-import type { InstallerPlugin, MachineIdentity, Phase, StepContext } from "./plugin.js";
+import { run as runProgram } from "../loader/run-command.js";
+import type { Exec, InstallerPlugin, MachineIdentity, Phase, StepContext } from "./plugin.js";
 
 export interface AgentRun {
   /** Which of the agent's plugins run now (each command runs one phase). */
@@ -11,6 +12,8 @@ export interface AgentRun {
   root: string;
   signal: AbortSignal;
   progress: StepContext["progress"];
+  /** How steps run programs; the real one (agent/loader/run-command.ts) unless a test passes a fake. */
+  exec?: Exec;
   /** Called before each step starts. */
   onStepStart: (plugin: string, step: string) => Promise<void>;
   /** Called after each step, e.g. to send the report to the server. */
@@ -37,6 +40,7 @@ export async function runSteps(
           signal: run.signal,
           root: run.root,
           progress: run.progress,
+          exec: run.exec ?? runProgram,
         });
         report = {
           plugin: plugin.name,

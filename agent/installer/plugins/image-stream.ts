@@ -2,26 +2,14 @@
 // reads to call home (seed 002 claims 3-6): check the target before any write, stream and verify,
 // then write the marker into the image's bootwright-marker partition.
 import { open } from "node:fs/promises";
-import { join } from "node:path";
 import { imageBlobPath, type ImageSource } from "../../../protocol/index.js";
-import { readDisks } from "../../inventory/disks.js";
-import { readText } from "../../inventory/sysfs.js";
+import { installTarget, type BlockTarget } from "../block-device.js";
 import { readGpt } from "../gpt.js";
 import type { InstallerPlugin, StepContext } from "../plugin.js";
 import { streamImage } from "../stream-image.js";
 
 export const MARKER_PARTITION = "bootwright-marker";
 const MARKER_BYTES = 4096;
-/** The array the mdadm-raid plugin assembles; the image goes onto it when the plan has RAID. */
-export const RAID_DEVICE = "md/bootwright";
-
-interface Target {
-  /** Path under ctx.root, e.g. /dev/vda. */
-  path: string;
-  name: string;
-  sizeBytes: number;
-  sectorBytes: number;
-}
 
 function sourceOf(ctx: StepContext): ImageSource {
   const source = ctx.plan.imageSource;
@@ -30,33 +18,8 @@ function sourceOf(ctx: StepContext): ImageSource {
 }
 
 /** The RAID array when the plan has one, else the machine's first disk. */
-async function findTarget(ctx: StepContext): Promise<Target> {
-  if (ctx.plan.raid) {
-    const path = join(ctx.root, "dev", RAID_DEVICE);
-    const handle = await open(path, "r").catch((err: unknown) => {
-      throw new Error(`the plan has RAID but ${path} is missing (did the mdadm-raid step run?)`, {
-        cause: err,
-      });
-    });
-    try {
-      const { size } = await handle.stat();
-      return { path, name: RAID_DEVICE, sizeBytes: size, sectorBytes: 512 };
-    } finally {
-      await handle.close();
-    }
-  }
-  const disks = await readDisks(ctx.root);
-  const first = disks[0];
-  if (!first) throw new Error("no disk to write the image to");
-  const sector = Number(
-    (await readText(join(ctx.root, "sys/block", first.name, "queue/logical_block_size"))) ?? 512,
-  );
-  return {
-    path: join(ctx.root, "dev", first.name),
-    name: first.name,
-    sizeBytes: first.sizeBytes,
-    sectorBytes: sector || 512,
-  };
+function findTarget(ctx: StepContext): Promise<BlockTarget> {
+  return installTarget(ctx.root, ctx.plan);
 }
 
 function formatBytes(bytes: number): string {

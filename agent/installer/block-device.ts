@@ -1,0 +1,73 @@
+// The block device an install writes to (the RAID array when the plan has one, else the first disk),
+// with its size and sector size from sysfs, and the kernel's view of its partitions.
+import { realpath } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import type { AgentPlan } from "../../protocol/index.js";
+import { readDisks } from "../inventory/disks.js";
+import { exists, listDir, readText } from "../inventory/sysfs.js";
+import { RAID_DEVICE } from "./mdadm.js";
+import type { Exec } from "./plugin.js";
+
+export interface BlockTarget {
+  /** Path under the root, e.g. /dev/md/bootwright or /dev/vda. */
+  path: string;
+  /** What reports call it: md/bootwright, vda. */
+  name: string;
+  /** The kernel's name, as in /sys/block: md127, vda. */
+  kernelName: string;
+  sizeBytes: number;
+  sectorBytes: number;
+}
+
+/** Size and sector size of a whole block device, from /sys/block/<name> (stat() says 0 for a device). */
+async function describe(root: string, path: string, name: string): Promise<BlockTarget> {
+  const kernelName = basename(await realpath(path));
+  const sys = join(root, "sys/block", kernelName);
+  const sectors = Number((await readText(join(sys, "size"))) ?? "0");
+  const sectorBytes = Number((await readText(join(sys, "queue/logical_block_size"))) ?? "512") || 512;
+  // /sys/block/*/size counts 512-byte units whatever the logical block size.
+  return { path, name, kernelName, sizeBytes: sectors * 512, sectorBytes };
+}
+
+/** The RAID array when the plan has one, else the machine's first disk. */
+export async function installTarget(root: string, plan: AgentPlan): Promise<BlockTarget> {
+  if (plan.raid) {
+    const path = join(root, "dev", RAID_DEVICE);
+    if (!(await exists(path)))
+      throw new Error(`the plan has RAID but ${path} is missing (did the mdadm-raid step run?)`);
+    return describe(root, path, RAID_DEVICE);
+  }
+  const first = (await readDisks(root))[0];
+  if (!first) throw new Error("no disk to install onto");
+  return describe(root, join(root, "dev", first.name), first.name);
+}
+
+/** Asks the kernel to read the device's partition table again (BLKRRPART, through busybox blockdev). */
+export async function rereadPartitions(target: BlockTarget, exec: Exec, signal: AbortSignal): Promise<void> {
+  await exec("blockdev", ["--rereadpt", target.path], { timeoutMs: 30_000, signal });
+}
+
+/**
+ * The device node of partition `number` of `target` once the kernel shows it: the name comes from
+ * sysfs (vda3, md127p3, nvme0n1p3), the node from devtmpfs, both a moment after a re-read.
+ */
+export async function partitionDevice(
+  root: string,
+  target: BlockTarget,
+  number: number,
+  timeoutMs = 10_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const entry of await listDir(join(root, "sys/block", target.kernelName))) {
+      if (!entry.startsWith(target.kernelName)) continue;
+      const partition = await readText(join(root, "sys/block", target.kernelName, entry, "partition"));
+      const node = join(root, "dev", entry);
+      if (partition === String(number) && (await exists(node))) return node;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`partition ${number} of ${target.name} did not appear within ${timeoutMs} ms`);
+    await delay(200);
+  }
+}
