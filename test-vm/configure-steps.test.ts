@@ -7,7 +7,16 @@
 //     set to the network option, and after the reboot the VM's OVMF_VARS file still holds our variables.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, statSync } from "node:fs";
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -22,8 +31,9 @@ import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
 import { startTestServer, waitForMachine } from "./test-server.js";
 
-/** Ours: agent/installer/efivarfs.ts BOOTWRIGHT_GUID. */
+/** Ours (agent/installer/efivarfs.ts BOOTWRIGHT_GUID) and EFI_GLOBAL_VARIABLE, spelled out on purpose. */
 const BOOTWRIGHT_GUID = "0f856586-79f8-44e0-9512-8ff4512307cb";
+const GLOBAL_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 const VARIABLES = { BootwrightRole: "web", BootwrightRack: "rack-7/slot-12" };
 const MD_SB_MAGIC = 0xa92b4efc;
 const EXT4_MAGIC = 0xef53;
@@ -72,15 +82,31 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Netboots a VM, waits for enrollment, expects `installed` and waits for it; returns the step log. */
+/**
+ * Waits for the netbooted VM to enroll, expects `installed` and waits for it; returns the step log.
+ * `whileImaging` runs once the configure steps are done and the image is being written.
+ */
 async function install(
   vm: Vm,
   id: string,
+  whileImaging?: () => void,
 ): Promise<Awaited<ReturnType<RunningServer["store"]["machineLog"]>>> {
   await waitForMachine(server, id, (m) => m?.category === "inventoried", 240_000);
   const put = await jsonRequest(`${server.url}/v1/machines/${id}/expected`, "PUT", { category: "installed" });
   expect(put.status).toBe(200);
   try {
+    if (whileImaging) {
+      const seen = await waitForMachine(
+        server,
+        id,
+        (m) => (["imaging", "installed", "failed"].includes(m?.category ?? "") ? m?.category : undefined),
+        300_000,
+      );
+      expect(seen, "the imaging phase was seen (the configure steps are done, no reboot yet)").toBe(
+        "imaging",
+      );
+      whileImaging();
+    }
     await waitForMachine(server, id, (m) => m?.category === "installed" || m?.category === "failed", 300_000);
   } catch (err) {
     console.log(`[${vm.name}] console tail:\n${vm.console().split("\n").slice(-40).join("\n")}`);
@@ -177,6 +203,15 @@ it("BIOS, two blank disks, RAID 1 + a data partition: both disks carry the image
     const data = parts[2];
     if (!data) throw new Error("no data partition");
     expect(readAt(disk, Number(data.firstLba) * 512 + 1024 + 56, 2).readUInt16LE(0)).toBe(EXT4_MAGIC);
+    // The filesystem mkfs made on the array is whole on each member: e2fsck finds nothing to fix.
+    const fsCopy = join(workDir, "data.ext4");
+    writeFileSync(
+      fsCopy,
+      readAt(disk, Number(data.firstLba) * 512, Number(data.lastLba - data.firstLba + 1n) * 512),
+    );
+    execFileSync("e2fsck", ["-f", "-n", fsCopy], { stdio: "ignore" });
+    expect(execFileSync("e2label", [fsCopy]).toString().trim()).toBe("data");
+    rmSync(fsCopy);
     const size = statSync(disk).size;
     const superblockSector = (size / 512 - 16) & ~7;
     expect(readAt(disk, superblockSector * 512, 4).readUInt32LE(0)).toBe(MD_SB_MAGIC);
@@ -216,7 +251,12 @@ it("OVMF, uefi {bootOrder: disk-first, variables}: BootOrder rewritten and read 
     allowReboot: true,
   });
   vms.push(vm);
-  const log = await install(vm, id);
+  // Between the configure steps and the reboot: what the guest wrote is in the firmware's flash.
+  const varsFile = join(workDir, "OVMF_VARS.fd");
+  let beforeReboot: ReturnType<typeof parseOvmfVars> = [];
+  const log = await install(vm, id, () => {
+    beforeReboot = parseOvmfVars(readFileSync(varsFile));
+  });
   const seconds = (Date.now() - started) / 1000;
 
   const secure = stepData(log, "uefi-vars", "secure-boot");
@@ -247,15 +287,33 @@ it("OVMF, uefi {bootOrder: disk-first, variables}: BootOrder rewritten and read 
       `options ${options.map((o) => `${o.option}=${o.class}:${o.description}`).join("; ")}`,
   );
   await vm.stop();
+  const bootNumbers = (vars: typeof beforeReboot, name: string): string[] => {
+    const data = vars.find((v) => v.name === name && v.guid === GLOBAL_GUID)?.data ?? Buffer.alloc(0);
+    return Array.from(
+      { length: data.length / 2 },
+      (_, i) =>
+        `Boot${data
+          .readUInt16LE(i * 2)
+          .toString(16)
+          .toUpperCase()
+          .padStart(4, "0")}`,
+    );
+  };
+  expect(bootNumbers(beforeReboot, "BootOrder")).toEqual(after);
+  expect(bootNumbers(beforeReboot, "BootNext")).toEqual([order.bootNext]);
 
   // The firmware's flash, read from the host after the VM stopped: our variables, NV+BS+RT, as written.
-  const vars = parseOvmfVars(readFileSync(join(workDir, "OVMF_VARS.fd")));
+  const vars = parseOvmfVars(readFileSync(varsFile));
   for (const [name, value] of Object.entries(VARIABLES)) {
     const found = vars.find((v) => v.name === name && v.guid === BOOTWRIGHT_GUID);
     expect(found, `${name} in OVMF_VARS.fd`).toBeDefined();
     expect(found?.attributes).toBe(0x07);
     expect(found?.data.toString("utf8")).toBe(value);
   }
-  // BootNext is consumed by the firmware on the boot that uses it.
+  // BootNext is consumed by the firmware on the boot that uses it. BootOrder: OVMF under QEMU rewrites it
+  // from QEMU's bootindex list on every boot (see uefi-vars.ts), so it is logged, not asserted.
   expect(vars.some((v) => v.name === "BootNext")).toBe(false);
+  console.log(
+    `[configure uefi] BootOrder in the flash after the reboot: ${bootNumbers(vars, "BootOrder").join(",")}`,
+  );
 });
