@@ -14,6 +14,7 @@ import { availableParallelism } from "node:os";
 import { bootFigures } from "./boot.js";
 import { agentFigures } from "./agent.js";
 import { formatFigure, type Figure } from "./figures.js";
+import { captureFigures } from "./capture.js";
 import { installFigures } from "./install.js";
 import { inventoryFigures, smbiosFigures } from "./inventory.js";
 import { policyFigures } from "./policy.js";
@@ -51,6 +52,7 @@ const BENCHES: Bench[] = [
   { prefix: "boot.", run: bootFigures },
   // One run makes the install.* and batch*.* figures (they share the images, the server and the VMs).
   { prefix: "install.", also: ["batch"], run: installFigures },
+  { prefix: "capture.", run: captureFigures },
 ];
 
 function machineDescription(): string {

@@ -19,6 +19,21 @@ export const AgentPlan = z.strictObject({
     })
     .optional(),
   partitions: PlanSpec.shape.partitions,
+  /**
+   * Set when no captured image fits this machine's configuration yet: after writing the base image, run
+   * the recipe's script in the installed root, then capture the disk and upload it with this origin.
+   */
+  capture: z
+    .strictObject({
+      recipe: z.string(),
+      script: z.string(),
+      /** Where the recipe's files are served (the script sees it as $BOOTWRIGHT_FILES). */
+      filesUrl: z.string(),
+      imageName: z.string(),
+      fingerprint: z.string(),
+      inventorySummary: z.record(z.string(), z.unknown()),
+    })
+    .optional(),
 });
 export type AgentPlan = z.infer<typeof AgentPlan>;
 

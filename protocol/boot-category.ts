@@ -24,8 +24,9 @@ const NEXT: Record<BootCategory, readonly BootCategory[]> = {
   ready: ["inventoried", "planned"],
   planned: ["inventoried", "configuring", "imaging", "capturing"],
   configuring: ["imaging", "capturing"],
-  imaging: ["installed"],
-  capturing: ["installed"],
+  // → capturing: the base image is written; the recipe's script runs and the result is captured.
+  imaging: ["installed", "capturing"],
+  capturing: ["installed", "imaging"],
   installed: ["inventoried", "planned", "maintenance"],
   maintenance: ["installed"],
   failed: ["inventoried"],

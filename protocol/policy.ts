@@ -243,6 +243,19 @@ export const PlanSpec = z.strictObject({
   steps: z
     .array(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "a step name is lower-case words joined by -"))
     .optional(),
+  /**
+   * Seed 003: build the system on the machine when no captured image fits. The server first looks for
+   * an image captured from this recipe on a machine of the same configuration fingerprint and installs
+   * that; if there is none, the agent installs `image` (the base), runs `script` in the installed root,
+   * captures the disk and uploads it for the next machine of that configuration.
+   */
+  recipe: z
+    .strictObject({
+      name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a recipe name is lower-case words joined by -"),
+      /** Shell run with chroot in the installed root; $BOOTWRIGHT_FILES is the URL of the recipe's files. */
+      script: z.string().min(1),
+    })
+    .optional(),
 });
 export type PlanSpec = z.infer<typeof PlanSpec>;
 

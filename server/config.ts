@@ -48,6 +48,8 @@ const ServerConfigSchema = z.strictObject({
     .default(15 * 60_000),
   /** How long an image batch waits for the machines that will join it (server/images/fanout.ts). */
   batchWindowMs: z.coerce.number().int().nonnegative().default(10_000),
+  /** Recipes' files served to install scripts, one directory per recipe (default <dataDir>/recipes). */
+  recipesDir: z.string().optional(),
   /** How often an idle loader asks for work. */
   pollIntervalMs: z.coerce.number().int().positive().default(5_000),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -75,6 +77,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_IMAGE_LEASE_MS: "imageLeaseMs",
   BOOTWRIGHT_CALL_HOME_TIMEOUT_MS: "callHomeTimeoutMs",
   BOOTWRIGHT_BATCH_WINDOW_MS: "batchWindowMs",
+  BOOTWRIGHT_RECIPES_DIR: "recipesDir",
   BOOTWRIGHT_POLICY: "policyFile",
 };
 

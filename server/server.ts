@@ -77,6 +77,7 @@ export async function startServer(
     agents: new AgentBuilder(join(config.dataDir, "agents")),
     blobs: new BlobStore(join(config.dataDir, "images")),
     uploadsDir: join(config.dataDir, "images", "uploads"),
+    recipesDir: config.recipesDir ?? join(config.dataDir, "recipes"),
     fanout: { batchWindowMs: config.batchWindowMs },
     log,
   });

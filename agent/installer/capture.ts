@@ -14,6 +14,7 @@ import {
   type ImageRecord,
   type UploadStart,
 } from "../../protocol/index.js";
+import { describeError } from "./describe-error.js";
 import { loadZstd } from "./native.js";
 
 export const CHUNK_BYTES = 8 << 20;
@@ -82,12 +83,6 @@ async function call(
   return json;
 }
 
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = "code" in err && typeof err.code === "string" ? ` (${err.code})` : "";
-  return `${err.message}${code}`;
-}
-
 export async function captureAndUpload(options: CaptureOptions): Promise<CaptureResult> {
   const { serverUrl, signal } = options;
   const started = performance.now();
@@ -141,11 +136,11 @@ export async function captureAndUpload(options: CaptureOptions): Promise<Capture
         )
           throw err;
         if (Date.now() > deadline)
-          throw new Error(`chunk at ${offset} not accepted after ${attempt} tries: ${describe(err)}`, {
+          throw new Error(`chunk at ${offset} not accepted after ${attempt} tries: ${describeError(err)}`, {
             cause: err,
           });
         retries += 1;
-        options.onRetry?.(offset, describe(err));
+        options.onRetry?.(offset, describeError(err));
         await delay(Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)), undefined, { signal });
         // Where does the upload stand? The server may have stored this chunk before the answer was lost.
         try {
@@ -211,7 +206,7 @@ export async function captureAndUpload(options: CaptureOptions): Promise<Capture
     } catch (err) {
       if (signal.aborted || err instanceof UploadRefused || Date.now() > deadline) throw err;
       retries += 1;
-      options.onRetry?.(uploaded, describe(err));
+      options.onRetry?.(uploaded, describeError(err));
       await delay(1_000, undefined, { signal });
     }
   }

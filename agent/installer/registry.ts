@@ -4,6 +4,7 @@ import type { AgentPlan, Inventory } from "../../protocol/index.js";
 import type { InstallerPlugin, Support } from "./plugin.js";
 import { diskReport } from "./plugins/disk-report.js";
 import { imageStream } from "./plugins/image-stream.js";
+import { recipeCapture } from "./plugins/recipe-capture.js";
 import { mdadmRaid } from "./plugins/mdadm-raid.js";
 import { partition, partitionAfterImage } from "./plugins/partition.js";
 import { uefiVars } from "./plugins/uefi-vars.js";
@@ -17,6 +18,8 @@ export const PLUGINS: readonly { plugin: InstallerPlugin; module: string; export
   { plugin: imageStream, module: "plugins/image-stream.ts", exportName: "imageStream" },
   // After image-stream: adds the plan's partitions behind a whole-disk image's own.
   { plugin: partitionAfterImage, module: "plugins/partition.ts", exportName: "partitionAfterImage" },
+  // Last: the recipe's script runs on the written system, then the disk is captured (seed 003).
+  { plugin: recipeCapture, module: "plugins/recipe-capture.ts", exportName: "recipeCapture" },
 ];
 
 /** The plugins whose probe applies, in registry order, with how well. Pure. */

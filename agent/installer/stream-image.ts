@@ -11,6 +11,7 @@ import { pipeline } from "node:stream/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { request } from "undici";
 import type { ImageSource } from "../../protocol/index.js";
+import { describeError } from "./describe-error.js";
 import { loadZstd } from "./native.js";
 
 export interface StreamProgress {
@@ -82,16 +83,10 @@ class TargetWriter extends Writable {
         );
       },
       (err: unknown) => {
-        callback(new TargetWriteError(`write at offset ${at} failed: ${describe(err)}`, { cause: err }));
+        callback(new TargetWriteError(`write at offset ${at} failed: ${describeError(err)}`, { cause: err }));
       },
     );
   }
-}
-
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = "code" in err && typeof err.code === "string" ? ` (${err.code})` : "";
-  return `${err.message}${code}`;
 }
 
 export async function streamImage(options: StreamImageOptions): Promise<StreamResult> {
@@ -173,11 +168,11 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
         const window = options.resumeWindowMs ?? 300_000;
         if (Date.now() - lastProgressAt > window)
           throw new Error(
-            `no image bytes for ${Math.round(window / 1000)} s, stopped at ${received} of ${source.sizeBytes}: ${describe(err)}`,
+            `no image bytes for ${Math.round(window / 1000)} s, stopped at ${received} of ${source.sizeBytes}: ${describeError(err)}`,
             { cause: err },
           );
         resumes += 1;
-        options.onResume?.(received, describe(err));
+        options.onResume?.(received, describeError(err));
         await delay(Math.min(10_000, 500 * 2 ** Math.min(resumes, 5)), undefined, { signal });
       }
     }
@@ -199,14 +194,14 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     });
   const sha256 = storedHash.digest("hex");
   const decoding =
-    writeFailure === undefined ? "" : ` (decompressing it failed too: ${describe(writeFailure)})`;
+    writeFailure === undefined ? "" : ` (decompressing it failed too: ${describeError(writeFailure)})`;
   if (received !== source.sizeBytes || sha256 !== source.sha256)
     throw new ImageIntegrityError(
       `image sha256 mismatch: received ${received} bytes with sha256 ${sha256}, expected ${source.sizeBytes} bytes with ${source.sha256}${decoding}`,
     );
   if (writeFailure !== undefined)
     throw new ImageIntegrityError(
-      `image ${source.sha256} has the right sha256 but does not decompress: ${describe(writeFailure)}`,
+      `image ${source.sha256} has the right sha256 but does not decompress: ${describeError(writeFailure)}`,
     );
   const rawSha256 = writer.hash.digest("hex");
   if (writer.position !== source.rawBytes || rawSha256 !== source.rawSha256)

@@ -82,7 +82,10 @@ export async function uploadImage(
 }
 
 function showImage(image: ImageRecord): string {
-  return `${image.name}  ${image.format}  ${image.purpose}  ${formatBytes(image.sizeBytes)} (raw ${formatBytes(image.rawBytes)})  sha256:${image.sha256}  ${image.createdAt}`;
+  const origin = image.origin
+    ? `  captured from recipe ${image.origin.recipe} on ${image.origin.sourceMachine} (${image.origin.fingerprint.slice(0, 19)}…)`
+    : "";
+  return `${image.name}  ${image.format}  ${image.purpose}  ${formatBytes(image.sizeBytes)} (raw ${formatBytes(image.rawBytes)})  sha256:${image.sha256}  ${image.createdAt}${origin}`;
 }
 
 function showReads(reads: ImageReadStats): string {
@@ -130,6 +133,9 @@ export function addImageCommands(program: Command): void {
       const detail = ImageDetail.parse(
         await getJson(`${clientServerUrl(opts.server)}/v1/images/${encodeURIComponent(ref)}`),
       );
-      print(opts, detail, () => `${showImage(detail.image)}\n${showReads(detail.reads)}`);
+      print(opts, detail, () => {
+        const origin = detail.image.origin ? `\norigin: ${JSON.stringify(detail.image.origin, null, 2)}` : "";
+        return `${showImage(detail.image)}\n${showReads(detail.reads)}${origin}`;
+      });
     });
 }

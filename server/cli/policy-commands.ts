@@ -33,6 +33,8 @@ function showPlan(plan: PlanSpec): string {
   if (plan.partitions) parts.push(`${plan.partitions.length} partition(s)`);
   if (plan.uefi) parts.push(`UEFI ${JSON.stringify(plan.uefi)}`);
   if (plan.steps?.length) parts.push(`steps ${plan.steps.join(", ")}`);
+  if (plan.recipe)
+    parts.push(`recipe ${plan.recipe.name} (captured image per configuration, else built on ${plan.image})`);
   return parts.join("; ");
 }
 

@@ -595,18 +595,11 @@ export class SqliteStore implements Store {
     });
   }
 
-  machinesWithPending(kind: CommandKind): Promise<{ machineId: string; image: string | null }[]> {
+  machinesWithPending(kind: CommandKind): Promise<string[]> {
     const rows: unknown[] = this.sql(
-      `SELECT DISTINCT m.id AS machine_id, m.plan_json AS plan_json FROM commands c JOIN machines m ON m.id = c.machine_id
-       WHERE c.kind = ? AND c.state IN ('queued', 'leased')`,
+      "SELECT DISTINCT machine_id FROM commands WHERE kind = ? AND state IN ('queued', 'leased')",
     ).all(kind);
-    return Promise.resolve(
-      rows.map((raw) => {
-        const row = z.object({ machine_id: z.string(), plan_json: z.string().nullable() }).parse(raw);
-        const plan = row.plan_json === null ? null : MachinePlan.parse(JSON.parse(row.plan_json));
-        return { machineId: row.machine_id, image: plan?.plan.image ?? null };
-      }),
-    );
+    return Promise.resolve(rows.map((raw) => z.object({ machine_id: z.string() }).parse(raw).machine_id));
   }
 
   recordAgentEvent(id: string, event: AgentEvent, when: Date): Promise<EventOutcome> {
@@ -619,6 +612,9 @@ export class SqliteStore implements Store {
           kind: "refused",
           reason: `command ${event.commandId} of machine ${id} is not leased under ${event.leaseId}`,
         };
+      // The recipe's script and the capture: the boot list shows the machine `capturing` meanwhile.
+      if (event.event === "step-started" && event.plugin === "recipe-capture")
+        this.setCategory(machine, "capturing", at, `recipe-capture/${event.step} started`);
       this.log(id, at, `agent-${event.event}`, {
         command: row.id,
         plugin: event.plugin,

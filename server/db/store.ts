@@ -80,8 +80,8 @@ export interface Store {
   leaseNext(id: string, at: Date, durations: LeaseDurations): Promise<LeasedCommand | undefined>;
   /** Applies a command's result once; a retried post is a duplicate; a stale lease is refused. */
   completeCommand(id: string, commandId: string, result: CommandResult, at: Date): Promise<CompleteOutcome>;
-  /** Machines with a queued or leased command of this kind, and the image their plan names. */
-  machinesWithPending(kind: CommandKind): Promise<{ machineId: string; image: string | null }[]>;
+  /** Machines with a queued or leased command of this kind. */
+  machinesWithPending(kind: CommandKind): Promise<string[]>;
   /** An agent's step or progress event for its leased command: logged, or refused when the lease is not current. */
   recordAgentEvent(id: string, event: AgentEvent, at: Date): Promise<EventOutcome>;
   /**

@@ -2,6 +2,7 @@
 // expected categories, the difference list, and the per-machine command queue.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import {
   AgentEvent,
@@ -23,6 +24,7 @@ import {
 import type { Logger } from "pino";
 import type { AgentBuilder } from "../agent-builder.js";
 import { agentPlanFor } from "../agent-plan.js";
+import { installSource } from "../install-source.js";
 import type { Store } from "../db/store.js";
 import { ApiError, ServerError } from "../errors.js";
 import { renderBootScript, renderLoaderScript, renderLocalBootScript } from "../ipxe/render.js";
@@ -54,6 +56,8 @@ export interface AppDeps {
   blobs: BlobStore;
   /** Where resumable uploads keep their bytes until complete. */
   uploadsDir: string;
+  /** Recipes' files, one directory per recipe (served to install scripts). */
+  recipesDir: string;
   fanout?: Partial<FanoutOptions>;
 }
 
@@ -93,14 +97,15 @@ export function buildRouter(deps: AppDeps): Router {
   const router = new Router();
 
   // An image batch waits for the machines about to write that image: those with a write-image command
-  // queued or leased whose plan names it (fanout.ts has the rule).
+  // queued or leased whose install source (install-source.ts: a captured image, or the plan's) is it.
   const fanout = new ImageFanout(
     async (sha256) => {
-      const pending = await deps.store.machinesWithPending("write-image");
       const holders: string[] = [];
-      for (const { machineId, image } of pending)
-        if (image !== null && (await deps.store.images.find(image))?.sha256 === sha256)
-          holders.push(machineId);
+      for (const machineId of await deps.store.machinesWithPending("write-image")) {
+        const machine = await deps.store.getMachine(machineId);
+        const source = machine ? await installSource(deps.store, machine, deps.advertiseUrl) : undefined;
+        if (source?.kind === "image" && source.image.sha256 === sha256) holders.push(machineId);
+      }
       return holders;
     },
     { ...DEFAULT_FANOUT, ...deps.fanout },
@@ -117,19 +122,22 @@ export function buildRouter(deps: AppDeps): Router {
     const machine = await deps.store.getMachine(id);
     if (!machine?.plan || !machine.inventory)
       throw new ServerError(`machine ${id} has a ${command.kind} command but no plan`);
-    const image = await deps.store.images.find(machine.plan.plan.image);
-    const plan = agentPlanFor(machine.plan, machine.inventory, image);
-    if (command.kind === "write-image") {
-      if (!image) {
-        const error = `image ${machine.plan.plan.image} is not in the image store (add it with: bootwright image add <file> --name ${machine.plan.plan.image})`;
-        await deps.store.completeCommand(
-          id,
-          command.id,
-          { leaseId: command.leaseId, outcome: "failed", error },
-          new Date(),
-        );
-        throw new ApiError("not_found", error);
-      }
+    const source = await installSource(deps.store, machine, deps.advertiseUrl);
+    const plan = agentPlanFor(
+      machine.plan,
+      machine.inventory,
+      source.kind === "image" ? source.image : undefined,
+    );
+    if (source.kind === "image" && source.capture) plan.capture = source.capture;
+    if (command.kind === "write-image" && source.kind === "missing") {
+      const error = `image ${source.image} is not in the image store (add it with: bootwright image add <file> --name ${source.image})`;
+      await deps.store.completeCommand(
+        id,
+        command.id,
+        { leaseId: command.leaseId, outcome: "failed", error },
+        new Date(),
+      );
+      throw new ApiError("not_found", error);
     }
     const built = await deps.agents.build(machine.inventory, plan);
     return {
@@ -189,6 +197,15 @@ export function buildRouter(deps: AppDeps): Router {
   });
 
   // Tailored agents, content-addressed: the URL names the bundle's sha256, and the header repeats it.
+  // A recipe's files (packages, configuration) for its install script: the target has no other source.
+  router.on("GET", "/v1/recipes/:name/files/:file", async (ctx) => {
+    const name = ctx.params.name ?? "";
+    const file = ctx.params.file ?? "";
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || !/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(file))
+      throw new ApiError("invalid_parameter", `not a recipe file: ${name}/${file}`);
+    await sendFile(ctx, join(deps.recipesDir, name, file));
+  });
+
   router.on("GET", "/v1/agents/:sha.mjs", async (ctx) => {
     const sha = ctx.params.sha ?? "";
     const path = deps.agents.bundlePath(sha);

@@ -1,0 +1,136 @@
+// Seed 003 claims 3, 7, 17: no captured image fits this machine's configuration yet, so the base image
+// was written (image-stream) and now the recipe's install script builds the system on the machine —
+// run with chroot in the installed root, with nothing but our server to fetch from ($BOOTWRIGHT_FILES) —
+// and the result is captured and uploaded for the next machine with the same configuration.
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { captureAndUpload } from "../capture.js";
+import { installTarget, partitionDevice, rereadPartitions } from "../block-device.js";
+import { readGpt } from "../gpt.js";
+import type { InstallerPlugin, StepContext } from "../plugin.js";
+
+/** The GPT partition (by name) holding the installed root filesystem. */
+export const ROOT_PARTITION = "root";
+const MOUNT_POINT = "/run/bootwright/root";
+
+function captureOf(ctx: StepContext): NonNullable<StepContext["plan"]["capture"]> {
+  const capture = ctx.plan.capture;
+  if (!capture) throw new Error("the plan has no recipe to run");
+  return capture;
+}
+
+export const recipeCapture: InstallerPlugin = {
+  name: "recipe-capture",
+  phase: "image",
+  probe: (_inventory, plan) => (plan.capture && plan.imageSource?.format === "raw.zst" ? "generic" : "none"),
+  steps: [
+    {
+      name: "run-script",
+      run: async (ctx) => {
+        const capture = captureOf(ctx);
+        const target = await installTarget(ctx.root, ctx.plan);
+        // The image just replaced the partition table: have the kernel read it, then mount the root.
+        await rereadPartitions(target, ctx.exec, ctx.signal);
+        // ext4 needs crc32c from the crypto API at mount time; nothing loads it on demand in our initramfs.
+        for (const module of ["crc32c_generic", "ext4"])
+          await ctx.exec("modprobe", [module], { timeoutMs: 30_000 });
+        const root = (await readGpt(target.path, target.sectorBytes)).find((p) => p.name === ROOT_PARTITION);
+        if (!root)
+          throw new Error(
+            `the installed image has no GPT partition named ${ROOT_PARTITION}: the recipe has no root to run in`,
+          );
+        const device = await partitionDevice(ctx.root, target, root.index);
+        const mountPoint = join(ctx.root, MOUNT_POINT);
+        await mkdir(mountPoint, { recursive: true });
+        await ctx.exec("mount", ["-t", "ext4", device, mountPoint], {
+          timeoutMs: 60_000,
+        });
+        const mounted = [mountPoint];
+        try {
+          for (const fs of ["proc", "sys", "dev"]) {
+            await ctx.exec("mount", ["--bind", join(ctx.root, fs), join(mountPoint, fs)], {
+              timeoutMs: 30_000,
+            });
+            mounted.unshift(join(mountPoint, fs));
+          }
+          ctx.progress("running the recipe's install script", { recipe: capture.recipe, root: device });
+          const started = performance.now();
+          const result = await ctx.exec(
+            "chroot",
+            [
+              mountPoint,
+              "/usr/bin/env",
+              `BOOTWRIGHT_FILES=${capture.filesUrl}`,
+              `BOOTWRIGHT_SERVER=${ctx.machine.serverUrl}`,
+              `BOOTWRIGHT_MACHINE=${ctx.machine.id}`,
+              "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+              "/bin/sh",
+              "-ec",
+              capture.script,
+            ],
+            { timeoutMs: 30 * 60_000, signal: ctx.signal },
+          );
+          return {
+            recipe: capture.recipe,
+            root: device,
+            scriptMs: Math.round(performance.now() - started),
+            outputTail: (result.stdout + result.stderr).slice(-1_000),
+          };
+        } finally {
+          for (const path of mounted)
+            await ctx.exec("umount", [path], { timeoutMs: 60_000 }).catch(() => undefined);
+          await ctx.exec("sync", [], { timeoutMs: 120_000 }).catch(() => undefined);
+        }
+      },
+    },
+    {
+      name: "capture",
+      run: async (ctx) => {
+        const capture = captureOf(ctx);
+        const source = ctx.plan.imageSource;
+        if (!source) throw new Error("no base image to capture over");
+        const target = await installTarget(ctx.root, ctx.plan);
+        ctx.progress("capturing the installed disk", { bytes: source.rawBytes, image: capture.imageName });
+        const result = await captureAndUpload({
+          serverUrl: ctx.machine.serverUrl,
+          // The image's extent: the script changed files inside its partitions, not the layout.
+          device: target.path,
+          bytes: source.rawBytes,
+          start: {
+            name: capture.imageName,
+            format: "raw.zst",
+            origin: {
+              recipe: capture.recipe,
+              fingerprint: capture.fingerprint,
+              sourceMachine: ctx.machine.id,
+              inventorySummary: capture.inventorySummary,
+            },
+          },
+          signal: ctx.signal,
+          onProgress: (p) => {
+            ctx.progress("capture progress", {
+              readBytes: p.readBytes,
+              totalBytes: p.totalBytes,
+              uploadedBytes: p.uploadedBytes,
+              percent: Math.floor((p.readBytes / p.totalBytes) * 100),
+            });
+          },
+          onRetry: (offset, reason) => {
+            ctx.progress("capture upload interrupted: resuming", { offset, reason });
+          },
+        });
+        return result.kind === "uploaded"
+          ? {
+              uploaded: true,
+              image: result.image.sha256,
+              name: result.image.name,
+              duplicate: result.duplicate,
+              uploadedBytes: result.uploadedBytes,
+              retries: result.retries,
+              ms: result.ms,
+            }
+          : { uploaded: false, skipped: result.reason, image: result.image };
+      },
+    },
+  ],
+};

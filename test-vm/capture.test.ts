@@ -1,0 +1,178 @@
+// Seed 003 end to end: two VMs of one configuration, in sequence, under a policy whose plan has a recipe.
+// The first finds no captured image: it installs the Debian base, runs the recipe's install script in
+// the installed root (a package served by our server, nothing from the internet), captures its disk,
+// uploads it, boots it and calls home. The second gets the captured image with no script run, boots it,
+// and calls home. Their root filesystems are then compared on the host.
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { buildOsImage } from "../build-scripts/build-os-image.js";
+import { ImageList } from "../protocol/index.js";
+import { uploadImage } from "../server/cli/image-commands.js";
+import type { RunningServer } from "../server/server.js";
+import { jsonRequest } from "../server/test-support.js";
+import { chooseAccelerator, type Accelerator } from "./accelerator.js";
+import { requireBootArtefacts } from "./paths.js";
+import { Vm } from "./qemu.js";
+import { startTestServer, waitForMachine } from "./test-server.js";
+
+let accel: Accelerator;
+let dir: string;
+let server: RunningServer;
+const vms: Vm[] = [];
+
+const SCRIPT = [
+  'wget -q -O /tmp/hello.deb "$BOOTWRIGHT_FILES/hello-bootwright.deb"',
+  "dpkg -i /tmp/hello.deb",
+  "rm /tmp/hello.deb",
+  'echo "built by $BOOTWRIGHT_MACHINE" > /etc/bootwright-recipe',
+].join("\n");
+
+/** A real .deb (dpkg-deb) the recipe installs from our server. */
+function buildDeb(out: string): void {
+  const root = join(dir, "deb-root");
+  mkdirSync(join(root, "DEBIAN"), { recursive: true });
+  mkdirSync(join(root, "usr/local/bin"), { recursive: true });
+  writeFileSync(
+    join(root, "DEBIAN/control"),
+    "Package: hello-bootwright\nVersion: 1.0\nArchitecture: all\nMaintainer: bootwright tests <tests@invalid>\nDescription: installed by a bootwright recipe\n",
+  );
+  writeFileSync(join(root, "usr/local/bin/hello-bootwright"), "#!/bin/sh\necho hello from a recipe\n");
+  chmodSync(join(root, "usr/local/bin/hello-bootwright"), 0o755);
+  execFileSync("dpkg-deb", ["--root-owner-group", "--build", root, out], { stdio: "ignore" });
+}
+
+/** Runs debugfs against the `root` partition of a VM's disk file (through a read-only loop device). */
+function debugfs(disk: string, request: string): string {
+  // sfdisk warns (stderr) that the image's backup GPT is not at the end of the bigger disk: expected.
+  const output = execFileSync("sfdisk", ["--json", disk], { stdio: ["ignore", "pipe", "ignore"] });
+  const table = JSON.parse(output.toString()) as {
+    partitiontable: { sectorsize?: number; partitions: { start: number; size: number; name?: string }[] };
+  };
+  const root = table.partitiontable.partitions.find((p) => p.name === "root");
+  if (!root) throw new Error(`${disk} has no root partition`);
+  const sector = table.partitiontable.sectorsize ?? 512;
+  const loop = execFileSync("losetup", [
+    "--find",
+    "--show",
+    "--read-only",
+    "--offset",
+    String(root.start * sector),
+    "--sizelimit",
+    String(root.size * sector),
+    disk,
+  ])
+    .toString()
+    .trim();
+  try {
+    return execFileSync("debugfs", ["-R", request, loop], { stdio: ["ignore", "pipe", "ignore"] }).toString();
+  } finally {
+    execFileSync("losetup", ["-d", loop]);
+  }
+}
+
+beforeAll(async () => {
+  requireBootArtefacts();
+  accel = await chooseAccelerator();
+  const debian = await buildOsImage({
+    kind: "debian",
+    log: (line) => {
+      console.log(line);
+    },
+  });
+  dir = mkdtempSync(join(tmpdir(), "bootwright-capture-vm-"));
+  mkdirSync(join(dir, "recipes/web"), { recursive: true });
+  buildDeb(join(dir, "recipes/web/hello-bootwright.deb"));
+  server = await startTestServer(dir, 0, { pollIntervalMs: 1_000 });
+  const policy = {
+    rules: [
+      {
+        name: "web",
+        match: [{ fact: "product", glob: "CAP-*" }],
+        plan: { image: "debian-12", recipe: { name: "web", script: SCRIPT } },
+      },
+    ],
+  };
+  const set = await jsonRequest(`${server.url}/v1/policy`, "PUT", {
+    format: "json",
+    source: JSON.stringify(policy),
+  });
+  expect(set.status).toBe(200);
+  await uploadImage(server.url, debian.paths.zst, { name: "debian-12", format: "raw.zst", purpose: "os" });
+}, 30 * 60_000);
+
+afterAll(async () => {
+  await Promise.all(vms.map((vm) => vm.stop()));
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function install(n: number): Promise<{ vm: Vm; id: string; seconds: number }> {
+  const id = `0e0c8a6a-6f5f-4c43-9d57-0000000000c${n}`;
+  const started = Date.now();
+  const vm = Vm.start({
+    name: `capture-${n}`,
+    workDir: join(dir, `vm-${n}`),
+    accel,
+    firmware: "bios",
+    boot: { kind: "network", bootfileUrl: `${server.advertiseUrl}/boot.ipxe` },
+    mac: `52:54:00:ca:00:0${n}`,
+    uuid: id,
+    // Same product, CPU, memory and disk: the same configuration fingerprint; only the serial differs.
+    smbios: [`type=1,manufacturer=Acme,product=CAP-1,serial=CAP-000${n}`],
+    disksMiB: [1024],
+    allowReboot: true,
+  });
+  vms.push(vm);
+  await waitForMachine(server, id, (m) => m?.category === "inventoried", 240_000);
+  await jsonRequest(`${server.url}/v1/machines/${id}/expected`, "PUT", { category: "installed" });
+  try {
+    await waitForMachine(server, id, (m) => m?.category === "installed" || m?.category === "failed", 900_000);
+  } catch (err) {
+    console.log(`[capture ${n}] console tail:\n${vm.console().split("\n").slice(-40).join("\n")}`);
+    throw err;
+  }
+  const log = await server.store.machineLog(id);
+  expect((await server.store.getMachine(id))?.category, JSON.stringify(log.slice(-4))).toBe("installed");
+  await vm.waitForConsole(new RegExp(`bootwright-os: called home machine=${id}`), 60_000);
+  return { vm, id, seconds: (Date.now() - started) / 1000 };
+}
+
+it("the first machine builds with the recipe and captures; the second of that configuration gets the image", async () => {
+  const first = await install(1);
+  const firstLog = await server.store.machineLog(first.id);
+  const steps = (log: typeof firstLog): string[] =>
+    log.filter((e) => e.event === "agent-step").map((e) => `${String(e.data.plugin)}/${String(e.data.step)}`);
+  expect(steps(firstLog)).toEqual(
+    expect.arrayContaining(["recipe-capture/run-script", "recipe-capture/capture"]),
+  );
+  expect(firstLog.filter((e) => e.event === "category").map((e) => e.data.to)).toEqual(
+    expect.arrayContaining(["imaging", "capturing", "installed"]),
+  );
+  const images = ImageList.parse((await jsonRequest(`${server.url}/v1/images`, "GET")).body).images;
+  const captured = images.find((i) => i.origin !== null);
+  expect(captured?.origin).toMatchObject({ recipe: "web", sourceMachine: first.id });
+  expect(captured?.origin?.fingerprint).toBe((await server.store.getMachine(first.id))?.fingerprint);
+
+  const second = await install(2);
+  const secondLog = await server.store.machineLog(second.id);
+  expect(steps(secondLog).some((s) => s.startsWith("recipe-capture/"))).toBe(false);
+  const stream = secondLog.find((e) => e.event === "agent-step" && e.data.step === "stream");
+  expect((stream?.data.data as { sha256?: string } | undefined)?.sha256).toBe(captured?.sha256);
+  expect(secondLog.some((e) => e.event === "category" && e.data.to === "capturing")).toBe(false);
+  console.log(
+    `[capture] first (script + capture) ${first.seconds.toFixed(0)} s, second (captured image) ${second.seconds.toFixed(0)} s`,
+  );
+
+  await Promise.all([first.vm.stop(), second.vm.stop()]);
+  // Both roots hold what the script made on the first machine: the second ran no script.
+  for (const n of [1, 2]) {
+    const disk = join(dir, `vm-${n}`, "disk0.img");
+    expect(debugfs(disk, "cat /etc/bootwright-recipe")).toContain(`built by ${first.id}`);
+    expect(debugfs(disk, "ls -p /usr/local/bin")).toContain("hello-bootwright");
+  }
+  const list = (n: number): string => debugfs(join(dir, `vm-${n}`, "disk0.img"), "ls -p /usr/local/bin");
+  expect(list(2)).toBe(list(1));
+}, 1_800_000);
