@@ -1,7 +1,8 @@
 // Capture figures (../shared/design/benchmarks.md): our resumable upload against a plain `curl -T` of the
 // same bytes to the same server; and the second machine's install (the captured image) against the
 // first's (base image + the recipe's script + capture), two VMs of one configuration.
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +18,7 @@ import { startTestServer, waitForMachine } from "../test-vm/test-server.js";
 import { median, type Figure } from "./figures.js";
 
 const DISK_BYTES = 256 << 20;
+const execFileAsync = promisify(execFile);
 
 async function uploadFigure(dir: string): Promise<Figure> {
   process.env.BOOTWRIGHT_NODE_MODULES = join(REPO_ROOT, "node_modules");
@@ -54,7 +56,8 @@ async function uploadFigure(dir: string): Promise<Figure> {
       writeFileSync(disk, bytes);
       started = performance.now();
       // The same work with stock tools: compress at the same level on one thread, one plain PUT.
-      execFileSync("sh", [
+      // Asynchronously: the server answering curl runs in this process.
+      await execFileAsync("sh", [
         "-c",
         `zstd -3 -T1 -q -c '${disk}' | curl -sS --fail -T - '${server.url}/v1/images?name=bench-curl-${run}&format=raw.zst' -o /dev/null`,
       ]);

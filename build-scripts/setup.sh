@@ -13,7 +13,7 @@ say() { printf '[setup] %s\n' "$*"; }
 # dmidecode is the oracle our SMBIOS parser is tested against; fdisk (sfdisk) lays out test disks.
 # mdadm, e2fsprogs (mke2fs, chattr), dosfstools (mkfs.fat) and xfsprogs go into the initramfs for the
 # installer plugins (agent/installer/tools.ts).
-APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs)
+APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
