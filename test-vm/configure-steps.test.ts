@@ -1,7 +1,7 @@
 // The configure steps on real VMs (issue 7 item 3; seed 002 claims 1, 5, 10, 39, 40), each a full
 // install of the tiny OS that ends with the installed OS calling home:
-// (a) SeaBIOS, two blank disks, RAID 1 + a data partition: mdadm makes /dev/md/bootwright, the image goes
-//     onto it, an ext4 partition is added after the image's own; afterwards BOTH disk files carry the
+// (a) SeaBIOS, two blank disks, RAID 1 + three partitions: mdadm makes /dev/md/bootwright, the image goes
+//     onto it, swap, vfat and ext4 partitions are added after the image's own; afterwards BOTH disk files carry the
 //     image, the partition and an md 1.0 superblock at their end, and the second disk boots on its own.
 // (b) OVMF, a plan with uefi {bootOrder: disk-first, variables}: BootOrder rewritten and read back, BootNext
 //     set to the network option, and after the reboot the VM's OVMF_VARS file still holds our variables.
@@ -58,7 +58,11 @@ beforeAll(async () => {
         plan: {
           image: "tiny",
           raid: { level: 1, disks: 2 },
-          partitions: [{ label: "data", mount: "/data", size: "rest", fs: "ext4" }],
+          partitions: [
+            { label: "swap", size: "16MiB", fs: "swap" },
+            { label: "scratch", mount: "/scratch", size: "16MiB", fs: "vfat" },
+            { label: "data", mount: "/data", size: "rest", fs: "ext4" },
+          ],
         },
       },
       {
@@ -146,7 +150,7 @@ function sha256(buf: Buffer): string {
   return createHash("sha256").update(buf).digest("hex");
 }
 
-it("BIOS, two blank disks, RAID 1 + a data partition: both disks carry the image and each one boots", async () => {
+it("BIOS, two blank disks, RAID 1 + swap, vfat and ext4 partitions: both disks carry it all and each one boots", async () => {
   const id = "0e0c8a6a-6f5f-4c43-9d57-0000000000c1";
   const started = Date.now();
   const workDir = join(dir, "raid");
@@ -180,7 +184,11 @@ it("BIOS, two blank disks, RAID 1 + a data partition: both disks carry the image
   const added = stepData(log, "partition-after-image", "add-partitions");
   expect(added).toMatchObject({ mode: "after-image", target: "md/bootwright" });
   const made = stepData(log, "partition-after-image", "make-filesystems");
-  expect(made.filesystems).toEqual([expect.objectContaining({ label: "data", fs: "ext4", mount: "/data" })]);
+  expect(made.filesystems).toEqual([
+    expect.objectContaining({ label: "swap", fs: "swap", device: "/dev/md127p3" }),
+    expect.objectContaining({ label: "scratch", fs: "vfat", mount: "/scratch", device: "/dev/md127p4" }),
+    expect.objectContaining({ label: "data", fs: "ext4", mount: "/data", device: "/dev/md127p5" }),
+  ]);
   console.log(
     `[configure raid] power-on → installed on RAID 1: ${seconds.toFixed(1)} s; resync at the end of create-array: ${JSON.stringify(raid.resync)}`,
   );
@@ -196,12 +204,15 @@ it("BIOS, two blank disks, RAID 1 + a data partition: both disks carry the image
   const hashes = [];
   for (const disk of disks) {
     const parts = await readGpt(disk);
-    expect(parts.map((p) => p.name)).toEqual(["esp", "bootwright-marker", "data"]);
+    expect(parts.map((p) => p.name)).toEqual(["esp", "bootwright-marker", "swap", "scratch", "data"]);
     expect(sha256(readAt(disk, esp.startBytes, esp.sizeBytes))).toBe(
       sha256(raw.subarray(esp.startBytes, esp.startBytes + esp.sizeBytes)),
     );
-    const data = parts[2];
-    if (!data) throw new Error("no data partition");
+    const [, , swap, scratch, data] = parts;
+    if (!swap || !scratch || !data) throw new Error("the plan's partitions are missing");
+    // mkswap's signature ends the first 4 KiB page; a FAT boot sector names its type.
+    expect(readAt(disk, Number(swap.firstLba) * 512 + 4086, 10).toString("latin1")).toBe("SWAPSPACE2");
+    expect(readAt(disk, Number(scratch.firstLba) * 512 + 54, 8).toString("latin1")).toMatch(/^FAT1[26]/);
     expect(readAt(disk, Number(data.firstLba) * 512 + 1024 + 56, 2).readUInt16LE(0)).toBe(EXT4_MAGIC);
     // The filesystem mkfs made on the array is whole on each member: e2fsck finds nothing to fix.
     const fsCopy = join(workDir, "data.ext4");
