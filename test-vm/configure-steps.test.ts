@@ -1,8 +1,9 @@
 // The configure steps on real VMs (issue 7 item 3; seed 002 claims 1, 5, 10, 39, 40), each a full
 // install of the tiny OS that ends with the installed OS calling home:
 // (a) SeaBIOS, two blank disks, RAID 1 + three partitions: mdadm makes /dev/md/bootwright, the image goes
-//     onto it, swap, vfat and ext4 partitions are added after the image's own; afterwards BOTH disk files carry the
-//     image, the partition and an md 1.0 superblock at their end, and the second disk boots on its own.
+//     onto it, swap, vfat and ext4 partitions are added after the image's own; afterwards BOTH disk files
+//     carry the image, the partitions and an md 1.0 superblock at their end, and the second disk boots
+//     on its own.
 // (b) OVMF, a plan with uefi {bootOrder: disk-first, variables}: BootOrder rewritten and read back, BootNext
 //     set to the network option, and after the reboot the VM's OVMF_VARS file still holds our variables.
 import { execFileSync } from "node:child_process";
