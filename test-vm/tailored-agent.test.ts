@@ -77,6 +77,8 @@ it("two shapes → two plans → two tailored agents, each verified, run and rep
     try {
       await waitForMachine(server, shape.uuid, (m) => m?.category === "inventoried" || undefined, 180_000);
       await server.store.setExpected(shape.uuid, "configuring", new Date());
+      // The category says "configuring" from the moment run-agent is leased; the steps are in the log
+      // once its result is recorded.
       const machine = await waitForMachine(
         server,
         shape.uuid,
@@ -85,7 +87,16 @@ it("two shapes → two plans → two tailored agents, each verified, run and rep
       ).catch((err: unknown) => {
         throw new Error(`${String(err)}\n${vm.describe()}`);
       });
-      const log = await server.store.machineLog(shape.uuid);
+      let log = await server.store.machineLog(shape.uuid);
+      for (
+        let waited = 0;
+        !log.some((e) => e.event === "command-succeeded" && e.data.kind === "run-agent");
+      ) {
+        if (waited > 120_000) throw new Error(`run-agent did not finish\n${vm.describe()}`);
+        await new Promise((done) => setTimeout(done, 250));
+        waited += 250;
+        log = await server.store.machineLog(shape.uuid);
+      }
       const steps = log.filter((e) => e.event === "agent-step");
       expect(steps.every((e) => e.data.ok === true)).toBe(true);
       agents.set(shape.name, {
