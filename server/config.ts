@@ -46,6 +46,8 @@ const ServerConfigSchema = z.strictObject({
     .int()
     .positive()
     .default(15 * 60_000),
+  /** How often the server looks for leases that ran out on machines that are not asking for work. */
+  leaseSweepMs: z.coerce.number().int().positive().default(30_000),
   /** How long an image batch waits for the machines that will join it (server/images/fanout.ts). */
   batchWindowMs: z.coerce.number().int().nonnegative().default(10_000),
   /** Recipes' files served to install scripts, one directory per recipe (default <dataDir>/recipes). */

@@ -107,6 +107,20 @@ export async function startServer(
     })();
   });
 
+  // Leases are otherwise checked when a machine asks for work; one that rebooted into its installed OS
+  // and never calls home would wait forever. The sweep fails it with the reason instead.
+  const sweep = setInterval(() => {
+    store.expireLeasesDue(new Date()).then(
+      (ids) => {
+        if (ids.length > 0) log.info({ machines: ids }, "expired leases handled");
+      },
+      (err: unknown) => {
+        log.error({ err }, "lease sweep failed");
+      },
+    );
+  }, config.leaseSweepMs);
+  sweep.unref();
+
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${host}:${port}`;
   log.info({ url, advertiseUrl, dataDir: config.dataDir }, "server listening");
@@ -117,6 +131,7 @@ export async function startServer(
     port,
     store,
     async close() {
+      clearInterval(sweep);
       await new Promise<void>((resolve) => {
         server.close(() => {
           resolve();

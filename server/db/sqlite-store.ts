@@ -482,6 +482,18 @@ export class SqliteStore implements Store {
     }
   }
 
+  expireLeasesDue(when: Date): Promise<string[]> {
+    const at = when.toISOString();
+    return this.tx(() => {
+      const rows: unknown[] = this.sql(
+        "SELECT DISTINCT machine_id FROM commands WHERE state = 'leased' AND lease_expires_at < ?",
+      ).all(at);
+      const ids = rows.map((raw) => z.object({ machine_id: z.string() }).parse(raw).machine_id);
+      for (const id of ids) this.expireLeases(id, at);
+      return ids;
+    });
+  }
+
   private failMachine(machine: Machine, at: string, why: string): void {
     this.setCategory(machine, "failed", at, why);
     // Clearing the expectation stops the reconciler from retrying in a loop: the operator decides.

@@ -78,6 +78,11 @@ export interface Store {
    * Undefined when there is nothing to run (or a live lease is still out).
    */
   leaseNext(id: string, at: Date, durations: LeaseDurations): Promise<LeasedCommand | undefined>;
+  /**
+   * Hands back (or, past their attempts, fails) every lease that ran out, on machines that are not asking:
+   * a machine rebooted into an install that never calls home is one. Returns the machines it touched.
+   */
+  expireLeasesDue(at: Date): Promise<string[]>;
   /** Applies a command's result once; a retried post is a duplicate; a stale lease is refused. */
   completeCommand(id: string, commandId: string, result: CommandResult, at: Date): Promise<CompleteOutcome>;
   /** Machines with a queued or leased command of this kind. */

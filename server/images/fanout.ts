@@ -229,6 +229,7 @@ export class ImageFanout {
         stats.storeBytesRead += bytesRead;
         offset += bytesRead;
         for (const member of attached) {
+          if (member.gone) continue; // hung up since the last check: it resumes with Range
           member.res.write(bytes);
           member.sent += bytesRead;
           stats.bytesSent += bytesRead;

@@ -1,0 +1,128 @@
+// The install commands over the real HTTP API, the test playing the agent's part: the category follows
+// the commands as they are leased, iPXE is sent to the disk while the machine reboots into its install,
+// the installed OS calling home completes it — and one that never calls home is failed with the reason
+// by the server's lease sweep, not left waiting.
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { compress } from "zstd-napi";
+import type { CommandResult, LeasedCommand, NextAction } from "../../protocol/index.js";
+import type { RunningServer } from "../server.js";
+import {
+  jsonRequest,
+  makeTempDir,
+  SAMPLE_UUID as ID,
+  sampleInventory,
+  startApiServer,
+} from "../test-support.js";
+
+let work: { dir: string; remove: () => void };
+let server: RunningServer;
+const inventory = sampleInventory();
+
+const api = (path: string, method = "GET", body?: unknown) =>
+  jsonRequest(`${server.url}${path}`, method, body);
+
+async function lease(kind: string): Promise<LeasedCommand> {
+  const next = (await api(`/v1/machines/${ID}/next`)).body as NextAction;
+  if (next.action !== "run") throw new Error(`expected ${kind}, got ${JSON.stringify(next)}`);
+  expect(next.command.kind).toBe(kind);
+  return next.command;
+}
+
+async function category(): Promise<string | undefined> {
+  return (await server.store.getMachine(ID))?.category;
+}
+
+async function succeed(
+  command: LeasedCommand,
+  output: CommandResult & { outcome: "succeeded" },
+): Promise<void> {
+  const res = await api(`/v1/machines/${ID}/commands/${command.id}/result`, "POST", output);
+  expect(res.status).toBe(200);
+}
+
+/** Runs the queue up to the reboot, as the loader and agent would; returns the boot-installed lease. */
+async function installUntilReboot(): Promise<LeasedCommand> {
+  expect((await api(`/v1/machines/${ID}/expected`, "PUT", { category: "installed" })).status).toBe(200);
+  const check = await lease("check-disks");
+  await succeed(check, {
+    leaseId: check.leaseId,
+    outcome: "succeeded",
+    output: { kind: "check-disks", disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 2 }] },
+  });
+  const configure = await lease("run-agent");
+  expect(await category()).toBe("configuring");
+  await succeed(configure, {
+    leaseId: configure.leaseId,
+    outcome: "succeeded",
+    output: { kind: "run-agent", sha256: configure.agent?.sha256 ?? "", steps: [] },
+  });
+  const image = await lease("write-image");
+  expect(await category()).toBe("imaging");
+  expect(image.agent?.sha256).toMatch(/^[0-9a-f]{64}$/);
+  await succeed(image, {
+    leaseId: image.leaseId,
+    outcome: "succeeded",
+    output: { kind: "write-image", sha256: image.agent?.sha256 ?? "", steps: [] },
+  });
+  const reboot = await lease("boot-installed");
+  expect(await category()).toBe("imaging");
+  return reboot;
+}
+
+async function bootScript(): Promise<string> {
+  const res = await fetch(`${server.url}/boot/${inventory.bootMac}.ipxe?uuid=${ID}`);
+  return res.text();
+}
+
+beforeEach(async () => {
+  work = makeTempDir("bootwright-install-flow-");
+  server = await startApiServer(work.dir, { callHomeTimeoutMs: 600, leaseSweepMs: 100 });
+  await api("/v1/inventory", "POST", inventory);
+  const policy = { rules: [{ name: "all", match: [], plan: { image: "tiny" } }] };
+  expect((await api("/v1/policy", "PUT", { format: "json", source: JSON.stringify(policy) })).status).toBe(
+    200,
+  );
+  const put = await fetch(`${server.url}/v1/images?name=tiny&format=raw.zst`, {
+    method: "PUT",
+    body: compress(Buffer.alloc(1 << 20, 7)),
+  });
+  expect(put.status).toBe(201);
+});
+
+afterEach(async () => {
+  await server.close();
+  work.remove();
+});
+
+it("leases move the category; iPXE boots the disk while the install reboots; the call home installs it", async () => {
+  await installUntilReboot();
+  expect(await bootScript()).toContain("from its local disk");
+  const planHash = (await server.store.getMachine(ID))?.plan?.planHash ?? "";
+  const call = await api(`/v1/machines/${ID}/callhome`, "POST", {
+    image: "sha256:x",
+    planHash,
+    os: "tiny 6.1",
+  });
+  expect(call.body).toEqual({ category: "installed", completedInstall: true });
+  expect(await category()).toBe("installed");
+  // A later boot of the installed OS is logged, and changes nothing.
+  const again = await api(`/v1/machines/${ID}/callhome`, "POST", {
+    image: "sha256:x",
+    planHash,
+    os: "tiny 6.1",
+  });
+  expect(again.body).toEqual({ category: "installed", completedInstall: false });
+  expect(await bootScript()).toContain("from its local disk");
+});
+
+it("an installed OS that never calls home fails the machine with the reason, and iPXE loads the loader again", async () => {
+  await installUntilReboot();
+  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  expect(await category()).toBe("failed");
+  const failure = (await server.store.machineLog(ID)).find((e) => e.event === "command-failed");
+  expect(failure?.data).toMatchObject({ kind: "boot-installed" });
+  expect(String(failure?.data.error)).toMatch(
+    /the installed system did not call home by .*: it may not boot/,
+  );
+  expect(await bootScript()).not.toContain("from its local disk");
+});
