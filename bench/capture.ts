@@ -14,7 +14,7 @@ import { jsonRequest } from "../server/test-support.js";
 import { chooseAccelerator } from "../test-vm/accelerator.js";
 import { REPO_ROOT, requireBootArtefacts } from "../test-vm/paths.js";
 import { Vm } from "../test-vm/qemu.js";
-import { startTestServer, waitForMachine } from "../test-vm/test-server.js";
+import { installAndWaitForCallHome, startTestServer } from "../test-vm/test-server.js";
 import { median, type Figure } from "./figures.js";
 
 const DISK_BYTES = 256 << 20;
@@ -117,16 +117,7 @@ async function reuseFigure(dir: string): Promise<Figure> {
         allowReboot: true,
       });
       try {
-        await waitForMachine(server, id, (m) => m?.category === "inventoried", 600_000);
-        await jsonRequest(`${server.url}/v1/machines/${id}/expected`, "PUT", { category: "installed" });
-        await waitForMachine(
-          server,
-          id,
-          (m) => m?.category === "installed" || m?.category === "failed",
-          1_200_000,
-        );
-        const category = (await server.store.getMachine(id))?.category;
-        if (category !== "installed") throw new Error(`bench-capture-${n} ended ${String(category)}`);
+        await installAndWaitForCallHome(server, vm, id, { enroll: 600_000, install: 1_200_000 });
       } finally {
         await vm.stop();
       }

@@ -14,7 +14,7 @@ import { jsonRequest } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "../test-vm/accelerator.js";
 import { REPO_ROOT, requireBootArtefacts } from "../test-vm/paths.js";
 import { directLoaderBoot, Vm } from "../test-vm/qemu.js";
-import { startTestServer, waitForMachine } from "../test-vm/test-server.js";
+import { installAndWaitForCallHome, startTestServer } from "../test-vm/test-server.js";
 import { median, type Figure } from "./figures.js";
 
 interface Setup {
@@ -202,19 +202,7 @@ function installVm(
     cpus: 1,
     allowReboot: true,
   });
-  const ready = (async () => {
-    await waitForMachine(setup.server, uuid, (m) => m?.category === "inventoried", 900_000);
-    await jsonRequest(`${setup.server.url}/v1/machines/${uuid}/expected`, "PUT", { category: "installed" });
-    await waitForMachine(
-      setup.server,
-      uuid,
-      (m) => m?.category === "installed" || m?.category === "failed",
-      900_000,
-    );
-    const category = (await setup.server.store.getMachine(uuid))?.category;
-    if (category !== "installed") throw new Error(`${name} ended ${String(category)}, not installed`);
-    await vm.waitForConsole(new RegExp(`bootwright-os: called home machine=${uuid}`), 60_000);
-  })();
+  const ready = installAndWaitForCallHome(setup.server, vm, uuid, { enroll: 900_000, install: 900_000 });
   return { vm, ready };
 }
 

@@ -16,7 +16,7 @@ import { jsonRequest } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
-import { startTestServer, waitForMachine } from "./test-server.js";
+import { installAndWaitForCallHome, startTestServer } from "./test-server.js";
 
 let accel: Accelerator;
 let dir: string;
@@ -126,17 +126,7 @@ async function install(n: number): Promise<{ vm: Vm; id: string; seconds: number
     allowReboot: true,
   });
   vms.push(vm);
-  await waitForMachine(server, id, (m) => m?.category === "inventoried", 240_000);
-  await jsonRequest(`${server.url}/v1/machines/${id}/expected`, "PUT", { category: "installed" });
-  try {
-    await waitForMachine(server, id, (m) => m?.category === "installed" || m?.category === "failed", 900_000);
-  } catch (err) {
-    console.log(`[capture ${n}] console tail:\n${vm.console().split("\n").slice(-40).join("\n")}`);
-    throw err;
-  }
-  const log = await server.store.machineLog(id);
-  expect((await server.store.getMachine(id))?.category, JSON.stringify(log.slice(-4))).toBe("installed");
-  await vm.waitForConsole(new RegExp(`bootwright-os: called home machine=${id}`), 60_000);
+  await installAndWaitForCallHome(server, vm, id, { enroll: 240_000, install: 900_000 });
   return { vm, id, seconds: (Date.now() - started) / 1000 };
 }
 

@@ -14,7 +14,7 @@ import { jsonRequest } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
-import { startTestServer, waitForMachine } from "./test-server.js";
+import { installAndWaitForCallHome, startTestServer, waitForMachine } from "./test-server.js";
 
 let accel: Accelerator;
 let dir: string;
@@ -77,27 +77,9 @@ it.each([
       allowReboot: true,
     });
     vms.push(vm);
-    await waitForMachine(server, id, (m) => m?.category === "inventoried", 240_000);
-    expect(
-      (await jsonRequest(`${server.url}/v1/machines/${id}/expected`, "PUT", { category: "installed" }))
-        .status,
-    ).toBe(200);
-    try {
-      await waitForMachine(
-        server,
-        id,
-        (m) => m?.category === "installed" || m?.category === "failed",
-        600_000,
-      );
-    } catch (err) {
-      // What the machine printed last is the first thing to read when this fails.
-      console.log(`[install ${firmware}] console tail:\n${vm.console().split("\n").slice(-40).join("\n")}`);
-      throw err;
-    }
+    await installAndWaitForCallHome(server, vm, id, { enroll: 240_000, install: 600_000 });
     const machine = await server.store.getMachine(id);
     const log = await server.store.machineLog(id);
-    expect(machine?.category, JSON.stringify(log.slice(-5))).toBe("installed");
-    await vm.waitForConsole(new RegExp(`bootwright-os: called home machine=${id}`), 30_000);
 
     const events = log.map((e) => e.event);
     const categories = log.filter((e) => e.event === "category").map((e) => e.data.to);

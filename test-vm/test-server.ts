@@ -6,6 +6,7 @@ import { loadServerConfig, type ServerConfigInput } from "../server/config.js";
 import { createLogger } from "../server/logger.js";
 import { startServer, type RunningServer } from "../server/server.js";
 import { INITRAMFS_PATH, KERNEL_PATH } from "./paths.js";
+import type { Vm } from "./qemu.js";
 
 export const GUEST_HOST_ADDRESS = "10.0.2.2";
 
@@ -52,5 +53,43 @@ export async function waitForMachine<T>(
         `machine ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`,
       );
     await new Promise((done) => setTimeout(done, 250));
+  }
+}
+
+/**
+ * What an operator does to install an enrolled machine, and what the tests wait for: once it is
+ * `inventoried`, expect `installed`; wait until it is installed (or failed: then the error carries the
+ * last step-log entries, and the console's tail is printed) and its installed OS said it called home.
+ */
+export async function installAndWaitForCallHome(
+  server: RunningServer,
+  vm: Vm,
+  id: string,
+  timeoutMs: { enroll: number; install: number },
+): Promise<void> {
+  await waitForMachine(server, id, (m) => m?.category === "inventoried", timeoutMs.enroll);
+  const expected = await fetch(`${server.url}/v1/machines/${id}/expected`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ category: "installed" }),
+  });
+  if (!expected.ok) throw new Error(`PUT expected installed for ${id}: HTTP ${expected.status}`);
+  try {
+    await waitForMachine(
+      server,
+      id,
+      (m) => m?.category === "installed" || m?.category === "failed",
+      timeoutMs.install,
+    );
+    const category = (await server.store.getMachine(id))?.category;
+    if (category !== "installed") {
+      const last = (await server.store.machineLog(id)).slice(-4);
+      throw new Error(`${vm.name} (${id}) ended ${String(category)}: ${JSON.stringify(last)}`);
+    }
+    await vm.waitForConsole(new RegExp(`bootwright-os: called home machine=${id}`), 60_000);
+  } catch (err) {
+    // What the machine printed last is the first thing to read when this fails.
+    console.log(`[${vm.name}] console tail:\n${vm.console().split("\n").slice(-40).join("\n")}`);
+    throw err;
   }
 }
