@@ -266,18 +266,21 @@ async function callHomeFigure(setup: Setup): Promise<Figure> {
   };
 }
 
-export async function installFigures(): Promise<Figure[]> {
+/** Runs only the sections that make a figure whose id starts with `prefix` (VM sections are slow). */
+export async function installFigures(prefix = ""): Promise<Figure[]> {
+  const wants = (...ids: string[]): boolean => ids.some((id) => id.startsWith(prefix));
   const batchWindowMs = 1_000;
   const setup = await setUp(batchWindowMs);
   try {
     const figures: Figure[] = [];
-    figures.push(...(await batch8Figures(setup, batchWindowMs)));
-    figures.push(await streamFigure(setup));
+    if (wants("batch8.store_read_ratio", "batch8.wall_vs_serial"))
+      figures.push(...(await batch8Figures(setup, batchWindowMs)));
+    if (wants("install.stream_vs_pipeline")) figures.push(await streamFigure(setup));
     // VMs reach the transfer step far apart under TCG: the same store, served with a long window.
     await setup.server.close();
     setup.server = await startTestServer(setup.dir, 0, { pollIntervalMs: 1_000, batchWindowMs: 180_000 });
-    figures.push(await batch4Figure(setup));
-    figures.push(await callHomeFigure(setup));
+    if (wants("batch4.store_read_ratio")) figures.push(await batch4Figure(setup));
+    if (wants("install.poweron_to_callhome_s")) figures.push(await callHomeFigure(setup));
     return figures;
   } finally {
     await tearDown(setup);

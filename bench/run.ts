@@ -51,7 +51,7 @@ const BENCHES: Bench[] = [
   { prefix: "policy.", run: policyFigures },
   { prefix: "boot.", run: bootFigures },
   // One run makes the install.* and batch*.* figures (they share the images, the server and the VMs).
-  { prefix: "install.", also: ["batch"], run: installFigures },
+  { prefix: "install.", also: ["batch"], run: () => installFigures(process.argv[2] ?? "") },
   { prefix: "capture.", run: captureFigures },
 ];
 

@@ -106,7 +106,7 @@ describe("in-process server", () => {
       ),
     );
     for (const [i, target] of targets.entries()) {
-      expect(results[i]?.rawSha256).toBe(image.rawSha256);
+      expect(results[i]?.sha256).toBe(image.sha256);
       expect(readFileSync(target).subarray(0, raw.length).equals(raw)).toBe(true);
     }
     const after = ImageDetail.parse(await (await fetch(`${server.url}/v1/images/disk`)).json()).reads;
@@ -136,7 +136,7 @@ describe("in-process server", () => {
     const data: Record<string, unknown>[] = [];
     for (const step of imageStream.steps) data.push(await step.run(ctx));
     expect(data[0]).toMatchObject({ target: "vda", imageRawBytes: raw.length });
-    expect(data[1]).toMatchObject({ rawSha256: image.rawSha256, resumes: 0 });
+    expect(data[1]).toMatchObject({ sha256: image.sha256, rawBytes: raw.length, resumes: 0 });
 
     const written = readFileSync(target);
     const marker = (await readGpt(target)).find((p) => p.name === "bootwright-marker");

@@ -1,8 +1,7 @@
-// The install stream: HTTP (undici) → sha256 of the stored bytes → zstd (zstd-napi) → sha256 of the raw
-// bytes → sequential writes to the target (a block device, or a file on a host). A dropped connection
-// or a server restart resumes with `Range: bytes=<received>-` into the same decompressor, so the stream
-// goes on where it stopped. Both sha256s and both sizes are checked at the end: a mismatch is an error,
-// never a success.
+// The install stream: HTTP (undici) → sha256 of the stored bytes → zstd (zstd-napi) → sequential writes
+// to the target (a block device, or a file on a host). A dropped connection or a server restart resumes
+// with `Range: bytes=<received>-` into the same decompressor, so the stream goes on where it stopped.
+// The stored bytes' sha256 and both sizes are checked at the end: a mismatch is an error, never a success.
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { open, type FileHandle } from "node:fs/promises";
@@ -43,7 +42,6 @@ export interface StreamResult {
   bytes: number;
   rawBytes: number;
   sha256: string;
-  rawSha256: string;
   ms: number;
   rateMBs: number;
   resumes: number;
@@ -61,31 +59,43 @@ export class TargetWriteError extends Error {
   readonly code = "target_write";
 }
 
-/** Writes chunks at increasing offsets through one file handle, hashing what it writes. */
+/**
+ * Writes chunks at increasing offsets through one file handle. Chunks that queue up while a write is in
+ * flight go down together (_writev): the decompressor yields 128 KiB pieces, the disk wants big writes.
+ */
 class TargetWriter extends Writable {
   position = 0;
-  readonly hash = createHash("sha256");
 
   constructor(private readonly handle: FileHandle) {
-    super({ highWaterMark: 4 << 20 });
+    super({ highWaterMark: 8 << 20 });
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.hash.update(chunk);
+  private writeAt(data: Buffer, callback: (error?: Error | null) => void): void {
     const at = this.position;
-    this.position += chunk.length;
-    this.handle.write(chunk, 0, chunk.length, at).then(
+    this.position += data.length;
+    this.handle.write(data, 0, data.length, at).then(
       ({ bytesWritten }) => {
         callback(
-          bytesWritten === chunk.length
+          bytesWritten === data.length
             ? null
-            : new TargetWriteError(`short write at offset ${at}: ${bytesWritten} of ${chunk.length} bytes`),
+            : new TargetWriteError(`short write at offset ${at}: ${bytesWritten} of ${data.length} bytes`),
         );
       },
       (err: unknown) => {
         callback(new TargetWriteError(`write at offset ${at} failed: ${describeError(err)}`, { cause: err }));
       },
     );
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.writeAt(chunk, callback);
+  }
+
+  override _writev(
+    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
+    callback: (error?: Error | null) => void,
+  ): void {
+    this.writeAt(Buffer.concat(chunks.map((c) => c.chunk)), callback);
   }
 }
 
@@ -203,10 +213,12 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     throw new ImageIntegrityError(
       `image ${source.sha256} has the right sha256 but does not decompress: ${describeError(writeFailure)}`,
     );
-  const rawSha256 = writer.hash.digest("hex");
-  if (writer.position !== source.rawBytes || rawSha256 !== source.rawSha256)
+  // The stored bytes' sha256 is checked above and zstd decoding is deterministic (each frame also carries
+  // its own checksum): what reached the disk is the image. Hashing the raw bytes again measured as the
+  // largest cost of the stream under emulation, so only their count is checked here.
+  if (writer.position !== source.rawBytes)
     throw new ImageIntegrityError(
-      `decompressed image mismatch: wrote ${writer.position} bytes with sha256 ${rawSha256}, expected ${source.rawBytes} with ${source.rawSha256}`,
+      `decompressed image is ${writer.position} bytes, expected ${source.rawBytes} (image ${source.sha256})`,
     );
   const ms = Math.round(performance.now() - started);
   const final = progress();
@@ -215,7 +227,6 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     bytes: received,
     rawBytes: writer.position,
     sha256,
-    rawSha256,
     ms,
     rateMBs: final.rateMBs,
     resumes,
