@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
+import { NODE_REQUIRE_BANNER } from "../build-scripts/esbuild-node.js";
 import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { ImageDetail, type ImageReadStats, type ImageRecord } from "../protocol/index.js";
 import { uploadImage } from "../server/cli/image-commands.js";
@@ -106,9 +107,7 @@ async function bundleStreamCli(dir: string): Promise<string> {
     platform: "node",
     format: "esm",
     target: "node20",
-    banner: {
-      js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);',
-    },
+    banner: { js: NODE_REQUIRE_BANNER },
     logLevel: "warning",
   });
   return out;

@@ -17,6 +17,7 @@ import {
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { build } from "esbuild";
+import { NODE_REQUIRE_BANNER } from "./esbuild-node.js";
 import { INITRAMFS_TOOLS } from "../agent/installer/tools.js";
 import { moduleClosure, moduleName, parseModuleList } from "./kernel-modules.js";
 
@@ -58,11 +59,7 @@ async function bundleLoader(): Promise<void> {
     platform: "node",
     format: "esm",
     target: "node20",
-    // undici (the install stream, which the loader's install benchmark uses) is CommonJS and require()s
-    // Node's modules: an ESM bundle needs a real require (esbuild's shim throws "Dynamic require of …").
-    banner: {
-      js: 'import { createRequire as __bootwrightCreateRequire } from "node:module"; const require = __bootwrightCreateRequire(import.meta.url);',
-    },
+    banner: { js: NODE_REQUIRE_BANNER },
     legalComments: "none",
     logLevel: "warning",
   });

@@ -31,12 +31,13 @@ import { withLock } from "./os-image/lock.js";
 import { layoutDisk, MiB, PARTITION_TYPE, type PartitionSpec } from "./os-image/layout.js";
 import { BUSYBOX, buildTinyInitrd, kernelTree, tinyModuleFiles, UDHCPC_SCRIPT } from "./os-image/tiny.js";
 import { buildUki, EFI_STUB } from "./os-image/uki.js";
+import { MARKER_PARTITION_NAME } from "../agent/inventory/marker.js";
 
 export type OsKind = "tiny" | "debian";
 export const OS_KINDS: readonly OsKind[] = ["tiny", "debian"];
 
-/** The partition the installer writes its marker JSON into and the OS reads at boot (GPT name). */
-export const MARKER_PARTITION_NAME = "bootwright-marker";
+/** The partition the installer writes its marker JSON into and the OS reads at boot: the loader's own name for it. */
+export { MARKER_PARTITION_NAME };
 
 export interface OsImagePartition {
   /** GPT partition name: esp, bootwright-marker, root. */

@@ -13,6 +13,7 @@ import {
 } from "node:fs";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
+import { NODE_REQUIRE_BANNER } from "../build-scripts/esbuild-node.js";
 import { PLUGINS, selectPlugins } from "../agent/installer/registry.js";
 import type { AgentPlan, Inventory } from "../protocol/index.js";
 import { ServerError } from "./errors.js";
@@ -116,11 +117,7 @@ export class AgentBuilder {
         platform: "node",
         format: "esm",
         target: "node20",
-        // undici and zstd-napi's wrapper are CommonJS and require() Node's modules: an ESM bundle needs a
-        // real require for those (esbuild's shim throws "Dynamic require … is not supported").
-        banner: {
-          js: 'import { createRequire as __bootwrightCreateRequire } from "node:module"; const require = __bootwrightCreateRequire(import.meta.url);',
-        },
+        banner: { js: NODE_REQUIRE_BANNER },
         write: false,
         legalComments: "none",
         logLevel: "silent",

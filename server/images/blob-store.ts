@@ -2,7 +2,7 @@
 // to a temp file while it is hashed and test-decompressed; only a complete, verified file is renamed
 // into place (after fsync), so a reader never sees a partial image and a failure leaves nothing behind.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -51,11 +51,30 @@ export class BlobStore {
    * Streams `source` into the store: hashes it, decompresses it as zstd on the way (an image that is not
    * one complete zstd stream is refused), checks the sha256 the uploader declared, then makes it visible.
    */
-  async ingest(source: Readable, declaredSha256?: string): Promise<StoredBlob> {
+  ingest(source: Readable, declaredSha256?: string): Promise<StoredBlob> {
     const temp = join(
       this.tempDir,
       `upload-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}`,
     );
+    return this.verifyAndStore(source, declaredSha256, { copyTo: temp });
+  }
+
+  /**
+   * A complete file on the store's filesystem (a finished resumable upload): verified the same way by
+   * reading it, then renamed into place, not copied. A file that fails the checks is left where it is.
+   */
+  adopt(path: string, declaredSha256: string): Promise<StoredBlob> {
+    return this.verifyAndStore(createReadStream(path), declaredSha256, { move: path });
+  }
+
+  private async verifyAndStore(
+    source: Readable,
+    declaredSha256: string | undefined,
+    into: { copyTo: string } | { move: string },
+  ): Promise<StoredBlob> {
+    // The file that becomes the blob: the copy being written, or the one handed over.
+    const staged = "copyTo" in into ? into.copyTo : into.move;
+    const temp = "copyTo" in into ? into.copyTo : undefined;
     const stored = createHash("sha256");
     const raw = createHash("sha256");
     let sizeBytes = 0;
@@ -65,7 +84,7 @@ export class BlobStore {
     decompressor.once("error", (err) => {
       notZstd = err;
     });
-    const file = await open(temp, "wx");
+    const file = temp === undefined ? undefined : await open(temp, "wx");
     try {
       try {
         await pipeline(
@@ -74,7 +93,7 @@ export class BlobStore {
             for await (const chunk of chunks) {
               stored.update(chunk);
               sizeBytes += chunk.length;
-              await file.write(chunk);
+              await file?.write(chunk);
               yield chunk;
             }
           },
@@ -86,9 +105,9 @@ export class BlobStore {
             }
           },
         );
-        await file.sync();
+        await file?.sync();
       } finally {
-        await file.close();
+        await file?.close();
       }
       const sha256 = stored.digest("hex");
       if (declaredSha256 !== undefined && declaredSha256 !== sha256) {
@@ -99,11 +118,11 @@ export class BlobStore {
         );
       }
       if (sizeBytes === 0) throw new ApiError("image_invalid", "upload is empty: refused");
-      await rename(temp, this.path(sha256));
+      await rename(staged, this.path(sha256));
       await this.syncDir();
       return { sha256, sizeBytes, rawBytes, rawSha256: raw.digest("hex") };
     } catch (err) {
-      await rm(temp, { force: true });
+      if (temp !== undefined) await rm(temp, { force: true });
       if (err instanceof ApiError) throw err;
       if (isNoSpace(err)) {
         throw new ApiError(

@@ -6,7 +6,7 @@
 // image become visible, with its origin. One open upload per recipe and configuration; if two machines
 // of one configuration capture anyway, the first image stored wins and the second is dropped.
 import { createHash, randomUUID } from "node:crypto";
-import { createReadStream, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { open, rm, stat, truncate } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
@@ -57,10 +57,15 @@ export class UploadService {
   private serial<T>(id: string, work: () => Promise<T>): Promise<T> {
     const previous = this.busy.get(id) ?? Promise.resolve();
     const next = previous.then(work, work);
-    this.busy.set(
-      id,
-      next.catch(() => undefined),
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
     );
+    this.busy.set(id, settled);
+    // The last one out clears the entry: the map holds only uploads with work in flight.
+    void settled.then(() => {
+      if (this.busy.get(id) === settled) this.busy.delete(id);
+    });
     return next;
   }
 
@@ -167,7 +172,8 @@ export class UploadService {
         );
       // A crash after a write but before its `received` was recorded leaves extra bytes: drop them.
       if ((await stat(this.path(id))).size > record.received) await truncate(this.path(id), record.received);
-      const blob = await this.blobs.ingest(createReadStream(this.path(id)), body.sha256);
+      // Moved into the store once verified, not copied: a captured disk is hundreds of MB.
+      const blob = await this.blobs.adopt(this.path(id), body.sha256);
       const outcome = await this.images.add({
         ...blob,
         name: record.name,

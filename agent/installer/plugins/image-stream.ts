@@ -4,11 +4,11 @@
 import { open } from "node:fs/promises";
 import { imageBlobPath, type ImageSource } from "../../../protocol/index.js";
 import { installTarget, type BlockTarget } from "../block-device.js";
+import { MARKER_PARTITION_NAME } from "../../inventory/marker.js";
 import { readGpt } from "../gpt.js";
 import type { InstallerPlugin, StepContext } from "../plugin.js";
 import { streamImage } from "../stream-image.js";
 
-export const MARKER_PARTITION = "bootwright-marker";
 const MARKER_BYTES = 4096;
 
 function sourceOf(ctx: StepContext): ImageSource {
@@ -88,11 +88,11 @@ export const imageStream: InstallerPlugin = {
         const source = sourceOf(ctx);
         const target = await findTarget(ctx);
         const partition = (await readGpt(target.path, target.sectorBytes)).find(
-          (p) => p.name === MARKER_PARTITION,
+          (p) => p.name === MARKER_PARTITION_NAME,
         );
         if (!partition)
           throw new Error(
-            `image ${ctx.plan.image} has no GPT partition named ${MARKER_PARTITION}: the installed system could not call home`,
+            `image ${ctx.plan.image} has no GPT partition named ${MARKER_PARTITION_NAME}: the installed system could not call home`,
           );
         const marker = JSON.stringify({
           image: `sha256:${source.sha256}`,
