@@ -12,8 +12,9 @@ say() { printf '[setup] %s\n' "$*"; }
 # binutils gives `strip` for the Node binary we put in it; kmod gives depmod for the kernel modules;
 # dmidecode is the oracle our SMBIOS parser is tested against; fdisk (sfdisk) lays out test disks.
 # mdadm, e2fsprogs (mke2fs, chattr), dosfstools (mkfs.fat) and xfsprogs go into the initramfs for the
-# installer plugins (agent/installer/tools.ts).
-APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl)
+# installer plugins (agent/installer/tools.ts). smartmontools' smartctl goes into the diagnostic
+# maintenance image; openipmi (ipmi_sim) and ipmitool are the BMC and the client of the IPMI power driver.
+APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

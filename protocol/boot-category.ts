@@ -29,7 +29,8 @@ const NEXT: Record<BootCategory, readonly BootCategory[]> = {
   capturing: ["installed", "imaging"],
   installed: ["inventoried", "planned", "maintenance"],
   maintenance: ["installed"],
-  failed: ["inventoried"],
+  // → maintenance: an operator restores the original system of a machine whose maintenance run failed.
+  failed: ["inventoried", "maintenance"],
 };
 
 export type TransitionCheck = { ok: true } | { ok: false; reason: string };

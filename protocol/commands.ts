@@ -4,6 +4,7 @@ import { z } from "zod";
 import { BootCategory } from "./boot-category.js";
 import { StepReport } from "./agent-plan.js";
 import { Inventory } from "./inventory.js";
+import { MaintenanceAssignment, MaintenanceReport } from "./maintenance.js";
 
 export const CommandKind = z.enum([
   /** Gather the inventory again and return it; the server stores it. */
@@ -21,6 +22,11 @@ export const CommandKind = z.enum([
    * completes it (POST /v1/machines/:id/callhome); its lease running out first fails the machine.
    */
   "boot-installed",
+  /**
+   * Run a maintenance image (seed 001) from the network-booted loader: queued by a maintenance swap, not
+   * by the reconciler; its result is the run's completion signal and report.
+   */
+  "run-maintenance",
 ]);
 export type CommandKind = z.infer<typeof CommandKind>;
 
@@ -41,6 +47,8 @@ export const LeasedCommand = z.strictObject({
       plugins: z.array(z.string()),
     })
     .optional(),
+  /** For run-maintenance: the image to run, its steps, its mode and deadline. */
+  maintenance: MaintenanceAssignment.optional(),
 });
 export type LeasedCommand = z.infer<typeof LeasedCommand>;
 
@@ -58,6 +66,7 @@ export const CommandOutput = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("check-disks"), disks: z.array(DiskCheck) }),
   z.strictObject({ kind: z.literal("run-agent"), sha256: z.string(), steps: z.array(StepReport) }),
   z.strictObject({ kind: z.literal("write-image"), sha256: z.string(), steps: z.array(StepReport) }),
+  z.strictObject({ kind: z.literal("run-maintenance"), runId: z.string(), report: MaintenanceReport }),
 ]);
 export type CommandOutput = z.infer<typeof CommandOutput>;
 

@@ -24,6 +24,12 @@ export const ERROR_CODES = {
     "A chunk does not start where the upload stands; details.received is where the next chunk must start.",
   capture_in_progress:
     "Another machine of the same configuration is capturing this recipe's image now; details.upload names it.",
+  maintenance_refused:
+    "A maintenance swap, extra step or restore was refused (the machine is not installed, already in maintenance, a passive run, no failed run to restore…); the message says why.",
+  schedule_invalid:
+    "A maintenance schedule's cron expression or time does not parse; the message names the field.",
+  boot_area_invalid:
+    "A boot-area upload was refused: its sha256 differs from the one declared, or its sizes do not add up; nothing was stored.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

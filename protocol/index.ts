@@ -10,3 +10,6 @@ export * from "./next-action.js";
 export * from "./policy.js";
 export * from "./agent-plan.js";
 export * from "./images.js";
+export * from "./maintenance.js";
+export * from "./health.js";
+export * from "./power.js";

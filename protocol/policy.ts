@@ -268,19 +268,46 @@ export const Rule = z.strictObject({
 });
 export type Rule = z.infer<typeof Rule>;
 
-export const Policy = z.strictObject({ rules: z.array(Rule) }).superRefine((policy, ctx) => {
-  const seen = new Map<string, number>();
-  policy.rules.forEach((rule, i) => {
-    const first = seen.get(rule.name);
-    if (first !== undefined)
-      ctx.addIssue({
-        code: "custom",
-        path: ["rules", i, "name"],
-        message: `rule name "${rule.name}" is already used by rule ${first}`,
-      });
-    else seen.set(rule.name, i);
+/**
+ * Seed 004: when a machine's reported health figure falls below (or rises above) a threshold, start
+ * maintenance on it, once per crossing (it fires again only after the figure has come back).
+ */
+export const HealthRule = z
+  .strictObject({
+    name: z.string().min(1).max(100),
+    description: z.string().optional(),
+    /** Which machines it watches (inventory facts, as in rules); empty or absent: all. */
+    match: z.array(Condition).default([]),
+    /** A figure the installed OS reports (protocol/health.ts), e.g. memoryBandwidthMBs. */
+    figure: z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,63}$/),
+    below: z.number().optional(),
+    above: z.number().optional(),
+    maintenance: z.strictObject({
+      image: z.string().min(1),
+      mode: z.enum(["active", "passive"]).default("passive"),
+      timeoutMinutes: z.number().positive().optional(),
+    }),
+  })
+  .refine((rule) => (rule.below === undefined) !== (rule.above === undefined), {
+    message: "give exactly one of below and above",
   });
-});
+export type HealthRule = z.infer<typeof HealthRule>;
+
+export const Policy = z
+  .strictObject({ rules: z.array(Rule), health: z.array(HealthRule).optional() })
+  .superRefine((policy, ctx) => {
+    const seen = new Map<string, number>();
+    policy.rules.forEach((rule, i) => {
+      const first = seen.get(rule.name);
+      if (first !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", i, "name"],
+          message: `rule name "${rule.name}" is already used by rule ${first}`,
+        });
+      else seen.set(rule.name, i);
+    });
+  });
 export type Policy = z.infer<typeof Policy>;
 
 export const PolicyFormat = z.enum(["yaml", "json"]);

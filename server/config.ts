@@ -54,6 +54,18 @@ const ServerConfigSchema = z.strictObject({
   recipesDir: z.string().optional(),
   /** How often an idle loader asks for work. */
   pollIntervalMs: z.coerce.number().int().positive().default(5_000),
+  /** A maintenance run's default deadline: from the swap to the run's report (seed 001). */
+  maintenanceTimeoutMs: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(30 * 60_000),
+  /** How often an active maintenance run must report; one overdue by 3× this fails the run. */
+  maintenanceReportMs: z.coerce.number().int().positive().default(10_000),
+  /** How often the maintenance monitor looks at runs' deadlines and at due schedules. */
+  maintenanceTickMs: z.coerce.number().int().positive().default(5_000),
+  /** How often an installed OS's reporter sends its health figures. */
+  healthReportMs: z.coerce.number().int().positive().default(60_000),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** A policy file (.yaml/.yml/.json) loaded at start-up into the store; a bad one stops start-up. */
   policyFile: z.string().optional(),
@@ -81,6 +93,10 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_BATCH_WINDOW_MS: "batchWindowMs",
   BOOTWRIGHT_RECIPES_DIR: "recipesDir",
   BOOTWRIGHT_POLICY: "policyFile",
+  BOOTWRIGHT_MAINTENANCE_TIMEOUT_MS: "maintenanceTimeoutMs",
+  BOOTWRIGHT_MAINTENANCE_REPORT_MS: "maintenanceReportMs",
+  BOOTWRIGHT_MAINTENANCE_TICK_MS: "maintenanceTickMs",
+  BOOTWRIGHT_HEALTH_REPORT_MS: "healthReportMs",
 };
 
 export class ConfigError extends Error {

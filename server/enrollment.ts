@@ -14,11 +14,10 @@ export function categoryAfterInventory(current: BootCategory | undefined): BootC
 }
 
 /**
- * What iPXE is told to boot: an installed machine, or one rebooting into the image it just wrote (its
- * boot-installed command is leased), boots its own disk; every other one, our loader.
+ * What iPXE is told to boot: an installed machine, or one rebooting into its installed system (its
+ * boot-installed command is leased: after an install, or back from maintenance), boots its own disk;
+ * every other one, our loader (also the maintenance environment).
  */
 export function bootAnswer(category: BootCategory, rebootingIntoInstall = false): "local-disk" | "loader" {
-  return category === "installed" || (category === "imaging" && rebootingIntoInstall)
-    ? "local-disk"
-    : "loader";
+  return category === "installed" || rebootingIntoInstall ? "local-disk" : "loader";
 }

@@ -29,6 +29,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   range_not_satisfiable: 416,
   upload_offset: 409,
   capture_in_progress: 409,
+  maintenance_refused: 409,
+  schedule_invalid: 422,
+  boot_area_invalid: 422,
   internal: 500,
 };
 

@@ -26,6 +26,8 @@ const COMMAND_EDGES: readonly { from: BootCategory; to: BootCategory; kind: Comm
   { from: "planned", to: "configuring", kind: "run-agent" },
   { from: "configuring", to: "imaging", kind: "write-image" },
   { from: "imaging", to: "installed", kind: "boot-installed" },
+  // The swap back after maintenance (seed 001): reboot into the original system, which calls home.
+  { from: "maintenance", to: "installed", kind: "boot-installed" },
 ];
 
 /**
@@ -43,7 +45,8 @@ export function categoryWhileRunning(kind: CommandKind): BootCategory | undefine
  * installed OS has to call home, and rebooting it again would not make a broken install boot.
  */
 export function retryOnExpiry(kind: CommandKind): boolean {
-  return kind !== "boot-installed";
+  // run-maintenance neither: its lease is the run's deadline.
+  return kind !== "boot-installed" && kind !== "run-maintenance";
 }
 
 export interface LeaseDurations {

@@ -12,6 +12,7 @@ import { buildRouter } from "./http/routes.js";
 import { BlobStore } from "./images/blob-store.js";
 import { sendError } from "./http/router.js";
 import { loadTemplate } from "./ipxe/render.js";
+import { MaintenanceService } from "./maintenance/service.js";
 import { createLogger } from "./logger.js";
 import { installStartupPolicy, readStartupPolicy } from "./policy/install.js";
 
@@ -61,6 +62,17 @@ export async function startServer(
   }
   const port = (server.address() as AddressInfo).port;
   const advertiseUrl = config.advertiseUrl.replace("{port}", String(port));
+  const maintenance = new MaintenanceService(
+    store,
+    {
+      timeoutMs: config.maintenanceTimeoutMs,
+      reportEveryMs: config.maintenanceReportMs,
+      callHomeMs: config.callHomeTimeoutMs,
+      healthReportMs: config.healthReportMs,
+      advertiseUrl,
+    },
+    log,
+  );
   const router = buildRouter({
     store,
     advertiseUrl,
@@ -79,6 +91,8 @@ export async function startServer(
     uploadsDir: join(config.dataDir, "images", "uploads"),
     recipesDir: config.recipesDir ?? join(config.dataDir, "recipes"),
     fanout: { batchWindowMs: config.batchWindowMs },
+    maintenance,
+    bootAreasDir: join(config.dataDir, "boot-areas"),
     log,
   });
   server.on("request", (req, res) => {
@@ -121,6 +135,23 @@ export async function startServer(
   }, config.leaseSweepMs);
   sweep.unref();
 
+  // The maintenance monitor (seed 001's daemon): overdue runs fail with the reason and are alerted, due
+  // schedules fire. One tick at a time: a slow power driver must not overlap the next tick.
+  let ticking = false;
+  const monitor = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    maintenance
+      .tick()
+      .catch((err: unknown) => {
+        log.error({ err }, "maintenance monitor failed");
+      })
+      .finally(() => {
+        ticking = false;
+      });
+  }, config.maintenanceTickMs);
+  monitor.unref();
+
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${host}:${port}`;
   log.info({ url, advertiseUrl, dataDir: config.dataDir }, "server listening");
@@ -132,6 +163,7 @@ export async function startServer(
     store,
     async close() {
       clearInterval(sweep);
+      clearInterval(monitor);
       await new Promise<void>((resolve) => {
         server.close(() => {
           resolve();

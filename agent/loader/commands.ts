@@ -12,6 +12,7 @@ import type {
 import type { MachineIdentity, Phase } from "../installer/plugin.js";
 import { readDisks } from "../inventory/disks.js";
 import { loadVerifiedAgent } from "./agent-runner.js";
+import { runMaintenance } from "./maintenance-runner.js";
 import { sleep } from "./backoff.js";
 import { say } from "./console.js";
 import { run } from "./run-command.js";
@@ -79,6 +80,8 @@ export async function runCommand(command: LeasedCommand, ctx: CommandContext): P
     }
     case "boot-installed":
       return bootInstalled();
+    case "run-maintenance":
+      return runMaintenance(command, ctx);
     case "resolve-policy":
       throw new Error("resolve-policy is the server's own step; it is never leased to an agent");
   }

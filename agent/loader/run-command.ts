@@ -5,6 +5,8 @@ import { spawn } from "node:child_process";
 export interface RunOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Variables added to the inherited environment (LD_LIBRARY_PATH for a maintenance image's tools). */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface RunResult {
@@ -14,17 +16,20 @@ export interface RunResult {
 
 export class CommandError extends Error {
   readonly code = "command_failed";
+  /** The program's whole stdout, when it ran: some (smartctl, e2fsck) report through it and a non-zero status. */
+  readonly stdout: string | undefined;
   constructor(
     readonly command: string,
     readonly argv: readonly string[],
     readonly exitCode: number | null,
     readonly stderrTail: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { stdout?: string },
   ) {
     super(
       `${command} ${argv.join(" ")} failed (${exitCode === null ? "killed" : `exit ${exitCode}`})${stderrTail ? `: ${stderrTail}` : ""}`,
       options,
     );
+    this.stdout = options?.stdout;
   }
 }
 
@@ -36,6 +41,7 @@ export function run(command: string, argv: readonly string[], options: RunOption
       stdio: ["ignore", "pipe", "pipe"],
       timeout: options.timeoutMs,
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
     });
     let stdout = "";
     let stderr = "";
@@ -46,7 +52,7 @@ export function run(command: string, argv: readonly string[], options: RunOption
     });
     child.on("close", (exitCode) => {
       if (exitCode === 0) resolve({ stdout, stderr });
-      else reject(new CommandError(command, argv, exitCode, stderr.trim().slice(-TAIL_CHARS)));
+      else reject(new CommandError(command, argv, exitCode, stderr.trim().slice(-TAIL_CHARS), { stdout }));
     });
   });
 }

@@ -5,8 +5,10 @@ import {
   CommandResultAccepted,
   ErrorBody,
   InventoryAccepted,
+  MaintenanceProgressAnswer,
   NextAction,
   type AgentEvent,
+  type MaintenanceProgress,
   type CommandResult,
   type Inventory,
 } from "../../protocol/index.js";
@@ -149,5 +151,18 @@ export async function postAgentEvent(serverUrl: string, machineId: string, event
     `${serverUrl}/v1/machines/${encodeURIComponent(machineId)}/events`,
     { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) },
     AgentEventAccepted,
+  );
+}
+
+/** An active maintenance run's report; the answer carries the extra steps the server has for it. */
+export function postMaintenanceProgress(
+  serverUrl: string,
+  machineId: string,
+  progress: MaintenanceProgress,
+): Promise<MaintenanceProgressAnswer> {
+  return requestJson(
+    `${serverUrl}/v1/machines/${encodeURIComponent(machineId)}/maintenance/progress`,
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(progress) },
+    MaintenanceProgressAnswer,
   );
 }

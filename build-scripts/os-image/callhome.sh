@@ -2,7 +2,10 @@
 # Calls the provisioning server home from a freshly installed OS (tiny: busybox sh; debian: dash).
 # The install left one line of JSON, NUL-padded, in the partition named bootwright-marker:
 #   {"image":"sha256:…","planHash":"sha256:…","machineId":"…","server":"http://…"}
-# We POST {image, planHash, os} to ${server}/v1/machines/${machineId}/callhome until it answers 2xx.
+# We POST {image, planHash, os} to ${server}/v1/machines/${machineId}/callhome until it answers 2xx,
+# then report health figures for good (seed 004): POST ${server}/v1/machines/${machineId}/health every
+# nextReportMs the server answers; an answer {"action":"reboot"} reboots the machine (a maintenance swap
+# waiting for it, in band: the machine has no power driver).
 # Usage: bootwright-callhome <kind>. Console lines are the contract the VM tests match.
 kind=${1:?usage: bootwright-callhome <kind>}
 MARKER_NAME=bootwright-marker
@@ -51,17 +54,53 @@ if [ -z "$machine" ] || [ -z "$server" ]; then
 fi
 
 body="{\"image\":\"$(field image)\",\"planHash\":\"$(field planHash)\",\"os\":\"$kind $(uname -r)\"}"
-url="${server%/}/v1/machines/$machine/callhome"
+base="${server%/}/v1/machines/$machine"
+
+# POSTs JSON $2 to $1 and prints the answer; non-zero on a failure or a non-2xx answer. busybox and GNU
+# wget both exit non-zero on a non-2xx answer; -t 1: we do the retrying. `timeout`, not wget's -T:
+# busybox 1.35's wget segfaults with -T.
+post() {
+  timeout 20 wget -q -t 1 -O - --header 'Content-Type: application/json' --post-data "$2" "$1"
+}
+
 tries=0
-while [ "$tries" -lt "$MAX_TRIES" ]; do
-  # busybox and GNU wget both exit non-zero on a non-2xx answer; -t 1: we do the retrying. `timeout`,
-  # not wget's -T: busybox 1.35's wget segfaults with -T.
-  if timeout 20 wget -q -t 1 -O /dev/null --header 'Content-Type: application/json' --post-data "$body" "$url"; then
-    say "called home machine=$machine"
-    exit 0
-  fi
+until post "$base/callhome" "$body" >/dev/null; do
   tries=$((tries + 1))
+  if [ "$tries" -ge "$MAX_TRIES" ]; then
+    say "call-home failed machine=$machine url=$base/callhome"
+    exit 1
+  fi
   sleep "$RETRY_SECONDS"
 done
-say "call-home failed machine=$machine url=$url"
-exit 1
+say "called home machine=$machine"
+
+# The figures: CPU clock as the kernel sees it, memory bandwidth (256 MiB through dd, timed with
+# /proc/uptime: busybox has no sub-second date), I/O errors in the kernel log, the load average.
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+figures() {
+  mhz=$(awk -F: '/^cpu MHz/ { printf "%d", $2; exit }' /proc/cpuinfo)
+  t0=$(uptime_s)
+  dd if=/dev/zero of=/dev/null bs=1048576 count=256 2>/dev/null
+  t1=$(uptime_s)
+  mbs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { d = b - a; if (d < 0.01) d = 0.01; printf "%d", 268.435456 / d }')
+  errors=$(dmesg 2>/dev/null | grep -ci 'i/o error')
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  printf '{"cpuMhz":%s,"memoryBandwidthMBs":%s,"diskErrors":%s,"load1":%s}' "${mhz:-0}" "$mbs" "${errors:-0}" "$load"
+}
+
+while true; do
+  health="{\"image\":\"$(field image)\",\"planHash\":\"$(field planHash)\",\"os\":\"$kind $(uname -r)\",\"figures\":$(figures)}"
+  next_ms=$((RETRY_SECONDS * 1000))
+  if answer=$(post "$base/health" "$health"); then
+    next_ms=$(printf '%s\n' "$answer" | sed -n 's/.*"nextReportMs"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p')
+    case "$answer" in
+      *'"action":"reboot"'*)
+        say "reboot requested by the server machine=$machine"
+        sync
+        if [ "$kind" = tiny ]; then reboot -f; else systemctl reboot; fi
+        exit 0
+        ;;
+    esac
+  fi
+  sleep $(((${next_ms:-60000} + 999) / 1000))
+done

@@ -100,15 +100,17 @@ LinkLocalAddressing=no
 IPv6AcceptRA=no
 `;
 
-const CALLHOME_UNIT = `# bootwright: tell the provisioning server this OS is up (reads the bootwright-marker partition).
+const CALLHOME_UNIT = `# bootwright: tell the provisioning server this OS is up (reads the bootwright-marker partition), then
+# report health figures for as long as it runs (simple, not oneshot: it never ends).
 [Unit]
-Description=bootwright call-home
+Description=bootwright call-home and health reporter
 Wants=network-online.target
 After=network-online.target
 
 [Service]
-Type=oneshot
-RemainAfterExit=yes
+Type=simple
+Restart=on-failure
+RestartSec=10
 ExecStart=/usr/local/sbin/bootwright-callhome debian
 # Its lines are the console contract (tests match them): straight to the console, unprefixed.
 StandardOutput=tty

@@ -7,6 +7,7 @@ import { getJson, SERVER_HELP } from "./api-client.js";
 import { formatBootList } from "./format.js";
 import { addMachineShow } from "./machine-show.js";
 import { addImageCommands } from "./image-commands.js";
+import { addMaintenanceCommands } from "./maintenance-commands.js";
 import { addPolicyCommands } from "./policy-commands.js";
 import { addQueueCommands } from "./queue-commands.js";
 import { addSmbiosCommand } from "./smbios-command.js";
@@ -69,6 +70,7 @@ addMachineShow(machines);
 addQueueCommands(program);
 addPolicyCommands(program);
 addImageCommands(program);
+addMaintenanceCommands(program);
 addSmbiosCommand(program);
 
 program.parseAsync().catch((err: unknown) => {

@@ -13,7 +13,7 @@ const LogEntries = z.object({
 });
 
 /** `key=value` → a selector; the value is JSON when it parses (numbers, true, null), else a string. */
-function parseWhere(raw: string): { path: string; equals: string | number | boolean | null } {
+export function parseWhere(raw: string): { path: string; equals: string | number | boolean | null } {
   const eq = raw.indexOf("=");
   if (eq <= 0) throw new Error(`--where wants path=value, e.g. inventory.system.product=X1 (got ${raw})`);
   const text = raw.slice(eq + 1);

@@ -92,4 +92,74 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      updated_at  TEXT NOT NULL
    ) STRICT;
    CREATE UNIQUE INDEX uploads_open_by_key ON uploads (origin_key) WHERE state = 'open';`,
+
+  // The maintenance swap (issue 9, seeds 001/004). installed_json: what the installed OS said when it
+  // last called home (the original target a swap comes back to); power_json: the machine's power driver.
+  // commands.lease_until: a lease that ends at a fixed time (a maintenance run's deadline).
+  `ALTER TABLE machines ADD COLUMN installed_json TEXT;
+   ALTER TABLE machines ADD COLUMN power_json TEXT;
+   ALTER TABLE commands ADD COLUMN lease_until TEXT;
+   CREATE TABLE maintenance_runs (
+     id               TEXT PRIMARY KEY,
+     machine_id       TEXT NOT NULL,
+     image_sha256     TEXT NOT NULL,
+     image_name       TEXT NOT NULL,
+     image_purpose    TEXT NOT NULL,
+     mode             TEXT NOT NULL,                  -- active | passive
+     trigger_json     TEXT NOT NULL,
+     state            TEXT NOT NULL,                  -- rebooting | running | returning | restoring | completed | failed
+     original_json    TEXT NOT NULL,                  -- what the machine comes back to
+     steps_json       TEXT NOT NULL,
+     extra_steps_json TEXT NOT NULL,                  -- [{ step, delivered }]
+     report_json      TEXT,
+     power_json       TEXT NOT NULL,                  -- [{ via, at, ok, error }]
+     command_id       TEXT NOT NULL,                  -- its run-maintenance command
+     started_at       TEXT NOT NULL,
+     deadline_at      TEXT NOT NULL,
+     running_at       TEXT,
+     last_progress_at TEXT,
+     reported_at      TEXT,
+     ended_at         TEXT,
+     error            TEXT,
+     alerted_at       TEXT                            -- a failure is alerted once (server log)
+   ) STRICT;
+   CREATE INDEX maintenance_runs_by_machine ON maintenance_runs (machine_id, started_at);
+   -- One unfinished run per machine (failed runs stay restorable but do not block a new one).
+   CREATE UNIQUE INDEX maintenance_runs_active ON maintenance_runs (machine_id)
+     WHERE state IN ('rebooting', 'running', 'returning', 'restoring');
+   CREATE TABLE maintenance_schedules (
+     id            TEXT PRIMARY KEY,
+     target_json   TEXT NOT NULL,                   -- { machine } | { where }
+     cron          TEXT,
+     at            TEXT,
+     image         TEXT NOT NULL,
+     mode          TEXT NOT NULL,
+     timeout_ms    INTEGER,
+     next_fire_at  TEXT,                            -- null once a one-time schedule fired
+     last_fired_at TEXT,
+     fired         INTEGER NOT NULL DEFAULT 0,
+     created_at    TEXT NOT NULL
+   ) STRICT;
+   CREATE INDEX maintenance_schedules_due ON maintenance_schedules (next_fire_at);
+   CREATE TABLE health_reports (
+     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+     machine_id   TEXT NOT NULL,
+     at           TEXT NOT NULL,
+     os           TEXT NOT NULL,
+     figures_json TEXT NOT NULL,
+     crossed_json TEXT NOT NULL
+   ) STRICT;
+   CREATE INDEX health_reports_by_machine ON health_reports (machine_id, seq);
+   -- A health rule below (or above) its threshold on a machine: it fired once and waits for the figure
+   -- to come back before it can fire again.
+   CREATE TABLE health_alerts (
+     machine_id TEXT NOT NULL,
+     rule       TEXT NOT NULL,
+     since      TEXT NOT NULL,
+     PRIMARY KEY (machine_id, rule)
+   ) STRICT;
+   CREATE TABLE boot_areas (
+     machine_id  TEXT PRIMARY KEY,
+     record_json TEXT NOT NULL                      -- protocol BootAreaRecord; bytes in <data>/boot-areas
+   ) STRICT;`,
 ];

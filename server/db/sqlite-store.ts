@@ -5,6 +5,11 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { SqliteImageCatalog, type ImageCatalog } from "./image-catalog.js";
 import { SqliteUploadCatalog, type UploadCatalog } from "./upload-catalog.js";
+import type { MachineWrites, PendingCommand } from "./machine-writes.js";
+import { SqliteHealth } from "./sqlite-health.js";
+import { SqliteMachineSettings } from "./sqlite-machine-settings.js";
+import { SqliteMaintenance } from "./sqlite-maintenance.js";
+import { SqliteSchedules } from "./sqlite-schedules.js";
 import { z } from "zod";
 import {
   BootCategory,
@@ -44,6 +49,18 @@ import { matchesWhere, type Where } from "../selector.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 import type { BootAnswer, BootRequest, CompleteOutcome, EventOutcome, LogEntry, Store } from "./store.js";
 
+/** Why a command whose lease ran out fails the machine (when it is not handed out again). */
+function expiryError(row: { kind: CommandKind; attempts: number; lease_expires_at: string | null }): string {
+  switch (row.kind) {
+    case "boot-installed":
+      return `the installed system did not call home by ${String(row.lease_expires_at)}: it may not boot (check its console)`;
+    case "run-maintenance":
+      return `the maintenance image did not report completion by ${String(row.lease_expires_at)}`;
+    default:
+      return `lease expired ${row.attempts} times: the agent never reported a result`;
+  }
+}
+
 /** A command whose lease expires this many times is failed: its agent keeps dying on it. */
 const MAX_LEASE_ATTEMPTS = 3;
 
@@ -70,6 +87,7 @@ const CommandRow = z.object({
   attempts: z.number(),
   lease_id: z.string().nullable(),
   lease_expires_at: z.string().nullable(),
+  lease_until: z.string().nullable(),
   error: z.string().nullable(),
   created_at: z.string(),
   updated_at: z.string(),
@@ -134,6 +152,10 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   readonly images: ImageCatalog;
   readonly uploads: UploadCatalog;
+  readonly maintenance: SqliteMaintenance;
+  readonly schedules: SqliteSchedules;
+  readonly health: SqliteHealth;
+  readonly settings: SqliteMachineSettings;
   /** Prepared statements by SQL text: preparing costs more than running the small queries here. */
   private readonly statements = new Map<string, Database.Statement>();
 
@@ -149,6 +171,51 @@ export class SqliteStore implements Store {
     this.migrate();
     this.images = new SqliteImageCatalog(this.db);
     this.uploads = new SqliteUploadCatalog(this.db);
+    const writes = this.machineWrites();
+    this.maintenance = new SqliteMaintenance(this.db, writes);
+    this.schedules = new SqliteSchedules(this.db, writes, this.maintenance);
+    this.health = new SqliteHealth(this.db, writes);
+    this.settings = new SqliteMachineSettings(this.db);
+  }
+
+  /** The store's own writes, for the maintenance swap's transactions (machine-writes.ts). */
+  private machineWrites(): MachineWrites {
+    return {
+      find: (id) => this.findById(id),
+      all: () => {
+        const rows: unknown[] = this.sql("SELECT * FROM machines ORDER BY id").all();
+        return rows.map(toMachine);
+      },
+      log: (machineId, at, event, data) => {
+        this.log(machineId, at, event, data);
+      },
+      setCategory: (machine, category, at, why) => {
+        this.setCategory(machine, category, at, why);
+      },
+      setExpected: (machine, expected, at) => {
+        this.setExpectedOne(machine, expected, at);
+      },
+      fail: (machine, at, why) => {
+        this.failMachine(machine, at, why);
+      },
+      enqueue: (machineId, kind, onSuccess, at, leaseUntil) =>
+        this.insertCommand(machineId, { kind, onSuccess }, at, leaseUntil),
+      cancel: (machineId, commandId, at) => {
+        this.cancelCommand(machineId, commandId, at);
+      },
+      pending: (machineId) =>
+        this.pendingCommands(machineId).map((row): PendingCommand => ({
+          id: row.id,
+          kind: row.kind,
+          state: row.state === "leased" ? "leased" : "queued",
+          leaseId: row.lease_id,
+          leaseExpiresAt: row.lease_expires_at,
+        })),
+      lease: (machineId, commandId, when, leaseMs) => {
+        const row = this.pendingCommands(machineId).find((r) => r.id === commandId);
+        if (row) this.leaseRow(machineId, row, when, leaseMs);
+      },
+    };
   }
 
   private sql(text: string): Database.Statement {
@@ -300,11 +367,42 @@ export class SqliteStore implements Store {
       partition: marker.partition,
     });
     this.setCategory(machine, "installed", at, "its disk carries the marker of its resolved plan");
+    this.setInstalled(machine.id, { image: marker.image, planHash: marker.planHash, os: null, at });
+  }
+
+  private setInstalled(
+    machineId: string,
+    installed: { image: string; planHash: string; os: string | null; at: string },
+  ): void {
+    this.sql("UPDATE machines SET installed_json = ? WHERE id = ?").run(JSON.stringify(installed), machineId);
   }
 
   private cancelCommand(machineId: string, commandId: string, at: string): void {
     this.sql("UPDATE commands SET state = 'cancelled', updated_at = ? WHERE id = ?").run(at, commandId);
     this.log(machineId, at, "command-cancelled", { command: commandId });
+  }
+
+  /** The pending commands the reconciler owns: a maintenance swap queues and ends its run-maintenance itself. */
+  private reconciledCommands(machineId: string): CommandRow[] {
+    return this.pendingCommands(machineId).filter((row) => row.kind !== "run-maintenance");
+  }
+
+  private insertCommand(
+    machineId: string,
+    command: { kind: CommandKind; onSuccess: BootCategory },
+    at: string,
+    leaseUntil?: string,
+  ): string {
+    const commandId = randomUUID();
+    this.sql(
+      "INSERT INTO commands (id, machine_id, kind, on_success, state, created_at, updated_at, lease_until) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
+    ).run(commandId, machineId, command.kind, command.onSuccess, at, at, leaseUntil ?? null);
+    this.log(machineId, at, "command-queued", {
+      command: commandId,
+      kind: command.kind,
+      onSuccess: command.onSuccess,
+    });
+    return commandId;
   }
 
   /** Brings one machine's queue in line with its difference (pure decision in reconciler.ts). */
@@ -317,28 +415,18 @@ export class SqliteStore implements Store {
         this.reconcileMachine(id, at);
         return;
       }
-      for (const row of this.pendingCommands(id)) this.cancelCommand(id, row.id, at);
+      for (const row of this.reconciledCommands(id)) this.cancelCommand(id, row.id, at);
       this.log(id, at, "difference-blocked", { expected: difference.expected, reason: planned.reason });
       return;
     }
-    const pending = this.pendingCommands(id).map((row) => ({
+    const pending = this.reconciledCommands(id).map((row) => ({
       id: row.id,
       kind: row.kind,
       onSuccess: row.on_success,
     }));
     const { cancel, enqueue } = queueChanges(difference, pending);
     for (const commandId of cancel) this.cancelCommand(id, commandId, at);
-    for (const command of enqueue) {
-      const commandId = randomUUID();
-      this.sql(
-        "INSERT INTO commands (id, machine_id, kind, on_success, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
-      ).run(commandId, id, command.kind, command.onSuccess, at, at);
-      this.log(id, at, "command-queued", {
-        command: commandId,
-        kind: command.kind,
-        onSuccess: command.onSuccess,
-      });
-    }
+    for (const command of enqueue) this.insertCommand(id, command, at);
     if (difference?.blocked && (cancel.length > 0 || enqueue.length > 0 || pending.length === 0)) {
       this.log(id, at, "difference-blocked", { expected: difference.expected, reason: difference.blocked });
     }
@@ -392,7 +480,10 @@ export class SqliteStore implements Store {
         });
       }
       this.log(id, at, "inventory", { from: existing?.category ?? null, to: category });
-      if (inventory.installedMarker)
+      const run = this.maintenance.activeRun(id);
+      // In maintenance the loader is the maintenance environment: its disk's marker changes nothing.
+      if (run) this.log(id, at, "maintenance-image-booted", { run: run.id, state: run.state });
+      else if (inventory.installedMarker)
         this.checkInstalledMarker(this.mustFind(id), inventory.installedMarker, at);
       this.reconcileMachine(id, at);
       return this.mustFind(id);
@@ -460,9 +551,7 @@ export class SqliteStore implements Store {
     for (const row of this.pendingCommands(id)) {
       if (row.state !== "leased" || row.lease_expires_at === null || row.lease_expires_at >= at) continue;
       if (row.attempts >= MAX_LEASE_ATTEMPTS || !retryOnExpiry(row.kind)) {
-        const error = retryOnExpiry(row.kind)
-          ? `lease expired ${row.attempts} times: the agent never reported a result`
-          : `the installed system did not call home by ${row.lease_expires_at}: it may not boot (check its console)`;
+        const error = expiryError(row);
         this.sql("UPDATE commands SET state = 'failed', error = ?, updated_at = ? WHERE id = ?").run(
           error,
           at,
@@ -496,6 +585,7 @@ export class SqliteStore implements Store {
 
   private failMachine(machine: Machine, at: string, why: string): void {
     this.setCategory(machine, "failed", at, why);
+    this.maintenance.onMachineFailed(machine.id, at, why);
     // Clearing the expectation stops the reconciler from retrying in a loop: the operator decides.
     this.sql("UPDATE machines SET expected = NULL WHERE id = ?").run(machine.id);
     this.reconcileMachine(machine.id, at);
@@ -508,15 +598,10 @@ export class SqliteStore implements Store {
       const pending = this.pendingCommands(id);
       const next = pending[0];
       if (!next || next.state === "leased") return undefined; // nothing to do, or its agent is still on it
-      const leaseMs = leaseMsFor(next.kind, durations);
-      const leaseId = randomUUID();
-      const expiresAt = new Date(when.getTime() + leaseMs).toISOString();
-      this.sql(
-        "UPDATE commands SET state = 'leased', lease_id = ?, lease_expires_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
-      ).run(leaseId, expiresAt, at, next.id);
-      this.log(id, at, "command-leased", { command: next.id, kind: next.kind, lease: leaseId, expiresAt });
+      const { leaseId, expiresAt, leaseMs } = this.leaseRow(id, next, when, leaseMsFor(next.kind, durations));
       const running = categoryWhileRunning(next.kind);
       if (running) this.setCategory(this.mustFind(id), running, at, `${next.kind} started`);
+      if (next.kind === "run-maintenance") this.maintenance.onLeased(id, next.id, at);
       // The agent must finish within 80% of the lease, leaving the rest for posting the result.
       return {
         id: next.id,
@@ -526,6 +611,23 @@ export class SqliteStore implements Store {
         timeoutMs: Math.max(1, Math.floor(leaseMs * 0.8)),
       };
     });
+  }
+
+  /** Leases one command: for `leaseMs`, or until its fixed end (a maintenance run's deadline). */
+  private leaseRow(
+    machineId: string,
+    row: CommandRow,
+    when: Date,
+    leaseMs: number,
+  ): { leaseId: string; expiresAt: string; leaseMs: number } {
+    const at = when.toISOString();
+    const leaseId = randomUUID();
+    const expiresAt = row.lease_until ?? new Date(when.getTime() + leaseMs).toISOString();
+    this.sql(
+      "UPDATE commands SET state = 'leased', lease_id = ?, lease_expires_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
+    ).run(leaseId, expiresAt, at, row.id);
+    this.log(machineId, at, "command-leased", { command: row.id, kind: row.kind, lease: leaseId, expiresAt });
+    return { leaseId, expiresAt, leaseMs: Math.max(1, Date.parse(expiresAt) - when.getTime()) };
   }
 
   completeCommand(
@@ -602,6 +704,8 @@ export class SqliteStore implements Store {
       else {
         this.setCategory(machine, decision.category, at, `${row.kind} succeeded`);
         this.reconcileMachine(id, at);
+        if (result.outcome === "succeeded" && result.output.kind === "run-maintenance")
+          this.maintenance.onReport(id, commandId, result.output.report, at);
       }
       return { kind: "applied", category: this.mustFind(id).category };
     });
@@ -645,10 +749,13 @@ export class SqliteStore implements Store {
       const matchesPlan = machine.plan?.planHash === call.planHash;
       const waiting = this.awaitingCallHome(id);
       this.log(id, at, "called-home", { ...call, matchesPlan, completesInstall: waiting !== undefined });
+      // What it runs: the original target a maintenance swap comes back to.
+      this.setInstalled(id, { image: call.image, planHash: call.planHash, os: call.os, at });
       if (!waiting) return { category: machine.category, completedInstall: false };
       this.sql("UPDATE commands SET state = 'succeeded', updated_at = ? WHERE id = ?").run(at, waiting.id);
       this.log(id, at, "command-succeeded", { command: waiting.id, kind: waiting.kind });
       this.setCategory(machine, waiting.on_success, at, `its installed OS called home (${call.os})`);
+      this.maintenance.onCallHome(id, call, at);
       this.reconcileMachine(id, at);
       return { category: this.mustFind(id).category, completedInstall: true };
     });

@@ -21,6 +21,33 @@ import type { LeaseDurations } from "../reconciler.js";
 import type { Where } from "../selector.js";
 import type { ImageCatalog } from "./image-catalog.js";
 import type { UploadCatalog } from "./upload-catalog.js";
+import type { SqliteHealth } from "./sqlite-health.js";
+import type { SqliteMachineSettings } from "./sqlite-machine-settings.js";
+import type { SqliteMaintenance } from "./sqlite-maintenance.js";
+import type { SqliteSchedules } from "./sqlite-schedules.js";
+
+// The maintenance swap's parts (issue 9), by their public surface: a PostgreSQL store provides the same.
+export type MaintenanceStore = Pick<
+  SqliteMaintenance,
+  | "start"
+  | "runs"
+  | "run"
+  | "runForCommand"
+  | "recordPower"
+  | "inBandReboot"
+  | "progress"
+  | "addStep"
+  | "restore"
+  | "leaseBootInstalled"
+  | "sweep"
+  | "takeUnalerted"
+>;
+export type ScheduleStore = Pick<SqliteSchedules, "add" | "list" | "remove" | "due" | "fire">;
+export type HealthStore = Pick<SqliteHealth, "record" | "history">;
+export type MachineSettingsStore = Pick<
+  SqliteMachineSettings,
+  "setPower" | "power" | "putBootArea" | "bootArea"
+>;
 
 export interface LogEntry {
   seq: number;
@@ -57,6 +84,11 @@ export interface Store {
   readonly images: ImageCatalog;
   /** Resumable uploads of captured images (the bytes are files: server/images/uploads.ts). */
   readonly uploads: UploadCatalog;
+  /** Maintenance swaps (seeds 001, 004): runs, schedules, health reports, power and boot-area settings. */
+  readonly maintenance: MaintenanceStore;
+  readonly schedules: ScheduleStore;
+  readonly health: HealthStore;
+  readonly settings: MachineSettingsStore;
   /** iPXE asked for a machine's script: enroll it as `discovered` if new, else note it was seen. */
   recordBootRequest(request: BootRequest): Promise<BootAnswer>;
   /** The loader posted an inventory: enroll (if booted without iPXE) or update. */

@@ -4,14 +4,8 @@ import type { z } from "zod";
 import { toSchemaIssues } from "../../protocol/index.js";
 import { ApiError } from "../errors.js";
 
-export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
-  const type = req.headers["content-type"] ?? "";
-  if (!/^application\/json\b/i.test(type)) {
-    throw new ApiError(
-      "unsupported_media_type",
-      `expected content-type application/json, got ${type || "none"}`,
-    );
-  }
+/** The whole body as bytes, refused (413) past `limitBytes`, declared or not. */
+export async function readRawBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limitBytes) {
     throw new ApiError("body_too_large", `body of ${declared} bytes is over the limit of ${limitBytes}`, {
@@ -27,7 +21,18 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
     }
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  const type = req.headers["content-type"] ?? "";
+  if (!/^application\/json\b/i.test(type)) {
+    throw new ApiError(
+      "unsupported_media_type",
+      `expected content-type application/json, got ${type || "none"}`,
+    );
+  }
+  const text = (await readRawBody(req, limitBytes)).toString("utf8");
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

@@ -34,6 +34,9 @@ import { DEFAULT_FANOUT, ImageFanout, type FanoutOptions } from "../images/fanou
 import { UploadService } from "../images/uploads.js";
 import type { LeaseDurations } from "../reconciler.js";
 import { addImageRoutes } from "./image-routes.js";
+import { addMaintenanceRoutes } from "./maintenance-routes.js";
+import { BootAreaFiles } from "../maintenance/boot-areas.js";
+import type { MaintenanceService } from "../maintenance/service.js";
 import { addPolicyRoutes } from "./policy-routes.js";
 import { Router, sendJson, sendText, type RequestContext } from "./router.js";
 
@@ -59,6 +62,10 @@ export interface AppDeps {
   /** Recipes' files, one directory per recipe (served to install scripts). */
   recipesDir: string;
   fanout?: Partial<FanoutOptions>;
+  /** Maintenance swaps: start, reboot, restore, health, the monitor. */
+  maintenance: MaintenanceService;
+  /** Where the boot areas recorded at install are kept. */
+  bootAreasDir: string;
 }
 
 const IPXE_TYPE = "text/plain; charset=utf-8";
@@ -251,7 +258,11 @@ export function buildRouter(deps: AppDeps): Router {
     const id = await knownMachine(ctx.params.id);
     const leased = await deps.store.leaseNext(id, new Date(), deps.leases);
     const command =
-      leased?.kind === "run-agent" || leased?.kind === "write-image" ? await withAgent(leased, id) : leased;
+      leased?.kind === "run-agent" || leased?.kind === "write-image"
+        ? await withAgent(leased, id)
+        : leased?.kind === "run-maintenance"
+          ? { ...leased, maintenance: await deps.maintenance.assignment(id, leased) }
+          : leased;
     const next: NextAction = command
       ? { action: "run", command }
       : { action: "wait", pollAfterMs: deps.idlePollMs };
@@ -341,5 +352,11 @@ export function buildRouter(deps: AppDeps): Router {
     bodyLimitBytes: deps.bodyLimitBytes,
   });
   addPolicyRoutes(router, { store: deps.store, bodyLimitBytes: deps.bodyLimitBytes });
+  addMaintenanceRoutes(router, {
+    store: deps.store,
+    service: deps.maintenance,
+    bootAreas: new BootAreaFiles(deps.bootAreasDir),
+    bodyLimitBytes: deps.bodyLimitBytes,
+  });
   return router;
 }

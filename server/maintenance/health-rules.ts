@@ -1,0 +1,35 @@
+// Which health rules of the policy watch a machine, and whether a report puts each beyond its
+// threshold (pure). The store latches a crossing so a rule fires once until the figure comes back.
+import type { HealthFigures, HealthRule, Inventory, Policy } from "../../protocol/index.js";
+import { compileCondition, conditionHolds, MachineFacts } from "../policy/match.js";
+
+export interface HealthReading {
+  rule: HealthRule;
+  value: number;
+  beyond: boolean;
+}
+
+/** True when the value is past the rule's threshold (below `below`, or above `above`). */
+export function beyondThreshold(rule: HealthRule, value: number): boolean {
+  return rule.below !== undefined ? value < rule.below : rule.above !== undefined && value > rule.above;
+}
+
+/** The readings of the rules that watch this machine and whose figure the report carries. */
+export function readHealth(
+  policy: Policy,
+  inventory: Inventory | null,
+  figures: HealthFigures,
+): HealthReading[] {
+  const facts = inventory ? new MachineFacts(inventory) : undefined;
+  const readings: HealthReading[] = [];
+  for (const rule of policy.health ?? []) {
+    const value = figures[rule.figure];
+    if (value === undefined) continue;
+    const watched = rule.match.every((condition) => {
+      const compiled = compileCondition(condition);
+      return facts !== undefined && conditionHolds(compiled, facts.read(compiled.fact, compiled.keys));
+    });
+    if (watched) readings.push({ rule, value, beyond: beyondThreshold(rule, value) });
+  }
+  return readings;
+}

@@ -1,0 +1,15 @@
+// A power driver reboots one machine from the server (seed 001: the reboot "initiated over the
+// network"): QEMU's QMP for VMs, IPMI for BMCs. Each is a small class behind this one interface.
+export interface PowerDriver {
+  /** "qmp", "ipmi": how the step log names it. */
+  readonly name: string;
+  /**
+   * Reboots the machine so it asks the network what to boot (powers it on when it is off). Resolves
+   * once the BMC or hypervisor accepted the request; throws an error that says what failed.
+   */
+  cycle(signal: AbortSignal): Promise<void>;
+}
+
+export class PowerError extends Error {
+  readonly code = "power_failed";
+}
