@@ -7,6 +7,7 @@ import type { LeasedCommand, NextAction } from "../protocol/index.js";
 import {
   freePort,
   jsonRequest,
+  killProcess,
   makeTempDir,
   spawnServerProcess,
   SAMPLE_UUID as ID,
@@ -27,16 +28,8 @@ async function startProcess(leaseMs: number): Promise<void> {
   });
 }
 
-async function kill9(): Promise<void> {
-  const proc = child;
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise<void>((done) =>
-    proc.once("exit", () => {
-      done();
-    }),
-  );
-  proc.kill("SIGKILL");
-  await exited;
+function kill9(): Promise<void> {
+  return killProcess(child);
 }
 
 const api = (path: string, method = "GET", body?: unknown) =>

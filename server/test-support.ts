@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Inventory } from "../protocol/index.js";
+import { NextAction, type CommandResult, type Inventory, type LeasedCommand } from "../protocol/index.js";
 import { loadServerConfig, type ServerConfigInput } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startServer, type RunningServer } from "./server.js";
@@ -127,4 +127,73 @@ export async function spawnServerProcess(
     }
     await new Promise((done) => setTimeout(done, 100));
   }
+}
+
+/** The loader's part over the HTTP API: lease the machine's next command, which must be of `kind`. */
+export async function leaseCommand(baseUrl: string, machineId: string, kind: string): Promise<LeasedCommand> {
+  const next = NextAction.parse((await jsonRequest(`${baseUrl}/v1/machines/${machineId}/next`, "GET")).body);
+  if (next.action !== "run" || next.command.kind !== kind)
+    throw new Error(`expected to lease ${kind} for ${machineId}, got ${JSON.stringify(next)}`);
+  return next.command;
+}
+
+/** Posts a command's result; throws unless the server took it. */
+export async function postResult(
+  baseUrl: string,
+  machineId: string,
+  command: LeasedCommand,
+  result: CommandResult,
+): Promise<void> {
+  const res = await jsonRequest(
+    `${baseUrl}/v1/machines/${machineId}/commands/${command.id}/result`,
+    "POST",
+    result,
+  );
+  if (res.status !== 200) throw new Error(`result of ${command.kind} refused: ${JSON.stringify(res.body)}`);
+}
+
+/**
+ * Plays the loader and agent through an install over the API (expect installed → check-disks → run-agent →
+ * write-image) and returns the leased boot-installed: the machine is rebooting into its install.
+ */
+export async function installUntilReboot(
+  baseUrl: string,
+  machineId: string,
+  onLeased: (kind: LeasedCommand["kind"]) => Promise<void> = () => Promise.resolve(),
+): Promise<LeasedCommand> {
+  const expected = await jsonRequest(`${baseUrl}/v1/machines/${machineId}/expected`, "PUT", {
+    category: "installed",
+  });
+  if (expected.status !== 200) throw new Error(`expect installed: HTTP ${expected.status}`);
+  const check = await leaseCommand(baseUrl, machineId, "check-disks");
+  await onLeased(check.kind);
+  await postResult(baseUrl, machineId, check, {
+    leaseId: check.leaseId,
+    outcome: "succeeded",
+    output: { kind: "check-disks", disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 2 }] },
+  });
+  for (const kind of ["run-agent", "write-image"] as const) {
+    const command = await leaseCommand(baseUrl, machineId, kind);
+    if (!/^[0-9a-f]{64}$/.test(command.agent?.sha256 ?? ""))
+      throw new Error(`${kind} leased without an agent`);
+    await onLeased(command.kind);
+    await postResult(baseUrl, machineId, command, {
+      leaseId: command.leaseId,
+      outcome: "succeeded",
+      output: { kind, sha256: command.agent?.sha256 ?? "", steps: [] },
+    });
+  }
+  return leaseCommand(baseUrl, machineId, "boot-installed");
+}
+
+/** SIGKILL a server process started by spawnServerProcess, and wait until it is gone. */
+export async function killProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) =>
+    child.once("exit", () => {
+      done();
+    }),
+  );
+  child.kill("SIGKILL");
+  await exited;
 }

@@ -4,9 +4,10 @@
 // by the server's lease sweep, not left waiting.
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { compress } from "zstd-napi";
-import type { CommandResult, LeasedCommand, NextAction } from "../../protocol/index.js";
+import type { LeasedCommand } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
 import {
+  installUntilReboot as driveInstall,
   jsonRequest,
   makeTempDir,
   SAMPLE_UUID as ID,
@@ -21,50 +22,18 @@ const inventory = sampleInventory();
 const api = (path: string, method = "GET", body?: unknown) =>
   jsonRequest(`${server.url}${path}`, method, body);
 
-async function lease(kind: string): Promise<LeasedCommand> {
-  const next = (await api(`/v1/machines/${ID}/next`)).body as NextAction;
-  if (next.action !== "run") throw new Error(`expected ${kind}, got ${JSON.stringify(next)}`);
-  expect(next.command.kind).toBe(kind);
-  return next.command;
-}
-
 async function category(): Promise<string | undefined> {
   return (await server.store.getMachine(ID))?.category;
 }
 
-async function succeed(
-  command: LeasedCommand,
-  output: CommandResult & { outcome: "succeeded" },
-): Promise<void> {
-  const res = await api(`/v1/machines/${ID}/commands/${command.id}/result`, "POST", output);
-  expect(res.status).toBe(200);
-}
-
-/** Runs the queue up to the reboot, as the loader and agent would; returns the boot-installed lease. */
+/** Runs the queue up to the reboot, as the loader and agent would, checking the category on each lease. */
 async function installUntilReboot(): Promise<LeasedCommand> {
-  expect((await api(`/v1/machines/${ID}/expected`, "PUT", { category: "installed" })).status).toBe(200);
-  const check = await lease("check-disks");
-  await succeed(check, {
-    leaseId: check.leaseId,
-    outcome: "succeeded",
-    output: { kind: "check-disks", disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 2 }] },
+  const seen: string[] = [];
+  const reboot = await driveInstall(server.url, ID, async (kind) => {
+    seen.push(`${kind}:${String(await category())}`);
   });
-  const configure = await lease("run-agent");
-  expect(await category()).toBe("configuring");
-  await succeed(configure, {
-    leaseId: configure.leaseId,
-    outcome: "succeeded",
-    output: { kind: "run-agent", sha256: configure.agent?.sha256 ?? "", steps: [] },
-  });
-  const image = await lease("write-image");
-  expect(await category()).toBe("imaging");
-  expect(image.agent?.sha256).toMatch(/^[0-9a-f]{64}$/);
-  await succeed(image, {
-    leaseId: image.leaseId,
-    outcome: "succeeded",
-    output: { kind: "write-image", sha256: image.agent?.sha256 ?? "", steps: [] },
-  });
-  const reboot = await lease("boot-installed");
+  expect(seen).toEqual(["check-disks:inventoried", "run-agent:configuring", "write-image:imaging"]);
+  expect(reboot.kind).toBe("boot-installed");
   expect(await category()).toBe("imaging");
   return reboot;
 }
