@@ -136,7 +136,7 @@ it("operator swap, active: recorded, loader booted, progress polled, extra step 
     image: {
       name: "diag",
       purpose: "diagnostic",
-      url: expect.stringMatching(/\/v1\/images\/[0-9a-f]{64}\/blob$/),
+      url: expect.stringMatching(/\/v1\/images\/[0-9a-f]{64}\/blob$/) as unknown,
     },
     reportEveryMs: 300,
   });
@@ -319,14 +319,14 @@ it("a health figure past its threshold starts maintenance once, asks the OS to r
 it("refuses what cannot be done, saying why", async () => {
   expect((await start({ image: "tiny" })).body).toMatchObject({
     code: "maintenance_refused",
-    message: expect.stringMatching(/raw.zst os image, not a maintenance image/),
+    message: expect.stringMatching(/raw.zst os image, not a maintenance image/) as unknown,
   });
   expect((await start({ image: "nope" })).body).toMatchObject({
     message: "image nope is not in the image store",
   });
   const passive = MaintenanceRun.parse((await start({ mode: "passive" })).body);
   expect((await start({})).body).toMatchObject({
-    message: expect.stringMatching(/already in maintenance run/),
+    message: expect.stringMatching(/already in maintenance run/) as unknown,
   });
   const step = await api(`/v1/machines/${ID}/maintenance/steps`, "POST", { name: "memory-test" });
   expect(step.status).toBe(409);
@@ -350,7 +350,7 @@ it("refuses what cannot be done, saying why", async () => {
   expect(badSchedule.status).toBe(422);
   expect(badSchedule.body).toMatchObject({
     code: "schedule_invalid",
-    message: expect.stringMatching(/minute 61/),
+    message: expect.stringMatching(/minute 61/) as unknown,
   });
 });
 

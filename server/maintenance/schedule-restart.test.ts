@@ -94,7 +94,9 @@ it("fires once at its time after a SIGKILL and restart in between", async () => 
   expect(more).toHaveLength(0);
   expect(run?.trigger).toMatchObject({ kind: "schedule", when: at });
   const { schedules } = MaintenanceScheduleList.parse((await api("/v1/maintenance/schedules")).body);
-  expect(schedules).toMatchObject([{ fired: 1, nextFireAt: null, lastFiredAt: expect.any(String) }]);
+  expect(schedules).toMatchObject([
+    { fired: 1, nextFireAt: null, lastFiredAt: expect.any(String) as unknown },
+  ]);
 });
 
 it("a time missed while the server was down fires once when it is back; a cron schedule moves on", async () => {
