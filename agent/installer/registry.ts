@@ -2,6 +2,7 @@
 // the list is explicit; the agent builder bundles only those whose probe applies to a machine.
 import type { AgentPlan, Inventory } from "../../protocol/index.js";
 import type { InstallerPlugin, Support } from "./plugin.js";
+import { bootArea } from "./plugins/boot-area.js";
 import { diskReport } from "./plugins/disk-report.js";
 import { imageStream } from "./plugins/image-stream.js";
 import { recipeCapture } from "./plugins/recipe-capture.js";
@@ -18,6 +19,8 @@ export const PLUGINS: readonly { plugin: InstallerPlugin; module: string; export
   { plugin: imageStream, module: "plugins/image-stream.ts", exportName: "imageStream" },
   // After image-stream: adds the plan's partitions behind a whole-disk image's own.
   { plugin: partitionAfterImage, module: "plugins/partition.ts", exportName: "partitionAfterImage" },
+  // After the partitions: records the finished boot area (MBR, GPT) for the repair image (seed 001).
+  { plugin: bootArea, module: "plugins/boot-area.ts", exportName: "bootArea" },
   // Last: the recipe's script runs on the written system, then the disk is captured (seed 003).
   { plugin: recipeCapture, module: "plugins/recipe-capture.ts", exportName: "recipeCapture" },
 ];

@@ -1,0 +1,141 @@
+// Records the boot area the install leaves (seed 004: the repair image restores it after, say, a boot
+// sector infection): once the image is written and the plan's partitions added, the disk's head (MBR,
+// primary GPT, up to the first partition) and tail (backup GPT) go to the server, which keeps them
+// with the machine. Reads only; safe to rerun (the server replaces the record atomically).
+import { createHash } from "node:crypto";
+import { open } from "node:fs/promises";
+import { BootAreaRecord, ErrorBody } from "../../../protocol/index.js";
+import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../../loader/backoff.js";
+import { installTarget, type BlockTarget } from "../block-device.js";
+import { describeError } from "../describe-error.js";
+import { parseGptEntries, readGptTable } from "../gpt.js";
+import { bootAreaExtents } from "../maintenance/boot-area.js";
+import type { InstallerPlugin, StepContext } from "../plugin.js";
+
+const UPLOAD_ATTEMPTS = 5;
+const REQUEST_TIMEOUT_MS = 60_000;
+
+/** `bytes` bytes of `path` from `offset`: all of them, or an error naming where it stopped. */
+async function readRange(path: string, offset: number, bytes: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(bytes);
+  const handle = await open(path, "r");
+  try {
+    let done = 0;
+    while (done < bytes) {
+      const { bytesRead } = await handle.read(buffer, done, bytes - done, offset + done);
+      if (bytesRead === 0)
+        throw new Error(`${path}: end of device at ${offset + done}, wanted ${bytes} bytes from ${offset}`);
+      done += bytesRead;
+    }
+    return buffer;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** An answer that retrying cannot change (the server refused the record itself). */
+const REFUSED = "boot_area_refused";
+class UploadRefused extends Error {
+  readonly code = REFUSED;
+}
+
+async function putOnce(
+  url: string,
+  body: Buffer,
+  sha256: string,
+  signal: AbortSignal,
+): Promise<BootAreaRecord> {
+  const response = await fetch(url, {
+    method: "PUT",
+    body,
+    headers: { "content-type": "application/octet-stream", "x-bootwright-sha256": sha256 },
+    signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (!response.ok) {
+    const error = ErrorBody.safeParse(json);
+    const why = error.success ? `${error.data.code}: ${error.data.message}` : text.slice(0, 200);
+    const message = `PUT ${url}: HTTP ${response.status}${why ? ` ${why}` : ""}`;
+    // 408 and 429 are "later"; 5xx is the server's trouble: both are worth another try.
+    if (response.status < 500 && response.status !== 408 && response.status !== 429)
+      throw new UploadRefused(message);
+    throw new Error(message);
+  }
+  const record = BootAreaRecord.safeParse(json);
+  if (!record.success) throw new UploadRefused(`PUT ${url}: unexpected answer: ${record.error.message}`);
+  if (record.data.sha256 !== sha256)
+    throw new UploadRefused(
+      `PUT ${url}: the server recorded sha256 ${record.data.sha256}, we sent ${sha256}`,
+    );
+  return record.data;
+}
+
+async function record(ctx: StepContext): Promise<Record<string, unknown>> {
+  if (ctx.plan.raid)
+    return {
+      skipped:
+        "the plan has RAID: each member disk carries its own boot area under the md array; recording them is not supported",
+    };
+  const source = ctx.plan.imageSource;
+  if (!source) throw new Error(`image ${ctx.plan.image} is not in the server's image store`);
+  const target: BlockTarget = await installTarget(ctx.root, ctx.plan);
+  // readGptTable refuses a table whose CRCs do not match: a record must never keep a corrupt one.
+  const { header, entries } = await readGptTable(target.path, target.sectorBytes);
+  const extents = bootAreaExtents(header, parseGptEntries(entries, header.count, header.entrySize), {
+    diskBytes: target.sizeBytes,
+    sectorBytes: target.sectorBytes,
+  });
+  const head = await readRange(target.path, 0, extents.headBytes);
+  const tail = await readRange(target.path, target.sizeBytes - extents.tailBytes, extents.tailBytes);
+  const body = Buffer.concat([head, tail]);
+  const sha256 = createHash("sha256").update(body).digest("hex");
+  const query = new URLSearchParams({
+    device: target.kernelName,
+    diskBytes: String(target.sizeBytes),
+    sectorBytes: String(target.sectorBytes),
+    headBytes: String(extents.headBytes),
+    tailBytes: String(extents.tailBytes),
+    image: `sha256:${source.sha256}`,
+    planHash: ctx.plan.planHash,
+  });
+  const url = `${ctx.machine.serverUrl}/v1/machines/${encodeURIComponent(ctx.machine.id)}/boot-area?${query.toString()}`;
+  ctx.progress("recording the boot area", { device: target.kernelName, ...extents });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const saved = await putOnce(url, body, sha256, ctx.signal);
+      return {
+        device: target.kernelName,
+        headBytes: saved.headBytes,
+        tailBytes: saved.tailBytes,
+        sha256,
+        attempts: attempt,
+        ...(extents.tailNote ? { tailNote: extents.tailNote } : {}),
+      };
+    } catch (err) {
+      const refused = err instanceof Error && "code" in err && err.code === REFUSED;
+      if (ctx.signal.aborted || refused || attempt >= UPLOAD_ATTEMPTS)
+        throw new Error(
+          `boot area of ${target.name} not recorded after ${attempt} ${attempt === 1 ? "try" : "tries"}: ${describeError(err)}`,
+          {
+            cause: err,
+          },
+        );
+      const waitMs = backoffDelayMs(attempt, DEFAULT_BACKOFF);
+      ctx.progress("boot area upload failed: retrying", { attempt, waitMs, reason: describeError(err) });
+      await sleep(waitMs, ctx.signal);
+    }
+  }
+}
+
+export const bootArea: InstallerPlugin = {
+  name: "boot-area",
+  phase: "image",
+  probe: (_inventory, plan) => (plan.imageSource?.format === "raw.zst" ? "generic" : "none"),
+  steps: [{ name: "record", run: record }],
+};

@@ -1,0 +1,328 @@
+// The maintenance swap end to end on real VMs (seeds 001, 004), with the tiny OS image:
+// - repair: an installed VM whose boot sector the test destroys cannot boot; an operator swaps it into
+//   the repair image (rebooted through a real BMC: ipmitool → OpenIPMI's ipmi_sim → QEMU), the image
+//   restores the boot area recorded at install, the VM is swapped back and boots its original OS;
+// - health: the installed OS's reporter posts a reading below a policy threshold, the diagnostic image
+//   runs in passive mode (rebooted in band: the reporter is told to), its report is stored, the VM returns;
+// - fault: a maintenance image that never reports times out, the machine is failed with the reason, and
+//   one restore command (power through QMP) brings the original system back.
+import { mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { buildMaintenanceImage } from "../build-scripts/build-maintenance-image.js";
+import { buildOsImage } from "../build-scripts/build-os-image.js";
+import { MaintenanceRun, MaintenanceRunList, type MaintenanceReport } from "../protocol/index.js";
+import { uploadImage } from "../server/cli/image-commands.js";
+import type { RunningServer } from "../server/server.js";
+import { jsonRequest } from "../server/test-support.js";
+import { chooseAccelerator, type Accelerator } from "./accelerator.js";
+import { startIpmiBmc, type IpmiBmc } from "./ipmi-bmc.js";
+import { packMaintenanceImage } from "./maintenance-image.js";
+import { requireBootArtefacts } from "./paths.js";
+import { Vm } from "./qemu.js";
+import { installAndWaitForCallHome, startTestServer, waitForMachine } from "./test-server.js";
+
+let accel: Accelerator;
+let dir: string;
+let server: RunningServer;
+let bmc: IpmiBmc | undefined;
+const vms: Vm[] = [];
+
+const api = (path: string, method = "GET", body?: unknown) =>
+  jsonRequest(`${server.url}${path}`, method, body);
+
+const REPAIR_VM = { mac: "52:54:00:a9:00:01", id: "0e0c8a6a-6f5f-4c43-9d57-0000000000a9" };
+const HEALTH_VM = { mac: "52:54:00:a9:00:02", id: "0e0c8a6a-6f5f-4c43-9d57-0000000000aa" };
+const SECTOR = 512;
+/** Protective MBR (with the boot code) and the primary GPT: LBA 0-33. */
+const BOOT_AREA_BYTES = 34 * SECTOR;
+
+function readBytes(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, offset);
+    return buffer;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function zeroBytes(path: string, offset: number, length: number): void {
+  const fd = openSync(path, "r+");
+  try {
+    writeSync(fd, Buffer.alloc(length), 0, length, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function callHomes(vm: Vm, id: string): number {
+  return vm.console().split(`bootwright-os: called home machine=${id}`).length - 1;
+}
+
+/** Waits until the VM's OS has called home more than `before` times (a reboot into it completed). */
+async function waitForCallHomeAfter(vm: Vm, id: string, before: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (callHomes(vm, id) <= before) {
+    if (Date.now() > deadline)
+      throw new Error(`${vm.name}: no new call home in ${timeoutMs} ms\n${vm.describe()}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function runsOf(id: string): Promise<MaintenanceRun[]> {
+  return MaintenanceRunList.parse((await api(`/v1/machines/${id}/maintenance`)).body).runs;
+}
+
+/** Waits for the machine's newest run to end (completed or failed); prints the console on failure. */
+async function waitForRunEnd(vm: Vm, id: string, timeoutMs: number): Promise<MaintenanceRun> {
+  try {
+    await waitForMachine(
+      server,
+      id,
+      (m) => m?.category === "installed" || m?.category === "failed",
+      timeoutMs,
+    );
+  } catch (err) {
+    console.log(`[${vm.name}] console tail:\n${vm.console().split("\n").slice(-40).join("\n")}`);
+    throw err;
+  }
+  const run = (await runsOf(id)).at(-1);
+  if (!run) throw new Error(`${id}: no maintenance run`);
+  return run;
+}
+
+function tinyVm(name: string, machine: { mac: string; id: string }, extraArgs: string[] = []): Vm {
+  const vm = Vm.start({
+    name,
+    workDir: join(dir, name),
+    accel,
+    firmware: "bios",
+    boot: { kind: "network", bootfileUrl: `${server.advertiseUrl}/boot.ipxe` },
+    mac: machine.mac,
+    uuid: machine.id,
+    smbios: [`type=1,manufacturer=Acme,product=MNT-${name},serial=MNT-${name}`],
+    disksMiB: [128],
+    memoryMiB: 1024,
+    allowReboot: true,
+    extraArgs,
+  });
+  vms.push(vm);
+  return vm;
+}
+
+beforeAll(async () => {
+  requireBootArtefacts();
+  accel = await chooseAccelerator();
+  const tiny = await buildOsImage({ kind: "tiny" });
+  const diagnostic = await buildMaintenanceImage({ kind: "diagnostic" });
+  const repair = await buildMaintenanceImage({ kind: "repair" });
+  dir = mkdtempSync(join(tmpdir(), "bootwright-maintenance-"));
+  server = await startTestServer(dir, 0, {
+    pollIntervalMs: 1_000,
+    maintenanceTickMs: 1_000,
+    maintenanceReportMs: 5_000,
+    healthReportMs: 3_000,
+    leaseSweepMs: 2_000,
+  });
+  const policy = {
+    rules: [{ name: "tiny", match: [{ fact: "product", glob: "MNT-*" }], plan: { image: "tiny" } }],
+  };
+  expect((await api("/v1/policy", "PUT", { format: "json", source: JSON.stringify(policy) })).status).toBe(
+    200,
+  );
+  await uploadImage(server.url, tiny.paths.zst, { name: "tiny", format: "raw.zst", purpose: "os" });
+  await uploadImage(server.url, diagnostic.path, {
+    name: "diagnostic",
+    format: "tar.zst",
+    purpose: "diagnostic",
+  });
+  await uploadImage(server.url, repair.path, { name: "repair", format: "tar.zst", purpose: "repair" });
+}, 20 * 60_000);
+
+afterAll(async () => {
+  await Promise.all(vms.map((vm) => vm.stop()));
+  await bmc?.stop();
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it("repair: a destroyed boot sector is restored by the repair image, rebooted through IPMI; the VM boots its OS again", async () => {
+  const workDir = join(dir, "repair");
+  bmc = await startIpmiBmc({ workDir, qmpSocket: join(workDir, "qmp.sock") });
+  const vm = tinyVm("repair", REPAIR_VM, bmc.qemuArgs);
+  const { id } = REPAIR_VM;
+  await installAndWaitForCallHome(server, vm, id, { enroll: 240_000, install: 600_000 });
+  const disk = join(workDir, "disk0.img");
+  const installed = readBytes(disk, 0, BOOT_AREA_BYTES);
+  expect(installed.readUInt16LE(510)).toBe(0xaa55);
+  const bootArea = (await api(`/v1/machines/${id}/boot-area`)).body;
+  expect(bootArea).toMatchObject({ device: "vda", image: expect.stringMatching(/^sha256:/) as unknown });
+  expect((await api(`/v1/machines/${id}/power`, "PUT", bmc.settings)).status).toBe(200);
+
+  // What malware or a bad write does: the boot code, partition table and GPT header are gone.
+  zeroBytes(disk, 0, BOOT_AREA_BYTES);
+  const before = callHomes(vm, id);
+  const cycle = await api(`/v1/machines/${id}/power/cycle`, "POST");
+  expect(cycle.body).toMatchObject({ driver: "ipmi", ok: true });
+  // iPXE sends it to its disk, which no longer boots.
+  await vm.waitForConsole(/not a bootable disk|No bootable device|Could not boot/, 120_000);
+  expect(callHomes(vm, id)).toBe(before);
+
+  const started = Date.now();
+  const start = await api(`/v1/machines/${id}/maintenance`, "POST", { image: "repair", mode: "passive" });
+  expect(start.status).toBe(201);
+  expect(MaintenanceRun.parse(start.body).power).toEqual([
+    expect.objectContaining({ via: "ipmi", ok: true }),
+  ]);
+  const run = await waitForRunEnd(vm, id, 600_000);
+  expect(run.state).toBe("completed");
+  await waitForCallHomeAfter(vm, id, before, 120_000);
+  console.log(
+    `[maintenance repair] start → back in the original OS: ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+
+  const report = run.report as MaintenanceReport;
+  expect(report.steps.map((s) => [s.name, s.ok])).toEqual([
+    ["check-boot-area", true],
+    ["restore-boot-area", true],
+    ["fsck-root", true],
+  ]);
+  expect(JSON.stringify(report.steps[1]?.data)).toMatch(/restored|sectors/i);
+  expect(readBytes(disk, 0, BOOT_AREA_BYTES).equals(installed)).toBe(true);
+  // The BMC was told to network-boot the machine, as a real one would be.
+  expect(bmc.bootDevice()).toBe("pxe");
+  const log = (await api(`/v1/machines/${id}/log`)).body as {
+    entries: { event: string; data: Record<string, unknown> }[];
+  };
+  const events = log.entries.map((e) => e.event);
+  for (const event of [
+    "maintenance-started",
+    "maintenance-power",
+    "maintenance-image-booted",
+    "maintenance-running",
+    "agent-step-finished",
+    "maintenance-report",
+    "maintenance-returning",
+    "maintenance-completed",
+  ])
+    expect(events).toContain(event);
+  expect(log.entries.find((e) => e.event === "maintenance-completed")?.data).toMatchObject({
+    sameImage: true,
+    image: run.original.image,
+  });
+  expect((await server.store.getMachine(id))?.category).toBe("installed");
+  await vm.stop();
+}, 1_500_000);
+
+it("health: a reading below the policy threshold runs the diagnostic image (passive, in-band reboot); the report is kept", async () => {
+  // A QMP socket for the fault test's restore, which reuses this VM; no power driver is set until then.
+  const vm = tinyVm("health", HEALTH_VM, [
+    "-qmp",
+    `unix:${join(dir, "health", "qmp.sock")},server=on,wait=off`,
+  ]);
+  const { id } = HEALTH_VM;
+  await installAndWaitForCallHome(server, vm, id, { enroll: 240_000, install: 600_000 });
+  // The reporter's real reading; the operator's threshold is set above it.
+  const reading = await (async () => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const { reports } = (await api(`/v1/machines/${id}/health`)).body as {
+        reports: { figures: Record<string, number> }[];
+      };
+      const mbs = reports.at(-1)?.figures.memoryBandwidthMBs;
+      if (mbs !== undefined) return mbs;
+      if (Date.now() > deadline) throw new Error("no health report from the installed OS");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  })();
+  expect(reading).toBeGreaterThan(0);
+  const threshold = reading * 10;
+  const policy = {
+    rules: [{ name: "tiny", match: [{ fact: "product", glob: "MNT-*" }], plan: { image: "tiny" } }],
+    health: [
+      {
+        name: "slow-memory",
+        match: [{ fact: "serial", equals: "MNT-health" }],
+        figure: "memoryBandwidthMBs",
+        below: threshold,
+        maintenance: { image: "diagnostic", mode: "passive", timeoutMinutes: 10 },
+      },
+    ],
+  };
+  expect((await api("/v1/policy", "PUT", { format: "json", source: JSON.stringify(policy) })).status).toBe(
+    200,
+  );
+  const before = callHomes(vm, id);
+  const run = await waitForRunEnd(vm, id, 600_000);
+  await waitForCallHomeAfter(vm, id, before, 120_000);
+  expect(run).toMatchObject({
+    state: "completed",
+    mode: "passive",
+    trigger: {
+      kind: "health",
+      rule: "slow-memory",
+      figure: "memoryBandwidthMBs",
+      comparison: "below",
+      threshold,
+    },
+    power: [expect.objectContaining({ via: "in-band", ok: true })],
+  });
+  expect(await vm.waitForConsole(/reboot requested by the server/, 1_000)).toBeTruthy();
+  const report = run.report as MaintenanceReport;
+  expect(report.steps.map((s) => s.name)).toEqual(["cpu-benchmark", "memory-test", "disk-read", "smart"]);
+  expect(report.steps.every((s) => s.ok)).toBe(true);
+  console.log(
+    `[maintenance health] report: ${JSON.stringify(report.steps.map((s) => ({ [s.name]: s.data })))}`,
+  );
+  // Still below the threshold after the return: the crossing fired once.
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  expect(await runsOf(id)).toHaveLength(1);
+}, 1_500_000);
+
+it("fault: a maintenance image that never reports times out, fails with the reason; restore brings the OS back (QMP)", async () => {
+  const { id } = HEALTH_VM;
+  const vm = vms.find((v) => v.name === "health");
+  if (!vm) throw new Error("the health VM is not running");
+  // An operator's own maintenance image whose one step never returns.
+  const hang = join(dir, "hang.tar.zst");
+  await packMaintenanceImage(hang, {
+    manifest: {
+      name: "hang",
+      purpose: "diagnostic",
+      description: "a diagnostic that never finishes",
+      program: "program.mjs",
+      steps: { hang: "waits forever" },
+      defaultSteps: [{ name: "hang", params: {} }],
+    },
+    program:
+      "export const steps = { hang: { describe: 'waits forever', run: () => new Promise(() => {}) } };\n",
+  });
+  await uploadImage(server.url, hang, { name: "hang", format: "tar.zst", purpose: "diagnostic" });
+  const qmp = join(dir, "health", "qmp.sock");
+  expect((await api(`/v1/machines/${id}/power`, "PUT", { driver: "qmp", socket: qmp })).status).toBe(200);
+
+  const start = await api(`/v1/machines/${id}/maintenance`, "POST", {
+    image: "hang",
+    mode: "passive",
+    timeoutMs: 120_000,
+  });
+  expect(start.status).toBe(201);
+  const failed = await waitForRunEnd(vm, id, 300_000);
+  expect(failed.state).toBe("failed");
+  expect(failed.error).toMatch(/did not report completion by/);
+  expect(failed.original.image).toMatch(/^sha256:/);
+  expect((await server.store.getMachine(id))?.category).toBe("failed");
+
+  const before = callHomes(vm, id);
+  const restore = await api(`/v1/machines/${id}/maintenance/restore`, "POST");
+  expect(restore.status).toBe(200);
+  expect(MaintenanceRun.parse(restore.body).power.at(-1)).toMatchObject({ via: "qmp", ok: true });
+  await waitForCallHomeAfter(vm, id, before, 180_000);
+  await waitForMachine(server, id, (m) => m?.category === "installed", 30_000);
+  const restored = (await runsOf(id)).at(-1);
+  expect(restored).toMatchObject({ state: "completed", error: null });
+  await vm.stop();
+}, 1_500_000);
