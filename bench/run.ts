@@ -16,6 +16,7 @@ import { agentFigures } from "./agent.js";
 import { formatFigure, type Figure } from "./figures.js";
 import { captureFigures } from "./capture.js";
 import { installFigures } from "./install.js";
+import { maintenanceFigures } from "./maintenance.js";
 import { inventoryFigures, smbiosFigures } from "./inventory.js";
 import { policyFigures } from "./policy.js";
 import { queueFigures, reconcileFigures } from "./queue.js";
@@ -53,6 +54,7 @@ const BENCHES: Bench[] = [
   // One run makes the install.* and batch*.* figures (they share the images, the server and the VMs).
   { prefix: "install.", also: ["batch"], run: () => installFigures(process.argv[2] ?? "") },
   { prefix: "capture.", run: captureFigures },
+  { prefix: "maintenance.", run: maintenanceFigures },
 ];
 
 function machineDescription(): string {

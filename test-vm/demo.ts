@@ -3,8 +3,10 @@
 // inventory, then (as an operator would) sets a policy and expects it `installed`: the loader runs the
 // queued disk check, the server resolves the policy into a plan, the loader runs the agent tailored to
 // this machine, streams the image onto the disk (verified), reboots; iPXE sends it to its disk and Debian
-// calls home. Shows the console as it goes, prints the boot list, the difference list, the image and the
-// machine's step log, and says where to look.
+// calls home. Then the maintenance swap: the operator starts the diagnostic image; Debian's reporter is
+// told to reboot (no power driver: in band), the loader runs the image's checks, and the machine comes
+// back to Debian. Shows the console as it goes, prints the boot list, the difference list, the image, the
+// maintenance report and the machine's step log, and says where to look.
 // `npm run demo -- --keep` leaves the server running afterwards (Ctrl-C stops it).
 import { execFile } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync } from "node:fs";
@@ -13,6 +15,7 @@ import { promisify } from "node:util";
 import { loadServerConfig } from "../server/config.js";
 import { createLogger } from "../server/logger.js";
 import { startServer } from "../server/server.js";
+import { buildMaintenanceImage } from "../build-scripts/build-maintenance-image.js";
 import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { chooseAccelerator } from "./accelerator.js";
 import { INITRAMFS_PATH, KERNEL_PATH, REPO_ROOT, requireBootArtefacts } from "./paths.js";
@@ -37,6 +40,9 @@ async function main(): Promise<void> {
     initramfsPath: INITRAMFS_PATH,
     kernelArgs: "console=ttyS0,115200n8 quiet panic=-1",
     pollIntervalMs: 2000,
+    // The installed OS's health reporter: often, so the maintenance swap's in-band reboot comes soon.
+    healthReportMs: 5000,
+    maintenanceTickMs: 1000,
   });
   const server = await startServer(config, { logger: createLogger("debug", createWriteStream(serverLog)) });
   console.log(
@@ -104,6 +110,7 @@ async function main(): Promise<void> {
     );
     await new Promise((resolve) => setTimeout(resolve, 1000)); // let the console echo catch up
     if (done.category === "failed") console.log("\nthe install FAILED: the step log below says why");
+    else await maintenanceSwap(cli);
   } finally {
     clearInterval(echo);
     await vm.stop();
@@ -119,6 +126,8 @@ async function main(): Promise<void> {
   console.log(await cli("diff"));
   console.log(`the machine (bin/bootwright machines show ${DEMO_UUID}):`);
   console.log(await cli("machines", "show", DEMO_UUID));
+  console.log(`maintenance runs (bin/bootwright maintenance list ${DEMO_UUID}):`);
+  console.log(await cli("maintenance", "list", DEMO_UUID));
   console.log(`step log (bin/bootwright log ${DEMO_UUID}):`);
   console.log(await cli("log", DEMO_UUID));
   console.log("where to look:");
@@ -134,6 +143,41 @@ async function main(): Promise<void> {
   console.log(`  curl ${server.url}/v1/machines`);
   console.log(`  bin/bootwright log ${DEMO_UUID} --server ${server.url}`);
   process.once("SIGINT", () => void server.close().then(() => process.exit(0)));
+}
+
+/**
+ * The maintenance swap (seeds 001, 004), as an operator runs it: add the diagnostic image, start it on
+ * the installed machine, wait until it is back in Debian, show the run and its report.
+ */
+async function maintenanceSwap(cli: (...args: string[]) => Promise<string>): Promise<void> {
+  const diagnostic = await buildMaintenanceImage({ kind: "diagnostic" });
+  console.log(
+    `\noperator: bin/bootwright image add ${diagnostic.path} --name diagnostic --format tar.zst --purpose diagnostic`,
+  );
+  console.log(
+    `  ${(await cli("image", "add", diagnostic.path, "--name", "diagnostic", "--format", "tar.zst", "--purpose", "diagnostic")).trim()}`,
+  );
+  console.log(`operator: bin/bootwright maintenance start ${DEMO_UUID} --image diagnostic --passive`);
+  const started = (await cli("maintenance", "start", DEMO_UUID, "--image", "diagnostic", "--passive"))
+    .split("\n")
+    .map((line) => `  ${line}`)
+    .join("\n");
+  console.log(started);
+  console.log(
+    "  (no power driver: Debian's reporter is told to reboot → loader → diagnostic steps → report → reboot → Debian calls home → installed)",
+  );
+  const runId = /^\s*run (\S+)/.exec(started)?.[1] ?? "";
+  for (const deadline = Date.now() + 900_000; Date.now() < deadline;) {
+    const shown = await cli("maintenance", "show", runId);
+    if (/: (completed|failed)/.test(shown.split("\n")[0] ?? "")) {
+      console.log(`\nmaintenance run (bin/bootwright maintenance show ${runId}):\n${shown}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+  console.log(
+    `\nthe maintenance run ${runId} did not end in 15 minutes: see bin/bootwright maintenance show ${runId}`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -76,22 +76,24 @@ async function runsOf(id: string): Promise<MaintenanceRun[]> {
   return MaintenanceRunList.parse((await api(`/v1/machines/${id}/maintenance`)).body).runs;
 }
 
-/** Waits for the machine's newest run to end (completed or failed); prints the console on failure. */
-async function waitForRunEnd(vm: Vm, id: string, timeoutMs: number): Promise<MaintenanceRun> {
-  try {
-    await waitForMachine(
-      server,
-      id,
-      (m) => m?.category === "installed" || m?.category === "failed",
-      timeoutMs,
-    );
-  } catch (err) {
-    console.log(`[${vm.name}] console tail:\n${vm.console().split("\n").slice(-40).join("\n")}`);
-    throw err;
+/**
+ * Waits for the machine's run number `count` (1-based) to end, completed (its OS back: installed) or
+ * failed; prints the console on failure.
+ */
+async function waitForRunEnd(vm: Vm, id: string, count: number, timeoutMs: number): Promise<MaintenanceRun> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const run = (await runsOf(id))[count - 1];
+    const category = (await server.store.getMachine(id))?.category;
+    if ((run?.state === "completed" && category === "installed") || run?.state === "failed") return run;
+    if (Date.now() > deadline) {
+      console.log(`[${vm.name}] console tail:\n${vm.console().split("\n").slice(-40).join("\n")}`);
+      throw new Error(
+        `${id}: maintenance run ${count} did not end in ${timeoutMs} ms: ${JSON.stringify(run)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  const run = (await runsOf(id)).at(-1);
-  if (!run) throw new Error(`${id}: no maintenance run`);
-  return run;
 }
 
 function tinyVm(name: string, machine: { mac: string; id: string }, extraArgs: string[] = []): Vm {
@@ -177,7 +179,7 @@ it("repair: a destroyed boot sector is restored by the repair image, rebooted th
   expect(MaintenanceRun.parse(start.body).power).toEqual([
     expect.objectContaining({ via: "ipmi", ok: true }),
   ]);
-  const run = await waitForRunEnd(vm, id, 600_000);
+  const run = await waitForRunEnd(vm, id, 1, 600_000);
   expect(run.state).toBe("completed");
   await waitForCallHomeAfter(vm, id, before, 120_000);
   console.log(
@@ -256,7 +258,7 @@ it("health: a reading below the policy threshold runs the diagnostic image (pass
     200,
   );
   const before = callHomes(vm, id);
-  const run = await waitForRunEnd(vm, id, 600_000);
+  const run = await waitForRunEnd(vm, id, 1, 600_000);
   await waitForCallHomeAfter(vm, id, before, 120_000);
   expect(run).toMatchObject({
     state: "completed",
@@ -310,9 +312,11 @@ it("fault: a maintenance image that never reports times out, fails with the reas
     timeoutMs: 120_000,
   });
   expect(start.status).toBe(201);
-  const failed = await waitForRunEnd(vm, id, 300_000);
+  const failed = await waitForRunEnd(vm, id, 2, 300_000);
   expect(failed.state).toBe("failed");
-  expect(failed.error).toMatch(/did not report completion by/);
+  // The loader gives the step up at the run's deadline and reports it; had the machine died, the
+  // server's own deadline would have said "did not report completion by".
+  expect(failed.error).toMatch(/hang: step hang did not finish by the run's deadline/);
   expect(failed.original.image).toMatch(/^sha256:/);
   expect((await server.store.getMachine(id))?.category).toBe("failed");
 
@@ -323,6 +327,15 @@ it("fault: a maintenance image that never reports times out, fails with the reas
   await waitForCallHomeAfter(vm, id, before, 180_000);
   await waitForMachine(server, id, (m) => m?.category === "installed", 30_000);
   const restored = (await runsOf(id)).at(-1);
-  expect(restored).toMatchObject({ state: "completed", error: null });
+  // Completed by the restore; the error that failed it stays on record.
+  expect(restored).toMatchObject({ id: failed.id, state: "completed", error: failed.error });
+  const log = (await api(`/v1/machines/${id}/log`)).body as {
+    entries: { event: string; data: Record<string, unknown> }[];
+  };
+  expect(log.entries.filter((e) => e.event === "maintenance-completed").at(-1)?.data).toMatchObject({
+    run: failed.id,
+    restored: true,
+    sameImage: true,
+  });
   await vm.stop();
 }, 1_500_000);

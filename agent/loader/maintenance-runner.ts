@@ -125,6 +125,7 @@ export async function runMaintenance(command: LeasedCommand, ctx: CommandContext
   if (!assignment)
     throw new Error(`command ${command.id} is run-maintenance but carries no maintenance assignment`);
   const { image, mode } = assignment;
+  const until = Date.now() + command.timeoutMs;
   say("step", "maintenance run", { run: assignment.runId, image: image.name, purpose: image.purpose, mode });
   const { dir, manifest } = await unpack(image, ctx.signal);
   const program = await loadProgram(join(dir, manifest.program));
@@ -170,7 +171,14 @@ export async function runMaintenance(command: LeasedCommand, ctx: CommandContext
         ctx.signal.throwIfAborted();
         current = { name: next.step.name, percent: null };
         done.push(
-          await runStep(program, manifest, next.step, next.extra, { ctx, dir, inventory, plugin, current }),
+          await runStep(program, manifest, next.step, next.extra, {
+            ctx,
+            dir,
+            inventory,
+            plugin,
+            current,
+            until,
+          }),
         );
         current = null;
         await poll(`step ${next.step.name} done`);
@@ -195,6 +203,29 @@ export async function runMaintenance(command: LeasedCommand, ctx: CommandContext
   return { kind: "run-maintenance", runId: assignment.runId, report };
 }
 
+/**
+ * A step's promise, failed when the run's time is up. The timer is a real (ref'd) one: a step that waits
+ * on nothing would otherwise let Node's event loop run dry and the loader exit in the middle of the run.
+ */
+async function withinDeadline<T>(name: string, until: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => {
+        reject(
+          new Error(`step ${name} did not finish by the run's deadline (${new Date(until).toISOString()})`),
+        );
+      },
+      Math.max(0, until - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function runStep(
   program: MaintenanceProgram,
   manifest: MaintenanceManifest,
@@ -206,6 +237,8 @@ async function runStep(
     inventory: Awaited<ReturnType<CommandContext["gatherInventory"]>>;
     plugin: string;
     current: { percent: number | null };
+    /** When the run must be over (the command's time): a step still running then fails. */
+    until: number;
   },
 ): Promise<MaintenanceStepResult> {
   const { ctx, plugin } = env;
@@ -226,20 +259,24 @@ async function runStep(
       throw new Error(
         `maintenance image ${manifest.name} has no step ${step.name} (it has: ${Object.keys(program).join(", ")})`,
       );
-    data = await definition.run({
-      machine: ctx.machine,
-      inventory: env.inventory,
-      root: ctx.root,
-      imageDir: env.dir,
-      params: step.params,
-      signal: ctx.signal,
-      exec: run,
-      progress: (message, fields = {}) => {
-        if (typeof fields.percent === "number") env.current.percent = fields.percent;
-        say("step", message, fields);
-        ctx.postEvent({ event: "progress", plugin, step: step.name, message, data: fields });
-      },
-    });
+    data = await withinDeadline(
+      step.name,
+      env.until,
+      definition.run({
+        machine: ctx.machine,
+        inventory: env.inventory,
+        root: ctx.root,
+        imageDir: env.dir,
+        params: step.params,
+        signal: ctx.signal,
+        exec: run,
+        progress: (message, fields = {}) => {
+          if (typeof fields.percent === "number") env.current.percent = fields.percent;
+          say("step", message, fields);
+          ctx.postEvent({ event: "progress", plugin, step: step.name, message, data: fields });
+        },
+      }),
+    );
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   }

@@ -130,11 +130,13 @@ export class MaintenanceService {
     const outcome = await this.store.maintenance.restore(machineId, new Date());
     if (outcome.kind !== "ok") return outcome;
     this.log.info({ machine: machineId, run: outcome.run.id }, "maintenance restore");
+    // The server reboots it only when it took the swap back itself: a live loader may have leased it first.
     const settings = await this.store.settings.power(machineId);
-    if (powerDriverFor(settings)) {
-      await this.store.maintenance.leaseBootInstalled(machineId, new Date(), this.settings.callHomeMs);
+    if (
+      powerDriverFor(settings) &&
+      (await this.store.maintenance.leaseBootInstalled(machineId, new Date(), this.settings.callHomeMs))
+    )
       await this.reboot(outcome.run);
-    }
     return { kind: "ok", run: (await this.store.maintenance.run(outcome.run.id)) ?? outcome.run };
   }
 

@@ -1,0 +1,138 @@
+// Maintenance figures (../shared/design/benchmarks.md): the whole swap of one installed tiny VM, trigger
+// → the diagnostic image's run → back in its original OS (maintenance.cycle_s), and that cycle less the
+// maintenance work itself against two plain reboots of the same VM measured in the same run
+// (maintenance.overhead_vs_reboots). Reboots go through the QMP power driver, as the swap's do.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildMaintenanceImage } from "../build-scripts/build-maintenance-image.js";
+import { buildOsImage } from "../build-scripts/build-os-image.js";
+import { MaintenanceRun } from "../protocol/index.js";
+import { uploadImage } from "../server/cli/image-commands.js";
+import type { RunningServer } from "../server/server.js";
+import { jsonRequest } from "../server/test-support.js";
+import { chooseAccelerator } from "../test-vm/accelerator.js";
+import { requireBootArtefacts } from "../test-vm/paths.js";
+import { Vm } from "../test-vm/qemu.js";
+import { installAndWaitForCallHome, startTestServer } from "../test-vm/test-server.js";
+import { median, type Figure } from "./figures.js";
+
+const RUNS = 3;
+const ID = "0e0c8a6a-6f5f-4c43-9d57-0000000000b9";
+
+async function callHomes(server: RunningServer): Promise<number> {
+  return (await server.store.machineLog(ID)).filter((e) => e.event === "called-home").length;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`bench maintenance: no ${what} in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Power cycle → the installed OS called home again, seconds. */
+async function plainReboot(server: RunningServer): Promise<number> {
+  const before = await callHomes(server);
+  const started = performance.now();
+  const cycle = await jsonRequest(`${server.url}/v1/machines/${ID}/power/cycle`, "POST");
+  if (!(cycle.body as { ok?: boolean }).ok)
+    throw new Error(`power cycle failed: ${JSON.stringify(cycle.body)}`);
+  await until("call home after the reboot", async () => (await callHomes(server)) > before, 300_000);
+  return (performance.now() - started) / 1000;
+}
+
+/** Operator trigger → the original OS called home again; and the run's own work (lease → report). */
+async function maintenanceCycle(server: RunningServer): Promise<{ cycle: number; work: number }> {
+  const started = performance.now();
+  const start = await jsonRequest(`${server.url}/v1/machines/${ID}/maintenance`, "POST", {
+    image: "diagnostic",
+    mode: "passive",
+  });
+  if (start.status !== 201) throw new Error(`maintenance start refused: ${JSON.stringify(start.body)}`);
+  const runId = MaintenanceRun.parse(start.body).id;
+  let run = MaintenanceRun.parse(start.body);
+  await until(
+    "end of the maintenance run",
+    async () => {
+      run = MaintenanceRun.parse(
+        (await jsonRequest(`${server.url}/v1/maintenance/runs/${runId}`, "GET")).body,
+      );
+      return run.state === "completed" || run.state === "failed";
+    },
+    600_000,
+  );
+  if (run.state !== "completed") throw new Error(`maintenance run ${runId} failed: ${run.error ?? "?"}`);
+  const cycle = (performance.now() - started) / 1000;
+  const work = (Date.parse(run.reportedAt ?? "") - Date.parse(run.runningAt ?? "")) / 1000;
+  return { cycle, work };
+}
+
+export async function maintenanceFigures(): Promise<Figure[]> {
+  requireBootArtefacts();
+  const accel = await chooseAccelerator();
+  const tiny = await buildOsImage({ kind: "tiny" });
+  const diagnostic = await buildMaintenanceImage({ kind: "diagnostic" });
+  const dir = mkdtempSync(join(tmpdir(), "bootwright-bench-maintenance-"));
+  const server = await startTestServer(dir, 0, { pollIntervalMs: 1_000, maintenanceTickMs: 1_000 });
+  const qmp = join(dir, "vm", "qmp.sock");
+  const vm = Vm.start({
+    name: "bench-maintenance",
+    workDir: join(dir, "vm"),
+    accel,
+    firmware: "bios",
+    boot: { kind: "network", bootfileUrl: `${server.advertiseUrl}/boot.ipxe` },
+    mac: "52:54:00:b9:00:01",
+    uuid: ID,
+    smbios: ["type=1,manufacturer=Acme,product=BENCH-maintenance,serial=BENCH-M1"],
+    disksMiB: [128],
+    allowReboot: true,
+    extraArgs: ["-qmp", `unix:${qmp},server=on,wait=off`],
+  });
+  try {
+    const policy = { rules: [{ name: "tiny", match: [], plan: { image: "tiny" } }] };
+    await jsonRequest(`${server.url}/v1/policy`, "PUT", { format: "json", source: JSON.stringify(policy) });
+    await uploadImage(server.url, tiny.paths.zst, { name: "tiny", format: "raw.zst", purpose: "os" });
+    await uploadImage(server.url, diagnostic.path, {
+      name: "diagnostic",
+      format: "tar.zst",
+      purpose: "diagnostic",
+    });
+    await installAndWaitForCallHome(server, vm, ID, { enroll: 240_000, install: 600_000 });
+    await jsonRequest(`${server.url}/v1/machines/${ID}/power`, "PUT", { driver: "qmp", socket: qmp });
+    const reboots: number[] = [];
+    const cycles: { cycle: number; work: number }[] = [];
+    // Alternating, so both see the same machine load.
+    for (let run = 0; run < RUNS; run++) {
+      reboots.push(await plainReboot(server));
+      cycles.push(await maintenanceCycle(server));
+    }
+    const reboot = median(reboots);
+    const cycle = median(cycles.map((c) => c.cycle));
+    const overhead = median(cycles.map((c) => c.cycle - c.work));
+    const work = median(cycles.map((c) => c.work));
+    const conditions = `tiny OS, SeaBIOS + iPXE, ${accel.toUpperCase()}, 2 vCPUs, QMP power cycle, median of ${RUNS}`;
+    return [
+      {
+        id: "maintenance.cycle_s",
+        value: Number(cycle.toFixed(1)),
+        unit: "s",
+        note: `operator start → diagnostic image (passive, default steps: ${work.toFixed(1)} s of work) → original OS called home; ${conditions}; runs: ${cycles.map((c) => c.cycle.toFixed(1)).join(", ")} s`,
+      },
+      {
+        id: "maintenance.overhead_vs_reboots",
+        value: Number((overhead / (2 * reboot)).toFixed(2)),
+        unit: "ratio",
+        ours: Number(overhead.toFixed(1)),
+        baseline: Number((2 * reboot).toFixed(1)),
+        baseline_is: "two plain reboots of the same VM (power cycle → its OS called home), same run",
+        note: `cycle less the run's own work (lease → report); plain reboots: ${reboots.map((r) => r.toFixed(1)).join(", ")} s; ${conditions}; goal ≤ 1.5`,
+      },
+    ];
+  } finally {
+    await vm.stop();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
