@@ -174,11 +174,15 @@ it("repair: a destroyed boot sector is restored by the repair image, rebooted th
   expect(callHomes(vm, id)).toBe(before);
 
   const started = Date.now();
-  const start = await api(`/v1/machines/${id}/maintenance`, "POST", { image: "repair", mode: "passive" });
+  // Active: the run answers the server's poll, and the operator sends one more step (a second check,
+  // which must find nothing left to restore).
+  const start = await api(`/v1/machines/${id}/maintenance`, "POST", { image: "repair", mode: "active" });
   expect(start.status).toBe(201);
   expect(MaintenanceRun.parse(start.body).power).toEqual([
     expect.objectContaining({ via: "ipmi", ok: true }),
   ]);
+  const extra = await api(`/v1/machines/${id}/maintenance/steps`, "POST", { name: "check-boot-area" });
+  expect(extra.status).toBe(200);
   const run = await waitForRunEnd(vm, id, 1, 600_000);
   expect(run.state).toBe("completed");
   await waitForCallHomeAfter(vm, id, before, 120_000);
@@ -187,12 +191,17 @@ it("repair: a destroyed boot sector is restored by the repair image, rebooted th
   );
 
   const report = run.report as MaintenanceReport;
-  expect(report.steps.map((s) => [s.name, s.ok])).toEqual([
-    ["check-boot-area", true],
-    ["restore-boot-area", true],
-    ["fsck-root", true],
+  expect(report.steps.map((s) => [s.name, s.ok, s.extra])).toEqual([
+    ["check-boot-area", true, false],
+    ["restore-boot-area", true, false],
+    ["fsck-root", true, false],
+    ["check-boot-area", true, true],
   ]);
-  expect(JSON.stringify(report.steps[1]?.data)).toMatch(/restored|sectors/i);
+  expect(report.steps[0]?.data).toMatchObject({ differs: true });
+  // At least the MBR and the GPT header (unused entry sectors were zeros already).
+  expect(Number(report.steps[1]?.data.restoredSectors)).toBeGreaterThanOrEqual(2);
+  expect(report.steps[3]?.data).toMatchObject({ differs: false });
+  expect(run.extraSteps).toEqual([{ step: { name: "check-boot-area", params: {} }, delivered: true }]);
   expect(readBytes(disk, 0, BOOT_AREA_BYTES).equals(installed)).toBe(true);
   // The BMC was told to network-boot the machine, as a real one would be.
   expect(bmc.bootDevice()).toBe("pxe");
@@ -205,6 +214,8 @@ it("repair: a destroyed boot sector is restored by the repair image, rebooted th
     "maintenance-power",
     "maintenance-image-booted",
     "maintenance-running",
+    "maintenance-step-added",
+    "maintenance-progress",
     "agent-step-finished",
     "maintenance-report",
     "maintenance-returning",
