@@ -137,17 +137,15 @@ export async function startServer(
 
   // The maintenance monitor (seed 001's daemon): overdue runs fail with the reason and are alerted, due
   // schedules fire. One tick at a time: a slow power driver must not overlap the next tick.
-  let ticking = false;
+  let tick: Promise<void> | undefined;
   const monitor = setInterval(() => {
-    if (ticking) return;
-    ticking = true;
-    maintenance
+    tick ??= maintenance
       .tick()
       .catch((err: unknown) => {
         log.error({ err }, "maintenance monitor failed");
       })
       .finally(() => {
-        ticking = false;
+        tick = undefined;
       });
   }, config.maintenanceTickMs);
   monitor.unref();
@@ -164,6 +162,7 @@ export async function startServer(
     async close() {
       clearInterval(sweep);
       clearInterval(monitor);
+      await tick; // a tick in progress finishes before the store closes
       await new Promise<void>((resolve) => {
         server.close(() => {
           resolve();

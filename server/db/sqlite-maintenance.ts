@@ -5,74 +5,17 @@ import { randomUUID } from "node:crypto";
 import type Database from "better-sqlite3";
 import { z } from "zod";
 import {
-  ImagePurpose,
-  MaintenanceMode,
-  MaintenanceReport,
-  MaintenanceRunState,
-  MaintenanceStep,
-  MaintenanceTrigger,
-  OriginalTarget,
-  PowerAction,
   type CallHome,
+  type MaintenanceReport,
+  type OriginalTarget,
   type ImageRecord,
   type Machine,
   type MaintenanceProgress,
   type MaintenanceRun,
 } from "../../protocol/index.js";
+import { overdue } from "../maintenance/deadlines.js";
 import type { MachineWrites } from "./machine-writes.js";
-
-const ExtraSteps = z.array(z.strictObject({ step: MaintenanceStep, delivered: z.boolean() }));
-
-const RunRow = z.object({
-  id: z.string(),
-  machine_id: z.string(),
-  image_sha256: z.string(),
-  image_name: z.string(),
-  image_purpose: ImagePurpose,
-  mode: MaintenanceMode,
-  trigger_json: z.string(),
-  state: MaintenanceRunState,
-  original_json: z.string(),
-  steps_json: z.string(),
-  extra_steps_json: z.string(),
-  report_json: z.string().nullable(),
-  power_json: z.string(),
-  command_id: z.string(),
-  started_at: z.string(),
-  deadline_at: z.string(),
-  running_at: z.string().nullable(),
-  last_progress_at: z.string().nullable(),
-  reported_at: z.string().nullable(),
-  ended_at: z.string().nullable(),
-  error: z.string().nullable(),
-});
-type RunRow = z.infer<typeof RunRow>;
-
-const json = (text: string): unknown => JSON.parse(text);
-
-function toRun(row: RunRow): MaintenanceRun {
-  return {
-    id: row.id,
-    machineId: row.machine_id,
-    image: { name: row.image_name, sha256: row.image_sha256, purpose: row.image_purpose },
-    mode: row.mode,
-    trigger: MaintenanceTrigger.parse(json(row.trigger_json)),
-    state: row.state,
-    original: OriginalTarget.parse(json(row.original_json)),
-    commandId: row.command_id,
-    steps: z.array(MaintenanceStep).parse(json(row.steps_json)),
-    extraSteps: ExtraSteps.parse(json(row.extra_steps_json)),
-    report: row.report_json === null ? null : MaintenanceReport.parse(json(row.report_json)),
-    power: z.array(PowerAction).parse(json(row.power_json)),
-    startedAt: row.started_at,
-    deadlineAt: row.deadline_at,
-    runningAt: row.running_at,
-    lastProgressAt: row.last_progress_at,
-    reportedAt: row.reported_at,
-    endedAt: row.ended_at,
-    error: row.error,
-  };
-}
+import { json, RunRow, toRun } from "./maintenance-rows.js";
 
 /** States of a run that is not over: at most one per machine (a unique index says so too). */
 const ACTIVE = "('rebooting', 'running', 'returning', 'restoring')";
@@ -494,20 +437,4 @@ export class SqliteMaintenance {
       return runs;
     });
   }
-}
-
-/** Why a run is overdue at `when`, or undefined. Pure. */
-export function overdue(run: MaintenanceRun, when: Date, stallMs: number): string | undefined {
-  const now = when.getTime();
-  if (run.state === "rebooting" && now > Date.parse(run.deadlineAt)) {
-    const reboots = run.power.map((p) => `${p.via} ${p.ok ? "ok" : `failed: ${p.error ?? "?"}`}`).join(", ");
-    return `machine did not boot maintenance image ${run.image.name} by ${run.deadlineAt} (reboots: ${reboots || "none"})`;
-  }
-  if (run.state !== "running") return undefined;
-  if (now > Date.parse(run.deadlineAt))
-    return `maintenance image ${run.image.name} did not report completion by ${run.deadlineAt}`;
-  const last = run.lastProgressAt ?? run.runningAt;
-  if (run.mode === "active" && last !== null && now - Date.parse(last) > stallMs)
-    return `active maintenance run stopped reporting: last report at ${last}, one was due every ${Math.round(stallMs / 1000)} s`;
-  return undefined;
 }

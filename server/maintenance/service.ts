@@ -11,6 +11,7 @@ import {
   type MaintenanceRun,
   type MaintenanceStep,
   type MaintenanceTrigger,
+  type Policy,
   type PowerResult,
 } from "../../protocol/index.js";
 import type { Store } from "../db/store.js";
@@ -46,6 +47,8 @@ const POWER_TIMEOUT_MS = 30_000;
 const STALL_INTERVALS = 3;
 
 export class MaintenanceService {
+  private parsedPolicy: { version: number; policy: Policy | undefined } | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly settings: MaintenanceSettings,
@@ -169,9 +172,8 @@ export class MaintenanceService {
    */
   async health(machineId: string, report: HealthReport): Promise<HealthAnswer> {
     const machine = await this.store.getMachine(machineId);
-    const stored = await this.store.getPolicy();
-    const parsed = stored ? parsePolicy(stored.source, stored.format) : undefined;
-    const readings = parsed?.ok ? readHealth(parsed.policy, machine?.inventory ?? null, report.figures) : [];
+    const policy = await this.currentPolicy();
+    const readings = policy ? readHealth(policy, machine?.inventory ?? null, report.figures) : [];
     const crossed = await this.store.health.record(
       machineId,
       report,
@@ -214,6 +216,17 @@ export class MaintenanceService {
     }
     const reboot = await this.store.maintenance.inBandReboot(machineId, new Date());
     return { nextReportMs: this.settings.healthReportMs, action: reboot ? "reboot" : "none" };
+  }
+
+  /** The stored policy, parsed once per version: every installed machine reports, often. */
+  private async currentPolicy(): Promise<Policy | undefined> {
+    const stored = await this.store.getPolicy();
+    if (!stored) return undefined;
+    if (this.parsedPolicy?.version !== stored.version) {
+      const parsed = parsePolicy(stored.source, stored.format);
+      this.parsedPolicy = { version: stored.version, policy: parsed.ok ? parsed.policy : undefined };
+    }
+    return this.parsedPolicy.policy;
   }
 
   /** The monitor: fail overdue runs, alert each failure once, fire due schedules. */

@@ -7,15 +7,9 @@ import { parseCpuinfo } from "../../inventory/proc-parsers.js";
 import { CommandError, run } from "../../loader/run-command.js";
 import type { Exec } from "../plugin.js";
 import { refuseAll, TEST_INVENTORY } from "../test-support.js";
-import {
-  checkPatterns,
-  measureReads,
-  parseCpuMhz,
-  parseMemAvailableMiB,
-  parseSmartctl,
-  steps,
-} from "./diagnostic.js";
+import { checkPatterns, measureReads, parseCpuMhz, parseMemAvailableMiB, steps } from "./diagnostic.js";
 import type { MaintenanceStepContext } from "./program.js";
+import { parseSmartctl } from "./smartctl.js";
 
 const MiB = 2 ** 20;
 const FIXTURES = join(import.meta.dirname, "fixtures/smartctl");
