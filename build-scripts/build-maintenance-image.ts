@@ -24,6 +24,7 @@ import { steps as repairSteps } from "../agent/installer/maintenance/repair.js";
 import { NODE_REQUIRE_BANNER } from "./esbuild-node.js";
 import { withLock } from "./os-image/lock.js";
 import { run, runText } from "./os-image/run.js";
+import { flagValue } from "./cli-args.js";
 
 export type MaintenanceKind = "diagnostic" | "repair";
 export const MAINTENANCE_KINDS: readonly MaintenanceKind[] = ["diagnostic", "repair"];
@@ -284,13 +285,7 @@ async function buildLocked(
 }
 
 function parseArgs(argv: string[]): BuildMaintenanceImageOptions {
-  const value = (flag: string): string | undefined => {
-    const at = argv.indexOf(flag);
-    if (at === -1) return undefined;
-    const next = argv[at + 1];
-    if (!next || next.startsWith("--")) throw new Error(`${flag} needs a value`);
-    return next;
-  };
+  const value = (flag: string): string | undefined => flagValue(argv, flag);
   const kind = value("--kind");
   if (kind !== "diagnostic" && kind !== "repair")
     throw new Error(`--kind must be one of ${MAINTENANCE_KINDS.join(", ")} (got ${kind ?? "nothing"})`);

@@ -32,6 +32,7 @@ import { layoutDisk, MiB, PARTITION_TYPE, type PartitionSpec } from "./os-image/
 import { BUSYBOX, buildTinyInitrd, kernelTree, tinyModuleFiles, UDHCPC_SCRIPT } from "./os-image/tiny.js";
 import { buildUki, EFI_STUB } from "./os-image/uki.js";
 import { MARKER_PARTITION_NAME } from "../agent/inventory/marker.js";
+import { flagValue } from "./cli-args.js";
 
 export type OsKind = "tiny" | "debian";
 export const OS_KINDS: readonly OsKind[] = ["tiny", "debian"];
@@ -341,13 +342,7 @@ async function buildLocked(
 }
 
 function parseArgs(argv: string[]): BuildOsImageOptions {
-  const value = (flag: string): string | undefined => {
-    const at = argv.indexOf(flag);
-    if (at === -1) return undefined;
-    const next = argv[at + 1];
-    if (!next || next.startsWith("--")) throw new Error(`${flag} needs a value`);
-    return next;
-  };
+  const value = (flag: string): string | undefined => flagValue(argv, flag);
   const kind = value("--kind");
   if (kind !== "tiny" && kind !== "debian")
     throw new Error(`--kind must be one of ${OS_KINDS.join(", ")} (got ${kind ?? "nothing"})`);

@@ -1,6 +1,6 @@
 // The block device an install writes to (the RAID array when the plan has one, else the first disk),
 // with its size and sector size from sysfs, and the kernel's view of its partitions.
-import { realpath } from "node:fs/promises";
+import { open, realpath } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { AgentPlan } from "../../protocol/index.js";
@@ -69,5 +69,23 @@ export async function partitionDevice(
     if (Date.now() > deadline)
       throw new Error(`partition ${number} of ${target.name} did not appear within ${timeoutMs} ms`);
     await delay(200);
+  }
+}
+
+/** `bytes` bytes of `path` from `offset`: all of them, or an error naming where it stopped. */
+export async function readRange(path: string, offset: number, bytes: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(bytes);
+  const handle = await open(path, "r");
+  try {
+    let done = 0;
+    while (done < bytes) {
+      const { bytesRead } = await handle.read(buffer, done, bytes - done, offset + done);
+      if (bytesRead === 0)
+        throw new Error(`${path}: end of device at ${offset + done}, wanted ${bytes} bytes from ${offset}`);
+      done += bytesRead;
+    }
+    return buffer;
+  } finally {
+    await handle.close();
   }
 }

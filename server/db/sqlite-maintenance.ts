@@ -3,6 +3,7 @@
 // the machine back; a failure keeps the original target so one command can restore it.
 import { randomUUID } from "node:crypto";
 import type Database from "better-sqlite3";
+import type { Statements } from "./statements.js";
 import { z } from "zod";
 import {
   type CallHome,
@@ -41,25 +42,18 @@ export interface SweptRun {
 }
 
 export class SqliteMaintenance {
-  private readonly statements = new Map<string, Database.Statement>();
-
   constructor(
-    private readonly db: Database.Database,
+    private readonly statements: Statements,
     private readonly machines: MachineWrites,
   ) {}
 
   private sql(text: string): Database.Statement {
-    let statement = this.statements.get(text);
-    if (!statement) {
-      statement = this.db.prepare(text);
-      this.statements.set(text, statement);
-    }
-    return statement;
+    return this.statements.get(text);
   }
 
   private tx<T>(fn: () => T): Promise<T> {
     try {
-      return Promise.resolve(this.db.transaction(fn)());
+      return Promise.resolve(this.statements.db.transaction(fn)());
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }

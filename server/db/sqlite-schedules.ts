@@ -3,6 +3,7 @@
 // also across a server restart (a time missed while the server was down fires once when it is back).
 import { randomUUID } from "node:crypto";
 import type Database from "better-sqlite3";
+import type { Statements } from "./statements.js";
 import { z } from "zod";
 import {
   MaintenanceMode,
@@ -64,54 +65,48 @@ export interface Firing {
 
 export class SqliteSchedules {
   constructor(
-    private readonly db: Database.Database,
+    private readonly statements: Statements,
     private readonly machines: MachineWrites,
     private readonly maintenance: SqliteMaintenance,
   ) {}
 
+  private sql(text: string): Database.Statement {
+    return this.statements.get(text);
+  }
+
   add(schedule: NewSchedule, when: Date): Promise<MaintenanceSchedule> {
     const id = randomUUID();
-    this.db
-      .prepare(
-        `INSERT INTO maintenance_schedules (id, target_json, cron, at, image, mode, timeout_ms, next_fire_at, created_at)
+    this.sql(
+      `INSERT INTO maintenance_schedules (id, target_json, cron, at, image, mode, timeout_ms, next_fire_at, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        id,
-        JSON.stringify(schedule.target),
-        schedule.cron,
-        schedule.at,
-        schedule.image,
-        schedule.mode,
-        schedule.timeoutMs,
-        schedule.nextFireAt,
-        when.toISOString(),
-      );
-    return Promise.resolve(
-      toSchedule(this.db.prepare("SELECT * FROM maintenance_schedules WHERE id = ?").get(id)),
+    ).run(
+      id,
+      JSON.stringify(schedule.target),
+      schedule.cron,
+      schedule.at,
+      schedule.image,
+      schedule.mode,
+      schedule.timeoutMs,
+      schedule.nextFireAt,
+      when.toISOString(),
     );
+    return Promise.resolve(toSchedule(this.sql("SELECT * FROM maintenance_schedules WHERE id = ?").get(id)));
   }
 
   list(): Promise<MaintenanceSchedule[]> {
-    const rows: unknown[] = this.db
-      .prepare("SELECT * FROM maintenance_schedules ORDER BY created_at, id")
-      .all();
+    const rows: unknown[] = this.sql("SELECT * FROM maintenance_schedules ORDER BY created_at, id").all();
     return Promise.resolve(rows.map(toSchedule));
   }
 
   remove(id: string): Promise<boolean> {
-    return Promise.resolve(
-      this.db.prepare("DELETE FROM maintenance_schedules WHERE id = ?").run(id).changes > 0,
-    );
+    return Promise.resolve(this.sql("DELETE FROM maintenance_schedules WHERE id = ?").run(id).changes > 0);
   }
 
   /** Schedules whose next fire time has come. */
   due(when: Date): Promise<MaintenanceSchedule[]> {
-    const rows: unknown[] = this.db
-      .prepare(
-        "SELECT * FROM maintenance_schedules WHERE next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at",
-      )
-      .all(when.toISOString());
+    const rows: unknown[] = this.sql(
+      "SELECT * FROM maintenance_schedules WHERE next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at",
+    ).all(when.toISOString());
     return Promise.resolve(rows.map(toSchedule));
   }
 
@@ -128,13 +123,11 @@ export class SqliteSchedules {
   ): Promise<Firing | undefined> {
     const at = when.toISOString();
     return Promise.resolve(
-      this.db.transaction((): Firing | undefined => {
-        const claimed = this.db
-          .prepare(
-            `UPDATE maintenance_schedules SET next_fire_at = ?, last_fired_at = ?, fired = fired + 1
+      this.statements.db.transaction((): Firing | undefined => {
+        const claimed = this.sql(
+          `UPDATE maintenance_schedules SET next_fire_at = ?, last_fired_at = ?, fired = fired + 1
              WHERE id = ? AND next_fire_at = ?`,
-          )
-          .run(nextFireAt, at, schedule.id, schedule.nextFireAt);
+        ).run(nextFireAt, at, schedule.id, schedule.nextFireAt);
         if (claimed.changes !== 1) return undefined;
         const firing: Firing = { schedule, started: [], skipped: [] };
         const when_ = schedule.nextFireAt ?? at;

@@ -10,6 +10,7 @@ import { SqliteHealth } from "./sqlite-health.js";
 import { SqliteMachineSettings } from "./sqlite-machine-settings.js";
 import { SqliteMaintenance } from "./sqlite-maintenance.js";
 import { SqliteSchedules } from "./sqlite-schedules.js";
+import { Statements } from "./statements.js";
 import { z } from "zod";
 import {
   BootCategory,
@@ -156,8 +157,7 @@ export class SqliteStore implements Store {
   readonly schedules: SqliteSchedules;
   readonly health: SqliteHealth;
   readonly settings: SqliteMachineSettings;
-  /** Prepared statements by SQL text: preparing costs more than running the small queries here. */
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements: Statements;
 
   private constructor(path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -169,12 +169,13 @@ export class SqliteStore implements Store {
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
     this.migrate();
+    this.statements = new Statements(this.db);
     this.images = new SqliteImageCatalog(this.db);
     this.uploads = new SqliteUploadCatalog(this.db);
     const writes = this.machineWrites();
-    this.maintenance = new SqliteMaintenance(this.db, writes);
-    this.schedules = new SqliteSchedules(this.db, writes, this.maintenance);
-    this.health = new SqliteHealth(this.db, writes);
+    this.maintenance = new SqliteMaintenance(this.statements, writes);
+    this.schedules = new SqliteSchedules(this.statements, writes, this.maintenance);
+    this.health = new SqliteHealth(this.statements, writes);
     this.settings = new SqliteMachineSettings(this.db);
   }
 
@@ -219,12 +220,7 @@ export class SqliteStore implements Store {
   }
 
   private sql(text: string): Database.Statement {
-    let statement = this.statements.get(text);
-    if (!statement) {
-      statement = this.db.prepare(text);
-      this.statements.set(text, statement);
-    }
-    return statement;
+    return this.statements.get(text);
   }
 
   static open(path: string): SqliteStore {

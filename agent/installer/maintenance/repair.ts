@@ -9,7 +9,7 @@ import { BootAreaRecord } from "../../../protocol/maintenance.js";
 import { readDisks } from "../../inventory/disks.js";
 import { exists, readText } from "../../inventory/sysfs.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../../loader/backoff.js";
-import { partitionDevice, rereadPartitions, type BlockTarget } from "../block-device.js";
+import { partitionDevice, readRange, rereadPartitions, type BlockTarget } from "../block-device.js";
 import { describeError } from "../describe-error.js";
 import { readGpt } from "../gpt.js";
 import {
@@ -120,23 +120,6 @@ async function findDisk(ctx: MaintenanceStepContext, record: BootAreaRecord): Pr
     );
   const path = join(ctx.root, "dev", name);
   return { target: { path, name, kernelName: name, sizeBytes: record.diskBytes, sectorBytes }, foundBy };
-}
-
-async function readRange(path: string, offset: number, bytes: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(bytes);
-  const handle = await open(path, "r");
-  try {
-    let done = 0;
-    while (done < bytes) {
-      const { bytesRead } = await handle.read(buffer, done, bytes - done, offset + done);
-      if (bytesRead === 0)
-        throw new Error(`${path}: end of device at ${offset + done}, wanted ${bytes} bytes from ${offset}`);
-      done += bytesRead;
-    }
-    return buffer;
-  } finally {
-    await handle.close();
-  }
 }
 
 async function readBootArea(target: BlockTarget, layout: BootAreaLayout): Promise<BootAreaBytes> {

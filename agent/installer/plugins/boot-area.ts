@@ -3,10 +3,9 @@
 // primary GPT, up to the first partition) and tail (backup GPT) go to the server, which keeps them
 // with the machine. Reads only; safe to rerun (the server replaces the record atomically).
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
 import { BootAreaRecord, ErrorBody } from "../../../protocol/index.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../../loader/backoff.js";
-import { installTarget, type BlockTarget } from "../block-device.js";
+import { installTarget, readRange, type BlockTarget } from "../block-device.js";
 import { describeError } from "../describe-error.js";
 import { parseGptEntries, readGptTable } from "../gpt.js";
 import { bootAreaExtents } from "../maintenance/boot-area.js";
@@ -14,24 +13,6 @@ import type { InstallerPlugin, StepContext } from "../plugin.js";
 
 const UPLOAD_ATTEMPTS = 5;
 const REQUEST_TIMEOUT_MS = 60_000;
-
-/** `bytes` bytes of `path` from `offset`: all of them, or an error naming where it stopped. */
-async function readRange(path: string, offset: number, bytes: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(bytes);
-  const handle = await open(path, "r");
-  try {
-    let done = 0;
-    while (done < bytes) {
-      const { bytesRead } = await handle.read(buffer, done, bytes - done, offset + done);
-      if (bytesRead === 0)
-        throw new Error(`${path}: end of device at ${offset + done}, wanted ${bytes} bytes from ${offset}`);
-      done += bytesRead;
-    }
-    return buffer;
-  } finally {
-    await handle.close();
-  }
-}
 
 /** An answer that retrying cannot change (the server refused the record itself). */
 const REFUSED = "boot_area_refused";
