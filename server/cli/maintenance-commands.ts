@@ -68,6 +68,17 @@ function formatRuns(runs: readonly MaintenanceRun[]): string {
   );
 }
 
+/** POSTs to one of the machine's maintenance routes and prints the run it answers with. */
+async function postRun(opts: ClientOptions, machine: string, path: string, body?: unknown): Promise<void> {
+  const run = MaintenanceRun.parse(
+    await requestJson(machinePath(clientServerUrl(opts.server), machine, path), {
+      method: "POST",
+      ...(body === undefined ? {} : { body }),
+    }),
+  );
+  print(opts, run, () => formatRun(run));
+}
+
 export function addMaintenanceCommands(program: Command): void {
   const maintenance = program
     .command("maintenance")
@@ -101,18 +112,12 @@ export function addMaintenanceCommands(program: Command): void {
         },
       ) => {
         if (opts.active && opts.passive) throw new Error("give --active or --passive, not both");
-        const run = MaintenanceRun.parse(
-          await requestJson(machinePath(clientServerUrl(opts.server), machine, "/maintenance"), {
-            method: "POST",
-            body: {
-              image: opts.image,
-              mode: opts.active ? "active" : "passive",
-              ...(opts.timeout ? { timeoutMs: parseDuration(opts.timeout) } : {}),
-              steps: opts.step.map((name) => ({ name, params: {} })),
-            },
-          }),
-        );
-        print(opts, run, () => formatRun(run));
+        await postRun(opts, machine, "/maintenance", {
+          image: opts.image,
+          mode: opts.active ? "active" : "passive",
+          ...(opts.timeout ? { timeoutMs: parseDuration(opts.timeout) } : {}),
+          steps: opts.step.map((name) => ({ name, params: {} })),
+        });
       },
     );
 
@@ -152,13 +157,7 @@ export function addMaintenanceCommands(program: Command): void {
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
     .action(async (machine: string, step: string, opts: ClientOptions & { param: StepParams }) => {
-      const run = MaintenanceRun.parse(
-        await requestJson(machinePath(clientServerUrl(opts.server), machine, "/maintenance/steps"), {
-          method: "POST",
-          body: { name: step, params: opts.param },
-        }),
-      );
-      print(opts, run, () => formatRun(run));
+      await postRun(opts, machine, "/maintenance/steps", { name: step, params: opts.param });
     });
 
   maintenance
@@ -168,12 +167,7 @@ export function addMaintenanceCommands(program: Command): void {
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
     .action(async (machine: string, opts: ClientOptions) => {
-      const run = MaintenanceRun.parse(
-        await requestJson(machinePath(clientServerUrl(opts.server), machine, "/maintenance/restore"), {
-          method: "POST",
-        }),
-      );
-      print(opts, run, () => formatRun(run));
+      await postRun(opts, machine, "/maintenance/restore");
     });
 
   const schedule = maintenance.command("schedule").description("timed maintenance programs (cron, UTC)");
