@@ -159,6 +159,7 @@ async function maintenanceSwap(cli: (...args: string[]) => Promise<string>): Pro
   );
   console.log(`operator: bin/bootwright maintenance start ${DEMO_UUID} --image diagnostic --passive`);
   const started = (await cli("maintenance", "start", DEMO_UUID, "--image", "diagnostic", "--passive"))
+    .trimEnd()
     .split("\n")
     .map((line) => `  ${line}`)
     .join("\n");
