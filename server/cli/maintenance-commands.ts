@@ -68,6 +68,10 @@ function formatRuns(runs: readonly MaintenanceRun[]): string {
   );
 }
 
+function describePower(machine: string, view: PowerView): string {
+  return `${machine}: power driver ${view.driver}${view.target ? ` (${view.target})` : ""}`;
+}
+
 /** POSTs to one of the machine's maintenance routes and prints the run it answers with. */
 async function postRun(opts: ClientOptions, machine: string, path: string, body?: unknown): Promise<void> {
   const run = MaintenanceRun.parse(
@@ -302,11 +306,7 @@ export function addMaintenanceCommands(program: Command): void {
             body: settings,
           }),
         );
-        print(
-          opts,
-          view,
-          () => `${machine}: power driver ${view.driver}${view.target ? ` (${view.target})` : ""}`,
-        );
+        print(opts, view, () => describePower(machine, view));
       },
     );
   power
@@ -318,11 +318,7 @@ export function addMaintenanceCommands(program: Command): void {
       const view = PowerView.parse(
         await getJson(machinePath(clientServerUrl(opts.server), machine, "/power")),
       );
-      print(
-        opts,
-        view,
-        () => `${machine}: power driver ${view.driver}${view.target ? ` (${view.target})` : ""}`,
-      );
+      print(opts, view, () => describePower(machine, view));
     });
   power
     .command("cycle")

@@ -4,13 +4,13 @@
 import { createHash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { ErrorBody } from "../../../protocol/errors.js";
 import { BootAreaRecord } from "../../../protocol/maintenance.js";
 import { readDisks } from "../../inventory/disks.js";
 import { exists, readText } from "../../inventory/sysfs.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../../loader/backoff.js";
 import { partitionDevice, readRange, rereadPartitions, type BlockTarget } from "../block-device.js";
 import { describeError } from "../describe-error.js";
+import { readAnswer } from "../http-answer.js";
 import { readGpt } from "../gpt.js";
 import {
   describeRuns,
@@ -38,15 +38,7 @@ async function getFromServer(ctx: MaintenanceStepContext, path: string): Promise
         signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
       });
       if (response.ok) return response;
-      const text = await response.text();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      const error = ErrorBody.safeParse(json);
-      failure = `HTTP ${response.status} ${error.success ? `${error.data.code}: ${error.data.message}` : text.slice(0, 200)}`;
+      failure = `HTTP ${response.status} ${(await readAnswer(response)).reason}`;
       if (response.status < 500) throw new Error(`GET ${url}: ${failure}`);
     } catch (err) {
       // fetch's network failures are TypeErrors; our per-request timeout is a TimeoutError: both retry.

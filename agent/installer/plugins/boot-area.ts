@@ -3,10 +3,11 @@
 // primary GPT, up to the first partition) and tail (backup GPT) go to the server, which keeps them
 // with the machine. Reads only; safe to rerun (the server replaces the record atomically).
 import { createHash } from "node:crypto";
-import { BootAreaRecord, ErrorBody } from "../../../protocol/index.js";
+import { BootAreaRecord } from "../../../protocol/index.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../../loader/backoff.js";
 import { installTarget, readRange, type BlockTarget } from "../block-device.js";
 import { describeError } from "../describe-error.js";
+import { readAnswer } from "../http-answer.js";
 import { parseGptEntries, readGptTable } from "../gpt.js";
 import { bootAreaExtents } from "../maintenance/boot-area.js";
 import type { InstallerPlugin, StepContext } from "../plugin.js";
@@ -32,16 +33,8 @@ async function putOnce(
     headers: { "content-type": "application/octet-stream", "x-bootwright-sha256": sha256 },
     signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
   });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
+  const { json, reason: why } = await readAnswer(response);
   if (!response.ok) {
-    const error = ErrorBody.safeParse(json);
-    const why = error.success ? `${error.data.code}: ${error.data.message}` : text.slice(0, 200);
     const message = `PUT ${url}: HTTP ${response.status}${why ? ` ${why}` : ""}`;
     // 408 and 429 are "later"; 5xx is the server's trouble: both are worth another try.
     if (response.status < 500 && response.status !== 408 && response.status !== 429)
