@@ -1,14 +1,26 @@
-// Two projects: fast unit tests beside the code, and VM tests in test-vm/ run one file at a time
-// (two TCG guests on 2 cores slow each other to a crawl: vm-notes.md).
+// One run, two projects: unit tests beside the code, and end-to-end tests in test-vm/ (real VMs, real
+// servers). Both share one pool of workers, one per core (at least two): two VM files run side by side,
+// each VM on one vCPU (test-vm/qemu.ts says why that pays under TCG), and the unit files fill in where a
+// worker is free. Files start longest first (test-vm/timing/sequencer.ts); the timing reporter prints
+// where the time went and writes build/test-timing.json (test-vm/timing/).
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
+import { TimingReporter } from "./test-vm/timing/reporter.js";
+import { LongestFirstSequencer } from "./test-vm/timing/sequencer.js";
+
+const workers = Math.max(2, availableParallelism());
 
 export default defineConfig({
   test: {
+    reporters: ["default", new TimingReporter()],
+    maxWorkers: workers,
+    sequence: { sequencer: LongestFirstSequencer },
     projects: [
       {
         test: {
           name: "unit",
-          // Some unit tests start real server processes (kill -9 durability): give them room on a busy 2-core CI.
+          maxWorkers: workers,
+          // Some unit tests start real server processes (kill -9 durability), beside a VM file on 2 cores.
           testTimeout: 30_000,
           include: [
             "agent/**/*.test.ts",
@@ -21,8 +33,10 @@ export default defineConfig({
       {
         test: {
           name: "vm",
+          maxWorkers: workers,
           include: ["test-vm/**/*.test.ts"],
-          fileParallelism: false,
+          globalSetup: ["test-vm/global-setup.ts"],
+          setupFiles: ["test-vm/timing/setup.ts"],
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

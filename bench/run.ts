@@ -20,6 +20,7 @@ import { maintenanceFigures } from "./maintenance.js";
 import { inventoryFigures, smbiosFigures } from "./inventory.js";
 import { policyFigures } from "./policy.js";
 import { queueFigures, reconcileFigures } from "./queue.js";
+import { suiteFigures } from "./suite.js";
 import { INITRAMFS_PATH } from "../test-vm/paths.js";
 
 const RESULTS = new URL("./results.json", import.meta.url).pathname;
@@ -55,6 +56,8 @@ const BENCHES: Bench[] = [
   { prefix: "install.", also: ["batch"], run: () => installFigures(process.argv[2] ?? "") },
   { prefix: "capture.", run: captureFigures },
   { prefix: "maintenance.", run: maintenanceFigures },
+  // suite.fresh_minutes and suite.ci_fresh_minutes only when the prefix names them (most of an hour).
+  { prefix: "suite.", run: () => suiteFigures(process.argv[2] ?? "") },
 ];
 
 function machineDescription(): string {

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '[setup] %s\n' "$*"; }
+source build-scripts/timed.sh
 
 # --- Debian packages -------------------------------------------------------------------------------
 # qemu + ROMs + firmware run the test VMs; busybox-static, zstd and cpio build the initramfs;
@@ -26,8 +27,9 @@ if ((${#missing[@]})); then
     as_root=(sudo)
   fi
   say "installing Debian packages: ${missing[*]}"
-  "${as_root[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  timed "setup: apt-get update" "${as_root[@]}" apt-get update -qq
+  timed "setup: apt-get install" "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   say "Debian packages present"
 fi
@@ -38,14 +40,14 @@ lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 stamp=node_modules/.bootwright-lock-sha256
 if [[ ! -f $stamp || $(cat "$stamp") != "$lock_hash" ]]; then
   say "installing npm dependencies (native addons compile from source: ~1-2 min)"
-  npm ci --no-audit --no-fund --loglevel=error
+  timed "setup: npm ci" npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" >"$stamp"
 else
   say "npm dependencies present"
 fi
 
 # --- Debian kernel (not installed on the host: extracted from its .deb) ------------------------------
-bash build-scripts/fetch-kernel.sh
+timed "setup: kernel" bash build-scripts/fetch-kernel.sh
 
 # --- initramfs ---------------------------------------------------------------------------------------
-npx --no-install tsx build-scripts/build-initramfs.ts
+timed "setup: initramfs" npx --no-install tsx build-scripts/build-initramfs.ts

@@ -3,6 +3,8 @@
 // the installed root (a package served by our server, nothing from the internet), captures its disk,
 // uploads it, boots it and calls home. The second gets the captured image with no script run, boots it,
 // and calls home. Their root filesystems are then compared on the host.
+// Needs the debian image: on a fresh machine the suite builds it in the background and starts this
+// file after the others (test-vm/timing/sequencer.ts).
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -85,7 +87,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "bootwright-capture-vm-"));
   mkdirSync(join(dir, "recipes/web"), { recursive: true });
   buildDeb(join(dir, "recipes/web/hello-bootwright.deb"));
-  server = await startTestServer(dir, 0, { pollIntervalMs: 1_000 });
+  server = await startTestServer(dir);
   const policy = {
     rules: [
       {

@@ -50,7 +50,7 @@ beforeAll(async () => {
   accel = await chooseAccelerator();
   tiny = await buildOsImage({ kind: "tiny" });
   dir = mkdtempSync(join(tmpdir(), "bootwright-configure-"));
-  server = await startTestServer(dir, 0, { pollIntervalMs: 1_000 });
+  server = await startTestServer(dir);
   const policy = {
     rules: [
       {

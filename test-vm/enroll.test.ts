@@ -1,13 +1,18 @@
 // End to end: real VMs power on, iPXE (Debian's ROM) fetches our script, boots our kernel + initramfs,
-// and the loader's inventory reaches the server. SeaBIOS and OVMF; and a direct boot while the server is down.
+// and the loader's inventory reaches the server. SeaBIOS and OVMF; and a direct boot while the server is
+// down, whose VM then carries the command queue check (seed 000): an operator sets the expected category
+// of the inventoried VM; the loader pulls the command the difference produced (check-disks: reads both
+// ends of every disk), runs it, the category moves and the difference list empties.
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../server/server.js";
 import { freePort } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
-import { requireBootArtefacts } from "./paths.js";
+import { REPO_ROOT, requireBootArtefacts } from "./paths.js";
 import { directLoaderBoot, Vm, type Firmware } from "./qemu.js";
 import { GUEST_HOST_ADDRESS, startTestServer, waitForMachine } from "./test-server.js";
 
@@ -53,6 +58,8 @@ describe.each<[Firmware, string, string]>([
       uuid,
       smbios: ["type=1,manufacturer=Acme,product=X1,serial=SN-123"],
       disksMiB: [DISK_MIB],
+      // Two, so the inventory's CPU count is checked against something other than the default.
+      cpus: 2,
     });
     vms.push(vm);
 
@@ -111,11 +118,28 @@ describe.each<[Firmware, string, string]>([
   });
 });
 
+/** The operator's CLI, run as a user would. */
+async function bootwright(server: RunningServer, ...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(join(REPO_ROOT, "bin/bootwright"), [
+    ...args,
+    "--server",
+    server.url,
+  ]);
+  return stdout;
+}
+
 describe("direct boot while the server is down", () => {
+  // The two tests share the VM and its server: the second goes on where the first left the machine.
+  const mac = "52:54:00:b0:00:03";
+  let direct: { vm: Vm; server?: RunningServer } | undefined;
+  afterAll(async () => {
+    await direct?.vm.stop();
+    await direct?.server?.close();
+  });
+
   it("shows its retries on the console and enrolls once the server comes up", async () => {
     const dir = join(workDir, "direct");
     const port = await freePort();
-    const mac = "52:54:00:b0:00:03";
     const vm = Vm.start({
       name: "enroll-direct",
       workDir: dir,
@@ -128,7 +152,7 @@ describe("direct boot while the server is down", () => {
       smbios: ["type=1,manufacturer=Acme,product=X2,serial=SN-DIRECT"],
       disksMiB: [64, 128],
     });
-    vms.push(vm);
+    direct = { vm };
 
     // Two failed posts, each saying why, with the wait before the next.
     await vm.waitForConsole(
@@ -136,7 +160,7 @@ describe("direct boot while the server is down", () => {
       BOOT_TIMEOUT_MS,
     );
     const server = await startTestServer(dir, port);
-    servers.push(server);
+    direct.server = server;
 
     const machine = await waitForMachine(
       server,
@@ -155,5 +179,40 @@ describe("direct boot while the server is down", () => {
       ["inventory", "inventoried"],
     ]);
     await vm.waitForConsole(/ok enrolled machine=52:54:00:b0:00:03 category=inventoried/, 10_000);
+  });
+
+  it("expected ready → check-disks runs in the VM → category ready, difference list empty", async () => {
+    const vm = direct?.vm;
+    const server = direct?.server;
+    if (!vm || !server) throw new Error("the enrollment test did not bring the machine up");
+    expect(await bootwright(server, "expect", mac, "ready")).toContain("expected ready");
+    await waitForMachine(server, mac, (m) => m?.category === "ready" || undefined, 60_000).catch(
+      (err: unknown) => {
+        throw new Error(`${String(err)}\n${vm.describe()}`);
+      },
+    );
+    expect(JSON.parse(await bootwright(server, "diff", "--json"))).toEqual({ differences: [] });
+
+    // The step log holds what the VM really read: both ends of each disk, 1 MiB each.
+    const succeeded = (await server.store.machineLog(mac)).find((e) => e.event === "command-succeeded");
+    expect(succeeded?.data.disks).toEqual([
+      expect.objectContaining({ name: "vda", sizeBytes: 64 * 2 ** 20, bytesRead: 2 * 2 ** 20 }),
+      expect.objectContaining({ name: "vdb", sizeBytes: 128 * 2 ** 20, bytesRead: 2 * 2 ** 20 }),
+    ]);
+    const events = (await server.store.machineLog(mac)).map((e) => e.event);
+    expect(events.slice(events.indexOf("expected"))).toEqual([
+      "expected",
+      "command-queued",
+      "command-leased",
+      "command-succeeded",
+      "category",
+    ]);
+    const queue = JSON.parse(await bootwright(server, "queue", mac, "--json")) as {
+      commands: { kind: string; state: string }[];
+    };
+    expect(queue.commands).toEqual([expect.objectContaining({ kind: "check-disks", state: "succeeded" })]);
+    expect(await bootwright(server, "log", mac)).toMatch(/command-succeeded/);
+    await vm.waitForConsole(/ok command succeeded kind=check-disks/, 10_000);
+    await vm.waitForConsole(/ok result recorded category=ready/, 10_000);
   });
 });

@@ -2,6 +2,8 @@
 // tailored agent, the Debian 12 image (debootstrap, build-scripts/build-os-image.ts) streamed onto its
 // disk (verified, with the marker), reboots, iPXE sends it to its disk, and Debian calls home: its
 // category becomes `installed`. The batch and fault tests use the tiny busybox image (fast to boot).
+// Needs the debian image: on a fresh machine the suite builds it in the background and starts this
+// file after the others (test-vm/timing/sequencer.ts).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,7 +35,7 @@ beforeAll(async () => {
   });
   dir = mkdtempSync(join(tmpdir(), "bootwright-install-"));
   // A long batch window: four TCG guests on two cores reach the transfer step minutes apart at worst.
-  server = await startTestServer(dir, 0, { pollIntervalMs: 1_000, batchWindowMs: 120_000 });
+  server = await startTestServer(dir, 0, { batchWindowMs: 120_000 });
   const policy = {
     rules: [
       { name: "debian", match: [{ fact: "product", glob: "DEB-*" }], plan: { image: "debian-12" } },

@@ -1,4 +1,5 @@
-// The maintenance swap end to end on real VMs (seeds 001, 004), with the tiny OS image:
+// The maintenance swap end to end on real VMs (seeds 001, 004), with the tiny OS image. One VM carries
+// the three checks in turn (one install, then three swaps), as one machine would live through them:
 // - repair: an installed VM whose boot sector the test destroys cannot boot; an operator swaps it into
 //   the repair image (rebooted through a real BMC: ipmitool → OpenIPMI's ipmi_sim → QEMU), the image
 //   restores the boot area recorded at install, the VM is swapped back and boots its original OS;
@@ -32,8 +33,11 @@ const vms: Vm[] = [];
 const api = (path: string, method = "GET", body?: unknown) =>
   jsonRequest(`${server.url}${path}`, method, body);
 
-const REPAIR_VM = { mac: "52:54:00:a9:00:01", id: "0e0c8a6a-6f5f-4c43-9d57-0000000000a9" };
-const HEALTH_VM = { mac: "52:54:00:a9:00:02", id: "0e0c8a6a-6f5f-4c43-9d57-0000000000aa" };
+const MACHINE = { mac: "52:54:00:a9:00:01", id: "0e0c8a6a-6f5f-4c43-9d57-0000000000a9" };
+/** The VM the three tests share (started by the first), its serial and its second QMP socket (ours). */
+let machineVm: Vm | undefined;
+const SERIAL = "MNT-machine";
+const qmpSocket = () => join(dir, "machine", "server-qmp.sock");
 const SECTOR = 512;
 /** Protective MBR (with the boot code) and the primary GPT: LBA 0-33. */
 const BOOT_AREA_BYTES = 34 * SECTOR;
@@ -72,6 +76,20 @@ async function waitForCallHomeAfter(vm: Vm, id: string, before: number, timeoutM
   }
 }
 
+async function healthReports(id: string): Promise<{ figures: Record<string, number> }[]> {
+  return ((await api(`/v1/machines/${id}/health`)).body as { reports: { figures: Record<string, number> }[] })
+    .reports;
+}
+
+/** Polls `condition` until it holds; fails naming `what` after `timeoutMs`. */
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 async function runsOf(id: string): Promise<MaintenanceRun[]> {
   return MaintenanceRunList.parse((await api(`/v1/machines/${id}/maintenance`)).body).runs;
 }
@@ -105,7 +123,7 @@ function tinyVm(name: string, machine: { mac: string; id: string }, extraArgs: s
     boot: { kind: "network", bootfileUrl: `${server.advertiseUrl}/boot.ipxe` },
     mac: machine.mac,
     uuid: machine.id,
-    smbios: [`type=1,manufacturer=Acme,product=MNT-${name},serial=MNT-${name}`],
+    smbios: [`type=1,manufacturer=Acme,product=MNT-${name},serial=${SERIAL}`],
     disksMiB: [128],
     memoryMiB: 1024,
     allowReboot: true,
@@ -122,13 +140,7 @@ beforeAll(async () => {
   const diagnostic = await buildMaintenanceImage({ kind: "diagnostic" });
   const repair = await buildMaintenanceImage({ kind: "repair" });
   dir = mkdtempSync(join(tmpdir(), "bootwright-maintenance-"));
-  server = await startTestServer(dir, 0, {
-    pollIntervalMs: 1_000,
-    maintenanceTickMs: 1_000,
-    maintenanceReportMs: 5_000,
-    healthReportMs: 3_000,
-    leaseSweepMs: 2_000,
-  });
+  server = await startTestServer(dir, 0, { maintenanceReportMs: 5_000, healthReportMs: 3_000 });
   const policy = {
     rules: [{ name: "tiny", match: [{ fact: "product", glob: "MNT-*" }], plan: { image: "tiny" } }],
   };
@@ -152,10 +164,12 @@ afterAll(async () => {
 });
 
 it("repair: a destroyed boot sector is restored by the repair image, rebooted through IPMI; the VM boots its OS again", async () => {
-  const workDir = join(dir, "repair");
+  const workDir = join(dir, "machine");
   bmc = await startIpmiBmc({ workDir, qmpSocket: join(workDir, "qmp.sock") });
-  const vm = tinyVm("repair", REPAIR_VM, bmc.qemuArgs);
-  const { id } = REPAIR_VM;
+  // The BMC's chassis drives QEMU through its own QMP socket; the fault test's QMP driver gets a second.
+  const vm = tinyVm("machine", MACHINE, [...bmc.qemuArgs, "-qmp", `unix:${qmpSocket()},server=on,wait=off`]);
+  machineVm = vm;
+  const { id } = MACHINE;
   await installAndWaitForCallHome(server, vm, id, { enroll: 240_000, install: 600_000 });
   const disk = join(workDir, "disk0.img");
   const installed = readBytes(disk, 0, BOOT_AREA_BYTES);
@@ -227,30 +241,21 @@ it("repair: a destroyed boot sector is restored by the repair image, rebooted th
     image: run.original.image,
   });
   expect((await server.store.getMachine(id))?.category).toBe("installed");
-  await vm.stop();
 }, 1_500_000);
 
 it("health: a reading below the policy threshold runs the diagnostic image (passive, in-band reboot); the report is kept", async () => {
-  // A QMP socket for the fault test's restore, which reuses this VM; no power driver is set until then.
-  const vm = tinyVm("health", HEALTH_VM, [
-    "-qmp",
-    `unix:${join(dir, "health", "qmp.sock")},server=on,wait=off`,
-  ]);
-  const { id } = HEALTH_VM;
-  await installAndWaitForCallHome(server, vm, id, { enroll: 240_000, install: 600_000 });
+  const vm = machineVm;
+  if (!vm) throw new Error("the repair test did not start the machine");
+  const { id } = MACHINE;
+  // No power driver until the fault test: the swap must reboot the machine in band.
+  expect((await api(`/v1/machines/${id}/power`, "PUT", { driver: "none" })).status).toBe(200);
   // The reporter's real reading; the operator's threshold is set above it.
-  const reading = await (async () => {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const { reports } = (await api(`/v1/machines/${id}/health`)).body as {
-        reports: { figures: Record<string, number> }[];
-      };
-      const mbs = reports.at(-1)?.figures.memoryBandwidthMBs;
-      if (mbs !== undefined) return mbs;
-      if (Date.now() > deadline) throw new Error("no health report from the installed OS");
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  })();
+  await waitFor(
+    async () => (await healthReports(id)).length > 0,
+    60_000,
+    "a health report from the installed OS",
+  );
+  const reading = (await healthReports(id)).at(-1)?.figures.memoryBandwidthMBs ?? 0;
   expect(reading).toBeGreaterThan(0);
   const threshold = reading * 10;
   const policy = {
@@ -258,7 +263,7 @@ it("health: a reading below the policy threshold runs the diagnostic image (pass
     health: [
       {
         name: "slow-memory",
-        match: [{ fact: "serial", equals: "MNT-health" }],
+        match: [{ fact: "serial", equals: SERIAL }],
         figure: "memoryBandwidthMBs",
         below: threshold,
         maintenance: { image: "diagnostic", mode: "passive", timeoutMinutes: 10 },
@@ -269,7 +274,8 @@ it("health: a reading below the policy threshold runs the diagnostic image (pass
     200,
   );
   const before = callHomes(vm, id);
-  const run = await waitForRunEnd(vm, id, 1, 600_000);
+  // The repair test's run was the machine's first.
+  const run = await waitForRunEnd(vm, id, 2, 600_000);
   await waitForCallHomeAfter(vm, id, before, 120_000);
   expect(run).toMatchObject({
     state: "completed",
@@ -290,15 +296,21 @@ it("health: a reading below the policy threshold runs the diagnostic image (pass
   console.log(
     `[maintenance health] report: ${JSON.stringify(report.steps.map((s) => ({ [s.name]: s.data })))}`,
   );
-  // Still below the threshold after the return: the crossing fired once.
-  await new Promise((resolve) => setTimeout(resolve, 10_000));
-  expect(await runsOf(id)).toHaveLength(1);
+  // Still below the threshold after the return: the crossing fired once. Rules are applied as each
+  // report is stored, so two more reports from the returned OS are enough to see a second firing.
+  const reportsNow = (await healthReports(id)).length;
+  await waitFor(
+    async () => (await healthReports(id)).length >= reportsNow + 2,
+    60_000,
+    "two more health reports",
+  );
+  expect((await runsOf(id)).filter((r) => r.trigger.kind === "health")).toHaveLength(1);
 }, 1_500_000);
 
 it("fault: a maintenance image that never reports times out, fails with the reason; restore brings the OS back (QMP)", async () => {
-  const { id } = HEALTH_VM;
-  const vm = vms.find((v) => v.name === "health");
-  if (!vm) throw new Error("the health VM is not running");
+  const { id } = MACHINE;
+  const vm = machineVm;
+  if (!vm) throw new Error("the repair test did not start the machine");
   // An operator's own maintenance image whose one step never returns.
   const hang = join(dir, "hang.tar.zst");
   await packMaintenanceImage(hang, {
@@ -314,8 +326,9 @@ it("fault: a maintenance image that never reports times out, fails with the reas
       "export const steps = { hang: { describe: 'waits forever', run: () => new Promise(() => {}) } };\n",
   });
   await uploadImage(server.url, hang, { name: "hang", format: "tar.zst", purpose: "diagnostic" });
-  const qmp = join(dir, "health", "qmp.sock");
-  expect((await api(`/v1/machines/${id}/power`, "PUT", { driver: "qmp", socket: qmp })).status).toBe(200);
+  expect((await api(`/v1/machines/${id}/power`, "PUT", { driver: "qmp", socket: qmpSocket() })).status).toBe(
+    200,
+  );
 
   const start = await api(`/v1/machines/${id}/maintenance`, "POST", {
     image: "hang",
@@ -323,7 +336,7 @@ it("fault: a maintenance image that never reports times out, fails with the reas
     timeoutMs: 120_000,
   });
   expect(start.status).toBe(201);
-  const failed = await waitForRunEnd(vm, id, 2, 300_000);
+  const failed = await waitForRunEnd(vm, id, 3, 300_000);
   expect(failed.state).toBe("failed");
   // The loader gives the step up at the run's deadline and reports it; had the machine died, the
   // server's own deadline would have said "did not report completion by".

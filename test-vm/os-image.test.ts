@@ -1,6 +1,8 @@
 // The OS images build-scripts/build-os-image.ts makes (tiny and debian), booted from disk under SeaBIOS
 // and OVMF: each reads the marker the installer left in its bootwright-marker partition and calls the
 // server home with the image, the plan hash and its kernel. Images are built on demand (cached).
+// Needs the debian image: on a fresh machine the suite builds it in the background and starts this
+// file after the others (test-vm/timing/sequencer.ts).
 import { randomBytes, randomUUID } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";

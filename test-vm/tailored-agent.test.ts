@@ -39,7 +39,7 @@ it("two shapes → two plans → two tailored agents, each verified, run and rep
     rmSync(dir, { recursive: true, force: true });
     return Promise.resolve();
   });
-  const server = await startTestServer(dir, 0, { pollIntervalMs: 1000 });
+  const server = await startTestServer(dir);
   cleanups.push(() => server.close());
   expect(
     (await jsonRequest(`${server.url}/v1/policy`, "PUT", { format: "yaml", source: POLICY })).status,

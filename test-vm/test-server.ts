@@ -25,6 +25,11 @@ export async function startTestServer(
       initramfsPath: INITRAMFS_PATH,
       kernelArgs: "console=ttyS0,115200n8 quiet panic=-1",
       logLevel: "debug",
+      // Test-time cadences: a loader with nothing to do asks again soon, leases that ran out and
+      // maintenance deadlines are looked at every second (the defaults suit a site, not a test's wait).
+      pollIntervalMs: 500,
+      leaseSweepMs: 1_000,
+      maintenanceTickMs: 1_000,
       ...overrides,
     },
     { env: {} },

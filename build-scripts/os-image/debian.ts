@@ -16,7 +16,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { firstDeb822Uri } from "./layout.js";
 import { run } from "./run.js";
 import { removeTree } from "./tree.js";
@@ -170,7 +170,13 @@ async function bootstrapTree(
   await removeTree(temp);
   await removeTree(dir);
   mkdirSync(dirname(temp), { recursive: true });
-  await run("debootstrap", [...args, temp, mirror], { timeoutMs: DEBOOTSTRAP_TIMEOUT_MS });
+  // The downloaded packages stay in build/ (not part of the key): a tree made again on this machine,
+  // for a new package list or after `rm -rf build/os-cache/debian-bootstrap`, downloads only what changed.
+  const debs = join(cacheDir, "debootstrap-debs");
+  mkdirSync(debs, { recursive: true });
+  await run("debootstrap", [`--cache-dir=${resolve(debs)}`, ...args, temp, mirror], {
+    timeoutMs: DEBOOTSTRAP_TIMEOUT_MS,
+  });
   renameSync(temp, dir);
   writeFileSync(stamp, key);
   log(`[os-image] debootstrap done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
