@@ -51,6 +51,26 @@ export default tseslint.config(
     },
   },
   {
+    // What the server loads of agent/ to choose plugins stays pure: no builtin, no package, no plugin's
+    // steps (agent/installer/registry.test.ts checks the whole module graph).
+    files: ["agent/installer/registry.ts", "agent/installer/probes/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["**/server/**"], message: "agent/ must not import server/." },
+            {
+              regex: "^(?!\\.)|/(plugins|shared|loader|inventory)/|/runtime\\.js$",
+              message:
+                "the probe registry is loaded by the server: only pure probes, protocol/ and plugin.ts.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ["server/**/*.ts"],
     rules: {
       "no-restricted-imports": [

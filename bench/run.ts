@@ -49,7 +49,8 @@ const BENCHES: Bench[] = [
   { prefix: "inventory.", run: inventoryFigures },
   { prefix: "agent.", run: agentFigures },
   { prefix: "reconcile.", run: reconcileFigures },
-  { prefix: "queue.", run: queueFigures },
+  // One run makes queue.* and store.* (the same load on SQLite, then on PostgreSQL).
+  { prefix: "queue.", also: ["store."], run: queueFigures },
   { prefix: "policy.", run: policyFigures },
   { prefix: "boot.", run: bootFigures },
   // One run makes the install.* and batch*.* figures (they share the images, the server and the VMs).

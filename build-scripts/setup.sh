@@ -15,7 +15,9 @@ source build-scripts/timed.sh
 # mdadm, e2fsprogs (mke2fs, chattr), dosfstools (mkfs.fat) and xfsprogs go into the initramfs for the
 # installer plugins (agent/installer/tools.ts). smartmontools' smartctl goes into the diagnostic
 # maintenance image; openipmi (ipmi_sim) and ipmitool are the BMC and the client of the IPMI power driver.
-APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool)
+# postgresql: the second store's server, started by the tests themselves in temp directories
+# (server/db/postgres/local-server.ts); the cluster the package makes for itself is not used.
+APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

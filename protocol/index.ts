@@ -1,8 +1,10 @@
-// Wire types both sides import. No I/O here: zod schemas, their types, and pure helpers.
+// What both sides import: wire types (zod schemas and their types), the in-process error base, pure
+// helpers. No I/O here.
 export * from "./boot-category.js";
 export * from "./commands.js";
 export * from "./difference.js";
 export * from "./errors.js";
+export * from "./failure.js";
 export * from "./inventory.js";
 export * from "./mac.js";
 export * from "./machine.js";

@@ -14,6 +14,7 @@ import {
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import { NODE_REQUIRE_BANNER } from "../build-scripts/esbuild-node.js";
+// The probes only (pure, no undici nor child_process); each whole plugin is named by path, for esbuild.
 import { PLUGINS, selectPlugins } from "../agent/installer/registry.js";
 import type { AgentPlan, Inventory } from "../protocol/index.js";
 import { ServerError } from "./errors.js";

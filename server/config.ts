@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { BootwrightError, type FailureContext } from "../protocol/index.js";
 
 const REPO_ROOT = resolve(import.meta.dirname, "..");
 
@@ -16,8 +17,18 @@ const ServerConfigSchema = z.strictObject({
    * networking). `{port}` in it becomes the port actually bound (for --port 0).
    */
   advertiseUrl: z.string().optional(),
-  /** Where the SQLite store lives. */
+  /** Where the state lives: the SQLite store (unless `store` names another), images, agents, boot areas. */
   dataDir: z.string().default(resolve(REPO_ROOT, "var")),
+  /**
+   * The store: `sqlite:<file>`, or a PostgreSQL URL (`postgres://user@host/db`, `?host=<socket dir>`
+   * for a Unix socket). Default: SQLite at <dataDir>/bootwright.sqlite. Images stay in <dataDir>.
+   */
+  store: z
+    .string()
+    .refine((value) => /^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(value), {
+      message: "must be sqlite:<file> or postgres://…",
+    })
+    .optional(),
   kernelPath: z.string().default(resolve(REPO_ROOT, "build/kernel/vmlinuz")),
   initramfsPath: z.string().default(resolve(REPO_ROOT, "build/initramfs.img")),
   /** Extra kernel arguments for the loader: consoles on screen and first serial port. */
@@ -81,6 +92,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_PORT: "port",
   BOOTWRIGHT_ADVERTISE_URL: "advertiseUrl",
   BOOTWRIGHT_DATA_DIR: "dataDir",
+  BOOTWRIGHT_STORE: "store",
   BOOTWRIGHT_KERNEL: "kernelPath",
   BOOTWRIGHT_INITRAMFS: "initramfsPath",
   BOOTWRIGHT_KERNEL_ARGS: "kernelArgs",
@@ -99,8 +111,10 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_HEALTH_REPORT_MS: "healthReportMs",
 };
 
-export class ConfigError extends Error {
-  readonly code = "invalid_config";
+export class ConfigError extends BootwrightError<"invalid_config"> {
+  constructor(message: string, context: FailureContext<"invalid_config"> = {}, options?: ErrorOptions) {
+    super("invalid_config", message, context, options);
+  }
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): Partial<ServerConfigInput> {
@@ -120,11 +134,13 @@ function fromFile(path: string | undefined): Partial<ServerConfigInput> {
   } catch (err) {
     throw new ConfigError(
       `cannot read config file ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      { file: path },
       { cause: err },
     );
   }
   const parsed = ServerConfigSchema.partial().safeParse(raw);
-  if (!parsed.success) throw new ConfigError(`config file ${path}: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success)
+    throw new ConfigError(`config file ${path}: ${z.prettifyError(parsed.error)}`, { file: path });
   return parsed.data;
 }
 

@@ -1,16 +1,23 @@
-// The server's error type: a stable code from protocol/errors.ts, a message, and details for the wire.
-// One place maps codes to HTTP status (style.md §7).
-import type { ErrorCode } from "../protocol/index.js";
+// The server's errors: ApiError, a refusal with a stable code from protocol/errors.ts, a message and details
+// for the wire; ServerError for any other failure. One place maps codes to HTTP status (style.md §7).
+import { BootwrightError, codeOf, ERROR_CODES, type ErrorCode } from "../protocol/index.js";
 
-export class ApiError extends Error {
+export class ApiError extends BootwrightError<ErrorCode> {
   constructor(
-    readonly code: ErrorCode,
+    code: ErrorCode,
     message: string,
+    /** What the wire sends as `details`, as given. */
     readonly details?: unknown,
     options?: ErrorOptions,
   ) {
-    super(message, options);
+    super(code, message, { status: HTTP_STATUS[code] }, options);
   }
+}
+
+/** Whether `err` is an ApiError, matched by its code (a wire code: no in-process code is one). */
+export function isApiError(err: unknown): err is ApiError {
+  const code = codeOf(err);
+  return code !== undefined && Object.hasOwn(ERROR_CODES, code);
 }
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -36,6 +43,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
 };
 
 /** Any other failure of the server itself: names what it was doing, keeps the original on `cause`. */
-export class ServerError extends Error {
-  readonly code = "server_failure";
+export class ServerError extends BootwrightError<"server_failure"> {
+  constructor(message: string, options?: ErrorOptions) {
+    super("server_failure", message, {}, options);
+  }
 }

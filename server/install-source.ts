@@ -2,7 +2,7 @@
 // from that recipe on a machine of the same configuration fingerprint if there is one; otherwise the
 // plan's image — and with a recipe, the instruction to run its script and capture the result.
 import type { AgentPlan, ImageRecord, Machine } from "../protocol/index.js";
-import type { Store } from "./db/store.js";
+import type { Services as Store } from "./services.js";
 
 export type InstallSource =
   | { kind: "image"; image: ImageRecord; capture?: NonNullable<AgentPlan["capture"]>; captured: boolean }

@@ -4,13 +4,12 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { ServerConfig } from "./config.js";
-import { SqliteStore } from "./db/sqlite-store.js";
-import type { Store } from "./db/store.js";
+import { describeStore, openStore } from "./db/open-store.js";
+import { Services } from "./services.js";
 import { AgentBuilder } from "./agent-builder.js";
 import { ServerError } from "./errors.js";
-import { buildRouter } from "./http/routes.js";
+import { buildApp } from "./http/app.js";
 import { BlobStore } from "./images/blob-store.js";
-import { sendError } from "./http/router.js";
 import { loadTemplate } from "./ipxe/render.js";
 import { MaintenanceService } from "./maintenance/service.js";
 import { createLogger } from "./logger.js";
@@ -22,7 +21,8 @@ export interface RunningServer {
   /** What machines are told (advertiseUrl with the bound port). */
   advertiseUrl: string;
   port: number;
-  store: Store;
+  /** The server's state through its services (server/services.ts): what the tests look at. */
+  store: Services;
   close(): Promise<void>;
 }
 
@@ -32,14 +32,15 @@ export async function startServer(
 ): Promise<RunningServer> {
   const log = options.logger ?? createLogger(config.logLevel);
   const policy = readStartupPolicy(config.policyFile); // a bad policy file stops start-up, naming its lines
-  const store = SqliteStore.open(join(config.dataDir, "bootwright.sqlite"));
+  const location = config.store ?? `sqlite:${join(config.dataDir, "bootwright.sqlite")}`;
+  const store = new Services(await openStore(location));
+  log.info({ store: describeStore(location) }, "store open");
   await installStartupPolicy(store, policy, log);
   const templates = {
     boot: loadTemplate("boot"),
     loader: loadTemplate("loader"),
     local: loadTemplate("local"),
   };
-  let requestCount = 0;
 
   // Listen first: the advertised URL may need the bound port (--port 0), and the routes need that URL.
   const server: Server = createServer();
@@ -73,7 +74,7 @@ export async function startServer(
     },
     log,
   );
-  const router = buildRouter({
+  const app = buildApp(server, {
     store,
     advertiseUrl,
     kernelArgs: config.kernelArgs,
@@ -95,31 +96,7 @@ export async function startServer(
     bootAreasDir: join(config.dataDir, "boot-areas"),
     log,
   });
-  server.on("request", (req, res) => {
-    const reqId = ++requestCount;
-    const reqLog = log.child({ reqId });
-    const url = new URL(req.url ?? "/", "http://server.invalid");
-    const started = performance.now();
-    res.on("finish", () => {
-      reqLog.debug(
-        {
-          method: req.method,
-          path: url.pathname,
-          status: res.statusCode,
-          ms: Math.round(performance.now() - started),
-        },
-        "request",
-      );
-    });
-    void (async () => {
-      try {
-        const { handler, params } = router.match(req.method ?? "GET", url.pathname);
-        await handler({ req, res, url, params, log: reqLog });
-      } catch (err) {
-        sendError(res, err, reqLog);
-      }
-    })();
-  });
+  await app.ready();
 
   // Leases are otherwise checked when a machine asks for work; one that rebooted into its installed OS
   // and never calls home would wait forever. The sweep fails it with the reason instead.
@@ -163,12 +140,7 @@ export async function startServer(
       clearInterval(sweep);
       clearInterval(monitor);
       await tick; // a tick in progress finishes before the store closes
-      await new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-        server.closeAllConnections();
-      });
+      await app.close();
       await store.close();
       log.info("server stopped");
     },

@@ -8,7 +8,9 @@ import { createReadStream } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import { request } from "undici";
 import {
+  BootwrightError,
   ErrorBody,
+  hasCode,
   UploadCompleted,
   UploadState,
   type ImageRecord,
@@ -45,12 +47,13 @@ export type CaptureResult =
   /** Nothing sent: an image for this recipe and configuration exists, or another machine is capturing it. */
   | { kind: "skipped"; reason: string; image: string | null };
 
-class UploadRefused extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: ErrorBody | undefined,
-  ) {
-    super(`HTTP ${status}${body ? ` ${body.code}: ${body.message}` : ""}`);
+class UploadRefused extends BootwrightError<"upload_refused"> {
+  constructor(status: number, body: ErrorBody | undefined) {
+    super("upload_refused", `HTTP ${status}${body ? ` ${body.code}: ${body.message}` : ""}`, {
+      status,
+      serverCode: body?.code ?? null,
+      serverMessage: body?.message ?? null,
+    });
   }
 }
 
@@ -93,8 +96,8 @@ export async function captureAndUpload(options: CaptureOptions): Promise<Capture
       await call(`${serverUrl}/v1/uploads`, "POST", JSON.stringify(options.start), json, signal),
     );
   } catch (err) {
-    if (err instanceof UploadRefused && err.body?.code === "capture_in_progress")
-      return { kind: "skipped", reason: err.body.message, image: null };
+    if (hasCode(err, "upload_refused") && err.context.serverCode === "capture_in_progress")
+      return { kind: "skipped", reason: err.context.serverMessage ?? err.message, image: null };
     throw err;
   }
   if (opened.state === "complete")
@@ -127,14 +130,11 @@ export async function captureAndUpload(options: CaptureOptions): Promise<Capture
         return;
       } catch (err) {
         if (signal.aborted) throw err;
-        if (err instanceof UploadRefused && err.body?.code === "insufficient_storage") throw err;
-        if (
-          err instanceof UploadRefused &&
-          err.status < 500 &&
-          err.body?.code !== "image_invalid" &&
-          err.body?.code !== "upload_offset"
-        )
-          throw err;
+        if (hasCode(err, "upload_refused")) {
+          const { status, serverCode } = err.context;
+          if (serverCode === "insufficient_storage") throw err;
+          if (status < 500 && serverCode !== "image_invalid" && serverCode !== "upload_offset") throw err;
+        }
         if (Date.now() > deadline)
           throw new Error(`chunk at ${offset} not accepted after ${attempt} tries: ${describeError(err)}`, {
             cause: err,
@@ -204,7 +204,7 @@ export async function captureAndUpload(options: CaptureOptions): Promise<Capture
         await call(`${serverUrl}/v1/uploads/${opened.id}/complete`, "POST", completion, json, signal),
       );
     } catch (err) {
-      if (signal.aborted || err instanceof UploadRefused || Date.now() > deadline) throw err;
+      if (signal.aborted || hasCode(err, "upload_refused") || Date.now() > deadline) throw err;
       retries += 1;
       options.onRetry?.(uploaded, describeError(err));
       await delay(1_000, undefined, { signal });

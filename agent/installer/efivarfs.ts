@@ -6,6 +6,7 @@
 import { constants } from "node:fs";
 import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { BootwrightError, codeOf, type FailureContext } from "../../protocol/failure.js";
 import { exists } from "../inventory/sysfs.js";
 import type { Exec } from "./plugin.js";
 import { TOOLS } from "./tools.js";
@@ -16,8 +17,10 @@ export const GLOBAL_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 /** Our own vendor GUID: plan.uefi.variables are stored under it. */
 export const BOOTWRIGHT_GUID = "0f856586-79f8-44e0-9512-8ff4512307cb";
 
-export class EfiVarError extends Error {
-  readonly code = "efivar_write";
+export class EfiVarError extends BootwrightError<"efivar_write"> {
+  constructor(message: string, context: FailureContext<"efivar_write"> = {}, options?: ErrorOptions) {
+    super("efivar_write", message, context, options);
+  }
 }
 
 export function efivarPath(root: string, name: string, guid: string): string {
@@ -41,7 +44,7 @@ export async function readEfivar(root: string, name: string, guid: string): Prom
   try {
     return await readFile(efivarPath(root, name, guid));
   } catch (err) {
-    if (err instanceof Error && "code" in err && err.code === "ENOENT") return undefined;
+    if (codeOf(err) === "ENOENT") return undefined;
     throw err;
   }
 }
@@ -59,6 +62,7 @@ export async function writeEfivar(
   signal: AbortSignal,
 ): Promise<boolean> {
   const path = efivarPath(root, name, guid);
+  const variable = `${name}-${guid}`;
   const before = await readEfivar(root, name, guid);
   if (before?.equals(file)) return false;
   if (before) await exec(TOOLS.chattr.path, ["-i", path], { timeoutMs: 10_000, signal });
@@ -67,10 +71,13 @@ export async function writeEfivar(
   try {
     const { bytesWritten } = await handle.write(file, 0, file.length, null);
     if (bytesWritten !== file.length)
-      throw new EfiVarError(`${name}: short write to efivarfs (${bytesWritten} of ${file.length} bytes)`);
+      throw new EfiVarError(`${name}: short write to efivarfs (${bytesWritten} of ${file.length} bytes)`, {
+        variable,
+      });
   } catch (err) {
     throw new EfiVarError(
-      `writing UEFI variable ${name}-${guid} failed: ${err instanceof Error ? err.message : String(err)}`,
+      `writing UEFI variable ${variable} failed: ${err instanceof Error ? err.message : String(err)}`,
+      { variable },
       { cause: err },
     );
   } finally {
@@ -79,7 +86,8 @@ export async function writeEfivar(
   const after = await readEfivar(root, name, guid);
   if (!after?.equals(file))
     throw new EfiVarError(
-      `UEFI variable ${name}-${guid} reads back as ${after?.toString("hex") ?? "nothing"}, wrote ${file.toString("hex")}`,
+      `UEFI variable ${variable} reads back as ${after?.toString("hex") ?? "nothing"}, wrote ${file.toString("hex")}`,
+      { variable },
     );
   return true;
 }

@@ -1,10 +1,12 @@
 // The GPT writer against the oracle every Linux installer trusts: sfdisk reads back (--json) and checks
-// (--verify) what we wrote, for a fresh table and for an sfdisk-made image grown onto a bigger disk.
+// (--verify) what we wrote, for a fresh table and for an sfdisk-made image grown onto a bigger disk; and
+// the reader's refusal of a table whose CRC32s do not match.
 // sfdisk is required (build-scripts/setup.sh installs fdisk): the test fails without it.
 import { execFileSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { readGptTable } from "./gpt.js";
 import {
@@ -217,5 +219,37 @@ describe("gptWrites", () => {
         lastLba: 4095n,
       }),
     ).toThrow(/over 36 characters/);
+  });
+});
+
+describe("readGptTable", () => {
+  it("uses GPT's CRC32 and refuses a table whose header or entry array no longer matches it", async () => {
+    // The catalogued check value of CRC-32/ISO-HDLC, the variant UEFI §5.3.2 names (not CRC-32C).
+    expect(crc32(Buffer.from("123456789"))).toBe(0xcbf43926);
+    const bytes = 8 * MiB;
+    const table = emptyTable(512, BigInt(bytes / 512), guidFromSeed("crc-disk"));
+    addEntry(table, {
+      name: "data",
+      typeGuid: LINUX,
+      uniqueGuid: guidFromSeed("crc-data"),
+      ...nth(placePartitions(["rest"], table.firstUsableLba, lastUsableLba(table), 512), 0),
+    });
+    const flipped = (name: string, offset: number): string => {
+      const path = blankDisk(name, bytes);
+      apply(path, gptWrites(table));
+      const byte = readFileSync(path).subarray(offset, offset + 1);
+      apply(path, [{ what: "flipped byte", offset, bytes: Buffer.from([(byte[0] ?? 0) ^ 0x01]) }]);
+      return path;
+    };
+    const sound = blankDisk("crc-sound.img", bytes);
+    apply(sound, gptWrites(table));
+    expect((await readGptTable(sound, 512)).header.count).toBe(128);
+    // LBA 1 + 48: the header's last usable LBA; LBA 2 + 56: the first entry's name.
+    await expect(readGptTable(flipped("crc-header.img", 512 + 48), 512)).rejects.toThrow(
+      /the GPT header's CRC32 does not match/,
+    );
+    await expect(readGptTable(flipped("crc-entries.img", 1024 + 56), 512)).rejects.toThrow(
+      /the GPT entry array's CRC32 does not match its header/,
+    );
   });
 });

@@ -3,7 +3,7 @@
 // one. Pure: the partition plugin does the writing. Written here rather than shipping sfdisk and its
 // libraries in the initramfs: ~200 lines, checked against sfdisk on the host (gpt-write.test.ts).
 import { createHash } from "node:crypto";
-import { crc32 } from "./crc32.js";
+import { crc32 } from "node:zlib";
 import { encodeGuid, GptError, parseGptEntries, type GptTableOnDisk } from "./gpt.js";
 
 export const MiB = 2 ** 20;

@@ -2,7 +2,9 @@
 // the kernel's view of the partitions is stale until a re-read, so the installer finds the marker
 // partition from the bytes it just wrote. Pure parsing is separate from the read.
 import { open } from "node:fs/promises";
-import { crc32 } from "./crc32.js";
+// GPT's CRC32 (UEFI spec §5.3.2) is the IEEE 802.3 one, which zlib computes (node:zlib has it from 20.15).
+import { crc32 } from "node:zlib";
+import { BootwrightError, type FailureContext } from "../../protocol/failure.js";
 
 export interface GptPartition {
   /** 1-based, as Linux numbers them (vda1 = index 1). */
@@ -12,8 +14,10 @@ export interface GptPartition {
   lastLba: bigint;
 }
 
-export class GptError extends Error {
-  readonly code = "gpt_invalid";
+export class GptError extends BootwrightError<"gpt_invalid"> {
+  constructor(message: string, context: FailureContext<"gpt_invalid"> = {}, options?: ErrorOptions) {
+    super("gpt_invalid", message, context, options);
+  }
 }
 
 const SIGNATURE = "EFI PART";
@@ -39,13 +43,17 @@ export interface GptHeader {
 export function parseGptHeader(block: Uint8Array, where: string): GptHeader {
   const buf = Buffer.from(block.buffer, block.byteOffset, block.byteLength);
   if (buf.length < 92 || buf.toString("latin1", 0, 8) !== SIGNATURE)
-    throw new GptError(`${where}: no GPT header at LBA 1 (signature "${SIGNATURE}" missing)`);
+    throw new GptError(`${where}: no GPT header at LBA 1 (signature "${SIGNATURE}" missing)`, {
+      path: where,
+    });
   const entriesLba = buf.readBigUInt64LE(72);
   const count = buf.readUInt32LE(80);
   const entrySize = buf.readUInt32LE(84);
   const headerSize = buf.readUInt32LE(12);
   if (entrySize < 128 || count > 1024 || headerSize < 92 || headerSize > buf.length)
-    throw new GptError(`${where}: implausible GPT header (${count} entries of ${entrySize} bytes)`);
+    throw new GptError(`${where}: implausible GPT header (${count} entries of ${entrySize} bytes)`, {
+      path: where,
+    });
   const forCrc = Buffer.from(buf.subarray(0, headerSize));
   forCrc.writeUInt32LE(0, 16);
   return {
@@ -142,11 +150,11 @@ export async function readGptTable(path: string, sectorBytes: number): Promise<G
     const first = Buffer.alloc(2 * sectorBytes);
     await handle.read(first, 0, first.length, 0);
     const header = parseGptHeader(first.subarray(sectorBytes), path);
-    if (!header.headerCrcOk) throw new GptError(`${path}: the GPT header's CRC32 does not match`);
+    if (!header.headerCrcOk) throw new GptError(`${path}: the GPT header's CRC32 does not match`, { path });
     const entries = Buffer.alloc(header.count * header.entrySize);
     await handle.read(entries, 0, entries.length, Number(header.entriesLba) * sectorBytes);
     if (crc32(entries) !== header.entriesCrc)
-      throw new GptError(`${path}: the GPT entry array's CRC32 does not match its header`);
+      throw new GptError(`${path}: the GPT entry array's CRC32 does not match its header`, { path });
     return { header, entries, mbr: Buffer.from(first.subarray(0, 512)) };
   } finally {
     await handle.close();

@@ -1,7 +1,7 @@
 // The one shape every installer plugin has (style.md §6, after ironic-python-agent's hardware managers):
-// a pure probe that rates how well it applies to this machine and plan, and the steps it runs.
+// a pure probe that rates how well it applies to this machine and plan, and the steps it runs. Types only.
 import type { AgentPlan, Inventory } from "../../protocol/index.js";
-import type { RunOptions, RunResult } from "../loader/run-command.js";
+import type { RunOptions, RunResult } from "../shared/run-command.js";
 
 /** How specifically a plugin applies: the builder bundles only plugins rated above "none". */
 export type Support = "none" | "generic" | "mainline" | "vendor";
@@ -14,7 +14,7 @@ export type Phase = "configure" | "image";
 
 /**
  * Runs a program (argv, never a shell string) and resolves with its output, or throws CommandError:
- * agent/loader/run-command.ts on a machine; tests pass a fake that answers only what they expect.
+ * agent/shared/run-command.ts on a machine; tests pass a fake that answers only what they expect.
  */
 export type Exec = (command: string, argv: readonly string[], options: RunOptions) => Promise<RunResult>;
 
@@ -43,10 +43,19 @@ export interface Step {
   run: (ctx: StepContext) => Promise<Record<string, unknown>>;
 }
 
-export interface InstallerPlugin {
+/**
+ * What the server needs of a plugin to choose it: its name, phase and pure probe. Each lives in
+ * probes/<plugin>.ts, which imports nothing with I/O, so the server loads the probes (registry.ts)
+ * without any plugin's steps (undici, child_process…).
+ */
+export interface PluginProbe {
   name: string;
   phase: Phase;
   /** Pure: no I/O. The server runs it to choose the plugins of a machine's agent. */
   probe: (inventory: Inventory, plan: AgentPlan) => Support;
+}
+
+/** A whole plugin (plugins/<plugin>.ts): its probe and the steps it runs on the machine. */
+export interface InstallerPlugin extends PluginProbe {
   steps: readonly Step[];
 }

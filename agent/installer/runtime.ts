@@ -1,7 +1,7 @@
 // Runs a tailored agent's steps in order, each with a timeout, reporting every step; stops at the first
 // failure (later steps build on earlier ones).
 import type { AgentPlan, Inventory, StepReport } from "../../protocol/index.js";
-import { run as runProgram } from "../loader/run-command.js";
+import { run as runProgram } from "../shared/run-command.js";
 import type { Exec, InstallerPlugin, MachineIdentity, Phase, StepContext } from "./plugin.js";
 
 export interface AgentRun {
@@ -12,7 +12,7 @@ export interface AgentRun {
   root: string;
   signal: AbortSignal;
   progress: StepContext["progress"];
-  /** How steps run programs; the real one (agent/loader/run-command.ts) unless a test passes a fake. */
+  /** How steps run programs; the real one (agent/shared/run-command.ts) unless a test passes a fake. */
   exec?: Exec;
   /** Called before each step starts. */
   onStepStart: (plugin: string, step: string) => Promise<void>;

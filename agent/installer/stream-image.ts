@@ -9,6 +9,7 @@ import { PassThrough, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { request } from "undici";
+import { BootwrightError, hasCode, type FailureContext } from "../../protocol/failure.js";
 import type { ImageSource } from "../../protocol/index.js";
 import { describeError } from "./describe-error.js";
 import { loadZstd } from "./native.js";
@@ -47,16 +48,24 @@ export interface StreamResult {
   resumes: number;
 }
 
-export class ImageIntegrityError extends Error {
-  readonly code = "image_integrity";
+export class ImageIntegrityError extends BootwrightError<"image_integrity"> {
+  constructor(message: string, context: FailureContext<"image_integrity">, options?: ErrorOptions) {
+    super("image_integrity", message, context, options);
+  }
 }
 
 /** A failure that resuming cannot fix (the server refused the request, or ignored Range). */
-class FatalStreamError extends Error {}
+class FatalStreamError extends BootwrightError<"image_stream_refused"> {
+  constructor(message: string, context: FailureContext<"image_stream_refused">) {
+    super("image_stream_refused", message, context);
+  }
+}
 
 /** The target refused a write (I/O error, device full): nothing more is worth downloading. */
-export class TargetWriteError extends Error {
-  readonly code = "target_write";
+export class TargetWriteError extends BootwrightError<"target_write"> {
+  constructor(message: string, context: FailureContext<"target_write">, options?: ErrorOptions) {
+    super("target_write", message, context, options);
+  }
 }
 
 /**
@@ -66,7 +75,10 @@ export class TargetWriteError extends Error {
 class TargetWriter extends Writable {
   position = 0;
 
-  constructor(private readonly handle: FileHandle) {
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly target: string,
+  ) {
     super({ highWaterMark: 8 << 20 });
   }
 
@@ -78,11 +90,20 @@ class TargetWriter extends Writable {
         callback(
           bytesWritten === data.length
             ? null
-            : new TargetWriteError(`short write at offset ${at}: ${bytesWritten} of ${data.length} bytes`),
+            : new TargetWriteError(`short write at offset ${at}: ${bytesWritten} of ${data.length} bytes`, {
+                target: this.target,
+                offset: at,
+              }),
         );
       },
       (err: unknown) => {
-        callback(new TargetWriteError(`write at offset ${at} failed: ${describeError(err)}`, { cause: err }));
+        callback(
+          new TargetWriteError(
+            `write at offset ${at} failed: ${describeError(err)}`,
+            { target: this.target, offset: at },
+            { cause: err },
+          ),
+        );
       },
     );
   }
@@ -108,7 +129,7 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
   let resumes = 0;
   const compressed = new PassThrough({ highWaterMark: 4 << 20 });
   const handle = await open(options.target, "r+");
-  const writer = new TargetWriter(handle);
+  const writer = new TargetWriter(handle, options.target);
   const written = pipeline(compressed, new zstd.DecompressStream(), writer, { signal });
   // A decompression or write error ends the whole transfer at once.
   let writeFailure: unknown;
@@ -139,7 +160,10 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     });
     if (response.statusCode >= 400 && response.statusCode < 500) {
       const text = await response.body.text();
-      throw new FatalStreamError(`GET ${options.url}: HTTP ${response.statusCode} ${text.slice(0, 300)}`);
+      throw new FatalStreamError(`GET ${options.url}: HTTP ${response.statusCode} ${text.slice(0, 300)}`, {
+        url: options.url,
+        status: response.statusCode,
+      });
     }
     if (response.statusCode >= 500) {
       await response.body.dump();
@@ -149,10 +173,11 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
       await response.body.dump();
       throw new FatalStreamError(
         `server answered ${response.statusCode} to Range bytes=${received}-: cannot resume mid-stream`,
+        { url: options.url, status: response.statusCode },
       );
     }
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      if (writeFailure instanceof TargetWriteError) break;
+      if (hasCode(writeFailure, "target_write")) break;
       storedHash.update(chunk);
       received += chunk.length;
       // After a decoding failure the rest is only hashed: the error then says whether the bytes differ.
@@ -164,13 +189,13 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
   try {
     let lastProgressAt = Date.now();
     let lastReceived = 0;
-    while (received < source.sizeBytes && !(writeFailure instanceof TargetWriteError)) {
+    while (received < source.sizeBytes && !hasCode(writeFailure, "target_write")) {
       try {
         await fetchFrom();
-        if (received < source.sizeBytes && !(writeFailure instanceof TargetWriteError))
+        if (received < source.sizeBytes && !hasCode(writeFailure, "target_write"))
           throw new Error(`the response ended at ${received} of ${source.sizeBytes} bytes`);
       } catch (err) {
-        if (err instanceof FatalStreamError || signal.aborted) throw err;
+        if (hasCode(err, "image_stream_refused") || signal.aborted) throw err;
         if (received > lastReceived) {
           lastReceived = received;
           lastProgressAt = Date.now();
@@ -198,20 +223,26 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     await handle.close();
   }
 
-  if (writeFailure instanceof TargetWriteError)
-    throw new TargetWriteError(`writing the image to ${options.target}: ${writeFailure.message}`, {
-      cause: writeFailure,
-    });
+  if (hasCode(writeFailure, "target_write"))
+    throw new TargetWriteError(
+      `writing the image to ${options.target}: ${writeFailure.message}`,
+      writeFailure.context,
+      { cause: writeFailure },
+    );
   const sha256 = storedHash.digest("hex");
+  const integrity = { image: source.sha256, bytes: received, rawBytes: writer.position };
   const decoding =
     writeFailure === undefined ? "" : ` (decompressing it failed too: ${describeError(writeFailure)})`;
   if (received !== source.sizeBytes || sha256 !== source.sha256)
     throw new ImageIntegrityError(
       `image sha256 mismatch: received ${received} bytes with sha256 ${sha256}, expected ${source.sizeBytes} bytes with ${source.sha256}${decoding}`,
+      integrity,
     );
   if (writeFailure !== undefined)
     throw new ImageIntegrityError(
       `image ${source.sha256} has the right sha256 but does not decompress: ${describeError(writeFailure)}`,
+      integrity,
+      { cause: writeFailure },
     );
   // The stored bytes' sha256 is checked above and zstd decoding is deterministic (each frame also carries
   // its own checksum): what reached the disk is the image. Hashing the raw bytes again measured as the
@@ -219,6 +250,7 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
   if (writer.position !== source.rawBytes)
     throw new ImageIntegrityError(
       `decompressed image is ${writer.position} bytes, expected ${source.rawBytes} (image ${source.sha256})`,
+      integrity,
     );
   const ms = Math.round(performance.now() - started);
   const final = progress();

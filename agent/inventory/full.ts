@@ -14,7 +14,7 @@ import type {
   MacAddress,
   NicDetails,
 } from "../../protocol/index.js";
-import { LEASE_DIR, parseLease } from "../loader/network.js";
+import { leaseFile, parseLease } from "../shared/dhcp-lease.js";
 import { diskKind, lastPciAddress, parseCpuTopology, smbiosFacts } from "./details-parsers.js";
 import { gatherMinimalInventory } from "./minimal.js";
 import { readInstalledMarker } from "./marker.js";
@@ -118,7 +118,7 @@ async function readSmbios(
 export async function gatherFullInventory(root: string, bootMac: MacAddress): Promise<Inventory> {
   const minimal = await gatherMinimalInventory(root, bootMac);
   const bootNic = minimal.nics.find((nic) => nic.mac === bootMac);
-  const leaseText = bootNic ? await readText(join(root, LEASE_DIR, `lease-${bootNic.name}`)) : null;
+  const leaseText = bootNic ? await readText(leaseFile(bootNic.name, root)) : null;
   const lease = leaseText === null ? undefined : parseLease(leaseText);
   const [cpuinfo, smbios, nics, disks, storageControllers, uefi, installedMarker] = await Promise.all([
     readText(join(root, "proc/cpuinfo")),

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Inventory } from "../../protocol/index.js";
 import { readDisks } from "./disks.js";
-import { gatherMinimalInventory, InventoryError, readNics } from "./minimal.js";
+import { gatherMinimalInventory, readNics } from "./minimal.js";
 
 const FIXTURE_PROC = fileURLToPath(new URL("fixtures/host-2cpu/proc", import.meta.url));
 const BOOT_MAC = "52:54:00:12:34:56";
@@ -70,15 +70,18 @@ describe("gatherMinimalInventory", () => {
   it("rejects with InventoryError when meminfo has no MemTotal", async () => {
     await writeFile(join(root, "proc/meminfo"), "MemFree:        23781380 kB\n");
     const failure = gatherMinimalInventory(root, BOOT_MAC);
-    await expect(failure).rejects.toBeInstanceOf(InventoryError);
-    await expect(failure).rejects.toMatchObject({ code: "inventory_unreadable" });
+    await expect(failure).rejects.toMatchObject({
+      name: "InventoryError",
+      code: "inventory_unreadable",
+      context: { path: join(root, "proc/meminfo") },
+    });
     await expect(failure).rejects.toThrow(/no MemTotal in .*proc\/meminfo/);
   });
 
   it("rejects with InventoryError when there is no /proc/cpuinfo", async () => {
     await rm(join(root, "proc/cpuinfo"));
     const failure = gatherMinimalInventory(root, BOOT_MAC);
-    await expect(failure).rejects.toBeInstanceOf(InventoryError);
+    await expect(failure).rejects.toMatchObject({ code: "inventory_unreadable" });
     await expect(failure).rejects.toThrow(/no processor found in .*proc\/cpuinfo/);
   });
 });

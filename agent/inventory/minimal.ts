@@ -1,6 +1,7 @@
 // Gathers the minimal inventory from /sys and /proc. Reads files directly rather than through
 // systeminformation: in our initramfs this is all we need, and it runs in milliseconds.
 import { join } from "node:path";
+import { BootwrightError, type FailureContext } from "../../protocol/failure.js";
 import { normalizeMac, type Inventory, type MacAddress, type NicInfo } from "../../protocol/index.js";
 import { parseCpuinfo, parseMemTotalBytes } from "./proc-parsers.js";
 import { readDisks } from "./disks.js";
@@ -19,8 +20,10 @@ export async function readNics(root: string): Promise<NicInfo[]> {
   return nics;
 }
 
-export class InventoryError extends Error {
-  readonly code = "inventory_unreadable";
+export class InventoryError extends BootwrightError<"inventory_unreadable"> {
+  constructor(message: string, context: FailureContext<"inventory_unreadable">) {
+    super("inventory_unreadable", message, context);
+  }
 }
 
 export async function gatherMinimalInventory(root: string, bootMac: MacAddress): Promise<Inventory> {
@@ -37,8 +40,14 @@ export async function gatherMinimalInventory(root: string, bootMac: MacAddress):
   ]);
   const cpu = parseCpuinfo(cpuinfo ?? "");
   const memoryBytes = parseMemTotalBytes(meminfo ?? "");
-  if (cpu.logicalCount === 0) throw new InventoryError(`no processor found in ${join(root, "proc/cpuinfo")}`);
-  if (memoryBytes === undefined) throw new InventoryError(`no MemTotal in ${join(root, "proc/meminfo")}`);
+  if (cpu.logicalCount === 0) {
+    const path = join(root, "proc/cpuinfo");
+    throw new InventoryError(`no processor found in ${path}`, { path });
+  }
+  if (memoryBytes === undefined) {
+    const path = join(root, "proc/meminfo");
+    throw new InventoryError(`no MemTotal in ${path}`, { path });
+  }
   return {
     bootMac,
     system: { manufacturer, product, serial, uuid: uuid?.toLowerCase() ?? null },

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { AgentPlan, type StepReport } from "../../protocol/index.js";
+import { AgentPlan, BootwrightError, type FailureContext, type StepReport } from "../../protocol/index.js";
 import type { AgentRun } from "../installer/runtime.js";
 
 export interface LoadedAgent {
@@ -13,8 +13,10 @@ export interface LoadedAgent {
   run: (run: AgentRun) => Promise<StepReport[]>;
 }
 
-export class AgentIntegrityError extends Error {
-  readonly code = "agent_integrity";
+export class AgentIntegrityError extends BootwrightError<"agent_integrity"> {
+  constructor(message: string, context: FailureContext<"agent_integrity">) {
+    super("agent_integrity", message, context);
+  }
 }
 
 /** Downloads `url`, refuses it unless its sha256 is `expectedSha256`, and imports it. */
@@ -30,6 +32,7 @@ export async function loadVerifiedAgent(
   if (actual !== expectedSha256) {
     throw new AgentIntegrityError(
       `agent from ${url} has sha256 ${actual}, expected ${expectedSha256}: not running it`,
+      { url, sha256: actual },
     );
   }
   const file = join(workDir, `bootwright-agent-${actual}.mjs`);
@@ -42,7 +45,7 @@ export async function loadVerifiedAgent(
     !("run" in loaded) ||
     typeof loaded.run !== "function"
   ) {
-    throw new AgentIntegrityError(`agent ${actual} exports no run()`);
+    throw new AgentIntegrityError(`agent ${actual} exports no run()`, { url, sha256: actual });
   }
   const module = loaded as { run: LoadedAgent["run"]; plan?: unknown; plugins?: unknown };
   return {

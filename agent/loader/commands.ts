@@ -13,9 +13,9 @@ import type { MachineIdentity, Phase } from "../installer/plugin.js";
 import { readDisks } from "../inventory/disks.js";
 import { loadVerifiedAgent } from "./agent-runner.js";
 import { runMaintenance } from "./maintenance-runner.js";
-import { sleep } from "./backoff.js";
+import { sleep } from "../shared/backoff.js";
 import { say } from "./console.js";
-import { run } from "./run-command.js";
+import { run } from "../shared/run-command.js";
 
 export interface CommandContext {
   machine: MachineIdentity;

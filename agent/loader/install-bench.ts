@@ -4,7 +4,7 @@
 import { ImageDetail, imageBlobPath } from "../../protocol/index.js";
 import { streamImage } from "../installer/stream-image.js";
 import { say } from "./console.js";
-import { run } from "./run-command.js";
+import { run } from "../shared/run-command.js";
 
 export async function benchInstall(
   serverUrl: string,

@@ -2,12 +2,12 @@
 import { readFile } from "node:fs/promises";
 import type { CommandResult, Inventory, MacAddress } from "../../protocol/index.js";
 import { gatherFullInventory } from "../inventory/full.js";
-import { sleep } from "./backoff.js";
+import { sleep } from "../shared/backoff.js";
 import { say } from "./console.js";
 import { loaderSettings } from "./kernel-cmdline.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
-import { run } from "./run-command.js";
+import { run } from "../shared/run-command.js";
 import { benchInventory } from "./inventory-bench.js";
 import { benchInstall } from "./install-bench.js";
 import {

@@ -8,8 +8,10 @@ import { dirname, join, normalize } from "node:path";
 import { pathToFileURL } from "node:url";
 import { extract } from "tar-stream";
 import {
+  BootwrightError,
   MaintenanceManifest,
   type CommandOutput,
+  type FailureContext,
   type LeasedCommand,
   type MaintenanceAssignment,
   type MaintenanceStep,
@@ -19,35 +21,40 @@ import type { MaintenanceProgram } from "../installer/maintenance/program.js";
 import { loadZstd } from "../installer/native.js";
 import type { CommandContext } from "./commands.js";
 import { say } from "./console.js";
-import { run } from "./run-command.js";
+import { run } from "../shared/run-command.js";
 import { describeRequestFailure, postMaintenanceProgress } from "./server-client.js";
 
 /** Maintenance images are programs and a few tools, not disks: refuse anything this big. */
 const MAX_IMAGE_BYTES = 256 * 2 ** 20;
 const WORK_DIR = "/run/bootwright/maintenance";
 
-export class MaintenanceImageError extends Error {
-  readonly code = "maintenance_image_invalid";
+export class MaintenanceImageError extends BootwrightError<"maintenance_image_invalid"> {
+  constructor(message: string, context: FailureContext<"maintenance_image_invalid">, options?: ErrorOptions) {
+    super("maintenance_image_invalid", message, context, options);
+  }
 }
 
 async function download(image: MaintenanceAssignment["image"], signal: AbortSignal): Promise<Buffer> {
   const response = await fetch(image.url, { signal });
-  if (!response.ok) throw new MaintenanceImageError(`GET ${image.url}: HTTP ${response.status}`);
+  const context = { image: image.name };
+  if (!response.ok) throw new MaintenanceImageError(`GET ${image.url}: HTTP ${response.status}`, context);
   const bytes = Buffer.from(await response.arrayBuffer());
   if (bytes.length > MAX_IMAGE_BYTES)
     throw new MaintenanceImageError(
       `maintenance image ${image.name} is ${bytes.length} bytes: over ${MAX_IMAGE_BYTES}`,
+      context,
     );
   const actual = createHash("sha256").update(bytes).digest("hex");
   if (actual !== image.sha256)
     throw new MaintenanceImageError(
       `maintenance image ${image.name}: received ${bytes.length} bytes with sha256 ${actual}, expected ${image.sha256}: not running it`,
+      context,
     );
   return bytes;
 }
 
 /** Unpacks a tar into `dir`: regular files and directories only, no path leaving `dir`. */
-async function untar(tar: Buffer, dir: string): Promise<number> {
+async function untar(tar: Buffer, dir: string, image: string): Promise<number> {
   const files: { name: string; mode: number; data: Buffer }[] = [];
   const parser = extract();
   const done = new Promise<void>((resolve, reject) => {
@@ -59,7 +66,12 @@ async function untar(tar: Buffer, dir: string): Promise<number> {
       stream.on("end", () => {
         const name = normalize(header.name);
         if (name.startsWith("..") || name.startsWith("/"))
-          reject(new MaintenanceImageError(`maintenance image entry ${header.name} leaves its directory`));
+          reject(
+            new MaintenanceImageError(`maintenance image entry ${header.name} leaves its directory`, {
+              image,
+              file: header.name,
+            }),
+          );
         else if (header.type === "file") files.push({ name, mode: header.mode, data: Buffer.concat(chunks) });
         next();
       });
@@ -88,35 +100,44 @@ async function unpack(
   try {
     tar = loadZstd().decompress(compressed);
   } catch (err) {
-    throw new MaintenanceImageError(`maintenance image ${image.name} is not a zstd stream: ${String(err)}`, {
-      cause: err,
-    });
+    throw new MaintenanceImageError(
+      `maintenance image ${image.name} is not a zstd stream: ${String(err)}`,
+      { image: image.name },
+      { cause: err },
+    );
   }
   const dir = join(WORK_DIR, image.sha256);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const count = await untar(tar, dir);
+  const count = await untar(tar, dir, image.name);
   const manifestText = await readFile(join(dir, "manifest.json"), "utf8").catch(() => {
-    throw new MaintenanceImageError(`maintenance image ${image.name} has no manifest.json`);
+    throw new MaintenanceImageError(`maintenance image ${image.name} has no manifest.json`, {
+      image: image.name,
+      file: "manifest.json",
+    });
   });
   const manifest = MaintenanceManifest.safeParse(JSON.parse(manifestText));
   if (!manifest.success)
     throw new MaintenanceImageError(
       `maintenance image ${image.name}: manifest.json: ${manifest.error.message}`,
+      { image: image.name, file: "manifest.json" },
     );
   say("ok", "maintenance image unpacked", { name: image.name, files: count, dir });
   return { dir, manifest: manifest.data };
 }
 
-async function loadProgram(file: string): Promise<MaintenanceProgram> {
+async function loadProgram(file: string, image: string): Promise<MaintenanceProgram> {
   const loaded: unknown = await import(pathToFileURL(file).href);
   const steps: unknown =
     typeof loaded === "object" && loaded !== null && "steps" in loaded ? loaded.steps : undefined;
   if (typeof steps !== "object" || steps === null)
-    throw new MaintenanceImageError(`maintenance program ${file} exports no steps`);
+    throw new MaintenanceImageError(`maintenance program ${file} exports no steps`, { image, file });
   for (const [name, step] of Object.entries(steps as Record<string, unknown>))
     if (typeof step !== "object" || step === null || !("run" in step) || typeof step.run !== "function")
-      throw new MaintenanceImageError(`maintenance program ${file}: step ${name} has no run()`);
+      throw new MaintenanceImageError(`maintenance program ${file}: step ${name} has no run()`, {
+        image,
+        file,
+      });
   return steps as MaintenanceProgram;
 }
 
@@ -128,7 +149,7 @@ export async function runMaintenance(command: LeasedCommand, ctx: CommandContext
   const until = Date.now() + command.timeoutMs;
   say("step", "maintenance run", { run: assignment.runId, image: image.name, purpose: image.purpose, mode });
   const { dir, manifest } = await unpack(image, ctx.signal);
-  const program = await loadProgram(join(dir, manifest.program));
+  const program = await loadProgram(join(dir, manifest.program), image.name);
   const queue: { step: MaintenanceStep; extra: boolean }[] = (
     assignment.steps.length > 0 ? assignment.steps : manifest.defaultSteps
   ).map((step) => ({ step, extra: false }));

@@ -1,44 +1,13 @@
 // Brings up the boot NIC with DHCP (busybox udhcpc + our lease script), then the others in the background.
 import { readFile } from "node:fs/promises";
-import type { MacAddress, NicInfo } from "../../protocol/index.js";
+import { hasCode, type MacAddress, type NicInfo } from "../../protocol/index.js";
 import { readNics } from "../inventory/minimal.js";
-import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./backoff.js";
+import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../shared/backoff.js";
+import { leaseFile, parseLease, type Lease } from "../shared/dhcp-lease.js";
+import { run } from "../shared/run-command.js";
 import { say } from "./console.js";
-import { CommandError, run } from "./run-command.js";
 
-/** Written by initramfs/udhcpc.script on every lease; the loader reads it back. */
-export const LEASE_DIR = "/run/bootwright";
 const UDHCPC_SCRIPT = "/etc/bootwright/udhcpc.script";
-
-export interface Lease {
-  interface: string;
-  ip: string;
-  prefixLength: number | null;
-  router: string | null;
-  dns: string[];
-  dhcpServer: string | null;
-}
-
-/** Parses the `key=value` lines the lease script writes. */
-export function parseLease(text: string): Lease | undefined {
-  const fields = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1).trim());
-  }
-  const ip = fields.get("ip");
-  const iface = fields.get("interface");
-  if (!ip || !iface) return undefined;
-  const mask = Number(fields.get("mask"));
-  return {
-    interface: iface,
-    ip,
-    prefixLength: Number.isInteger(mask) && mask > 0 ? mask : null,
-    router: fields.get("router")?.split(" ")[0] || null,
-    dns: (fields.get("dns") ?? "").split(" ").filter(Boolean),
-    dhcpServer: fields.get("serverid") || null,
-  };
-}
 
 /** NICs appear a moment after their driver loads: wait for them (and for the boot NIC, when named). */
 export async function waitForNics(bootMac: MacAddress | undefined, timeoutMs: number): Promise<NicInfo[]> {
@@ -57,14 +26,16 @@ export async function dhcpOnce(iface: string, signal?: AbortSignal): Promise<Lea
   await run("ip", ["link", "set", "dev", iface, "up"], opts);
   // -n: exit if no lease; -q: exit once bound; -f: foreground; -t/-T: 5 discovers, 2 s apart.
   await run("udhcpc", ["-i", iface, "-s", UDHCPC_SCRIPT, "-n", "-q", "-f", "-t", "5", "-T", "2"], opts);
-  const lease = parseLease(await readFile(`${LEASE_DIR}/lease-${iface}`, "utf8"));
+  const lease = parseLease(await readFile(leaseFile(iface), "utf8"));
   if (!lease) throw new Error(`udhcpc on ${iface} succeeded but wrote no usable lease`);
   return lease;
 }
 
 function describe(err: unknown): string {
-  if (err instanceof CommandError)
-    return err.exitCode === null ? err.message : `no DHCP lease (${err.stderrTail || "no offer"})`;
+  if (hasCode(err, "command_failed"))
+    return err.context.exitCode === null
+      ? err.message
+      : `no DHCP lease (${err.context.stderrTail || "no offer"})`;
   return err instanceof Error ? err.message : String(err);
 }
 

@@ -2,6 +2,9 @@
 // saying on the console exactly what failed (connection refused, no route, timeout, HTTP status).
 import {
   AgentEventAccepted,
+  BootwrightError,
+  codeOf,
+  hasCode,
   CommandResultAccepted,
   ErrorBody,
   InventoryAccepted,
@@ -13,7 +16,7 @@ import {
   type Inventory,
 } from "../../protocol/index.js";
 import type { z } from "zod";
-import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./backoff.js";
+import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../shared/backoff.js";
 import { say } from "./console.js";
 
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -21,7 +24,8 @@ const REQUEST_TIMEOUT_MS = 15_000;
 /** The errno-style code behind a fetch failure: on `cause`, or on the first of an AggregateError's errors. */
 function errorCode(err: unknown): string | undefined {
   for (let current: unknown = err, depth = 0; current instanceof Error && depth < 5; depth++) {
-    if ("code" in current && typeof current.code === "string") return current.code;
+    const code = codeOf(current);
+    if (code !== undefined) return code;
     current = current instanceof AggregateError ? current.errors[0] : current.cause;
   }
   return undefined;
@@ -29,7 +33,7 @@ function errorCode(err: unknown): string | undefined {
 
 /** Why a request failed, in words an operator at the console understands. */
 export function describeRequestFailure(err: unknown): string {
-  if (err instanceof HttpStatusError) return err.message;
+  if (hasCode(err, "http_status")) return err.message;
   if (err instanceof Error && err.name === "TimeoutError") return "timed out";
   const code = errorCode(err);
   switch (code) {
@@ -56,13 +60,21 @@ export function describeRequestFailure(err: unknown): string {
   }
 }
 
-export class HttpStatusError extends Error {
-  readonly code = "http_status";
+export class HttpStatusError extends BootwrightError<"http_status"> {
   constructor(
-    readonly status: number,
+    status: number,
+    /** The server's error body, when it sent one. */
     readonly body: ErrorBody | undefined,
   ) {
-    super(`HTTP ${status}${body ? ` ${body.code}: ${body.message}` : ""}`);
+    super("http_status", `HTTP ${status}${body ? ` ${body.code}: ${body.message}` : ""}`, {
+      status,
+      serverCode: body?.code ?? null,
+      serverMessage: body?.message ?? null,
+    });
+  }
+
+  get status(): number {
+    return this.context.status;
   }
 }
 
@@ -113,7 +125,7 @@ export async function withRetry<T>(
 
 /** A 4xx answer: the server understood and refused; sending the same again will not help. */
 export function isRefusal(err: unknown): boolean {
-  return err instanceof HttpStatusError && err.status >= 400 && err.status < 500;
+  return hasCode(err, "http_status") && err.context.status >= 400 && err.context.status < 500;
 }
 
 export function postInventory(serverUrl: string, inventory: Inventory): Promise<InventoryAccepted> {

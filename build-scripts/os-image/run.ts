@@ -3,6 +3,7 @@
 // Asynchronous, so a test that builds an image (minutes of debootstrap) keeps its event loop alive.
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
+import { BootwrightError } from "../../protocol/failure.js";
 
 export interface RunOptions {
   /** Default 10 minutes; debootstrap gets more. */
@@ -14,17 +15,35 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export class CommandError extends Error {
-  readonly code = "command_failed";
+export class CommandError extends BootwrightError<"command_failed"> {
   constructor(
-    readonly command: string,
-    readonly argv: readonly string[],
-    readonly exitCode: number | null,
-    readonly stderrTail: string,
+    command: string,
+    argv: readonly string[],
+    exitCode: number | null,
+    stderrTail: string,
     options?: ErrorOptions,
   ) {
     const status = exitCode === null ? "killed or not started" : `exit ${exitCode}`;
-    super(`${command} ${argv.join(" ")} failed (${status})${stderrTail ? `:\n${stderrTail}` : ""}`, options);
+    super(
+      "command_failed",
+      `${command} ${argv.join(" ")} failed (${status})${stderrTail ? `:\n${stderrTail}` : ""}`,
+      { command, argv, exitCode, stderrTail },
+      options,
+    );
+  }
+
+  get command(): string {
+    return this.context.command;
+  }
+  get argv(): readonly string[] {
+    return this.context.argv;
+  }
+  /** null when the program was killed (timeout, signal) or did not start. */
+  get exitCode(): number | null {
+    return this.context.exitCode;
+  }
+  get stderrTail(): string {
+    return this.context.stderrTail;
   }
 }
 

@@ -1,7 +1,7 @@
 // The bootwright command line (commander). It only wires: parse flags, call the server module or the API.
 import { Command, Option } from "commander";
 import { BootList } from "../../protocol/index.js";
-import { clientServerUrl, ConfigError, loadServerConfig } from "../config.js";
+import { clientServerUrl, loadServerConfig } from "../config.js";
 import { startServer } from "../server.js";
 import { getJson, SERVER_HELP } from "./api-client.js";
 import { formatBootList } from "./format.js";
@@ -11,6 +11,7 @@ import { addMaintenanceCommands } from "./maintenance-commands.js";
 import { addPolicyCommands } from "./policy-commands.js";
 import { addQueueCommands } from "./queue-commands.js";
 import { addSmbiosCommand } from "./smbios-command.js";
+import { addStoreCommands } from "./store-commands.js";
 
 const program = new Command()
   .name("bootwright")
@@ -19,14 +20,15 @@ const program = new Command()
 
 program
   .command("server")
-  .description("run the bootwright server (embedded SQLite store)")
+  .description("run the bootwright server (embedded SQLite store, or PostgreSQL with --store)")
   .option("--host <address>", "address to listen on (default 0.0.0.0)")
   .option("--port <port>", "port to listen on (default 8080; 0 picks a free one)")
   .option(
     "--advertise-url <url>",
     "URL machines use to reach the server, e.g. http://10.0.2.2:8080 ({port} = bound port)",
   )
-  .option("--data-dir <dir>", "where the SQLite store lives (default ./var)")
+  .option("--data-dir <dir>", "where images, agents and the SQLite store live (default ./var)")
+  .option("--store <store>", "sqlite:<file> or postgres://… (default sqlite:<data-dir>/bootwright.sqlite)")
   .option("--kernel <file>", "loader kernel (default build/kernel/vmlinuz)")
   .option("--initramfs <file>", "loader initramfs (default build/initramfs.img)")
   .option("--config <file>", "JSON config file (flags > environment > file > defaults)")
@@ -41,6 +43,7 @@ program
         port: opts.port,
         advertiseUrl: opts.advertiseUrl,
         dataDir: opts.dataDir,
+        store: opts.store,
         kernelPath: opts.kernel,
         initramfsPath: opts.initramfs,
         logLevel: opts.logLevel,
@@ -72,10 +75,9 @@ addPolicyCommands(program);
 addImageCommands(program);
 addMaintenanceCommands(program);
 addSmbiosCommand(program);
+addStoreCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
-  console.error(
-    `bootwright: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}`,
-  );
+  console.error(`bootwright: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

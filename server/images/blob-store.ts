@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DecompressStream } from "zstd-napi";
-import { ApiError } from "../errors.js";
+import { ApiError, isApiError } from "../errors.js";
 
 export interface StoredBlob {
   sha256: string;
@@ -123,7 +123,7 @@ export class BlobStore {
       return { sha256, sizeBytes, rawBytes, rawSha256: raw.digest("hex") };
     } catch (err) {
       if (temp !== undefined) await rm(temp, { force: true });
-      if (err instanceof ApiError) throw err;
+      if (isApiError(err)) throw err;
       if (isNoSpace(err)) {
         throw new ApiError(
           "insufficient_storage",

@@ -11,8 +11,7 @@ import { open, rm, stat, truncate } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import type { UploadCompleted, UploadComplete, UploadStart, UploadState } from "../../protocol/index.js";
-import type { ImageCatalog } from "../db/image-catalog.js";
-import type { UploadCatalog, UploadRecord } from "../db/upload-catalog.js";
+import type { ImageCatalog, UploadCatalog, UploadRecord } from "./catalog.js";
 import { ApiError } from "../errors.js";
 import type { BlobStore } from "./blob-store.js";
 

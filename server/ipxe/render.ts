@@ -1,7 +1,7 @@
 // Renders the iPXE scripts in ipxe-scripts/ (pure: template text + values → script text).
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import type { MacAddress } from "../../protocol/index.js";
+import { BootwrightError, type FailureContext, type MacAddress } from "../../protocol/index.js";
 
 const TEMPLATE_DIR = resolve(import.meta.dirname, "../../ipxe-scripts");
 
@@ -11,8 +11,10 @@ export function loadTemplate(name: TemplateName): string {
   return readFileSync(resolve(TEMPLATE_DIR, `${name}.ipxe`), "utf8");
 }
 
-export class TemplateError extends Error {
-  readonly code = "template_error";
+export class TemplateError extends BootwrightError<"template_error"> {
+  constructor(message: string, context: FailureContext<"template_error">) {
+    super("template_error", message, context);
+  }
 }
 
 /**
@@ -23,8 +25,12 @@ export class TemplateError extends Error {
 export function renderTemplate(template: string, values: Record<string, string>): string {
   return template.replace(/\{\{(\w+)\}\}/g, (_match, name: string) => {
     const value = values[name];
-    if (value === undefined) throw new TemplateError(`iPXE template needs a value for {{${name}}}`);
-    if (/[\r\n]/.test(value)) throw new TemplateError(`value for {{${name}}} contains a line break`);
+    if (value === undefined)
+      throw new TemplateError(`iPXE template needs a value for {{${name}}}`, { placeholder: name });
+    if (/[\r\n]/.test(value))
+      throw new TemplateError(`value for {{${name}}} contains a line break`, {
+        placeholder: name,
+      });
     return value;
   });
 }
@@ -42,7 +48,10 @@ export function renderLoaderScript(
   template: string,
   args: { serverUrl: string; machineId: string; mac: MacAddress; kernelArgs: string },
 ): string {
-  if (/\s/.test(args.serverUrl)) throw new TemplateError(`server URL contains whitespace: ${args.serverUrl}`);
+  if (/\s/.test(args.serverUrl))
+    throw new TemplateError(`server URL contains whitespace: ${args.serverUrl}`, {
+      placeholder: "serverUrl",
+    });
   return renderTemplate(template, { ...args, bootif: bootifFor(args.mac) });
 }
 

@@ -2,7 +2,8 @@
 // leap days, errors with their messages, and a property check of nextCronTime against brute force.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CronError, nextCronTime, parseCron, type CronSpec } from "./cron.js";
+import { hasCode, type BootwrightError } from "../../protocol/index.js";
+import { nextCronTime, parseCron, type CronSpec } from "./cron.js";
 
 const range = (lo: number, hi: number, step = 1) =>
   Array.from({ length: Math.floor((hi - lo) / step) + 1 }, (_, i) => lo + i * step);
@@ -11,11 +12,11 @@ function next(text: string, after: string): string {
   return nextCronTime(parseCron(text), new Date(after)).toISOString();
 }
 
-function cronError(run: () => unknown): CronError {
+function cronError(run: () => unknown): BootwrightError<"cron_invalid"> {
   try {
     run();
   } catch (error) {
-    if (error instanceof CronError) return error;
+    if (hasCode(error, "cron_invalid")) return error;
     throw error;
   }
   throw new Error("expected a CronError");
@@ -124,12 +125,17 @@ describe("parseCron", () => {
     const error = cronError(() => parseCron(text));
     expect(error.code).toBe("cron_invalid");
     expect(error.message).toBe(`cron "${text.trim()}": ${detail}`);
-    expect(error.expression).toBe(text.trim());
+    expect(error.context.expression).toBe(text.trim());
   });
 
   it("names the field in the error's context", () => {
-    expect(cronError(() => parseCron("* * * * 9")).field).toBe("day-of-week");
-    expect(cronError(() => parseCron("* * *")).field).toBeNull();
+    expect(cronError(() => parseCron("* * * * 9")).context.field).toBe("day-of-week");
+    expect(cronError(() => parseCron("* * *")).context.field).toBeNull();
+    expect(cronError(() => parseCron("61 * * * *"))).toMatchObject({
+      name: "CronError",
+      expression: "61 * * * *",
+      field: "minute",
+    });
   });
 });
 
@@ -288,7 +294,7 @@ describe("nextCronTime against brute force", () => {
           answer = nextCronTime(spec, after).getTime();
         } catch (error) {
           // "never fires": no day in the next 41 years may match (hours and minutes are never empty).
-          expect(error).toBeInstanceOf(CronError);
+          expect(hasCode(error, "cron_invalid")).toBe(true);
           expect(firstHit(first, first + 41 * 366 * DAY, DAY, (t) => dayMatches(spec, t))).toBeNull();
           return;
         }

@@ -1,5 +1,6 @@
 // Cron schedules for timed maintenance programs: a pure parser of the 5-field form and the next time
 // one fires, all in UTC, so the server can store each schedule's next fire time and fire it once when due.
+import { BootwrightError } from "../../protocol/index.js";
 
 /** A parsed schedule: the allowed values of each field, ascending, without repeats. */
 export interface CronSpec {
@@ -20,14 +21,18 @@ export interface CronSpec {
 export type CronField = "minute" | "hour" | "day-of-month" | "month" | "day-of-week";
 
 /** A schedule that cannot be used: bad text, or one that never fires. */
-export class CronError extends Error {
-  readonly code = "cron_invalid";
+export class CronError extends BootwrightError<"cron_invalid"> {
   constructor(
-    readonly expression: string,
+    expression: string,
+    /** The field at fault; null when the whole expression is (a macro, the field count, never firing). */
     readonly field: CronField | null,
     detail: string,
   ) {
-    super(`cron "${expression}": ${detail}`);
+    super("cron_invalid", `cron "${expression}": ${detail}`, { expression, field });
+  }
+
+  get expression(): string {
+    return this.context.expression;
   }
 }
 

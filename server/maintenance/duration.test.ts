@@ -1,13 +1,14 @@
 // Durations from the CLI (--timeout 20m) and the policy file (timeout: 20m, or a YAML number of ms).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DurationError, parseDuration } from "./duration.js";
+import { hasCode, type BootwrightError } from "../../protocol/index.js";
+import { parseDuration } from "./duration.js";
 
-function durationError(text: string | number): DurationError {
+function durationError(text: string | number): BootwrightError<"duration_invalid"> {
   try {
     parseDuration(text);
   } catch (error) {
-    if (error instanceof DurationError) return error;
+    if (hasCode(error, "duration_invalid")) return error;
     throw error;
   }
   throw new Error(`expected ${String(text)} to be refused`);
@@ -67,9 +68,9 @@ describe("parseDuration", () => {
     [2 ** 60, `duration ${2 ** 60} is too long`],
   ])("refuses %j", (text, message) => {
     const error = durationError(text);
-    expect(error.code).toBe("duration_invalid");
+    expect(error.name).toBe("DurationError");
     expect(error.message).toBe(message);
-    expect(error.text).toBe(text);
+    expect(error.context.text).toBe(text);
   });
 
   it("reads any d/h/m/s/ms combination, largest first, as their sum", () => {

@@ -1,14 +1,21 @@
 // Durations as operators write them ("90s", "20m", "1h30m"), for the CLI (--timeout 20m) and the policy
 // file (timeout: 20m): one pure parser to milliseconds.
+import { BootwrightError } from "../../protocol/index.js";
 
 /** A duration that cannot be read; `text` is what was given. */
-export class DurationError extends Error {
-  readonly code = "duration_invalid";
-  constructor(
-    readonly text: string | number,
-    detail: string,
-  ) {
-    super(`duration ${typeof text === "string" ? JSON.stringify(text) : String(text)} ${detail}`);
+export class DurationError extends BootwrightError<"duration_invalid"> {
+  constructor(text: string | number, detail: string) {
+    super(
+      "duration_invalid",
+      `duration ${typeof text === "string" ? JSON.stringify(text) : String(text)} ${detail}`,
+      {
+        text,
+      },
+    );
+  }
+
+  get text(): string | number {
+    return this.context.text;
   }
 }
 

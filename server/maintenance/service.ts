@@ -14,8 +14,8 @@ import {
   type Policy,
   type PowerResult,
 } from "../../protocol/index.js";
-import type { Store } from "../db/store.js";
-import type { RunOutcome } from "../db/sqlite-maintenance.js";
+import type { Services as Store } from "../services.js";
+import type { RunOutcome } from "./runs.js";
 import { parsePolicy } from "../policy/load.js";
 import { powerDriverFor } from "../power/drivers.js";
 import { nextCronTime, parseCron } from "./cron.js";

@@ -1,6 +1,6 @@
 // Start-up: the policy file named by the configuration becomes the stored policy (unless it already is).
 import type { Logger } from "pino";
-import type { Store } from "../db/store.js";
+import type { Services as Store } from "../services.js";
 import { loadPolicyFile } from "./load.js";
 
 /** Reads and validates the file first: a bad policy throws PolicyFileError before anything is stored. */

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { PolicyIssue } from "../../protocol/index.js";
-import { loadPolicyFile, parsePolicy, PolicyFileError } from "./load.js";
+import { hasCode, type PolicyIssue } from "../../protocol/index.js";
+import { loadPolicyFile, parsePolicy } from "./load.js";
 
 function issues(source: string, format: "yaml" | "json"): PolicyIssue[] {
   const parsed = parsePolicy(source, format);
@@ -170,10 +170,16 @@ describe("loadPolicyFile", () => {
     } catch (err) {
       caught = err;
     }
-    expect(caught).toBeInstanceOf(PolicyFileError);
-    const error = caught as PolicyFileError;
-    expect(error.code).toBe("invalid_policy_file");
-    expect(error.message).toContain(`${file}:5:9 rules.0.match.0.glob2: Unrecognized key: "glob2"`);
+    if (!hasCode(caught, "invalid_policy_file")) throw caught;
+    expect(caught.name).toBe("PolicyFileError");
+    expect(caught.context.file).toBe(file);
+    expect(caught.context.issues).toContainEqual({
+      path: "rules.0.match.0.glob2",
+      line: 5,
+      column: 9,
+      message: 'Unrecognized key: "glob2"',
+    });
+    expect(caught.message).toContain(`${file}:5:9 rules.0.match.0.glob2: Unrecognized key: "glob2"`);
   });
 
   it("refuses an unknown extension and a missing file", () => {

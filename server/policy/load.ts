@@ -4,19 +4,26 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import { type z } from "zod";
-import { Policy, type PolicyFormat, type PolicyIssue } from "../../protocol/index.js";
+import { BootwrightError, Policy, type PolicyFormat, type PolicyIssue } from "../../protocol/index.js";
 
 export type PolicyParse = { ok: true; policy: Policy } | { ok: false; issues: PolicyIssue[] };
 
 /** A policy file that cannot be used: its problems, each with path and line. */
-export class PolicyFileError extends Error {
-  readonly code = "invalid_policy_file";
-  constructor(
-    readonly file: string,
-    readonly issues: readonly PolicyIssue[],
-    options?: ErrorOptions,
-  ) {
-    super(`policy file ${file} is not valid:\n${formatPolicyIssues(issues, file)}`, options);
+export class PolicyFileError extends BootwrightError<"invalid_policy_file"> {
+  constructor(file: string, issues: readonly PolicyIssue[], options?: ErrorOptions) {
+    super(
+      "invalid_policy_file",
+      `policy file ${file} is not valid:\n${formatPolicyIssues(issues, file)}`,
+      { file, issues },
+      options,
+    );
+  }
+
+  get file(): string {
+    return this.context.file;
+  }
+  get issues(): readonly PolicyIssue[] {
+    return this.context.issues;
   }
 }
 

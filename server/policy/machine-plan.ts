@@ -1,6 +1,6 @@
 // One machine's plan from the stored policy: the shell around the pure resolver (store in, result out).
 import type { PlanResolution, Policy, StoredPolicy } from "../../protocol/index.js";
-import type { Store } from "../db/store.js";
+import type { Services as Store } from "../services.js";
 import { ServerError } from "../errors.js";
 import { parsePolicy } from "./load.js";
 import { explain, resolvePolicy } from "./resolve.js";

@@ -1,5 +1,7 @@
 // A power driver reboots one machine from the server (seed 001: the reboot "initiated over the
 // network"): QEMU's QMP for VMs, IPMI for BMCs. Each is a small class behind this one interface.
+import { BootwrightError, type FailureContext } from "../../protocol/index.js";
+
 export interface PowerDriver {
   /** "qmp", "ipmi": how the step log names it. */
   readonly name: string;
@@ -10,6 +12,8 @@ export interface PowerDriver {
   cycle(signal: AbortSignal): Promise<void>;
 }
 
-export class PowerError extends Error {
-  readonly code = "power_failed";
+export class PowerError extends BootwrightError<"power_failed"> {
+  constructor(message: string, context: FailureContext<"power_failed">, options?: ErrorOptions) {
+    super("power_failed", message, context, options);
+  }
 }

@@ -24,6 +24,7 @@ export class IpmitoolError extends PowerError {
     const status = exitCode === null ? "killed or not started" : `exit ${exitCode}`;
     super(
       `BMC ${target}: ipmitool ${command.join(" ")} failed (${status})${stderrTail ? `: ${stderrTail}` : ""}`,
+      { target, command, exitCode, stderrTail },
       options,
     );
   }

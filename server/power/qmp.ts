@@ -35,13 +35,13 @@ export async function qmpExecute(
     }
   });
   socket.on("error", (err) => {
-    fail(new PowerError(`QMP socket ${socketPath}: ${err.message}`, { cause: err }));
+    fail(new PowerError(`QMP socket ${socketPath}: ${err.message}`, { target: socketPath }, { cause: err }));
   });
   socket.on("close", () => {
-    fail(new PowerError(`QMP socket ${socketPath} closed before answering`));
+    fail(new PowerError(`QMP socket ${socketPath} closed before answering`, { target: socketPath }));
   });
   const onAbort = (): void => {
-    fail(new PowerError(`QMP socket ${socketPath}: no answer in time`));
+    fail(new PowerError(`QMP socket ${socketPath}: no answer in time`, { target: socketPath }));
   };
   signal.addEventListener("abort", onAbort, { once: true });
   const next = (): Promise<string> =>
@@ -62,12 +62,16 @@ export async function qmpExecute(
     });
   try {
     const greeting = await next();
-    if (!greeting.includes('"QMP"')) throw new PowerError(`QMP socket ${socketPath}: no QMP greeting`);
+    if (!greeting.includes('"QMP"'))
+      throw new PowerError(`QMP socket ${socketPath}: no QMP greeting`, { target: socketPath });
     for (const command of ["qmp_capabilities", ...commands]) {
       socket.write(`${JSON.stringify({ execute: command })}\n`);
       const answer = await next();
       if (!answer.includes('"return"'))
-        throw new PowerError(`QMP ${command} on ${socketPath} failed: ${answer.slice(0, 300)}`);
+        throw new PowerError(`QMP ${command} on ${socketPath} failed: ${answer.slice(0, 300)}`, {
+          target: socketPath,
+          command: [command],
+        });
     }
   } finally {
     signal.removeEventListener("abort", onAbort);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Inventory, StepParams } from "../../../protocol/index.js";
 import { parseCpuinfo } from "../../inventory/proc-parsers.js";
-import { CommandError, run } from "../../loader/run-command.js";
+import { CommandError, run } from "../../shared/run-command.js";
 import type { Exec } from "../plugin.js";
 import { refuseAll, TEST_INVENTORY } from "../test-support.js";
 import { checkPatterns, measureReads, parseCpuMhz, parseMemAvailableMiB, steps } from "./diagnostic.js";

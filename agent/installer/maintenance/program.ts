@@ -14,7 +14,7 @@ export interface MaintenanceStepContext {
   /** The step's parameters (defaults come from the step itself). */
   params: StepParams;
   signal: AbortSignal;
-  /** How the step runs programs (agent/loader/run-command.ts on a machine). */
+  /** How the step runs programs (agent/shared/run-command.ts on a machine). */
   exec: Exec;
   /** A readable line on the console and, in active mode, the run's progress (percent when known). */
   progress: (message: string, fields?: Record<string, unknown> & { percent?: number }) => void;

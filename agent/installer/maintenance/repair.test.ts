@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { BootAreaRecord, Inventory } from "../../../protocol/index.js";
-import { run } from "../../loader/run-command.js";
+import { run } from "../../shared/run-command.js";
 import { readGptTable, parseGptEntries } from "../gpt.js";
 import type { Exec } from "../plugin.js";
 import { TEST_INVENTORY } from "../test-support.js";

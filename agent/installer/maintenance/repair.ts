@@ -4,10 +4,11 @@
 import { createHash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { hasCode } from "../../../protocol/failure.js";
 import { BootAreaRecord } from "../../../protocol/maintenance.js";
 import { readDisks } from "../../inventory/disks.js";
 import { exists, readText } from "../../inventory/sysfs.js";
-import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../../loader/backoff.js";
+import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../../shared/backoff.js";
 import { partitionDevice, readRange, rereadPartitions, type BlockTarget } from "../block-device.js";
 import { describeError } from "../describe-error.js";
 import { readAnswer } from "../http-answer.js";
@@ -236,14 +237,18 @@ const restoreBootArea = async (ctx: MaintenanceStepContext): Promise<Record<stri
   };
 };
 
-/** A CommandError from agent/loader/run-command.ts, matched by its code (this bundle has no copy of the class). */
+/**
+ * A CommandError from agent/shared/run-command.ts, matched by its code (this bundle has no copy of the
+ * class). Its fields are read one by one, not through `context`: the loader that threw it may be older
+ * than this maintenance image, from before errors had a context.
+ */
 function commandFailure(
   err: unknown,
 ): { exitCode: number | null; stdout: string; stderrTail: string } | undefined {
-  if (!(err instanceof Error) || !("code" in err) || err.code !== "command_failed") return undefined;
+  if (!hasCode(err, "command_failed")) return undefined;
   const exitCode = "exitCode" in err && typeof err.exitCode === "number" ? err.exitCode : null;
-  const stdout = "stdout" in err && typeof err.stdout === "string" ? err.stdout : "";
   const stderrTail = "stderrTail" in err && typeof err.stderrTail === "string" ? err.stderrTail : "";
+  const stdout = "stdout" in err && typeof err.stdout === "string" ? err.stdout : "";
   return { exitCode, stdout, stderrTail };
 }
 

@@ -3,22 +3,24 @@
 // primary GPT, up to the first partition) and tail (backup GPT) go to the server, which keeps them
 // with the machine. Reads only; safe to rerun (the server replaces the record atomically).
 import { createHash } from "node:crypto";
-import { BootAreaRecord } from "../../../protocol/index.js";
-import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../../loader/backoff.js";
+import { BootAreaRecord, BootwrightError, hasCode, type FailureContext } from "../../../protocol/index.js";
+import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../../shared/backoff.js";
 import { installTarget, readRange, type BlockTarget } from "../block-device.js";
 import { describeError } from "../describe-error.js";
 import { readAnswer } from "../http-answer.js";
 import { parseGptEntries, readGptTable } from "../gpt.js";
 import { bootAreaExtents } from "../maintenance/boot-area.js";
 import type { InstallerPlugin, StepContext } from "../plugin.js";
+import { bootAreaProbe } from "../probes/boot-area.js";
 
 const UPLOAD_ATTEMPTS = 5;
 const REQUEST_TIMEOUT_MS = 60_000;
 
 /** An answer that retrying cannot change (the server refused the record itself). */
-const REFUSED = "boot_area_refused";
-class UploadRefused extends Error {
-  readonly code = REFUSED;
+class UploadRefused extends BootwrightError<"boot_area_refused"> {
+  constructor(message: string, context: FailureContext<"boot_area_refused">) {
+    super("boot_area_refused", message, context);
+  }
 }
 
 async function putOnce(
@@ -38,14 +40,22 @@ async function putOnce(
     const message = `PUT ${url}: HTTP ${response.status}${why ? ` ${why}` : ""}`;
     // 408 and 429 are "later"; 5xx is the server's trouble: both are worth another try.
     if (response.status < 500 && response.status !== 408 && response.status !== 429)
-      throw new UploadRefused(message);
+      throw new UploadRefused(message, { url, status: response.status });
     throw new Error(message);
   }
   const record = BootAreaRecord.safeParse(json);
-  if (!record.success) throw new UploadRefused(`PUT ${url}: unexpected answer: ${record.error.message}`);
+  if (!record.success)
+    throw new UploadRefused(`PUT ${url}: unexpected answer: ${record.error.message}`, {
+      url,
+      status: response.status,
+    });
   if (record.data.sha256 !== sha256)
     throw new UploadRefused(
       `PUT ${url}: the server recorded sha256 ${record.data.sha256}, we sent ${sha256}`,
+      {
+        url,
+        status: response.status,
+      },
     );
   return record.data;
 }
@@ -92,7 +102,7 @@ async function record(ctx: StepContext): Promise<Record<string, unknown>> {
         ...(extents.tailNote ? { tailNote: extents.tailNote } : {}),
       };
     } catch (err) {
-      const refused = err instanceof Error && "code" in err && err.code === REFUSED;
+      const refused = hasCode(err, "boot_area_refused");
       if (ctx.signal.aborted || refused || attempt >= UPLOAD_ATTEMPTS)
         throw new Error(
           `boot area of ${target.name} not recorded after ${attempt} ${attempt === 1 ? "try" : "tries"}: ${describeError(err)}`,
@@ -108,8 +118,6 @@ async function record(ctx: StepContext): Promise<Record<string, unknown>> {
 }
 
 export const bootArea: InstallerPlugin = {
-  name: "boot-area",
-  phase: "image",
-  probe: (_inventory, plan) => (plan.imageSource?.format === "raw.zst" ? "generic" : "none"),
+  ...bootAreaProbe,
   steps: [{ name: "record", run: record }],
 };

@@ -2,11 +2,10 @@
 // a look at what is really there, before anything is written).
 import { readDisks } from "../../inventory/disks.js";
 import type { InstallerPlugin } from "../plugin.js";
+import { diskReportProbe } from "../probes/disk-report.js";
 
 export const diskReport: InstallerPlugin = {
-  name: "disk-report",
-  phase: "configure",
-  probe: () => "generic",
+  ...diskReportProbe,
   steps: [
     {
       name: "list-disks",

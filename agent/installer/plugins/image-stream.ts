@@ -7,6 +7,7 @@ import { installTarget, type BlockTarget } from "../block-device.js";
 import { MARKER_PARTITION_NAME } from "../../inventory/marker.js";
 import { readGpt } from "../gpt.js";
 import type { InstallerPlugin, StepContext } from "../plugin.js";
+import { imageStreamProbe } from "../probes/image-stream.js";
 import { streamImage } from "../stream-image.js";
 
 const MARKER_BYTES = 4096;
@@ -27,9 +28,7 @@ function formatBytes(bytes: number): string {
 }
 
 export const imageStream: InstallerPlugin = {
-  name: "image-stream",
-  phase: "image",
-  probe: (_inventory, plan) => (plan.imageSource?.format === "raw.zst" ? "generic" : "none"),
+  ...imageStreamProbe,
   steps: [
     {
       // Before any write: the whole image must fit.

@@ -21,10 +21,9 @@ import {
   type ArrayDetail,
 } from "../mdadm.js";
 import type { InstallerPlugin, StepContext } from "../plugin.js";
+import { mdadmRaidProbe } from "../probes/mdadm-raid.js";
 import { TOOLS } from "../tools.js";
 
-/** mdadm's minimum member count per level (md(4)). */
-const MIN_MEMBERS: Record<number, number> = { 0: 2, 1: 2, 5: 3, 10: 4 };
 const MDADM_TIMEOUT_MS = 60_000;
 
 async function mdadm(ctx: StepContext, argv: string[]): Promise<string> {
@@ -55,12 +54,7 @@ async function currentArray(
 }
 
 export const mdadmRaid: InstallerPlugin = {
-  name: "mdadm-raid",
-  phase: "configure",
-  probe: (inventory, plan) =>
-    plan.raid && inventory.disks.length >= Math.max(plan.raid.disks, MIN_MEMBERS[plan.raid.level] ?? 2)
-      ? "mainline"
-      : "none",
+  ...mdadmRaidProbe,
   steps: [
     {
       name: "create-array",

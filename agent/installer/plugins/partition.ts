@@ -30,6 +30,7 @@ import {
 } from "../gpt-write.js";
 import { layoutProblems, mkfsCommand, partitionType, type PlanPartition } from "../partition-layout.js";
 import type { InstallerPlugin, Step, StepContext } from "../plugin.js";
+import { partitionAfterImageProbe, partitionProbe } from "../probes/partition.js";
 
 const MKFS_TIMEOUT_MS = 10 * 60_000;
 
@@ -189,17 +190,11 @@ const makeFilesystems: Step = {
 };
 
 export const partition: InstallerPlugin = {
-  name: "partition",
-  phase: "configure",
-  probe: (_inventory, plan) =>
-    plan.partitions?.length && plan.imageSource?.format !== "raw.zst" ? "generic" : "none",
+  ...partitionProbe,
   steps: [writeFreshTable, makeFilesystems],
 };
 
 export const partitionAfterImage: InstallerPlugin = {
-  name: "partition-after-image",
-  phase: "image",
-  probe: (_inventory, plan) =>
-    plan.partitions?.length && plan.imageSource?.format === "raw.zst" ? "generic" : "none",
+  ...partitionAfterImageProbe,
   steps: [addAfterImage, makeFilesystems],
 };

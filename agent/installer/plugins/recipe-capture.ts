@@ -8,6 +8,7 @@ import { captureAndUpload } from "../capture.js";
 import { installTarget, partitionDevice, rereadPartitions } from "../block-device.js";
 import { readGpt } from "../gpt.js";
 import type { InstallerPlugin, StepContext } from "../plugin.js";
+import { recipeCaptureProbe } from "../probes/recipe-capture.js";
 
 /** The GPT partition (by name) holding the installed root filesystem. */
 export const ROOT_PARTITION = "root";
@@ -20,9 +21,7 @@ function captureOf(ctx: StepContext): NonNullable<StepContext["plan"]["capture"]
 }
 
 export const recipeCapture: InstallerPlugin = {
-  name: "recipe-capture",
-  phase: "image",
-  probe: (_inventory, plan) => (plan.capture && plan.imageSource?.format === "raw.zst" ? "generic" : "none"),
+  ...recipeCaptureProbe,
   steps: [
     {
       name: "run-script",

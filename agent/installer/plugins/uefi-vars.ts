@@ -32,6 +32,7 @@ import {
 } from "../efi-boot.js";
 import { BOOTWRIGHT_GUID, ensureEfivarfs, GLOBAL_GUID, readEfivar, writeEfivar } from "../efivarfs.js";
 import type { InstallerPlugin, StepContext } from "../plugin.js";
+import { uefiVarsProbe } from "../probes/uefi-vars.js";
 
 /** PCI function chain → what it is, from the machine's disks and NICs in sysfs. */
 async function pciKinds(root: string): Promise<Map<string, "disk" | "network">> {
@@ -90,9 +91,7 @@ async function readOptions(ctx: StepContext, order: readonly number[]): Promise<
 }
 
 export const uefiVars: InstallerPlugin = {
-  name: "uefi-vars",
-  phase: "configure",
-  probe: (inventory, plan) => (plan.uefi && inventory.details?.firmwareType === "uefi" ? "generic" : "none"),
+  ...uefiVarsProbe,
   steps: [
     {
       name: "secure-boot",

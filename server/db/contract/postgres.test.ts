@@ -1,0 +1,30 @@
+// The store contract on a real PostgreSQL (Debian's package, started here in a temp directory on a
+// Unix socket, stopped by its PID afterwards), and its migrations: from an empty database, and a second
+// server opening the same database (nothing to do).
+import { afterAll, expect, it } from "vitest";
+import { startLocalPostgres, type LocalPostgres } from "../postgres/local-server.js";
+import { POSTGRES_MIGRATIONS } from "../postgres/migrations.js";
+import { PgStore } from "../postgres/store.js";
+import { storeContract } from "./store-contract.js";
+
+let postgres: LocalPostgres | undefined;
+
+async function server(): Promise<LocalPostgres> {
+  postgres ??= await startLocalPostgres();
+  return postgres;
+}
+
+afterAll(async () => {
+  await postgres?.stop();
+});
+
+storeContract("postgres", async () => PgStore.open(await (await server()).createDatabase("contract")));
+
+it("postgres migrates an empty database once, and a second server finds nothing to do", async () => {
+  const pg = await server();
+  const url = await pg.createDatabase("migrate");
+  const [a, b] = await Promise.all([PgStore.open(url), PgStore.open(url)]);
+  expect(await a.schemaVersion()).toBe(POSTGRES_MIGRATIONS.length);
+  expect(await b.schemaVersion()).toBe(POSTGRES_MIGRATIONS.length);
+  await Promise.all([a.close(), b.close()]);
+}, 60_000);

@@ -1,0 +1,144 @@
+// Schema of the PostgreSQL store, as ordered migrations (bootwright_schema records how far a database
+// is). The same tables and keys as the SQLite schema (../sqlite/migrations.ts), in PostgreSQL's types:
+// times are ISO 8601 text (compared as text, as in SQLite), JSON is text, sizes are BIGINT.
+
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE machines (
+     id             TEXT PRIMARY KEY,      -- SMBIOS UUID when real, else boot MAC
+     boot_mac       TEXT NOT NULL,
+     category       TEXT NOT NULL,
+     expected       TEXT,
+     fingerprint    TEXT,
+     plan_json      TEXT,
+     inventory_json TEXT,                  -- protocol Inventory, null until the loader posts one
+     installed_json TEXT,                  -- what the installed OS said when it last called home
+     power_json     TEXT,                  -- the machine's power driver
+     first_seen_at  TEXT NOT NULL,
+     last_seen_at   TEXT NOT NULL
+   );
+   CREATE INDEX machines_by_boot_mac ON machines (boot_mac);
+   CREATE INDEX machines_by_fingerprint ON machines (fingerprint);
+   CREATE TABLE machine_log (
+     seq        BIGSERIAL PRIMARY KEY,
+     machine_id TEXT NOT NULL,
+     at         TEXT NOT NULL,
+     event      TEXT NOT NULL,
+     data_json  TEXT NOT NULL
+   );
+   CREATE INDEX machine_log_by_machine ON machine_log (machine_id, seq);
+   CREATE TABLE commands (
+     seq              BIGSERIAL PRIMARY KEY,              -- queue order
+     id               TEXT NOT NULL UNIQUE,
+     machine_id       TEXT NOT NULL,
+     kind             TEXT NOT NULL,
+     on_success       TEXT NOT NULL,
+     state            TEXT NOT NULL,                      -- queued | leased | succeeded | failed | cancelled
+     attempts         INTEGER NOT NULL DEFAULT 0,
+     lease_id         TEXT,                               -- kept after completion: a retried post matches it
+     lease_expires_at TEXT,
+     lease_until      TEXT,                               -- a lease that ends at a fixed time
+     error            TEXT,
+     created_at       TEXT NOT NULL,
+     updated_at       TEXT NOT NULL
+   );
+   CREATE INDEX commands_by_machine ON commands (machine_id, state, seq);
+   CREATE INDEX commands_leased ON commands (lease_expires_at) WHERE state = 'leased';
+   CREATE TABLE policy (
+     id         INTEGER PRIMARY KEY CHECK (id = 1),
+     format     TEXT NOT NULL,
+     source     TEXT NOT NULL,
+     version    INTEGER NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE images (
+     seq                BIGSERIAL NOT NULL,               -- insertion order (SQLite's rowid)
+     sha256             TEXT PRIMARY KEY,
+     name               TEXT NOT NULL,
+     format             TEXT NOT NULL,
+     purpose            TEXT NOT NULL,
+     size_bytes         BIGINT NOT NULL,
+     raw_bytes          BIGINT NOT NULL,
+     raw_sha256         TEXT NOT NULL,
+     created_at         TEXT NOT NULL,
+     origin_json        TEXT,
+     origin_recipe      TEXT,
+     origin_fingerprint TEXT
+   );
+   CREATE INDEX images_by_name ON images (name, created_at);
+   CREATE UNIQUE INDEX images_by_origin ON images (origin_recipe, origin_fingerprint)
+     WHERE origin_recipe IS NOT NULL;
+   CREATE TABLE uploads (
+     id          TEXT PRIMARY KEY,
+     name        TEXT NOT NULL,
+     format      TEXT NOT NULL,
+     purpose     TEXT NOT NULL,
+     origin_json TEXT NOT NULL,
+     origin_key  TEXT NOT NULL,                   -- recipe + fingerprint: one open upload per key
+     received    BIGINT NOT NULL,
+     state       TEXT NOT NULL,                   -- open | complete
+     image       TEXT,
+     created_at  TEXT NOT NULL,
+     updated_at  TEXT NOT NULL
+   );
+   CREATE UNIQUE INDEX uploads_open_by_key ON uploads (origin_key) WHERE state = 'open';
+   CREATE TABLE maintenance_runs (
+     id               TEXT PRIMARY KEY,
+     machine_id       TEXT NOT NULL,
+     image_sha256     TEXT NOT NULL,
+     image_name       TEXT NOT NULL,
+     image_purpose    TEXT NOT NULL,
+     mode             TEXT NOT NULL,
+     trigger_json     TEXT NOT NULL,
+     state            TEXT NOT NULL,
+     original_json    TEXT NOT NULL,
+     steps_json       TEXT NOT NULL,
+     extra_steps_json TEXT NOT NULL,
+     report_json      TEXT,
+     power_json       TEXT NOT NULL,
+     command_id       TEXT NOT NULL,
+     started_at       TEXT NOT NULL,
+     deadline_at      TEXT NOT NULL,
+     running_at       TEXT,
+     last_progress_at TEXT,
+     reported_at      TEXT,
+     ended_at         TEXT,
+     error            TEXT,
+     alerted_at       TEXT
+   );
+   CREATE INDEX maintenance_runs_by_machine ON maintenance_runs (machine_id, started_at);
+   CREATE UNIQUE INDEX maintenance_runs_active ON maintenance_runs (machine_id)
+     WHERE state IN ('rebooting', 'running', 'returning', 'restoring');
+   CREATE TABLE maintenance_schedules (
+     id            TEXT PRIMARY KEY,
+     target_json   TEXT NOT NULL,
+     cron          TEXT,
+     at            TEXT,
+     image         TEXT NOT NULL,
+     mode          TEXT NOT NULL,
+     timeout_ms    BIGINT,
+     next_fire_at  TEXT,
+     last_fired_at TEXT,
+     fired         INTEGER NOT NULL DEFAULT 0,
+     created_at    TEXT NOT NULL
+   );
+   CREATE INDEX maintenance_schedules_due ON maintenance_schedules (next_fire_at);
+   CREATE TABLE health_reports (
+     seq          BIGSERIAL PRIMARY KEY,
+     machine_id   TEXT NOT NULL,
+     at           TEXT NOT NULL,
+     os           TEXT NOT NULL,
+     figures_json TEXT NOT NULL,
+     crossed_json TEXT NOT NULL
+   );
+   CREATE INDEX health_reports_by_machine ON health_reports (machine_id, seq);
+   CREATE TABLE health_alerts (
+     machine_id TEXT NOT NULL,
+     rule       TEXT NOT NULL,
+     since      TEXT NOT NULL,
+     PRIMARY KEY (machine_id, rule)
+   );
+   CREATE TABLE boot_areas (
+     machine_id  TEXT PRIMARY KEY,
+     record_json TEXT NOT NULL
+   );`,
+];

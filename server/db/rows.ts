@@ -1,0 +1,252 @@
+// The store, narrowly: what one transaction may read and write, as rows. Every behaviour (enrollment,
+// reconciliation, leases, results, call home, the maintenance swap) is written once above this, in
+// server/queue/, server/maintenance/ and server/policy/; SQLite (server/db/sqlite/) and PostgreSQL
+// (server/db/postgres/) implement it and pass the same contract suite (server/db/contract/).
+import type {
+  BootAreaRecord,
+  BootCategory,
+  CommandKind,
+  CommandState,
+  ImageOrigin,
+  ImageRecord,
+  Machine,
+  MaintenanceRun,
+  MaintenanceSchedule,
+  PolicyFormat,
+  PowerSettings,
+  StoredHealthReport,
+  StoredPolicy,
+} from "../../protocol/index.js";
+import type { Sql } from "./sql.js";
+
+export interface LogEntry {
+  seq: number;
+  machineId: string;
+  at: string;
+  /** A constant event name: "discovered", "inventory", "command-leased", … */
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** One command of a machine's queue, as stored. */
+export interface CommandRecord {
+  id: string;
+  machineId: string;
+  kind: CommandKind;
+  onSuccess: BootCategory;
+  state: CommandState;
+  attempts: number;
+  /** Kept after completion: a retried result post matches it. */
+  leaseId: string | null;
+  leaseExpiresAt: string | null;
+  /** A lease that ends at a fixed time (a maintenance run's deadline), else null. */
+  leaseUntil: string | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What the installed OS said when it last called home (the target a maintenance swap comes back to). */
+export interface InstalledRecord {
+  image: string;
+  planHash: string;
+  os: string | null;
+  at: string;
+}
+
+export type MachinePatch = Partial<
+  Pick<Machine, "bootMac" | "category" | "expected" | "inventory" | "fingerprint" | "plan" | "lastSeenAt">
+>;
+
+export interface MachineRows {
+  get(id: string): Promise<Machine | undefined>;
+  /** Every machine, first seen first. */
+  list(): Promise<Machine[]>;
+  /** Machines with an expected category (the difference list's candidates). */
+  withExpected(): Promise<Machine[]>;
+  insert(machine: Machine): Promise<void>;
+  update(id: string, patch: MachinePatch): Promise<void>;
+  /** The machine known as `from` becomes `to`, with its step log and its queue (identity merge). */
+  rename(from: string, to: string): Promise<void>;
+  /**
+   * Holds the machine's row for the rest of the transaction, so two servers on one database do not
+   * change the same machine at once. With `skipLocked`, false when another transaction holds it.
+   */
+  lock(id: string, options?: { skipLocked?: boolean }): Promise<boolean>;
+  installed(id: string): Promise<InstalledRecord | undefined>;
+  setInstalled(id: string, installed: InstalledRecord): Promise<void>;
+  /** The power settings; `none` when it has none. */
+  power(id: string): Promise<PowerSettings>;
+  /** False when there is no such machine. */
+  setPower(id: string, settings: PowerSettings): Promise<boolean>;
+}
+
+export interface NewCommand {
+  id: string;
+  machineId: string;
+  kind: CommandKind;
+  onSuccess: BootCategory;
+  at: string;
+  leaseUntil: string | null;
+}
+
+export type CommandPatch = Partial<
+  Pick<CommandRecord, "state" | "attempts" | "leaseId" | "leaseExpiresAt" | "error">
+> & { updatedAt: string };
+
+export interface CommandRows {
+  /** Queued and leased commands, in queue order. */
+  pending(machineId: string): Promise<CommandRecord[]>;
+  /** Every command of the machine, in queue order. */
+  all(machineId: string): Promise<CommandRecord[]>;
+  get(machineId: string, commandId: string): Promise<CommandRecord | undefined>;
+  insert(command: NewCommand): Promise<void>;
+  update(commandId: string, patch: CommandPatch): Promise<void>;
+  /** Machines with a queued or leased command of this kind. */
+  machinesWithPending(kind: CommandKind): Promise<string[]>;
+  /** Machines holding a lease that ran out before `at`. */
+  machinesWithExpiredLeases(at: string): Promise<string[]>;
+}
+
+export interface LogRows {
+  append(machineId: string, at: string, event: string, data: Record<string, unknown>): Promise<void>;
+  /** The machine's step log, in the order it was written. */
+  forMachine(machineId: string): Promise<LogEntry[]>;
+}
+
+export interface PolicyRows {
+  get(): Promise<StoredPolicy | undefined>;
+  /** Replaces the policy text; its version goes up by one (1 for the first). */
+  put(source: string, format: PolicyFormat, at: string): Promise<StoredPolicy>;
+}
+
+export interface ImageRows {
+  bySha(sha256: string): Promise<ImageRecord | undefined>;
+  /** The newest image of that name. */
+  newestNamed(name: string): Promise<ImageRecord | undefined>;
+  /** By name, then age. */
+  list(): Promise<ImageRecord[]>;
+  /** The image captured from a recipe on a machine of this configuration. */
+  captured(recipe: string, fingerprint: string): Promise<ImageRecord | undefined>;
+  /** Fails (a unique key) when the sha256, or the captured recipe and fingerprint, are already stored. */
+  insert(record: ImageRecord): Promise<void>;
+}
+
+/** A captured image's origin while its bytes are still arriving (no capture time yet). */
+export type PendingOrigin = Omit<ImageOrigin, "capturedAt">;
+
+export interface UploadRecord {
+  id: string;
+  name: string;
+  format: ImageRecord["format"];
+  purpose: ImageRecord["purpose"];
+  origin: PendingOrigin;
+  received: number;
+  state: "open" | "complete";
+  image: string | null;
+  createdAt: string;
+}
+
+export interface UploadRows {
+  /** The open upload of this recipe and configuration, if any. */
+  openFor(recipe: string, fingerprint: string): Promise<UploadRecord | undefined>;
+  /** Fails (a unique key) when one is already open for the same recipe and configuration. */
+  insert(record: UploadRecord): Promise<void>;
+  get(id: string): Promise<UploadRecord | undefined>;
+  setReceived(id: string, received: number, at: string): Promise<void>;
+  complete(id: string, image: string, at: string): Promise<void>;
+}
+
+export type RunPatch = Partial<
+  Pick<
+    MaintenanceRun,
+    | "state"
+    | "extraSteps"
+    | "report"
+    | "power"
+    | "runningAt"
+    | "lastProgressAt"
+    | "reportedAt"
+    | "endedAt"
+    | "error"
+  >
+> & { alertedAt?: string };
+
+export interface RunRows {
+  get(runId: string): Promise<MaintenanceRun | undefined>;
+  /** The machine's unfinished run (rebooting, running, returning, restoring): at most one. */
+  active(machineId: string): Promise<MaintenanceRun | undefined>;
+  ofCommand(machineId: string, commandId: string): Promise<MaintenanceRun | undefined>;
+  latest(machineId: string): Promise<MaintenanceRun | undefined>;
+  /** Oldest first; every machine's when `machineId` is undefined. */
+  list(machineId?: string): Promise<MaintenanceRun[]>;
+  inStates(states: readonly MaintenanceRun["state"][]): Promise<MaintenanceRun[]>;
+  /** Failed runs not alerted yet. */
+  unalerted(): Promise<MaintenanceRun[]>;
+  /** Fails (a unique key) when the machine already has an unfinished run. */
+  insert(run: MaintenanceRun): Promise<void>;
+  update(runId: string, patch: RunPatch): Promise<void>;
+}
+
+export type NewScheduleRow = Omit<MaintenanceSchedule, "lastFiredAt" | "fired">;
+
+export interface ScheduleRows {
+  insert(schedule: NewScheduleRow): Promise<void>;
+  get(id: string): Promise<MaintenanceSchedule | undefined>;
+  list(): Promise<MaintenanceSchedule[]>;
+  remove(id: string): Promise<boolean>;
+  /** Schedules whose next fire time is at or before `at`, soonest first. */
+  due(at: string): Promise<MaintenanceSchedule[]>;
+  /**
+   * Claims the fire time `expectedNext` of the schedule: moves it to `nextFireAt` and counts the firing.
+   * False when another firing claimed it first (the schedule fires once per time).
+   */
+  claim(id: string, expectedNext: string | null, nextFireAt: string | null, at: string): Promise<boolean>;
+}
+
+export interface HealthRows {
+  /** Rules latched on the machine (crossed, fired once, waiting for the figure to come back). */
+  latched(machineId: string): Promise<string[]>;
+  latch(machineId: string, rule: string, at: string): Promise<void>;
+  unlatch(machineId: string, rule: string): Promise<void>;
+  insertReport(machineId: string, report: StoredHealthReport): Promise<void>;
+  /** Drops all but the newest `keep` reports of the machine. */
+  trim(machineId: string, keep: number): Promise<void>;
+  /** The newest `limit` reports, newest last. */
+  history(machineId: string, limit: number): Promise<StoredHealthReport[]>;
+}
+
+export interface BootAreaRows {
+  put(machineId: string, record: BootAreaRecord): Promise<void>;
+  get(machineId: string): Promise<BootAreaRecord | undefined>;
+}
+
+/** Everything one transaction can touch. */
+export interface Rows {
+  machines: MachineRows;
+  commands: CommandRows;
+  log: LogRows;
+  policy: PolicyRows;
+  images: ImageRows;
+  uploads: UploadRows;
+  runs: RunRows;
+  schedules: ScheduleRows;
+  health: HealthRows;
+  bootAreas: BootAreaRows;
+}
+
+/** Statement-level access in one transaction, for tools that move whole tables (the store copy). */
+export interface SqlAccess {
+  sqlTransaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
+}
+
+export interface Store extends SqlAccess {
+  /** Which engine: "sqlite" or "postgres" (for logs and the copy command). */
+  readonly kind: string;
+  /**
+   * Runs `fn` in one transaction: all of its writes or none. `fn` touches only `rows` (no other I/O),
+   * so transactions stay short; a thrown error rolls back and is rethrown.
+   */
+  transaction<T>(fn: (rows: Rows) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

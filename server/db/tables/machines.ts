@@ -1,0 +1,163 @@
+// The machines table: one row per machine, its inventory, plan, installed target and power settings as
+// JSON. Rows are a boundary too: a row that no longer parses is reported with its id, not passed on.
+import { z } from "zod";
+import { BootCategory, Inventory, Machine, PowerSettings } from "../../../protocol/index.js";
+import { ServerError } from "../../errors.js";
+import type { InstalledRecord, MachinePatch, MachineRows } from "../rows.js";
+import type { Sql, SqlValue } from "../sql.js";
+
+const MachinePlan = Machine.shape.plan.unwrap();
+
+const MachineRow = z.object({
+  id: z.string(),
+  boot_mac: z.string(),
+  category: BootCategory,
+  expected: BootCategory.nullable(),
+  fingerprint: z.string().nullable(),
+  plan_json: z.string().nullable(),
+  inventory_json: z.string().nullable(),
+  first_seen_at: z.string(),
+  last_seen_at: z.string(),
+});
+
+const Installed = z.object({
+  image: z.string(),
+  planHash: z.string(),
+  os: z.string().nullable(),
+  at: z.string(),
+});
+
+export function toMachine(raw: unknown): Machine {
+  const row = MachineRow.parse(raw);
+  let inventory: Inventory | null = null;
+  if (row.inventory_json !== null) {
+    const parsed = Inventory.safeParse(JSON.parse(row.inventory_json));
+    if (!parsed.success)
+      throw new ServerError(`stored inventory of machine ${row.id} does not parse: ${parsed.error.message}`);
+    inventory = parsed.data;
+  }
+  return {
+    id: row.id,
+    bootMac: row.boot_mac,
+    category: row.category,
+    expected: row.expected,
+    fingerprint: row.fingerprint,
+    plan: row.plan_json === null ? null : MachinePlan.parse(JSON.parse(row.plan_json)),
+    firstSeenAt: row.first_seen_at,
+    lastSeenAt: row.last_seen_at,
+    inventory,
+  };
+}
+
+const json = (value: unknown): string | null => (value === null ? null : JSON.stringify(value));
+
+/** Patch field → column and its stored form. */
+const COLUMNS: { [K in keyof Required<MachinePatch>]: [string, (value: MachinePatch[K]) => SqlValue] } = {
+  bootMac: ["boot_mac", (v) => v ?? null],
+  category: ["category", (v) => v ?? null],
+  expected: ["expected", (v) => v ?? null],
+  inventory: ["inventory_json", (v) => json(v ?? null)],
+  fingerprint: ["fingerprint", (v) => v ?? null],
+  plan: ["plan_json", (v) => json(v ?? null)],
+  lastSeenAt: ["last_seen_at", (v) => v ?? null],
+};
+
+export class MachineTable implements MachineRows {
+  constructor(private readonly sql: Sql) {}
+
+  async get(id: string): Promise<Machine | undefined> {
+    const row = await this.sql.get("SELECT * FROM machines WHERE id = ?", [id]);
+    return row === undefined ? undefined : toMachine(row);
+  }
+
+  async list(): Promise<Machine[]> {
+    return (await this.sql.all("SELECT * FROM machines ORDER BY first_seen_at, id")).map(toMachine);
+  }
+
+  async withExpected(): Promise<Machine[]> {
+    return (await this.sql.all("SELECT * FROM machines WHERE expected IS NOT NULL ORDER BY id")).map(
+      toMachine,
+    );
+  }
+
+  async insert(m: Machine): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO machines (id, boot_mac, category, expected, fingerprint, plan_json, inventory_json,
+                             first_seen_at, last_seen_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        m.id,
+        m.bootMac,
+        m.category,
+        m.expected,
+        m.fingerprint,
+        json(m.plan),
+        json(m.inventory),
+        m.firstSeenAt,
+        m.lastSeenAt,
+      ],
+    );
+  }
+
+  async update(id: string, patch: MachinePatch): Promise<void> {
+    const sets: string[] = [];
+    const params: SqlValue[] = [];
+    for (const key of Object.keys(patch) as (keyof MachinePatch)[]) {
+      const [column, stored] = COLUMNS[key] as [string, (value: unknown) => SqlValue];
+      sets.push(`${column} = ?`);
+      params.push(stored(patch[key]));
+    }
+    if (sets.length === 0) return;
+    await this.sql.run(`UPDATE machines SET ${sets.join(", ")} WHERE id = ?`, [...params, id]);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await this.sql.run("UPDATE machines SET id = ? WHERE id = ?", [to, from]);
+    await this.sql.run("UPDATE machine_log SET machine_id = ? WHERE machine_id = ?", [to, from]);
+    await this.sql.run("UPDATE commands SET machine_id = ? WHERE machine_id = ?", [to, from]);
+  }
+
+  async lock(id: string, options: { skipLocked?: boolean } = {}): Promise<boolean> {
+    // SQLite runs one transaction at a time (server/db/sqlite/store.ts): the machine is already ours.
+    if (this.sql.dialect === "sqlite") return true;
+    const locked = await this.sql.get(
+      `SELECT id FROM machines WHERE id = ? FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""}`,
+      [id],
+    );
+    if (locked !== undefined || !options.skipLocked) return true;
+    // Nothing came back: either no such machine (nothing to hold) or another transaction holds it.
+    return (await this.sql.get("SELECT id FROM machines WHERE id = ?", [id])) === undefined;
+  }
+
+  async installed(id: string): Promise<InstalledRecord | undefined> {
+    const row = z
+      .object({ installed_json: z.string().nullable() })
+      .optional()
+      .parse(await this.sql.get("SELECT installed_json FROM machines WHERE id = ?", [id]));
+    return row?.installed_json ? Installed.parse(JSON.parse(row.installed_json)) : undefined;
+  }
+
+  async setInstalled(id: string, installed: InstalledRecord): Promise<void> {
+    await this.sql.run("UPDATE machines SET installed_json = ? WHERE id = ?", [
+      JSON.stringify(installed),
+      id,
+    ]);
+  }
+
+  async power(id: string): Promise<PowerSettings> {
+    const row = z
+      .object({ power_json: z.string().nullable() })
+      .optional()
+      .parse(await this.sql.get("SELECT power_json FROM machines WHERE id = ?", [id]));
+    return row?.power_json ? PowerSettings.parse(JSON.parse(row.power_json)) : { driver: "none" };
+  }
+
+  async setPower(id: string, settings: PowerSettings): Promise<boolean> {
+    return (
+      (await this.sql.run("UPDATE machines SET power_json = ? WHERE id = ?", [
+        JSON.stringify(settings),
+        id,
+      ])) === 1
+    );
+  }
+}

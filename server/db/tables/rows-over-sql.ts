@@ -1,0 +1,23 @@
+// The store's rows over one connection's SQL (SQLite or PostgreSQL): the row classes, one per table group.
+import type { Rows } from "../rows.js";
+import type { Sql } from "../sql.js";
+import { CommandTable } from "./commands.js";
+import { ImageTable, UploadTable } from "./images.js";
+import { LogTable, PolicyTable } from "./log-policy.js";
+import { MachineTable } from "./machines.js";
+import { BootAreaTable, HealthTable, RunTable, ScheduleTable } from "./maintenance.js";
+
+export function rowsOver(sql: Sql): Rows {
+  return {
+    machines: new MachineTable(sql),
+    commands: new CommandTable(sql),
+    log: new LogTable(sql),
+    policy: new PolicyTable(sql),
+    images: new ImageTable(sql),
+    uploads: new UploadTable(sql),
+    runs: new RunTable(sql),
+    schedules: new ScheduleTable(sql),
+    health: new HealthTable(sql),
+    bootAreas: new BootAreaTable(sql),
+  };
+}

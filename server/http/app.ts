@@ -1,0 +1,149 @@
+// The HTTP API on fastify: zod schemas validate every JSON body (fastify-type-provider-zod), binary
+// bodies (images, upload chunks, boot areas) stay streams for their routes to read, and every failure
+// becomes the wire's `{ code, message, details? }` (error-handler.ts). Routes live in one file per
+// resource; each parses, calls a service, answers.
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import Fastify, { type FastifyInstance, type RawServerDefault } from "fastify";
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Logger } from "pino";
+import type { AgentBuilder } from "../agent-builder.js";
+import type { BlobStore } from "../images/blob-store.js";
+import { DEFAULT_FANOUT, ImageFanout, type FanoutOptions } from "../images/fanout.js";
+import { UploadService } from "../images/uploads.js";
+import { installSource } from "../install-source.js";
+import { ApiError } from "../errors.js";
+import { BootAreaFiles } from "../maintenance/boot-areas.js";
+import type { MaintenanceService } from "../maintenance/service.js";
+import type { LeaseDurations } from "../queue/reconciler.js";
+import type { Services } from "../services.js";
+import { addBootAreaRoutes } from "./boot-area-routes.js";
+import { addBootRoutes } from "./boot-routes.js";
+import { handleError, methodNotAllowedOrNotFound } from "./error-handler.js";
+import { addHealthPowerRoutes } from "./health-power-routes.js";
+import { addImageRoutes } from "./image-routes.js";
+import { addMachineRoutes } from "./machine-routes.js";
+import { addMaintenanceRoutes } from "./maintenance-routes.js";
+import { addPolicyRoutes } from "./policy-routes.js";
+import { addQueueRoutes } from "./queue-routes.js";
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** What the route's JSON body is, for the message of a schema mismatch ("inventory does not match…"). */
+    what?: string;
+  }
+}
+
+export interface AppDeps {
+  store: Services;
+  /** The URL machines reach us at (config.advertiseUrl with the bound port filled in). */
+  advertiseUrl: string;
+  kernelArgs: string;
+  bodyLimitBytes: number;
+  assets: { vmlinuz: string; "initramfs.img": string };
+  templates: { boot: string; loader: string; local: string };
+  /** How long the loader waits between "what next?" polls while there is nothing to do. */
+  idlePollMs: number;
+  /** How long a leased command belongs to its agent, by kind. */
+  leases: LeaseDurations;
+  /** Builds and keeps the tailored agent bundles. */
+  agents: AgentBuilder;
+  log: Logger;
+  /** The image store's files. */
+  blobs: BlobStore;
+  /** Where resumable uploads keep their bytes until complete. */
+  uploadsDir: string;
+  /** Recipes' files, one directory per recipe (served to install scripts). */
+  recipesDir: string;
+  fanout?: Partial<FanoutOptions>;
+  /** Maintenance swaps: start, reboot, restore, health, the monitor. */
+  maintenance: MaintenanceService;
+  /** Where the boot areas recorded at install are kept. */
+  bootAreasDir: string;
+}
+
+/** What the routes share: the deps, and the image fan-out and upload service built once from them. */
+export interface RouteDeps extends Omit<AppDeps, "fanout"> {
+  fanout: ImageFanout;
+  uploads: UploadService;
+  bootAreas: BootAreaFiles;
+}
+
+/**
+ * Builds the app on an HTTP server that is already listening (the advertised URL needs its port, and
+ * the routes need that URL); `app.ready()` attaches it.
+ */
+export function buildApp(server: Server, deps: AppDeps): App {
+  let requests = 0;
+  const app = Fastify({
+    serverFactory: (handler) => server.on("request", handler),
+    loggerInstance: deps.log,
+    disableRequestLogging: true,
+    genReqId: () => String(++requests),
+    bodyLimit: deps.bodyLimitBytes,
+    forceCloseConnections: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON bodies only where a route has a body schema; every other body stays the request stream, for
+  // the image store, the upload chunks and the boot area to read themselves (their own limits and checks).
+  app.removeContentTypeParser("text/plain");
+  app.addContentTypeParser("*", (request, _payload, done) => {
+    if (request.routeOptions.schema?.body)
+      done(
+        new ApiError(
+          "unsupported_media_type",
+          `expected content-type application/json, got ${request.headers["content-type"] ?? "none"}`,
+        ),
+      );
+    else done(null);
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(methodNotAllowedOrNotFound(app));
+  app.addHook("onResponse", (request, reply, done) => {
+    request.log.debug(
+      {
+        method: request.method,
+        path: request.url.split("?")[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      "request",
+    );
+    done();
+  });
+
+  // An image batch waits for the machines about to write that image: those with a write-image command
+  // queued or leased whose install source (install-source.ts: a captured image, or the plan's) is it.
+  const fanout = new ImageFanout(
+    async (sha256) => {
+      const holders: string[] = [];
+      for (const machineId of await deps.store.machinesWithPending("write-image")) {
+        const machine = await deps.store.getMachine(machineId);
+        const source = machine ? await installSource(deps.store, machine, deps.advertiseUrl) : undefined;
+        if (source?.kind === "image" && source.image.sha256 === sha256) holders.push(machineId);
+      }
+      return holders;
+    },
+    { ...DEFAULT_FANOUT, ...deps.fanout },
+    (message, fields) => {
+      deps.log.info(fields, message);
+    },
+  );
+  const routes: RouteDeps = {
+    ...deps,
+    fanout,
+    uploads: new UploadService(deps.uploadsDir, deps.store.uploads, deps.store.images, deps.blobs),
+    bootAreas: new BootAreaFiles(deps.bootAreasDir),
+  };
+  addBootRoutes(app, routes);
+  addMachineRoutes(app, routes);
+  addQueueRoutes(app, routes);
+  addImageRoutes(app, routes);
+  addPolicyRoutes(app, routes);
+  addMaintenanceRoutes(app, routes);
+  addHealthPowerRoutes(app, routes);
+  addBootAreaRoutes(app, routes);
+  return app;
+}

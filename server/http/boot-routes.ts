@@ -1,0 +1,115 @@
+// What a booting machine fetches: the one iPXE script, its own script (enrolled on first sight), the
+// loader's kernel and initramfs, its tailored agent bundle, and a recipe's files; and /healthz.
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { FastifyReply } from "fastify";
+import { z } from "zod";
+import { MacAddress } from "../../protocol/index.js";
+import { ApiError } from "../errors.js";
+import { renderBootScript, renderLoaderScript, renderLocalBootScript } from "../ipxe/render.js";
+import type { App, RouteDeps } from "./app.js";
+
+const IPXE_TYPE = "text/plain; charset=utf-8";
+
+export function parseMacParam(raw: string): MacAddress {
+  const parsed = MacAddress.safeParse(raw);
+  if (!parsed.success) throw new ApiError("invalid_parameter", `not a MAC address: ${raw}`);
+  return parsed.data;
+}
+
+/** A file with its length (HEAD answers the headers only); a missing one is a 404 naming it. */
+export async function sendFile(
+  reply: FastifyReply,
+  path: string,
+  contentType = "application/octet-stream",
+): Promise<FastifyReply> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (err) {
+    throw new ApiError(
+      "not_found",
+      `asset missing on the server: ${path} (run build-scripts/setup.sh)`,
+      undefined,
+      {
+        cause: err,
+      },
+    );
+  }
+  return reply
+    .header("content-type", contentType)
+    .header("content-length", size)
+    .send(createReadStream(path));
+}
+
+export function addBootRoutes(app: App, deps: RouteDeps): void {
+  app.get("/healthz", () => ({ ok: true }));
+
+  // The one script every machine gets from DHCP.
+  app.get("/boot.ipxe", (_request, reply) =>
+    reply.type(IPXE_TYPE).send(renderBootScript(deps.templates.boot, deps.advertiseUrl)),
+  );
+
+  // Per machine: enroll on first sight, then its loader, or its own disk when it runs its plan.
+  app.get(
+    "/boot/:mac.ipxe",
+    {
+      schema: {
+        params: z.object({ mac: z.string() }),
+        querystring: z.object({ uuid: z.string().optional() }),
+      },
+    },
+    async (request, reply) => {
+      const mac = parseMacParam(request.params.mac);
+      const uuid = request.query.uuid || null;
+      const { machine, isNew, answer } = await deps.store.recordBootRequest({ mac, uuid, at: new Date() });
+      request.log.info(
+        { machine: machine.id, mac, isNew, category: machine.category, answer },
+        "boot script requested",
+      );
+      const script =
+        answer === "local-disk"
+          ? renderLocalBootScript(deps.templates.local, machine.id)
+          : renderLoaderScript(deps.templates.loader, {
+              serverUrl: deps.advertiseUrl,
+              machineId: machine.id,
+              mac,
+              kernelArgs: deps.kernelArgs,
+            });
+      return reply.type(IPXE_TYPE).send(script);
+    },
+  );
+
+  app.get("/assets/:name", { schema: { params: z.object({ name: z.string() }) } }, async (request, reply) => {
+    const { name } = request.params;
+    if (name !== "vmlinuz" && name !== "initramfs.img")
+      throw new ApiError("not_found", `no asset named ${name}`);
+    return sendFile(reply, deps.assets[name]);
+  });
+
+  // A recipe's files (packages, configuration) for its install script: the target has no other source.
+  app.get(
+    "/v1/recipes/:name/files/:file",
+    { schema: { params: z.object({ name: z.string(), file: z.string() }) } },
+    async (request, reply) => {
+      const { name, file } = request.params;
+      if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || !/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(file))
+        throw new ApiError("invalid_parameter", `not a recipe file: ${name}/${file}`);
+      return sendFile(reply, join(deps.recipesDir, name, file));
+    },
+  );
+
+  // Tailored agents, content-addressed: the URL names the bundle's sha256, and the header repeats it.
+  app.get(
+    "/v1/agents/:sha.mjs",
+    { schema: { params: z.object({ sha: z.string() }) } },
+    async (request, reply) => {
+      const { sha } = request.params;
+      const path = deps.agents.bundlePath(sha);
+      if (!path) throw new ApiError("not_found", `no agent bundle ${sha}`);
+      void reply.header("x-bootwright-sha256", sha);
+      return sendFile(reply, path, "text/javascript; charset=utf-8");
+    },
+  );
+}

@@ -1,0 +1,51 @@
+// The installed OS's health reports (the answer says when to report next, and whether to reboot into
+// a pending maintenance run), and each machine's power driver (the password is never shown).
+import { HealthReport, PowerSettings, type HealthHistory, type PowerView } from "../../protocol/index.js";
+import type { App, RouteDeps } from "./app.js";
+import { knownMachine, MachineParams } from "./machine-routes.js";
+
+function powerView(settings: PowerSettings): PowerView {
+  switch (settings.driver) {
+    case "qmp":
+      return { driver: "qmp", target: settings.socket };
+    case "ipmi":
+      return { driver: "ipmi", target: `${settings.username}@${settings.host}:${settings.port}` };
+    case "none":
+      return { driver: "none", target: null };
+  }
+}
+
+export function addHealthPowerRoutes(app: App, deps: RouteDeps): void {
+  const { store, maintenance: service } = deps;
+  const params = { params: MachineParams };
+
+  app.post(
+    "/v1/machines/:id/health",
+    { schema: { ...params, body: HealthReport }, config: { what: "health report" } },
+    async (request) => service.health(await knownMachine(store, request.params.id), request.body),
+  );
+
+  app.get("/v1/machines/:id/health", { schema: params }, async (request) => {
+    const id = await knownMachine(store, request.params.id);
+    return { reports: await store.health.history(id) } satisfies HealthHistory;
+  });
+
+  app.put(
+    "/v1/machines/:id/power",
+    { schema: { ...params, body: PowerSettings }, config: { what: "power settings" } },
+    async (request) => {
+      const id = await knownMachine(store, request.params.id);
+      await store.settings.setPower(id, request.body);
+      request.log.info({ machine: id, driver: request.body.driver }, "power driver set");
+      return powerView(request.body);
+    },
+  );
+
+  app.get("/v1/machines/:id/power", { schema: params }, async (request) =>
+    powerView(await store.settings.power(await knownMachine(store, request.params.id))),
+  );
+
+  app.post("/v1/machines/:id/power/cycle", { schema: params }, async (request) =>
+    service.powerCycle(await knownMachine(store, request.params.id)),
+  );
+}

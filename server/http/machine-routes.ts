@@ -1,0 +1,92 @@
+// The boot list and what operators set on it: inventory posts, machines, their step logs and queues,
+// expected categories (one machine or every machine matching a fact), the difference list.
+import { z } from "zod";
+import {
+  BulkExpectRequest,
+  ExpectRequest,
+  Inventory,
+  type BootList,
+  type DifferenceList,
+  type InventoryAccepted,
+} from "../../protocol/index.js";
+import { ApiError } from "../errors.js";
+import type { Services } from "../services.js";
+import type { App, RouteDeps } from "./app.js";
+
+export const MachineParams = z.object({ id: z.string() });
+
+/** The machine id from the path, or a 404 naming it. */
+export async function knownMachine(store: Services, id: string): Promise<string> {
+  if (!(await store.getMachine(id))) throw new ApiError("not_found", `no machine ${id}`);
+  return id;
+}
+
+export function addMachineRoutes(app: App, deps: RouteDeps): void {
+  const { store } = deps;
+  const params = { params: MachineParams };
+
+  app.post(
+    "/v1/inventory",
+    { schema: { body: Inventory }, config: { what: "inventory" } },
+    async (request) => {
+      const inventory = request.body;
+      const machine = await store.recordInventory(inventory, new Date());
+      request.log.info(
+        { machine: machine.id, category: machine.category, serial: inventory.system.serial },
+        "inventory stored",
+      );
+      const answer: InventoryAccepted = {
+        machineId: machine.id,
+        category: machine.category,
+        bootFromDisk: machine.category === "installed",
+      };
+      return answer;
+    },
+  );
+
+  app.get("/v1/machines", async () => ({ machines: await store.listMachines() }) satisfies BootList);
+
+  app.get("/v1/machines/:id", { schema: params }, async (request) => {
+    const machine = await store.getMachine(request.params.id);
+    if (!machine) throw new ApiError("not_found", `no machine ${request.params.id}`);
+    return machine;
+  });
+
+  app.get("/v1/machines/:id/log", { schema: params }, async (request) => ({
+    entries: await store.machineLog(await knownMachine(store, request.params.id)),
+  }));
+
+  app.get("/v1/machines/:id/queue", { schema: params }, async (request) => ({
+    commands: await store.machineQueue(await knownMachine(store, request.params.id)),
+  }));
+
+  app.put(
+    "/v1/machines/:id/expected",
+    { schema: { ...params, body: ExpectRequest }, config: { what: "expected category" } },
+    async (request) => {
+      const id = await knownMachine(store, request.params.id);
+      const machine = await store.setExpected(id, request.body.category, new Date());
+      request.log.info({ machine: id, expected: request.body.category }, "expected category set");
+      return machine;
+    },
+  );
+
+  app.post(
+    "/v1/expected",
+    { schema: { body: BulkExpectRequest }, config: { what: "bulk expectation" } },
+    async (request) => {
+      const { where, category } = request.body;
+      const machineIds = await store.setExpectedWhere(where, category, new Date());
+      request.log.info(
+        { where, expected: category, count: machineIds.length },
+        "expected category set in bulk",
+      );
+      return { machineIds };
+    },
+  );
+
+  app.get(
+    "/v1/differences",
+    async () => ({ differences: await store.differences() }) satisfies DifferenceList,
+  );
+}

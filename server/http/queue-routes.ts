@@ -1,0 +1,134 @@
+// The loader's side of the command queue: what next (a leased command, with its tailored agent or
+// maintenance assignment, or wait), a command's result under its lease, step events, and the installed
+// OS calling home.
+import { z } from "zod";
+import {
+  AgentEvent,
+  CallHome,
+  CommandResult,
+  type AgentEventAccepted,
+  type CallHomeAccepted,
+  type CommandResultAccepted,
+  type LeasedCommand,
+  type NextAction,
+} from "../../protocol/index.js";
+import { agentPlanFor } from "../agent-plan.js";
+import { ApiError, ServerError } from "../errors.js";
+import { installSource } from "../install-source.js";
+import type { App, RouteDeps } from "./app.js";
+import { knownMachine, MachineParams } from "./machine-routes.js";
+
+/**
+ * run-agent and write-image get the machine's tailored bundle: built (or found in the cache) for its
+ * plan, with the plan's image resolved in the store. write-image without a stored image cannot run.
+ */
+async function withAgent(deps: RouteDeps, command: LeasedCommand, id: string): Promise<LeasedCommand> {
+  const machine = await deps.store.getMachine(id);
+  if (!machine?.plan || !machine.inventory)
+    throw new ServerError(`machine ${id} has a ${command.kind} command but no plan`);
+  const source = await installSource(deps.store, machine, deps.advertiseUrl);
+  const plan = agentPlanFor(
+    machine.plan,
+    machine.inventory,
+    source.kind === "image" ? source.image : undefined,
+  );
+  if (source.kind === "image" && source.capture) plan.capture = source.capture;
+  if (command.kind === "write-image" && source.kind === "missing") {
+    const error = `image ${source.image} is not in the image store (add it with: bootwright image add <file> --name ${source.image})`;
+    await deps.store.completeCommand(
+      id,
+      command.id,
+      { leaseId: command.leaseId, outcome: "failed", error },
+      new Date(),
+    );
+    throw new ApiError("not_found", error);
+  }
+  const built = await deps.agents.build(machine.inventory, plan);
+  return {
+    ...command,
+    agent: {
+      url: `${deps.advertiseUrl}/v1/agents/${built.sha256}.mjs`,
+      sha256: built.sha256,
+      plugins: built.plugins,
+    },
+  };
+}
+
+export function addQueueRoutes(app: App, deps: RouteDeps): void {
+  const { store } = deps;
+
+  // What the loader should do next: lease it the next command of its queue, or tell it to wait.
+  app.get("/v1/machines/:id/next", { schema: { params: MachineParams } }, async (request) => {
+    const id = await knownMachine(store, request.params.id);
+    const leased = await store.leaseNext(id, new Date(), deps.leases);
+    const command =
+      leased?.kind === "run-agent" || leased?.kind === "write-image"
+        ? await withAgent(deps, leased, id)
+        : leased?.kind === "run-maintenance"
+          ? { ...leased, maintenance: await deps.maintenance.assignment(id, leased) }
+          : leased;
+    if (command)
+      request.log.info(
+        { machine: id, command: command.id, kind: command.kind, agent: command.agent?.sha256 },
+        "command leased",
+      );
+    const next: NextAction = command
+      ? { action: "run", command }
+      : { action: "wait", pollAfterMs: deps.idlePollMs };
+    return next;
+  });
+
+  app.post(
+    "/v1/machines/:id/commands/:commandId/result",
+    {
+      schema: { params: z.object({ id: z.string(), commandId: z.string() }), body: CommandResult },
+      config: { what: "command result" },
+    },
+    async (request) => {
+      const id = await knownMachine(store, request.params.id);
+      const result = request.body;
+      const outcome = await store.completeCommand(id, request.params.commandId, result, new Date());
+      if (outcome.kind === "refused")
+        throw new ApiError("lease_refused", `result refused: ${outcome.reason}`, { reason: outcome.reason });
+      request.log.info(
+        {
+          machine: id,
+          command: request.params.commandId,
+          outcome: result.outcome,
+          duplicate: outcome.kind === "duplicate",
+        },
+        "command result",
+      );
+      const answer: CommandResultAccepted = {
+        duplicate: outcome.kind === "duplicate",
+        category: outcome.category,
+      };
+      return answer;
+    },
+  );
+
+  app.post(
+    "/v1/machines/:id/events",
+    { schema: { params: MachineParams, body: AgentEvent }, config: { what: "agent event" } },
+    async (request) => {
+      const id = await knownMachine(store, request.params.id);
+      const outcome = await store.recordAgentEvent(id, request.body, new Date());
+      if (outcome.kind === "refused")
+        throw new ApiError("lease_refused", `event refused: ${outcome.reason}`, { reason: outcome.reason });
+      const answer: AgentEventAccepted = { category: outcome.category };
+      return answer;
+    },
+  );
+
+  // The installed OS says it booted (its marker names the machine and this URL).
+  app.post(
+    "/v1/machines/:id/callhome",
+    { schema: { params: MachineParams, body: CallHome }, config: { what: "call home" } },
+    async (request) => {
+      const id = await knownMachine(store, request.params.id);
+      const answer: CallHomeAccepted = await store.recordCallHome(id, request.body, new Date());
+      request.log.info({ machine: id, ...request.body, ...answer }, "installed OS called home");
+      return answer;
+    },
+  );
+}

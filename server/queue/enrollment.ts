@@ -1,0 +1,107 @@
+// Enrollment: iPXE asks for a machine's script (a new machine is `discovered`), the loader posts its
+// inventory (→ `inventoried`, its fingerprint, the marker check). The pure rules are
+// enrollment-rules.ts; identity is protocol's machineIdentity.
+import { machineIdentity, type Inventory, type MacAddress, type Machine } from "../../protocol/index.js";
+import type { Rows } from "../db/rows.js";
+import { configurationFingerprint } from "../fingerprint.js";
+import { checkInstalledMarker } from "../policy/planning.js";
+import { bootAnswer, CATEGORY_AT_FIRST_BOOT, categoryAfterInventory } from "./enrollment-rules.js";
+import { reconcileMachine } from "./reconcile.js";
+import { awaitingCallHome, mustGet } from "./steps.js";
+
+export interface BootRequest {
+  mac: MacAddress;
+  /** SMBIOS UUID iPXE reported, if any (identity falls back to the MAC). */
+  uuid: string | null;
+  at: Date;
+}
+
+export interface BootAnswer {
+  machine: Machine;
+  isNew: boolean;
+  /** What iPXE boots: our loader, or the machine's own disk (installed, or rebooting into its install). */
+  answer: "local-disk" | "loader";
+}
+
+/**
+ * The stored machine with this identity. A machine first known only by its MAC (iPXE or firmware gave
+ * no real UUID) that now shows a real one is the same machine: it moves, with its log and queue, to
+ * the UUID. A MAC seen before under a different UUID is a different machine (a NIC moved), not merged.
+ */
+async function findSameMachine(
+  rows: Rows,
+  id: string,
+  mac: string,
+  at: string,
+): Promise<Machine | undefined> {
+  await rows.machines.lock(id);
+  const found = await rows.machines.get(id);
+  if (found || id === mac) return found;
+  await rows.machines.lock(mac);
+  if (!(await rows.machines.get(mac))) return undefined;
+  await rows.machines.rename(mac, id);
+  await rows.log.append(id, at, "identity", { from: mac, to: id });
+  return rows.machines.get(id);
+}
+
+function newMachine(id: string, bootMac: MacAddress, at: string, inventory: Inventory | null): Machine {
+  return {
+    id,
+    bootMac,
+    category: inventory ? "inventoried" : CATEGORY_AT_FIRST_BOOT,
+    expected: null,
+    firstSeenAt: at,
+    lastSeenAt: at,
+    fingerprint: inventory ? configurationFingerprint(inventory) : null,
+    plan: null,
+    inventory,
+  };
+}
+
+export async function recordBootRequest(rows: Rows, request: BootRequest): Promise<BootAnswer> {
+  const at = request.at.toISOString();
+  const id = machineIdentity(request.uuid, request.mac);
+  const existing = await findSameMachine(rows, id, request.mac, at);
+  let answer: BootAnswer["answer"] = "loader";
+  if (existing) {
+    answer = bootAnswer(existing.category, (await awaitingCallHome(rows, id)) !== undefined);
+    await rows.machines.update(id, { bootMac: request.mac, lastSeenAt: at });
+    await rows.log.append(id, at, "boot-script", { mac: request.mac, answer });
+  } else {
+    await rows.machines.insert(newMachine(id, request.mac, at, null));
+    await rows.log.append(id, at, "discovered", { mac: request.mac, uuid: request.uuid, via: "ipxe" });
+  }
+  return { machine: await mustGet(rows, id), isNew: !existing, answer };
+}
+
+/** The loader posted an inventory: enroll (if booted without iPXE) or update. */
+export async function recordInventory(rows: Rows, inventory: Inventory, when: Date): Promise<Machine> {
+  const at = when.toISOString();
+  const id = machineIdentity(inventory.system.uuid, inventory.bootMac);
+  const existing = await findSameMachine(rows, id, inventory.bootMac, at);
+  const category = categoryAfterInventory(existing?.category);
+  if (existing)
+    await rows.machines.update(id, {
+      bootMac: inventory.bootMac,
+      category,
+      inventory,
+      fingerprint: configurationFingerprint(inventory),
+      lastSeenAt: at,
+    });
+  else {
+    await rows.machines.insert(newMachine(id, inventory.bootMac, at, inventory));
+    await rows.log.append(id, at, "discovered", {
+      mac: inventory.bootMac,
+      uuid: inventory.system.uuid,
+      via: "inventory",
+    });
+  }
+  await rows.log.append(id, at, "inventory", { from: existing?.category ?? null, to: category });
+  const run = await rows.runs.active(id);
+  // In maintenance the loader is the maintenance environment: its disk's marker changes nothing.
+  if (run) await rows.log.append(id, at, "maintenance-image-booted", { run: run.id, state: run.state });
+  else if (inventory.installedMarker)
+    await checkInstalledMarker(rows, await mustGet(rows, id), inventory.installedMarker, at);
+  await reconcileMachine(rows, id, at);
+  return mustGet(rows, id);
+}

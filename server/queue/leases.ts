@@ -1,0 +1,103 @@
+// Leases (seed 000): a machine asking for work gets its next command for a bounded time; a lease that
+// runs out goes back to the queue, or fails the machine when its agent keeps dying on it (or when the
+// installed OS or a maintenance image never reported).
+import type { LeasedCommand } from "../../protocol/index.js";
+import type { CommandRecord, Rows } from "../db/rows.js";
+import { runLeased } from "../maintenance/runs.js";
+import { failMachine } from "./failure.js";
+import { categoryWhileRunning, leaseMsFor, retryOnExpiry, type LeaseDurations } from "./reconciler.js";
+import { leaseCommand, mustGet, setCategory } from "./steps.js";
+
+/** A command whose lease expires this many times is failed: its agent keeps dying on it. */
+const MAX_LEASE_ATTEMPTS = 3;
+
+/** Why a command whose lease ran out fails the machine (when it is not handed out again). */
+function expiryError(command: CommandRecord): string {
+  switch (command.kind) {
+    case "boot-installed":
+      return `the installed system did not call home by ${String(command.leaseExpiresAt)}: it may not boot (check its console)`;
+    case "run-maintenance":
+      return `the maintenance image did not report completion by ${String(command.leaseExpiresAt)}`;
+    default:
+      return `lease expired ${command.attempts} times: the agent never reported a result`;
+  }
+}
+
+/** Hands the machine's expired leases back to the queue, or fails it for one that cannot go back. */
+export async function expireLeases(rows: Rows, machineId: string, at: string): Promise<void> {
+  for (const command of await rows.commands.pending(machineId)) {
+    if (command.state !== "leased" || command.leaseExpiresAt === null || command.leaseExpiresAt >= at)
+      continue;
+    if (command.attempts >= MAX_LEASE_ATTEMPTS || !retryOnExpiry(command.kind)) {
+      const error = expiryError(command);
+      await rows.commands.update(command.id, { state: "failed", error, updatedAt: at });
+      await rows.log.append(machineId, at, "command-failed", {
+        command: command.id,
+        kind: command.kind,
+        error,
+      });
+      await failMachine(rows, await mustGet(rows, machineId), at, error);
+    } else {
+      await rows.commands.update(command.id, { state: "queued", updatedAt: at });
+      await rows.log.append(machineId, at, "lease-expired", {
+        command: command.id,
+        kind: command.kind,
+        lease: command.leaseId,
+        attempts: command.attempts,
+      });
+    }
+  }
+}
+
+/**
+ * The sweep: every lease that ran out, on machines that are not asking for work (one rebooted into an
+ * install that never calls home is one). Returns the machines it touched.
+ */
+export async function expireLeasesDue(rows: Rows, when: Date): Promise<string[]> {
+  const at = when.toISOString();
+  const ids = await rows.commands.machinesWithExpiredLeases(at);
+  const touched: string[] = [];
+  for (const id of ids.sort()) {
+    // Another server sweeping or serving this machine right now handles it.
+    if (!(await rows.machines.lock(id, { skipLocked: true }))) continue;
+    await expireLeases(rows, id, at);
+    touched.push(id);
+  }
+  return touched;
+}
+
+/**
+ * Leases the machine's next command, first handing expired leases back to the queue. Undefined when
+ * there is nothing to run, a live lease is still out, or another server holds the machine right now
+ * (the loader asks again at its next poll).
+ */
+export async function leaseNext(
+  rows: Rows,
+  id: string,
+  when: Date,
+  durations: LeaseDurations,
+): Promise<LeasedCommand | undefined> {
+  const at = when.toISOString();
+  if (!(await rows.machines.lock(id, { skipLocked: true }))) return undefined;
+  await expireLeases(rows, id, at);
+  const next = (await rows.commands.pending(id))[0];
+  if (!next || next.state === "leased") return undefined; // nothing to do, or its agent is still on it
+  const { leaseId, expiresAt, leaseMs } = await leaseCommand(
+    rows,
+    id,
+    next,
+    when,
+    leaseMsFor(next.kind, durations),
+  );
+  const running = categoryWhileRunning(next.kind);
+  if (running) await setCategory(rows, await mustGet(rows, id), running, at, `${next.kind} started`);
+  if (next.kind === "run-maintenance") await runLeased(rows, id, next.id, at);
+  // The agent must finish within 80% of the lease, leaving the rest for posting the result.
+  return {
+    id: next.id,
+    kind: next.kind,
+    leaseId,
+    leaseExpiresAt: expiresAt,
+    timeoutMs: Math.max(1, Math.floor(leaseMs * 0.8)),
+  };
+}

@@ -1,0 +1,181 @@
+// The server's operations on its state, each one transaction over the store: what the routes, the
+// maintenance service, the schedulers and the tests call. The behaviour lives in the folders named for
+// what they decide (queue/, policy/, maintenance/, images/); the store underneath holds rows only.
+import type {
+  AgentEvent,
+  BootCategory,
+  CallHome,
+  CallHomeAccepted,
+  CommandKind,
+  CommandResult,
+  Difference,
+  Inventory,
+  LeasedCommand,
+  Machine,
+  PolicyFormat,
+  QueuedCommand,
+  StoredPolicy,
+} from "../protocol/index.js";
+import type { LogEntry, Store } from "./db/rows.js";
+import { imageCatalog, uploadCatalog, type ImageCatalog, type UploadCatalog } from "./images/catalog.js";
+import {
+  healthState,
+  machineSettings,
+  maintenanceState,
+  scheduleState,
+  type HealthState,
+  type MachineSettings,
+  type MaintenanceState,
+  type ScheduleState,
+} from "./maintenance/state.js";
+import { recordCallHome } from "./queue/call-home.js";
+import { recordBootRequest, recordInventory, type BootAnswer, type BootRequest } from "./queue/enrollment.js";
+import { expireLeasesDue, leaseNext } from "./queue/leases.js";
+import { setExpected } from "./queue/reconcile.js";
+import { reconcile, type LeaseDurations } from "./queue/reconciler.js";
+import {
+  completeCommand,
+  recordAgentEvent,
+  type CompleteOutcome,
+  type EventOutcome,
+} from "./queue/results.js";
+import { mustGet } from "./queue/steps.js";
+import { matchesWhere, type Where } from "./selector.js";
+
+export type { BootAnswer, BootRequest, CompleteOutcome, EventOutcome, LogEntry };
+
+export class Services {
+  readonly images: ImageCatalog;
+  readonly uploads: UploadCatalog;
+  /** Maintenance swaps (seeds 001, 004): runs, schedules, health reports, power and boot-area settings. */
+  readonly maintenance: MaintenanceState;
+  readonly schedules: ScheduleState;
+  readonly health: HealthState;
+  readonly settings: MachineSettings;
+
+  constructor(readonly store: Store) {
+    this.images = imageCatalog(store);
+    this.uploads = uploadCatalog(store);
+    this.maintenance = maintenanceState(store);
+    this.schedules = scheduleState(store);
+    this.health = healthState(store);
+    this.settings = machineSettings(store);
+  }
+
+  /** iPXE asked for a machine's script: enroll it as `discovered` if new, else note it was seen. */
+  recordBootRequest(request: BootRequest): Promise<BootAnswer> {
+    return this.store.transaction((rows) => recordBootRequest(rows, request));
+  }
+
+  /** The loader posted an inventory: enroll (if booted without iPXE) or update. */
+  recordInventory(inventory: Inventory, at: Date): Promise<Machine> {
+    return this.store.transaction((rows) => recordInventory(rows, inventory, at));
+  }
+
+  listMachines(): Promise<Machine[]> {
+    return this.store.transaction((rows) => rows.machines.list());
+  }
+
+  getMachine(id: string): Promise<Machine | undefined> {
+    return this.store.transaction((rows) => rows.machines.get(id));
+  }
+
+  machineLog(id: string): Promise<LogEntry[]> {
+    return this.store.transaction((rows) => rows.log.forMachine(id));
+  }
+
+  /** Sets (or clears, with null) what a machine is expected to be, and queues the commands that close the gap. */
+  setExpected(id: string, expected: BootCategory | null, when: Date): Promise<Machine | undefined> {
+    return this.store.transaction(async (rows) => {
+      await rows.machines.lock(id);
+      const machine = await rows.machines.get(id);
+      if (!machine) return undefined;
+      await setExpected(rows, machine, expected, when.toISOString());
+      return mustGet(rows, id);
+    });
+  }
+
+  /** The same for every machine matching `where`; returns their ids. */
+  setExpectedWhere(where: Where, expected: BootCategory | null, when: Date): Promise<string[]> {
+    return this.store.transaction(async (rows) => {
+      const matching = (await rows.machines.list())
+        .filter((machine) => matchesWhere(machine, where))
+        .sort((a, b) => (a.id < b.id ? -1 : 1));
+      for (const { id } of matching) {
+        await rows.machines.lock(id);
+        await setExpected(rows, await mustGet(rows, id), expected, when.toISOString());
+      }
+      return matching.map((machine) => machine.id);
+    });
+  }
+
+  /** The difference list (the pure reconciler over the machines with an expectation). */
+  differences(): Promise<Difference[]> {
+    return this.store.transaction(async (rows) => reconcile(await rows.machines.withExpected()));
+  }
+
+  /** A machine's commands, oldest first (all states). */
+  machineQueue(id: string): Promise<QueuedCommand[]> {
+    return this.store.transaction(async (rows) =>
+      (await rows.commands.all(id)).map((command) => ({
+        id: command.id,
+        machineId: command.machineId,
+        kind: command.kind,
+        state: command.state,
+        onSuccess: command.onSuccess,
+        attempts: command.attempts,
+        leaseExpiresAt: command.leaseExpiresAt,
+        createdAt: command.createdAt,
+        updatedAt: command.updatedAt,
+        error: command.error,
+      })),
+    );
+  }
+
+  /** The machine's next command, leased; undefined when there is nothing to run now. */
+  leaseNext(id: string, when: Date, durations: LeaseDurations): Promise<LeasedCommand | undefined> {
+    return this.store.transaction((rows) => leaseNext(rows, id, when, durations));
+  }
+
+  /** The sweep over leases that ran out on machines that are not asking; returns the machines touched. */
+  expireLeasesDue(when: Date): Promise<string[]> {
+    return this.store.transaction((rows) => expireLeasesDue(rows, when));
+  }
+
+  /** Applies a command's result once; a retried post is a duplicate; a stale lease is refused. */
+  completeCommand(
+    id: string,
+    commandId: string,
+    result: CommandResult,
+    when: Date,
+  ): Promise<CompleteOutcome> {
+    return this.store.transaction((rows) => completeCommand(rows, id, commandId, result, when));
+  }
+
+  /** Machines with a queued or leased command of this kind. */
+  machinesWithPending(kind: CommandKind): Promise<string[]> {
+    return this.store.transaction((rows) => rows.commands.machinesWithPending(kind));
+  }
+
+  recordAgentEvent(id: string, event: AgentEvent, when: Date): Promise<EventOutcome> {
+    return this.store.transaction((rows) => recordAgentEvent(rows, id, event, when));
+  }
+
+  recordCallHome(id: string, call: CallHome, when: Date): Promise<CallHomeAccepted> {
+    return this.store.transaction((rows) => recordCallHome(rows, id, call, when));
+  }
+
+  /** The current policy's text, or undefined before one is set. */
+  getPolicy(): Promise<StoredPolicy | undefined> {
+    return this.store.transaction((rows) => rows.policy.get());
+  }
+
+  /** Replaces the policy (the caller has validated it); the version goes up by one. */
+  setPolicy(source: string, format: PolicyFormat, when: Date): Promise<StoredPolicy> {
+    return this.store.transaction((rows) => rows.policy.put(source, format, when.toISOString()));
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
