@@ -57,7 +57,7 @@ const BENCHES: Bench[] = [
   { prefix: "install.", also: ["batch"], run: () => installFigures(process.argv[2] ?? "") },
   { prefix: "capture.", run: captureFigures },
   { prefix: "maintenance.", run: maintenanceFigures },
-  // suite.fresh_minutes and suite.ci_fresh_minutes only when the prefix names them (most of an hour).
+  // suite.fresh_minutes and suite.fresh_ci_minutes only when the prefix names them (most of an hour).
   { prefix: "suite.", run: () => suiteFigures(process.argv[2] ?? "") },
 ];
 

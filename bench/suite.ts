@@ -1,7 +1,7 @@
 // suite.* figures: what the test suite costs (issue 14).
 // - suite.vm_pair_vs_serial: two one-vCPU VMs booted side by side ÷ the same two one after another (power-on
 //   → inventory stored). Below 1 is what lets `npm test` run two VM files at once on our 2 cores.
-// - suite.fresh_minutes / suite.ci_fresh_minutes (only when asked for by prefix: they take most of an hour):
+// - suite.fresh_minutes / suite.fresh_ci_minutes (only when asked for by prefix: they take most of an hour):
 //   a fresh clone of HEAD runs `npm run demo` then `npm test`, and another runs `.ci/run`, as a newcomer
 //   and CI would. The Debian packages are already on this machine, so apt's share is not in them.
 import { spawn } from "node:child_process";
@@ -124,7 +124,7 @@ async function freshFigures(): Promise<Figure[]> {
       note: `npm test right after npm run demo (${round(demo, 1)} min) in a fresh clone of HEAD; vitest ${round(table.wallS / 60, 1)} min of it; goal ≤ 20; Debian packages already installed; logs ${logs}`,
     },
     {
-      id: "suite.ci_fresh_minutes",
+      id: "suite.fresh_ci_minutes",
       value: round(ci, 1),
       unit: "min",
       note: `.ci/run in a fresh clone of HEAD (npm ci, kernel, initramfs, debootstrap, the suite); goal ≤ 30; Debian packages already installed; logs ${logs}`,

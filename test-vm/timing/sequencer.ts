@@ -2,8 +2,10 @@
 // last would run alone at the end while the other worker idles (longest-processing-time scheduling).
 // The expected seconds come from this machine's last run (build/test-timing.json), else from the
 // committed figures of a reference run (expected-seconds.json), else a guess by project. While the
-// Debian OS image is not built yet (a fresh machine: build-scripts/test.sh builds it in the background),
-// the files that say they need it go after all the others, which run meanwhile.
+// Debian OS image is not built yet (a fresh machine: build-scripts/test.sh builds it in the background,
+// a few minutes), the files that say they need it start only after each worker has taken one other
+// file: their wait on the image overlaps that work, and the longest of them still start early (a fresh
+// CI run that put them after every other file ran 637 s before starting them, the image ready at 135 s).
 import { existsSync, readFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
@@ -48,8 +50,11 @@ export class LongestFirstSequencer extends BaseSequencer {
     const seconds = lastRun();
     const expected = (spec: TestSpecification): number =>
       seconds.get(relative(REPO_ROOT, spec.moduleId)) ?? GUESS_SECONDS[spec.project.name] ?? 1;
-    const imagePending = !existsSync(osImagePaths("debian").zst);
-    const late = (spec: TestSpecification): number => (imagePending && waitsForDebian(spec) ? 1 : 0);
-    return Promise.resolve([...files].sort((a, b) => late(a) - late(b) || expected(b) - expected(a)));
+    const longestFirst = [...files].sort((a, b) => expected(b) - expected(a));
+    if (existsSync(osImagePaths("debian").zst)) return Promise.resolve(longestFirst);
+    const waiting = longestFirst.filter(waitsForDebian);
+    const others = longestFirst.filter((spec) => !waitsForDebian(spec));
+    const workers = Math.max(1, this.ctx.config.maxWorkers);
+    return Promise.resolve([...others.slice(0, workers), ...waiting, ...others.slice(workers)]);
   }
 }
