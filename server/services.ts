@@ -73,15 +73,15 @@ export class Services {
   }
 
   listMachines(): Promise<Machine[]> {
-    return this.store.transaction((rows) => rows.machines.list());
+    return this.store.read((rows) => rows.machines.list());
   }
 
   getMachine(id: string): Promise<Machine | undefined> {
-    return this.store.transaction((rows) => rows.machines.get(id));
+    return this.store.read((rows) => rows.machines.get(id));
   }
 
   machineLog(id: string): Promise<LogEntry[]> {
-    return this.store.transaction((rows) => rows.log.forMachine(id));
+    return this.store.read((rows) => rows.log.forMachine(id));
   }
 
   /** Sets (or clears, with null) what a machine is expected to be, and queues the commands that close the gap. */
@@ -111,12 +111,12 @@ export class Services {
 
   /** The difference list (the pure reconciler over the machines with an expectation). */
   differences(): Promise<Difference[]> {
-    return this.store.transaction(async (rows) => reconcile(await rows.machines.withExpected()));
+    return this.store.read(async (rows) => reconcile(await rows.machines.withExpected()));
   }
 
   /** A machine's commands, oldest first (all states). */
   machineQueue(id: string): Promise<QueuedCommand[]> {
-    return this.store.transaction(async (rows) =>
+    return this.store.read(async (rows) =>
       (await rows.commands.all(id)).map((command) => ({
         id: command.id,
         machineId: command.machineId,
@@ -154,7 +154,7 @@ export class Services {
 
   /** Machines with a queued or leased command of this kind. */
   machinesWithPending(kind: CommandKind): Promise<string[]> {
-    return this.store.transaction((rows) => rows.commands.machinesWithPending(kind));
+    return this.store.read((rows) => rows.commands.machinesWithPending(kind));
   }
 
   recordAgentEvent(id: string, event: AgentEvent, when: Date): Promise<EventOutcome> {
@@ -167,7 +167,7 @@ export class Services {
 
   /** The current policy's text, or undefined before one is set. */
   getPolicy(): Promise<StoredPolicy | undefined> {
-    return this.store.transaction((rows) => rows.policy.get());
+    return this.store.read((rows) => rows.policy.get());
   }
 
   /** Replaces the policy (the caller has validated it); the version goes up by one. */

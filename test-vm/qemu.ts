@@ -61,6 +61,10 @@ export interface VmOptions {
   extraArgs?: string[];
 }
 
+/** Console lines worth keeping in a failure message: boots, iPXE's fetches, our loader and OS lines. */
+const MILESTONE =
+  /SeaBIOS \(version|BdsDxe:|iPXE \d|Configuring \(net|http:\/\/|^bootwright|No configuration methods/;
+
 /** Firmware menus and iPXE paint with ANSI escapes: drop them so tests match plain text. */
 export function stripAnsi(text: string): string {
   // eslint-disable-next-line no-control-regex
@@ -221,10 +225,15 @@ export class Vm {
     }
   }
 
-  /** The tail of the console and QEMU's stderr, for failure messages. */
+  /**
+   * For failure messages: the whole console's milestones (firmware, iPXE and our own lines: what booted
+   * when, even where the tail has scrolled past it), its tail, and QEMU's stderr.
+   */
   describe(): string {
-    const tail = this.console().split("\n").slice(-40).join("\n");
-    return `--- console tail (${this.consolePath}) ---\n${tail}\n--- qemu stderr ---\n${this.stderr.slice(-2000)}`;
+    const lines = this.console().split("\n");
+    const milestones = lines.filter((line) => MILESTONE.test(line)).slice(-60);
+    const tail = lines.slice(-40).join("\n");
+    return `--- console milestones ---\n${milestones.join("\n")}\n--- console tail (${this.consolePath}) ---\n${tail}\n--- qemu stderr ---\n${this.stderr.slice(-2000)}`;
   }
 
   /** Stops QEMU by its PID: SIGTERM, then SIGKILL if it lingers. Safe to call twice. */

@@ -248,5 +248,10 @@ export interface Store extends SqlAccess {
    * so transactions stay short; a thrown error rolls back and is rethrown.
    */
   transaction<T>(fn: (rows: Rows) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn`, which only reads, outside a transaction: each statement sees what was committed when it
+   * ran. For the many one-statement reads (a machine, its log, a list), which then cost no BEGIN/COMMIT.
+   */
+  read<T>(fn: (rows: Rows) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

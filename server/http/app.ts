@@ -3,7 +3,7 @@
 // becomes the wire's `{ code, message, details? }` (error-handler.ts). Routes live in one file per
 // resource; each parses, calls a service, answers.
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import Fastify, { type FastifyInstance, type RawServerDefault } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type RawServerDefault } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
 import type { AgentBuilder } from "../agent-builder.js";
@@ -79,7 +79,8 @@ export function buildApp(server: Server, deps: AppDeps): App {
   const app = Fastify({
     serverFactory: (handler) => server.on("request", handler),
     loggerInstance: deps.log,
-    disableRequestLogging: true,
+    // Our own line per request (onResponse below, at debug): fastify's two per request are noise.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => String(++requests),
     bodyLimit: deps.bodyLimitBytes,
     forceCloseConnections: true,

@@ -57,10 +57,9 @@ export function findImage(rows: Rows, ref: string): Promise<ImageRecord | undefi
 export function imageCatalog(store: Store): ImageCatalog {
   return {
     add: (record) => store.transaction((rows) => addImage(rows, record)),
-    list: () => store.transaction((rows) => rows.images.list()),
-    find: (ref) => store.transaction((rows) => findImage(rows, ref)),
-    findCaptured: (recipe, fingerprint) =>
-      store.transaction((rows) => rows.images.captured(recipe, fingerprint)),
+    list: () => store.read((rows) => rows.images.list()),
+    find: (ref) => store.read((rows) => findImage(rows, ref)),
+    findCaptured: (recipe, fingerprint) => store.read((rows) => rows.images.captured(recipe, fingerprint)),
   };
 }
 
@@ -73,7 +72,7 @@ export function uploadCatalog(store: Store): UploadCatalog {
         await rows.uploads.insert(record);
         return { opened: record };
       }),
-    get: (id) => store.transaction((rows) => rows.uploads.get(id)),
+    get: (id) => store.read((rows) => rows.uploads.get(id)),
     setReceived: (id, received, at) =>
       store.transaction((rows) => rows.uploads.setReceived(id, received, at)),
     complete: (id, image, at) => store.transaction((rows) => rows.uploads.complete(id, image, at)),

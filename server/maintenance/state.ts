@@ -86,9 +86,9 @@ export function maintenanceState(store: Store): MaintenanceState {
         await rows.machines.lock(machineId);
         return startRun(rows, machineId, request, when);
       }),
-    runs: (machineId) => tx((rows) => rows.runs.list(machineId)),
-    run: (runId) => tx((rows) => rows.runs.get(runId)),
-    runForCommand: (machineId, commandId) => tx((rows) => rows.runs.ofCommand(machineId, commandId)),
+    runs: (machineId) => store.read((rows) => rows.runs.list(machineId)),
+    run: (runId) => store.read((rows) => rows.runs.get(runId)),
+    runForCommand: (machineId, commandId) => store.read((rows) => rows.runs.ofCommand(machineId, commandId)),
     recordPower: (runId, action) => tx((rows) => recordPower(rows, runId, action)),
     inBandReboot: (machineId, when) => tx((rows) => inBandReboot(rows, machineId, when)),
     progress: (machineId, progress, when) => tx((rows) => runProgress(rows, machineId, progress, when)),
@@ -112,9 +112,9 @@ export function scheduleState(store: Store): ScheduleState {
   const tx = store.transaction.bind(store);
   return {
     add: (schedule, when) => tx((rows) => addSchedule(rows, schedule, when)),
-    list: () => tx((rows) => rows.schedules.list()),
+    list: () => store.read((rows) => rows.schedules.list()),
     remove: (id) => tx((rows) => rows.schedules.remove(id)),
-    due: (when) => tx((rows) => rows.schedules.due(when.toISOString())),
+    due: (when) => store.read((rows) => rows.schedules.due(when.toISOString())),
     fire: (schedule, image, nextFireAt, defaults, when) =>
       tx((rows) => fireSchedule(rows, schedule, image, nextFireAt, defaults, when)),
   };
@@ -125,7 +125,7 @@ export function healthState(store: Store): HealthState {
   return {
     record: (machineId, report, readings, when) =>
       tx((rows) => recordHealth(rows, machineId, report, readings, when)),
-    history: (machineId, limit = 50) => tx((rows) => rows.health.history(machineId, limit)),
+    history: (machineId, limit = 50) => store.read((rows) => rows.health.history(machineId, limit)),
   };
 }
 
@@ -133,8 +133,8 @@ export function machineSettings(store: Store): MachineSettings {
   const tx = store.transaction.bind(store);
   return {
     setPower: (machineId, settings) => tx((rows) => rows.machines.setPower(machineId, settings)),
-    power: (machineId) => tx((rows) => rows.machines.power(machineId)),
+    power: (machineId) => store.read((rows) => rows.machines.power(machineId)),
     putBootArea: (machineId, record) => tx((rows) => rows.bootAreas.put(machineId, record)),
-    bootArea: (machineId) => tx((rows) => rows.bootAreas.get(machineId)),
+    bootArea: (machineId) => store.read((rows) => rows.bootAreas.get(machineId)),
   };
 }

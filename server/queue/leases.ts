@@ -23,11 +23,18 @@ function expiryError(command: CommandRecord): string {
   }
 }
 
-/** Hands the machine's expired leases back to the queue, or fails it for one that cannot go back. */
-export async function expireLeases(rows: Rows, machineId: string, at: string): Promise<void> {
-  for (const command of await rows.commands.pending(machineId)) {
-    if (command.state !== "leased" || command.leaseExpiresAt === null || command.leaseExpiresAt >= at)
-      continue;
+/**
+ * Hands the machine's expired leases back to the queue, or fails it for one that cannot go back.
+ * Returns the pending commands as they are afterwards.
+ */
+export async function expireLeases(rows: Rows, machineId: string, at: string): Promise<CommandRecord[]> {
+  const pending = await rows.commands.pending(machineId);
+  const expired = pending.filter(
+    (command) => command.state === "leased" && command.leaseExpiresAt !== null && command.leaseExpiresAt < at,
+  );
+  // The common case, a machine asking for work with no lease run out: nothing to change, no second query.
+  if (expired.length === 0) return pending;
+  for (const command of expired) {
     if (command.attempts >= MAX_LEASE_ATTEMPTS || !retryOnExpiry(command.kind)) {
       const error = expiryError(command);
       await rows.commands.update(command.id, { state: "failed", error, updatedAt: at });
@@ -47,6 +54,7 @@ export async function expireLeases(rows: Rows, machineId: string, at: string): P
       });
     }
   }
+  return rows.commands.pending(machineId);
 }
 
 /**
@@ -79,8 +87,7 @@ export async function leaseNext(
 ): Promise<LeasedCommand | undefined> {
   const at = when.toISOString();
   if (!(await rows.machines.lock(id, { skipLocked: true }))) return undefined;
-  await expireLeases(rows, id, at);
-  const next = (await rows.commands.pending(id))[0];
+  const next = (await expireLeases(rows, id, at))[0];
   if (!next || next.state === "leased") return undefined; // nothing to do, or its agent is still on it
   const { leaseId, expiresAt, leaseMs } = await leaseCommand(
     rows,

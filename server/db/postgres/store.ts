@@ -101,6 +101,15 @@ export class PgStore implements Store {
     return this.sqlTransaction((sql) => fn(rowsOver(sql)));
   }
 
+  async read<T>(fn: (rows: Rows) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      return await fn(rowsOver(new PgSql(client)));
+    } finally {
+      client.release();
+    }
+  }
+
   async sqlTransaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let healthy = true;

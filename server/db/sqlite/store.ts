@@ -72,6 +72,14 @@ export class SqliteStore implements Store {
     return this.sqlTransaction(() => fn(this.rows));
   }
 
+  /** In the same queue (a read never sees a transaction half done), without BEGIN and COMMIT. */
+  read<T>(fn: (rows: Rows) => Promise<T>): Promise<T> {
+    const run = (): Promise<T> => fn(this.rows);
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
   sqlTransaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       this.db.exec("BEGIN IMMEDIATE");
