@@ -3,12 +3,14 @@
 // each VM on one vCPU (test-vm/qemu.ts says why that pays under TCG), and the unit files fill in where a
 // worker is free. Files start longest first (test-vm/timing/sequencer.ts); the timing reporter prints
 // where the time went and writes build/test-timing.json (test-vm/timing/).
-import { availableParallelism } from "node:os";
+import { availableParallelism, totalmem } from "node:os";
 import { defineConfig } from "vitest/config";
 import { TimingReporter } from "./test-vm/timing/reporter.js";
 import { LongestFirstSequencer } from "./test-vm/timing/sequencer.js";
 
-const workers = Math.max(2, availableParallelism());
+// One worker per core, at least two; and at most one per 6 GiB of memory: a VM file may run four 1 GiB
+// guests at once (the install batch), beside its server and the worker itself.
+const workers = Math.max(2, Math.min(availableParallelism(), Math.floor(totalmem() / (6 * 2 ** 30))));
 
 export default defineConfig({
   test: {
