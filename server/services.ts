@@ -10,7 +10,6 @@ import type {
   CommandResult,
   Difference,
   Inventory,
-  LeasedCommand,
   Machine,
   PolicyFormat,
   QueuedCommand,
@@ -30,7 +29,7 @@ import {
 } from "./maintenance/state.js";
 import { recordCallHome } from "./queue/call-home.js";
 import { recordBootRequest, recordInventory, type BootAnswer, type BootRequest } from "./queue/enrollment.js";
-import { expireLeasesDue, leaseNext } from "./queue/leases.js";
+import { expireLeasesDue, leaseNext, type LeaseOutcome } from "./queue/leases.js";
 import { setExpected } from "./queue/reconcile.js";
 import { reconcile, type LeaseDurations } from "./queue/reconciler.js";
 import {
@@ -87,9 +86,8 @@ export class Services {
   /** Sets (or clears, with null) what a machine is expected to be, and queues the commands that close the gap. */
   setExpected(id: string, expected: BootCategory | null, when: Date): Promise<Machine | undefined> {
     return this.store.transaction(async (rows) => {
-      await rows.machines.lock(id);
-      const machine = await rows.machines.get(id);
-      if (!machine) return undefined;
+      const machine = await rows.machines.lock(id);
+      if (machine === undefined || machine === "busy") return undefined;
       await setExpected(rows, machine, expected, when.toISOString());
       return mustGet(rows, id);
     });
@@ -132,8 +130,8 @@ export class Services {
     );
   }
 
-  /** The machine's next command, leased; undefined when there is nothing to run now. */
-  leaseNext(id: string, when: Date, durations: LeaseDurations): Promise<LeasedCommand | undefined> {
+  /** The machine's next command, leased; "wait" when there is nothing to run now; or no such machine. */
+  leaseNext(id: string, when: Date, durations: LeaseDurations): Promise<LeaseOutcome> {
     return this.store.transaction((rows) => leaseNext(rows, id, when, durations));
   }
 

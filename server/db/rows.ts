@@ -70,9 +70,10 @@ export interface MachineRows {
   rename(from: string, to: string): Promise<void>;
   /**
    * Holds the machine's row for the rest of the transaction, so two servers on one database do not
-   * change the same machine at once. With `skipLocked`, false when another transaction holds it.
+   * change the same machine at once, and returns it (undefined: no such machine). With `skipLocked`,
+   * "busy" when another transaction holds it, instead of waiting.
    */
-  lock(id: string, options?: { skipLocked?: boolean }): Promise<boolean>;
+  lock(id: string, options?: { skipLocked?: boolean }): Promise<Machine | undefined | "busy">;
   installed(id: string): Promise<InstalledRecord | undefined>;
   setInstalled(id: string, installed: InstalledRecord): Promise<void>;
   /** The power settings; `none` when it has none. */

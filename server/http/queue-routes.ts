@@ -59,8 +59,10 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
 
   // What the loader should do next: lease it the next command of its queue, or tell it to wait.
   app.get("/v1/machines/:id/next", { schema: { params: MachineParams } }, async (request) => {
-    const id = await knownMachine(store, request.params.id);
-    const leased = await store.leaseNext(id, new Date(), deps.leases);
+    const id = request.params.id;
+    const outcome = await store.leaseNext(id, new Date(), deps.leases);
+    if (outcome.kind === "unknown") throw new ApiError("not_found", `no machine ${id}`);
+    const leased = outcome.kind === "leased" ? outcome.command : undefined;
     const command =
       leased?.kind === "run-agent" || leased?.kind === "write-image"
         ? await withAgent(deps, leased, id)
@@ -85,9 +87,10 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
       config: { what: "command result" },
     },
     async (request) => {
-      const id = await knownMachine(store, request.params.id);
+      const id = request.params.id;
       const result = request.body;
       const outcome = await store.completeCommand(id, request.params.commandId, result, new Date());
+      if (outcome.kind === "unknown") throw new ApiError("not_found", `no machine ${id}`);
       if (outcome.kind === "refused")
         throw new ApiError("lease_refused", `result refused: ${outcome.reason}`, { reason: outcome.reason });
       request.log.info(

@@ -4,6 +4,7 @@ import type { CallHome, CallHomeAccepted } from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
 import { runCalledHome } from "../maintenance/runs.js";
 import { reconcileMachine } from "./reconcile.js";
+import { ServerError } from "../errors.js";
 import { awaitingCallHome, mustGet, setCategory } from "./steps.js";
 
 /**
@@ -17,8 +18,9 @@ export async function recordCallHome(
   when: Date,
 ): Promise<CallHomeAccepted> {
   const at = when.toISOString();
-  await rows.machines.lock(id);
-  const machine = await mustGet(rows, id);
+  const machine = await rows.machines.lock(id);
+  if (machine === undefined || machine === "busy")
+    throw new ServerError(`machine ${id} vanished before its call home`);
   const matchesPlan = machine.plan?.planHash === call.planHash;
   const waiting = await awaitingCallHome(rows, id);
   await rows.log.append(id, at, "called-home", {

@@ -3,6 +3,7 @@
 // enrollment-rules.ts; identity is protocol's machineIdentity.
 import { machineIdentity, type Inventory, type MacAddress, type Machine } from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
+import { ServerError } from "../errors.js";
 import { configurationFingerprint } from "../fingerprint.js";
 import { checkInstalledMarker } from "../policy/planning.js";
 import { bootAnswer, CATEGORY_AT_FIRST_BOOT, categoryAfterInventory } from "./enrollment-rules.js";
@@ -34,11 +35,10 @@ async function findSameMachine(
   mac: string,
   at: string,
 ): Promise<Machine | undefined> {
-  await rows.machines.lock(id);
-  const found = await rows.machines.get(id);
+  const found = await rows.machines.lock(id);
+  if (found === "busy") throw new ServerError(`machine ${id} is held by another transaction`);
   if (found || id === mac) return found;
-  await rows.machines.lock(mac);
-  if (!(await rows.machines.get(mac))) return undefined;
+  if (!(await rows.machines.lock(mac))) return undefined;
   await rows.machines.rename(mac, id);
   await rows.log.append(id, at, "identity", { from: mac, to: id });
   return rows.machines.get(id);

@@ -67,28 +67,34 @@ export async function expireLeasesDue(rows: Rows, when: Date): Promise<string[]>
   const touched: string[] = [];
   for (const id of ids.sort()) {
     // Another server sweeping or serving this machine right now handles it.
-    if (!(await rows.machines.lock(id, { skipLocked: true }))) continue;
+    if ((await rows.machines.lock(id, { skipLocked: true })) === "busy") continue;
     await expireLeases(rows, id, at);
     touched.push(id);
   }
   return touched;
 }
 
+/** What a machine asking for work gets: a leased command, or nothing now, or no such machine. */
+export type LeaseOutcome =
+  { kind: "leased"; command: LeasedCommand } | { kind: "wait" } | { kind: "unknown" };
+
 /**
- * Leases the machine's next command, first handing expired leases back to the queue. Undefined when
- * there is nothing to run, a live lease is still out, or another server holds the machine right now
- * (the loader asks again at its next poll).
+ * Leases the machine's next command, first handing expired leases back to the queue. "wait" when there
+ * is nothing to run, a live lease is still out, or another server holds the machine right now (the
+ * loader asks again at its next poll).
  */
 export async function leaseNext(
   rows: Rows,
   id: string,
   when: Date,
   durations: LeaseDurations,
-): Promise<LeasedCommand | undefined> {
+): Promise<LeaseOutcome> {
   const at = when.toISOString();
-  if (!(await rows.machines.lock(id, { skipLocked: true }))) return undefined;
+  const machine = await rows.machines.lock(id, { skipLocked: true });
+  if (machine === undefined) return { kind: "unknown" };
+  if (machine === "busy") return { kind: "wait" };
   const next = (await expireLeases(rows, id, at))[0];
-  if (!next || next.state === "leased") return undefined; // nothing to do, or its agent is still on it
+  if (!next || next.state === "leased") return { kind: "wait" }; // nothing to do, or its agent is still on it
   const { leaseId, expiresAt, leaseMs } = await leaseCommand(
     rows,
     id,
@@ -101,10 +107,13 @@ export async function leaseNext(
   if (next.kind === "run-maintenance") await runLeased(rows, id, next.id, at);
   // The agent must finish within 80% of the lease, leaving the rest for posting the result.
   return {
-    id: next.id,
-    kind: next.kind,
-    leaseId,
-    leaseExpiresAt: expiresAt,
-    timeoutMs: Math.max(1, Math.floor(leaseMs * 0.8)),
+    kind: "leased",
+    command: {
+      id: next.id,
+      kind: next.kind,
+      leaseId,
+      leaseExpiresAt: expiresAt,
+      timeoutMs: Math.max(1, Math.floor(leaseMs * 0.8)),
+    },
   };
 }

@@ -13,7 +13,8 @@ import { mustGet, setCategory } from "./steps.js";
 export type CompleteOutcome =
   | { kind: "applied"; category: BootCategory }
   | { kind: "duplicate"; category: BootCategory }
-  | { kind: "refused"; reason: string };
+  | { kind: "refused"; reason: string }
+  | { kind: "unknown" };
 
 export type EventOutcome = { kind: "recorded"; category: BootCategory } | { kind: "refused"; reason: string };
 
@@ -25,10 +26,10 @@ export async function completeCommand(
   when: Date,
 ): Promise<CompleteOutcome> {
   const at = when.toISOString();
-  await rows.machines.lock(id);
+  const machine = await rows.machines.lock(id);
+  if (machine === undefined || machine === "busy") return { kind: "unknown" };
   const command = await rows.commands.get(id, commandId);
-  const machine = await rows.machines.get(id);
-  if (!command || !machine) return { kind: "refused", reason: `machine ${id} has no command ${commandId}` };
+  if (!command) return { kind: "refused", reason: `machine ${id} has no command ${commandId}` };
   const decision = decideResult(
     {
       id: command.id,

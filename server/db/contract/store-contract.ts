@@ -6,6 +6,7 @@
 // is the same on both.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CommandResult, ImageRecord, MaintenanceRun } from "../../../protocol/index.js";
+import type { LeaseOutcome } from "../../queue/leases.js";
 import { Services } from "../../services.js";
 import { sampleInventory } from "../../test-support.js";
 import type { Rows, Store } from "../rows.js";
@@ -284,6 +285,8 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         services = new Services(store);
       });
 
+      const leased = (outcome: LeaseOutcome) => (outcome.kind === "leased" ? outcome.command : undefined);
+
       /** An enrolled machine of its own, expected ready: one check-disks queued. */
       async function enrolled(): Promise<string> {
         const uuid = crypto.randomUUID();
@@ -297,14 +300,14 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
       it("a lease is handed out once; it expires back to the queue, and fails the machine after three", async () => {
         const id = await enrolled();
-        const first = await services.leaseNext(id, later(1), DURATIONS);
+        const first = leased(await services.leaseNext(id, later(1), DURATIONS));
         expect(first?.kind).toBe("check-disks");
-        expect(await services.leaseNext(id, later(2), DURATIONS)).toBeUndefined();
-        const second = await services.leaseNext(id, later(61_002), DURATIONS);
+        expect(await services.leaseNext(id, later(2), DURATIONS)).toEqual({ kind: "wait" });
+        const second = leased(await services.leaseNext(id, later(61_002), DURATIONS));
         expect(second?.id).toBe(first?.id);
         expect(second?.leaseId).not.toBe(first?.leaseId);
         await services.leaseNext(id, later(122_003), DURATIONS);
-        expect(await services.leaseNext(id, later(183_004), DURATIONS)).toBeUndefined();
+        expect(await services.leaseNext(id, later(183_004), DURATIONS)).toEqual({ kind: "wait" });
         expect((await services.getMachine(id))?.category).toBe("failed");
         const events = (await services.machineLog(id)).map((e) => e.event);
         expect(events.filter((e) => e === "lease-expired")).toHaveLength(2);
@@ -314,12 +317,13 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       it("two servers asking at once for one machine: one lease", async () => {
         const id = await enrolled();
         const leases = await Promise.all([1, 2, 3].map(() => services.leaseNext(id, later(1), DURATIONS)));
-        expect(leases.filter((l) => l !== undefined)).toHaveLength(1);
+        expect(leases.filter((l) => l.kind === "leased")).toHaveLength(1);
+        expect(await services.leaseNext("no-such-machine", later(1), DURATIONS)).toEqual({ kind: "unknown" });
       });
 
       it("a result is applied once: a repeated post is a duplicate, a stale lease is refused", async () => {
         const id = await enrolled();
-        const lease = await services.leaseNext(id, later(1), DURATIONS);
+        const lease = leased(await services.leaseNext(id, later(1), DURATIONS));
         if (!lease) throw new Error("no lease");
         const result: CommandResult = {
           leaseId: lease.leaseId,

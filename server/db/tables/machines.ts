@@ -117,16 +117,19 @@ export class MachineTable implements MachineRows {
     await this.sql.run("UPDATE commands SET machine_id = ? WHERE machine_id = ?", [to, from]);
   }
 
-  async lock(id: string, options: { skipLocked?: boolean } = {}): Promise<boolean> {
+  async lock(id: string, options: { skipLocked?: boolean } = {}): Promise<Machine | undefined | "busy"> {
     // SQLite runs one transaction at a time (server/db/sqlite/store.ts): the machine is already ours.
-    if (this.sql.dialect === "sqlite") return true;
+    if (this.sql.dialect === "sqlite") return this.get(id);
     const locked = await this.sql.get(
-      `SELECT id FROM machines WHERE id = ? FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""}`,
+      `SELECT * FROM machines WHERE id = ? FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""}`,
       [id],
     );
-    if (locked !== undefined || !options.skipLocked) return true;
-    // Nothing came back: either no such machine (nothing to hold) or another transaction holds it.
-    return (await this.sql.get("SELECT id FROM machines WHERE id = ?", [id])) === undefined;
+    if (locked !== undefined) return toMachine(locked);
+    if (!options.skipLocked) return undefined;
+    // Nothing came back: either no such machine or another transaction holds it.
+    return (await this.sql.get("SELECT id FROM machines WHERE id = ?", [id])) === undefined
+      ? undefined
+      : "busy";
   }
 
   async installed(id: string): Promise<InstalledRecord | undefined> {
