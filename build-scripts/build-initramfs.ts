@@ -19,6 +19,7 @@ import { dirname, join, resolve } from "node:path";
 import { build } from "esbuild";
 import { NODE_REQUIRE_BANNER } from "./esbuild-node.js";
 import { INITRAMFS_TOOLS } from "../agent/installer/tools.js";
+import { LLDP_LISTENER } from "../agent/loader/lldp-listener.js";
 import { moduleClosure, moduleName, parseModuleList } from "./kernel-modules.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -26,6 +27,9 @@ const BUILD = join(ROOT, "build");
 const KERNEL = join(BUILD, "kernel");
 const DEFAULT_OUTPUT = join(BUILD, "initramfs.img");
 const LOADER_BUNDLE = join(BUILD, "loader", "loader.mjs");
+/** The LLDP listener (initramfs/lldp-listen.c), linked against the libc Node brings along. */
+const LLDP_SOURCE = join(ROOT, "initramfs/lldp-listen.c");
+const LLDP_BINARY = join(BUILD, "loader", "lldp-listen");
 const NODE_BINARY = process.execPath;
 const BUSYBOX = "/bin/busybox";
 /**
@@ -63,6 +67,12 @@ async function bundleLoader(): Promise<void> {
     legalComments: "none",
     logLevel: "warning",
   });
+}
+
+/** Compiles the LLDP listener; gcc's output for the same source and compiler is the same bytes. */
+function buildLldpListener(): void {
+  mkdirSync(dirname(LLDP_BINARY), { recursive: true });
+  sh("gcc", ["-Os", "-Wall", "-Werror", "-s", "-o", LLDP_BINARY, LLDP_SOURCE]);
 }
 
 /** The runtime files of zstd-napi (package.json, its JS, the compiled binding), relative to the package. */
@@ -125,6 +135,7 @@ async function main(): Promise<void> {
   const { output, force } = parseArgs(process.argv.slice(2));
   const stampPath = `${output}.inputs-sha256`;
   await bundleLoader();
+  buildLldpListener();
   const kernelVersion = readFileSync(join(KERNEL, "VERSION"), "utf8").trim();
   const modulesDir = join(KERNEL, "lib/modules", kernelVersion);
   const wanted = parseModuleList(readFileSync(join(ROOT, "initramfs/modules.txt"), "utf8"));
@@ -139,6 +150,7 @@ async function main(): Promise<void> {
       readFileSync(import.meta.filename),
       readFileSync(join(ROOT, "build-scripts/kernel-modules.ts")),
       readFileSync(LOADER_BUNDLE),
+      readFileSync(LLDP_BINARY),
       readFileSync(join(ROOT, "initramfs/init")),
       readFileSync(join(ROOT, "initramfs/udhcpc.script")),
       kernelVersion,
@@ -187,6 +199,7 @@ async function main(): Promise<void> {
   copyInto(staging, "etc/bootwright/udhcpc.script", join(ROOT, "initramfs/udhcpc.script"), 0o755);
   copyInto(staging, "bin/busybox", BUSYBOX, 0o755);
   copyInto(staging, "opt/bootwright/loader.mjs", LOADER_BUNDLE, 0o644);
+  copyInto(staging, LLDP_LISTENER.slice(1), LLDP_BINARY, 0o755);
   for (const file of zstdNapiFiles())
     copyInto(staging, join(ZSTD_NAPI_DEST, file), join(ZSTD_NAPI, file), 0o644);
   // Stripping Node's symbols takes ~12 MB off (still runs: vm-notes.md).

@@ -1,7 +1,9 @@
 // Builds a bootable whole-disk OS image that "calls home" to the provisioning server at first boot:
 // `tiny` (our kernel + a busybox initrd, boots in seconds: the fast test image) or `debian`
 // (debootstrapped bookworm with systemd). Output: build/images/<kind>.raw.zst + <kind>.json.
-// GPT: p1 ESP (syslinux for BIOS, a UKI for UEFI), p2 bootwright-marker (1 MiB), p3 root (debian).
+// GPT: p1 ESP (syslinux for BIOS; for UEFI the signed chain, so Secure Boot machines boot it too: shim
+// as \EFI\BOOT\BOOTX64.EFI → Debian's signed GRUB → Debian's signed kernel), p2 bootwright-marker
+// (1 MiB), p3 root (debian).
 // Cached: skipped when the inputs' hash matches <kind>.raw.zst.inputs-sha256; --force rebuilds the
 // image but keeps build/os-cache/ (the debootstrap tree): delete that directory to redo it. Usage:
 //   npx tsx build-scripts/build-os-image.ts --kind tiny|debian [--out DIR] [--force]
@@ -30,7 +32,7 @@ import {
 import { withLock } from "./os-image/lock.js";
 import { layoutDisk, MiB, PARTITION_TYPE, type PartitionSpec } from "./os-image/layout.js";
 import { BUSYBOX, buildTinyInitrd, kernelTree, tinyModuleFiles, UDHCPC_SCRIPT } from "./os-image/tiny.js";
-import { buildUki, EFI_STUB } from "./os-image/uki.js";
+
 import { MARKER_PARTITION_NAME } from "../agent/inventory/marker.js";
 import { flagValue } from "./cli-args.js";
 
@@ -98,6 +100,9 @@ const MARKER_PARTUUID = "b0077a1c-0d15-4a5e-8f00-000000000002";
 const LOCK_WAIT_MS = 60 * 60_000;
 /** FAT32 needs ≥ 65525 clusters: with 512-byte clusters that is ~33 MiB. */
 const ESP_MIN_BYTES = 40 * MiB;
+/** Microsoft-signed shim and Debian-signed GRUB (for disks), fetched beside the network boot programs. */
+const SHIM = join(BUILD, "boot-files/shimx64.efi");
+const DISK_GRUB = join(BUILD, "boot-files/disk-grubx64.efi");
 
 export function osImagePaths(kind: OsKind, outDir = DEFAULT_IMAGES_DIR): OsImagePaths {
   const zst = join(outDir, `${kind}.raw.zst`);
@@ -108,7 +113,8 @@ export function osImagePaths(kind: OsKind, outDir = DEFAULT_IMAGES_DIR): OsImage
 const HOST_REQUIREMENTS: { path: string; pkg: string; kinds?: OsKind[] }[] = [
   { path: GPTMBR_BIN, pkg: "syslinux-common" },
   { path: "/usr/bin/syslinux", pkg: "syslinux" },
-  { path: EFI_STUB, pkg: "systemd-boot-efi" },
+  { path: SHIM, pkg: "shim-signed (build-scripts/fetch-boot-files.sh)" },
+  { path: DISK_GRUB, pkg: "grub-efi-amd64-signed (build-scripts/fetch-boot-files.sh)" },
   { path: "/usr/bin/mcopy", pkg: "mtools" },
   { path: "/usr/sbin/mkfs.fat", pkg: "dosfstools" },
   { path: "/usr/sbin/sfdisk", pkg: "fdisk" },
@@ -146,7 +152,8 @@ function builderSources(): (string | Buffer)[] {
     join(import.meta.dirname, "kernel-modules.ts"),
     ...files,
     GPTMBR_BIN,
-    EFI_STUB,
+    SHIM,
+    DISK_GRUB,
     "/usr/bin/syslinux",
   ].map((path) => `${path}:${sha256(readFileSync(path))}`);
 }
@@ -216,6 +223,21 @@ function syslinuxConfig(cmdline: string): string {
   ].join("\n");
 }
 
+/**
+ * GRUB's configuration on the ESP: the kernel and initrd beside syslinux's. Debian's signed GRUB reads
+ * it from its prefix (\EFI\debian) or from beside itself; both get a copy.
+ */
+function grubConfig(cmdline: string): string {
+  return [
+    "set timeout=0",
+    "search --no-floppy --label BOOTWRIGHT --set=root",
+    `linux /vmlinuz ${cmdline}`,
+    "initrd /initrd.img",
+    "boot",
+    "",
+  ].join("\n");
+}
+
 /** Builds (or finds up to date) the `kind` image; waits while another process builds one. */
 export async function buildOsImage(options: BuildOsImageOptions): Promise<BuiltOsImage> {
   const started = performance.now();
@@ -254,21 +276,18 @@ async function buildLocked(
 
     log(`[os-image] building ${kind} (kernel ${boot.kernelVersion})`);
     if (kind === "tiny") await buildTinyInitrd(kernelTree(join(BUILD, "kernel")), boot.initrd);
-    const uki = join(work, "BOOTX64.EFI");
-    await buildUki({
-      kernel: boot.kernel,
-      initrd: boot.initrd,
-      cmdline: boot.cmdline,
-      osRelease: `NAME="bootwright ${kind}"\nID=bootwright-${kind}\nPRETTY_NAME="bootwright ${kind} (${boot.kernelVersion})"\n`,
-      out: uki,
-    });
     const cfg = join(work, "syslinux.cfg");
     writeFileSync(cfg, syslinuxConfig(boot.cmdline));
+    const grubCfg = join(work, "grub.cfg");
+    writeFileSync(grubCfg, grubConfig(boot.cmdline));
     const espFiles: FileCopy[] = [
       { src: boot.kernel, dest: "vmlinuz" },
       { src: boot.initrd, dest: "initrd.img" },
       { src: cfg, dest: "syslinux.cfg" },
-      { src: uki, dest: "EFI/BOOT/BOOTX64.EFI" },
+      { src: SHIM, dest: "EFI/BOOT/BOOTX64.EFI" },
+      { src: DISK_GRUB, dest: "EFI/BOOT/grubx64.efi" },
+      { src: grubCfg, dest: "EFI/BOOT/grub.cfg" },
+      { src: grubCfg, dest: "EFI/debian/grub.cfg" },
     ];
     const espContent = espFiles.reduce((sum, f) => sum + statSync(f.src).size, 0);
     // 10% + 4 MiB for FAT tables, directories and syslinux; whole MiB for the partition.

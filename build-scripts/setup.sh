@@ -17,7 +17,10 @@ source build-scripts/timed.sh
 # maintenance image; openipmi (ipmi_sim) and ipmitool are the BMC and the client of the IPMI power driver.
 # postgresql: the second store's server, started by the tests themselves in temp directories
 # (server/db/postgres/local-server.ts); the cluster the package makes for itself is not used.
-APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql)
+# dnsmasq-base: the server's managed proxy/full DHCP (the binary alone: the dnsmasq package would start a
+# system service). gcc + libc6-dev build the initramfs's LLDP listener (initramfs/lldp-listen.c).
+# libevent, libsnmp, libxml2: what the tests' lldpd (fetched, not installed: fetch-boot-files.sh) links to.
+APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql dnsmasq-base gcc libc6-dev libevent-2.1-7 libsnmp40 libxml2 libbsd0 libcap2 libreadline8)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -53,3 +56,6 @@ timed "setup: kernel" bash build-scripts/fetch-kernel.sh
 
 # --- initramfs ---------------------------------------------------------------------------------------
 timed "setup: initramfs" npx --no-install tsx build-scripts/build-initramfs.ts
+
+# --- network boot programs (iPXE, shim, signed GRUB) for the TFTP server ------------------------------
+timed "setup: boot files" bash build-scripts/fetch-boot-files.sh

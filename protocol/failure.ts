@@ -44,6 +44,9 @@ export interface FailureContexts {
   };
   store_copy_failed: { table?: string };
   server_failure: NoContext;
+  tftp_failed: { address: string; port: number };
+  site_network_invalid: { interface?: string; setting?: string };
+  dnsmasq_failed: { exitCode?: number | null; signal?: string | null };
 }
 
 export type FailureCode = keyof FailureContexts;
@@ -92,6 +95,12 @@ export const FAILURE_CODES: { readonly [C in FailureCode]: string } = {
     "Copying one store into another stopped: the destination has rows, a value has no portable form, or a table differs after the copy.",
   server_failure:
     "The server failed at something it should always manage (stored data that no longer parses, a bundle that does not build, a port it cannot listen on); the message names it.",
+  tftp_failed:
+    "Our TFTP server cannot listen on the site interface's address (port 69 taken, address gone); the server does not start.",
+  site_network_invalid:
+    "The site-network settings cannot work: no such interface, no IPv4 address on it, a DHCP range outside its network, a boot file missing; the server does not start.",
+  dnsmasq_failed:
+    "The managed dnsmasq cannot be started (not installed, configuration refused) or keeps dying; context has its last exit code or signal.",
 };
 
 /** Every code an error of these processes carries: the in-process catalogue's, or the wire's (ApiError). */

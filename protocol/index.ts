@@ -1,6 +1,8 @@
 // What both sides import: wire types (zod schemas and their types), the in-process error base, pure
 // helpers. No I/O here.
 export * from "./boot-category.js";
+export * from "./boot-path.js";
+export * from "./site-boot.js";
 export * from "./commands.js";
 export * from "./difference.js";
 export * from "./errors.js";

@@ -2,6 +2,7 @@
 // (still what the benchmark's minimal gatherer posts) plus `details`, the full inventory of issue 4.
 import { z } from "zod";
 import { BootCategory } from "./boot-category.js";
+import { BootPath } from "./boot-path.js";
 import { MacAddress } from "./mac.js";
 
 export const SystemInfo = z.strictObject({
@@ -185,6 +186,23 @@ export const StorageController = z.strictObject({
   driver: z.string().nullable(),
 });
 
+/** What a switch announces about itself and the port (IEEE 802.1AB TLVs), heard on one of our NICs. */
+export const LldpNeighbour = z.strictObject({
+  /** Chassis ID TLV (type 1): a MAC as aa:bb:…, else its text. */
+  chassisId: z.string(),
+  /** Port ID TLV (type 2): the switch's name for the port (ifName, a MAC, or local text). */
+  portId: z.string(),
+  /** Port Description TLV (type 4). */
+  portDescription: z.string().nullable().optional(),
+  /** System Name TLV (type 5): the switch's name, e.g. rack12-tor. */
+  systemName: z.string().nullable().optional(),
+  /** IEEE 802.1 Port VLAN ID (organizationally specific TLV 00-80-C2 subtype 1). */
+  vlan: z.number().int().nullable().optional(),
+  /** Our NIC that heard it. */
+  interface: z.string().optional(),
+});
+export type LldpNeighbour = z.infer<typeof LldpNeighbour>;
+
 export const NetworkLocation = z.strictObject({
   /** The boot interface and the lease the loader got on it (/run/bootwright/lease-<iface>). */
   interface: z.string(),
@@ -194,8 +212,8 @@ export const NetworkLocation = z.strictObject({
   /** DHCP option 54 (server identifier) from the lease. */
   dhcpServer: z.string().nullable(),
   dns: z.array(z.string()),
-  /** LLDP neighbour (switch and port) when one was heard; we do not listen for LLDP yet: always null. */
-  lldpNeighbour: z.strictObject({ chassisId: z.string(), portId: z.string() }).nullable(),
+  /** The switch port the boot NIC is plugged into, from the LLDP frames it heard; null when none came. */
+  lldpNeighbour: LldpNeighbour.nullable(),
 });
 
 /** Written by the installer at the end of an install (seed 003 claim 14: the machine already runs it). */
@@ -214,6 +232,14 @@ export type InstalledMarker = z.infer<typeof InstalledMarker>;
 export const InventoryDetails = z.strictObject({
   /** UEFI when /sys/firmware/efi exists, else BIOS. */
   firmwareType: z.enum(["bios", "uefi"]),
+  /**
+   * Whether the firmware enforces Secure Boot: the SecureBoot variable (EFI global GUID
+   * 8be4df61-93ca-11d2-aa0d-00e098032b8c, one byte) read through efivarfs; null on BIOS or when unreadable.
+   * Absent from inventories stored before it was read.
+   */
+  secureBoot: z.boolean().nullable().optional(),
+  /** How the loader was booted: bootwright.path= on its kernel command line; null when none (a direct boot). */
+  bootPath: BootPath.nullable().optional(),
   /** Decoded /sys/firmware/dmi/tables; null when absent or corrupt (then smbiosError says why). */
   smbios: SmbiosFacts.nullable(),
   smbiosError: z.strictObject({ code: z.string(), offset: z.number().int(), message: z.string() }).nullable(),

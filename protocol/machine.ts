@@ -1,6 +1,7 @@
 // A machine as the boot list shows it (GET /v1/machines, GET /v1/machines/:id).
 import { z } from "zod";
 import { BootCategory } from "./boot-category.js";
+import { BootPath } from "./boot-path.js";
 import { Inventory } from "./inventory.js";
 import { MacAddress } from "./mac.js";
 import { PlanSpec } from "./policy.js";
@@ -15,6 +16,8 @@ export const Machine = z.strictObject({
   /** ISO 8601 times, server clock. */
   firstSeenAt: z.string(),
   lastSeenAt: z.string(),
+  /** How it last booted toward us (iPXE, PXE, UEFI HTTP, the signed chain); null before we knew. */
+  bootPath: BootPath.nullable(),
   /** Configuration fingerprint (server/fingerprint.ts) of its inventory: same hardware configuration, same value. */
   fingerprint: z.string().nullable(),
   /** The plan the policy resolved for it (set when it moves to `planned`); null before. */

@@ -42,6 +42,13 @@ export const COMPUTED_FACTS = {
   bootMac: "the MAC the machine booted from",
   storageControllerVendorIds: 'list: PCI vendor ids of the mass-storage controllers, e.g. "0x1000"',
   hasRaidController: "true when a PCI RAID controller (class 0x0104) is present",
+  secureBoot: "true when the firmware enforces Secure Boot (the SecureBoot UEFI variable); null on BIOS",
+  bootPath: '"ipxe", "pxe-bios", "pxe-uefi", "uefi-http" or "secure-boot": how the loader was booted',
+  switchName:
+    "LLDP System Name of the switch the boot NIC is plugged into (else its chassis ID); null when none heard",
+  switchPort: "LLDP Port ID of that switch port (e.g. Ethernet12, swp12); null when none heard",
+  switchPortDescription: "LLDP Port Description of that port; null when none",
+  vlan: "LLDP 802.1 Port VLAN ID of that port; null when not announced",
 } as const;
 export type ComputedFact = keyof typeof COMPUTED_FACTS;
 

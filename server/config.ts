@@ -80,6 +80,23 @@ const ServerConfigSchema = z.strictObject({
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** A policy file (.yaml/.yml/.json) loaded at start-up into the store; a bad one stops start-up. */
   policyFile: z.string().optional(),
+  /**
+   * The managed dnsmasq (server/site/): off; proxy (beside the site's DHCP server, never leasing an
+   * address); or full (the only DHCP server of an isolated network, leasing from `dhcpRange`).
+   */
+  dhcp: z.enum(["off", "proxy", "full"]).default("off"),
+  /** The provisioning interface dnsmasq and TFTP serve on (needed unless dhcp is off). */
+  interface: z.string().optional(),
+  /** Full DHCP's addresses: "<first>-<last>", inside the interface's network. */
+  dhcpRange: z.string().optional(),
+  /** What UEFI x64 PXE clients are given: ipxe.efi, snponly.efi, or shim (the signed chain). */
+  uefiPxe: z.enum(["ipxe", "snponly", "shim"]).default("ipxe"),
+  /** The network boot programs (iPXE, shim, signed GRUB) TFTP serves: build-scripts/fetch-boot-files.sh. */
+  bootFilesDir: z.string().default(resolve(REPO_ROOT, "build/boot-files")),
+  /** Also answer the API on this Unix socket (local tools; tests in another network namespace). */
+  socket: z.string().optional(),
+  /** How long the boot log keeps what machines asked for. */
+  bootLogDays: z.coerce.number().positive().default(14),
 });
 
 export type ServerConfig = Readonly<
@@ -109,6 +126,13 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_MAINTENANCE_REPORT_MS: "maintenanceReportMs",
   BOOTWRIGHT_MAINTENANCE_TICK_MS: "maintenanceTickMs",
   BOOTWRIGHT_HEALTH_REPORT_MS: "healthReportMs",
+  BOOTWRIGHT_DHCP: "dhcp",
+  BOOTWRIGHT_INTERFACE: "interface",
+  BOOTWRIGHT_DHCP_RANGE: "dhcpRange",
+  BOOTWRIGHT_UEFI_PXE: "uefiPxe",
+  BOOTWRIGHT_BOOT_FILES: "bootFilesDir",
+  BOOTWRIGHT_SOCKET: "socket",
+  BOOTWRIGHT_BOOT_LOG_DAYS: "bootLogDays",
 };
 
 export class ConfigError extends BootwrightError<"invalid_config"> {
@@ -144,9 +168,13 @@ function fromFile(path: string | undefined): Partial<ServerConfigInput> {
   return parsed.data;
 }
 
-/** The first non-internal IPv4 address: what a machine on the same network would reach us at. */
-function firstExternalIpv4(): string | undefined {
-  for (const addrs of Object.values(networkInterfaces())) {
+/**
+ * What a machine on the same network would reach us at: the provisioning interface's IPv4 address when
+ * one is named, else the first non-internal IPv4 address.
+ */
+function guessedIpv4(iface: string | undefined): string | undefined {
+  const candidates = iface === undefined ? Object.values(networkInterfaces()) : [networkInterfaces()[iface]];
+  for (const addrs of candidates) {
     for (const addr of addrs ?? []) if (addr.family === "IPv4" && !addr.internal) return addr.address;
   }
   return undefined;
@@ -167,10 +195,16 @@ export function loadServerConfig(
   if (!parsed.success)
     throw new ConfigError(`invalid server configuration: ${z.prettifyError(parsed.error)}`);
   const config = parsed.data;
+  if (config.dhcp !== "off" && !config.interface)
+    throw new ConfigError(`--dhcp ${config.dhcp} needs --interface: the network machines boot on`);
+  if (config.dhcp === "full" && !config.dhcpRange)
+    throw new ConfigError("--dhcp full needs --range <first>-<last>: the addresses it may lease");
+  if (config.dhcp !== "full" && config.dhcpRange)
+    throw new ConfigError(`--range is for --dhcp full; in ${config.dhcp} mode the site's DHCP server leases`);
   let advertiseUrl = config.advertiseUrl;
   if (!advertiseUrl) {
     const wildcard = config.host === "0.0.0.0" || config.host === "::";
-    const host = wildcard ? firstExternalIpv4() : config.host;
+    const host = wildcard ? guessedIpv4(config.interface) : config.host;
     if (!host) throw new ConfigError("cannot guess the URL machines should use: set --advertise-url");
     // An IPv6 literal needs brackets in a URL (RFC 3986 §3.2.2), or "::1:{port}" is not one.
     advertiseUrl = `http://${host.includes(":") ? `[${host}]` : host}:{port}`;

@@ -1,5 +1,6 @@
 // Starts the HTTP server on the configured store; returns its URLs and a close() that stops it cleanly.
-import { createServer, type Server } from "node:http";
+import { chmodSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -10,7 +11,11 @@ import { AgentBuilder } from "./agent-builder.js";
 import { ServerError } from "./errors.js";
 import { buildApp } from "./http/app.js";
 import { BlobStore } from "./images/blob-store.js";
-import { loadTemplate } from "./ipxe/render.js";
+import { machineBootScript } from "./ipxe/machine-script.js";
+import { loadTemplates } from "./ipxe/render.js";
+import { BootJournal } from "./site/boot-journal.js";
+import { SiteBoot } from "./site/site-boot.js";
+import { loaderUki } from "./site/uki.js";
 import { MaintenanceService } from "./maintenance/service.js";
 import { createLogger } from "./logger.js";
 import { installStartupPolicy, readStartupPolicy } from "./policy/install.js";
@@ -23,6 +28,8 @@ export interface RunningServer {
   port: number;
   /** The server's state through its services (server/services.ts): what the tests look at. */
   store: Services;
+  /** The managed dnsmasq and TFTP server, when --dhcp is on. */
+  site: SiteBoot | null;
   close(): Promise<void>;
 }
 
@@ -36,11 +43,7 @@ export async function startServer(
   const store = new Services(await openStore(location));
   log.info({ store: describeStore(location) }, "store open");
   await installStartupPolicy(store, policy, log);
-  const templates = {
-    boot: loadTemplate("boot"),
-    loader: loadTemplate("loader"),
-    local: loadTemplate("local"),
-  };
+  const templates = loadTemplates();
 
   // Listen first: the advertised URL may need the bound port (--port 0), and the routes need that URL.
   const server: Server = createServer();
@@ -63,6 +66,27 @@ export async function startServer(
   }
   const port = (server.address() as AddressInfo).port;
   const advertiseUrl = config.advertiseUrl.replace("{port}", String(port));
+  const journal = new BootJournal(store, log);
+  // The loader as a UKI names this server on its command line; built once, on first use.
+  let uki: Promise<string> | undefined;
+  const buildLoaderUki = (): Promise<string> => {
+    uki ??= loaderUki({
+      kernel: config.kernelPath,
+      initramfs: config.initramfsPath,
+      cmdline: `bootwright.server=${advertiseUrl} bootwright.path=uefi-http ${config.kernelArgs}`,
+      dir: join(config.dataDir, "boot"),
+    }).catch((err: unknown) => {
+      uki = undefined; // the next request tries again
+      throw new ServerError(
+        `cannot build the loader UKI: ${err instanceof Error ? err.message : String(err)}`,
+        {
+          cause: err,
+        },
+      );
+    });
+    return uki;
+  };
+  let site: SiteBoot | null = null;
   const maintenance = new MaintenanceService(
     store,
     {
@@ -94,9 +118,60 @@ export async function startServer(
     fanout: { batchWindowMs: config.batchWindowMs },
     maintenance,
     bootAreasDir: join(config.dataDir, "boot-areas"),
+    journal,
+    loaderUki: buildLoaderUki,
+    site: () => site?.status() ?? null,
     log,
   });
   await app.ready();
+
+  // Local tools (and tests in another network namespace) may reach the same routes on a Unix socket.
+  const local = config.socket === undefined ? undefined : await listenOnSocket(config.socket, app);
+
+  // Site networking after we listen: dnsmasq may hand out our URL from its first answer on.
+  if (config.dhcp !== "off") {
+    try {
+      await buildLoaderUki(); // UEFI HTTP clients are sent to it: fail now, not at the first machine
+      site = await SiteBoot.start(
+        {
+          dhcp: config.dhcp,
+          interface: config.interface ?? "",
+          range: config.dhcpRange,
+          uefiPxe: config.uefiPxe,
+          bootFilesDir: config.bootFilesDir,
+          dataDir: config.dataDir,
+        },
+        {
+          journal,
+          log,
+          advertiseUrl,
+          kernel: config.kernelPath,
+          initramfs: config.initramfsPath,
+          fallbackGrub: templates["fallback-grub"],
+          grubConfigFor: async (mac, client) => {
+            journal.learn(client.address, mac);
+            const decided = await machineBootScript(
+              { store, templates, advertiseUrl, kernelArgs: config.kernelArgs },
+              { mac, uuid: null, path: "secure-boot", language: "grub", at: new Date() },
+            );
+            journal.note({
+              source: "tftp",
+              event: "boot-script",
+              mac,
+              address: client.address,
+              detail: `grub.cfg → ${decided.answer} (secure-boot, machine ${decided.machine.id})`,
+            });
+            return decided.script;
+          },
+        },
+      );
+    } catch (err) {
+      await app.close();
+      local?.close();
+      await store.close();
+      throw err;
+    }
+  }
 
   // Leases are otherwise checked when a machine asks for work; one that rebooted into its installed OS
   // and never calls home would wait forever. The sweep fails it with the reason instead.
@@ -111,6 +186,14 @@ export async function startServer(
     );
   }, config.leaseSweepMs);
   sweep.unref();
+
+  // The boot log keeps what machines asked for these last days; older lines go once an hour.
+  const prune = setInterval(() => {
+    store.pruneBootLog(new Date(Date.now() - config.bootLogDays * 86_400_000)).catch((err: unknown) => {
+      log.error({ err }, "boot log prune failed");
+    });
+  }, 3_600_000);
+  prune.unref();
 
   // The maintenance monitor (seed 001's daemon): overdue runs fail with the reason and are alerted, due
   // schedules fire. One tick at a time: a slow power driver must not overlap the next tick.
@@ -136,13 +219,40 @@ export async function startServer(
     advertiseUrl,
     port,
     store,
+    get site() {
+      return site;
+    },
     async close() {
       clearInterval(sweep);
       clearInterval(monitor);
+      clearInterval(prune);
+      await site?.close();
       await tick; // a tick in progress finishes before the store closes
+      local?.close();
       await app.close();
+      await journal.flushed();
       await store.close();
       log.info("server stopped");
     },
   };
+}
+
+/** A second listener for the same routes, on a Unix socket (replacing a stale socket file). */
+async function listenOnSocket(
+  path: string,
+  app: { routing: (req: IncomingMessage, res: ServerResponse) => void },
+): Promise<Server> {
+  rmSync(path, { force: true });
+  const local = createServer((req, res) => {
+    app.routing(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    local.once("error", reject);
+    local.listen(path, () => {
+      local.off("error", reject);
+      resolve();
+    });
+  });
+  chmodSync(path, 0o660);
+  return local;
 }

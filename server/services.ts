@@ -3,6 +3,7 @@
 // what they decide (queue/, policy/, maintenance/, images/); the store underneath holds rows only.
 import type {
   AgentEvent,
+  BootEvent,
   BootCategory,
   CallHome,
   CallHomeAccepted,
@@ -69,6 +70,21 @@ export class Services {
   /** The loader posted an inventory: enroll (if booted without iPXE) or update. */
   recordInventory(inventory: Inventory, at: Date): Promise<Machine> {
     return this.store.transaction((rows) => recordInventory(rows, inventory, at));
+  }
+
+  /** One line of the boot log (a DHCP exchange, a TFTP transfer, an HTTP boot request). */
+  appendBootEvent(event: Omit<BootEvent, "seq">): Promise<void> {
+    return this.store.transaction((rows) => rows.bootEvents.append(event));
+  }
+
+  /** The boot log, oldest first: the newest `limit` events, of one MAC or of all. */
+  bootLog(query: { mac?: string; limit: number; afterSeq?: number }): Promise<BootEvent[]> {
+    return this.store.read((rows) => rows.bootEvents.list(query));
+  }
+
+  /** Forgets boot events from before `at`; how many went. */
+  pruneBootLog(at: Date): Promise<number> {
+    return this.store.transaction((rows) => rows.bootEvents.prune(at.toISOString()));
   }
 
   listMachines(): Promise<Machine[]> {

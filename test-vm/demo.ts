@@ -38,7 +38,8 @@ async function main(): Promise<void> {
     dataDir: DEMO_DIR,
     kernelPath: KERNEL_PATH,
     initramfsPath: INITRAMFS_PATH,
-    kernelArgs: "console=ttyS0,115200n8 quiet panic=-1",
+    // QEMU's user-mode network has no switch: no LLDP to wait for.
+    kernelArgs: "console=ttyS0,115200n8 quiet panic=-1 bootwright.lldp-wait=0",
     pollIntervalMs: 2000,
     // The installed OS's health reporter: often, so the maintenance swap's in-band reboot comes soon.
     healthReportMs: 5000,

@@ -7,6 +7,9 @@ export const KERNEL_PATH = resolve(REPO_ROOT, "build/kernel/vmlinuz");
 export const INITRAMFS_PATH = resolve(REPO_ROOT, "build/initramfs.img");
 export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+/** Secure Boot: the SMM build of OVMF and variables with Microsoft's keys enrolled (shim is signed by them). */
+export const OVMF_CODE_SECURE = "/usr/share/OVMF/OVMF_CODE_4M.ms.fd";
+export const OVMF_VARS_MS = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
 
 /** Fails with the fix when the kernel or initramfs was not built. */
 export function requireBootArtefacts(): void {

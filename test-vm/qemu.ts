@@ -7,10 +7,18 @@ import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } fr
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Accelerator } from "./accelerator.js";
-import { INITRAMFS_PATH, KERNEL_PATH, OVMF_CODE, OVMF_VARS } from "./paths.js";
+import {
+  INITRAMFS_PATH,
+  KERNEL_PATH,
+  OVMF_CODE,
+  OVMF_CODE_SECURE,
+  OVMF_VARS,
+  OVMF_VARS_MS,
+} from "./paths.js";
 import { VmClock, type VmTiming } from "./timing/vm-clock.js";
 
-export type Firmware = "bios" | "uefi";
+/** SeaBIOS; OVMF; OVMF with Secure Boot enforced and Microsoft's keys enrolled (SMM, secure flash). */
+export type Firmware = "bios" | "uefi" | "uefi-secure";
 
 export type VmBoot =
   /** Power on and network-boot: QEMU's DHCP hands iPXE this URL as its boot file. */
@@ -18,7 +26,19 @@ export type VmBoot =
   /** Boot a kernel and initramfs directly, as a machine that skipped iPXE would. */
   | { kind: "direct"; kernel: string; initrd: string; append: string }
   /** Power on and boot the first of `diskImages` (an installed OS), through the firmware's disk boot. */
-  | { kind: "disk" };
+  | { kind: "disk" }
+  /**
+   * Power on and network-boot on a site network (`network` must be a tap): whatever the site's DHCP
+   * servers say. `nic` picks the NIC's boot code: Debian's iPXE option ROM, or none (the firmware's own
+   * PXE or HTTP boot). `uefiPxe: false` turns OVMF's IPv4 PXE off, so it goes on to UEFI HTTP boot.
+   */
+  | { kind: "site"; nic: "ipxe-rom" | "firmware"; uefiPxe?: boolean };
+
+/** A tap device in a network namespace: QEMU runs in the namespace and plugs the NIC into the tap. */
+export interface TapNetwork {
+  namespace: string;
+  tap: string;
+}
 
 /**
  * Our loader booted directly (-kernel/-initrd) with what iPXE would put on its command line: the boot
@@ -31,7 +51,7 @@ export function directLoaderBoot(mac: string, serverUrl: string, extraArgs = "")
     kernel: KERNEL_PATH,
     initrd: INITRAMFS_PATH,
     append:
-      `console=ttyS0,115200n8 quiet panic=-1 BOOTIF=${bootif} bootwright.server=${serverUrl} ${extraArgs}`.trim(),
+      `console=ttyS0,115200n8 quiet panic=-1 BOOTIF=${bootif} bootwright.server=${serverUrl} bootwright.lldp-wait=0 ${extraArgs}`.trim(),
   };
 }
 
@@ -59,6 +79,8 @@ export interface VmOptions {
   smp?: string;
   /** Extra QEMU arguments (NVMe drives, more NICs, -machine properties), added before -kernel. */
   extraArgs?: string[];
+  /** The NIC on a site network's tap instead of QEMU's user-mode network. */
+  tap?: TapNetwork;
 }
 
 /** Console lines worth keeping in a failure message: boots, iPXE's fetches, our loader and OS lines. */
@@ -103,25 +125,42 @@ export function qemuArgs(options: VmOptions, consolePath: string): string[] {
   if (options.uuid) args.push("-uuid", options.uuid);
   for (const value of options.smbios ?? []) args.push("-smbios", value);
 
-  const netdev = ["user", "id=net0"];
-  if (options.boot.kind === "network") netdev.push(`bootfile=${options.boot.bootfileUrl}`);
+  const boot = options.boot;
+  const netBoot = boot.kind === "network" || boot.kind === "site";
+  if (boot.kind === "site" && !options.tap)
+    throw new Error(`${options.name}: a site boot needs a tap network`);
+  const netdev = options.tap
+    ? ["tap", "id=net0", `ifname=${options.tap.tap}`, "script=no", "downscript=no"]
+    : ["user", "id=net0"];
+  if (boot.kind === "network") netdev.push(`bootfile=${boot.bootfileUrl}`);
   // OVMF ignores -boot n: bootindex=0 on the NIC makes it try the network first.
   const nic = ["virtio-net-pci", "netdev=net0", `mac=${options.mac}`];
-  if (options.boot.kind === "network") nic.push("bootindex=0");
+  if (netBoot) nic.push("bootindex=0");
+  // romfile= empty: no iPXE ROM on the NIC, the firmware's own network stack boots (PXE, HTTP).
+  if (boot.kind === "site" && boot.nic === "firmware") nic.push("romfile=");
   args.push("-netdev", netdev.join(","), "-device", nic.join(","));
+  if (boot.kind === "site" && options.firmware !== "bios") {
+    // OVMF tries PXEv4, PXEv6, then HTTPv4 and HTTPv6 boot; one that gets no answer costs ~30 s
+    // (vm-notes.md). IPv6 is never wanted here; IPv4 PXE off leaves UEFI HTTP boot.
+    const pxe = boot.uefiPxe ?? true;
+    args.push("-fw_cfg", `name=opt/org.tianocore/IPv4PXESupport,string=${pxe ? "yes" : "no"}`);
+    args.push("-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=no");
+  }
 
-  if (options.firmware === "uefi") {
+  if (options.firmware === "uefi" || options.firmware === "uefi-secure") {
+    const secure = options.firmware === "uefi-secure";
     const vars = join(options.workDir, "OVMF_VARS.fd");
-    copyFileSync(OVMF_VARS, vars);
+    copyFileSync(secure ? OVMF_VARS_MS : OVMF_VARS, vars);
     args.push(
       "-machine",
-      "q35",
+      secure ? "q35,smm=on" : "q35",
+      ...(secure ? ["-global", "driver=cfi.pflash01,property=secure,value=on"] : []),
       "-drive",
-      `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+      `if=pflash,format=raw,readonly=on,file=${secure ? OVMF_CODE_SECURE : OVMF_CODE}`,
       "-drive",
       `if=pflash,format=raw,file=${vars}`,
     );
-  } else if (options.boot.kind === "network") {
+  } else if (netBoot) {
     args.push("-boot", "n");
   }
 
@@ -142,7 +181,7 @@ export function qemuArgs(options: VmOptions, consolePath: string): string[] {
     // A network-booted machine's first disk comes next in its boot order, as on a server set to
     // "network, then disk". OVMF connects only the devices in QEMU's boot order: without a bootindex
     // the disk an install just wrote would be invisible when iPXE exits to the firmware.
-    const bootindex = options.boot.kind === "network" && i === 0 && images.length === 0 ? ",bootindex=1" : "";
+    const bootindex = netBoot && i === 0 && images.length === 0 ? ",bootindex=1" : "";
     args.push(
       "-drive",
       `file=${path},if=none,id=disk${i},format=raw`,
@@ -180,9 +219,13 @@ export class Vm {
     mkdirSync(options.workDir, { recursive: true });
     const consolePath = join(options.workDir, "console.log");
     writeFileSync(consolePath, "");
-    const child = spawn("qemu-system-x86_64", qemuArgs(options, consolePath), {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    // In a site network's namespace, `ip netns exec` execs QEMU in place: the PID is QEMU's.
+    const argv = qemuArgs(options, consolePath);
+    const child = options.tap
+      ? spawn("ip", ["netns", "exec", options.tap.namespace, "qemu-system-x86_64", ...argv], {
+          stdio: ["ignore", "ignore", "pipe"],
+        })
+      : spawn("qemu-system-x86_64", argv, { stdio: ["ignore", "ignore", "pipe"] });
     const clock =
       child.pid === undefined
         ? undefined

@@ -23,7 +23,8 @@ export async function startTestServer(
       dataDir,
       kernelPath: KERNEL_PATH,
       initramfsPath: INITRAMFS_PATH,
-      kernelArgs: "console=ttyS0,115200n8 quiet panic=-1",
+      // No switch behind QEMU's user-mode network: no LLDP to wait for (test-vm/site-boot.test.ts has one).
+      kernelArgs: "console=ttyS0,115200n8 quiet panic=-1 bootwright.lldp-wait=0",
       logLevel: "debug",
       // Test-time cadences: a loader with nothing to do asks again soon, leases that ran out and
       // maintenance deadlines are looked at every second (the defaults suit a site, not a test's wait).

@@ -8,9 +8,11 @@
 // milliseconds, with no dependency and with errors we control; so we do not use it at all.
 import { join } from "node:path";
 import type {
+  BootPath,
   DiskDetails,
   Inventory,
   InventoryDetails,
+  LldpNeighbour,
   MacAddress,
   NicDetails,
 } from "../../protocol/index.js";
@@ -111,30 +113,55 @@ async function readSmbios(
   };
 }
 
+/** EFI_GLOBAL_VARIABLE's SecureBoot: 4 bytes of attributes, then 1 = enforcing. Null when unreadable. */
+export async function readSecureBoot(root: string): Promise<boolean | null> {
+  const file = await readBytes(
+    join(root, "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"),
+  );
+  return file && file.length >= 5 ? file[4] === 1 : null;
+}
+
+/** What the loader knows beside the hardware: how it was booted, what the switch said. */
+export interface InventoryExtras {
+  bootPath?: BootPath | null;
+  /** LLDP neighbours heard, one per interface (agent/loader/lldp-listener.ts). */
+  lldp?: readonly LldpNeighbour[];
+}
+
 /**
  * The full inventory: the minimal one plus `details`. The network location is the boot NIC's DHCP lease,
- * as initramfs/udhcpc.script wrote it (/run/bootwright/lease-<interface>).
+ * as initramfs/udhcpc.script wrote it (/run/bootwright/lease-<interface>), and the LLDP neighbour heard
+ * on that NIC.
  */
-export async function gatherFullInventory(root: string, bootMac: MacAddress): Promise<Inventory> {
+export async function gatherFullInventory(
+  root: string,
+  bootMac: MacAddress,
+  extras: InventoryExtras = {},
+): Promise<Inventory> {
   const minimal = await gatherMinimalInventory(root, bootMac);
   const bootNic = minimal.nics.find((nic) => nic.mac === bootMac);
   const leaseText = bootNic ? await readText(leaseFile(bootNic.name, root)) : null;
   const lease = leaseText === null ? undefined : parseLease(leaseText);
-  const [cpuinfo, smbios, nics, disks, storageControllers, uefi, installedMarker] = await Promise.all([
-    readText(join(root, "proc/cpuinfo")),
-    readSmbios(root),
-    readNicDetails(root, minimal.nics),
-    readDiskDetails(root, minimal.disks),
-    readStorageControllers(root),
-    exists(join(root, "sys/firmware/efi")),
-    readInstalledMarker(root),
-  ]);
+  const [cpuinfo, smbios, nics, disks, storageControllers, uefi, installedMarker, secureBoot] =
+    await Promise.all([
+      readText(join(root, "proc/cpuinfo")),
+      readSmbios(root),
+      readNicDetails(root, minimal.nics),
+      readDiskDetails(root, minimal.disks),
+      readStorageControllers(root),
+      exists(join(root, "sys/firmware/efi")),
+      readInstalledMarker(root),
+      readSecureBoot(root),
+    ]);
+  const lldpNeighbour = extras.lldp?.find((n) => n.interface === lease?.interface) ?? null;
   const topology = parseCpuTopology(cpuinfo ?? "");
   return {
     ...minimal,
     installedMarker,
     details: {
       firmwareType: uefi ? "uefi" : "bios",
+      secureBoot: uefi ? secureBoot : null,
+      bootPath: extras.bootPath ?? null,
       smbios: smbios.smbios,
       smbiosError: smbios.smbiosError,
       cpu: {
@@ -156,7 +183,7 @@ export async function gatherFullInventory(root: string, bootMac: MacAddress): Pr
             gateway: lease.router,
             dhcpServer: lease.dhcpServer,
             dns: lease.dns,
-            lldpNeighbour: null,
+            lldpNeighbour,
           }
         : null,
     },

@@ -67,6 +67,19 @@ describe("loaderSettings", () => {
       bootMac: "52:54:00:12:34:56",
       benchInventoryRuns: undefined,
       benchInstallImage: undefined,
+      bootPath: null,
+      lldpWaitMs: 3000,
+    });
+  });
+
+  it("reads the boot path and the LLDP wait, ignoring what is not one", () => {
+    expect(loaderSettings("bootwright.path=secure-boot bootwright.lldp-wait=0")).toMatchObject({
+      bootPath: "secure-boot",
+      lldpWaitMs: 0,
+    });
+    expect(loaderSettings("bootwright.path=floppy bootwright.lldp-wait=x")).toMatchObject({
+      bootPath: null,
+      lldpWaitMs: 3000,
     });
   });
 
@@ -88,6 +101,8 @@ describe("loaderSettings", () => {
       bootMac: undefined,
       benchInventoryRuns: undefined,
       benchInstallImage: undefined,
+      bootPath: null,
+      lldpWaitMs: 3000,
     });
   });
 
@@ -103,6 +118,8 @@ describe("loaderSettings", () => {
       bootMac: undefined,
       benchInventoryRuns: undefined,
       benchInstallImage: undefined,
+      bootPath: null,
+      lldpWaitMs: 3000,
     });
   });
 

@@ -1,5 +1,5 @@
 // Reads the loader's settings from the kernel command line (pure: takes the text of /proc/cmdline).
-import { normalizeMac, type MacAddress } from "../../protocol/index.js";
+import { BootPath, normalizeMac, type MacAddress } from "../../protocol/index.js";
 
 export interface LoaderSettings {
   /** bootwright.server=<url>: the server's advertised URL. */
@@ -10,7 +10,16 @@ export interface LoaderSettings {
   benchInventoryRuns: number | undefined;
   /** bootwright.bench-install=<sha256>: time our install stream against wget | zstd | dd (npm run bench). */
   benchInstallImage: string | undefined;
+  /** bootwright.path=: how we were booted (whoever wrote this command line knows); null when not said. */
+  bootPath: BootPath | null;
+  /**
+   * bootwright.lldp-wait=<seconds>: how long, from the NICs' appearance, the inventory may wait for a
+   * switch's LLDP frame (switches with fast start send one within a second of link-up). Default 3; 0 off.
+   */
+  lldpWaitMs: number;
 }
+
+const DEFAULT_LLDP_WAIT_S = 3;
 
 /** Splits a kernel command line into key → value (flags without "=" get ""); the last one wins. */
 export function parseKernelCmdline(text: string): Map<string, string> {
@@ -42,7 +51,16 @@ export function loaderSettings(cmdline: string): LoaderSettings {
     benchInstallImage: /^[0-9a-f]{64}$/.test(params.get("bootwright.bench-install") ?? "")
       ? params.get("bootwright.bench-install")
       : undefined,
+    bootPath: BootPath.safeParse(params.get("bootwright.path")).data ?? null,
+    lldpWaitMs: lldpWaitSeconds(params.get("bootwright.lldp-wait")) * 1000,
   };
+}
+
+function lldpWaitSeconds(value: string | undefined): number {
+  const n = Number(value);
+  return value !== undefined && value !== "" && Number.isFinite(n) && n >= 0 && n <= 60
+    ? n
+    : DEFAULT_LLDP_WAIT_S;
 }
 
 function positiveInt(value: string | undefined): number | undefined {

@@ -1,10 +1,11 @@
 // The initramfs entry (run by /init): network up, inventory, post, then ask the server what to do.
 import { readFile } from "node:fs/promises";
 import type { CommandResult, Inventory, MacAddress } from "../../protocol/index.js";
-import { gatherFullInventory } from "../inventory/full.js";
+import { gatherFullInventory, type InventoryExtras } from "../inventory/full.js";
 import { sleep } from "../shared/backoff.js";
 import { say } from "./console.js";
 import { loaderSettings } from "./kernel-cmdline.js";
+import { listenForLldp } from "./lldp-listener.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
 import { run } from "../shared/run-command.js";
@@ -24,10 +25,11 @@ const NIC_WAIT_MS = 15_000;
 
 /**
  * The one inventory gatherer: at enrollment and for the report-inventory command. The full inventory
- * (issue 4); gatherMinimalInventory stays for the benchmark's comparison.
+ * (issue 4) with how we booted and what the switch said; gatherMinimalInventory stays for the
+ * benchmark's comparison.
  */
-function gatherInventory(bootMac: MacAddress): Promise<Inventory> {
-  return gatherFullInventory("/", bootMac);
+function gatherInventory(bootMac: MacAddress, extras: InventoryExtras): Promise<Inventory> {
+  return gatherFullInventory("/", bootMac, extras);
 }
 const IDLE_FOREVER_MS = 60_000;
 
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
   say("step", "bootwright loader starting", {
     server: settings.serverUrl,
     bootMac: settings.bootMac,
+    path: settings.bootPath ?? undefined,
     node: process.version,
   });
   if (!settings.serverUrl) {
@@ -48,6 +51,8 @@ async function main(): Promise<void> {
 
   const nics = await waitForNics(settings.bootMac, NIC_WAIT_MS);
   say("ok", "network interfaces", { nics: nics.map((nic) => `${nic.name}=${nic.mac}`).join(",") || "none" });
+  // The switch speaks while we get a lease and read the hardware: heard by the time the inventory goes.
+  const lldp = listenForLldp(nics, settings.lldpWaitMs);
   if (settings.bootMac && !nics.some((nic) => nic.mac === settings.bootMac)) {
     say("warn", "the BOOTIF NIC is not present; trying every NIC", { bootMac: settings.bootMac });
   }
@@ -62,7 +67,8 @@ async function main(): Promise<void> {
     await run("poweroff", ["-f"], { timeoutMs: 10_000 });
   }
   say("step", "gathering inventory");
-  const inventory = await gatherInventory(bootNic.mac);
+  const extras: InventoryExtras = { bootPath: settings.bootPath, lldp: await lldp };
+  const inventory = await gatherInventory(bootNic.mac, extras);
   say("ok", "inventory", {
     manufacturer: inventory.system.manufacturer,
     product: inventory.system.product,
@@ -72,6 +78,7 @@ async function main(): Promise<void> {
     memoryMiB: Math.round(inventory.memoryBytes / 2 ** 20),
     disks: inventory.disks.map((disk) => `${disk.name}:${disk.sizeBytes}`).join(","),
     firmware: inventory.details?.firmwareType,
+    secureBoot: inventory.details?.secureBoot ?? undefined,
     smbios: inventory.details?.smbios?.version ?? inventory.details?.smbiosError?.code,
   });
 
@@ -121,7 +128,7 @@ async function main(): Promise<void> {
             say("warn", "event not sent", { event: event.event, reason: describeRequestFailure(err) });
           });
         },
-        gatherInventory: () => gatherInventory(bootNic.mac),
+        gatherInventory: () => gatherInventory(bootNic.mac, extras),
         signal: AbortSignal.timeout(command.timeoutMs),
         root: "/",
       });

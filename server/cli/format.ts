@@ -35,11 +35,12 @@ export function formatBootList(machines: readonly Machine[]): string {
       inv ? String(inv.cpu.logicalCount) : "-",
       inv ? formatBytes(inv.memoryBytes) : "-",
       inv ? inv.disks.map((d) => `${d.name} ${formatBytes(d.sizeBytes)}`).join(", ") || "none" : "-",
+      m.bootPath ?? "-",
       m.lastSeenAt,
     ];
   });
   return formatTable(
-    ["ID", "BOOT MAC", "CATEGORY", "SYSTEM", "SERIAL", "CPUS", "MEMORY", "DISKS", "LAST SEEN"],
+    ["ID", "BOOT MAC", "CATEGORY", "SYSTEM", "SERIAL", "CPUS", "MEMORY", "DISKS", "BOOT PATH", "LAST SEEN"],
     rows,
   );
 }

@@ -10,6 +10,7 @@ import { addImageCommands } from "./image-commands.js";
 import { addMaintenanceCommands } from "./maintenance-commands.js";
 import { addPolicyCommands } from "./policy-commands.js";
 import { addQueueCommands } from "./queue-commands.js";
+import { addSiteCommands } from "./site-commands.js";
 import { addSmbiosCommand } from "./smbios-command.js";
 import { addStoreCommands } from "./store-commands.js";
 
@@ -34,6 +35,22 @@ program
   .option("--config <file>", "JSON config file (flags > environment > file > defaults)")
   .option("--policy <file>", "policy file (.yaml/.json) to load at start-up; a bad one stops start-up")
   .addOption(
+    new Option(
+      "--dhcp <mode>",
+      "managed dnsmasq: proxy (beside the site's DHCP) or full (isolated network)",
+    ).choices(["off", "proxy", "full"]),
+  )
+  .option("--interface <name>", "the provisioning network's interface (with --dhcp proxy|full)")
+  .option("--range <first-last>", "addresses --dhcp full leases, e.g. 10.0.0.100-10.0.0.200")
+  .addOption(
+    new Option(
+      "--uefi-pxe <program>",
+      "what UEFI PXE clients get: ipxe, snponly, or shim (Secure Boot)",
+    ).choices(["ipxe", "snponly", "shim"]),
+  )
+  .option("--boot-files <dir>", "iPXE, shim and signed GRUB for TFTP (default build/boot-files)")
+  .option("--socket <path>", "also serve the API on this Unix socket")
+  .addOption(
     new Option("--log-level <level>").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   )
   .action(async (opts: Record<string, string | undefined>) => {
@@ -48,6 +65,12 @@ program
         initramfsPath: opts.initramfs,
         logLevel: opts.logLevel,
         policyFile: opts.policy,
+        dhcp: opts.dhcp,
+        interface: opts.interface,
+        dhcpRange: opts.range,
+        uefiPxe: opts.uefiPxe,
+        bootFilesDir: opts.bootFiles,
+        socket: opts.socket,
       },
       opts.config ? { configFile: opts.config } : {},
     );
@@ -74,6 +97,7 @@ addQueueCommands(program);
 addPolicyCommands(program);
 addImageCommands(program);
 addMaintenanceCommands(program);
+addSiteCommands(program);
 addSmbiosCommand(program);
 addStoreCommands(program);
 

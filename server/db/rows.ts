@@ -4,6 +4,7 @@
 // (server/db/postgres/) implement it and pass the same contract suite (server/db/contract/).
 import type {
   BootAreaRecord,
+  BootEvent,
   BootCategory,
   CommandKind,
   CommandState,
@@ -55,13 +56,18 @@ export interface InstalledRecord {
 }
 
 export type MachinePatch = Partial<
-  Pick<Machine, "bootMac" | "category" | "expected" | "inventory" | "fingerprint" | "plan" | "lastSeenAt">
+  Pick<
+    Machine,
+    "bootMac" | "category" | "expected" | "inventory" | "fingerprint" | "plan" | "lastSeenAt" | "bootPath"
+  >
 >;
 
 export interface MachineRows {
   get(id: string): Promise<Machine | undefined>;
   /** Every machine, first seen first. */
   list(): Promise<Machine[]>;
+  /** The machine that last booted from this MAC, if any (the newest when a NIC moved). */
+  lastBootedFrom(mac: string): Promise<Machine | undefined>;
   /** Machines with an expected category (the difference list's candidates). */
   withExpected(): Promise<Machine[]>;
   insert(machine: Machine): Promise<void>;
@@ -222,6 +228,14 @@ export interface BootAreaRows {
   get(machineId: string): Promise<BootAreaRecord | undefined>;
 }
 
+export interface BootEventRows {
+  append(event: Omit<BootEvent, "seq">): Promise<void>;
+  /** Oldest first: the newest `limit`, of one MAC (or of every machine), after `afterSeq` when given. */
+  list(query: { mac?: string; limit: number; afterSeq?: number }): Promise<BootEvent[]>;
+  /** Drops what happened before `at`; how many went. */
+  prune(at: string): Promise<number>;
+}
+
 /** Everything one transaction can touch. */
 export interface Rows {
   machines: MachineRows;
@@ -234,6 +248,7 @@ export interface Rows {
   schedules: ScheduleRows;
   health: HealthRows;
   bootAreas: BootAreaRows;
+  bootEvents: BootEventRows;
 }
 
 /** Statement-level access in one transaction, for tools that move whole tables (the store copy). */

@@ -15,6 +15,9 @@ import { ApiError } from "../errors.js";
 import { BootAreaFiles } from "../maintenance/boot-areas.js";
 import type { MaintenanceService } from "../maintenance/service.js";
 import type { LeaseDurations } from "../queue/reconciler.js";
+import type { Templates } from "../ipxe/render.js";
+import type { BootJournal } from "../site/boot-journal.js";
+import type { SiteStatus } from "../../protocol/index.js";
 import type { Services } from "../services.js";
 import { addBootAreaRoutes } from "./boot-area-routes.js";
 import { addBootRoutes } from "./boot-routes.js";
@@ -25,6 +28,7 @@ import { addMachineRoutes } from "./machine-routes.js";
 import { addMaintenanceRoutes } from "./maintenance-routes.js";
 import { addPolicyRoutes } from "./policy-routes.js";
 import { addQueueRoutes } from "./queue-routes.js";
+import { addSiteRoutes } from "./site-routes.js";
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
 
@@ -42,7 +46,13 @@ export interface AppDeps {
   kernelArgs: string;
   bodyLimitBytes: number;
   assets: { vmlinuz: string; "initramfs.img": string };
-  templates: { boot: string; loader: string; local: string };
+  templates: Templates;
+  /** The boot log's writer: every boot request, DHCP line and TFTP transfer, by MAC and address. */
+  journal: BootJournal;
+  /** The loader as a UKI for UEFI HTTP boot (built on first use, then kept). */
+  loaderUki: () => Promise<string>;
+  /** The managed dnsmasq and TFTP server, when --dhcp is on. */
+  site: () => SiteStatus | null;
   /** How long the loader waits between "what next?" polls while there is nothing to do. */
   idlePollMs: number;
   /** How long a leased command belongs to its agent, by kind. */
@@ -146,5 +156,6 @@ export function buildApp(server: Server, deps: AppDeps): App {
   addMaintenanceRoutes(app, routes);
   addHealthPowerRoutes(app, routes);
   addBootAreaRoutes(app, routes);
+  addSiteRoutes(app, routes);
   return app;
 }

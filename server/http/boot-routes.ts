@@ -1,5 +1,6 @@
 // What a booting machine fetches: the one iPXE script, its own script (enrolled on first sight), the
-// loader's kernel and initramfs, its tailored agent bundle, and a recipe's files; and /healthz.
+// loader's kernel and initramfs (or all of it as one UKI for UEFI HTTP boot), its tailored agent bundle,
+// and a recipe's files; and /healthz. Each boot request goes into the boot log with its address.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -7,7 +8,9 @@ import type { FastifyReply } from "fastify";
 import { z } from "zod";
 import { MacAddress } from "../../protocol/index.js";
 import { ApiError } from "../errors.js";
-import { renderBootScript, renderLoaderScript, renderLocalBootScript } from "../ipxe/render.js";
+import { machineBootScript } from "../ipxe/machine-script.js";
+import { renderBootScript } from "../ipxe/render.js";
+import { UKI_PATH } from "../site/dnsmasq-config.js";
 import type { App, RouteDeps } from "./app.js";
 
 const IPXE_TYPE = "text/plain; charset=utf-8";
@@ -47,9 +50,15 @@ export function addBootRoutes(app: App, deps: RouteDeps): void {
   app.get("/healthz", () => ({ ok: true }));
 
   // The one script every machine gets from DHCP.
-  app.get("/boot.ipxe", (_request, reply) =>
-    reply.type(IPXE_TYPE).send(renderBootScript(deps.templates.boot, deps.advertiseUrl)),
-  );
+  app.get("/boot.ipxe", (request, reply) => {
+    deps.journal.note({
+      source: "http",
+      event: "boot-script",
+      address: request.ip,
+      detail: "GET /boot.ipxe",
+    });
+    return reply.type(IPXE_TYPE).send(renderBootScript(deps.templates.boot, deps.advertiseUrl));
+  });
 
   // Per machine: enroll on first sight, then its loader, or its own disk when it runs its plan.
   app.get(
@@ -63,20 +72,27 @@ export function addBootRoutes(app: App, deps: RouteDeps): void {
     async (request, reply) => {
       const mac = parseMacParam(request.params.mac);
       const uuid = request.query.uuid || null;
-      const { machine, isNew, answer } = await deps.store.recordBootRequest({ mac, uuid, at: new Date() });
+      // iPXE that a TFTP program chained to is pxe-bios/pxe-uefi; a NIC's own iPXE ROM is ipxe.
+      const path = deps.journal.ipxePathFor(request.ip);
+      deps.journal.learn(request.ip, mac);
+      const { machine, isNew, answer, script } = await machineBootScript(deps, {
+        mac,
+        uuid,
+        path,
+        language: "ipxe",
+        at: new Date(),
+      });
+      deps.journal.note({
+        source: "http",
+        event: "boot-script",
+        mac,
+        address: request.ip,
+        detail: `GET /boot/${mac}.ipxe → ${answer} (${path}, machine ${machine.id})`,
+      });
       request.log.info(
-        { machine: machine.id, mac, isNew, category: machine.category, answer },
+        { machine: machine.id, mac, isNew, category: machine.category, answer, path },
         "boot script requested",
       );
-      const script =
-        answer === "local-disk"
-          ? renderLocalBootScript(deps.templates.local, machine.id)
-          : renderLoaderScript(deps.templates.loader, {
-              serverUrl: deps.advertiseUrl,
-              machineId: machine.id,
-              mac,
-              kernelArgs: deps.kernelArgs,
-            });
       return reply.type(IPXE_TYPE).send(script);
     },
   );
@@ -85,7 +101,20 @@ export function addBootRoutes(app: App, deps: RouteDeps): void {
     const { name } = request.params;
     if (name !== "vmlinuz" && name !== "initramfs.img")
       throw new ApiError("not_found", `no asset named ${name}`);
+    deps.journal.note({ source: "http", event: "asset", address: request.ip, detail: `GET /assets/${name}` });
     return sendFile(reply, deps.assets[name]);
+  });
+
+  // UEFI HTTP boot (the DHCP answer to vendor class HTTPClient): the loader as one EFI binary.
+  app.get(UKI_PATH, async (request, reply) => {
+    const path = await deps.loaderUki();
+    deps.journal.note({
+      source: "http",
+      event: "uki",
+      address: request.ip,
+      detail: `${request.method} ${UKI_PATH}`,
+    });
+    return sendFile(reply, path, "application/efi");
   });
 
   // A recipe's files (packages, configuration) for its install script: the target has no other source.

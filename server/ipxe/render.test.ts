@@ -24,6 +24,7 @@ describe("iPXE scripts", () => {
       machineId: "0e0c8a6a-6f5f-4c43-9d57-000000000b01",
       mac: "52:54:00:b0:00:01",
       kernelArgs: "console=tty0 console=ttyS0,115200n8 quiet panic=30",
+      path: "pxe-bios",
     });
     expect(script).toBe(golden("loader.ipxe"));
   });
@@ -45,8 +46,21 @@ describe("iPXE scripts", () => {
         machineId: "m",
         mac: "52:54:00:00:00:01",
         kernelArgs: "",
+        path: "ipxe",
       }),
     ).toThrow(/whitespace/);
+  });
+
+  it("renders the signed chain's grub.cfg for a machine: the loader, or its own disk", () => {
+    const values = {
+      serverUrl: "http://10.77.0.1:8080",
+      machineId: "0e0c8a6a-6f5f-4c43-9d57-000000000b01",
+      mac: "52:54:00:b0:00:01",
+      kernelArgs: "console=ttyS0,115200n8 quiet panic=-1",
+      path: "secure-boot" as const,
+    };
+    expect(renderLoaderScript(loadTemplate("loader-grub"), values)).toBe(golden("loader.grub"));
+    expect(renderLocalBootScript(loadTemplate("local-grub"), values.machineId)).toBe(golden("local.grub"));
   });
 
   it("writes BOOTIF the pxelinux way", () => {

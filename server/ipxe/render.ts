@@ -1,14 +1,35 @@
-// Renders the iPXE scripts in ipxe-scripts/ (pure: template text + values → script text).
+// Renders the boot scripts in ipxe-scripts/ (pure: template text + values → script text): iPXE's, and
+// the grub.cfg the signed chain's GRUB reads over TFTP.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { BootwrightError, type FailureContext, type MacAddress } from "../../protocol/index.js";
+import {
+  BootwrightError,
+  type BootPath,
+  type FailureContext,
+  type MacAddress,
+} from "../../protocol/index.js";
 
 const TEMPLATE_DIR = resolve(import.meta.dirname, "../../ipxe-scripts");
 
-export type TemplateName = "boot" | "loader" | "local";
+const TEMPLATE_FILES = {
+  boot: "boot.ipxe",
+  loader: "loader.ipxe",
+  local: "local.ipxe",
+  "loader-grub": "loader.grub",
+  "local-grub": "local.grub",
+  "fallback-grub": "fallback.grub",
+} as const;
+
+export type TemplateName = keyof typeof TEMPLATE_FILES;
+export type Templates = Readonly<Record<TemplateName, string>>;
 
 export function loadTemplate(name: TemplateName): string {
-  return readFileSync(resolve(TEMPLATE_DIR, `${name}.ipxe`), "utf8");
+  return readFileSync(resolve(TEMPLATE_DIR, TEMPLATE_FILES[name]), "utf8");
+}
+
+export function loadTemplates(): Templates {
+  const entries = Object.keys(TEMPLATE_FILES).map((name) => [name, loadTemplate(name as TemplateName)]);
+  return Object.fromEntries(entries) as Templates;
 }
 
 export class TemplateError extends BootwrightError<"template_error"> {
@@ -44,9 +65,10 @@ export function renderBootScript(template: string, serverUrl: string): string {
   return renderTemplate(template, { serverUrl });
 }
 
+/** The loader's iPXE script, or (same values) the signed chain's grub.cfg. */
 export function renderLoaderScript(
   template: string,
-  args: { serverUrl: string; machineId: string; mac: MacAddress; kernelArgs: string },
+  args: { serverUrl: string; machineId: string; mac: MacAddress; kernelArgs: string; path: BootPath },
 ): string {
   if (/\s/.test(args.serverUrl))
     throw new TemplateError(`server URL contains whitespace: ${args.serverUrl}`, {

@@ -50,6 +50,15 @@ const COMPUTE: { readonly [K in ComputedFact]: (inv: Inventory) => FactReading }
   bootMac: (inv) => inv.bootMac,
   storageControllerVendorIds: (inv) => (inv.details?.storageControllers ?? []).map((c) => c.vendorId),
   hasRaidController: (inv) => (inv.details?.storageControllers ?? []).some((c) => c.raid),
+  secureBoot: (inv) => inv.details?.secureBoot ?? null,
+  bootPath: (inv) => inv.details?.bootPath ?? null,
+  switchName: (inv) => {
+    const neighbour = inv.details?.network?.lldpNeighbour;
+    return neighbour ? (neighbour.systemName ?? neighbour.chassisId) : null;
+  },
+  switchPort: (inv) => inv.details?.network?.lldpNeighbour?.portId ?? null,
+  switchPortDescription: (inv) => inv.details?.network?.lldpNeighbour?.portDescription ?? null,
+  vlan: (inv) => inv.details?.network?.lldpNeighbour?.vlan ?? null,
 };
 
 export function computeFact(inventory: Inventory, fact: ComputedFact): FactReading {

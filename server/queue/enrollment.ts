@@ -1,7 +1,13 @@
 // Enrollment: iPXE asks for a machine's script (a new machine is `discovered`), the loader posts its
 // inventory (→ `inventoried`, its fingerprint, the marker check). The pure rules are
 // enrollment-rules.ts; identity is protocol's machineIdentity.
-import { machineIdentity, type Inventory, type MacAddress, type Machine } from "../../protocol/index.js";
+import {
+  machineIdentity,
+  type BootPath,
+  type Inventory,
+  type MacAddress,
+  type Machine,
+} from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
 import { ServerError } from "../errors.js";
 import { configurationFingerprint } from "../fingerprint.js";
@@ -14,6 +20,8 @@ export interface BootRequest {
   mac: MacAddress;
   /** SMBIOS UUID iPXE reported, if any (identity falls back to the MAC). */
   uuid: string | null;
+  /** How it came: iPXE (from a ROM or chained from PXE) or the signed chain's GRUB. */
+  path: BootPath;
   at: Date;
 }
 
@@ -54,22 +62,37 @@ function newMachine(id: string, bootMac: MacAddress, at: string, inventory: Inve
     lastSeenAt: at,
     fingerprint: inventory ? configurationFingerprint(inventory) : null,
     plan: null,
+    bootPath: inventory?.details?.bootPath ?? null,
     inventory,
   };
 }
 
+/**
+ * Who asks for a boot script: the UUID iPXE reports (else its MAC), or, for a client that knows no UUID
+ * (the signed chain's GRUB), the machine that last booted from this MAC.
+ */
+async function bootRequestIdentity(rows: Rows, request: BootRequest): Promise<string> {
+  if (request.uuid !== null) return machineIdentity(request.uuid, request.mac);
+  return (await rows.machines.lastBootedFrom(request.mac))?.id ?? request.mac;
+}
+
 export async function recordBootRequest(rows: Rows, request: BootRequest): Promise<BootAnswer> {
   const at = request.at.toISOString();
-  const id = machineIdentity(request.uuid, request.mac);
+  const id = await bootRequestIdentity(rows, request);
   const existing = await findSameMachine(rows, id, request.mac, at);
   let answer: BootAnswer["answer"] = "loader";
   if (existing) {
     answer = bootAnswer(existing.category, (await awaitingCallHome(rows, id)) !== undefined);
-    await rows.machines.update(id, { bootMac: request.mac, lastSeenAt: at });
-    await rows.log.append(id, at, "boot-script", { mac: request.mac, answer });
+    await rows.machines.update(id, { bootMac: request.mac, lastSeenAt: at, bootPath: request.path });
+    await rows.log.append(id, at, "boot-script", { mac: request.mac, answer, path: request.path });
   } else {
-    await rows.machines.insert(newMachine(id, request.mac, at, null));
-    await rows.log.append(id, at, "discovered", { mac: request.mac, uuid: request.uuid, via: "ipxe" });
+    await rows.machines.insert({ ...newMachine(id, request.mac, at, null), bootPath: request.path });
+    await rows.log.append(id, at, "discovered", {
+      mac: request.mac,
+      uuid: request.uuid,
+      via: request.path === "secure-boot" ? "grub" : "ipxe",
+      path: request.path,
+    });
   }
   return { machine: await mustGet(rows, id), isNew: !existing, answer };
 }
@@ -80,6 +103,7 @@ export async function recordInventory(rows: Rows, inventory: Inventory, when: Da
   const id = machineIdentity(inventory.system.uuid, inventory.bootMac);
   const existing = await findSameMachine(rows, id, inventory.bootMac, at);
   const category = categoryAfterInventory(existing?.category);
+  const bootPath = inventory.details?.bootPath ?? existing?.bootPath ?? null;
   if (existing)
     await rows.machines.update(id, {
       bootMac: inventory.bootMac,
@@ -87,6 +111,7 @@ export async function recordInventory(rows: Rows, inventory: Inventory, when: Da
       inventory,
       fingerprint: configurationFingerprint(inventory),
       lastSeenAt: at,
+      bootPath,
     });
   else {
     await rows.machines.insert(newMachine(id, inventory.bootMac, at, inventory));
@@ -96,7 +121,12 @@ export async function recordInventory(rows: Rows, inventory: Inventory, when: Da
       via: "inventory",
     });
   }
-  await rows.log.append(id, at, "inventory", { from: existing?.category ?? null, to: category });
+  await rows.log.append(id, at, "inventory", {
+    from: existing?.category ?? null,
+    to: category,
+    path: bootPath,
+    secureBoot: inventory.details?.secureBoot ?? null,
+  });
   const run = await rows.runs.active(id);
   // In maintenance the loader is the maintenance environment: its disk's marker changes nothing.
   if (run) await rows.log.append(id, at, "maintenance-image-booted", { run: run.id, state: run.state });

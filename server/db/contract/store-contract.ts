@@ -66,6 +66,7 @@ async function insertMachine(rows: Rows, id: string): Promise<void> {
     lastSeenAt: AT,
     fingerprint: null,
     plan: null,
+    bootPath: "ipxe",
     inventory: sampleInventory(),
   });
 }

@@ -141,4 +141,17 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      machine_id  TEXT PRIMARY KEY,
      record_json TEXT NOT NULL
    );`,
+
+  `ALTER TABLE machines ADD COLUMN boot_path TEXT;
+   CREATE TABLE boot_events (
+     seq     BIGSERIAL PRIMARY KEY,
+     at      TEXT NOT NULL,
+     mac     TEXT,
+     address TEXT,
+     source  TEXT NOT NULL,
+     event   TEXT NOT NULL,
+     detail  TEXT NOT NULL
+   );
+   CREATE INDEX boot_events_by_mac ON boot_events (mac, seq);
+   CREATE INDEX boot_events_by_time ON boot_events (at);`,
 ];

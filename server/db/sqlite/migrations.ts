@@ -162,4 +162,19 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      machine_id  TEXT PRIMARY KEY,
      record_json TEXT NOT NULL                      -- protocol BootAreaRecord; bytes in <data>/boot-areas
    ) STRICT;`,
+
+  // Site boot (issue 16): how a machine last booted toward us, and the boot log: DHCP (the managed
+  // dnsmasq's lines), TFTP and HTTP boot requests, by MAC where known, else by address.
+  `ALTER TABLE machines ADD COLUMN boot_path TEXT;
+   CREATE TABLE boot_events (
+     seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+     at      TEXT NOT NULL,
+     mac     TEXT,                                    -- null while only the address is known
+     address TEXT,
+     source  TEXT NOT NULL,                           -- dhcp | tftp | http
+     event   TEXT NOT NULL,
+     detail  TEXT NOT NULL
+   ) STRICT;
+   CREATE INDEX boot_events_by_mac ON boot_events (mac, seq);
+   CREATE INDEX boot_events_by_time ON boot_events (at);`,
 ];

@@ -1,7 +1,7 @@
 // The machines table: one row per machine, its inventory, plan, installed target and power settings as
 // JSON. Rows are a boundary too: a row that no longer parses is reported with its id, not passed on.
 import { z } from "zod";
-import { BootCategory, Inventory, Machine, PowerSettings } from "../../../protocol/index.js";
+import { BootCategory, BootPath, Inventory, Machine, PowerSettings } from "../../../protocol/index.js";
 import { ServerError } from "../../errors.js";
 import type { InstalledRecord, MachinePatch, MachineRows } from "../rows.js";
 import type { Sql, SqlValue } from "../sql.js";
@@ -18,6 +18,7 @@ const MachineRow = z.object({
   inventory_json: z.string().nullable(),
   first_seen_at: z.string(),
   last_seen_at: z.string(),
+  boot_path: BootPath.nullable(),
 });
 
 const Installed = z.object({
@@ -45,6 +46,7 @@ export function toMachine(raw: unknown): Machine {
     plan: row.plan_json === null ? null : MachinePlan.parse(JSON.parse(row.plan_json)),
     firstSeenAt: row.first_seen_at,
     lastSeenAt: row.last_seen_at,
+    bootPath: row.boot_path,
     inventory,
   };
 }
@@ -60,6 +62,7 @@ const COLUMNS: { [K in keyof Required<MachinePatch>]: [string, (value: MachinePa
   fingerprint: ["fingerprint", (v) => v ?? null],
   plan: ["plan_json", (v) => json(v ?? null)],
   lastSeenAt: ["last_seen_at", (v) => v ?? null],
+  bootPath: ["boot_path", (v) => v ?? null],
 };
 
 export class MachineTable implements MachineRows {
@@ -74,6 +77,14 @@ export class MachineTable implements MachineRows {
     return (await this.sql.all("SELECT * FROM machines ORDER BY first_seen_at, id")).map(toMachine);
   }
 
+  async lastBootedFrom(mac: string): Promise<Machine | undefined> {
+    const row = await this.sql.get(
+      "SELECT * FROM machines WHERE boot_mac = ? ORDER BY last_seen_at DESC, id LIMIT 1",
+      [mac],
+    );
+    return row === undefined ? undefined : toMachine(row);
+  }
+
   async withExpected(): Promise<Machine[]> {
     return (await this.sql.all("SELECT * FROM machines WHERE expected IS NOT NULL ORDER BY id")).map(
       toMachine,
@@ -83,8 +94,8 @@ export class MachineTable implements MachineRows {
   async insert(m: Machine): Promise<void> {
     await this.sql.run(
       `INSERT INTO machines (id, boot_mac, category, expected, fingerprint, plan_json, inventory_json,
-                             first_seen_at, last_seen_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                             first_seen_at, last_seen_at, boot_path)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         m.id,
         m.bootMac,
@@ -95,6 +106,7 @@ export class MachineTable implements MachineRows {
         json(m.inventory),
         m.firstSeenAt,
         m.lastSeenAt,
+        m.bootPath,
       ],
     );
   }

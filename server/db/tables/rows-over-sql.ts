@@ -1,6 +1,7 @@
 // The store's rows over one connection's SQL (SQLite or PostgreSQL): the row classes, one per table group.
 import type { Rows } from "../rows.js";
 import type { Sql } from "../sql.js";
+import { BootEventTable } from "./boot-events.js";
 import { CommandTable } from "./commands.js";
 import { ImageTable, UploadTable } from "./images.js";
 import { LogTable, PolicyTable } from "./log-policy.js";
@@ -19,5 +20,6 @@ export function rowsOver(sql: Sql): Rows {
     schedules: new ScheduleTable(sql),
     health: new HealthTable(sql),
     bootAreas: new BootAreaTable(sql),
+    bootEvents: new BootEventTable(sql),
   };
 }
