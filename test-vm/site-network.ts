@@ -18,7 +18,11 @@ function ip(args: string[]): void {
 /** Stops a child by its PID: SIGTERM, then SIGKILL after 5 s. */
 export async function stopChild(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once("exit", () => { done(); }));
+  const exited = new Promise<void>((done) =>
+    child.once("exit", () => {
+      done();
+    }),
+  );
   child.kill("SIGTERM");
   const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
   await exited;

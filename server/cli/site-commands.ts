@@ -51,7 +51,9 @@ export function addSiteCommands(program: Command): void {
       const query = new URLSearchParams();
       if (mac) query.set("mac", mac.toLowerCase());
       if (opts.limit) query.set("limit", opts.limit);
-      const log = BootLog.parse(await getJson(`${clientServerUrl(opts.server)}/v1/boot-log?${query.toString()}`));
+      const log = BootLog.parse(
+        await getJson(`${clientServerUrl(opts.server)}/v1/boot-log?${query.toString()}`),
+      );
       print(opts, log, () => formatBootLog(log));
     });
 }

@@ -24,7 +24,9 @@ function curl(args: string[]): Promise<{ code: number | null; stderr: string }> 
     });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.on("close", (code) => { resolve({ code, stderr }); });
+    child.on("close", (code) => {
+      resolve({ code, stderr });
+    });
   });
 }
 

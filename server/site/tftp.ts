@@ -189,7 +189,11 @@ export class TftpServer {
 
   async close(): Promise<void> {
     await Promise.all([...this.transfers].map((transfer) => transfer.abort("server stopping")));
-    await new Promise<void>((resolve) => this.socket.close(() => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      this.socket.close(() => {
+        resolve();
+      }),
+    );
   }
 
   private onRequest(packet: Buffer, peer: RemoteInfo): void {
