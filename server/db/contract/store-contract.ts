@@ -133,6 +133,56 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    it("the boot path round-trips; a MAC names the machine that last booted from it", async () => {
+      const id = freshId();
+      const mac = `52:54:00:${id.slice(-6, -4)}:${id.slice(-4, -2)}:${id.slice(-2)}`.toLowerCase();
+      await tx(async (rows) => {
+        await insertMachine(rows, id);
+        await rows.machines.update(id, {
+          bootMac: mac,
+          bootPath: "secure-boot",
+          lastSeenAt: "2030-01-01T00:00:00.000Z",
+        });
+      });
+      await tx(async (rows) => {
+        expect(await rows.machines.get(id)).toMatchObject({ bootPath: "secure-boot", bootMac: mac });
+        expect((await rows.machines.lastBootedFrom(mac))?.id).toBe(id);
+        expect(await rows.machines.lastBootedFrom("52:54:00:ff:ff:fe")).toBeUndefined();
+      });
+    });
+
+    it("the boot log: oldest first, by MAC, after a sequence number, and pruned by time", async () => {
+      const mac = "52:54:00:b1:00:01";
+      const event = (at: string, detail: string, eventMac: string | null = mac) => ({
+        at,
+        mac: eventMac,
+        address: "10.77.0.100",
+        source: "tftp" as const,
+        event: "tftp-sent",
+        detail,
+      });
+      await tx(async (rows) => {
+        await rows.bootEvents.append(event("2000-01-01T00:00:00.000Z", "old"));
+        await rows.bootEvents.append(event("2031-01-01T00:00:00.000Z", "shimx64.efi"));
+        await rows.bootEvents.append(event("2031-01-01T00:00:01.000Z", "someone else", null));
+        await rows.bootEvents.append(event("2031-01-01T00:00:02.000Z", "grubx64.efi"));
+      });
+      const mine = await tx((rows) => rows.bootEvents.list({ mac, limit: 10 }));
+      expect(mine.map((e) => e.detail)).toEqual(["old", "shimx64.efi", "grubx64.efi"]);
+      expect((await tx((rows) => rows.bootEvents.list({ mac, limit: 1 }))).map((e) => e.detail)).toEqual([
+        "grubx64.efi",
+      ]);
+      const after = mine[1]?.seq ?? 0;
+      expect(
+        (await tx((rows) => rows.bootEvents.list({ mac, limit: 10, afterSeq: after }))).map((e) => e.detail),
+      ).toEqual(["grubx64.efi"]);
+      expect(await tx((rows) => rows.bootEvents.prune("2001-01-01T00:00:00.000Z"))).toBeGreaterThanOrEqual(1);
+      expect((await tx((rows) => rows.bootEvents.list({ mac, limit: 10 }))).map((e) => e.detail)).toEqual([
+        "shimx64.efi",
+        "grubx64.efi",
+      ]);
+    });
+
     it("the step log keeps the order it was written in", async () => {
       const id = freshId();
       await tx(async (rows) => {
