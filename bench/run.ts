@@ -12,6 +12,7 @@ import {
 } from "node:fs";
 import { availableParallelism } from "node:os";
 import { bootFigures } from "./boot.js";
+import { siteBootFigures } from "./site-boot.js";
 import { agentFigures } from "./agent.js";
 import { formatFigure, type Figure } from "./figures.js";
 import { captureFigures } from "./capture.js";
@@ -52,7 +53,9 @@ const BENCHES: Bench[] = [
   // One run makes queue.* and store.* (the same load on SQLite, then on PostgreSQL).
   { prefix: "queue.", also: ["store."], run: queueFigures },
   { prefix: "policy.", run: policyFigures },
-  { prefix: "boot.", run: bootFigures },
+  { prefix: "boot.ipxe", also: ["boot.inventory"], run: bootFigures },
+  // The site-boot figures: UEFI PXE, UEFI HTTP and Secure Boot against the iPXE ROM, in namespaces.
+  { prefix: "boot.uefi_", also: ["boot.secureboot"], run: siteBootFigures },
   // One run makes the install.* and batch*.* figures (they share the images, the server and the VMs).
   { prefix: "install.", also: ["batch"], run: () => installFigures(process.argv[2] ?? "") },
   { prefix: "capture.", run: captureFigures },

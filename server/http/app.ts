@@ -122,6 +122,15 @@ export function buildApp(server: Server, deps: AppDeps): App {
       },
       "request",
     );
+    // A boot request that failed goes into the boot log too: the machine's side of "why did it not boot".
+    const path = request.url.split("?")[0] ?? "";
+    if (reply.statusCode >= 400 && /^\/(boot|assets)[/.]/.test(path))
+      deps.journal.note({
+        source: "http",
+        event: "http-error",
+        address: request.ip,
+        detail: `${request.method} ${path} → ${reply.statusCode}`,
+      });
     done();
   });
 
