@@ -75,6 +75,19 @@ async function enrolled(server: SiteServer, vm: Vm, id: string): Promise<Machine
     });
 }
 
+/** Expect installed; wait until the installed OS has called home (or fail with the console's story). */
+async function installAndCallHome(server: SiteServer, vm: Vm, id: string): Promise<void> {
+  const expected = await server.request("PUT", `/v1/machines/${id}/expected`, { category: "installed" });
+  expect(expected.status).toBe(200);
+  const done = await server
+    .waitForMachine(id, (m) => m?.category === "installed" || m?.category === "failed", 300_000)
+    .catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${vm.describe()}`);
+    });
+  if (done.category !== "installed") throw new Error(`${id} ended ${done.category}\n${vm.describe()}`);
+  await vm.waitForConsole(new RegExp(`bootwright-os: called home machine=${id}`), 60_000);
+}
+
 describe("a site network with its own DHCP server: our server in proxy mode", () => {
   let site: SiteNetwork;
   let server: SiteServer;
@@ -88,6 +101,14 @@ describe("a site network with its own DHCP server: our server in proxy mode", ()
     site.startSwitch(SWITCH.name, SWITCH.port);
     server = await SiteServer.start(site, { dataDir: join(dir, "proxy-server"), dhcp: "proxy" });
     servers.push(server);
+    await server.addImage((await buildOsImage({ kind: "tiny" })).paths.zst, "tiny");
+    const policy = {
+      rules: [
+        { name: "http-booted", match: [{ fact: "bootPath", equals: "uefi-http" }], plan: { image: "tiny" } },
+      ],
+    };
+    const set = await server.request("PUT", "/v1/policy", { format: "json", source: JSON.stringify(policy) });
+    expect(set.status).toBe(200);
   }, 120_000);
 
   it("UEFI PXE: firmware → our proxy's offer → TFTP ipxe.efi → /boot.ipxe → enrolled, with the switch port", async () => {
@@ -116,10 +137,12 @@ describe("a site network with its own DHCP server: our server in proxy mode", ()
     );
   });
 
-  it("UEFI HTTP boot: the firmware fetches the loader UKI named in the proxy's answer and enrolls", async () => {
+  it("UEFI HTTP boot: the firmware fetches the loader UKI named in the proxy's answer, enrolls, installs, boots its disk", async () => {
     const ids = { mac: "52:54:00:51:00:02", uuid: "0e0c8a6a-6f5f-4c43-9d57-000000005102" };
     // OVMF's IPv4 PXE off: it goes on to HTTP boot, asking as vendor class HTTPClient.
-    const vm = startVm(site, "uefi-http", "uefi", { kind: "site", nic: "firmware", uefiPxe: false }, ids);
+    const vm = startVm(site, "uefi-http", "uefi", { kind: "site", nic: "firmware", uefiPxe: false }, ids, {
+      disksMiB: [256],
+    });
     const machine = await enrolled(server, vm, ids.uuid);
     expect(machine.bootPath).toBe("uefi-http");
     expect(machine.inventory?.details?.bootPath).toBe("uefi-http");
@@ -127,6 +150,11 @@ describe("a site network with its own DHCP server: our server in proxy mode", ()
     const events = (await server.bootLog(ids.mac)).events.map((e) => `${e.source} ${e.event} ${e.detail}`);
     expect(events).toContainEqual(expect.stringMatching(/^http uki GET \/boot\/bootwright\.efi/));
     expect(vm.console()).toMatch(/Start HTTP Boot over IPv4/);
+
+    // Install on this path too: nothing answers "local disk" before the loader here, so the loader
+    // points BootNext at the disk before it reboots, and the firmware boots the disk's shim once.
+    await installAndCallHome(server, vm, ids.uuid);
+    expect(vm.console()).toMatch(/next boot: the disk/);
   });
 
   it("BIOS: the iPXE ROM as PXE client gets /boot.ipxe and enrolls, though dnsmasq was SIGKILLed at power-on", async () => {
@@ -191,20 +219,8 @@ describe("an isolated network (a factory line): our server is its only DHCP serv
     expect(machine.inventory?.details?.network?.dhcpServer).toBe("10.77.2.1");
     expect(vm.console()).toMatch(/bootwright: loading the loader for 52:54:00:52:00:01 \(signed chain\)/);
 
-    const expected = await server.request("PUT", `/v1/machines/${ids.uuid}/expected`, {
-      category: "installed",
-    });
-    expect(expected.status).toBe(200);
-    await server
-      .waitForMachine(ids.uuid, (m) => m?.category === "installed" || m?.category === "failed", 300_000)
-      .catch((err: unknown) => {
-        throw new Error(`${String(err)}\n${vm.describe()}`);
-      });
-    const installed = await server.machine(ids.uuid);
-    if (installed?.category !== "installed")
-      throw new Error(`ended ${installed?.category}\n${vm.describe()}`);
-    // The disk boot went through GRUB's local-disk answer, then shim and GRUB on the disk: the tiny OS.
-    await vm.waitForConsole(new RegExp(`bootwright-os: called home machine=${ids.uuid}`), 60_000);
+    // The disk boot goes through GRUB's local-disk answer, then shim and GRUB on the disk: the tiny OS.
+    await installAndCallHome(server, vm, ids.uuid);
     const log = (await server.bootLog(ids.mac)).events.map((e) => `${e.source} ${e.event} ${e.detail}`);
     expect(log).toContainEqual(expect.stringMatching(/^tftp tftp-sent shimx64\.efi/));
     expect(log).toContainEqual(

@@ -13,9 +13,7 @@ import type { MachineIdentity, Phase } from "../installer/plugin.js";
 import { readDisks } from "../inventory/disks.js";
 import { loadVerifiedAgent } from "./agent-runner.js";
 import { runMaintenance } from "./maintenance-runner.js";
-import { sleep } from "../shared/backoff.js";
 import { say } from "./console.js";
-import { run } from "../shared/run-command.js";
 
 export interface CommandContext {
   machine: MachineIdentity;
@@ -26,6 +24,8 @@ export interface CommandContext {
   signal: AbortSignal;
   /** Root of /sys and /dev (tests point it elsewhere). */
   root: string;
+  /** Reboots into the installed system (agent/loader/disk-boot.ts); never returns. */
+  rebootToDisk: () => Promise<never>;
 }
 
 const CHECK_BYTES = 2 ** 20;
@@ -79,7 +79,7 @@ export async function runCommand(command: LeasedCommand, ctx: CommandContext): P
       return { kind: "write-image", ...ran };
     }
     case "boot-installed":
-      return bootInstalled();
+      return bootInstalled(ctx);
     case "run-maintenance":
       return runMaintenance(command, ctx);
     case "resolve-policy":
@@ -91,11 +91,9 @@ export async function runCommand(command: LeasedCommand, ctx: CommandContext): P
  * Reboots into the installed system. No result is posted: the installed OS calling home completes the
  * command on the server (and if it never does, the lease running out fails the machine with the reason).
  */
-async function bootInstalled(): Promise<never> {
+async function bootInstalled(ctx: CommandContext): Promise<never> {
   say("ok", "rebooting into the installed system");
-  await run("sync", [], { timeoutMs: 30_000 }).catch(() => undefined);
-  await run("reboot", ["-f"], { timeoutMs: 10_000 });
-  for (;;) await sleep(60_000);
+  return ctx.rebootToDisk();
 }
 
 /**

@@ -6,6 +6,7 @@ import { sleep } from "../shared/backoff.js";
 import { say } from "./console.js";
 import { loaderSettings } from "./kernel-cmdline.js";
 import { listenForLldp } from "./lldp-listener.js";
+import { rebootToDisk } from "./disk-boot.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
 import { run } from "../shared/run-command.js";
@@ -92,8 +93,7 @@ async function main(): Promise<void> {
       image: inventory.installedMarker?.image,
       planHash: inventory.installedMarker?.planHash,
     });
-    await run("reboot", ["-f"], { timeoutMs: 10_000 });
-    for (;;) await sleep(IDLE_FOREVER_MS);
+    await rebootToDisk(settings.bootPath);
   }
 
   // Ask what to do next, run what the server leases us, report the result; wait when there is nothing.
@@ -131,6 +131,7 @@ async function main(): Promise<void> {
         gatherInventory: () => gatherInventory(bootNic.mac, extras),
         signal: AbortSignal.timeout(command.timeoutMs),
         root: "/",
+        rebootToDisk: () => rebootToDisk(settings.bootPath),
       });
       result = { leaseId: command.leaseId, outcome: "succeeded", output };
       say("ok", "command succeeded", { kind: command.kind, ms: Math.round(performance.now() - started) });

@@ -53,7 +53,10 @@ describe("boot journal", () => {
     const dir = mkdtempSync(join(tmpdir(), "bw-journal-"));
     const store = new Services(SqliteStore.open(join(dir, "store.sqlite")));
     const arp = join(dir, "arp");
-    writeFileSync(arp, "IP address HW type Flags HW address Mask Device\n10.0.0.7 0x1 0x2 52:54:00:00:00:07 * br0\n");
+    writeFileSync(
+      arp,
+      "IP address HW type Flags HW address Mask Device\n10.0.0.7 0x1 0x2 52:54:00:00:00:07 * br0\n",
+    );
     return { journal: new BootJournal(store, pino({ level: "silent" }), arp), store };
   }
 

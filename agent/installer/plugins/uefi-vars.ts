@@ -12,83 +12,19 @@
 // Note for OVMF under QEMU: when QEMU passes a boot order (bootindex=…), OVMF rewrites BootOrder to match
 // it on every boot, so a BootOrder we write lasts until the next boot there; BootNext and our own
 // variables are kept. On real firmware BootOrder persists.
-import { join } from "node:path";
-import { readDisks } from "../../inventory/disks.js";
-import { devicePath, listDir } from "../../inventory/sysfs.js";
+import { readBootOptions, readGlobalNumbers } from "../boot-options.js";
 import {
   bootName,
   bootNextFor,
-  classifyLoadOption,
-  describeDevicePath,
   efivarData,
   efivarFile,
   encodeBootNumbers,
   NV_BS_RT,
-  parseBootNumbers,
-  parseLoadOption,
-  pciChainOfSysfs,
   reorderBootOrder,
-  type BootClass,
 } from "../efi-boot.js";
 import { BOOTWRIGHT_GUID, ensureEfivarfs, GLOBAL_GUID, readEfivar, writeEfivar } from "../efivarfs.js";
-import type { InstallerPlugin, StepContext } from "../plugin.js";
+import type { InstallerPlugin } from "../plugin.js";
 import { uefiVarsProbe } from "../probes/uefi-vars.js";
-
-/** PCI function chain → what it is, from the machine's disks and NICs in sysfs. */
-async function pciKinds(root: string): Promise<Map<string, "disk" | "network">> {
-  const kinds = new Map<string, "disk" | "network">();
-  const add = (chain: string | undefined, kind: "disk" | "network"): void => {
-    if (chain === undefined) return;
-    // A chain that is both (never on sane hardware) stays unknown.
-    if (kinds.has(chain) && kinds.get(chain) !== kind) kinds.delete(chain);
-    else kinds.set(chain, kind);
-  };
-  for (const disk of await readDisks(root))
-    add(pciChainOfSysfs((await devicePath(root, join(root, "sys/block", disk.name))) ?? ""), "disk");
-  for (const nic of await listDir(join(root, "sys/class/net")))
-    add(pciChainOfSysfs((await devicePath(root, join(root, "sys/class/net", nic))) ?? ""), "network");
-  return kinds;
-}
-
-async function readGlobalNumbers(root: string, name: string): Promise<number[] | undefined> {
-  const file = await readEfivar(root, name, GLOBAL_GUID);
-  return file ? parseBootNumbers(efivarData(file)) : undefined;
-}
-
-interface OptionReport {
-  option: string;
-  description: string;
-  class: BootClass;
-  active: boolean;
-  path: string;
-}
-
-async function readOptions(ctx: StepContext, order: readonly number[]): Promise<OptionReport[]> {
-  const kinds = await pciKinds(ctx.root);
-  const options: OptionReport[] = [];
-  for (const n of order) {
-    const file = await readEfivar(ctx.root, bootName(n), GLOBAL_GUID);
-    if (!file) {
-      options.push({
-        option: bootName(n),
-        description: "(missing)",
-        class: "other",
-        active: false,
-        path: "",
-      });
-      continue;
-    }
-    const option = parseLoadOption(efivarData(file));
-    options.push({
-      option: bootName(n),
-      description: option.description,
-      class: classifyLoadOption(option, kinds),
-      active: (option.attributes & 1) === 1,
-      path: describeDevicePath(option.nodes),
-    });
-  }
-  return options;
-}
 
 export const uefiVars: InstallerPlugin = {
   ...uefiVarsProbe,
@@ -126,7 +62,13 @@ export const uefiVars: InstallerPlugin = {
         await ensureEfivarfs(ctx.root, ctx.exec, ctx.signal);
         const before = (await readGlobalNumbers(ctx.root, "BootOrder")) ?? [];
         const bootCurrent = (await readGlobalNumbers(ctx.root, "BootCurrent"))?.[0];
-        const options = await readOptions(ctx, before);
+        const options = (await readBootOptions(ctx.root, before)).map((o) => ({
+          option: o.option,
+          description: o.description,
+          class: o.class,
+          active: o.active,
+          path: o.path,
+        }));
         const report = {
           wanted: wish ?? null,
           before: before.map(bootName),
