@@ -20,7 +20,7 @@ import { build } from "esbuild";
 import { NODE_REQUIRE_BANNER } from "./esbuild-node.js";
 import { INITRAMFS_TOOLS } from "../agent/installer/tools.js";
 import { LLDP_LISTENER } from "../agent/loader/lldp-listener.js";
-import { moduleClosure, moduleName, parseModuleList } from "./kernel-modules.js";
+import { isSignedModule, moduleClosure, moduleName, parseModuleList } from "./kernel-modules.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BUILD = join(ROOT, "build");
@@ -209,6 +209,10 @@ async function main(): Promise<void> {
     for (const [linked, real] of sharedLibraries(binary)) copyInto(staging, linked.slice(1), real, 0o755);
   for (const binary of EXTRA_BINARIES) copyInto(staging, binary.slice(1), binary, 0o755);
   const moduleRoot = join(staging, "lib/modules", kernelVersion);
+  // Secure Boot locks the kernel down: a module without Debian's signature would not load there.
+  const unsigned = modules.filter((mod) => !isSignedModule(readFileSync(join(modulesDir, mod))));
+  if (unsigned.length)
+    throw new Error(`modules without a signature (Secure Boot would refuse them): ${unsigned.join(", ")}`);
   for (const mod of modules)
     copyInto(staging, join("lib/modules", kernelVersion, mod), join(modulesDir, mod), 0o644);
   for (const file of ["modules.builtin", "modules.builtin.modinfo", "modules.order"]) {

@@ -1,6 +1,14 @@
 // Module closure through modules.dep, on a sample in the format depmod writes (Debian: .ko.xz).
 import { describe, expect, it } from "vitest";
-import { moduleClosure, moduleName, parseModuleList, parseModulesDep } from "./kernel-modules.js";
+import {
+  isSignedModule,
+  moduleClosure,
+  moduleName,
+  parseModuleList,
+  parseModulesDep,
+} from "./kernel-modules.js";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
 const MODULES_DEP = [
   "kernel/drivers/net/virtio_net.ko.xz: kernel/drivers/net/net_failover.ko.xz kernel/net/core/failover.ko.xz",
@@ -92,5 +100,16 @@ describe("parseModuleList", () => {
 
   it("is empty for only comments", () => {
     expect(parseModuleList("# nothing\n\n")).toEqual([]);
+  });
+});
+
+describe("isSignedModule", () => {
+  const kernel = join(import.meta.dirname, "../build/kernel");
+  it("knows Debian's signed modules from one whose signature was cut", () => {
+    const version = readFileSync(join(kernel, "VERSION"), "utf8").trim();
+    const dir = join(kernel, "lib/modules", version, "kernel/drivers/net");
+    const virtioNet = readFileSync(join(dir, readdirSync(dir).find((f) => f.startsWith("virtio_net")) ?? ""));
+    expect(isSignedModule(virtioNet)).toBe(true);
+    expect(isSignedModule(virtioNet.subarray(0, virtioNet.length - 600))).toBe(false);
   });
 });

@@ -61,3 +61,17 @@ export function parseModuleList(text: string): string[] {
     .map((line) => line.replace(/#.*/, "").trim())
     .filter(Boolean);
 }
+
+/**
+ * The marker scripts/sign-file appends after a module's signature (include/linux/module_signature.h):
+ * under Secure Boot the kernel locks down and loads only signed modules, so every module we ship must be
+ * Debian's signed one, byte for byte (no stripping, no recompression that drops it).
+ */
+const MODULE_SIGNATURE_MARKER = Buffer.from("~Module signature appended~\n");
+
+export function isSignedModule(bytes: Buffer): boolean {
+  return (
+    bytes.length > MODULE_SIGNATURE_MARKER.length &&
+    bytes.subarray(bytes.length - MODULE_SIGNATURE_MARKER.length).equals(MODULE_SIGNATURE_MARKER)
+  );
+}

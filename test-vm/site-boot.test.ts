@@ -218,6 +218,8 @@ describe("an isolated network (a factory line): our server is its only DHCP serv
     // Our dnsmasq leased the address: full mode.
     expect(machine.inventory?.details?.network?.dhcpServer).toBe("10.77.2.1");
     expect(vm.console()).toMatch(/bootwright: loading the loader for 52:54:00:52:00:01 \(signed chain\)/);
+    // Locked down by Secure Boot, the kernel loaded our (Debian-signed) modules: the NIC came up through them.
+    expect(vm.console()).toMatch(/drivers loaded: .*\bvirtio_net\b/);
 
     // The disk boot goes through GRUB's local-disk answer, then shim and GRUB on the disk: the tiny OS.
     await installAndCallHome(server, vm, ids.uuid);
