@@ -11,22 +11,28 @@ async function reconciledCommands(rows: Rows, machineId: string): Promise<Comman
   return (await rows.commands.pending(machineId)).filter((command) => command.kind !== "run-maintenance");
 }
 
-/** Brings one machine's queue in line with its difference. */
-export async function reconcileMachine(rows: Rows, id: string, at: string): Promise<void> {
-  const machine = await mustGet(rows, id);
+/**
+ * Brings one machine's queue in line with its difference, and returns the machine as it then is.
+ * `known`: the machine as the caller just wrote it, in this transaction (saves reading it again).
+ */
+export async function reconcileMachine(
+  rows: Rows,
+  id: string,
+  at: string,
+  known?: Machine,
+): Promise<Machine> {
+  const machine = known ?? (await mustGet(rows, id));
   const difference = differenceOf(machine);
   if (difference?.commands[0]?.kind === "resolve-policy") {
     const planned = await resolvePlan(rows, machine, at);
-    if (planned.ok) {
-      await reconcileMachine(rows, id, at);
-      return;
-    }
+    // Planning moved the machine (plan, category): read it again.
+    if (planned.ok) return reconcileMachine(rows, id, at);
     for (const command of await reconciledCommands(rows, id)) await cancel(rows, id, command.id, at);
     await rows.log.append(id, at, "difference-blocked", {
       expected: difference.expected,
       reason: planned.reason,
     });
-    return;
+    return machine;
   }
   const pending = (await reconciledCommands(rows, id)).map((command) => ({
     id: command.id,
@@ -44,6 +50,7 @@ export async function reconcileMachine(rows: Rows, id: string, at: string): Prom
       expected: difference.expected,
       reason: difference.blocked,
     });
+  return machine;
 }
 
 /** Sets (or clears) what the machine is expected to be, and queues the commands that close the gap. */

@@ -82,14 +82,19 @@ export async function completeCommand(
       fingerprint: configurationFingerprint(decision.inventory),
       lastSeenAt: at,
     });
-  if (decision.clearExpected) await failMachine(rows, machine, at, decision.error ?? "command failed");
-  else {
-    await setCategory(rows, machine, decision.category, at, `${command.kind} succeeded`);
-    await reconcileMachine(rows, id, at);
-    if (result.outcome === "succeeded" && result.output.kind === "run-maintenance")
-      await runReported(rows, id, commandId, result.output.report, at);
+  if (decision.clearExpected) {
+    await failMachine(rows, machine, at, decision.error ?? "command failed");
+    return { kind: "applied", category: (await mustGet(rows, id)).category };
   }
-  return { kind: "applied", category: (await mustGet(rows, id)).category };
+  await setCategory(rows, machine, decision.category, at, `${command.kind} succeeded`);
+  // What this transaction wrote is known: reconcile from it rather than read the row again.
+  const known = decision.inventory ? undefined : { ...machine, category: decision.category };
+  const after = await reconcileMachine(rows, id, at, known);
+  if (result.outcome === "succeeded" && result.output.kind === "run-maintenance") {
+    await runReported(rows, id, commandId, result.output.report, at);
+    return { kind: "applied", category: (await mustGet(rows, id)).category };
+  }
+  return { kind: "applied", category: after.category };
 }
 
 /** An agent's step or progress event for its leased command: logged, or refused when the lease is not current. */
