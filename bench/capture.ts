@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { captureAndUpload } from "../agent/installer/capture.js";
 import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { uploadImage } from "../server/cli/image-commands.js";
-import { jsonRequest } from "../server/test-support.js";
+import { jsonRequest, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { chooseAccelerator } from "../test-vm/accelerator.js";
 import { REPO_ROOT, requireBootArtefacts } from "../test-vm/paths.js";
 import { Vm } from "../test-vm/qemu.js";
@@ -98,7 +98,12 @@ async function reuseFigure(dir: string): Promise<Figure> {
     ],
   };
   await jsonRequest(`${server.url}/v1/policy`, "PUT", { format: "json", source: JSON.stringify(policy) });
-  await uploadImage(server.url, debian.paths.zst, { name: "debian-12", format: "raw.zst", purpose: "os" });
+  await uploadImage(
+    server.url,
+    debian.paths.zst,
+    { name: "debian-12", format: "raw.zst", purpose: "os" },
+    TEST_ADMIN_TOKEN,
+  );
   const seconds: number[] = [];
   try {
     for (const n of [1, 2]) {

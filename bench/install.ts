@@ -11,7 +11,7 @@ import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { ImageDetail, type ImageReadStats, type ImageRecord } from "../protocol/index.js";
 import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
-import { jsonRequest } from "../server/test-support.js";
+import { jsonRequest, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "../test-vm/accelerator.js";
 import { REPO_ROOT, requireBootArtefacts } from "../test-vm/paths.js";
 import { directLoaderBoot, Vm } from "../test-vm/qemu.js";
@@ -40,10 +40,21 @@ async function setUp(batchWindowMs: number): Promise<Setup> {
   };
   await jsonRequest(`${server.url}/v1/policy`, "PUT", { format: "json", source: JSON.stringify(policy) });
   const images = {
-    tiny: (await uploadImage(server.url, tiny.paths.zst, { name: "tiny", format: "raw.zst", purpose: "os" }))
-      .image,
+    tiny: (
+      await uploadImage(
+        server.url,
+        tiny.paths.zst,
+        { name: "tiny", format: "raw.zst", purpose: "os" },
+        TEST_ADMIN_TOKEN,
+      )
+    ).image,
     debian: (
-      await uploadImage(server.url, debian.paths.zst, { name: "debian-12", format: "raw.zst", purpose: "os" })
+      await uploadImage(
+        server.url,
+        debian.paths.zst,
+        { name: "debian-12", format: "raw.zst", purpose: "os" },
+        TEST_ADMIN_TOKEN,
+      )
     ).image,
   };
   return { accel, dir, server, images };

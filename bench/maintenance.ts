@@ -10,7 +10,7 @@ import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { MaintenanceRun } from "../protocol/index.js";
 import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
-import { jsonRequest } from "../server/test-support.js";
+import { jsonRequest, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { chooseAccelerator } from "../test-vm/accelerator.js";
 import { requireBootArtefacts } from "../test-vm/paths.js";
 import { Vm } from "../test-vm/qemu.js";
@@ -108,12 +108,22 @@ export async function maintenanceFigures(): Promise<Figure[]> {
   try {
     const policy = { rules: [{ name: "tiny", match: [], plan: { image: "tiny" } }] };
     await jsonRequest(`${server.url}/v1/policy`, "PUT", { format: "json", source: JSON.stringify(policy) });
-    await uploadImage(server.url, tiny.paths.zst, { name: "tiny", format: "raw.zst", purpose: "os" });
-    await uploadImage(server.url, diagnostic.path, {
-      name: "diagnostic",
-      format: "tar.zst",
-      purpose: "diagnostic",
-    });
+    await uploadImage(
+      server.url,
+      tiny.paths.zst,
+      { name: "tiny", format: "raw.zst", purpose: "os" },
+      TEST_ADMIN_TOKEN,
+    );
+    await uploadImage(
+      server.url,
+      diagnostic.path,
+      {
+        name: "diagnostic",
+        format: "tar.zst",
+        purpose: "diagnostic",
+      },
+      TEST_ADMIN_TOKEN,
+    );
     await installAndWaitForCallHome(server, vm, ID, { enroll: 240_000, install: 600_000 });
     await jsonRequest(`${server.url}/v1/machines/${ID}/power`, "PUT", { driver: "qmp", socket: qmp });
     const reboots: number[] = [];

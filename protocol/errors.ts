@@ -30,6 +30,10 @@ export const ERROR_CODES = {
     "A maintenance schedule's cron expression or time does not parse; the message names the field.",
   boot_area_invalid:
     "A boot-area upload was refused: its sha256 differs from the one declared, or its sizes do not add up; nothing was stored.",
+  unauthenticated:
+    "The route needs a credential and the request carried none, or one that is unknown, malformed or revoked (Authorization: Bearer <token>).",
+  forbidden:
+    "The credential is valid but its role may not do this; details.needs names the role the route needs.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

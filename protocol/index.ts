@@ -3,6 +3,7 @@
 export * from "./boot-category.js";
 export * from "./boot-path.js";
 export * from "./site-boot.js";
+export * from "./auth.js";
 export * from "./commands.js";
 export * from "./difference.js";
 export * from "./errors.js";

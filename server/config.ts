@@ -97,6 +97,11 @@ const ServerConfigSchema = z.strictObject({
   socket: z.string().optional(),
   /** How long the boot log keeps what machines asked for. */
   bootLogDays: z.coerce.number().positive().default(14),
+  /**
+   * The first admin token, for unattended installs (environment BOOTWRIGHT_ADMIN_TOKEN only: never a flag,
+   * which `ps` would show). Without it the first start makes one and writes it to <dataDir>/admin-token.
+   */
+  adminToken: z.string().optional(),
 });
 
 export type ServerConfig = Readonly<
@@ -133,6 +138,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_BOOT_FILES: "bootFilesDir",
   BOOTWRIGHT_SOCKET: "socket",
   BOOTWRIGHT_BOOT_LOG_DAYS: "bootLogDays",
+  BOOTWRIGHT_ADMIN_TOKEN: "adminToken",
 };
 
 export class ConfigError extends BootwrightError<"invalid_config"> {

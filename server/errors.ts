@@ -39,6 +39,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   maintenance_refused: 409,
   schedule_invalid: 422,
   boot_area_invalid: 422,
+  unauthenticated: 401,
+  forbidden: 403,
   internal: 500,
 };
 

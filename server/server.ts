@@ -16,6 +16,7 @@ import { loadTemplates } from "./ipxe/render.js";
 import { BootJournal } from "./site/boot-journal.js";
 import { SiteBoot } from "./site/site-boot.js";
 import { loaderUki } from "./site/uki.js";
+import { AuthService } from "./auth/service.js";
 import { MaintenanceService } from "./maintenance/service.js";
 import { createLogger } from "./logger.js";
 import { installStartupPolicy, readStartupPolicy } from "./policy/install.js";
@@ -43,6 +44,17 @@ export async function startServer(
   const store = new Services(await openStore(location));
   log.info({ store: describeStore(location) }, "store open");
   await installStartupPolicy(store, policy, log);
+  const auth = new AuthService(store.store, log);
+  const adminTokenFile = join(config.dataDir, "admin-token");
+  const madeAdmin = await auth.ensureAdmin(adminTokenFile, config.adminToken, new Date());
+  if (madeAdmin) {
+    // Shown once, on the terminal that started the first run (not in the JSON log: logs keep no secret).
+    process.stderr.write(
+      `bootwright: first admin token (shown once; also in ${adminTokenFile}, mode 0600):\n  ${madeAdmin}\n` +
+        `  use it: export BOOTWRIGHT_TOKEN=$(cat ${adminTokenFile}), or bootwright login\n`,
+    );
+    log.info({ file: adminTokenFile }, "first admin token made");
+  }
   const templates = loadTemplates();
 
   // Listen first: the advertised URL may need the bound port (--port 0), and the routes need that URL.
@@ -119,6 +131,7 @@ export async function startServer(
     maintenance,
     bootAreasDir: join(config.dataDir, "boot-areas"),
     journal,
+    auth,
     loaderUki: buildLoaderUki,
     site: () => site?.status() ?? null,
     log,

@@ -1,5 +1,6 @@
 // Shared by the server's tests: a real server on port 0 over a temp SQLite file, and a sample inventory.
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -21,6 +22,15 @@ export function makeTempDir(prefix: string): { dir: string; remove: () => void }
   };
 }
 
+/**
+ * The admin token every test server of this process is started with (BOOTWRIGHT_ADMIN_TOKEN's way):
+ * random per process, a token like any other.
+ */
+export const TEST_ADMIN_TOKEN = `bwo_${randomBytes(16).toString("hex")}.${randomBytes(32).toString("base64url")}`;
+
+/** What a test sends as an operator: the admin token. */
+export const OPERATOR = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } as const;
+
 export function startApiServer(
   dir: string,
   overrides: Partial<ServerConfigInput> = {},
@@ -34,6 +44,7 @@ export function startApiServer(
       kernelPath: join(dir, "vmlinuz"),
       initramfsPath: join(dir, "initramfs.img"),
       bodyLimitBytes: 64 * 1024,
+      adminToken: TEST_ADMIN_TOKEN,
       ...overrides,
     },
     { env: {} },
@@ -55,16 +66,19 @@ export function sampleInventory(overrides: Partial<Inventory> = {}): Inventory {
   };
 }
 
+/** A JSON request, as an operator (the test admin token) unless `token` says otherwise (null: none). */
 export async function jsonRequest(
   url: string,
   method: string,
   body?: unknown,
+  token: string | null = TEST_ADMIN_TOKEN,
 ): Promise<{ status: number; body: unknown }> {
+  const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
   const res = await fetch(url, {
     method,
     ...(body === undefined
-      ? {}
-      : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+      ? { headers }
+      : { headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) }),
   });
   return { status: res.status, body: await res.json() };
 }
@@ -108,7 +122,7 @@ export async function spawnServerProcess(
     process.execPath,
     ["--import", "tsx", cli, ...args, "--data-dir", dataDir, "--log-level", "warn"],
     {
-      env: { ...process.env, ...env },
+      env: { ...process.env, BOOTWRIGHT_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env },
       stdio: ["ignore", "ignore", "pipe"],
     },
   );

@@ -13,7 +13,13 @@ import { ImageList, UploadState, type UploadStart } from "../protocol/index.js";
 import { captureAndUpload } from "../agent/installer/capture.js";
 import { streamImage } from "../agent/installer/stream-image.js";
 import type { RunningServer } from "../server/server.js";
-import { freePort, makeTempDir, spawnServerProcess, startApiServer } from "../server/test-support.js";
+import {
+  OPERATOR,
+  freePort,
+  makeTempDir,
+  spawnServerProcess,
+  startApiServer,
+} from "../server/test-support.js";
 import { REPO_ROOT } from "./paths.js";
 
 process.env.BOOTWRIGHT_NODE_MODULES = join(REPO_ROOT, "node_modules");
@@ -88,7 +94,9 @@ describe("in-process server", () => {
       sourceMachine: "machine-1",
       fingerprint: `sha256:${"a".repeat(64)}`,
     });
-    const listed = ImageList.parse(await (await fetch(`${server.url}/v1/images`)).json());
+    const listed = ImageList.parse(
+      await (await fetch(`${server.url}/v1/images`, { headers: OPERATOR })).json(),
+    );
     expect(listed.images.map((i) => i.name)).toEqual(["captured-a"]);
 
     const target = join(work.dir, "reinstalled.img");
@@ -132,7 +140,9 @@ describe("in-process server", () => {
     expect(skipped?.kind === "skipped" ? skipped.reason : "").toMatch(
       /is capturing recipe web for this configuration/,
     );
-    const listed = ImageList.parse(await (await fetch(`${server.url}/v1/images`)).json());
+    const listed = ImageList.parse(
+      await (await fetch(`${server.url}/v1/images`, { headers: OPERATOR })).json(),
+    );
     expect(listed.images.filter((i) => i.name === "captured-b")).toHaveLength(1);
   });
 
@@ -254,11 +264,15 @@ describe("an image store that runs out of space", () => {
     await expect(failure).rejects.toThrow(
       /HTTP 507 insufficient_storage: the (image store|server's data directory) is full/,
     );
-    expect(ImageList.parse(await (await fetch(`${server.url}/v1/images`)).json()).images).toEqual([]);
+    expect(
+      ImageList.parse(await (await fetch(`${server.url}/v1/images`, { headers: OPERATOR })).json()).images,
+    ).toEqual([]);
     expect(readdirSync(join(small, "images/sha256"))).toEqual([]);
     // The upload is still open where it stood: the machine can resume once there is room.
     const [upload] = readdirSync(join(small, "images/uploads"));
-    const state = UploadState.parse(await (await fetch(`${server.url}/v1/uploads/${upload ?? ""}`)).json());
+    const state = UploadState.parse(
+      await (await fetch(`${server.url}/v1/uploads/${upload ?? ""}`, { headers: OPERATOR })).json(),
+    );
     expect(state).toMatchObject({ state: "open" });
     expect(state.received).toBeGreaterThan(0);
   });

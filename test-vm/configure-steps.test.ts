@@ -25,7 +25,7 @@ import { readGpt } from "../agent/installer/gpt.js";
 import { buildOsImage, type BuiltOsImage } from "../build-scripts/build-os-image.js";
 import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
-import { jsonRequest } from "../server/test-support.js";
+import { TEST_ADMIN_TOKEN, jsonRequest } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { parseOvmfVars } from "./ovmf-vars.js";
 import { requireBootArtefacts } from "./paths.js";
@@ -78,7 +78,12 @@ beforeAll(async () => {
     source: JSON.stringify(policy),
   });
   expect(set.status).toBe(200);
-  await uploadImage(server.url, tiny.paths.zst, { name: "tiny", format: "raw.zst", purpose: "os" });
+  await uploadImage(
+    server.url,
+    tiny.paths.zst,
+    { name: "tiny", format: "raw.zst", purpose: "os" },
+    TEST_ADMIN_TOKEN,
+  );
 }, 30 * 60_000);
 
 afterAll(async () => {

@@ -9,7 +9,7 @@
 // maintenance report and the machine's step log, and says where to look.
 // `npm run demo -- --keep` leaves the server running afterwards (Ctrl-C stops it).
 import { execFile } from "node:child_process";
-import { createWriteStream, mkdirSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { loadServerConfig } from "../server/config.js";
@@ -48,6 +48,12 @@ async function main(): Promise<void> {
   const server = await startServer(config, { logger: createLogger("debug", createWriteStream(serverLog)) });
   console.log(
     `server:   ${server.url} (machines are told ${server.advertiseUrl}), store ${join(DEMO_DIR, "bootwright.sqlite")}`,
+  );
+  // The first start made an admin token (printed above, kept 0600): the demo's operator uses it.
+  const tokenFile = join(DEMO_DIR, "admin-token");
+  const token = readFileSync(tokenFile, "utf8").trim();
+  console.log(
+    `operator: export BOOTWRIGHT_TOKEN=$(cat ${tokenFile})   # every bootwright command below uses it`,
   );
 
   console.log("image:    building the Debian 12 image (debootstrap; first time only, a few minutes)…");
@@ -89,7 +95,11 @@ async function main(): Promise<void> {
   }, 500);
   const cli = async (...args: string[]): Promise<string> =>
     // Asynchronously: the server answering it runs in this process.
-    (await promisify(execFile)(join(REPO_ROOT, "bin/bootwright"), [...args, "--server", server.url])).stdout;
+    (
+      await promisify(execFile)(join(REPO_ROOT, "bin/bootwright"), [...args, "--server", server.url], {
+        env: { ...process.env, BOOTWRIGHT_TOKEN: token },
+      })
+    ).stdout;
   try {
     console.log(`operator: bin/bootwright image add ${debian.paths.zst} --name debian-12 --format raw.zst`);
     console.log(
@@ -141,7 +151,7 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`\nserver still running at ${server.url}; Ctrl-C stops it. Try:`);
-  console.log(`  curl ${server.url}/v1/machines`);
+  console.log(`  curl -H "Authorization: Bearer $(cat ${tokenFile})" ${server.url}/v1/machines`);
   console.log(`  bin/bootwright log ${DEMO_UUID} --server ${server.url}`);
   process.once("SIGINT", () => void server.close().then(() => process.exit(0)));
 }

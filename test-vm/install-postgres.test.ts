@@ -9,7 +9,7 @@ import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { uploadImage } from "../server/cli/image-commands.js";
 import { startLocalPostgres, type LocalPostgres } from "../server/db/postgres/local-server.js";
 import type { RunningServer } from "../server/server.js";
-import { jsonRequest } from "../server/test-support.js";
+import { jsonRequest, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
@@ -37,7 +37,12 @@ beforeAll(async () => {
     source: JSON.stringify(policy),
   });
   expect(set.status).toBe(200);
-  await uploadImage(running.url, tiny.paths.zst, { name: "tiny", format: "raw.zst", purpose: "os" });
+  await uploadImage(
+    running.url,
+    tiny.paths.zst,
+    { name: "tiny", format: "raw.zst", purpose: "os" },
+    TEST_ADMIN_TOKEN,
+  );
 }, 10 * 60_000);
 
 afterAll(async () => {

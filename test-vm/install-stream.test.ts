@@ -16,6 +16,8 @@ import { ImageIntegrityError, streamImage } from "../agent/installer/stream-imag
 import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
 import {
+  OPERATOR,
+  TEST_ADMIN_TOKEN,
   freePort,
   makeTempDir,
   sampleInventory,
@@ -81,11 +83,16 @@ describe("in-process server", () => {
 
   beforeAll(async () => {
     server = await startApiServer(join(work.dir, "server"), { batchWindowMs: 1_500 });
-    ({ image } = await uploadImage(server.url, packedPath, {
-      name: "disk",
-      format: "raw.zst",
-      purpose: "os",
-    }));
+    ({ image } = await uploadImage(
+      server.url,
+      packedPath,
+      {
+        name: "disk",
+        format: "raw.zst",
+        purpose: "os",
+      },
+      TEST_ADMIN_TOKEN,
+    ));
   });
 
   afterAll(async () => {
@@ -93,7 +100,9 @@ describe("in-process server", () => {
   });
 
   it("8 machines streaming together are one batch: the store is read once", async () => {
-    const before = ImageDetail.parse(await (await fetch(`${server.url}/v1/images/disk`)).json()).reads;
+    const before = ImageDetail.parse(
+      await (await fetch(`${server.url}/v1/images/disk`, { headers: OPERATOR })).json(),
+    ).reads;
     const targets = Array.from({ length: 8 }, (_, i) => emptyTarget(`batch-${i}.img`));
     const results = await Promise.all(
       targets.map((target, i) =>
@@ -109,7 +118,9 @@ describe("in-process server", () => {
       expect(results[i]?.sha256).toBe(image.sha256);
       expect(readFileSync(target).subarray(0, raw.length).equals(raw)).toBe(true);
     }
-    const after = ImageDetail.parse(await (await fetch(`${server.url}/v1/images/disk`)).json()).reads;
+    const after = ImageDetail.parse(
+      await (await fetch(`${server.url}/v1/images/disk`, { headers: OPERATOR })).json(),
+    ).reads;
     expect(after.storeBytesRead - before.storeBytesRead).toBe(image.sizeBytes);
     expect(after.batches - before.batches).toBe(1);
     expect(after.batchedMembers - before.batchedMembers).toBe(8);
@@ -213,7 +224,12 @@ describe("server killed with SIGKILL mid-transfer", () => {
     const big = randomBytes(96 << 20);
     const bigPath = join(work.dir, "big.raw.zst");
     writeFileSync(bigPath, compress(big, { compressionLevel: 1 }));
-    const { image } = await uploadImage(url, bigPath, { name: "big", format: "raw.zst", purpose: "os" });
+    const { image } = await uploadImage(
+      url,
+      bigPath,
+      { name: "big", format: "raw.zst", purpose: "os" },
+      TEST_ADMIN_TOKEN,
+    );
     const target = join(work.dir, "resumed.img");
     writeFileSync(target, Buffer.alloc(0));
     truncateSync(target, big.length);

@@ -12,7 +12,7 @@ import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { ImageDetail } from "../protocol/index.js";
 import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
-import { jsonRequest } from "../server/test-support.js";
+import { TEST_ADMIN_TOKEN, jsonRequest } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
@@ -47,8 +47,18 @@ beforeAll(async () => {
     source: JSON.stringify(policy),
   });
   expect(set.status).toBe(200);
-  await uploadImage(server.url, tiny.paths.zst, { name: "tiny", format: "raw.zst", purpose: "os" });
-  await uploadImage(server.url, debian.paths.zst, { name: "debian-12", format: "raw.zst", purpose: "os" });
+  await uploadImage(
+    server.url,
+    tiny.paths.zst,
+    { name: "tiny", format: "raw.zst", purpose: "os" },
+    TEST_ADMIN_TOKEN,
+  );
+  await uploadImage(
+    server.url,
+    debian.paths.zst,
+    { name: "debian-12", format: "raw.zst", purpose: "os" },
+    TEST_ADMIN_TOKEN,
+  );
 }, 30 * 60_000);
 
 afterAll(async () => {

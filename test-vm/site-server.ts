@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Agent, fetch } from "undici";
 import { Machine, SiteStatus, BootLog } from "../protocol/index.js";
+import { OPERATOR, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { REPO_ROOT } from "./paths.js";
 import { stopChild, type SiteNetwork } from "./site-network.js";
 
@@ -85,6 +86,7 @@ export class SiteServer {
     // Test-time cadences, as startTestServer sets them: a loader with nothing to do asks again soon.
     const env = {
       ...process.env,
+      BOOTWRIGHT_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
       BOOTWRIGHT_POLL_INTERVAL_MS: "500",
       BOOTWRIGHT_MAINTENANCE_TICK_MS: "1000",
       BOOTWRIGHT_KERNEL_ARGS: "console=ttyS0,115200n8 quiet panic=-1",
@@ -120,8 +122,10 @@ export class SiteServer {
     method: string,
     path: string,
     body?: unknown,
-    headers: Record<string, string> = {},
+    extraHeaders: Record<string, string> = {},
   ): Promise<{ status: number; body: unknown }> {
+    // As an operator (the test admin token): every route a test calls here is an operator's or public.
+    const headers = { ...OPERATOR, ...extraHeaders };
     const response = await fetch(`http://localhost${path}`, {
       method,
       dispatcher: this.agent,

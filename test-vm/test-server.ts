@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { loadServerConfig, type ServerConfigInput } from "../server/config.js";
 import { createLogger } from "../server/logger.js";
 import { startServer, type RunningServer } from "../server/server.js";
+import { OPERATOR, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { INITRAMFS_PATH, KERNEL_PATH } from "./paths.js";
 import type { Vm } from "./qemu.js";
 
@@ -31,6 +32,7 @@ export async function startTestServer(
       pollIntervalMs: 500,
       leaseSweepMs: 1_000,
       maintenanceTickMs: 1_000,
+      adminToken: TEST_ADMIN_TOKEN,
       ...overrides,
     },
     { env: {} },
@@ -76,7 +78,7 @@ export async function installAndWaitForCallHome(
   await waitForMachine(server, id, (m) => m?.category === "inventoried", timeoutMs.enroll);
   const expected = await fetch(`${server.url}/v1/machines/${id}/expected`, {
     method: "PUT",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...OPERATOR },
     body: JSON.stringify({ category: "installed" }),
   });
   if (!expected.ok) throw new Error(`PUT expected installed for ${id}: HTTP ${expected.status}`);

@@ -1,5 +1,12 @@
 // The CLI's HTTP client for the bootwright API: JSON in and out, errors that say what failed.
 import { ErrorBody } from "../../protocol/index.js";
+import { clientToken } from "./credentials.js";
+
+/** The Authorization header for a request to `url`, when the CLI has a token for its server. */
+export function authHeaders(url: string): Record<string, string> {
+  const token = clientToken(url);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
 
 export async function requestJson(
   url: string,
@@ -7,12 +14,13 @@ export async function requestJson(
 ): Promise<unknown> {
   let response: Response;
   try {
+    const auth = authHeaders(url);
     response = await fetch(url, {
       method: init.method ?? "GET",
       signal: AbortSignal.timeout(10_000),
       ...(init.body === undefined
-        ? {}
-        : { headers: { "content-type": "application/json" }, body: JSON.stringify(init.body) }),
+        ? { headers: auth }
+        : { headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(init.body) }),
     });
   } catch (err) {
     const reason = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
@@ -21,7 +29,11 @@ export async function requestJson(
   const body: unknown = await response.json().catch(() => undefined);
   if (!response.ok) {
     const error = ErrorBody.safeParse(body);
-    throw new Error(`server answered ${response.status}${error.success ? `: ${error.data.message}` : ""}`);
+    const hint =
+      response.status === 401 ? " (set BOOTWRIGHT_TOKEN, or run `bootwright login --server <url>`)" : "";
+    throw new Error(
+      `server answered ${response.status}${error.success ? `: ${error.data.message}` : ""}${hint}`,
+    );
   }
   return body;
 }

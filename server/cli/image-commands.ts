@@ -1,4 +1,5 @@
 // CLI for the image store: add (streamed, with its sha256 declared so the server checks it), list, show.
+import { clientToken } from "./credentials.js";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
@@ -18,10 +19,12 @@ async function sha256OfFile(file: string): Promise<string> {
 }
 
 /** PUTs the file to /v1/images, printing progress every few seconds on stderr. */
+/** Adds an image over the API (an admin's call): `token`, else the CLI's own (BOOTWRIGHT_TOKEN, login). */
 export async function uploadImage(
   server: string,
   file: string,
   meta: { name: string; format: string; purpose: string },
+  token: string | undefined = clientToken(server),
 ): Promise<{ status: number; image: ImageRecord }> {
   const size = (await stat(file)).size;
   const sha256 = await sha256OfFile(file);
@@ -45,6 +48,7 @@ export async function uploadImage(
       {
         method: "PUT",
         headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
           "content-type": "application/octet-stream",
           "content-length": size,
           "x-bootwright-sha256": sha256,

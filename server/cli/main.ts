@@ -11,6 +11,7 @@ import { addMaintenanceCommands } from "./maintenance-commands.js";
 import { addPolicyCommands } from "./policy-commands.js";
 import { addQueueCommands } from "./queue-commands.js";
 import { addSiteCommands } from "./site-commands.js";
+import { addAuthCommands } from "./auth-commands.js";
 import { addSmbiosCommand } from "./smbios-command.js";
 import { addStoreCommands } from "./store-commands.js";
 
@@ -98,6 +99,7 @@ addPolicyCommands(program);
 addImageCommands(program);
 addMaintenanceCommands(program);
 addSiteCommands(program);
+addAuthCommands(program);
 addSmbiosCommand(program);
 addStoreCommands(program);
 

@@ -3,6 +3,7 @@
 // server/queue/, server/maintenance/ and server/policy/; SQLite (server/db/sqlite/) and PostgreSQL
 // (server/db/postgres/) implement it and pass the same contract suite (server/db/contract/).
 import type {
+  AuditEntry,
   BootAreaRecord,
   BootEvent,
   BootCategory,
@@ -17,6 +18,7 @@ import type {
   PowerSettings,
   StoredHealthReport,
   StoredPolicy,
+  TokenInfo,
 } from "../../protocol/index.js";
 import type { Sql } from "./sql.js";
 
@@ -236,6 +238,29 @@ export interface BootEventRows {
   prune(at: string): Promise<number>;
 }
 
+/** A stored API token: its public id, what it may do, and the hash of its secret (never the secret). */
+export interface TokenRecord extends TokenInfo {
+  secretHash: string;
+}
+
+export interface TokenRows {
+  insert(token: TokenRecord): Promise<void>;
+  get(id: string): Promise<TokenRecord | undefined>;
+  /** Every token, oldest first, revoked ones too. */
+  list(): Promise<TokenRecord[]>;
+  /** False when there is no such token or it was already revoked. */
+  revoke(id: string, at: string): Promise<boolean>;
+  touch(id: string, at: string): Promise<void>;
+  /** Whether any admin token is live (the first start makes one when none is). */
+  hasLiveAdmin(): Promise<boolean>;
+}
+
+export interface AuditRows {
+  append(entry: Omit<AuditEntry, "seq">): Promise<void>;
+  /** Oldest first: the newest `limit`, of one target and after a time when given. */
+  list(query: { target?: string; since?: string; limit: number }): Promise<AuditEntry[]>;
+}
+
 /** Everything one transaction can touch. */
 export interface Rows {
   machines: MachineRows;
@@ -249,6 +274,8 @@ export interface Rows {
   health: HealthRows;
   bootAreas: BootAreaRows;
   bootEvents: BootEventRows;
+  tokens: TokenRows;
+  audit: AuditRows;
 }
 
 /** Statement-level access in one transaction, for tools that move whole tables (the store copy). */

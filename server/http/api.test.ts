@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningServer } from "../server.js";
 import {
+  OPERATOR,
   makeTempDir,
   SAMPLE_UUID as UUID,
   sampleInventory as inventory,
@@ -29,7 +30,7 @@ function post(path: string, body: string, contentType = "application/json"): Pro
 }
 
 async function machines(): Promise<{ id: string; category: string; bootMac: string }[]> {
-  const res = await fetch(`${server.url}/v1/machines`);
+  const res = await fetch(`${server.url}/v1/machines`, { headers: OPERATOR });
   expect(res.status).toBe(200);
   return ((await res.json()) as { machines: { id: string; category: string; bootMac: string }[] }).machines;
 }
@@ -64,7 +65,9 @@ describe("boot scripts and enrollment", () => {
     expect((await machines()).map((m) => m.id)).toEqual(["52:54:00:aa:00:01"]);
     await post("/v1/inventory", JSON.stringify(inventory()));
     expect((await machines()).map((m) => m.id)).toEqual([UUID]);
-    const log = (await (await fetch(`${server.url}/v1/machines/${UUID}/log`)).json()) as {
+    const log = (await (
+      await fetch(`${server.url}/v1/machines/${UUID}/log`, { headers: OPERATOR })
+    ).json()) as {
       entries: { event: string }[];
     };
     expect(log.entries.map((e) => e.event)).toEqual(["discovered", "identity", "inventory"]);
@@ -168,7 +171,9 @@ describe("bad input gets a clear 4xx and the server keeps serving", () => {
     const badMac = await fetch(`${server.url}/boot/zz:zz.ipxe`);
     expect(badMac.status).toBe(400);
     expect(await badMac.json()).toMatchObject({ code: "invalid_parameter" });
-    expect((await fetch(`${server.url}/v1/machines`, { method: "DELETE" })).status).toBe(405);
+    expect((await fetch(`${server.url}/v1/machines`, { headers: OPERATOR, method: "DELETE" })).status).toBe(
+      405,
+    );
     expect((await fetch(`${server.url}/nowhere`)).status).toBe(404);
   });
 

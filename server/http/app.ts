@@ -29,6 +29,9 @@ import { addMaintenanceRoutes } from "./maintenance-routes.js";
 import { addPolicyRoutes } from "./policy-routes.js";
 import { addQueueRoutes } from "./queue-routes.js";
 import { addSiteRoutes } from "./site-routes.js";
+import { addAccessControl } from "./access.js";
+import { addAuthRoutes } from "./auth-routes.js";
+import type { AuthService } from "../auth/service.js";
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
 
@@ -53,6 +56,8 @@ export interface AppDeps {
   loaderUki: () => Promise<string>;
   /** The managed dnsmasq and TFTP server, when --dhcp is on. */
   site: () => SiteStatus | null;
+  /** Operators' API tokens and the audit log. */
+  auth: AuthService;
   /** How long the loader waits between "what next?" polls while there is nothing to do. */
   idlePollMs: number;
   /** How long a leased command belongs to its agent, by kind. */
@@ -151,6 +156,7 @@ export function buildApp(server: Server, deps: AppDeps): App {
       deps.log.info(fields, message);
     },
   );
+  addAccessControl(app, { auth: deps.auth, store: deps.store });
   const routes: RouteDeps = {
     ...deps,
     fanout,
@@ -166,5 +172,6 @@ export function buildApp(server: Server, deps: AppDeps): App {
   addHealthPowerRoutes(app, routes);
   addBootAreaRoutes(app, routes);
   addSiteRoutes(app, routes);
+  addAuthRoutes(app, routes);
   return app;
 }

@@ -36,6 +36,7 @@ export function addBootAreaRoutes(app: App, deps: RouteDeps): void {
     scoped.put(
       "/v1/machines/:id/boot-area",
       {
+        config: { access: "machine" },
         schema: { params: MachineParams, querystring: Query, body: z.instanceof(Buffer) },
         bodyLimit: BOOT_AREA_LIMIT_BYTES,
       },
@@ -75,20 +76,24 @@ export function addBootAreaRoutes(app: App, deps: RouteDeps): void {
     done();
   });
 
-  app.get("/v1/machines/:id/boot-area", { schema: { params: MachineParams } }, async (request) => {
-    const id = await knownMachine(store, request.params.id);
-    const record = await store.settings.bootArea(id);
-    if (!record)
-      throw new ApiError(
-        "not_found",
-        `machine ${id} has no recorded boot area (installed before it was recorded?)`,
-      );
-    return record;
-  });
+  app.get(
+    "/v1/machines/:id/boot-area",
+    { config: { access: "viewer" }, schema: { params: MachineParams } },
+    async (request) => {
+      const id = await knownMachine(store, request.params.id);
+      const record = await store.settings.bootArea(id);
+      if (!record)
+        throw new ApiError(
+          "not_found",
+          `machine ${id} has no recorded boot area (installed before it was recorded?)`,
+        );
+      return record;
+    },
+  );
 
   app.get(
     "/v1/machines/:id/boot-area/bytes",
-    { schema: { params: MachineParams } },
+    { config: { access: "machine" }, schema: { params: MachineParams } },
     async (request, reply) => {
       const id = await knownMachine(store, request.params.id);
       if (!(await store.settings.bootArea(id)))

@@ -47,10 +47,10 @@ export async function sendFile(
 }
 
 export function addBootRoutes(app: App, deps: RouteDeps): void {
-  app.get("/healthz", () => ({ ok: true }));
+  app.get("/healthz", { config: { access: "public" } }, () => ({ ok: true }));
 
   // The one script every machine gets from DHCP.
-  app.get("/boot.ipxe", (request, reply) => {
+  app.get("/boot.ipxe", { config: { access: "public" } }, (request, reply) => {
     deps.journal.note({
       source: "http",
       event: "boot-script",
@@ -64,6 +64,7 @@ export function addBootRoutes(app: App, deps: RouteDeps): void {
   app.get(
     "/boot/:mac.ipxe",
     {
+      config: { access: "public" },
       schema: {
         params: z.object({ mac: z.string() }),
         querystring: z.object({ uuid: z.string().optional() }),
@@ -97,16 +98,25 @@ export function addBootRoutes(app: App, deps: RouteDeps): void {
     },
   );
 
-  app.get("/assets/:name", { schema: { params: z.object({ name: z.string() }) } }, async (request, reply) => {
-    const { name } = request.params;
-    if (name !== "vmlinuz" && name !== "initramfs.img")
-      throw new ApiError("not_found", `no asset named ${name}`);
-    deps.journal.note({ source: "http", event: "asset", address: request.ip, detail: `GET /assets/${name}` });
-    return sendFile(reply, deps.assets[name]);
-  });
+  app.get(
+    "/assets/:name",
+    { config: { access: "public" }, schema: { params: z.object({ name: z.string() }) } },
+    async (request, reply) => {
+      const { name } = request.params;
+      if (name !== "vmlinuz" && name !== "initramfs.img")
+        throw new ApiError("not_found", `no asset named ${name}`);
+      deps.journal.note({
+        source: "http",
+        event: "asset",
+        address: request.ip,
+        detail: `GET /assets/${name}`,
+      });
+      return sendFile(reply, deps.assets[name]);
+    },
+  );
 
   // UEFI HTTP boot (the DHCP answer to vendor class HTTPClient): the loader as one EFI binary.
-  app.get(UKI_PATH, async (request, reply) => {
+  app.get(UKI_PATH, { config: { access: "public" } }, async (request, reply) => {
     const path = await deps.loaderUki();
     deps.journal.note({
       source: "http",
@@ -120,7 +130,7 @@ export function addBootRoutes(app: App, deps: RouteDeps): void {
   // A recipe's files (packages, configuration) for its install script: the target has no other source.
   app.get(
     "/v1/recipes/:name/files/:file",
-    { schema: { params: z.object({ name: z.string(), file: z.string() }) } },
+    { config: { access: "machine" }, schema: { params: z.object({ name: z.string(), file: z.string() }) } },
     async (request, reply) => {
       const { name, file } = request.params;
       if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || !/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(file))
@@ -132,7 +142,7 @@ export function addBootRoutes(app: App, deps: RouteDeps): void {
   // Tailored agents, content-addressed: the URL names the bundle's sha256, and the header repeats it.
   app.get(
     "/v1/agents/:sha.mjs",
-    { schema: { params: z.object({ sha: z.string() }) } },
+    { config: { access: "machine" }, schema: { params: z.object({ sha: z.string() }) } },
     async (request, reply) => {
       const { sha } = request.params;
       const path = deps.agents.bundlePath(sha);

@@ -21,18 +21,18 @@ export function addHealthPowerRoutes(app: App, deps: RouteDeps): void {
 
   app.post(
     "/v1/machines/:id/health",
-    { schema: { ...params, body: HealthReport }, config: { what: "health report" } },
+    { schema: { ...params, body: HealthReport }, config: { access: "machine", what: "health report" } },
     async (request) => service.health(await knownMachine(store, request.params.id), request.body),
   );
 
-  app.get("/v1/machines/:id/health", { schema: params }, async (request) => {
+  app.get("/v1/machines/:id/health", { config: { access: "viewer" }, schema: params }, async (request) => {
     const id = await knownMachine(store, request.params.id);
     return { reports: await store.health.history(id) } satisfies HealthHistory;
   });
 
   app.put(
     "/v1/machines/:id/power",
-    { schema: { ...params, body: PowerSettings }, config: { what: "power settings" } },
+    { schema: { ...params, body: PowerSettings }, config: { access: "operator", what: "power settings" } },
     async (request) => {
       const id = await knownMachine(store, request.params.id);
       await store.settings.setPower(id, request.body);
@@ -41,11 +41,13 @@ export function addHealthPowerRoutes(app: App, deps: RouteDeps): void {
     },
   );
 
-  app.get("/v1/machines/:id/power", { schema: params }, async (request) =>
+  app.get("/v1/machines/:id/power", { config: { access: "viewer" }, schema: params }, async (request) =>
     powerView(await store.settings.power(await knownMachine(store, request.params.id))),
   );
 
-  app.post("/v1/machines/:id/power/cycle", { schema: params }, async (request) =>
-    service.powerCycle(await knownMachine(store, request.params.id)),
+  app.post(
+    "/v1/machines/:id/power/cycle",
+    { config: { access: "operator" }, schema: params },
+    async (request) => service.powerCycle(await knownMachine(store, request.params.id)),
   );
 }

@@ -64,7 +64,7 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
   // Upload: the body is the image's bytes. The declared sha256 (x-bootwright-sha256) is checked.
   app.put(
     "/v1/images",
-    { schema: { querystring: Query }, bodyLimit: Number.MAX_SAFE_INTEGER },
+    { config: { access: "admin" }, schema: { querystring: Query }, bodyLimit: Number.MAX_SAFE_INTEGER },
     async (request, reply) => {
       const name = queryValue(request.query, "name", ImageName);
       const format = queryValue(request.query, "format", ImageFormat);
@@ -94,18 +94,26 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
     },
   );
 
-  app.get("/v1/images", async () => ({ images: await store.images.list() }) satisfies ImageList);
+  app.get(
+    "/v1/images",
+    { config: { access: "viewer" } },
+    async () => ({ images: await store.images.list() }) satisfies ImageList,
+  );
 
-  app.get("/v1/images/:ref", { schema: { params: z.object({ ref: z.string() }) } }, async (request) => {
-    const image = await mustFind(request.params.ref);
-    const detail: ImageDetail = { image, reads: deps.fanout.readStats(image.sha256) };
-    return detail;
-  });
+  app.get(
+    "/v1/images/:ref",
+    { config: { access: "viewer" }, schema: { params: z.object({ ref: z.string() }) } },
+    async (request) => {
+      const image = await mustFind(request.params.ref);
+      const detail: ImageDetail = { image, reads: deps.fanout.readStats(image.sha256) };
+      return detail;
+    },
+  );
 
   // Captured images: open a resumable upload, send chunks (each with its offset and sha256), complete.
   app.post(
     "/v1/uploads",
-    { schema: { body: UploadStart }, config: { what: "upload start" } },
+    { schema: { body: UploadStart }, config: { access: "machine", what: "upload start" } },
     async (request, reply) => {
       const start = request.body;
       const state = await deps.uploads.start(start, new Date());
@@ -122,13 +130,16 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
     },
   );
 
-  app.get("/v1/uploads/:id", { schema: { params: z.object({ id: z.string() }) } }, async (request) =>
-    deps.uploads.state(request.params.id),
+  app.get(
+    "/v1/uploads/:id",
+    { config: { access: "machine" }, schema: { params: z.object({ id: z.string() }) } },
+    async (request) => deps.uploads.state(request.params.id),
   );
 
   app.put(
     "/v1/uploads/:id/chunks/:offset",
     {
+      config: { access: "machine" },
       schema: { params: z.object({ id: z.string(), offset: z.string() }) },
       bodyLimit: Number.MAX_SAFE_INTEGER,
     },
@@ -149,7 +160,7 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
     "/v1/uploads/:id/complete",
     {
       schema: { params: z.object({ id: z.string() }), body: UploadComplete },
-      config: { what: "upload completion" },
+      config: { access: "machine", what: "upload completion" },
     },
     async (request, reply) => {
       const done = await deps.uploads.complete(request.params.id, request.body, new Date());
@@ -164,7 +175,7 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
   // The bytes. ?machine=<id> lets the server batch machines installing the same image.
   app.get(
     "/v1/images/:sha/blob",
-    { schema: { params: z.object({ sha: z.string() }), querystring: Query } },
+    { config: { access: "machine" }, schema: { params: z.object({ sha: z.string() }), querystring: Query } },
     async (request, reply) => {
       const sha = shaOfRef(request.params.sha);
       if (!sha) throw new ApiError("invalid_parameter", `not a sha256: ${request.params.sha}`);

@@ -7,6 +7,7 @@ import { compress } from "zstd-napi";
 import type { LeasedCommand } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
 import {
+  OPERATOR,
   installUntilReboot as driveInstall,
   jsonRequest,
   makeTempDir,
@@ -52,6 +53,7 @@ beforeEach(async () => {
     200,
   );
   const put = await fetch(`${server.url}/v1/images?name=tiny&format=raw.zst`, {
+    headers: OPERATOR,
     method: "PUT",
     body: compress(Buffer.alloc(1 << 20, 7)),
   });

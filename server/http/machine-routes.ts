@@ -27,7 +27,7 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
 
   app.post(
     "/v1/inventory",
-    { schema: { body: Inventory }, config: { what: "inventory" } },
+    { schema: { body: Inventory }, config: { access: "machine", what: "inventory" } },
     async (request) => {
       const inventory = request.body;
       const machine = await store.recordInventory(inventory, new Date());
@@ -44,25 +44,29 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
     },
   );
 
-  app.get("/v1/machines", async () => ({ machines: await store.listMachines() }) satisfies BootList);
+  app.get(
+    "/v1/machines",
+    { config: { access: "viewer" } },
+    async () => ({ machines: await store.listMachines() }) satisfies BootList,
+  );
 
-  app.get("/v1/machines/:id", { schema: params }, async (request) => {
+  app.get("/v1/machines/:id", { config: { access: "viewer" }, schema: params }, async (request) => {
     const machine = await store.getMachine(request.params.id);
     if (!machine) throw new ApiError("not_found", `no machine ${request.params.id}`);
     return machine;
   });
 
-  app.get("/v1/machines/:id/log", { schema: params }, async (request) => ({
+  app.get("/v1/machines/:id/log", { config: { access: "viewer" }, schema: params }, async (request) => ({
     entries: await store.machineLog(await knownMachine(store, request.params.id)),
   }));
 
-  app.get("/v1/machines/:id/queue", { schema: params }, async (request) => ({
+  app.get("/v1/machines/:id/queue", { config: { access: "viewer" }, schema: params }, async (request) => ({
     commands: await store.machineQueue(await knownMachine(store, request.params.id)),
   }));
 
   app.put(
     "/v1/machines/:id/expected",
-    { schema: { ...params, body: ExpectRequest }, config: { what: "expected category" } },
+    { schema: { ...params, body: ExpectRequest }, config: { access: "operator", what: "expected category" } },
     async (request) => {
       const id = await knownMachine(store, request.params.id);
       const machine = await store.setExpected(id, request.body.category, new Date());
@@ -73,7 +77,7 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
 
   app.post(
     "/v1/expected",
-    { schema: { body: BulkExpectRequest }, config: { what: "bulk expectation" } },
+    { schema: { body: BulkExpectRequest }, config: { access: "operator", what: "bulk expectation" } },
     async (request) => {
       const { where, category } = request.body;
       const machineIds = await store.setExpectedWhere(where, category, new Date());
@@ -87,6 +91,7 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
 
   app.get(
     "/v1/differences",
+    { config: { access: "viewer" } },
     async () => ({ differences: await store.differences() }) satisfies DifferenceList,
   );
 }

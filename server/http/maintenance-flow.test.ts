@@ -14,6 +14,7 @@ import {
 } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
 import {
+  OPERATOR,
   installUntilReboot,
   jsonRequest,
   leaseCommand,
@@ -99,6 +100,7 @@ beforeEach(async () => {
     ["diag", "diagnostic", "tar.zst"],
   ] as const) {
     const put = await fetch(`${server.url}/v1/images?name=${name}&format=${format}&purpose=${purpose}`, {
+      headers: OPERATOR,
       method: "PUT",
       body: compress(Buffer.from(`${name} image bytes`.repeat(1000))),
     });

@@ -30,35 +30,50 @@ export function addMaintenanceRoutes(app: App, deps: RouteDeps): void {
 
   app.post(
     "/v1/machines/:id/maintenance",
-    { schema: { ...params, body: StartMaintenance }, config: { what: "maintenance request" } },
+    {
+      schema: { ...params, body: StartMaintenance },
+      config: { access: "operator", what: "maintenance request" },
+    },
     async (request, reply) => {
       const id = await knownMachine(store, request.params.id);
       return reply.code(201).send(runOf(await service.start(id, request.body, { kind: "operator" })));
     },
   );
 
-  app.get("/v1/machines/:id/maintenance", { schema: params }, async (request) => {
-    const id = await knownMachine(store, request.params.id);
-    return { runs: await store.maintenance.runs(id) } satisfies MaintenanceRunList;
-  });
+  app.get(
+    "/v1/machines/:id/maintenance",
+    { config: { access: "viewer" }, schema: params },
+    async (request) => {
+      const id = await knownMachine(store, request.params.id);
+      return { runs: await store.maintenance.runs(id) } satisfies MaintenanceRunList;
+    },
+  );
 
   app.post(
     "/v1/machines/:id/maintenance/steps",
-    { schema: { ...params, body: AddMaintenanceStep }, config: { what: "maintenance step" } },
+    {
+      schema: { ...params, body: AddMaintenanceStep },
+      config: { access: "operator", what: "maintenance step" },
+    },
     async (request) => {
       const id = await knownMachine(store, request.params.id);
       return runOf(await store.maintenance.addStep(id, request.body, new Date()));
     },
   );
 
-  app.post("/v1/machines/:id/maintenance/restore", { schema: params }, async (request) =>
-    runOf(await service.restore(await knownMachine(store, request.params.id))),
+  app.post(
+    "/v1/machines/:id/maintenance/restore",
+    { config: { access: "operator" }, schema: params },
+    async (request) => runOf(await service.restore(await knownMachine(store, request.params.id))),
   );
 
   // An active run's report, answering the server's poll; the answer carries the steps added since.
   app.post(
     "/v1/machines/:id/maintenance/progress",
-    { schema: { ...params, body: MaintenanceProgress }, config: { what: "maintenance progress" } },
+    {
+      schema: { ...params, body: MaintenanceProgress },
+      config: { access: "machine", what: "maintenance progress" },
+    },
     async (request) => {
       const id = await knownMachine(store, request.params.id);
       const outcome = await store.maintenance.progress(id, request.body, new Date());
@@ -76,12 +91,13 @@ export function addMaintenanceRoutes(app: App, deps: RouteDeps): void {
 
   app.get(
     "/v1/maintenance",
+    { config: { access: "viewer" } },
     async () => ({ runs: await store.maintenance.runs() }) satisfies MaintenanceRunList,
   );
 
   app.get(
     "/v1/maintenance/runs/:run",
-    { schema: { params: z.object({ run: z.string() }) } },
+    { config: { access: "viewer" }, schema: { params: z.object({ run: z.string() }) } },
     async (request) => {
       const run = await store.maintenance.run(request.params.run);
       if (!run) throw new ApiError("not_found", `no maintenance run ${request.params.run}`);
@@ -91,7 +107,10 @@ export function addMaintenanceRoutes(app: App, deps: RouteDeps): void {
 
   app.post(
     "/v1/maintenance/schedules",
-    { schema: { body: MaintenanceScheduleSpec }, config: { what: "maintenance schedule" } },
+    {
+      schema: { body: MaintenanceScheduleSpec },
+      config: { access: "operator", what: "maintenance schedule" },
+    },
     async (request, reply) => {
       const spec = request.body;
       const now = new Date();
@@ -128,12 +147,13 @@ export function addMaintenanceRoutes(app: App, deps: RouteDeps): void {
 
   app.get(
     "/v1/maintenance/schedules",
+    { config: { access: "viewer" } },
     async () => ({ schedules: await store.schedules.list() }) satisfies MaintenanceScheduleList,
   );
 
   app.delete(
     "/v1/maintenance/schedules/:schedule",
-    { schema: { params: z.object({ schedule: z.string() }) } },
+    { config: { access: "operator" }, schema: { params: z.object({ schedule: z.string() }) } },
     async (request) => {
       const id = request.params.schedule;
       if (!(await store.schedules.remove(id)))

@@ -10,11 +10,15 @@ import type { App, RouteDeps } from "./app.js";
 export function addPolicyRoutes(app: App, deps: RouteDeps): void {
   const { store } = deps;
 
-  app.get("/v1/policy", async () => ({ policy: (await store.getPolicy()) ?? null }) satisfies PolicyState);
+  app.get(
+    "/v1/policy",
+    { config: { access: "viewer" } },
+    async () => ({ policy: (await store.getPolicy()) ?? null }) satisfies PolicyState,
+  );
 
   app.put(
     "/v1/policy",
-    { schema: { body: PolicyUpload }, config: { what: "policy upload" } },
+    { schema: { body: PolicyUpload }, config: { access: "admin", what: "policy upload" } },
     async (request) => {
       const upload = request.body;
       const parsed = parsePolicy(upload.source, upload.format);
@@ -30,9 +34,13 @@ export function addPolicyRoutes(app: App, deps: RouteDeps): void {
     },
   );
 
-  app.get("/v1/machines/:id/plan", { schema: { params: z.object({ id: z.string() }) } }, async (request) => {
-    const resolution = await resolveMachinePlan(store, request.params.id);
-    if (!resolution) throw new ApiError("not_found", `no machine ${request.params.id}`);
-    return resolution;
-  });
+  app.get(
+    "/v1/machines/:id/plan",
+    { config: { access: "viewer" }, schema: { params: z.object({ id: z.string() }) } },
+    async (request) => {
+      const resolution = await resolveMachinePlan(store, request.params.id);
+      if (!resolution) throw new ApiError("not_found", `no machine ${request.params.id}`);
+      return resolution;
+    },
+  );
 }

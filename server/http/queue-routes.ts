@@ -58,33 +58,37 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
   const { store } = deps;
 
   // What the loader should do next: lease it the next command of its queue, or tell it to wait.
-  app.get("/v1/machines/:id/next", { schema: { params: MachineParams } }, async (request) => {
-    const id = request.params.id;
-    const outcome = await store.leaseNext(id, new Date(), deps.leases);
-    if (outcome.kind === "unknown") throw new ApiError("not_found", `no machine ${id}`);
-    const leased = outcome.kind === "leased" ? outcome.command : undefined;
-    const command =
-      leased?.kind === "run-agent" || leased?.kind === "write-image"
-        ? await withAgent(deps, leased, id)
-        : leased?.kind === "run-maintenance"
-          ? { ...leased, maintenance: await deps.maintenance.assignment(id, leased) }
-          : leased;
-    if (command)
-      request.log.info(
-        { machine: id, command: command.id, kind: command.kind, agent: command.agent?.sha256 },
-        "command leased",
-      );
-    const next: NextAction = command
-      ? { action: "run", command }
-      : { action: "wait", pollAfterMs: deps.idlePollMs };
-    return next;
-  });
+  app.get(
+    "/v1/machines/:id/next",
+    { config: { access: "machine" }, schema: { params: MachineParams } },
+    async (request) => {
+      const id = request.params.id;
+      const outcome = await store.leaseNext(id, new Date(), deps.leases);
+      if (outcome.kind === "unknown") throw new ApiError("not_found", `no machine ${id}`);
+      const leased = outcome.kind === "leased" ? outcome.command : undefined;
+      const command =
+        leased?.kind === "run-agent" || leased?.kind === "write-image"
+          ? await withAgent(deps, leased, id)
+          : leased?.kind === "run-maintenance"
+            ? { ...leased, maintenance: await deps.maintenance.assignment(id, leased) }
+            : leased;
+      if (command)
+        request.log.info(
+          { machine: id, command: command.id, kind: command.kind, agent: command.agent?.sha256 },
+          "command leased",
+        );
+      const next: NextAction = command
+        ? { action: "run", command }
+        : { action: "wait", pollAfterMs: deps.idlePollMs };
+      return next;
+    },
+  );
 
   app.post(
     "/v1/machines/:id/commands/:commandId/result",
     {
       schema: { params: z.object({ id: z.string(), commandId: z.string() }), body: CommandResult },
-      config: { what: "command result" },
+      config: { access: "machine", what: "command result" },
     },
     async (request) => {
       const id = request.params.id;
@@ -112,7 +116,10 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
 
   app.post(
     "/v1/machines/:id/events",
-    { schema: { params: MachineParams, body: AgentEvent }, config: { what: "agent event" } },
+    {
+      schema: { params: MachineParams, body: AgentEvent },
+      config: { access: "machine", what: "agent event" },
+    },
     async (request) => {
       const id = await knownMachine(store, request.params.id);
       const outcome = await store.recordAgentEvent(id, request.body, new Date());
@@ -126,7 +133,7 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
   // The installed OS says it booted (its marker names the machine and this URL).
   app.post(
     "/v1/machines/:id/callhome",
-    { schema: { params: MachineParams, body: CallHome }, config: { what: "call home" } },
+    { schema: { params: MachineParams, body: CallHome }, config: { access: "machine", what: "call home" } },
     async (request) => {
       const id = await knownMachine(store, request.params.id);
       const answer: CallHomeAccepted = await store.recordCallHome(id, request.body, new Date());

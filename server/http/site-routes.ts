@@ -16,11 +16,12 @@ const OFF: SiteStatus = {
 };
 
 export function addSiteRoutes(app: App, deps: RouteDeps): void {
-  app.get("/v1/site", (): SiteStatus => deps.site() ?? OFF);
+  app.get("/v1/site", { config: { access: "viewer" } }, (): SiteStatus => deps.site() ?? OFF);
 
   app.get(
     "/v1/boot-log",
     {
+      config: { access: "viewer" },
       schema: {
         querystring: z.object({
           mac: z.string().optional(),

@@ -7,7 +7,7 @@ import { compress } from "zstd-napi";
 import { ErrorBody, ImageDetail, ImageList } from "../../protocol/index.js";
 import { uploadImage } from "../cli/image-commands.js";
 import type { RunningServer } from "../server.js";
-import { makeTempDir, startApiServer } from "../test-support.js";
+import { OPERATOR, TEST_ADMIN_TOKEN, makeTempDir, startApiServer } from "../test-support.js";
 
 let dir: { dir: string; remove: () => void };
 let server: RunningServer;
@@ -30,7 +30,7 @@ afterEach(async () => {
 });
 
 async function listed(): Promise<ImageList> {
-  return ImageList.parse(await (await fetch(`${server.url}/v1/images`)).json());
+  return ImageList.parse(await (await fetch(`${server.url}/v1/images`, { headers: OPERATOR })).json());
 }
 
 function blobFiles(): string[] {
@@ -42,7 +42,12 @@ describe("image store", () => {
     const raw = rawImage(3 << 20);
     const file = join(dir.dir, "tiny.raw.zst");
     writeFileSync(file, compress(raw));
-    const first = await uploadImage(server.url, file, { name: "tiny", format: "raw.zst", purpose: "os" });
+    const first = await uploadImage(
+      server.url,
+      file,
+      { name: "tiny", format: "raw.zst", purpose: "os" },
+      TEST_ADMIN_TOKEN,
+    );
     expect(first.status).toBe(201);
     expect(first.image).toMatchObject({
       name: "tiny",
@@ -50,16 +55,24 @@ describe("image store", () => {
       purpose: "os",
       rawBytes: raw.length,
     });
-    const again = await uploadImage(server.url, file, { name: "tiny", format: "raw.zst", purpose: "os" });
+    const again = await uploadImage(
+      server.url,
+      file,
+      { name: "tiny", format: "raw.zst", purpose: "os" },
+      TEST_ADMIN_TOKEN,
+    );
     expect(again.status).toBe(200);
     expect((await listed()).images).toEqual([first.image]);
     expect(blobFiles()).toEqual([first.image.sha256]);
 
-    const detail = ImageDetail.parse(await (await fetch(`${server.url}/v1/images/tiny`)).json());
+    const detail = ImageDetail.parse(
+      await (await fetch(`${server.url}/v1/images/tiny`, { headers: OPERATOR })).json(),
+    );
     expect(detail.image.sha256).toBe(first.image.sha256);
     expect(detail.reads.storeBytesRead).toBe(0);
 
     const other = await fetch(`${server.url}/v1/images?name=renamed&format=raw.zst`, {
+      headers: OPERATOR,
       method: "PUT",
       body: compress(raw),
     });
@@ -70,7 +83,11 @@ describe("image store", () => {
   it("refuses a declared sha256 that differs, a truncated zstd stream and non-zstd bytes; keeps nothing", async () => {
     const packed = compress(rawImage(1 << 20));
     const put = (body: Buffer, headers: Record<string, string> = {}): Promise<Response> =>
-      fetch(`${server.url}/v1/images?name=bad&format=raw.zst`, { method: "PUT", body, headers });
+      fetch(`${server.url}/v1/images?name=bad&format=raw.zst`, {
+        method: "PUT",
+        body,
+        headers: { ...OPERATOR, ...headers },
+      });
 
     const wrongSha = await put(packed, { "x-bootwright-sha256": "0".repeat(64) });
     expect(wrongSha.status).toBe(422);
@@ -88,6 +105,7 @@ describe("image store", () => {
     expect(notZstd.status).toBe(422);
 
     const badName = await fetch(`${server.url}/v1/images?name=../x&format=raw.zst`, {
+      headers: OPERATOR,
       method: "PUT",
       body: packed,
     });
@@ -102,23 +120,30 @@ describe("image store", () => {
     const packed = compress(rawImage(2 << 20));
     const file = join(dir.dir, "img.raw.zst");
     writeFileSync(file, packed);
-    const { image } = await uploadImage(server.url, file, { name: "img", format: "raw.zst", purpose: "os" });
-    const whole = await fetch(`${server.url}/v1/images/${image.sha256}/blob`);
+    const { image } = await uploadImage(
+      server.url,
+      file,
+      { name: "img", format: "raw.zst", purpose: "os" },
+      TEST_ADMIN_TOKEN,
+    );
+    const whole = await fetch(`${server.url}/v1/images/${image.sha256}/blob`, { headers: OPERATOR });
     expect(whole.status).toBe(200);
     expect(Buffer.from(await whole.arrayBuffer()).equals(packed)).toBe(true);
 
     const tail = await fetch(`${server.url}/v1/images/${image.sha256}/blob`, {
-      headers: { range: "bytes=1000-" },
+      headers: { ...OPERATOR, range: "bytes=1000-" },
     });
     expect(tail.status).toBe(206);
     expect(tail.headers.get("content-range")).toBe(`bytes 1000-${packed.length - 1}/${packed.length}`);
     expect(Buffer.from(await tail.arrayBuffer()).equals(packed.subarray(1000))).toBe(true);
 
     const past = await fetch(`${server.url}/v1/images/${image.sha256}/blob`, {
-      headers: { range: `bytes=${packed.length}-` },
+      headers: { ...OPERATOR, range: `bytes=${packed.length}-` },
     });
     expect(past.status).toBe(416);
-    const reads = ImageDetail.parse(await (await fetch(`${server.url}/v1/images/img`)).json()).reads;
+    const reads = ImageDetail.parse(
+      await (await fetch(`${server.url}/v1/images/img`, { headers: OPERATOR })).json(),
+    ).reads;
     expect(reads.storeBytesRead).toBe(packed.length * 2 - 1000);
     expect(reads.soloStreams).toBe(2);
   });

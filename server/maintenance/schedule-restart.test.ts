@@ -7,6 +7,7 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import { compress } from "zstd-napi";
 import { MaintenanceRunList, MaintenanceScheduleList } from "../../protocol/index.js";
 import {
+  OPERATOR,
   freePort,
   installUntilReboot,
   jsonRequest,
@@ -54,6 +55,7 @@ async function installedMachine(): Promise<void> {
     ["diag", "diagnostic", "tar.zst"],
   ] as const)
     await fetch(`${base()}/v1/images?name=${name}&format=${format}&purpose=${purpose}`, {
+      headers: OPERATOR,
       method: "PUT",
       body: compress(Buffer.from(`${name} bytes `.repeat(500))),
     });

@@ -154,4 +154,27 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX boot_events_by_mac ON boot_events (mac, seq);
    CREATE INDEX boot_events_by_time ON boot_events (at);`,
+  `CREATE TABLE api_tokens (
+     id           TEXT PRIMARY KEY,
+     name         TEXT NOT NULL,
+     role         TEXT NOT NULL,
+     secret_hash  TEXT NOT NULL,
+     created_at   TEXT NOT NULL,
+     created_by   TEXT,
+     last_used_at TEXT,
+     revoked_at   TEXT
+   );
+   CREATE TABLE audit_log (
+     seq          BIGSERIAL PRIMARY KEY,
+     at           TEXT NOT NULL,
+     token_id     TEXT NOT NULL,
+     token_name   TEXT NOT NULL,
+     role         TEXT NOT NULL,
+     action       TEXT NOT NULL,
+     target       TEXT,
+     details_json TEXT NOT NULL,
+     source       TEXT
+   );
+   CREATE INDEX audit_log_by_target ON audit_log (target, seq);
+   CREATE INDEX audit_log_by_time ON audit_log (at);`,
 ];

@@ -177,4 +177,29 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE INDEX boot_events_by_mac ON boot_events (mac, seq);
    CREATE INDEX boot_events_by_time ON boot_events (at);`,
+  // Trust (issue 17): operators' API tokens (the hash of the secret only) and the audit log of what
+  // they changed, which the API can read but never edit.
+  `CREATE TABLE api_tokens (
+     id           TEXT PRIMARY KEY,
+     name         TEXT NOT NULL,
+     role         TEXT NOT NULL,
+     secret_hash  TEXT NOT NULL,
+     created_at   TEXT NOT NULL,
+     created_by   TEXT,
+     last_used_at TEXT,
+     revoked_at   TEXT
+   ) STRICT;
+   CREATE TABLE audit_log (
+     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+     at           TEXT NOT NULL,
+     token_id     TEXT NOT NULL,
+     token_name   TEXT NOT NULL,
+     role         TEXT NOT NULL,
+     action       TEXT NOT NULL,
+     target       TEXT,
+     details_json TEXT NOT NULL,
+     source       TEXT
+   ) STRICT;
+   CREATE INDEX audit_log_by_target ON audit_log (target, seq);
+   CREATE INDEX audit_log_by_time ON audit_log (at);`,
 ];

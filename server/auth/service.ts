@@ -1,0 +1,110 @@
+// Operators' tokens and the audit log over the store: create, list, revoke, authenticate; the first admin
+// token at first start; audit entries written and read. One transaction each.
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Logger } from "pino";
+import type { AuditEntry, CreatedToken, Role, TokenInfo } from "../../protocol/index.js";
+import type { Store, TokenRecord } from "../db/rows.js";
+import { ServerError } from "../errors.js";
+import { newToken, parseToken, secretMatches, tokenRecord } from "./tokens.js";
+
+/** A token is marked used at most this often: a write per request would cost every poll a transaction. */
+const TOUCH_EVERY_MS = 60_000;
+
+export function tokenInfo(record: TokenRecord): TokenInfo {
+  return {
+    id: record.id,
+    name: record.name,
+    role: record.role,
+    createdAt: record.createdAt,
+    createdBy: record.createdBy,
+    lastUsedAt: record.lastUsedAt,
+    revokedAt: record.revokedAt,
+  };
+}
+
+/** Writes a secret file 0600, atomically (temp, fsync, rename). */
+function writeSecretFile(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(temp, "w", 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(temp, 0o600);
+  renameSync(temp, path);
+}
+
+export class AuthService {
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {}
+
+  async create(name: string, role: Role, createdBy: string | null, when: Date): Promise<CreatedToken> {
+    const { token, record } = newToken(name, role, createdBy, when.toISOString());
+    await this.store.transaction((rows) => rows.tokens.insert(record));
+    return { token, info: tokenInfo(record) };
+  }
+
+  async list(): Promise<TokenInfo[]> {
+    return (await this.store.read((rows) => rows.tokens.list())).map(tokenInfo);
+  }
+
+  revoke(id: string, when: Date): Promise<boolean> {
+    return this.store.transaction((rows) => rows.tokens.revoke(id, when.toISOString()));
+  }
+
+  /** The live token this text names, or undefined (unknown, malformed, wrong secret, revoked). */
+  async authenticate(text: string, when: Date): Promise<TokenRecord | undefined> {
+    const parsed = parseToken(text);
+    if (!parsed) return undefined;
+    const record = await this.store.read((rows) => rows.tokens.get(parsed.id));
+    if (!record || record.revokedAt !== null || !secretMatches(record, parsed.secret)) return undefined;
+    const last = record.lastUsedAt === null ? 0 : Date.parse(record.lastUsedAt);
+    // Marking it used is bookkeeping: a store that cannot take the write (a full disk) must not turn a
+    // valid token away.
+    if (when.getTime() - last > TOUCH_EVERY_MS)
+      await this.store
+        .transaction((rows) => rows.tokens.touch(record.id, when.toISOString()))
+        .catch((err: unknown) => {
+          this.log.warn({ err, token: record.id }, "token use not recorded");
+        });
+    return record;
+  }
+
+  /**
+   * At start: when no admin token is live, makes one: from `given` (BOOTWRIGHT_ADMIN_TOKEN, for unattended
+   * installs) or a new one, written 0600 to `file`. Returns the new token's text when it made one here.
+   */
+  async ensureAdmin(file: string, given: string | undefined, when: Date): Promise<string | undefined> {
+    if (await this.store.read((rows) => rows.tokens.hasLiveAdmin())) return undefined;
+    const at = when.toISOString();
+    if (given !== undefined) {
+      const parts = parseToken(given);
+      if (!parts)
+        throw new ServerError(
+          "BOOTWRIGHT_ADMIN_TOKEN is not a bootwright token (bwo_<32 hex>.<43 base64url>)",
+        );
+      await this.store.transaction((rows) =>
+        rows.tokens.insert(tokenRecord(parts, "initial-admin", "admin", null, at)),
+      );
+      return undefined; // its owner has it already: nothing to show or write
+    }
+    const { token, record } = newToken("initial-admin", "admin", null, at);
+    await this.store.transaction((rows) => rows.tokens.insert(record));
+    writeSecretFile(file, `${token}\n`);
+    return token;
+  }
+
+  audit(entry: Omit<AuditEntry, "seq">): Promise<void> {
+    return this.store.transaction((rows) => rows.audit.append(entry));
+  }
+
+  auditLog(query: { target?: string; since?: string; limit: number }): Promise<AuditEntry[]> {
+    return this.store.read((rows) => rows.audit.list(query));
+  }
+}

@@ -1,0 +1,119 @@
+// Who may call what. Every route declares its access in its config, and a route without one fails at
+// registration, by name: a new route cannot be open by accident. Operators' routes need an API token
+// (Authorization: Bearer bwo_…) of at least the route's role: none → 401 unauthenticated, too low → 403
+// forbidden naming the role needed. Each change an operator makes is written to the audit log.
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { ROLE_RANK, type Role } from "../../protocol/index.js";
+import type { AuthService } from "../auth/service.js";
+import { bearerToken } from "../auth/tokens.js";
+import type { TokenRecord } from "../db/rows.js";
+import { ApiError } from "../errors.js";
+import type { Services } from "../services.js";
+import type { App } from "./app.js";
+
+/**
+ * public: what a machine's firmware fetches before it can hold any credential (boot scripts, the
+ * loader's files) and /healthz. machine: what the loader, its agents and the installed OS call.
+ * viewer, operator, admin: operators, by role.
+ */
+export type Access = "public" | "machine" | Role;
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    /** The operator's token, on operators' routes. */
+    operator: TokenRecord | null;
+    /** The machine an audited change is about, as it was before (category, expected). */
+    auditBefore: Record<string, unknown> | null;
+  }
+}
+
+/** Keys whose values never reach the audit log. */
+const SECRET_KEY = /pass(word)?|secret|token|key/i;
+
+/** A JSON body as the audit log keeps it: secrets replaced, big bodies summarized. */
+export function auditBody(body: unknown): unknown {
+  if (body === undefined || body === null) return null;
+  if (typeof body !== "object") return body;
+  const text = JSON.stringify(body, (key, value: unknown) =>
+    key !== "" && SECRET_KEY.test(key) ? "(not recorded)" : value,
+  );
+  return text.length > 4_096
+    ? { bytes: text.length, note: "body too large to keep" }
+    : (JSON.parse(text) as unknown);
+}
+
+function routeTarget(request: FastifyRequest): string | null {
+  const params = request.params as Record<string, unknown> | undefined;
+  for (const key of ["id", "ref", "run", "schedule", "name"]) {
+    const value = params?.[key];
+    if (typeof value === "string") return value;
+  }
+  return null;
+}
+
+async function machineSummary(store: Services, id: string | null): Promise<Record<string, unknown> | null> {
+  if (id === null) return null;
+  const machine = await store.getMachine(id);
+  return machine ? { category: machine.category, expected: machine.expected } : null;
+}
+
+export function addAccessControl(app: App, deps: { auth: AuthService; store: Services }): void {
+  app.decorateRequest("operator", null);
+  app.decorateRequest("auditBefore", null);
+
+  app.addHook("onRoute", (route) => {
+    if (!route.config?.access)
+      throw new Error(`route ${String(route.method)} ${route.url} declares no access (config.access)`);
+  });
+
+  app.addHook("onRequest", async (request: FastifyRequest) => {
+    const access = request.routeOptions.config.access;
+    // Unknown routes have no access of their own: the not-found handler answers them.
+    if (access === undefined || access === "public" || access === "machine") return;
+    const text = bearerToken(request.headers.authorization);
+    if (!text)
+      throw new ApiError("unauthenticated", "this route needs an API token: Authorization: Bearer <token>");
+    const token = await deps.auth.authenticate(text, new Date());
+    if (!token) throw new ApiError("unauthenticated", "the API token is unknown, malformed or revoked");
+    if (ROLE_RANK[token.role] < ROLE_RANK[access])
+      throw new ApiError("forbidden", `this needs the ${access} role; token ${token.name} is ${token.role}`, {
+        needs: access,
+        has: token.role,
+      });
+    request.operator = token;
+  });
+
+  // The state before a change, for the audit entry (machines only: small and always meaningful).
+  app.addHook("preHandler", async (request: FastifyRequest) => {
+    if (request.operator && request.method !== "GET" && request.method !== "HEAD")
+      request.auditBefore = await machineSummary(deps.store, routeTarget(request));
+  });
+
+  app.addHook("onResponse", async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = request.operator;
+    if (!token || request.method === "GET" || request.method === "HEAD" || reply.statusCode >= 400) return;
+    const target = routeTarget(request);
+    const after = request.auditBefore ? await machineSummary(deps.store, target) : null;
+    await deps.auth
+      .audit({
+        at: new Date().toISOString(),
+        tokenId: token.id,
+        tokenName: token.name,
+        role: token.role,
+        action: `${request.method} ${request.routeOptions.url ?? request.url}`,
+        target,
+        details: {
+          body: auditBody(request.body),
+          status: reply.statusCode,
+          ...(request.auditBefore ? { before: request.auditBefore, after } : {}),
+        },
+        source: request.ip,
+      })
+      .catch((err: unknown) => {
+        request.log.error({ err }, "audit entry not written");
+      });
+  });
+}
