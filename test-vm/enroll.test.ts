@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../server/server.js";
-import { freePort } from "../server/test-support.js";
+import { freePort, OPERATOR, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { REPO_ROOT, requireBootArtefacts } from "./paths.js";
 import { directLoaderBoot, Vm, type Firmware } from "./qemu.js";
@@ -98,7 +98,7 @@ describe.each<[Firmware, string, string]>([
     expect(details?.network).toMatchObject({ interface: "eth0", gateway: GUEST_HOST_ADDRESS });
 
     // The boot list over HTTP shows the same machine.
-    const list = (await (await fetch(`${server.url}/v1/machines`)).json()) as {
+    const list = (await (await fetch(`${server.url}/v1/machines`, { headers: OPERATOR })).json()) as {
       machines: { id: string; category: string }[];
     };
     expect(list.machines).toEqual([expect.objectContaining({ id: uuid, category: "inventoried" })]);
@@ -120,11 +120,14 @@ describe.each<[Firmware, string, string]>([
 
 /** The operator's CLI, run as a user would. */
 async function bootwright(server: RunningServer, ...args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(join(REPO_ROOT, "bin/bootwright"), [
-    ...args,
-    "--server",
-    server.url,
-  ]);
+  // Its token from the environment, as an operator's shell gives it (never on the command line).
+  const { stdout } = await promisify(execFile)(
+    join(REPO_ROOT, "bin/bootwright"),
+    [...args, "--server", server.url],
+    {
+      env: { ...process.env, BOOTWRIGHT_TOKEN: TEST_ADMIN_TOKEN },
+    },
+  );
   return stdout;
 }
 

@@ -16,7 +16,7 @@ import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { MaintenanceRun, MaintenanceRunList, type MaintenanceReport } from "../protocol/index.js";
 import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
-import { jsonRequest } from "../server/test-support.js";
+import { TEST_ADMIN_TOKEN, jsonRequest } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { startIpmiBmc, type IpmiBmc } from "./ipmi-bmc.js";
 import { packMaintenanceImage } from "./maintenance-image.js";
@@ -147,20 +147,35 @@ beforeAll(async () => {
   expect((await api("/v1/policy", "PUT", { format: "json", source: JSON.stringify(policy) })).status).toBe(
     200,
   );
-  await uploadImage(server.url, tiny.paths.zst, { name: "tiny", format: "raw.zst", purpose: "os" });
-  await uploadImage(server.url, diagnostic.path, {
-    name: "diagnostic",
-    format: "tar.zst",
-    purpose: "diagnostic",
-  });
-  await uploadImage(server.url, repair.path, { name: "repair", format: "tar.zst", purpose: "repair" });
+  await uploadImage(
+    server.url,
+    tiny.paths.zst,
+    { name: "tiny", format: "raw.zst", purpose: "os" },
+    TEST_ADMIN_TOKEN,
+  );
+  await uploadImage(
+    server.url,
+    diagnostic.path,
+    {
+      name: "diagnostic",
+      format: "tar.zst",
+      purpose: "diagnostic",
+    },
+    TEST_ADMIN_TOKEN,
+  );
+  await uploadImage(
+    server.url,
+    repair.path,
+    { name: "repair", format: "tar.zst", purpose: "repair" },
+    TEST_ADMIN_TOKEN,
+  );
 }, 20 * 60_000);
 
 afterAll(async () => {
   await Promise.all(vms.map((vm) => vm.stop()));
   await bmc?.stop();
   await server.close();
-  rmSync(dir, { recursive: true, force: true });
+  if (!process.env.BOOTWRIGHT_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
 });
 
 it("repair: a destroyed boot sector is restored by the repair image, rebooted through IPMI; the VM boots its OS again", async () => {
@@ -325,7 +340,12 @@ it("fault: a maintenance image that never reports times out, fails with the reas
     program:
       "export const steps = { hang: { describe: 'waits forever', run: () => new Promise(() => {}) } };\n",
   });
-  await uploadImage(server.url, hang, { name: "hang", format: "tar.zst", purpose: "diagnostic" });
+  await uploadImage(
+    server.url,
+    hang,
+    { name: "hang", format: "tar.zst", purpose: "diagnostic" },
+    TEST_ADMIN_TOKEN,
+  );
   expect((await api(`/v1/machines/${id}/power`, "PUT", { driver: "qmp", socket: qmpSocket() })).status).toBe(
     200,
   );

@@ -78,7 +78,7 @@ export function addBootAreaRoutes(app: App, deps: RouteDeps): void {
 
   app.get(
     "/v1/machines/:id/boot-area",
-    { config: { access: "viewer" }, schema: { params: MachineParams } },
+    { config: { access: "machine" }, schema: { params: MachineParams } },
     async (request) => {
       const id = await knownMachine(store, request.params.id);
       const record = await store.settings.bootArea(id);
