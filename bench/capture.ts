@@ -35,6 +35,7 @@ async function uploadFigure(dir: string): Promise<Figure> {
       writeFileSync(disk, bytes);
       let started = performance.now();
       const result = await captureAndUpload({
+        credential: TEST_ADMIN_TOKEN,
         serverUrl: server.url,
         device: disk,
         bytes: DISK_BYTES,

@@ -72,6 +72,7 @@ async function reads(server: RunningServer, name: string): Promise<ImageReadStat
 /** install.stream_vs_pipeline: one VM, the Debian image, alternating ours and the baseline 3 times. */
 async function streamFigure(setup: Setup): Promise<Figure> {
   const mac = "52:54:00:be:20:01";
+  const debian = setup.images.debian;
   const vm = Vm.start({
     name: "bench-install-stream",
     workDir: join(setup.dir, "stream"),
@@ -80,7 +81,7 @@ async function streamFigure(setup: Setup): Promise<Figure> {
     boot: directLoaderBoot(
       mac,
       setup.server.advertiseUrl,
-      `bootwright.bench-install=${setup.images.debian.sha256}`,
+      `bootwright.bench-install=${[debian.sha256, debian.sizeBytes, debian.rawBytes, debian.rawSha256].join(":")}`,
     ),
     mac,
     disksMiB: [1024],

@@ -49,6 +49,8 @@ export const LeasedCommand = z.strictObject({
     .optional(),
   /** For run-maintenance: the image to run, its steps, its mode and deadline. */
   maintenance: MaintenanceAssignment.optional(),
+  /** For write-image: the installed OS's credential, which the agent writes into the marker. */
+  osCredential: z.string().optional(),
 });
 export type LeasedCommand = z.infer<typeof LeasedCommand>;
 
@@ -134,5 +136,10 @@ export const CallHomeAccepted = z.strictObject({
   category: BootCategory,
   /** True when this call completed the machine's install (its boot-installed command). */
   completedInstall: z.boolean(),
+  /**
+   * The OS's next credential: it replaces the one this call used, which keeps working until this one
+   * is first used (so a lost answer does not lock the OS out).
+   */
+  credential: z.string(),
 });
 export type CallHomeAccepted = z.infer<typeof CallHomeAccepted>;

@@ -34,6 +34,8 @@ export const ERROR_CODES = {
     "The route needs a credential and the request carried none, or one that is unknown, malformed or revoked (Authorization: Bearer <token>).",
   forbidden:
     "The credential is valid but its role may not do this; details.needs names the role the route needs.",
+  wrong_machine:
+    "A machine's credential was used for another machine's route (its queue, plan, results, image, upload, boot area…); nothing of that machine changed.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -226,6 +226,8 @@ export const InstalledMarker = z.strictObject({
   /** Written by our installer so the installed OS can call home: who it is and where the server is. */
   machineId: z.string().optional(),
   server: z.string().optional(),
+  /** The installed OS's own credential, for its call home and health reports only (rotated at each call home). */
+  credential: z.string().optional(),
 });
 export type InstalledMarker = z.infer<typeof InstalledMarker>;
 
@@ -277,5 +279,11 @@ export const InventoryAccepted = z.strictObject({
   category: BootCategory,
   /** True when the machine already runs its resolved plan: the loader reboots it into its own disk. */
   bootFromDisk: z.boolean(),
+  /**
+   * The machine's credential for every call after this one (next, results, events, its agent, its image,
+   * uploads, maintenance progress, boot area), as `Authorization: Bearer <credential>`. A new one at each
+   * enrollment; the one before stops working.
+   */
+  credential: z.string(),
 });
 export type InventoryAccepted = z.infer<typeof InventoryAccepted>;

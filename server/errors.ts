@@ -41,6 +41,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   boot_area_invalid: 422,
   unauthenticated: 401,
   forbidden: 403,
+  wrong_machine: 403,
   internal: 500,
 };
 

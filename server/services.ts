@@ -28,6 +28,7 @@ import {
   type MaintenanceState,
   type ScheduleState,
 } from "./maintenance/state.js";
+import { issueLoaderCredential } from "./auth/machine-credentials.js";
 import { recordCallHome } from "./queue/call-home.js";
 import { recordBootRequest, recordInventory, type BootAnswer, type BootRequest } from "./queue/enrollment.js";
 import { expireLeasesDue, leaseNext, type LeaseOutcome } from "./queue/leases.js";
@@ -68,8 +69,11 @@ export class Services {
   }
 
   /** The loader posted an inventory: enroll (if booted without iPXE) or update. */
-  recordInventory(inventory: Inventory, at: Date): Promise<Machine> {
-    return this.store.transaction((rows) => recordInventory(rows, inventory, at));
+  recordInventory(inventory: Inventory, at: Date): Promise<{ machine: Machine; credential: string }> {
+    return this.store.transaction(async (rows) => {
+      const machine = await recordInventory(rows, inventory, at);
+      return { machine, credential: await issueLoaderCredential(rows, machine.id, at.toISOString()) };
+    });
   }
 
   /** One line of the boot log (a DHCP exchange, a TFTP transfer, an HTTP boot request). */

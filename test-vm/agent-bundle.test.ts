@@ -8,7 +8,7 @@ import { AgentIntegrityError, loadVerifiedAgent } from "../agent/loader/agent-ru
 import type { AgentPlan, StepReport } from "../protocol/index.js";
 import { AgentBuilder } from "../server/agent-builder.js";
 import type { RunningServer } from "../server/server.js";
-import { makeTempDir, sampleInventory, startApiServer } from "../server/test-support.js";
+import { TEST_ADMIN_TOKEN, makeTempDir, sampleInventory, startApiServer } from "../server/test-support.js";
 
 const plan: AgentPlan = {
   planHash: "sha256:test-plan",
@@ -78,7 +78,12 @@ it("bundles the RAID plugin for the two-disk machine only, content-addressed and
 
 it("the loader verifies the hash, loads the agent in its own Node and runs its steps", async () => {
   const two = await builder.build(twoDisks, plan);
-  const agent = await loadVerifiedAgent(`${server.url}/v1/agents/${two.sha256}.mjs`, two.sha256, dir);
+  const agent = await loadVerifiedAgent(
+    `${server.url}/v1/agents/${two.sha256}.mjs`,
+    two.sha256,
+    { credential: TEST_ADMIN_TOKEN },
+    dir,
+  );
   expect(agent.plugins).toEqual(["disk-report", "mdadm-raid"]);
   expect(agent.plan).toEqual(plan);
 
@@ -91,7 +96,7 @@ it("the loader verifies the hash, loads the agent in its own Node and runs its s
   try {
     const reports = await agent.run({
       phase: "configure",
-      machine: { id: "m-1", serverUrl: server.url },
+      machine: { id: "m-1", serverUrl: server.url, credential: TEST_ADMIN_TOKEN },
       onStepStart: () => Promise.resolve(),
       inventory: twoDisks,
       root,
@@ -122,18 +127,28 @@ it("the loader verifies the hash, loads the agent in its own Node and runs its s
 it("refuses to run a bundle whose sha256 is not the one named", async () => {
   const one = await builder.build(oneDisk, plan);
   await expect(
-    loadVerifiedAgent(`${server.url}/v1/agents/${one.sha256}.mjs`, "f".repeat(64), dir),
+    loadVerifiedAgent(
+      `${server.url}/v1/agents/${one.sha256}.mjs`,
+      "f".repeat(64),
+      { credential: TEST_ADMIN_TOKEN },
+      dir,
+    ),
   ).rejects.toBeInstanceOf(AgentIntegrityError);
 });
 
 it("stops at the first failing step and reports why", async () => {
   const one = await builder.build(oneDisk, plan);
-  const agent = await loadVerifiedAgent(`${server.url}/v1/agents/${one.sha256}.mjs`, one.sha256, dir);
+  const agent = await loadVerifiedAgent(
+    `${server.url}/v1/agents/${one.sha256}.mjs`,
+    one.sha256,
+    { credential: TEST_ADMIN_TOKEN },
+    dir,
+  );
   const root = fakeRoot([]);
   try {
     const reports = await agent.run({
       phase: "configure",
-      machine: { id: "m-1", serverUrl: server.url },
+      machine: { id: "m-1", serverUrl: server.url, credential: TEST_ADMIN_TOKEN },
       onStepStart: () => Promise.resolve(),
       inventory: oneDisk,
       root,

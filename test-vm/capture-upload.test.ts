@@ -14,6 +14,7 @@ import { captureAndUpload } from "../agent/installer/capture.js";
 import { streamImage } from "../agent/installer/stream-image.js";
 import type { RunningServer } from "../server/server.js";
 import {
+  TEST_ADMIN_TOKEN,
   OPERATOR,
   freePort,
   makeTempDir,
@@ -78,6 +79,7 @@ describe("in-process server", () => {
 
   it("captures, uploads, verifies; the image carries its origin and installs byte-identical", async () => {
     const result = await captureAndUpload({
+      credential: TEST_ADMIN_TOKEN,
       serverUrl: server.url,
       device: disk,
       bytes: DISK_BYTES,
@@ -112,6 +114,7 @@ describe("in-process server", () => {
 
     // The next capture of that recipe and configuration sends nothing: the image is there.
     const again = await captureAndUpload({
+      credential: TEST_ADMIN_TOKEN,
       serverUrl: server.url,
       device: disk,
       bytes: DISK_BYTES,
@@ -126,6 +129,7 @@ describe("in-process server", () => {
     const [one, two] = await Promise.all(
       ["machine-3", "machine-4"].map((machine) =>
         captureAndUpload({
+          credential: TEST_ADMIN_TOKEN,
           serverUrl: server.url,
           device: shared,
           bytes: DISK_BYTES,
@@ -174,6 +178,7 @@ describe("in-process server", () => {
     try {
       const retries: string[] = [];
       const result = await captureAndUpload({
+        credential: TEST_ADMIN_TOKEN,
         serverUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
         device: freshDisk("disk-c.img"),
         bytes: DISK_BYTES,
@@ -208,6 +213,7 @@ describe("server killed with SIGKILL mid-upload", () => {
     let restarted: Promise<ChildProcess> | undefined;
     const retries: string[] = [];
     const result = await captureAndUpload({
+      credential: TEST_ADMIN_TOKEN,
       serverUrl: url,
       device: disk,
       bytes: DISK_BYTES,
@@ -254,6 +260,7 @@ describe("an image store that runs out of space", () => {
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=12m", "tmpfs", small]);
     server = await startApiServer(small);
     const failure = captureAndUpload({
+      credential: TEST_ADMIN_TOKEN,
       serverUrl: server.url,
       device: freshDisk("disk-e.img"),
       bytes: DISK_BYTES,

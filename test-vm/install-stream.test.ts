@@ -138,7 +138,7 @@ describe("in-process server", () => {
     const ctx: StepContext = {
       inventory: sampleInventory(),
       plan,
-      machine: { id: "m-plugin", serverUrl: server.url },
+      machine: { id: "m-plugin", serverUrl: server.url, credential: TEST_ADMIN_TOKEN },
       signal: AbortSignal.timeout(60_000),
       root,
       progress: () => undefined,
@@ -174,7 +174,7 @@ describe("in-process server", () => {
     const ctx: StepContext = {
       inventory: sampleInventory(),
       plan: { planHash: "sha256:plan", image: "disk", imageSource: sourceOf(image) },
-      machine: { id: "m-small", serverUrl: server.url },
+      machine: { id: "m-small", serverUrl: server.url, credential: TEST_ADMIN_TOKEN },
       signal: AbortSignal.timeout(10_000),
       root,
       progress: () => undefined,

@@ -4,7 +4,7 @@
 // Needs the debian image: on a fresh machine the suite builds it in the background and starts this
 // file after the others (test-vm/timing/sequencer.ts).
 import { randomBytes, randomUUID } from "node:crypto";
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { readSync, closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,10 +34,15 @@ interface CallHome {
   at: number;
 }
 
-/** Records every request; answers 503 to the first call of machines in `failFirst` (the OS must retry). */
+/**
+ * Records every request; answers 503 to the first call of machines in `failFirst` (the OS must retry),
+ * and a call home with the OS's next credential, as the server does (the OS must keep it in its marker).
+ */
 class CallHomeServer {
   readonly calls: CallHome[] = [];
   readonly failFirst = new Set<string>();
+  /** Machine → the credential the answer to its call home named. */
+  readonly nextCredential = new Map<string, string>();
   private readonly server: Server;
 
   private constructor() {
@@ -55,7 +60,13 @@ class CallHomeServer {
         });
         const machine = /^\/v1\/machines\/([^/]+)\/callhome$/.exec(url)?.[1];
         if (machine && this.failFirst.delete(machine)) res.writeHead(503).end("try again");
-        else res.writeHead(machine ? 204 : 404).end();
+        else if (machine) {
+          const credential = `bwm_${randomBytes(16).toString("hex")}.${randomBytes(32).toString("base64url")}`;
+          this.nextCredential.set(machine, credential);
+          res
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ category: "installed", completedInstall: true, credential }));
+        } else res.writeHead(404).end();
       });
     });
   }
@@ -109,6 +120,20 @@ afterAll(async () => {
     process.stderr.write(`[test-vm] OS image power-on → call-home: ${bootSeconds.join("; ")}\n`);
 });
 
+/** The marker as it is now on the disk file (the OS rewrites it when its credential rotates). */
+function markerOn(image: BuiltOsImage, path: string): Record<string, unknown> {
+  const partition = image.manifest.partitions.find((p) => p.name === MARKER_PARTITION_NAME);
+  if (!partition) throw new Error(`${image.paths.manifest} has no ${MARKER_PARTITION_NAME} partition`);
+  const fd = openSync(path, "r");
+  try {
+    const block = Buffer.alloc(4096);
+    readSync(fd, block, 0, block.length, partition.startBytes);
+    return JSON.parse(block.toString("utf8").replace(/\0+$/, "")) as Record<string, unknown>;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** A fresh copy of the image, with `marker` (one JSON line) written where the installer writes it. */
 async function diskWithMarker(image: BuiltOsImage, path: string, marker: object | undefined): Promise<void> {
   await run("zstd", ["-d", "-q", "-f", "-o", path, image.paths.zst]);
@@ -155,6 +180,7 @@ describe.each(["tiny", "debian"] as const)("%s OS image", (kind) => {
         machineId,
         planHash: `sha256:${randomBytes(32).toString("hex")}`,
         image: `sha256:${image.manifest.zstSha256}`,
+        credential: `bwm_${randomBytes(16).toString("hex")}.${randomBytes(32).toString("base64url")}`,
       };
       if (failFirst) callHome.failFirst.add(machineId);
       const dir = join(workDir, `${kind}-${firmware}`);
@@ -184,6 +210,8 @@ describe.each(["tiny", "debian"] as const)("%s OS image", (kind) => {
       for (const call of calls) {
         expect(call.method).toBe("POST");
         expect(call.headers["content-type"]).toBe("application/json");
+        // The OS's credential, from the marker, as a header (busybox: by nc; debian: GNU wget's wgetrc).
+        expect(call.headers.authorization).toBe(`Bearer ${marker.credential}`);
         expect(JSON.parse(call.body)).toEqual({
           image: marker.image,
           planHash: marker.planHash,
@@ -196,6 +224,12 @@ describe.each(["tiny", "debian"] as const)("%s OS image", (kind) => {
       expect(console).toMatch(new RegExp(`bootwright-os: booted ${kind}\\r?$`, "m"));
       expect(console).toMatch(new RegExp(`bootwright-os: called home machine=${machineId}\\r?$`, "m"));
       expect(console.indexOf(`booted ${kind}`)).toBeLessThan(console.indexOf("called home"));
+      // The answer's next credential is in the marker on the disk now, the rest of the marker unchanged.
+      await vm.stop();
+      expect(markerOn(image, disk)).toEqual({
+        ...marker,
+        credential: callHome.nextCredential.get(machineId),
+      });
     },
     BOOT_TIMEOUT_MS[kind] + 60_000,
   );

@@ -3,6 +3,7 @@
 // A dropped connection, a corrupted chunk or a server restart costs at most one chunk: the agent asks the
 // server where the upload stands and goes on from there. The server verifies the whole before the image
 // becomes visible, and keeps at most one image per recipe and configuration.
+import { credentialHeaders } from "../shared/credential.js";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
@@ -23,6 +24,8 @@ export const CHUNK_BYTES = 8 << 20;
 
 export interface CaptureOptions {
   serverUrl: string;
+  /** The machine's credential: every upload call carries it. */
+  credential: string;
   /** The disk (or file) to image, and how many bytes of it. */
   device: string;
   bytes: number;
@@ -89,7 +92,8 @@ async function call(
 export async function captureAndUpload(options: CaptureOptions): Promise<CaptureResult> {
   const { serverUrl, signal } = options;
   const started = performance.now();
-  const json = { "content-type": "application/json" };
+  const auth = credentialHeaders(options);
+  const json = { ...auth, "content-type": "application/json" };
   let opened: UploadState;
   try {
     opened = UploadState.parse(
@@ -124,7 +128,7 @@ export async function captureAndUpload(options: CaptureOptions): Promise<Capture
           chunkUrl(offset),
           "PUT",
           chunk,
-          { "content-type": "application/octet-stream", "x-bootwright-chunk-sha256": sha },
+          { ...auth, "content-type": "application/octet-stream", "x-bootwright-chunk-sha256": sha },
           signal,
         );
         return;
@@ -145,7 +149,7 @@ export async function captureAndUpload(options: CaptureOptions): Promise<Capture
         // Where does the upload stand? The server may have stored this chunk before the answer was lost.
         try {
           const state = UploadState.parse(
-            await call(`${serverUrl}/v1/uploads/${opened.id}`, "GET", undefined, {}, signal),
+            await call(`${serverUrl}/v1/uploads/${opened.id}`, "GET", undefined, auth, signal),
           );
           if (state.received === offset + chunk.length) return;
           if (state.received !== offset)

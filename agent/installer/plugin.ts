@@ -22,6 +22,10 @@ export type Exec = (command: string, argv: readonly string[], options: RunOption
 export interface MachineIdentity {
   id: string;
   serverUrl: string;
+  /** The loader's credential, sent on every call to the server (agent/shared/credential.ts). */
+  credential: string;
+  /** For write-image: the installed OS's own credential, written into the marker for its call home. */
+  osCredential?: string;
 }
 
 export interface StepContext {

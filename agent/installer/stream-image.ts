@@ -27,6 +27,8 @@ export interface StreamProgress {
 
 export interface StreamImageOptions {
   url: string;
+  /** Sent with every request (the machine's credential). */
+  headers?: Readonly<Record<string, string>>;
   source: ImageSource;
   /** A block device or a file; opened for writing without truncation. */
   target: string;
@@ -151,7 +153,10 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
 
   /** One GET from `received` on; returns when the body ends (maybe early) or throws. */
   const fetchFrom = async (): Promise<void> => {
-    const headers: Record<string, string> = received > 0 ? { range: `bytes=${received}-` } : {};
+    const headers: Record<string, string> = {
+      ...options.headers,
+      ...(received > 0 ? { range: `bytes=${received}-` } : {}),
+    };
     const response = await request(options.url, {
       headers,
       signal,

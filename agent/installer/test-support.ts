@@ -25,7 +25,7 @@ export function stepContext(root: string, plan: AgentPlan, exec: Exec, progress:
   return {
     inventory: TEST_INVENTORY,
     plan,
-    machine: { id: "m-1", serverUrl: "http://server.test" },
+    machine: { id: "m-1", serverUrl: "http://server.test", credential: "bwm_test" },
     signal: AbortSignal.timeout(10_000),
     root,
     progress: (message) => progress.push(message),

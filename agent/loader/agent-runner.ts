@@ -1,5 +1,6 @@
 // Fetches a tailored agent bundle, checks its sha256 against the one the server named before running
 // anything, and loads it into this same Node process.
+import { credentialHeaders, type Credentialed } from "../shared/credential.js";
 import { createHash } from "node:crypto";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -23,9 +24,13 @@ export class AgentIntegrityError extends BootwrightError<"agent_integrity"> {
 export async function loadVerifiedAgent(
   url: string,
   expectedSha256: string,
+  machine: Credentialed,
   workDir = "/tmp",
 ): Promise<LoadedAgent> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+  const response = await fetch(url, {
+    headers: credentialHeaders(machine),
+    signal: AbortSignal.timeout(60_000),
+  });
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
   const bytes = Buffer.from(await response.arrayBuffer());
   const actual = createHash("sha256").update(bytes).digest("hex");

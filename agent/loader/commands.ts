@@ -110,12 +110,12 @@ async function runAgent(
     sha256: command.agent.sha256.slice(0, 16),
     plugins: command.agent.plugins.join(","),
   });
-  const agent = await loadVerifiedAgent(command.agent.url, command.agent.sha256);
+  const agent = await loadVerifiedAgent(command.agent.url, command.agent.sha256, ctx.machine);
   say("ok", "agent verified", { plan: agent.plan.planHash, image: agent.plan.image });
   let currentStep = { plugin: "", step: "" };
   const steps = await agent.run({
     phase,
-    machine: ctx.machine,
+    machine: command.osCredential ? { ...ctx.machine, osCredential: command.osCredential } : ctx.machine,
     inventory: await ctx.gatherInventory(),
     root: ctx.root,
     signal: ctx.signal,

@@ -1,35 +1,40 @@
 // For `npm run bench` (install.stream_vs_pipeline): in the same VM, on the same image and disk, times our
 // install stream (undici → zstd-napi → the block device, both sha256s checked) against the baseline
 // `wget -O- | zstd -d | dd`, alternating so both see the same caches, and prints one line the bench parses.
-import { ImageDetail, imageBlobPath } from "../../protocol/index.js";
+// The machine enrolls first: the image's bytes are a machine's route, under its credential.
+import { imageBlobPath, type ImageSource, type Inventory } from "../../protocol/index.js";
 import { streamImage } from "../installer/stream-image.js";
+import { credentialHeaders } from "../shared/credential.js";
 import { say } from "./console.js";
 import { run } from "../shared/run-command.js";
+import { postInventory } from "./server-client.js";
 
 export async function benchInstall(
   serverUrl: string,
-  sha256: string,
+  image: ImageSource,
+  inventory: Inventory,
   runs: number,
   device: string,
 ): Promise<void> {
-  const response = await fetch(`${serverUrl}/v1/images/${sha256}`);
-  if (!response.ok) throw new Error(`GET image ${sha256}: HTTP ${response.status}`);
-  const { image } = ImageDetail.parse(await response.json());
-  const url = `${serverUrl}${imageBlobPath(sha256)}`;
+  const enrolled = await postInventory(serverUrl, inventory);
+  const headers = credentialHeaders(enrolled);
+  const url = `${serverUrl}${imageBlobPath(image.sha256)}`;
   const ours: number[] = [];
   const baseline: number[] = [];
   for (let i = 0; i < runs; i++) {
     let started = performance.now();
-    await streamImage({ url, source: image, target: device, signal: AbortSignal.timeout(600_000) });
+    await streamImage({ url, headers, source: image, target: device, signal: AbortSignal.timeout(600_000) });
     ours.push((performance.now() - started) / 1000);
     started = performance.now();
-    // conv=fsync: the baseline also ends with its data on the disk, as ours does (FileHandle.sync).
+    // conv=fsync: the baseline also ends with its data on the disk, as ours does (FileHandle.sync). The
+    // credential is in wget's argv here: a benchmark VM's own, revoked at its next enrollment.
     await run(
       "sh",
-      ["-c", `wget -q -O - '${url}' | zstd -d -q -c | dd of=${device} bs=1M conv=fsync 2>/dev/null`],
-      {
-        timeoutMs: 600_000,
-      },
+      [
+        "-c",
+        `wget -q --header 'Authorization: ${headers.authorization}' -O - '${url}' | zstd -d -q -c | dd of=${device} bs=1M conv=fsync 2>/dev/null`,
+      ],
+      { timeoutMs: 600_000 },
     );
     baseline.push((performance.now() - started) / 1000);
   }

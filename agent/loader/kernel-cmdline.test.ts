@@ -83,9 +83,17 @@ describe("loaderSettings", () => {
     });
   });
 
-  it("reads the install benchmark's image only when it is a sha256", () => {
+  it("reads the install benchmark's image only when it is one: sha256, sizes and raw sha256", () => {
     const sha = "ab".repeat(32);
-    expect(loaderSettings(`bootwright.bench-install=${sha}`).benchInstallImage).toBe(sha);
+    const raw = "cd".repeat(32);
+    expect(loaderSettings(`bootwright.bench-install=${sha}:1000:4000:${raw}`).benchInstallImage).toEqual({
+      sha256: sha,
+      format: "raw.zst",
+      sizeBytes: 1000,
+      rawBytes: 4000,
+      rawSha256: raw,
+    });
+    expect(loaderSettings(`bootwright.bench-install=${sha}`).benchInstallImage).toBeUndefined();
     expect(loaderSettings("bootwright.bench-install=tiny").benchInstallImage).toBeUndefined();
   });
 
@@ -106,12 +114,6 @@ describe("loaderSettings", () => {
     });
   });
 
-  it("reads the install benchmark's image only when it is a sha256", () => {
-    const sha = "ab".repeat(32);
-    expect(loaderSettings(`bootwright.bench-install=${sha}`).benchInstallImage).toBe(sha);
-    expect(loaderSettings("bootwright.bench-install=tiny").benchInstallImage).toBeUndefined();
-  });
-
   it("treats an empty bootwright.server= as not set", () => {
     expect(loaderSettings("bootwright.server= BOOTIF=garbage")).toEqual({
       serverUrl: undefined,
@@ -121,11 +123,5 @@ describe("loaderSettings", () => {
       bootPath: null,
       lldpWaitMs: 3000,
     });
-  });
-
-  it("reads the install benchmark's image only when it is a sha256", () => {
-    const sha = "ab".repeat(32);
-    expect(loaderSettings(`bootwright.bench-install=${sha}`).benchInstallImage).toBe(sha);
-    expect(loaderSettings("bootwright.bench-install=tiny").benchInstallImage).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 // Reads the loader's settings from the kernel command line (pure: takes the text of /proc/cmdline).
-import { BootPath, normalizeMac, type MacAddress } from "../../protocol/index.js";
+import { BootPath, ImageSource, normalizeMac, type MacAddress } from "../../protocol/index.js";
 
 export interface LoaderSettings {
   /** bootwright.server=<url>: the server's advertised URL. */
@@ -8,8 +8,11 @@ export interface LoaderSettings {
   bootMac: MacAddress | undefined;
   /** bootwright.bench-inventory=N: time the full and the minimal inventory N times each (npm run bench). */
   benchInventoryRuns: number | undefined;
-  /** bootwright.bench-install=<sha256>: time our install stream against wget | zstd | dd (npm run bench). */
-  benchInstallImage: string | undefined;
+  /**
+   * bootwright.bench-install=<sha256>:<sizeBytes>:<rawBytes>:<rawSha256> (the image as the server
+   * describes it): time our install stream against wget | zstd | dd (npm run bench).
+   */
+  benchInstallImage: ImageSource | undefined;
   /** bootwright.path=: how we were booted (whoever wrote this command line knows); null when not said. */
   bootPath: BootPath | null;
   /**
@@ -48,9 +51,7 @@ export function loaderSettings(cmdline: string): LoaderSettings {
     serverUrl: server ? server.replace(/\/+$/, "") : undefined,
     bootMac: parseBootif(params.get("BOOTIF")),
     benchInventoryRuns: positiveInt(params.get("bootwright.bench-inventory")),
-    benchInstallImage: /^[0-9a-f]{64}$/.test(params.get("bootwright.bench-install") ?? "")
-      ? params.get("bootwright.bench-install")
-      : undefined,
+    benchInstallImage: benchImage(params.get("bootwright.bench-install")),
     bootPath: BootPath.safeParse(params.get("bootwright.path")).data ?? null,
     lldpWaitMs: lldpWaitSeconds(params.get("bootwright.lldp-wait")) * 1000,
   };
@@ -66,4 +67,16 @@ function lldpWaitSeconds(value: string | undefined): number {
 function positiveInt(value: string | undefined): number | undefined {
   const n = Number(value);
   return value !== undefined && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/** "<sha256>:<sizeBytes>:<rawBytes>:<rawSha256>" → the image's source, or undefined when it is not one. */
+function benchImage(value: string | undefined): ImageSource | undefined {
+  const [sha256, size, raw, rawSha256] = (value ?? "").split(":");
+  return ImageSource.safeParse({
+    sha256,
+    format: "raw.zst",
+    sizeBytes: Number(size),
+    rawBytes: Number(raw),
+    rawSha256,
+  }).data;
 }

@@ -64,7 +64,8 @@ async function main(): Promise<void> {
 
   if (settings.benchInventoryRuns) await benchInventory(bootNic.mac, settings.benchInventoryRuns);
   if (settings.benchInstallImage) {
-    await benchInstall(settings.serverUrl, settings.benchInstallImage, 3, "/dev/vda");
+    const inventory = await gatherInventory(bootNic.mac, {});
+    await benchInstall(settings.serverUrl, settings.benchInstallImage, inventory, 3, "/dev/vda");
     await run("poweroff", ["-f"], { timeoutMs: 10_000 });
   }
   say("step", "gathering inventory");
@@ -96,10 +97,12 @@ async function main(): Promise<void> {
     await rebootToDisk(settings.bootPath);
   }
 
+  // From here on every call carries the credential this enrollment answered with.
+  const machine = { id: accepted.machineId, serverUrl, credential: accepted.credential };
   // Ask what to do next, run what the server leases us, report the result; wait when there is nothing.
   let waiting = false;
   for (;;) {
-    const next = await withRetry("GET next action", () => fetchNextAction(serverUrl, accepted.machineId));
+    const next = await withRetry("GET next action", () => fetchNextAction(machine));
     if (next.action === "wait") {
       if (!waiting)
         say("ok", "nothing to do: waiting for the server", { pollSeconds: next.pollAfterMs / 1000 });
@@ -118,9 +121,9 @@ async function main(): Promise<void> {
     let result: CommandResult;
     try {
       const output = await runCommand(command, {
-        machine: { id: accepted.machineId, serverUrl },
+        machine,
         postEvent: (event) => {
-          postAgentEvent(serverUrl, accepted.machineId, {
+          postAgentEvent(machine, {
             ...event,
             commandId: command.id,
             leaseId: command.leaseId,
@@ -143,7 +146,7 @@ async function main(): Promise<void> {
     try {
       const answer = await withRetry(
         "POST command result",
-        () => postCommandResult(serverUrl, accepted.machineId, command.id, result),
+        () => postCommandResult(machine, command.id, result),
         isRefusal,
       );
       say("ok", "result recorded", { category: answer.category, duplicate: answer.duplicate || undefined });

@@ -2,6 +2,7 @@
 // checks its sha256, unpacks it (tar.zst) into tmpfs, imports its program and runs the steps the server
 // asked for, reporting each. Active mode answers the server's poll at the cadence it set and takes the
 // extra steps it sends; passive mode only sends the completion signal (the command's result).
+import { credentialHeaders, type Credentialed } from "../shared/credential.js";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, normalize } from "node:path";
@@ -34,8 +35,12 @@ export class MaintenanceImageError extends BootwrightError<"maintenance_image_in
   }
 }
 
-async function download(image: MaintenanceAssignment["image"], signal: AbortSignal): Promise<Buffer> {
-  const response = await fetch(image.url, { signal });
+async function download(
+  image: MaintenanceAssignment["image"],
+  machine: Credentialed,
+  signal: AbortSignal,
+): Promise<Buffer> {
+  const response = await fetch(image.url, { headers: credentialHeaders(machine), signal });
   const context = { image: image.name };
   if (!response.ok) throw new MaintenanceImageError(`GET ${image.url}: HTTP ${response.status}`, context);
   const bytes = Buffer.from(await response.arrayBuffer());
@@ -93,9 +98,10 @@ async function untar(tar: Buffer, dir: string, image: string): Promise<number> {
 /** Downloads, verifies and unpacks the image; returns its directory and manifest. */
 async function unpack(
   image: MaintenanceAssignment["image"],
+  machine: Credentialed,
   signal: AbortSignal,
 ): Promise<{ dir: string; manifest: MaintenanceManifest }> {
-  const compressed = await download(image, signal);
+  const compressed = await download(image, machine, signal);
   let tar: Buffer;
   try {
     tar = loadZstd().decompress(compressed);
@@ -148,7 +154,7 @@ export async function runMaintenance(command: LeasedCommand, ctx: CommandContext
   const { image, mode } = assignment;
   const until = Date.now() + command.timeoutMs;
   say("step", "maintenance run", { run: assignment.runId, image: image.name, purpose: image.purpose, mode });
-  const { dir, manifest } = await unpack(image, ctx.signal);
+  const { dir, manifest } = await unpack(image, ctx.machine, ctx.signal);
   const program = await loadProgram(join(dir, manifest.program), image.name);
   const queue: { step: MaintenanceStep; extra: boolean }[] = (
     assignment.steps.length > 0 ? assignment.steps : manifest.defaultSteps
@@ -162,7 +168,7 @@ export async function runMaintenance(command: LeasedCommand, ctx: CommandContext
   const poll = async (message: string): Promise<void> => {
     if (mode !== "active") return;
     try {
-      const answer = await postMaintenanceProgress(ctx.machine.serverUrl, ctx.machine.id, {
+      const answer = await postMaintenanceProgress(ctx.machine, {
         runId: assignment.runId,
         leaseId: command.leaseId,
         step: current?.name ?? null,

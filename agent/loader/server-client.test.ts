@@ -148,13 +148,19 @@ describe("postInventory", () => {
   it("posts the inventory as JSON and resolves with the parsed answer", async () => {
     const { url, seen } = await answering(
       200,
-      JSON.stringify({ machineId: "52:54:00:12:34:56", category: "inventoried", bootFromDisk: false }),
+      JSON.stringify({
+        machineId: "52:54:00:12:34:56",
+        category: "inventoried",
+        bootFromDisk: false,
+        credential: "bwm_c",
+      }),
     );
 
     await expect(postInventory(url, inventory)).resolves.toEqual({
       machineId: "52:54:00:12:34:56",
       category: "inventoried",
       bootFromDisk: false,
+      credential: "bwm_c",
     });
     expect(seen).toHaveLength(1);
     expect(seen[0]?.method).toBe("POST");
@@ -177,9 +183,9 @@ describe("fetchNextAction", () => {
       JSON.stringify({ code: "not_found", message: "unknown machine" }),
     );
 
-    await expect(fetchNextAction(url, "52:54:00:12:34:56")).rejects.toThrow(
-      "HTTP 404 not_found: unknown machine",
-    );
+    await expect(
+      fetchNextAction({ serverUrl: url, id: "52:54:00:12:34:56", credential: "bwm_test" }),
+    ).rejects.toThrow("HTTP 404 not_found: unknown machine");
     expect(seen[0]?.method).toBe("GET");
     expect(seen[0]?.url).toBe("/v1/machines/52%3A54%3A00%3A12%3A34%3A56/next");
   });

@@ -16,6 +16,8 @@ import {
   type Inventory,
 } from "../../protocol/index.js";
 import type { z } from "zod";
+import type { MachineIdentity } from "../installer/plugin.js";
+import { credentialHeaders } from "../shared/credential.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../shared/backoff.js";
 import { say } from "./console.js";
 
@@ -136,45 +138,49 @@ export function postInventory(serverUrl: string, inventory: Inventory): Promise<
   );
 }
 
+/** A JSON POST of `body` to one of the machine's own routes, under its credential. */
+function machinePost(machine: MachineIdentity, path: string, body: unknown): RequestInit {
+  return {
+    method: "POST",
+    headers: { ...credentialHeaders(machine), "content-type": "application/json" },
+    body: JSON.stringify(body),
+  };
+}
+
+function machineUrl(machine: MachineIdentity, path: string): string {
+  return `${machine.serverUrl}/v1/machines/${encodeURIComponent(machine.id)}/${path}`;
+}
+
 export function postCommandResult(
-  serverUrl: string,
-  machineId: string,
+  machine: MachineIdentity,
   commandId: string,
   result: CommandResult,
 ): Promise<CommandResultAccepted> {
-  return requestJson(
-    `${serverUrl}/v1/machines/${encodeURIComponent(machineId)}/commands/${encodeURIComponent(commandId)}/result`,
-    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(result) },
-    CommandResultAccepted,
-  );
+  const path = `commands/${encodeURIComponent(commandId)}/result`;
+  return requestJson(machineUrl(machine, path), machinePost(machine, path, result), CommandResultAccepted);
 }
 
-export function fetchNextAction(serverUrl: string, machineId: string): Promise<NextAction> {
+export function fetchNextAction(machine: MachineIdentity): Promise<NextAction> {
   return requestJson(
-    `${serverUrl}/v1/machines/${encodeURIComponent(machineId)}/next`,
-    { method: "GET" },
+    machineUrl(machine, "next"),
+    { method: "GET", headers: credentialHeaders(machine) },
     NextAction,
   );
 }
 
 /** Sends a step or progress event; the server logs it. One try: an event lost is not worth stalling a step. */
-export async function postAgentEvent(serverUrl: string, machineId: string, event: AgentEvent): Promise<void> {
-  await requestJson(
-    `${serverUrl}/v1/machines/${encodeURIComponent(machineId)}/events`,
-    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) },
-    AgentEventAccepted,
-  );
+export async function postAgentEvent(machine: MachineIdentity, event: AgentEvent): Promise<void> {
+  await requestJson(machineUrl(machine, "events"), machinePost(machine, "events", event), AgentEventAccepted);
 }
 
 /** An active maintenance run's report; the answer carries the extra steps the server has for it. */
 export function postMaintenanceProgress(
-  serverUrl: string,
-  machineId: string,
+  machine: MachineIdentity,
   progress: MaintenanceProgress,
 ): Promise<MaintenanceProgressAnswer> {
   return requestJson(
-    `${serverUrl}/v1/machines/${encodeURIComponent(machineId)}/maintenance/progress`,
-    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(progress) },
+    machineUrl(machine, "maintenance/progress"),
+    machinePost(machine, "maintenance/progress", progress),
     MaintenanceProgressAnswer,
   );
 }

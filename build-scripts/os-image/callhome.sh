@@ -1,8 +1,9 @@
 #!/bin/sh
 # Calls the provisioning server home from a freshly installed OS (tiny: busybox sh; debian: dash).
 # The install left one line of JSON, NUL-padded, in the partition named bootwright-marker:
-#   {"image":"sha256:…","planHash":"sha256:…","machineId":"…","server":"http://…"}
+#   {"image":"sha256:…","planHash":"sha256:…","machineId":"…","server":"http://…","credential":"bwm_…"}
 # We POST {image, planHash, os} to ${server}/v1/machines/${machineId}/callhome until it answers 2xx,
+# under the OS's own credential; the answer carries the next one, which goes back into the marker,
 # then report health figures for good (seed 004): POST ${server}/v1/machines/${machineId}/health every
 # nextReportMs the server answers; an answer {"action":"reboot"} reboots the machine (a maintenance swap
 # waiting for it, in band: the machine has no power driver).
@@ -48,6 +49,7 @@ marker=
 [ -n "$device" ] && marker=$(head -c 4096 "$device" | tr -d '\000')
 machine=$(field machineId)
 server=$(field server)
+credential=$(field credential)
 if [ -z "$machine" ] || [ -z "$server" ]; then
   say "no marker"
   exit 0
@@ -56,15 +58,53 @@ fi
 body="{\"image\":\"$(field image)\",\"planHash\":\"$(field planHash)\",\"os\":\"$kind $(uname -r)\"}"
 base="${server%/}/v1/machines/$machine"
 
-# POSTs JSON $2 to $1 and prints the answer; non-zero on a failure or a non-2xx answer. busybox and GNU
-# wget both exit non-zero on a non-2xx answer; -t 1: we do the retrying. `timeout`, not wget's -T:
-# busybox 1.35's wget segfaults with -T.
+# POSTs JSON $2 to $1 and prints the answer; non-zero on a failure or a non-2xx answer. The credential
+# travels in a header and never in a program's argv (`ps` shows argv to every user): GNU wget (debian)
+# reads it from a wgetrc only root can read; busybox wget (tiny) cannot, so there the request goes to
+# busybox nc, written by hand (HTTP/1.0). -t 1: we do the retrying. `timeout`, not wget's -T: busybox
+# 1.35's wget segfaults with -T.
+WGETRC_FILE=/run/bootwright-callhome.wgetrc
 post() {
-  timeout 20 wget -q -t 1 -O - --header 'Content-Type: application/json' --post-data "$2" "$1"
+  if wget --version 2>/dev/null | grep -q 'GNU Wget'; then
+    (umask 077 && printf 'header = Authorization: Bearer %s\n' "$credential" >"$WGETRC_FILE")
+    WGETRC="$WGETRC_FILE" timeout 20 wget -q -t 1 -O - --header 'Content-Type: application/json' --post-data "$2" "$1"
+  else
+    nc_post "$1" "$2"
+  fi
+}
+
+# busybox's way: http://host:port/path, one request, the answer's body printed when its status is 2xx.
+nc_post() {
+  rest=${1#http://}
+  hostport=${rest%%/*}
+  path=/${rest#*/}
+  host=${hostport%:*}
+  port=${hostport##*:}
+  [ "$port" = "$hostport" ] && port=80
+  response=$(printf 'POST %s HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' \
+    "$path" "$hostport" "$credential" "${#2}" "$2" | timeout 20 nc "$host" "$port") || return 1
+  case "$(printf '%s\n' "$response" | head -n 1 | cut -d' ' -f2)" in
+    2??) printf '%s\n' "$response" | sed '1,/^\r\{0,1\}$/d' ;;
+    *) return 1 ;;
+  esac
+}
+
+# The server's answer to a call home names the OS's next credential: it goes into the marker (4 KiB,
+# NUL-padded, written in one block) before it is used, so a reboot between the two keeps a working one.
+rotate() {
+  next=$(printf '%s\n' "$1" | sed -n 's/.*"credential"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')
+  [ -n "$next" ] && [ "$next" != "$credential" ] || return 0
+  updated=$(printf '%s' "$marker" | sed "s/\"credential\":\"[^\"]*\"/\"credential\":\"$next\"/")
+  if { printf '%s' "$updated"; head -c $((4096 - ${#updated})) /dev/zero; } | dd of="$device" bs=4096 count=1 conv=notrunc,fsync 2>/dev/null; then
+    marker=$updated
+    credential=$next
+  else
+    say "could not keep the new credential in the marker"
+  fi
 }
 
 tries=0
-until post "$base/callhome" "$body" >/dev/null; do
+until answer=$(post "$base/callhome" "$body"); do
   tries=$((tries + 1))
   if [ "$tries" -ge "$MAX_TRIES" ]; then
     say "call-home failed machine=$machine url=$base/callhome"
@@ -73,6 +113,7 @@ until post "$base/callhome" "$body" >/dev/null; do
   sleep "$RETRY_SECONDS"
 done
 say "called home machine=$machine"
+rotate "$answer"
 
 # The figures: CPU clock as the kernel sees it, memory bandwidth (256 MiB through dd, timed with
 # /proc/uptime: busybox has no sub-second date), I/O errors in the kernel log, the load average.

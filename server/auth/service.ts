@@ -4,9 +4,9 @@ import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, write
 import { dirname } from "node:path";
 import type { Logger } from "pino";
 import type { AuditEntry, CreatedToken, Role, TokenInfo } from "../../protocol/index.js";
-import type { Store, TokenRecord } from "../db/rows.js";
+import type { MachineCredentialRecord, Store, TokenRecord } from "../db/rows.js";
 import { ServerError } from "../errors.js";
-import { newToken, parseToken, secretMatches, tokenRecord } from "./tokens.js";
+import { newToken, parseCredential, parseToken, secretMatches, tokenRecord } from "./tokens.js";
 
 /** A token is marked used at most this often: a write per request would cost every poll a transaction. */
 const TOUCH_EVERY_MS = 60_000;
@@ -73,6 +73,25 @@ export class AuthService {
         .catch((err: unknown) => {
           this.log.warn({ err, token: record.id }, "token use not recorded");
         });
+    return record;
+  }
+
+  /**
+   * The live machine credential this text names, or undefined. The first use of an installed OS's new
+   * credential retires the ones before it (the rotation at call home completes only once the OS has it).
+   */
+  async authenticateMachine(text: string, when: Date): Promise<MachineCredentialRecord | undefined> {
+    const parsed = parseCredential(text);
+    if (parsed?.kind !== "machine") return undefined;
+    const record = await this.store.read((rows) => rows.credentials.get(parsed.id));
+    if (!record || record.revokedAt !== null || !secretMatches(record, parsed.secret)) return undefined;
+    if (record.scope === "os" && record.firstUsedAt === null) {
+      const at = when.toISOString();
+      await this.store.transaction(async (rows) => {
+        await rows.credentials.markUsed(record.id, at);
+        await rows.credentials.revokeOthers(record.machineId, "os", record.id, at);
+      });
+    }
     return record;
   }
 

@@ -1,12 +1,13 @@
-// API tokens: `bwo_<id>.<secret>`, 128 bits of public id and 256 bits of secret from the OS's random
-// source. Only the secret's SHA-256 is stored: the secret is random, so a slow password hash would add
+// Credentials: operators' API tokens `bwo_<id>.<secret>` and machines' `bwm_<id>.<secret>`, 128 bits
+// of public id and 256 bits of secret from the OS's random source. Only the secret's SHA-256 is stored: the secret is random, so a slow password hash would add
 // nothing but latency to every request. Compared in constant time.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Role } from "../../protocol/index.js";
-import type { TokenRecord } from "../db/rows.js";
+import type { MachineCredentialRecord, TokenRecord } from "../db/rows.js";
 
 const PREFIX = "bwo_";
-const TOKEN = /^bwo_([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$/;
+const MACHINE_PREFIX = "bwm_";
+const CREDENTIAL = /^(bwo_|bwm_)([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$/;
 
 function hashSecret(secret: string): string {
   return createHash("sha256").update(secret).digest("hex");
@@ -46,14 +47,45 @@ export function newToken(
   };
 }
 
-/** The token's id and secret, or undefined when the text is not one of ours. */
+/** A credential's kind, id and secret, or undefined when the text is not one of ours. */
+export function parseCredential(
+  text: string,
+): { kind: "operator" | "machine"; id: string; secret: string } | undefined {
+  const match = CREDENTIAL.exec(text.trim());
+  if (!match?.[1] || !match[2] || !match[3]) return undefined;
+  return { kind: match[1] === PREFIX ? "operator" : "machine", id: match[2], secret: match[3] };
+}
+
+/** An operator's token's id and secret, or undefined when the text is not one. */
 export function parseToken(text: string): { id: string; secret: string } | undefined {
-  const match = TOKEN.exec(text.trim());
-  return match?.[1] && match[2] ? { id: match[1], secret: match[2] } : undefined;
+  const parsed = parseCredential(text);
+  return parsed?.kind === "operator" ? { id: parsed.id, secret: parsed.secret } : undefined;
+}
+
+/** A new machine credential: its text (sent once, to the machine) and what the store keeps. */
+export function newMachineCredential(
+  machineId: string,
+  scope: MachineCredentialRecord["scope"],
+  at: string,
+): { credential: string; record: MachineCredentialRecord } {
+  const id = randomBytes(16).toString("hex");
+  const secret = randomBytes(32).toString("base64url");
+  return {
+    credential: `${MACHINE_PREFIX}${id}.${secret}`,
+    record: {
+      id,
+      machineId,
+      scope,
+      secretHash: hashSecret(secret),
+      createdAt: at,
+      firstUsedAt: null,
+      revokedAt: null,
+    },
+  };
 }
 
 /** Whether `secret` is the one whose hash the record keeps. */
-export function secretMatches(record: TokenRecord, secret: string): boolean {
+export function secretMatches(record: { secretHash: string }, secret: string): boolean {
   const given = Buffer.from(hashSecret(secret), "hex");
   const kept = Buffer.from(record.secretHash, "hex");
   return given.length === kept.length && timingSafeEqual(given, kept);

@@ -25,6 +25,7 @@ const TABLES: readonly { name: string; key: string; serial?: string }[] = [
   { name: "boot_events", key: "seq", serial: "seq" },
   { name: "api_tokens", key: "id" },
   { name: "audit_log", key: "seq", serial: "seq" },
+  { name: "machine_credentials", key: "id" },
 ];
 
 /** Columns that exist in one engine's schema only (PostgreSQL numbers images itself). */

@@ -261,6 +261,31 @@ export interface AuditRows {
   list(query: { target?: string; since?: string; limit: number }): Promise<AuditEntry[]>;
 }
 
+/** A machine's credential: `loader` for the loader and its agents, `os` for the installed OS's calls. */
+export interface MachineCredentialRecord {
+  id: string;
+  machineId: string;
+  scope: "loader" | "os";
+  secretHash: string;
+  createdAt: string;
+  /** When an `os` credential was first used (its predecessors stop working then). */
+  firstUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface MachineCredentialRows {
+  insert(credential: MachineCredentialRecord): Promise<void>;
+  get(id: string): Promise<MachineCredentialRecord | undefined>;
+  /** Revokes the machine's live credentials of this scope, but `keep`; how many it revoked. */
+  revokeOthers(
+    machineId: string,
+    scope: MachineCredentialRecord["scope"],
+    keep: string | null,
+    at: string,
+  ): Promise<number>;
+  markUsed(id: string, at: string): Promise<void>;
+}
+
 /** Everything one transaction can touch. */
 export interface Rows {
   machines: MachineRows;
@@ -276,6 +301,7 @@ export interface Rows {
   bootEvents: BootEventRows;
   tokens: TokenRows;
   audit: AuditRows;
+  credentials: MachineCredentialRows;
 }
 
 /** Statement-level access in one transaction, for tools that move whole tables (the store copy). */

@@ -1,22 +1,25 @@
 // Who may call what. Every route declares its access in its config, and a route without one fails at
 // registration, by name: a new route cannot be open by accident. Operators' routes need an API token
 // (Authorization: Bearer bwo_…) of at least the route's role: none → 401 unauthenticated, too low → 403
-// forbidden naming the role needed. Each change an operator makes is written to the audit log.
+// forbidden naming the role needed. Machines' routes need that machine's own credential (bwm_…, from its
+// enrollment; the installed OS's from its marker): another machine's → 403 wrong_machine. An admin's
+// token may act for any machine. Each change an operator makes is written to the audit log.
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { ROLE_RANK, type Role } from "../../protocol/index.js";
 import type { AuthService } from "../auth/service.js";
-import { bearerToken } from "../auth/tokens.js";
-import type { TokenRecord } from "../db/rows.js";
+import { bearerToken, parseCredential } from "../auth/tokens.js";
+import type { MachineCredentialRecord, TokenRecord } from "../db/rows.js";
 import { ApiError } from "../errors.js";
 import type { Services } from "../services.js";
 import type { App } from "./app.js";
 
 /**
  * public: what a machine's firmware fetches before it can hold any credential (boot scripts, the
- * loader's files) and /healthz. machine: what the loader, its agents and the installed OS call.
- * viewer, operator, admin: operators, by role.
+ * loader's files), enrollment (which hands out the credential) and /healthz. machine: what the loader
+ * and its agents call, with the loader's credential. os: what the installed OS calls (call home,
+ * health), with its own. viewer, operator, admin: operators, by role.
  */
-export type Access = "public" | "machine" | Role;
+export type Access = "public" | "machine" | "os" | Role;
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -25,6 +28,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The operator's token, on operators' routes. */
     operator: TokenRecord | null;
+    /** The machine's credential, on machines' routes. */
+    machine: MachineCredentialRecord | null;
     /** The machine an audited change is about, as it was before (category, expected). */
     auditBefore: Record<string, unknown> | null;
   }
@@ -60,8 +65,56 @@ async function machineSummary(store: Services, id: string | null): Promise<Recor
   return machine ? { category: machine.category, expected: machine.expected } : null;
 }
 
+/** The machine a machine's route is about: its :id, or ?machine= (the image blob). */
+function routeMachine(request: FastifyRequest): string | undefined {
+  const params = request.params as Record<string, unknown> | undefined;
+  if (typeof params?.id === "string" && request.routeOptions.url?.startsWith("/v1/machines/"))
+    return params.id;
+  const query = request.query as Record<string, unknown> | undefined;
+  return typeof query?.machine === "string" ? query.machine : undefined;
+}
+
+/** A machine's credential, checked: live, of the route's scope, and for the machine the route is about. */
+async function machineCredential(
+  auth: AuthService,
+  text: string,
+  access: "machine" | "os",
+  request: FastifyRequest,
+): Promise<MachineCredentialRecord> {
+  const credential = await auth.authenticateMachine(text, new Date());
+  if (!credential)
+    throw new ApiError("unauthenticated", "the machine credential is unknown, malformed or revoked");
+  const scope = access === "os" ? "os" : "loader";
+  if (credential.scope !== scope)
+    throw new ApiError(
+      "forbidden",
+      `this route needs the ${scope === "os" ? "installed OS's" : "loader's"} credential`,
+      {
+        needs: scope,
+        has: credential.scope,
+      },
+    );
+  const target = routeMachine(request);
+  if (target !== undefined) assertMachine(credential, target);
+  return credential;
+}
+
+/** Refuses a machine's credential on another machine's resource (an upload, a route's body). */
+export function assertMachine(credential: MachineCredentialRecord | null, machineId: string): void {
+  if (credential && credential.machineId !== machineId)
+    throw new ApiError(
+      "wrong_machine",
+      `this credential is machine ${credential.machineId}'s, not ${machineId}'s`,
+      {
+        credentialOf: credential.machineId,
+        target: machineId,
+      },
+    );
+}
+
 export function addAccessControl(app: App, deps: { auth: AuthService; store: Services }): void {
   app.decorateRequest("operator", null);
+  app.decorateRequest("machine", null);
   app.decorateRequest("auditBefore", null);
 
   app.addHook("onRoute", (route) => {
@@ -72,15 +125,21 @@ export function addAccessControl(app: App, deps: { auth: AuthService; store: Ser
   app.addHook("onRequest", async (request: FastifyRequest) => {
     const access = request.routeOptions.config.access;
     // Unknown routes have no access of their own: the not-found handler answers them.
-    if (access === undefined || access === "public" || access === "machine") return;
+    if (access === undefined || access === "public") return;
     const text = bearerToken(request.headers.authorization);
     if (!text)
-      throw new ApiError("unauthenticated", "this route needs an API token: Authorization: Bearer <token>");
+      throw new ApiError("unauthenticated", "this route needs a credential: Authorization: Bearer <token>");
+    if ((access === "machine" || access === "os") && parseCredential(text)?.kind === "machine") {
+      request.machine = await machineCredential(deps.auth, text, access, request);
+      return;
+    }
     const token = await deps.auth.authenticate(text, new Date());
     if (!token) throw new ApiError("unauthenticated", "the API token is unknown, malformed or revoked");
-    if (ROLE_RANK[token.role] < ROLE_RANK[access])
-      throw new ApiError("forbidden", `this needs the ${access} role; token ${token.name} is ${token.role}`, {
-        needs: access,
+    // An admin may act for any machine (a test, a repair by hand); no other operator may.
+    const needs: Role = access === "machine" || access === "os" ? "admin" : access;
+    if (ROLE_RANK[token.role] < ROLE_RANK[needs])
+      throw new ApiError("forbidden", `this needs the ${needs} role; token ${token.name} is ${token.role}`, {
+        needs,
         has: token.role,
       });
     request.operator = token;

@@ -1,4 +1,5 @@
 // The HTTP API on a real server (port 0, temp SQLite file): enrollment, the boot list, and bad input.
+import { InventoryAccepted } from "../../protocol/index.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningServer } from "../server.js";
 import {
@@ -56,7 +57,12 @@ describe("boot scripts and enrollment", () => {
 
     const accepted = await post("/v1/inventory", JSON.stringify(inventory()));
     expect(accepted.status).toBe(200);
-    expect(await accepted.json()).toEqual({ machineId: UUID, category: "inventoried", bootFromDisk: false });
+    expect(await accepted.json()).toEqual({
+      machineId: UUID,
+      category: "inventoried",
+      bootFromDisk: false,
+      credential: expect.stringMatching(/^bwm_[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$/) as unknown,
+    });
     expect(await machines()).toEqual([expect.objectContaining({ id: UUID, category: "inventoried" })]);
   });
 
@@ -70,7 +76,12 @@ describe("boot scripts and enrollment", () => {
     ).json()) as {
       entries: { event: string }[];
     };
-    expect(log.entries.map((e) => e.event)).toEqual(["discovered", "identity", "inventory"]);
+    expect(log.entries.map((e) => e.event)).toEqual([
+      "discovered",
+      "identity",
+      "inventory",
+      "credential-issued",
+    ]);
   });
 
   it("identifies a machine whose firmware reports an all-zero or all-FF UUID by its boot MAC", async () => {
@@ -79,7 +90,7 @@ describe("boot scripts and enrollment", () => {
         "/v1/inventory",
         JSON.stringify(inventory({ system: { manufacturer: null, product: null, serial: null, uuid } })),
       );
-      expect(await res.json()).toEqual({
+      expect(await res.json()).toMatchObject({
         machineId: "52:54:00:aa:00:01",
         category: "inventoried",
         bootFromDisk: false,
@@ -96,10 +107,13 @@ describe("boot scripts and enrollment", () => {
   });
 
   it("tells an enrolled loader to wait, and answers 404 for a machine it does not know", async () => {
-    await post("/v1/inventory", JSON.stringify(inventory()));
-    const next = await fetch(`${server.url}/v1/machines/${UUID}/next`);
+    const { credential } = InventoryAccepted.parse(
+      await (await post("/v1/inventory", JSON.stringify(inventory()))).json(),
+    );
+    const asLoader = { headers: { authorization: `Bearer ${credential}` } };
+    const next = await fetch(`${server.url}/v1/machines/${UUID}/next`, asLoader);
     expect(await next.json()).toEqual({ action: "wait", pollAfterMs: expect.any(Number) as number });
-    const unknown = await fetch(`${server.url}/v1/machines/nope/next`);
+    const unknown = await fetch(`${server.url}/v1/machines/nope/next`, { headers: OPERATOR });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ code: "not_found", message: "no machine nope" });
   });

@@ -21,7 +21,7 @@ export function addHealthPowerRoutes(app: App, deps: RouteDeps): void {
 
   app.post(
     "/v1/machines/:id/health",
-    { schema: { ...params, body: HealthReport }, config: { access: "machine", what: "health report" } },
+    { schema: { ...params, body: HealthReport }, config: { access: "os", what: "health report" } },
     async (request) => service.health(await knownMachine(store, request.params.id), request.body),
   );
 

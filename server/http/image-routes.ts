@@ -15,7 +15,9 @@ import {
 } from "../../protocol/index.js";
 import { shaOfRef } from "../images/catalog.js";
 import { ApiError, ServerError } from "../errors.js";
+import { assertMachine } from "./access.js";
 import type { App, RouteDeps } from "./app.js";
+import type { MachineCredentialRecord } from "../db/rows.js";
 
 /** `bytes=N-` or `bytes=N-M` → the start (we always serve to the end); undefined without a Range. */
 export function parseRangeStart(
@@ -110,12 +112,19 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
     },
   );
 
+  /** A machine's credential reaches only the uploads its own captures opened. */
+  const ownUpload = async (credential: MachineCredentialRecord | null, id: string): Promise<void> => {
+    const upload = await store.uploads.get(id);
+    if (upload) assertMachine(credential, upload.origin.sourceMachine);
+  };
+
   // Captured images: open a resumable upload, send chunks (each with its offset and sha256), complete.
   app.post(
     "/v1/uploads",
     { schema: { body: UploadStart }, config: { access: "machine", what: "upload start" } },
     async (request, reply) => {
       const start = request.body;
+      assertMachine(request.machine, start.origin.sourceMachine);
       const state = await deps.uploads.start(start, new Date());
       request.log.info(
         {
@@ -133,7 +142,10 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
   app.get(
     "/v1/uploads/:id",
     { config: { access: "machine" }, schema: { params: z.object({ id: z.string() }) } },
-    async (request) => deps.uploads.state(request.params.id),
+    async (request) => {
+      await ownUpload(request.machine, request.params.id);
+      return deps.uploads.state(request.params.id);
+    },
   );
 
   app.put(
@@ -144,6 +156,7 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
       bodyLimit: Number.MAX_SAFE_INTEGER,
     },
     async (request) => {
+      await ownUpload(request.machine, request.params.id);
       const offset = Number(request.params.offset);
       if (!/^\d+$/.test(request.params.offset) || !Number.isSafeInteger(offset))
         throw new ApiError("invalid_parameter", `not an offset: ${request.params.offset}`);
@@ -163,6 +176,7 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
       config: { access: "machine", what: "upload completion" },
     },
     async (request, reply) => {
+      await ownUpload(request.machine, request.params.id);
       const done = await deps.uploads.complete(request.params.id, request.body, new Date());
       request.log.info(
         { upload: request.params.id, image: done.image.sha256, duplicate: done.duplicate },

@@ -27,10 +27,11 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
 
   app.post(
     "/v1/inventory",
-    { schema: { body: Inventory }, config: { access: "machine", what: "inventory" } },
+    // Enrollment: the machine holds no credential yet; its answer carries the one it uses from then on.
+    { schema: { body: Inventory }, config: { access: "public", what: "inventory" } },
     async (request) => {
       const inventory = request.body;
-      const machine = await store.recordInventory(inventory, new Date());
+      const { machine, credential } = await store.recordInventory(inventory, new Date());
       request.log.info(
         { machine: machine.id, category: machine.category, serial: inventory.system.serial },
         "inventory stored",
@@ -39,6 +40,7 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
         machineId: machine.id,
         category: machine.category,
         bootFromDisk: machine.category === "installed",
+        credential,
       };
       return answer;
     },

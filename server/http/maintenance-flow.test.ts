@@ -178,7 +178,7 @@ it("operator swap, active: recorded, loader booted, progress polled, extra step 
   // The loader, still running in the maintenance environment, leases the swap back and reboots.
   await leaseCommand(server.url, ID, "boot-installed");
   expect(await bootScript()).toContain("from its local disk");
-  expect((await callHome()).body).toEqual({ category: "installed", completedInstall: true });
+  expect((await callHome()).body).toMatchObject({ category: "installed", completedInstall: true });
   const done = MaintenanceRun.parse((await api(`/v1/maintenance/runs/${run.id}`)).body);
   expect(done).toMatchObject({ state: "completed", error: null, report: { ok: true } });
   expect(await events()).toEqual(
@@ -214,7 +214,7 @@ it("a maintenance image that never reports fails the machine with the reason; on
   expect((await machine()).category).toBe("maintenance");
   await leaseCommand(server.url, ID, "boot-installed");
   expect(await bootScript()).toContain("from its local disk");
-  expect((await callHome()).body).toEqual({ category: "installed", completedInstall: true });
+  expect((await callHome()).body).toMatchObject({ category: "installed", completedInstall: true });
   const restored = (await server.store.machineLog(ID)).find((e) => e.event === "maintenance-completed");
   expect(restored?.data).toMatchObject({ run: run.id, restored: true, sameImage: true });
 });

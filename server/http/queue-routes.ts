@@ -133,7 +133,7 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
   // The installed OS says it booted (its marker names the machine and this URL).
   app.post(
     "/v1/machines/:id/callhome",
-    { schema: { params: MachineParams, body: CallHome }, config: { access: "machine", what: "call home" } },
+    { schema: { params: MachineParams, body: CallHome }, config: { access: "os", what: "call home" } },
     async (request) => {
       const id = await knownMachine(store, request.params.id);
       const answer: CallHomeAccepted = await store.recordCallHome(id, request.body, new Date());

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CommandResult, LeasedCommand, NextAction } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
 import {
+  OPERATOR,
   jsonRequest,
   makeTempDir,
   SAMPLE_UUID as ID,
@@ -281,7 +282,9 @@ describe("policy → plan → tailored agent in the queue", () => {
     expect(run.kind).toBe("run-agent");
     expect(run.agent?.plugins).toEqual(["disk-report"]);
     expect(run.agent?.url).toBe(`${server.advertiseUrl}/v1/agents/${run.agent?.sha256 ?? ""}.mjs`);
-    const bundle = await fetch(`${server.url}/v1/agents/${run.agent?.sha256 ?? ""}.mjs`);
+    const bundle = await fetch(`${server.url}/v1/agents/${run.agent?.sha256 ?? ""}.mjs`, {
+      headers: OPERATOR,
+    });
     expect(bundle.headers.get("x-bootwright-sha256")).toBe(run.agent?.sha256);
     expect(await bundle.text()).toContain(machine.plan.planHash);
 

@@ -2,6 +2,7 @@
 // is recorded, and a machine rebooting into its install is `installed`.
 import type { CallHome, CallHomeAccepted } from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
+import { issueOsCredential } from "../auth/machine-credentials.js";
 import { runCalledHome } from "../maintenance/runs.js";
 import { reconcileMachine } from "./reconcile.js";
 import { ServerError } from "../errors.js";
@@ -30,11 +31,13 @@ export async function recordCallHome(
   });
   // What it runs: the original target a maintenance swap comes back to.
   await rows.machines.setInstalled(id, { image: call.image, planHash: call.planHash, os: call.os, at });
-  if (!waiting) return { category: machine.category, completedInstall: false };
+  // Its next credential: the one it called with works until this one is first used.
+  const credential = await issueOsCredential(rows, id, at);
+  if (!waiting) return { category: machine.category, completedInstall: false, credential };
   await rows.commands.update(waiting.id, { state: "succeeded", updatedAt: at });
   await rows.log.append(id, at, "command-succeeded", { command: waiting.id, kind: waiting.kind });
   await setCategory(rows, machine, waiting.onSuccess, at, `its installed OS called home (${call.os})`);
   await runCalledHome(rows, id, call, at);
   await reconcileMachine(rows, id, at);
-  return { category: (await mustGet(rows, id)).category, completedInstall: true };
+  return { category: (await mustGet(rows, id)).category, completedInstall: true, credential };
 }

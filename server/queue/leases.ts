@@ -3,6 +3,7 @@
 // installed OS or a maintenance image never reported).
 import type { LeasedCommand } from "../../protocol/index.js";
 import type { CommandRecord, Rows } from "../db/rows.js";
+import { issueOsCredential } from "../auth/machine-credentials.js";
 import { runLeased } from "../maintenance/runs.js";
 import { failMachine } from "./failure.js";
 import { categoryWhileRunning, leaseMsFor, retryOnExpiry, type LeaseDurations } from "./reconciler.js";
@@ -105,6 +106,8 @@ export async function leaseNext(
   const running = categoryWhileRunning(next.kind);
   if (running) await setCategory(rows, await mustGet(rows, id), running, at, `${next.kind} started`);
   if (next.kind === "run-maintenance") await runLeased(rows, id, next.id, at);
+  // The OS this image installs gets its own credential, which the agent writes into the marker.
+  const osCredential = next.kind === "write-image" ? await issueOsCredential(rows, id, at) : undefined;
   // The agent must finish within 80% of the lease, leaving the rest for posting the result.
   return {
     kind: "leased",
@@ -114,6 +117,7 @@ export async function leaseNext(
       leaseId,
       leaseExpiresAt: expiresAt,
       timeoutMs: Math.max(1, Math.floor(leaseMs * 0.8)),
+      ...(osCredential === undefined ? {} : { osCredential }),
     },
   };
 }

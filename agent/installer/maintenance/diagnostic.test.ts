@@ -53,7 +53,7 @@ function context(
 ) {
   const progress: { message: string; percent?: number }[] = [];
   const ctx: MaintenanceStepContext = {
-    machine: { id: "m-1", serverUrl: "http://server.test" },
+    machine: { id: "m-1", serverUrl: "http://server.test", credential: "bwm_test" },
     inventory: { ...TEST_INVENTORY, disks: options.disks ?? DISKS },
     root: options.root ?? root,
     imageDir,

@@ -123,7 +123,7 @@ function context(
   options: { inventory?: Partial<Inventory>; exec?: Exec } = {},
 ): MaintenanceStepContext {
   return {
-    machine: { id: "m-1", serverUrl },
+    machine: { id: "m-1", serverUrl, credential: "bwm_test" },
     inventory: { ...TEST_INVENTORY, ...options.inventory },
     root,
     imageDir,

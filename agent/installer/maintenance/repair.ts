@@ -1,6 +1,7 @@
 // The repair image's program (seed 004: "a disk boot sector repair after an infection"): compares the
 // install disk's boot area with the copy the installer recorded on the server (plugins/boot-area.ts),
 // writes back exactly the sectors that differ, and checks the root filesystem with the e2fsck it carries.
+import { credentialHeaders } from "../../shared/credential.js";
 import { createHash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
@@ -36,6 +37,7 @@ async function getFromServer(ctx: MaintenanceStepContext, path: string): Promise
     let failure: string;
     try {
       const response = await fetch(url, {
+        headers: credentialHeaders(ctx.machine),
         signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
       });
       if (response.ok) return response;

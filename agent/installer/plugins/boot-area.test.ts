@@ -88,7 +88,10 @@ beforeEach(() => {
 });
 
 function context(p: AgentPlan = plan, progress: string[] = []): StepContext {
-  return { ...stepContext(root, p, refuseAll, progress), machine: { id: "m-1", serverUrl } };
+  return {
+    ...stepContext(root, p, refuseAll, progress),
+    machine: { id: "m-1", serverUrl, credential: "bwm_test" },
+  };
 }
 
 const record = bootArea.steps[0];

@@ -2,6 +2,7 @@
 // sector infection): once the image is written and the plan's partitions added, the disk's head (MBR,
 // primary GPT, up to the first partition) and tail (backup GPT) go to the server, which keeps them
 // with the machine. Reads only; safe to rerun (the server replaces the record atomically).
+import { credentialHeaders, type Credentialed } from "../../shared/credential.js";
 import { createHash } from "node:crypto";
 import { BootAreaRecord, BootwrightError, hasCode, type FailureContext } from "../../../protocol/index.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../../shared/backoff.js";
@@ -27,12 +28,17 @@ async function putOnce(
   url: string,
   body: Buffer,
   sha256: string,
+  machine: Credentialed,
   signal: AbortSignal,
 ): Promise<BootAreaRecord> {
   const response = await fetch(url, {
     method: "PUT",
     body,
-    headers: { "content-type": "application/octet-stream", "x-bootwright-sha256": sha256 },
+    headers: {
+      ...credentialHeaders(machine),
+      "content-type": "application/octet-stream",
+      "x-bootwright-sha256": sha256,
+    },
     signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
   });
   const { json, reason: why } = await readAnswer(response);
@@ -92,7 +98,7 @@ async function record(ctx: StepContext): Promise<Record<string, unknown>> {
   ctx.progress("recording the boot area", { device: target.kernelName, ...extents });
   for (let attempt = 1; ; attempt++) {
     try {
-      const saved = await putOnce(url, body, sha256, ctx.signal);
+      const saved = await putOnce(url, body, sha256, ctx.machine, ctx.signal);
       return {
         device: target.kernelName,
         headBytes: saved.headBytes,

@@ -1,6 +1,7 @@
 // Writes the plan's whole-disk image (raw.zst) to the target and leaves the marker the installed OS
 // reads to call home (seed 002 claims 3-6): check the target before any write, stream and verify,
 // then write the marker into the image's bootwright-marker partition.
+import { credentialHeaders } from "../../shared/credential.js";
 import { open } from "node:fs/promises";
 import { imageBlobPath, type ImageSource } from "../../../protocol/index.js";
 import { installTarget, type BlockTarget } from "../block-device.js";
@@ -61,6 +62,7 @@ export const imageStream: InstallerPlugin = {
         });
         const result = await streamImage({
           url,
+          headers: credentialHeaders(ctx.machine),
           source,
           target: target.path,
           signal: ctx.signal,
@@ -98,6 +100,7 @@ export const imageStream: InstallerPlugin = {
           planHash: ctx.plan.planHash,
           machineId: ctx.machine.id,
           server: ctx.machine.serverUrl,
+          ...(ctx.machine.osCredential ? { credential: ctx.machine.osCredential } : {}),
         });
         const block = Buffer.alloc(MARKER_BYTES);
         block.write(marker, "utf8");

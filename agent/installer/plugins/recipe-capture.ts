@@ -67,7 +67,12 @@ export const recipeCapture: InstallerPlugin = {
               "-ec",
               capture.script,
             ],
-            { timeoutMs: 30 * 60_000, signal: ctx.signal },
+            // The credential for the recipe's files goes in the environment, never argv (`ps` shows argv).
+            {
+              timeoutMs: 30 * 60_000,
+              signal: ctx.signal,
+              env: { BOOTWRIGHT_CREDENTIAL: ctx.machine.credential },
+            },
           );
           return {
             recipe: capture.recipe,
@@ -92,6 +97,7 @@ export const recipeCapture: InstallerPlugin = {
         ctx.progress("capturing the installed disk", { bytes: source.rawBytes, image: capture.imageName });
         const result = await captureAndUpload({
           serverUrl: ctx.machine.serverUrl,
+          credential: ctx.machine.credential,
           // The image's extent: the script changed files inside its partitions, not the layout.
           device: target.path,
           bytes: source.rawBytes,

@@ -177,4 +177,14 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX audit_log_by_target ON audit_log (target, seq);
    CREATE INDEX audit_log_by_time ON audit_log (at);`,
+  `CREATE TABLE machine_credentials (
+     id            TEXT PRIMARY KEY,
+     machine_id    TEXT NOT NULL,
+     scope         TEXT NOT NULL,
+     secret_hash   TEXT NOT NULL,
+     created_at    TEXT NOT NULL,
+     first_used_at TEXT,
+     revoked_at    TEXT
+   );
+   CREATE INDEX machine_credentials_by_machine ON machine_credentials (machine_id, scope);`,
 ];

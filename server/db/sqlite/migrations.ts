@@ -202,4 +202,16 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE INDEX audit_log_by_target ON audit_log (target, seq);
    CREATE INDEX audit_log_by_time ON audit_log (at);`,
+  // Per-machine credentials (issue 17): the loader's (issued at each enrollment, one live at a time) and
+  // the installed OS's (written into the marker, rotated at each call home). Hashes only.
+  `CREATE TABLE machine_credentials (
+     id            TEXT PRIMARY KEY,
+     machine_id    TEXT NOT NULL,
+     scope         TEXT NOT NULL,
+     secret_hash   TEXT NOT NULL,
+     created_at    TEXT NOT NULL,
+     first_used_at TEXT,
+     revoked_at    TEXT
+   ) STRICT;
+   CREATE INDEX machine_credentials_by_machine ON machine_credentials (machine_id, scope);`,
 ];

@@ -1,7 +1,14 @@
-// Operators' API tokens (the hash of the secret, never the secret) and the audit log of their changes.
+// Operators' API tokens and machines' credentials (the hash of the secret, never the secret), and the
+// audit log of operators' changes.
 import { z } from "zod";
 import { AuditEntry, Role } from "../../../protocol/index.js";
-import type { AuditRows, TokenRecord, TokenRows } from "../rows.js";
+import type {
+  AuditRows,
+  MachineCredentialRecord,
+  MachineCredentialRows,
+  TokenRecord,
+  TokenRows,
+} from "../rows.js";
 import type { Sql, SqlValue } from "../sql.js";
 
 const TokenRow = z.object({
@@ -124,5 +131,62 @@ export class AuditTable implements AuditRows {
         });
       })
       .reverse();
+  }
+}
+
+const CredentialRow = z.object({
+  id: z.string(),
+  machine_id: z.string(),
+  scope: z.enum(["loader", "os"]),
+  secret_hash: z.string(),
+  created_at: z.string(),
+  first_used_at: z.string().nullable(),
+  revoked_at: z.string().nullable(),
+});
+
+export class MachineCredentialTable implements MachineCredentialRows {
+  constructor(private readonly sql: Sql) {}
+
+  async insert(c: MachineCredentialRecord): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO machine_credentials (id, machine_id, scope, secret_hash, created_at, first_used_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [c.id, c.machineId, c.scope, c.secretHash, c.createdAt, c.firstUsedAt, c.revokedAt],
+    );
+  }
+
+  async get(id: string): Promise<MachineCredentialRecord | undefined> {
+    const raw = await this.sql.get("SELECT * FROM machine_credentials WHERE id = ?", [id]);
+    if (raw === undefined) return undefined;
+    const row = CredentialRow.parse(raw);
+    return {
+      id: row.id,
+      machineId: row.machine_id,
+      scope: row.scope,
+      secretHash: row.secret_hash,
+      createdAt: row.created_at,
+      firstUsedAt: row.first_used_at,
+      revokedAt: row.revoked_at,
+    };
+  }
+
+  async revokeOthers(
+    machineId: string,
+    scope: MachineCredentialRecord["scope"],
+    keep: string | null,
+    at: string,
+  ): Promise<number> {
+    return this.sql.run(
+      `UPDATE machine_credentials SET revoked_at = ?
+       WHERE machine_id = ? AND scope = ? AND revoked_at IS NULL AND id <> ?`,
+      [at, machineId, scope, keep ?? ""],
+    );
+  }
+
+  async markUsed(id: string, at: string): Promise<void> {
+    await this.sql.run(
+      "UPDATE machine_credentials SET first_used_at = ? WHERE id = ? AND first_used_at IS NULL",
+      [at, id],
+    );
   }
 }

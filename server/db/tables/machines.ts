@@ -127,6 +127,7 @@ export class MachineTable implements MachineRows {
     await this.sql.run("UPDATE machines SET id = ? WHERE id = ?", [to, from]);
     await this.sql.run("UPDATE machine_log SET machine_id = ? WHERE machine_id = ?", [to, from]);
     await this.sql.run("UPDATE commands SET machine_id = ? WHERE machine_id = ?", [to, from]);
+    await this.sql.run("UPDATE machine_credentials SET machine_id = ? WHERE machine_id = ?", [to, from]);
   }
 
   async lock(id: string, options: { skipLocked?: boolean } = {}): Promise<Machine | undefined | "busy"> {

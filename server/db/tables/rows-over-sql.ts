@@ -1,7 +1,7 @@
 // The store's rows over one connection's SQL (SQLite or PostgreSQL): the row classes, one per table group.
 import type { Rows } from "../rows.js";
 import type { Sql } from "../sql.js";
-import { AuditTable, TokenTable } from "./auth.js";
+import { AuditTable, MachineCredentialTable, TokenTable } from "./auth.js";
 import { BootEventTable } from "./boot-events.js";
 import { CommandTable } from "./commands.js";
 import { ImageTable, UploadTable } from "./images.js";
@@ -24,5 +24,6 @@ export function rowsOver(sql: Sql): Rows {
     bootEvents: new BootEventTable(sql),
     tokens: new TokenTable(sql),
     audit: new AuditTable(sql),
+    credentials: new MachineCredentialTable(sql),
   };
 }
