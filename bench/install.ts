@@ -134,7 +134,12 @@ async function runStreams(cli: string, setup: Setup, targets: string[], batched:
           const args = [cli, setup.server.url, setup.images.debian.sha256, target];
           if (batched) args.push(`bench-${i}`);
           const child = spawn(process.execPath, args, {
-            env: { ...process.env, BOOTWRIGHT_NODE_MODULES: join(REPO_ROOT, "node_modules") },
+            // An admin's token acts for the machines (environment, not argv).
+            env: {
+              ...process.env,
+              BOOTWRIGHT_NODE_MODULES: join(REPO_ROOT, "node_modules"),
+              BOOTWRIGHT_TOKEN: TEST_ADMIN_TOKEN,
+            },
             stdio: ["ignore", "ignore", "pipe"],
           });
           let stderr = "";

@@ -8,7 +8,13 @@ import { AgentIntegrityError, loadVerifiedAgent } from "../agent/loader/agent-ru
 import type { AgentPlan, StepReport } from "../protocol/index.js";
 import { AgentBuilder } from "../server/agent-builder.js";
 import type { RunningServer } from "../server/server.js";
-import { TEST_ADMIN_TOKEN, makeTempDir, sampleInventory, startApiServer } from "../server/test-support.js";
+import {
+  OPERATOR,
+  TEST_ADMIN_TOKEN,
+  makeTempDir,
+  sampleInventory,
+  startApiServer,
+} from "../server/test-support.js";
 
 const plan: AgentPlan = {
   planHash: "sha256:test-plan",
@@ -60,7 +66,7 @@ it("bundles the RAID plugin for the two-disk machine only, content-addressed and
   expect(one.sizeBytes).toBeLessThan(two.sizeBytes);
 
   const body = async (sha: string): Promise<{ text: string; header: string | null }> => {
-    const res = await fetch(`${server.url}/v1/agents/${sha}.mjs`);
+    const res = await fetch(`${server.url}/v1/agents/${sha}.mjs`, { headers: OPERATOR });
     expect(res.status).toBe(200);
     return { text: await res.text(), header: res.headers.get("x-bootwright-sha256") };
   };
@@ -73,7 +79,9 @@ it("bundles the RAID plugin for the two-disk machine only, content-addressed and
 
   const again = await builder.build(oneDisk, plan);
   expect(again).toMatchObject({ sha256: one.sha256, cached: true });
-  expect((await fetch(`${server.url}/v1/agents/${"0".repeat(64)}.mjs`)).status).toBe(404);
+  expect((await fetch(`${server.url}/v1/agents/${"0".repeat(64)}.mjs`, { headers: OPERATOR })).status).toBe(
+    404,
+  );
 });
 
 it("the loader verifies the hash, loads the agent in its own Node and runs its steps", async () => {

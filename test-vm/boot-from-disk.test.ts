@@ -95,6 +95,7 @@ it.each([
       ["inventory", "inventoried"],
       ["already-installed", null],
       ["category", "installed"],
+      ["credential-issued", null],
       ["boot-script", "local-disk"],
     ]);
     const console = vm.console();

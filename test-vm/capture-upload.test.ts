@@ -105,6 +105,7 @@ describe("in-process server", () => {
     writeFileSync(target, "");
     truncateSync(target, DISK_BYTES);
     await streamImage({
+      headers: OPERATOR,
       url: `${server.url}/v1/images/${result.image.sha256}/blob`,
       source: result.image,
       target,
@@ -236,6 +237,7 @@ describe("server killed with SIGKILL mid-upload", () => {
     writeFileSync(target, "");
     truncateSync(target, DISK_BYTES);
     await streamImage({
+      headers: OPERATOR,
       url: `${url}/v1/images/${result.image.sha256}/blob`,
       source: result.image,
       target,

@@ -49,7 +49,7 @@ afterAll(async () => {
   await Promise.all(vms.map((vm) => vm.stop()));
   await server?.close();
   await postgres?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  if (!process.env.BOOTWRIGHT_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
 });
 
 it("on PostgreSQL: netboot → tailored agent → image streamed and verified → reboot → the OS calls home", async () => {

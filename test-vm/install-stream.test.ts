@@ -107,6 +107,7 @@ describe("in-process server", () => {
     const results = await Promise.all(
       targets.map((target, i) =>
         streamImage({
+          headers: OPERATOR,
           url: `${server.url}/v1/images/${image.sha256}/blob?machine=m-${i}`,
           source: sourceOf(image),
           target,
@@ -195,6 +196,7 @@ describe("in-process server", () => {
     writeFileSync(blob, flipped);
     try {
       const failure = streamImage({
+        headers: OPERATOR,
         url: `${server.url}/v1/images/${image.sha256}/blob`,
         source: sourceOf(image),
         target: emptyTarget("flipped.img"),
@@ -237,6 +239,7 @@ describe("server killed with SIGKILL mid-transfer", () => {
     let restarted: Promise<ChildProcess> | undefined;
     const resumes: string[] = [];
     const result = await streamImage({
+      headers: OPERATOR,
       url: `${url}/v1/images/${image.sha256}/blob`,
       source: sourceOf(image),
       target,

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { jsonRequest } from "../server/test-support.js";
+import { OPERATOR, jsonRequest } from "../server/test-support.js";
 import { chooseAccelerator } from "./accelerator.js";
 import { requireBootArtefacts } from "./paths.js";
 import { directLoaderBoot, Vm } from "./qemu.js";
@@ -121,7 +121,7 @@ it("two shapes → two plans → two tailored agents, each verified, run and rep
   });
   expect(one?.sha).not.toBe(two?.sha);
   const bundle = async (sha: string | undefined): Promise<string> =>
-    (await fetch(`${server.url}/v1/agents/${sha ?? ""}.mjs`)).text();
+    (await fetch(`${server.url}/v1/agents/${sha ?? ""}.mjs`, { headers: OPERATOR })).text();
   expect(await bundle(two?.sha)).toContain("--raid-devices");
   expect(await bundle(one?.sha)).not.toContain("--raid-devices");
 });

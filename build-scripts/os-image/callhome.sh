@@ -81,11 +81,22 @@ nc_post() {
   host=${hostport%:*}
   port=${hostport##*:}
   [ "$port" = "$hostport" ] && port=80
-  response=$(printf 'POST %s HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' \
-    "$path" "$hostport" "$credential" "${#2}" "$2" | timeout 20 nc "$host" "$port") || return 1
-  case "$(printf '%s\n' "$response" | head -n 1 | cut -d' ' -f2)" in
+  # nc half-closes the connection when its input ends, and a server may drop a half-closed request
+  # before it answers (seen: the call home applied, the answer lost): keep the input open a moment.
+  response=$( {
+    printf 'POST %s HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' \
+      "$path" "$hostport" "$credential" "${#2}" "$2"
+    sleep 3
+  } | timeout 20 nc "$host" "$port")
+  # The answer's status line decides, not nc's exit status (it can be non-zero after a whole answer
+  # when the server resets the connection behind its last byte).
+  status=$(printf '%s\n' "$response" | head -n 1 | tr -d '\r')
+  case "$(printf '%s\n' "$status" | cut -d' ' -f2)" in
     2??) printf '%s\n' "$response" | sed '1,/^\r\{0,1\}$/d' ;;
-    *) return 1 ;;
+    *)
+      echo "${status:-no answer}" >&2
+      return 1
+      ;;
   esac
 }
 
@@ -104,8 +115,9 @@ rotate() {
 }
 
 tries=0
-until answer=$(post "$base/callhome" "$body"); do
+until answer=$(post "$base/callhome" "$body" 2>/run/bootwright-callhome.err); do
   tries=$((tries + 1))
+  say "call home not accepted (try $tries): $(head -c 200 /run/bootwright-callhome.err)"
   if [ "$tries" -ge "$MAX_TRIES" ]; then
     say "call-home failed machine=$machine url=$base/callhome"
     exit 1
