@@ -17,6 +17,7 @@ import { BootJournal } from "./site/boot-journal.js";
 import { SiteBoot } from "./site/site-boot.js";
 import { loaderUki } from "./site/uki.js";
 import { AuthService } from "./auth/service.js";
+import { SecretBox } from "./auth/secret-box.js";
 import { MaintenanceService } from "./maintenance/service.js";
 import { createLogger } from "./logger.js";
 import { installStartupPolicy, readStartupPolicy } from "./policy/install.js";
@@ -41,7 +42,9 @@ export async function startServer(
   const log = options.logger ?? createLogger(config.logLevel);
   const policy = readStartupPolicy(config.policyFile); // a bad policy file stops start-up, naming its lines
   const location = config.store ?? `sqlite:${join(config.dataDir, "bootwright.sqlite")}`;
-  const store = new Services(await openStore(location));
+  // BMC passwords and other drivers' secrets are sealed with this key before they reach the store.
+  const secrets = SecretBox.openOrCreate(join(config.dataDir, "secret.key"));
+  const store = new Services(await openStore(location), { secrets });
   log.info({ store: describeStore(location) }, "store open");
   await installStartupPolicy(store, policy, log);
   const auth = new AuthService(store.store, log);

@@ -29,6 +29,7 @@ import {
   type ScheduleState,
 } from "./maintenance/state.js";
 import { issueLoaderCredential } from "./auth/machine-credentials.js";
+import { SecretBox } from "./auth/secret-box.js";
 import { recordCallHome } from "./queue/call-home.js";
 import { recordBootRequest, recordInventory, type BootAnswer, type BootRequest } from "./queue/enrollment.js";
 import { expireLeasesDue, leaseNext, type LeaseOutcome } from "./queue/leases.js";
@@ -54,13 +55,20 @@ export class Services {
   readonly health: HealthState;
   readonly settings: MachineSettings;
 
-  constructor(readonly store: Store) {
+  /**
+   * `secrets` seals drivers' secrets before they are stored: the data directory's key in a server
+   * (server.ts); a key of the process's own elsewhere (tests, tools that store none).
+   */
+  constructor(
+    readonly store: Store,
+    options: { secrets?: SecretBox } = {},
+  ) {
     this.images = imageCatalog(store);
     this.uploads = uploadCatalog(store);
     this.maintenance = maintenanceState(store);
     this.schedules = scheduleState(store);
     this.health = healthState(store);
-    this.settings = machineSettings(store);
+    this.settings = machineSettings(store, options.secrets ?? SecretBox.ephemeral());
   }
 
   /** iPXE asked for a machine's script: enroll it as `discovered` if new, else note it was seen. */

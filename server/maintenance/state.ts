@@ -1,6 +1,7 @@
 // The maintenance swap's state as the server's callers use it (routes, the service's I/O, the
 // monitor): each call one transaction over the store, the behaviour in runs.ts, schedule-firing.ts and
 // health-latches.ts.
+import type { SecretBox } from "../auth/secret-box.js";
 import type {
   BootAreaRecord,
   HealthReport,
@@ -129,11 +130,22 @@ export function healthState(store: Store): HealthState {
   };
 }
 
-export function machineSettings(store: Store): MachineSettings {
+/** The power settings as stored: a BMC's password sealed (server/auth/secret-box.ts), never in clear. */
+function sealPower(settings: PowerSettings, secrets: SecretBox): PowerSettings {
+  return settings.driver === "ipmi" ? { ...settings, password: secrets.seal(settings.password) } : settings;
+}
+
+function openPower(settings: PowerSettings, secrets: SecretBox): PowerSettings {
+  return settings.driver === "ipmi" ? { ...settings, password: secrets.open(settings.password) } : settings;
+}
+
+export function machineSettings(store: Store, secrets: SecretBox): MachineSettings {
   const tx = store.transaction.bind(store);
   return {
-    setPower: (machineId, settings) => tx((rows) => rows.machines.setPower(machineId, settings)),
-    power: (machineId) => store.read((rows) => rows.machines.power(machineId)),
+    setPower: (machineId, settings) =>
+      tx((rows) => rows.machines.setPower(machineId, sealPower(settings, secrets))),
+    power: async (machineId) =>
+      openPower(await store.read((rows) => rows.machines.power(machineId)), secrets),
     putBootArea: (machineId, record) => tx((rows) => rows.bootAreas.put(machineId, record)),
     bootArea: (machineId) => store.read((rows) => rows.bootAreas.get(machineId)),
   };
