@@ -106,11 +106,13 @@ describe.each<[Firmware, string, string]>([
     // iPXE enrolled it first (discovered), then the loader's inventory moved it on.
     const events = (await server.store.machineLog(uuid)).map((entry) => [
       entry.event,
-      entry.data.via ?? entry.data.to,
+      entry.data.via ?? entry.data.to ?? entry.data.scope,
     ]);
+    // …and the loader got its own credential (the log names its id, never the secret).
     expect(events).toEqual([
       ["discovered", "ipxe"],
       ["inventory", "inventoried"],
+      ["credential-issued", "loader"],
     ]);
     const consoleText = await vm.waitForConsole(/ok enrolled machine=\S+ category=inventoried/, 10_000);
     expect(consoleText[0]).toContain(uuid);
@@ -175,11 +177,12 @@ describe("direct boot while the server is down", () => {
     expect(machine.inventory?.disks.map((d) => d.sizeBytes)).toEqual([64 * 2 ** 20, 128 * 2 ** 20]);
     const events = (await server.store.machineLog(mac)).map((entry) => [
       entry.event,
-      entry.data.via ?? entry.data.to,
+      entry.data.via ?? entry.data.to ?? entry.data.scope,
     ]);
     expect(events).toEqual([
       ["discovered", "inventory"],
       ["inventory", "inventoried"],
+      ["credential-issued", "loader"],
     ]);
     await vm.waitForConsole(/ok enrolled machine=52:54:00:b0:00:03 category=inventoried/, 10_000);
   });

@@ -2,7 +2,7 @@
 // was written (image-stream) and now the recipe's install script builds the system on the machine —
 // run with chroot in the installed root, with nothing but our server to fetch from ($BOOTWRIGHT_FILES) —
 // and the result is captured and uploaded for the next machine with the same configuration.
-import { mkdir } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { captureAndUpload } from "../capture.js";
 import { installTarget, partitionDevice, rereadPartitions } from "../block-device.js";
@@ -13,6 +13,12 @@ import { recipeCaptureProbe } from "../probes/recipe-capture.js";
 /** The GPT partition (by name) holding the installed root filesystem. */
 export const ROOT_PARTITION = "root";
 const MOUNT_POINT = "/run/bootwright/root";
+/**
+ * Inside the chroot: a tmpfs holding the machine's credential for the script's downloads, as a wgetrc
+ * (GNU wget reads $WGETRC: plain `wget "$BOOTWRIGHT_FILES/x"` just works) and as a header file
+ * (`curl -H @"$BOOTWRIGHT_HEADERS"`). Never in argv, and never on the disk that gets captured.
+ */
+const SECRETS_DIR = "/run/bootwright-recipe";
 
 function captureOf(ctx: StepContext): NonNullable<StepContext["plan"]["capture"]> {
   const capture = ctx.plan.capture;
@@ -52,6 +58,15 @@ export const recipeCapture: InstallerPlugin = {
             });
             mounted.unshift(join(mountPoint, fs));
           }
+          const secrets = join(mountPoint, SECRETS_DIR);
+          await mkdir(secrets, { recursive: true });
+          await ctx.exec("mount", ["-t", "tmpfs", "-o", "mode=0700,size=1m", "tmpfs", secrets], {
+            timeoutMs: 30_000,
+          });
+          mounted.unshift(secrets);
+          const header = `Authorization: Bearer ${ctx.machine.credential}`;
+          await writeFile(join(secrets, "wgetrc"), `header = ${header}\n`, { mode: 0o600 });
+          await writeFile(join(secrets, "headers"), `${header}\n`, { mode: 0o600 });
           ctx.progress("running the recipe's install script", { recipe: capture.recipe, root: device });
           const started = performance.now();
           const result = await ctx.exec(
@@ -62,17 +77,14 @@ export const recipeCapture: InstallerPlugin = {
               `BOOTWRIGHT_FILES=${capture.filesUrl}`,
               `BOOTWRIGHT_SERVER=${ctx.machine.serverUrl}`,
               `BOOTWRIGHT_MACHINE=${ctx.machine.id}`,
+              `WGETRC=${SECRETS_DIR}/wgetrc`,
+              `BOOTWRIGHT_HEADERS=${SECRETS_DIR}/headers`,
               "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
               "/bin/sh",
               "-ec",
               capture.script,
             ],
-            // The credential for the recipe's files goes in the environment, never argv (`ps` shows argv).
-            {
-              timeoutMs: 30 * 60_000,
-              signal: ctx.signal,
-              env: { BOOTWRIGHT_CREDENTIAL: ctx.machine.credential },
-            },
+            { timeoutMs: 30 * 60_000, signal: ctx.signal },
           );
           return {
             recipe: capture.recipe,
