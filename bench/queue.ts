@@ -1,14 +1,15 @@
 // reconcile.*, queue.* and store.* figures: the pure reconciler over 10,000 machines, and lease + result
 // round trips per second against the real server process on loopback, on its SQLite store and on a real
 // PostgreSQL (Debian's, started here in a temp directory), the same load in the same run.
-import { Agent, request } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
+import { Agent, request, type RequestOptions, type IncomingMessage, type ClientRequest } from "node:http";
+import { Agent as TlsAgent, request as tlsRequest } from "node:https";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { BootCategory, type Inventory, type NextAction } from "../protocol/index.js";
 import { reconcile, type MachineState } from "../server/queue/reconciler.js";
 import { postgresBin, startLocalPostgres } from "../server/db/postgres/local-server.js";
-import { freePort, spawnServerProcess } from "../server/test-support.js";
+import { freePort, spawnServerProcess, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { median, type Figure } from "./figures.js";
 
 function percentile(values: readonly number[], p: number): number {
@@ -54,27 +55,39 @@ interface RoundTrips {
   p99: number;
 }
 
-/** Lease + result round trips for MACHINES machines, on the store `env` names (default: SQLite). */
+/**
+ * Lease + result round trips for MACHINES machines, on the store `env` names (default: SQLite), each
+ * machine under its own credential (as since issue 17 always); over TLS when `env` turns it on.
+ */
 async function roundTrips(env: Record<string, string>): Promise<RoundTrips> {
   const dir = mkdtempSync(join(tmpdir(), "bootwright-bench-queue-"));
   const port = await freePort();
   const server = await spawnServerProcess(dir, port, env);
+  const tls = env.BOOTWRIGHT_TLS === "auto";
   // node:http with keep-alive, not fetch: on this machine fetch tops out near 700 requests/s on its
   // own (measured against /healthz: 730/s with fetch, 2,680/s with node:http), which would measure the client.
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const call = (path: string, method = "GET", body?: unknown): Promise<unknown> =>
+  const agent = tls
+    ? new TlsAgent({ keepAlive: true, maxSockets: CONCURRENCY, ca: readFileSync(join(dir, "tls", "ca.pem")) })
+    : new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const send = (options: RequestOptions, done: (res: IncomingMessage) => void): ClientRequest =>
+    tls ? tlsRequest(options, done) : request(options, done);
+  const credentials = new Map<string, string>();
+  const call = (path: string, method = "GET", body?: unknown, token = TEST_ADMIN_TOKEN): Promise<unknown> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = request(
+      const req = send(
         {
           host: "127.0.0.1",
           port,
           path,
           method,
           agent,
-          headers: payload
-            ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
-            : {},
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(payload
+              ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
+              : {}),
+          },
         },
         (res) => {
           let text = "";
@@ -103,7 +116,8 @@ async function roundTrips(env: Record<string, string>): Promise<RoundTrips> {
         nics: [{ name: "eth0", mac }],
         disks: [{ name: "vda", sizeBytes: 2 ** 30 }],
       };
-      await call("/v1/inventory", "POST", inventory);
+      const accepted = (await call("/v1/inventory", "POST", inventory)) as { credential: string };
+      credentials.set(mac, accepted.credential);
       ids.push(mac);
     }
     await call("/v1/expected", "POST", {
@@ -117,16 +131,22 @@ async function roundTrips(env: Record<string, string>): Promise<RoundTrips> {
       for (let i = next++; i < ids.length; i = next++) {
         const id = ids[i] ?? "";
         const started = performance.now();
-        const action = (await call(`/v1/machines/${id}/next`)) as NextAction;
+        const credential = credentials.get(id) ?? "";
+        const action = (await call(`/v1/machines/${id}/next`, "GET", undefined, credential)) as NextAction;
         if (action.action !== "run") throw new Error(`machine ${id} had nothing queued`);
-        await call(`/v1/machines/${id}/commands/${action.command.id}/result`, "POST", {
-          leaseId: action.command.leaseId,
-          outcome: "succeeded",
-          output: {
-            kind: "check-disks",
-            disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 1 }],
+        await call(
+          `/v1/machines/${id}/commands/${action.command.id}/result`,
+          "POST",
+          {
+            leaseId: action.command.leaseId,
+            outcome: "succeeded",
+            output: {
+              kind: "check-disks",
+              disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 1 }],
+            },
           },
-        });
+          credential,
+        );
         latencies.push(performance.now() - started);
       }
     };
@@ -147,6 +167,7 @@ async function roundTrips(env: Record<string, string>): Promise<RoundTrips> {
 
 export async function queueFigures(): Promise<Figure[]> {
   const sqlite = await roundTrips({});
+  const secure = await roundTrips({ BOOTWRIGHT_TLS: "auto" });
   const postgres = await startLocalPostgres();
   let pg: RoundTrips;
   try {
@@ -161,6 +182,16 @@ export async function queueFigures(): Promise<Figure[]> {
       value: sqlite.perSecond,
       unit: "1/s",
       note: `${load}, SQLite WAL synchronous=NORMAL; p50 ${sqlite.p50} ms, p99 ${sqlite.p99} ms; goal ≥ 2,000, p99 ≤ 20 ms`,
+    },
+    {
+      id: "queue.roundtrips_per_s_secure",
+      value: Number((secure.perSecond / sqlite.perSecond).toFixed(2)),
+      unit: "ratio",
+      ours: secure.perSecond,
+      baseline: sqlite.perSecond,
+      baseline_is:
+        "the same load over plain HTTP, same run (machine credentials on both: they cannot be turned off)",
+      note: `${load}, SQLite; --tls auto (TLS 1.3, EC P-256, keep-alive); p50 ${secure.p50} ms, p99 ${secure.p99} ms; goal ≥ 0.8`,
     },
     {
       id: "store.pg_vs_sqlite_roundtrips",

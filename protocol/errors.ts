@@ -36,6 +36,8 @@ export const ERROR_CODES = {
     "The credential is valid but its role may not do this; details.needs names the role the route needs.",
   wrong_machine:
     "A machine's credential was used for another machine's route (its queue, plan, results, image, upload, boot area…); nothing of that machine changed.",
+  tls_required:
+    "The server runs with TLS and this route is not one a machine's firmware fetches before it can speak TLS: call it over https:// (the CA's fingerprint is on the loader's kernel command line).",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -47,6 +47,8 @@ export interface FailureContexts {
   tftp_failed: { address: string; port: number };
   site_network_invalid: { interface?: string; setting?: string };
   dnsmasq_failed: { exitCode?: number | null; signal?: string | null };
+  tls_setup: { file?: string; step?: string };
+  tls_pin_mismatch: { server: string; pinned: string; offered: readonly string[] };
 }
 
 export type FailureCode = keyof FailureContexts;
@@ -101,6 +103,10 @@ export const FAILURE_CODES: { readonly [C in FailureCode]: string } = {
     "The site-network settings cannot work: no such interface, no IPv4 address on it, a DHCP range outside its network, a boot file missing; the server does not start.",
   dnsmasq_failed:
     "The managed dnsmasq cannot be started (not installed, configuration refused) or keeps dying; context has its last exit code or signal.",
+  tls_setup:
+    "The server's TLS identity cannot be made or read: openssl failed, the certificate or key file does not read, or the chain lacks the CA machines pin; the server does not start.",
+  tls_pin_mismatch:
+    "The server's certificate chain holds no certificate with the fingerprint the loader pins (bootwright.ca=): not the server it was sent to, so nothing is sent to it; context lists what it offered.",
 };
 
 /** Every code an error of these processes carries: the in-process catalogue's, or the wire's (ApiError). */

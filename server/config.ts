@@ -102,6 +102,13 @@ const ServerConfigSchema = z.strictObject({
    * which `ps` would show). Without it the first start makes one and writes it to <dataDir>/admin-token.
    */
   adminToken: z.string().optional(),
+  /**
+   * TLS for the API: off; auto (a CA and server certificate made on first start in <dataDir>/tls, the CA's
+   * fingerprint pinned by every loader). `tlsCert`/`tlsKey` take the site's own chain instead.
+   */
+  tls: z.enum(["off", "auto"]).default("off"),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
 });
 
 export type ServerConfig = Readonly<
@@ -139,6 +146,9 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_SOCKET: "socket",
   BOOTWRIGHT_BOOT_LOG_DAYS: "bootLogDays",
   BOOTWRIGHT_ADMIN_TOKEN: "adminToken",
+  BOOTWRIGHT_TLS: "tls",
+  BOOTWRIGHT_TLS_CERT: "tlsCert",
+  BOOTWRIGHT_TLS_KEY: "tlsKey",
 };
 
 export class ConfigError extends BootwrightError<"invalid_config"> {
@@ -207,6 +217,10 @@ export function loadServerConfig(
     throw new ConfigError("--dhcp full needs --range <first>-<last>: the addresses it may lease");
   if (config.dhcp !== "full" && config.dhcpRange)
     throw new ConfigError(`--range is for --dhcp full; in ${config.dhcp} mode the site's DHCP server leases`);
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined))
+    throw new ConfigError("--tls-cert and --tls-key go together: the site's certificate chain and its key");
+  if (config.tlsCert !== undefined && config.tls === "auto")
+    throw new ConfigError("--tls auto makes its own certificate: drop it, or drop --tls-cert/--tls-key");
   let advertiseUrl = config.advertiseUrl;
   if (!advertiseUrl) {
     const wildcard = config.host === "0.0.0.0" || config.host === "::";

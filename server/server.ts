@@ -1,7 +1,7 @@
 // Starts the HTTP server on the configured store; returns its URLs and a close() that stops it cleanly.
 import { chmodSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { ServerConfig } from "./config.js";
@@ -20,13 +20,19 @@ import { AuthService } from "./auth/service.js";
 import { SecretBox } from "./auth/secret-box.js";
 import { MaintenanceService } from "./maintenance/service.js";
 import { createLogger } from "./logger.js";
+import { autoTls, siteTls, type ServerTls } from "./tls/certificates.js";
+import { listen, type Listener } from "./tls/listener.js";
 import { installStartupPolicy, readStartupPolicy } from "./policy/install.js";
 
 export interface RunningServer {
   /** Where we listen, e.g. http://127.0.0.1:41234. */
   url: string;
-  /** What machines are told (advertiseUrl with the bound port). */
+  /** What machines are told (advertiseUrl with the bound port; https:// under TLS). */
   advertiseUrl: string;
+  /** Where firmware fetches boot scripts and files: advertiseUrl, or its http:// form under TLS. */
+  bootUrl: string;
+  /** The pinned CA's "sha256:<hex>" under TLS (on every loader's kernel command line), else null. */
+  caFingerprint: string | null;
   port: number;
   /** The server's state through its services (server/services.ts): what the tests look at. */
   store: Services;
@@ -60,27 +66,30 @@ export async function startServer(
   }
   const templates = loadTemplates();
 
-  // Listen first: the advertised URL may need the bound port (--port 0), and the routes need that URL.
-  const server: Server = createServer();
+  let tls: ServerTls | null;
+  let listener: Listener;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(config.port, config.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
+    tls = await serverTls(config);
+    // Listen first: the advertised URL may need the bound port (--port 0), and the routes need that URL.
+    listener = await listen(config.host, config.port, tls).catch((err: unknown) => {
+      throw new ServerError(
+        `cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     });
   } catch (err) {
     await store.close();
-    throw new ServerError(
-      `cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}`,
-      {
-        cause: err,
-      },
-    );
+    throw err;
   }
-  const port = (server.address() as AddressInfo).port;
-  const advertiseUrl = config.advertiseUrl.replace("{port}", String(port));
+  const server = listener.plain;
+  const port = listener.port;
+  const advertised = config.advertiseUrl.replace("{port}", String(port));
+  // Under TLS the API is https:// on the same port; firmware still fetches its files over http://.
+  const advertiseUrl = tls ? advertised.replace(/^http:/, "https:") : advertised;
+  const bootUrl = advertised.replace(/^https:/, "http:");
+  // Every loader, however it boots (iPXE, GRUB, UKI), learns the CA to pin from its command line.
+  const kernelArgs = tls ? `${config.kernelArgs} bootwright.ca=${tls.caFingerprint}` : config.kernelArgs;
+  if (tls) log.info({ caFingerprint: tls.caFingerprint }, "TLS on: machines pin this CA");
   const journal = new BootJournal(store, log);
   // The loader as a UKI names this server on its command line; built once, on first use.
   let uki: Promise<string> | undefined;
@@ -88,7 +97,7 @@ export async function startServer(
     uki ??= loaderUki({
       kernel: config.kernelPath,
       initramfs: config.initramfsPath,
-      cmdline: `bootwright.server=${advertiseUrl} bootwright.path=uefi-http ${config.kernelArgs}`,
+      cmdline: `bootwright.server=${advertiseUrl} bootwright.path=uefi-http ${kernelArgs}`,
       dir: join(config.dataDir, "boot"),
     }).catch((err: unknown) => {
       uki = undefined; // the next request tries again
@@ -116,7 +125,9 @@ export async function startServer(
   const app = buildApp(server, {
     store,
     advertiseUrl,
-    kernelArgs: config.kernelArgs,
+    bootUrl,
+    tlsRequired: tls !== null,
+    kernelArgs,
     bodyLimitBytes: config.bodyLimitBytes,
     assets: { vmlinuz: config.kernelPath, "initramfs.img": config.initramfsPath },
     templates,
@@ -140,6 +151,9 @@ export async function startServer(
     log,
   });
   await app.ready();
+  listener.secure?.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    app.routing(req, res);
+  });
 
   // Local tools (and tests in another network namespace) may reach the same routes on a Unix socket.
   const local = config.socket === undefined ? undefined : await listenOnSocket(config.socket, app);
@@ -160,14 +174,14 @@ export async function startServer(
         {
           journal,
           log,
-          advertiseUrl,
+          advertiseUrl: bootUrl, // dnsmasq hands out boot.ipxe's URL: firmware fetches it, over HTTP
           kernel: config.kernelPath,
           initramfs: config.initramfsPath,
           fallbackGrub: templates["fallback-grub"],
           grubConfigFor: async (mac, client) => {
             journal.learn(client.address, mac);
             const decided = await machineBootScript(
-              { store, templates, advertiseUrl, kernelArgs: config.kernelArgs },
+              { store, templates, advertiseUrl, bootUrl, kernelArgs },
               { mac, uuid: null, path: "secure-boot", language: "grub", at: new Date() },
             );
             journal.note({
@@ -183,6 +197,7 @@ export async function startServer(
       );
     } catch (err) {
       await app.close();
+      await listener.close();
       local?.close();
       await store.close();
       throw err;
@@ -227,12 +242,14 @@ export async function startServer(
   monitor.unref();
 
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
-  const url = `http://${host}:${port}`;
+  const url = `${tls ? "https" : "http"}://${host}:${port}`;
   log.info({ url, advertiseUrl, dataDir: config.dataDir }, "server listening");
 
   return {
     url,
     advertiseUrl,
+    bootUrl,
+    caFingerprint: tls?.caFingerprint ?? null,
     port,
     store,
     get site() {
@@ -246,6 +263,7 @@ export async function startServer(
       await tick; // a tick in progress finishes before the store closes
       local?.close();
       await app.close();
+      await listener.close();
       await journal.flushed();
       await store.close();
       log.info("server stopped");
@@ -271,4 +289,14 @@ async function listenOnSocket(
   });
   chmodSync(path, 0o660);
   return local;
+}
+
+/** The TLS identity the configuration asks for: none, made here (auto), or the site's files. */
+async function serverTls(config: ServerConfig): Promise<ServerTls | null> {
+  if (config.tlsCert !== undefined && config.tlsKey !== undefined)
+    return siteTls(config.tlsCert, config.tlsKey);
+  if (config.tls === "off") return null;
+  // The names machines reach us by: the advertised host, and this host's own name.
+  const advertised = new URL(config.advertiseUrl.replace("{port}", "1")).hostname;
+  return autoTls(join(config.dataDir, "tls"), [advertised, hostname()]);
 }

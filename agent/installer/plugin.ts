@@ -26,6 +26,8 @@ export interface MachineIdentity {
   credential: string;
   /** For write-image: the installed OS's own credential, written into the marker for its call home. */
   osCredential?: string;
+  /** The CA the loader pinned (PEM), when the server runs TLS: written beside the marker for the OS. */
+  caPem?: string;
 }
 
 export interface StepContext {

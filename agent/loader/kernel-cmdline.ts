@@ -20,6 +20,11 @@ export interface LoaderSettings {
    * switch's LLDP frame (switches with fast start send one within a second of link-up). Default 3; 0 off.
    */
   lldpWaitMs: number;
+  /**
+   * bootwright.ca=sha256:<hex>: the CA the server's TLS certificate must chain to (agent/shared/
+   * pinned-tls.ts); undefined when not given or malformed.
+   */
+  caFingerprint: string | undefined;
 }
 
 const DEFAULT_LLDP_WAIT_S = 3;
@@ -54,6 +59,9 @@ export function loaderSettings(cmdline: string): LoaderSettings {
     benchInstallImage: benchImage(params.get("bootwright.bench-install")),
     bootPath: BootPath.safeParse(params.get("bootwright.path")).data ?? null,
     lldpWaitMs: lldpWaitSeconds(params.get("bootwright.lldp-wait")) * 1000,
+    caFingerprint: /^sha256:[0-9a-f]{64}$/i.test(params.get("bootwright.ca") ?? "")
+      ? params.get("bootwright.ca")?.toLowerCase()
+      : undefined,
   };
 }
 

@@ -12,6 +12,7 @@ import { runCommand } from "./commands.js";
 import { run } from "../shared/run-command.js";
 import { benchInventory } from "./inventory-bench.js";
 import { benchInstall } from "./install-bench.js";
+import { pinServerCa } from "../shared/pinned-tls.js";
 import {
   describeRequestFailure,
   fetchNextAction,
@@ -62,6 +63,17 @@ async function main(): Promise<void> {
   const { nic: bootNic } = await bringUpBootNic(nics, bootCandidates);
   bringUpOtherNics(nics, bootNic);
 
+  // Under TLS nothing goes to the server before its certificate shows the CA we were told to pin.
+  const serverUrl = settings.serverUrl;
+  const pinned = settings.caFingerprint;
+  let caPem: string | undefined;
+  if (pinned) {
+    caPem = await withRetry("checking the server's certificate", () => pinServerCa(serverUrl, pinned));
+    say("ok", "server certificate chains to the pinned CA", { ca: pinned });
+  } else if (serverUrl.startsWith("https:")) {
+    say("warn", "https server but no bootwright.ca= to pin: only the system's CAs are trusted");
+  }
+
   if (settings.benchInventoryRuns) await benchInventory(bootNic.mac, settings.benchInventoryRuns);
   if (settings.benchInstallImage) {
     const inventory = await gatherInventory(bootNic.mac, {});
@@ -84,7 +96,6 @@ async function main(): Promise<void> {
     smbios: inventory.details?.smbios?.version ?? inventory.details?.smbiosError?.code,
   });
 
-  const serverUrl = settings.serverUrl;
   say("step", "posting inventory", { to: `${serverUrl}/v1/inventory` });
   const accepted = await withRetry("POST /v1/inventory", () => postInventory(serverUrl, inventory));
   say("ok", "enrolled", { machine: accepted.machineId, category: accepted.category });
@@ -98,7 +109,12 @@ async function main(): Promise<void> {
   }
 
   // From here on every call carries the credential this enrollment answered with.
-  const machine = { id: accepted.machineId, serverUrl, credential: accepted.credential };
+  const machine = {
+    id: accepted.machineId,
+    serverUrl,
+    credential: accepted.credential,
+    ...(caPem ? { caPem } : {}),
+  };
   // Ask what to do next, run what the server leases us, report the result; wait when there is nothing.
   let waiting = false;
   for (;;) {

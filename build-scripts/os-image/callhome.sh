@@ -55,6 +55,22 @@ if [ -z "$machine" ] || [ -z "$server" ]; then
   exit 0
 fi
 
+# Under TLS the install left the CA it pinned in the marker's second block: GNU wget trusts it alone.
+# busybox (tiny) has no TLS client that checks a certificate: it calls the same port over plain HTTP,
+# which the server allows for call home and health only (this credential opens nothing else).
+CA_FILE=/run/bootwright-ca.pem
+case "$server" in
+  https://*)
+    dd if="$device" bs=4096 skip=1 count=1 2>/dev/null | tr -d '\000' >"$CA_FILE"
+    if ! wget --version 2>/dev/null | grep -q 'GNU Wget'; then
+      say "no TLS client here: calling home over plain HTTP"
+      server="http://${server#https://}"
+    elif ! grep -q 'BEGIN CERTIFICATE' "$CA_FILE"; then
+      say "the marker has no CA for $server: calling home will fail"
+    fi
+    ;;
+esac
+
 body="{\"image\":\"$(field image)\",\"planHash\":\"$(field planHash)\",\"os\":\"$kind $(uname -r)\"}"
 base="${server%/}/v1/machines/$machine"
 
@@ -66,7 +82,11 @@ base="${server%/}/v1/machines/$machine"
 WGETRC_FILE=/run/bootwright-callhome.wgetrc
 post() {
   if wget --version 2>/dev/null | grep -q 'GNU Wget'; then
-    (umask 077 && printf 'header = Authorization: Bearer %s\n' "$credential" >"$WGETRC_FILE")
+    (
+      umask 077
+      printf 'header = Authorization: Bearer %s\n' "$credential" >"$WGETRC_FILE"
+      if [ -s "$CA_FILE" ]; then printf 'ca_certificate = %s\n' "$CA_FILE" >>"$WGETRC_FILE"; fi
+    )
     WGETRC="$WGETRC_FILE" timeout 20 wget -q -t 1 -O - --header 'Content-Type: application/json' --post-data "$2" "$1"
   else
     nc_post "$1" "$2"

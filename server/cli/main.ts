@@ -52,6 +52,14 @@ program
   .option("--boot-files <dir>", "iPXE, shim and signed GRUB for TFTP (default build/boot-files)")
   .option("--socket <path>", "also serve the API on this Unix socket")
   .addOption(
+    new Option("--tls <mode>", "TLS for the API: auto makes a CA and certificate on first start").choices([
+      "off",
+      "auto",
+    ]),
+  )
+  .option("--tls-cert <file>", "the site's certificate chain (PEM: the server's first, its CA last)")
+  .option("--tls-key <file>", "the key of --tls-cert's certificate")
+  .addOption(
     new Option("--log-level <level>").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   )
   .action(async (opts: Record<string, string | undefined>) => {
@@ -72,6 +80,9 @@ program
         uefiPxe: opts.uefiPxe,
         bootFilesDir: opts.bootFiles,
         socket: opts.socket,
+        tls: opts.tls,
+        tlsCert: opts.tlsCert,
+        tlsKey: opts.tlsKey,
       },
       opts.config ? { configFile: opts.config } : {},
     );

@@ -112,7 +112,28 @@ export function assertMachine(credential: MachineCredentialRecord | null, machin
     );
 }
 
-export function addAccessControl(app: App, deps: { auth: AuthService; store: Services }): void {
+/**
+ * Whether a request came over TLS, or over the local Unix socket (no network to cross: `--socket`
+ * connections have no remote address).
+ */
+function secureTransport(request: FastifyRequest): boolean {
+  const socket = request.raw.socket as { encrypted?: boolean; remoteAddress?: string };
+  return socket.encrypted === true || socket.remoteAddress === undefined;
+}
+
+/**
+ * What plain HTTP may still carry under TLS: what firmware fetches before anything can speak TLS (boot
+ * scripts, kernel, initramfs, UKI: public GETs), and the installed OS's call home and health, for OS
+ * images with no TLS client (busybox): that credential opens only those two routes of its own machine.
+ */
+function plainHttpAllowed(access: Access, method: string): boolean {
+  return (access === "public" && (method === "GET" || method === "HEAD")) || access === "os";
+}
+
+export function addAccessControl(
+  app: App,
+  deps: { auth: AuthService; store: Services; tlsRequired: boolean },
+): void {
   app.decorateRequest("operator", null);
   app.decorateRequest("machine", null);
   app.decorateRequest("auditBefore", null);
@@ -125,7 +146,13 @@ export function addAccessControl(app: App, deps: { auth: AuthService; store: Ser
   app.addHook("onRequest", async (request: FastifyRequest) => {
     const access = request.routeOptions.config.access;
     // Unknown routes have no access of their own: the not-found handler answers them.
-    if (access === undefined || access === "public") return;
+    if (access === undefined) return;
+    if (deps.tlsRequired && !secureTransport(request) && !plainHttpAllowed(access, request.method))
+      throw new ApiError(
+        "tls_required",
+        `${request.method} ${request.url.split("?")[0] ?? ""} needs https://`,
+      );
+    if (access === "public") return;
     const text = bearerToken(request.headers.authorization);
     if (!text)
       throw new ApiError("unauthenticated", "this route needs a credential: Authorization: Bearer <token>");

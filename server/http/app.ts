@@ -46,6 +46,10 @@ export interface AppDeps {
   store: Services;
   /** The URL machines reach us at (config.advertiseUrl with the bound port filled in). */
   advertiseUrl: string;
+  /** Where firmware fetches boot scripts and files: advertiseUrl, or its http:// form under TLS. */
+  bootUrl: string;
+  /** Under TLS, plain HTTP answers only what firmware fetches (access.ts). */
+  tlsRequired: boolean;
   kernelArgs: string;
   bodyLimitBytes: number;
   assets: { vmlinuz: string; "initramfs.img": string };
@@ -156,7 +160,7 @@ export function buildApp(server: Server, deps: AppDeps): App {
       deps.log.info(fields, message);
     },
   );
-  addAccessControl(app, { auth: deps.auth, store: deps.store });
+  addAccessControl(app, { auth: deps.auth, store: deps.store, tlsRequired: deps.tlsRequired });
   const routes: RouteDeps = {
     ...deps,
     fanout,

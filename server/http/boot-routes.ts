@@ -57,7 +57,7 @@ export function addBootRoutes(app: App, deps: RouteDeps): void {
       address: request.ip,
       detail: "GET /boot.ipxe",
     });
-    return reply.type(IPXE_TYPE).send(renderBootScript(deps.templates.boot, deps.advertiseUrl));
+    return reply.type(IPXE_TYPE).send(renderBootScript(deps.templates.boot, deps.bootUrl));
   });
 
   // Per machine: enroll on first sight, then its loader, or its own disk when it runs its plan.

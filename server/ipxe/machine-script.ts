@@ -9,6 +9,8 @@ export interface MachineScriptDeps {
   store: Services;
   templates: Templates;
   advertiseUrl: string;
+  /** Where firmware fetches boot files: advertiseUrl, over plain HTTP when the API is TLS. */
+  bootUrl: string;
   kernelArgs: string;
 }
 
@@ -36,7 +38,8 @@ export async function machineBootScript(
     decided.answer === "local-disk"
       ? renderLocalBootScript(deps.templates[grub ? "local-grub" : "local"], decided.machine.id)
       : renderLoaderScript(deps.templates[grub ? "loader-grub" : "loader"], {
-          serverUrl: deps.advertiseUrl,
+          serverUrl: deps.bootUrl,
+          apiUrl: deps.advertiseUrl,
           machineId: decided.machine.id,
           mac: request.mac,
           kernelArgs: deps.kernelArgs,

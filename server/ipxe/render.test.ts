@@ -21,12 +21,25 @@ describe("iPXE scripts", () => {
   it("renders a machine's loader script with BOOTIF and the advertised server URL", () => {
     const script = renderLoaderScript(loadTemplate("loader"), {
       serverUrl: "http://10.0.2.2:8080",
+      apiUrl: "http://10.0.2.2:8080",
       machineId: "0e0c8a6a-6f5f-4c43-9d57-000000000b01",
       mac: "52:54:00:b0:00:01",
       kernelArgs: "console=tty0 console=ttyS0,115200n8 quiet panic=30",
       path: "pxe-bios",
     });
     expect(script).toBe(golden("loader.ipxe"));
+  });
+
+  it("under TLS: kernel and initramfs over plain HTTP (iPXE has no TLS), the loader told https and the CA", () => {
+    const script = renderLoaderScript(loadTemplate("loader"), {
+      serverUrl: "http://10.0.2.2:8080",
+      apiUrl: "https://10.0.2.2:8080",
+      machineId: "0e0c8a6a-6f5f-4c43-9d57-000000000b01",
+      mac: "52:54:00:b0:00:01",
+      kernelArgs: `console=ttyS0,115200n8 bootwright.ca=sha256:${"ab".repeat(32)}`,
+      path: "ipxe",
+    });
+    expect(script).toBe(golden("loader-tls.ipxe"));
   });
 
   it("renders the local-disk script for a machine that already runs its plan", () => {
@@ -43,6 +56,7 @@ describe("iPXE scripts", () => {
     expect(() =>
       renderLoaderScript(loadTemplate("loader"), {
         serverUrl: "http://a b",
+        apiUrl: "http://a",
         machineId: "m",
         mac: "52:54:00:00:00:01",
         kernelArgs: "",
@@ -54,6 +68,7 @@ describe("iPXE scripts", () => {
   it("renders the signed chain's grub.cfg for a machine: the loader, or its own disk", () => {
     const values = {
       serverUrl: "http://10.77.0.1:8080",
+      apiUrl: "http://10.77.0.1:8080",
       machineId: "0e0c8a6a-6f5f-4c43-9d57-000000000b01",
       mac: "52:54:00:b0:00:01",
       kernelArgs: "console=ttyS0,115200n8 quiet panic=-1",

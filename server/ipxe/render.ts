@@ -68,12 +68,20 @@ export function renderBootScript(template: string, serverUrl: string): string {
 /** The loader's iPXE script, or (same values) the signed chain's grub.cfg. */
 export function renderLoaderScript(
   template: string,
-  args: { serverUrl: string; machineId: string; mac: MacAddress; kernelArgs: string; path: BootPath },
+  args: {
+    /** Where firmware fetches the kernel and initramfs (plain HTTP: iPXE has no TLS here). */
+    serverUrl: string;
+    /** What the loader calls: the same, or its https:// form when the server runs TLS. */
+    apiUrl: string;
+    machineId: string;
+    mac: MacAddress;
+    kernelArgs: string;
+    path: BootPath;
+  },
 ): string {
-  if (/\s/.test(args.serverUrl))
-    throw new TemplateError(`server URL contains whitespace: ${args.serverUrl}`, {
-      placeholder: "serverUrl",
-    });
+  for (const placeholder of ["serverUrl", "apiUrl"] as const)
+    if (/\s/.test(args[placeholder]))
+      throw new TemplateError(`server URL contains whitespace: ${args[placeholder]}`, { placeholder });
   return renderTemplate(template, { ...args, bootif: bootifFor(args.mac) });
 }
 

@@ -102,8 +102,11 @@ export const imageStream: InstallerPlugin = {
           server: ctx.machine.serverUrl,
           ...(ctx.machine.osCredential ? { credential: ctx.machine.osCredential } : {}),
         });
-        const block = Buffer.alloc(MARKER_BYTES);
+        // The marker's block, then (under TLS) the pinned CA's PEM in the next one: the OS's call home
+        // trusts that CA alone (build-scripts/os-image/callhome.sh).
+        const block = Buffer.alloc(ctx.machine.caPem ? 2 * MARKER_BYTES : MARKER_BYTES);
         block.write(marker, "utf8");
+        if (ctx.machine.caPem) block.write(ctx.machine.caPem, MARKER_BYTES, "utf8");
         const offset = Number(partition.firstLba) * target.sectorBytes;
         const handle = await open(target.path, "r+");
         try {
