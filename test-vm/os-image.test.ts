@@ -5,7 +5,7 @@
 // file after the others (test-vm/timing/sequencer.ts).
 import { randomBytes, randomUUID } from "node:crypto";
 import { readSync, closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +16,8 @@ import {
   type OsKind,
 } from "../build-scripts/build-os-image.js";
 import { run } from "../build-scripts/os-image/run.js";
+import { autoTls, type ServerTls } from "../server/tls/certificates.js";
+import { listen, type Listener } from "../server/tls/listener.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm, type Firmware } from "./qemu.js";
@@ -30,6 +32,8 @@ interface CallHome {
   url: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** Whether it came over TLS. */
+  tls: boolean;
   /** performance.now() when it arrived: boot → first call, retries aside. */
   at: number;
 }
@@ -37,50 +41,60 @@ interface CallHome {
 /**
  * Records every request; answers 503 to the first call of machines in `failFirst` (the OS must retry),
  * and a call home with the OS's next credential, as the server does (the OS must keep it in its marker).
+ * One port, TLS and plain HTTP, as the server's (server/tls/listener.ts), under a CA of the test's own.
  */
 class CallHomeServer {
   readonly calls: CallHome[] = [];
   readonly failFirst = new Set<string>();
   /** Machine → the credential the answer to its call home named. */
   readonly nextCredential = new Map<string, string>();
-  private readonly server: Server;
 
-  private constructor() {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (chunk: Buffer) => chunks.push(chunk));
-      req.on("end", () => {
-        const url = req.url ?? "";
-        this.calls.push({
-          method: req.method ?? "",
-          url,
-          headers: req.headers,
-          body: Buffer.concat(chunks).toString("utf8"),
-          at: performance.now(),
-        });
-        const machine = /^\/v1\/machines\/([^/]+)\/callhome$/.exec(url)?.[1];
-        if (machine && this.failFirst.delete(machine)) res.writeHead(503).end("try again");
-        else if (machine) {
-          const credential = `bwm_${randomBytes(16).toString("hex")}.${randomBytes(32).toString("base64url")}`;
-          this.nextCredential.set(machine, credential);
-          res
-            .writeHead(200, { "content-type": "application/json" })
-            .end(JSON.stringify({ category: "installed", completedInstall: true, credential }));
-        } else res.writeHead(404).end();
-      });
-    });
+  private constructor(
+    private readonly listener: Listener,
+    readonly tls: ServerTls,
+  ) {
+    listener.plain.on("request", this.answer);
+    listener.secure?.on("request", this.answer);
   }
 
-  static async start(): Promise<CallHomeServer> {
-    const started = new CallHomeServer();
-    await new Promise<void>((done) => started.server.listen(0, "127.0.0.1", done));
-    return started;
+  private readonly answer = (req: IncomingMessage, res: ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const url = req.url ?? "";
+      this.calls.push({
+        method: req.method ?? "",
+        url,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+        tls: (req.socket as { encrypted?: boolean }).encrypted === true,
+        at: performance.now(),
+      });
+      const machine = /^\/v1\/machines\/([^/]+)\/callhome$/.exec(url)?.[1];
+      if (machine && this.failFirst.delete(machine)) res.writeHead(503).end("try again");
+      else if (machine) {
+        const credential = `bwm_${randomBytes(16).toString("hex")}.${randomBytes(32).toString("base64url")}`;
+        this.nextCredential.set(machine, credential);
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ category: "installed", completedInstall: true, credential }));
+      } else res.writeHead(404).end();
+    });
+  };
+
+  static async start(tlsDir: string): Promise<CallHomeServer> {
+    const tls = await autoTls(tlsDir, [GUEST_HOST_ADDRESS]);
+    return new CallHomeServer(await listen("127.0.0.1", 0, tls), tls);
   }
 
   get port(): number {
-    const address = this.server.address();
-    if (typeof address !== "object" || address === null) throw new Error("call-home server has no port");
-    return address.port;
+    return this.listener.port;
+  }
+
+  /** The CA's PEM (the last certificate of the chain), as the install leaves it beside the marker. */
+  get caPem(): string {
+    const pem = this.tls.chain.toString();
+    return pem.slice(pem.lastIndexOf("-----BEGIN CERTIFICATE-----"));
   }
 
   callsOf(machineId: string): CallHome[] {
@@ -88,11 +102,7 @@ class CallHomeServer {
   }
 
   close(): Promise<void> {
-    return new Promise((done) => {
-      this.server.close(() => {
-        done();
-      });
-    });
+    return this.listener.close();
   }
 }
 
@@ -106,7 +116,7 @@ beforeAll(async () => {
   requireBootArtefacts();
   workDir = mkdtempSync(join(tmpdir(), "bootwright-os-image-"));
   accel = await chooseAccelerator();
-  callHome = await CallHomeServer.start();
+  callHome = await CallHomeServer.start(join(workDir, "tls"));
 });
 
 afterEach(async () => {
@@ -134,8 +144,16 @@ function markerOn(image: BuiltOsImage, path: string): Record<string, unknown> {
   }
 }
 
-/** A fresh copy of the image, with `marker` (one JSON line) written where the installer writes it. */
-async function diskWithMarker(image: BuiltOsImage, path: string, marker: object | undefined): Promise<void> {
+/**
+ * A fresh copy of the image, with `marker` (one JSON line) written where the installer writes it, and
+ * under TLS the CA's PEM in the block after it, as the installer leaves it.
+ */
+async function diskWithMarker(
+  image: BuiltOsImage,
+  path: string,
+  marker: object | undefined,
+  caPem?: string,
+): Promise<void> {
   await run("zstd", ["-d", "-q", "-f", "-o", path, image.paths.zst]);
   const partition = image.manifest.partitions.find((p) => p.name === MARKER_PARTITION_NAME);
   if (!partition) throw new Error(`${image.paths.manifest} has no ${MARKER_PARTITION_NAME} partition`);
@@ -143,18 +161,21 @@ async function diskWithMarker(image: BuiltOsImage, path: string, marker: object 
   const fd = openSync(path, "r+");
   try {
     writeSync(fd, Buffer.from(JSON.stringify(marker)), 0, undefined, partition.startBytes);
+    if (caPem) writeSync(fd, Buffer.from(caPem), 0, undefined, partition.startBytes + 4096);
   } finally {
     closeSync(fd);
   }
 }
 
-/** [kind, firmware, MAC, refuse the first call with a 503]. The refusals prove each wget (busybox in
- * tiny, GNU in debian) fails on a non-2xx answer so the script retries; each costs one 5 s retry. */
-const CASES: [OsKind, Firmware, string, boolean][] = [
-  ["tiny", "bios", "52:54:00:05:00:01", true],
-  ["tiny", "uefi", "52:54:00:05:00:02", false],
-  ["debian", "bios", "52:54:00:05:00:03", true],
-  ["debian", "uefi", "52:54:00:05:00:04", false],
+/** [kind, firmware, MAC, refuse the first call with a 503, server on https]. The refusals prove each
+ * wget (busybox in tiny, GNU in debian) fails on a non-2xx answer so the script retries; each costs one
+ * 5 s retry. Under TLS debian's GNU wget checks the server against the CA beside the marker; tiny's
+ * busybox has no TLS client that checks one, so it says so and calls the same port over plain HTTP. */
+const CASES: [OsKind, Firmware, string, boolean, boolean][] = [
+  ["tiny", "bios", "52:54:00:05:00:01", true, false],
+  ["tiny", "uefi", "52:54:00:05:00:02", false, true],
+  ["debian", "bios", "52:54:00:05:00:03", true, false],
+  ["debian", "uefi", "52:54:00:05:00:04", false, true],
 ];
 
 describe.each(["tiny", "debian"] as const)("%s OS image", (kind) => {
@@ -168,15 +189,15 @@ describe.each(["tiny", "debian"] as const)("%s OS image", (kind) => {
 
   it.each(
     CASES.filter(([k]) => k === kind).map(
-      ([, firmware, mac, failFirst]) => [firmware, mac, failFirst] as const,
+      ([, firmware, mac, failFirst, tls]) => [firmware, mac, failFirst, tls] as const,
     ),
   )(
-    "%s: boots from its disk and calls home with the marker's image and plan",
-    async (firmware, mac, failFirst) => {
+    "%s: boots from its disk and calls home with the marker's image and plan (%s, %s, tls %s)",
+    async (firmware, mac, failFirst, tls) => {
       const machineId = randomUUID();
       const marker = {
         // Field order differs from the body's on purpose: the OS must find fields by name.
-        server: `http://${GUEST_HOST_ADDRESS}:${callHome.port}`,
+        server: `${tls ? "https" : "http"}://${GUEST_HOST_ADDRESS}:${callHome.port}`,
         machineId,
         planHash: `sha256:${randomBytes(32).toString("hex")}`,
         image: `sha256:${image.manifest.zstSha256}`,
@@ -185,7 +206,7 @@ describe.each(["tiny", "debian"] as const)("%s OS image", (kind) => {
       if (failFirst) callHome.failFirst.add(machineId);
       const dir = join(workDir, `${kind}-${firmware}`);
       const disk = join(workDir, `${kind}-${firmware}.raw`);
-      await diskWithMarker(image, disk, marker);
+      await diskWithMarker(image, disk, marker, tls ? callHome.caPem : undefined);
 
       const vm = Vm.start({
         name: `os-${kind}-${firmware}`,
@@ -209,6 +230,7 @@ describe.each(["tiny", "debian"] as const)("%s OS image", (kind) => {
       expect(calls).toHaveLength(failFirst ? 2 : 1);
       for (const call of calls) {
         expect(call.method).toBe("POST");
+        expect(call.tls).toBe(tls && kind === "debian");
         expect(call.headers["content-type"]).toBe("application/json");
         // The OS's credential, from the marker, as a header (busybox: by nc; debian: GNU wget's wgetrc).
         expect(call.headers.authorization).toBe(`Bearer ${marker.credential}`);
@@ -224,6 +246,8 @@ describe.each(["tiny", "debian"] as const)("%s OS image", (kind) => {
       expect(console).toMatch(new RegExp(`bootwright-os: booted ${kind}\\r?$`, "m"));
       expect(console).toMatch(new RegExp(`bootwright-os: called home machine=${machineId}\\r?$`, "m"));
       expect(console.indexOf(`booted ${kind}`)).toBeLessThan(console.indexOf("called home"));
+      if (tls && kind === "tiny")
+        expect(console).toContain("no TLS client here: calling home over plain HTTP");
       // The answer's next credential is in the marker on the disk now, the rest of the marker unchanged.
       await vm.stop();
       expect(markerOn(image, disk)).toEqual({

@@ -65,7 +65,11 @@ export const recipeCapture: InstallerPlugin = {
           });
           mounted.unshift(secrets);
           const header = `Authorization: Bearer ${ctx.machine.credential}`;
-          await writeFile(join(secrets, "wgetrc"), `header = ${header}\n`, { mode: 0o600 });
+          // Under TLS the files come over https: the CA the loader pinned, for wget and for curl --cacert.
+          const caFile = `${SECRETS_DIR}/ca.pem`;
+          if (ctx.machine.caPem) await writeFile(join(secrets, "ca.pem"), ctx.machine.caPem, { mode: 0o644 });
+          const wgetrc = `header = ${header}\n${ctx.machine.caPem ? `ca_certificate = ${caFile}\n` : ""}`;
+          await writeFile(join(secrets, "wgetrc"), wgetrc, { mode: 0o600 });
           await writeFile(join(secrets, "headers"), `${header}\n`, { mode: 0o600 });
           ctx.progress("running the recipe's install script", { recipe: capture.recipe, root: device });
           const started = performance.now();
@@ -79,6 +83,7 @@ export const recipeCapture: InstallerPlugin = {
               `BOOTWRIGHT_MACHINE=${ctx.machine.id}`,
               `WGETRC=${SECRETS_DIR}/wgetrc`,
               `BOOTWRIGHT_HEADERS=${SECRETS_DIR}/headers`,
+              ...(ctx.machine.caPem ? [`BOOTWRIGHT_CA=${SECRETS_DIR}/ca.pem`] : []),
               "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
               "/bin/sh",
               "-ec",
