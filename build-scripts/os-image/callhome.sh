@@ -32,6 +32,17 @@ marker_device() {
   return 1
 }
 
+# Every partition named bootwright-marker that holds this very marker: the members of a mirror (md RAID 1
+# with its metadata at the end leaves each member's GPT readable, and an OS that does not assemble the
+# array sees both). The next credential goes into each, or the mirror's halves would differ.
+marker_copies() {
+  for uevent in /sys/class/block/*/uevent; do
+    grep -qx "PARTNAME=$MARKER_NAME" "$uevent" 2>/dev/null || continue
+    copy="/dev/$(sed -n 's/^DEVNAME=//p' "$uevent")"
+    [ "$(head -c 4096 "$copy" | tr -d '\000')" = "$marker" ] && echo "$copy"
+  done
+}
+
 # The value of a string field of the marker's JSON (fields come in any order).
 field() {
   printf '%s\n' "$marker" | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p"
@@ -122,15 +133,25 @@ nc_post() {
 
 # The server's answer to a call home names the OS's next credential: it goes into the marker (4 KiB,
 # NUL-padded, written in one block) before it is used, so a reboot between the two keeps a working one.
+done_copies=
 rotate() {
   next=$(printf '%s\n' "$1" | sed -n 's/.*"credential"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')
   [ -n "$next" ] && [ "$next" != "$credential" ] || return 0
   updated=$(printf '%s' "$marker" | sed "s/\"credential\":\"[^\"]*\"/\"credential\":\"$next\"/")
-  if { printf '%s' "$updated"; head -c $((4096 - ${#updated})) /dev/zero; } | dd of="$device" bs=4096 count=1 conv=notrunc,fsync 2>/dev/null; then
+  written=0
+  for copy in $(marker_copies) "$device"; do
+    # $device (found through by-partlabel on debian) may be one of the copies already: once is enough.
+    case " $done_copies " in *" $(readlink -f "$copy") "*) continue ;; esac
+    done_copies="$done_copies $(readlink -f "$copy")"
+    if { printf '%s' "$updated"; head -c $((4096 - ${#updated})) /dev/zero; } | dd of="$copy" bs=4096 count=1 conv=notrunc,fsync 2>/dev/null; then
+      written=$((written + 1))
+    else
+      say "could not keep the new credential in the marker on $copy"
+    fi
+  done
+  if [ "$written" -gt 0 ]; then
     marker=$updated
     credential=$next
-  else
-    say "could not keep the new credential in the marker"
   fi
 }
 
