@@ -36,6 +36,8 @@ export const ERROR_CODES = {
     "The credential is valid but its role may not do this; details.needs names the role the route needs.",
   wrong_machine:
     "A machine's credential was used for another machine's route (its queue, plan, results, image, upload, boot area…); nothing of that machine changed.",
+  rate_limited:
+    "Too many enrollment or inventory requests from this source address; the retry-after header (and details.retryAfterSeconds) says how many seconds to wait.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -42,6 +42,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   unauthenticated: 401,
   forbidden: 403,
   wrong_machine: 403,
+  rate_limited: 429,
   internal: 500,
 };
 

@@ -118,6 +118,7 @@ export async function startServer(
     advertiseUrl,
     kernelArgs: config.kernelArgs,
     bodyLimitBytes: config.bodyLimitBytes,
+    rateLimit: { burst: config.rateLimitBurst, perSecond: config.rateLimitPerSecond },
     assets: { vmlinuz: config.kernelPath, "initramfs.img": config.initramfsPath },
     templates,
     idlePollMs: config.pollIntervalMs,

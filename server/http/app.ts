@@ -30,6 +30,7 @@ import { addPolicyRoutes } from "./policy-routes.js";
 import { addQueueRoutes } from "./queue-routes.js";
 import { addSiteRoutes } from "./site-routes.js";
 import { addAccessControl } from "./access.js";
+import { addRateLimit, type RateLimit } from "./rate-limit.js";
 import { addAuthRoutes } from "./auth-routes.js";
 import type { AuthService } from "../auth/service.js";
 
@@ -48,6 +49,8 @@ export interface AppDeps {
   advertiseUrl: string;
   kernelArgs: string;
   bodyLimitBytes: number;
+  /** Enrollment and inventory requests per source address (rate-limit.ts). */
+  rateLimit: RateLimit;
   assets: { vmlinuz: string; "initramfs.img": string };
   templates: Templates;
   /** The boot log's writer: every boot request, DHCP line and TFTP transfer, by MAC and address. */
@@ -128,8 +131,9 @@ export function buildApp(server: Server, deps: AppDeps): App {
       "request",
     );
     // A boot request that failed goes into the boot log too: the machine's side of "why did it not boot".
+    // Not a rate-limited one: a flood must not write a line per refused request (rate-limit.ts logs it).
     const path = request.url.split("?")[0] ?? "";
-    if (reply.statusCode >= 400 && /^\/(boot|assets)[/.]/.test(path))
+    if (reply.statusCode >= 400 && reply.statusCode !== 429 && /^\/(boot|assets)[/.]/.test(path))
       deps.journal.note({
         source: "http",
         event: "http-error",
@@ -156,6 +160,8 @@ export function buildApp(server: Server, deps: AppDeps): App {
       deps.log.info(fields, message);
     },
   );
+  // Before access control: a refused request costs nothing more.
+  addRateLimit(app, deps.rateLimit);
   addAccessControl(app, { auth: deps.auth, store: deps.store });
   const routes: RouteDeps = {
     ...deps,
