@@ -7,21 +7,18 @@ import { parse as parseQuery } from "node:querystring";
 import { z } from "zod";
 import { ROLE_RANK, type Role } from "../../protocol/index.js";
 import type { RouteInfo } from "./app.js";
-
-/** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-type Rng = () => number;
-const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)] as T;
+import {
+  deepNesting,
+  fromSchema,
+  isRecord,
+  junkValue,
+  mutate,
+  pick,
+  prng,
+  zodOf,
+  type JsonSchema,
+  type Rng,
+} from "./fuzz-values.js";
 
 export type TokenKind = "none" | "garbage" | "revoked" | "viewer" | "operator" | "admin" | "machine";
 const BAD_TOKENS: readonly TokenKind[] = ["none", "garbage", "revoked"];
@@ -43,32 +40,10 @@ export interface FuzzContext {
   /** A machine that exists, for /v1/machines/:id (its own credential is the "machine" token). */
   machineId: string;
   bodyLimitBytes: number;
+  /** JSON schemas of the routes' zod schemas (jsonSchemas()). */
+  jsonSchema: (schema: z.ZodType) => JsonSchema;
 }
 
-const NASTY_STRINGS = [
-  "",
-  " ",
-  "..",
-  "../../../etc/passwd",
-  "\u0000",
-  "a\u0000b",
-  "\ud800",
-  "💥".repeat(300),
-  "A".repeat(20_000),
-  "<script>alert(1)</script>",
-  "' OR 1=1 --",
-  "${jndi:ldap://x/}",
-  "-1",
-  "1e309",
-  "NaN",
-  "null",
-  "{}",
-  "\r\nX-Injected: 1",
-  "ｆｕｌｌｗｉｄｔｈ",
-  "2147483648",
-];
-
-/** Path parameter values the app cannot know: raw path text (no "?" or "#"), some of it percent tricks. */
 const BAD_SEGMENTS = [
   "..",
   "%2e%2e",
@@ -113,127 +88,17 @@ const PATH_TRICKS = [
   "/x/../",
 ];
 
-function deepNesting(rng: Rng, most = 15_000): string {
-  const depth = 500 + Math.floor(rng() * most);
-  return rng() < 0.5
-    ? "[".repeat(depth) + "]".repeat(depth)
-    : '{"a":'.repeat(depth) + "1" + "}".repeat(depth);
-}
-
-function junkValue(rng: Rng, depth = 0): unknown {
-  switch (Math.floor(rng() * 9)) {
-    case 0:
-      return pick(rng, NASTY_STRINGS);
-    case 1:
-      return pick(rng, [-1, 0, 1e308, -1e308, 2 ** 53 + 1, 0.5, -0, 123_456_789_012]);
-    case 2:
-      return pick(rng, [true, false, null]);
-    case 3:
-      return depth > 3 ? [] : Array.from({ length: Math.floor(rng() * 4) }, () => junkValue(rng, depth + 1));
-    case 4:
-      return JSON.parse(deepNesting(rng, 2_000)) as unknown; // shallow enough for JSON.stringify
-    case 5:
-      return JSON.parse(
-        '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}',
-      ) as unknown;
-    case 6:
-      return Array.from({ length: 2_000 }, (_, i) => i);
-    default:
-      return depth > 3 ? {} : { [pick(rng, ["a", "id", "$where", "__proto__"])]: junkValue(rng, depth + 1) };
-  }
-}
-
-type JsonSchema = Record<string, unknown>;
-const isRecord = (value: unknown): value is JsonSchema => typeof value === "object" && value !== null;
-
-function schemaString(schema: JsonSchema, rng: Rng): string {
-  if (schema.format === "date-time")
-    return new Date(Date.UTC(2026, 0, 1 + Math.floor(rng() * 300))).toISOString();
-  const candidates = [
-    "a",
-    "abc",
-    "x1",
-    "debian-12",
-    "0".repeat(64),
-    "deadbeef".repeat(8),
-    "52:54:00:aa:00:01",
-  ];
-  if (typeof schema.pattern === "string") {
-    const pattern = new RegExp(schema.pattern);
-    return candidates.find((c) => pattern.test(c)) ?? "a";
-  }
-  return pick(rng, candidates);
-}
-
-/** A value shaped like the JSON schema (roughly: the point is to get past the first checks). */
-function fromSchema(schema: unknown, rng: Rng, depth = 0): unknown {
-  if (!isRecord(schema) || depth > 8) return junkValue(rng);
-  if ("const" in schema) return schema.const;
-  if (Array.isArray(schema.enum)) return pick(rng, schema.enum);
-  const union = schema.anyOf ?? schema.oneOf;
-  if (Array.isArray(union) && union.length > 0) return fromSchema(pick(rng, union), rng, depth + 1);
-  const type = Array.isArray(schema.type) ? pick(rng, schema.type as unknown[]) : schema.type;
-  switch (type) {
-    case "object": {
-      const out: Record<string, unknown> = {};
-      const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
-      for (const [key, sub] of Object.entries(isRecord(schema.properties) ? schema.properties : {}))
-        if (required.includes(key) || rng() < 0.5) out[key] = fromSchema(sub, rng, depth + 1);
-      return out;
+/** A route's zod schema as JSON schema, made once per schema (z.toJSONSchema is the generator's cost). */
+export function jsonSchemas(): (schema: z.ZodType) => JsonSchema {
+  const made = new Map<z.ZodType, JsonSchema>();
+  return (schema) => {
+    let json = made.get(schema);
+    if (json === undefined) {
+      json = z.toJSONSchema(schema, { unrepresentable: "any", io: "input" });
+      made.set(schema, json);
     }
-    case "array":
-      return Array.from({ length: Math.floor(rng() * 3) }, () => fromSchema(schema.items, rng, depth + 1));
-    case "string":
-      return schemaString(schema, rng);
-    case "integer":
-    case "number": {
-      const min = typeof schema.minimum === "number" ? schema.minimum : 0;
-      const max = typeof schema.maximum === "number" ? Math.min(schema.maximum, min + 1_000) : min + 1_000;
-      return Math.floor(min + rng() * (max - min)) + (typeof schema.exclusiveMinimum === "number" ? 1 : 0);
-    }
-    case "boolean":
-      return rng() < 0.5;
-    case "null":
-      return null;
-    default:
-      return junkValue(rng);
-  }
-}
-
-/** One spot of `value` made wrong: a leaf replaced by junk, a key dropped, or an unknown key added. */
-function mutate(value: unknown, rng: Rng): unknown {
-  if (Array.isArray(value) && value.length > 0 && rng() < 0.7) {
-    const copy = Array.from<unknown>(value);
-    const i = Math.floor(rng() * copy.length);
-    copy[i] = mutate(copy[i], rng);
-    return copy;
-  }
-  if (isRecord(value) && !Array.isArray(value)) {
-    const keys = Object.keys(value);
-    const copy: Record<string, unknown> = { ...value };
-    const roll = rng();
-    const key = keys.length > 0 ? pick(rng, keys) : undefined;
-    if (key !== undefined && roll < 0.6) copy[key] = mutate(copy[key], rng);
-    else if (key !== undefined && roll < 0.8) Reflect.deleteProperty(copy, key);
-    // defineProperty: assigning "__proto__" would set the prototype, not add the key.
-    else
-      Object.defineProperty(copy, pick(rng, ["unexpected", "__proto__", "constructor", "x".repeat(500)]), {
-        value: junkValue(rng),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    return copy;
-  }
-  return junkValue(rng);
-}
-
-function zodOf(schema: unknown): z.ZodType | undefined {
-  return schema instanceof z.ZodType ? schema : undefined;
-}
-
-function jsonSchemaOf(schema: z.ZodType): JsonSchema {
-  return z.toJSONSchema(schema, { unrepresentable: "any", io: "input" });
+    return json;
+  };
 }
 
 /** Whether a token of `kind` may call a route of `access` (a machine's credential: its own routes). */
@@ -272,9 +137,10 @@ function jsonBody(value: unknown, why: string, contentType = "application/json")
   return { bytes: Buffer.from(JSON.stringify(value)), contentType, parsed: { value }, why };
 }
 
-function makeBody(route: RouteInfo, rng: Rng, limit: number): Body {
+function makeBody(route: RouteInfo, rng: Rng, ctx: FuzzContext): Body {
+  const limit = ctx.bodyLimitBytes;
   const schema = zodOf(route.schema.body);
-  const nearValid = (): unknown => (schema ? fromSchema(jsonSchemaOf(schema), rng) : junkValue(rng));
+  const nearValid = (): unknown => (schema ? fromSchema(ctx.jsonSchema(schema), rng) : junkValue(rng));
   const roll = rng();
   if (roll < 0.35) return jsonBody(mutate(nearValid(), rng), "one field wrong", pick(rng, JSON_TYPES));
   if (roll < 0.45) return jsonBody(junkValue(rng), "junk JSON");
@@ -420,7 +286,7 @@ export function fuzzRequest(ctx: FuzzContext, seed: number, n: number): FuzzRequ
   let queryBad = false;
   const querySchema = zodOf(route.schema.querystring);
   if (querySchema || rng() < 0.2) {
-    const shaped = querySchema ? fromSchema(jsonSchemaOf(querySchema), rng) : {};
+    const shaped = querySchema ? fromSchema(ctx.jsonSchema(querySchema), rng) : {};
     const query = rng() < 0.5 ? mutate(shaped, rng) : shaped;
     const asText = (v: unknown): string =>
       typeof v === "string" ? v : v === undefined ? "" : JSON.stringify(v);
@@ -439,7 +305,7 @@ export function fuzzRequest(ctx: FuzzContext, seed: number, n: number): FuzzRequ
     if (route.url === "/v1/policy" && method === "PUT" && rng() < 0.3) {
       body = jsonBody(badPolicy(rng), "policy source that must be refused (alias bomb, deep nesting…)");
       bodyBad = true; // bad by construction: the schema takes any source text
-    } else body = makeBody(route, rng, ctx.bodyLimitBytes);
+    } else body = makeBody(route, rng, ctx);
     why.push(body.why);
     const schema = zodOf(route.schema.body);
     if (schema && !bodyBad) {

@@ -20,7 +20,7 @@ import {
   startApiServer,
   TEST_ADMIN_TOKEN,
 } from "../test-support.js";
-import { fuzzRequest, type FuzzRequest, type TokenKind } from "./fuzz-requests.js";
+import { fuzzRequest, jsonSchemas, type FuzzRequest, type TokenKind } from "./fuzz-requests.js";
 
 const REQUESTS = 10_000;
 /** Requests in flight at once: enough to keep the server busy, few enough for 2 slow cores. */
@@ -169,7 +169,7 @@ describe("the API under bad requests", () => {
     // Every route, HEAD included: a route added later is in this list without anyone adding it.
     const routes = server.routes;
     expect(routes.length).toBeGreaterThan(40);
-    const ctx = { routes, machineId, bodyLimitBytes: BODY_LIMIT };
+    const ctx = { routes, machineId, bodyLimitBytes: BODY_LIMIT, jsonSchema: jsonSchemas() };
     const before = await snapshot();
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     const failures: string[] = [];
