@@ -8,7 +8,8 @@ export const ERROR_CODES = {
   unsupported_media_type: "The request body is not application/json.",
   schema_mismatch:
     "The body is JSON but does not match the schema; details lists each issue's path and message.",
-  invalid_parameter: "A path or query parameter is malformed (e.g. a MAC address that is not one).",
+  invalid_parameter:
+    "A path or query parameter is malformed (e.g. a MAC address that is not one, bad percent-encoding, a path segment over 100 characters).",
   not_found: "No such route, machine or file.",
   lease_refused:
     "A command result was refused: its lease expired, is not the current one, or the command was cancelled; details.reason says which.",
@@ -38,6 +39,13 @@ export const ERROR_CODES = {
     "A machine's credential was used for another machine's route (its queue, plan, results, image, upload, boot area…); nothing of that machine changed.",
   tls_required:
     "The server runs with TLS and this route is not one a machine's firmware fetches before it can speak TLS: call it over https:// (the CA's fingerprint is on the loader's kernel command line).",
+  headers_too_large:
+    "The request's header section (its URL included) is larger than the server reads (16 KiB); the connection is closed.",
+  malformed_request:
+    "The request is not well-formed HTTP (a header, the framing or the body's length does not parse); the connection is closed.",
+  request_timeout: "The request did not arrive whole in time; the connection is closed.",
+  rate_limited:
+    "Too many enrollment or inventory requests from this source address; the retry-after header (and details.retryAfterSeconds) says how many seconds to wait.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

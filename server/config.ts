@@ -39,6 +39,14 @@ const ServerConfigSchema = z.strictObject({
     .int()
     .positive()
     .default(1 << 20),
+  /**
+   * Enrollment and inventory (the routes open to anyone that write) per source address, IPv6 by /64
+   * (server/http/rate-limit.ts): this many at once (a rack booting behind one relay must fit; 0 turns
+   * the limit off) …
+   */
+  rateLimitBurst: z.coerce.number().int().nonnegative().default(120),
+  /** … then this many a second. */
+  rateLimitPerSecond: z.coerce.number().positive().default(10),
   /** How long a leased command belongs to its agent before it is handed out again. */
   leaseMs: z.coerce
     .number()
@@ -127,6 +135,8 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_KERNEL_ARGS: "kernelArgs",
   BOOTWRIGHT_BODY_LIMIT: "bodyLimitBytes",
   BOOTWRIGHT_LOG_LEVEL: "logLevel",
+  BOOTWRIGHT_RATE_LIMIT_BURST: "rateLimitBurst",
+  BOOTWRIGHT_RATE_LIMIT_PER_SECOND: "rateLimitPerSecond",
   BOOTWRIGHT_LEASE_MS: "leaseMs",
   BOOTWRIGHT_POLL_INTERVAL_MS: "pollIntervalMs",
   BOOTWRIGHT_IMAGE_LEASE_MS: "imageLeaseMs",

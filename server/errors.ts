@@ -43,6 +43,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   wrong_machine: 403,
   tls_required: 403,
+  headers_too_large: 431,
+  malformed_request: 400,
+  request_timeout: 408,
+  rate_limited: 429,
   internal: 500,
 };
 

@@ -9,7 +9,7 @@ import { describeStore, openStore } from "./db/open-store.js";
 import { Services } from "./services.js";
 import { AgentBuilder } from "./agent-builder.js";
 import { ServerError } from "./errors.js";
-import { buildApp } from "./http/app.js";
+import { buildApp, type RouteInfo } from "./http/app.js";
 import { BlobStore } from "./images/blob-store.js";
 import { machineBootScript } from "./ipxe/machine-script.js";
 import { loadTemplates } from "./ipxe/render.js";
@@ -38,6 +38,8 @@ export interface RunningServer {
   store: Services;
   /** The managed dnsmasq and TFTP server, when --dhcp is on. */
   site: SiteBoot | null;
+  /** Every route the API answers, with its access and schemas (the fuzz test walks them all). */
+  routes: readonly RouteInfo[];
   close(): Promise<void>;
 }
 
@@ -122,13 +124,14 @@ export async function startServer(
     },
     log,
   );
-  const app = buildApp(server, {
+  const { app, routes } = buildApp(server, {
     store,
     advertiseUrl,
     bootUrl,
     tlsRequired: tls !== null,
     kernelArgs,
     bodyLimitBytes: config.bodyLimitBytes,
+    rateLimit: { burst: config.rateLimitBurst, perSecond: config.rateLimitPerSecond },
     assets: { vmlinuz: config.kernelPath, "initramfs.img": config.initramfsPath },
     templates,
     idlePollMs: config.pollIntervalMs,
@@ -252,6 +255,7 @@ export async function startServer(
     caFingerprint: tls?.caFingerprint ?? null,
     port,
     store,
+    routes,
     get site() {
       return site;
     },

@@ -76,6 +76,15 @@ async function snapshot(sql: Sql): Promise<{ table: (typeof TABLES)[number]; row
   return out;
 }
 
+/**
+ * Every table's rows, read in one transaction (a consistent snapshot): what the copy moves, and what a
+ * test compares before and after to show that requests changed nothing.
+ */
+export async function readStore(store: Store): Promise<{ table: string; rows: Record<string, unknown>[] }[]> {
+  const tables = await store.sqlTransaction(snapshot);
+  return tables.map(({ table, rows }) => ({ table: table.name, rows }));
+}
+
 /** Copies everything; returns what each table holds on both sides (they match, or it throws). */
 export async function copyStore(from: Store, to: Store): Promise<TableCopy[]> {
   const source = await from.sqlTransaction(snapshot);

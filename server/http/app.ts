@@ -21,7 +21,7 @@ import type { SiteStatus } from "../../protocol/index.js";
 import type { Services } from "../services.js";
 import { addBootAreaRoutes } from "./boot-area-routes.js";
 import { addBootRoutes } from "./boot-routes.js";
-import { handleError, methodNotAllowedOrNotFound } from "./error-handler.js";
+import { handleClientError, handleError, methodNotAllowedOrNotFound } from "./error-handler.js";
 import { addHealthPowerRoutes } from "./health-power-routes.js";
 import { addImageRoutes } from "./image-routes.js";
 import { addMachineRoutes } from "./machine-routes.js";
@@ -29,7 +29,8 @@ import { addMaintenanceRoutes } from "./maintenance-routes.js";
 import { addPolicyRoutes } from "./policy-routes.js";
 import { addQueueRoutes } from "./queue-routes.js";
 import { addSiteRoutes } from "./site-routes.js";
-import { addAccessControl } from "./access.js";
+import { addAccessControl, type Access } from "./access.js";
+import { addRateLimit, type RateLimit } from "./rate-limit.js";
 import { addAuthRoutes } from "./auth-routes.js";
 import type { AuthService } from "../auth/service.js";
 
@@ -52,6 +53,8 @@ export interface AppDeps {
   tlsRequired: boolean;
   kernelArgs: string;
   bodyLimitBytes: number;
+  /** Enrollment and inventory requests per source address (rate-limit.ts). */
+  rateLimit: RateLimit;
   assets: { vmlinuz: string; "initramfs.img": string };
   templates: Templates;
   /** The boot log's writer: every boot request, DHCP line and TFTP transfer, by MAC and address. */
@@ -89,11 +92,20 @@ export interface RouteDeps extends Omit<AppDeps, "fanout"> {
   bootAreas: BootAreaFiles;
 }
 
+/** A route as it was declared, schemas included: for whatever walks the whole API (the fuzz test). */
+export interface RouteInfo {
+  method: string;
+  url: string;
+  access: Access;
+  /** The route's zod schemas, as given (undefined where it has none). */
+  schema: { params?: unknown; querystring?: unknown; body?: unknown };
+}
+
 /**
  * Builds the app on an HTTP server that is already listening (the advertised URL needs its port, and
- * the routes need that URL); `app.ready()` attaches it.
+ * the routes need that URL); `app.ready()` attaches it. `routes` fills as the routes are declared.
  */
-export function buildApp(server: Server, deps: AppDeps): App {
+export function buildApp(server: Server, deps: AppDeps): { app: App; routes: readonly RouteInfo[] } {
   let requests = 0;
   const app = Fastify({
     serverFactory: (handler) => server.on("request", handler),
@@ -103,7 +115,22 @@ export function buildApp(server: Server, deps: AppDeps): App {
     genReqId: () => String(++requests),
     bodyLimit: deps.bodyLimitBytes,
     forceCloseConnections: true,
+    // The router's refusals (bad percent-encoding, a segment over maxParamLength) and the HTTP parser's
+    // go out as `{ code, message }` like every other refusal.
+    frameworkErrors: handleError,
+    clientErrorHandler: handleClientError,
   }).withTypeProvider<ZodTypeProvider>();
+  const declared: RouteInfo[] = [];
+  app.addHook("onRoute", (route) => {
+    const { params, querystring, body } = route.schema ?? {};
+    for (const method of [route.method].flat())
+      declared.push({
+        method,
+        url: route.url,
+        access: route.config?.access ?? "public",
+        schema: { params, querystring, body },
+      });
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON bodies only where a route has a body schema; every other body stays the request stream, for
@@ -132,8 +159,9 @@ export function buildApp(server: Server, deps: AppDeps): App {
       "request",
     );
     // A boot request that failed goes into the boot log too: the machine's side of "why did it not boot".
+    // Not a rate-limited one: a flood must not write a line per refused request (rate-limit.ts logs it).
     const path = request.url.split("?")[0] ?? "";
-    if (reply.statusCode >= 400 && /^\/(boot|assets)[/.]/.test(path))
+    if (reply.statusCode >= 400 && reply.statusCode !== 429 && /^\/(boot|assets)[/.]/.test(path))
       deps.journal.note({
         source: "http",
         event: "http-error",
@@ -160,6 +188,8 @@ export function buildApp(server: Server, deps: AppDeps): App {
       deps.log.info(fields, message);
     },
   );
+  // Before access control: a refused request costs nothing more.
+  addRateLimit(app, deps.rateLimit);
   addAccessControl(app, { auth: deps.auth, store: deps.store, tlsRequired: deps.tlsRequired });
   const routes: RouteDeps = {
     ...deps,
@@ -177,5 +207,5 @@ export function buildApp(server: Server, deps: AppDeps): App {
   addBootAreaRoutes(app, routes);
   addSiteRoutes(app, routes);
   addAuthRoutes(app, routes);
-  return app;
+  return { app, routes: declared };
 }

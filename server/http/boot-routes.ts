@@ -64,7 +64,8 @@ export function addBootRoutes(app: App, deps: RouteDeps): void {
   app.get(
     "/boot/:mac.ipxe",
     {
-      config: { access: "public" },
+      // Enrolls a machine never seen: limited per source address, as the inventory is.
+      config: { access: "public", rateLimited: true },
       schema: {
         params: z.object({ mac: z.string() }),
         querystring: z.object({ uuid: z.string().optional() }),

@@ -2,6 +2,8 @@
 // are, fastify's own (bad JSON, a body over the limit, a media type we do not read, a schema mismatch)
 // mapped to the same codes and statuses as before, a full disk as 507, anything else 500 with the
 // reason in the log only. Unknown paths are 404; a path known under another method is 405.
+import { STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ErrorBody, ErrorCode, SchemaIssue } from "../../protocol/index.js";
 import { ApiError, HTTP_STATUS, isApiError } from "../errors.js";
@@ -13,6 +15,15 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: "body_too_large",
   FST_ERR_CTP_INVALID_MEDIA_TYPE: "unsupported_media_type",
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: "invalid_parameter",
+  // The router's, before any route is chosen (frameworkErrors in app.ts sends them here).
+  FST_ERR_BAD_URL: "invalid_parameter",
+  FST_ERR_MAX_PARAM_LENGTH: "invalid_parameter",
+};
+
+/** What the router's refusals say (theirs echo the whole path, which may be kilobytes). */
+const ROUTER_MESSAGES: Record<string, string> = {
+  FST_ERR_BAD_URL: "the path is not valid percent-encoding",
+  FST_ERR_MAX_PARAM_LENGTH: "a path segment is longer than 100 characters: no id is that long",
 };
 
 interface ValidationItem {
@@ -63,7 +74,11 @@ function asApiError(err: unknown, request: FastifyRequest): ApiError {
       "unsupported_media_type",
       `expected content-type application/json, got ${request.headers["content-type"] ?? "none"}`,
     );
-  if (fastifyCode) return new ApiError(fastifyCode, err instanceof Error ? err.message : String(err));
+  if (fastifyCode)
+    return new ApiError(
+      fastifyCode,
+      ROUTER_MESSAGES[String(field(err, "code"))] ?? (err instanceof Error ? err.message : String(err)),
+    );
   if (isStorageFull(err))
     return new ApiError(
       "insufficient_storage",
@@ -89,6 +104,38 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
   if (apiError.code === "body_too_large") void reply.header("connection", "close");
   void reply.code(status).send(body);
 }
+
+/**
+ * Node's HTTP parser refused the bytes before there was a request (headers over 16 KiB, broken
+ * framing, too slow): answer in our `{ code, message }` like every other refusal (fastify's own answer
+ * has another shape), then close, since the rest of the connection cannot be trusted.
+ */
+export function handleClientError(err: Error & { code?: string; rawPacket?: unknown }, socket: Duplex): void {
+  // A reset connection has no one left to answer.
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const code: ErrorCode =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? "headers_too_large"
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? "request_timeout"
+        : "malformed_request";
+  const body = JSON.stringify({ code, message: ERROR_MESSAGES[code] } satisfies ErrorBody);
+  const status = HTTP_STATUS[code];
+  // A HEAD's answer has headers only (RFC 9110 §9.3.2): its client would read a body as the next answer.
+  const head = Buffer.isBuffer(err.rawPacket) && err.rawPacket.subarray(0, 5).toString("latin1") === "HEAD ";
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? "" : body}`,
+    );
+  socket.destroy();
+}
+
+const ERROR_MESSAGES: Record<"headers_too_large" | "request_timeout" | "malformed_request", string> = {
+  headers_too_large: "the request's headers (its URL included) are over 16 KiB",
+  request_timeout: "the request did not arrive whole in time",
+  malformed_request: "the request is not well-formed HTTP",
+};
 
 interface KnownRoute {
   method: string;

@@ -28,7 +28,7 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
   app.post(
     "/v1/inventory",
     // Enrollment: the machine holds no credential yet; its answer carries the one it uses from then on.
-    { schema: { body: Inventory }, config: { access: "public", what: "inventory" } },
+    { schema: { body: Inventory }, config: { access: "public", what: "inventory", rateLimited: true } },
     async (request) => {
       const inventory = request.body;
       const { machine, credential } = await store.recordInventory(inventory, new Date());

@@ -144,6 +144,35 @@ describe("parsePolicy", () => {
     expect(issues("rules: []", "json")[0]?.message).toMatch(/^not valid JSON/);
   });
 
+  it("YAML: an alias bomb (billion laughs) is refused as an issue before it expands, not thrown", () => {
+    const levels = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
+    for (let i = 1; i < 9; i++)
+      levels.push(
+        `a${i}: &a${i} [${Array(9)
+          .fill(`*a${i - 1}`)
+          .join(", ")}]`,
+      );
+    const started = Date.now();
+    const found = issues(`${levels.join("\n")}\nrules: *a8\n`, "yaml");
+    expect(found).toHaveLength(1);
+    expect(found[0]?.path).toBe("(root)");
+    expect(found[0]?.message).toMatch(/^not a usable YAML/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("refuses a policy nested over 100 levels (the YAML parser would recurse into the stack limit)", () => {
+    for (const source of ["[".repeat(5_000) + "]".repeat(5_000), `rules: ${"- ".repeat(3_000)}x`]) {
+      const found = issues(source, "yaml");
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({
+        path: "(root)",
+        line: 1,
+        message: "nested more than 100 levels deep",
+      });
+    }
+    expect(issues(`{"rules": ${"[".repeat(200)}${"]".repeat(200)}}`, "json")[0]?.message).toMatch(/nested/);
+  });
+
   it("the root must be an object with rules", () => {
     expect(issues("[]", "json")[0]).toMatchObject({ path: "(root)", line: 1 });
     expect(issues("rules: []\nextra: 1\n", "yaml")[0]).toMatchObject({ path: "extra", line: 2, column: 1 });

@@ -6,6 +6,9 @@ import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } fr
 import { type z } from "zod";
 import { BootwrightError, Policy, type PolicyFormat, type PolicyIssue } from "../../protocol/index.js";
 
+/** The yaml package's own default, named here: a policy repeats a block with an alias, not thousands. */
+const MAX_ALIAS_COUNT = 100;
+
 export type PolicyParse = { ok: true; policy: Policy } | { ok: false; issues: PolicyIssue[] };
 
 /** A policy file that cannot be used: its problems, each with path and line. */
@@ -77,8 +80,41 @@ function schemaIssues(issues: readonly z.core.$ZodIssue[], doc: Document, lines:
   });
 }
 
+/**
+ * How deep a policy may nest, in flow brackets plus block indentation columns. A real one is a few levels
+ * deep; the yaml parser recurses once per level, and a few thousand levels (10 KB of "[") run it into
+ * the stack limit, where V8 may die compiling a regular expression (a fatal out-of-memory, not an
+ * exception): the whole server would go down for one request.
+ */
+const MAX_NESTING = 100;
+
+/** Where `source` first nests deeper than MAX_NESTING (an upper bound: brackets in strings count too). */
+function tooDeep(source: string): Located | undefined {
+  let flow = 0;
+  const lines = source.split("\n");
+  for (const [index, text] of lines.entries()) {
+    // Leading blanks, and each block indicator on the line ("rules: - - - x", "? ", ": "), open a level.
+    const block =
+      (/^[ \t]*/.exec(text)?.[0].length ?? 0) + (text.match(/(?:^|[ \t])[-?:](?=[ \t]|$)/g)?.length ?? 0);
+    if (block + flow > MAX_NESTING) return { line: index + 1, column: 1 };
+    for (let col = 0; col < text.length; col++) {
+      const c = text.charAt(col);
+      if (c === "[" || c === "{") flow++;
+      else if ((c === "]" || c === "}") && flow > 0) flow--;
+      if (flow > MAX_NESTING) return { line: index + 1, column: col + 1 };
+    }
+  }
+  return undefined;
+}
+
 /** Parses and validates; never throws on bad input. JSON must be strict JSON; YAML is YAML 1.2. */
 export function parsePolicy(source: string, format: PolicyFormat): PolicyParse {
+  const deep = tooDeep(source);
+  if (deep)
+    return {
+      ok: false,
+      issues: [{ path: "(root)", ...deep, message: `nested more than ${MAX_NESTING} levels deep` }],
+    };
   const lines = new LineCounter();
   // JSON is YAML 1.2 too: the YAML document of a JSON file gives the same node positions.
   const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -116,8 +152,23 @@ export function parsePolicy(source: string, format: PolicyFormat): PolicyParse {
           };
         }),
       };
-    // maxAliasCount (default 100) stops alias bombs from expanding without bound.
-    value = doc.toJS();
+    // maxAliasCount stops an alias bomb ("billion laughs": aliases of aliases, each level multiplying
+    // the size) before it expands; the yaml package throws then, and that is the policy's fault.
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      return {
+        ok: false,
+        issues: [
+          {
+            path: "(root)",
+            line: null,
+            column: null,
+            message: `not a usable YAML document: ${err instanceof Error ? err.message : String(err)}`,
+          },
+        ],
+      };
+    }
   }
   const parsed = Policy.safeParse(value);
   return parsed.success
