@@ -36,6 +36,10 @@ export const ERROR_CODES = {
     "The credential is valid but its role may not do this; details.needs names the role the route needs.",
   wrong_machine:
     "A machine's credential was used for another machine's route (its queue, plan, results, image, upload, boot area…); nothing of that machine changed.",
+  awaiting_approval:
+    "An inventory was not enrolled: the machine waits for an operator (bootwright approve): enrollment is approve or allowlist and it is new or not on the allowlist, or its serial or MAC set changed since it enrolled. details has machineId, reason and retryAfterMs; no credential was issued. The loader retries.",
+  enrollment_held:
+    "An inventory was not enrolled: the machine it names holds a live command lease (its agent is running a step), so a second enrollment under its identity waits until the lease ends or an operator approves it. Its credential was not revoked. details has machineId, reason and retryAfterMs.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

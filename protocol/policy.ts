@@ -1,6 +1,7 @@
 // Policy: ordered rules, each a match on inventory facts → a plan (image + settings). First match wins.
 // The file an operator writes (YAML or JSON) parses with `Policy`; the server's answers use the rest.
 import { z } from "zod";
+import { Allowlist, EnrollmentMode } from "./enrollment.js";
 import { Inventory } from "./inventory.js";
 
 /**
@@ -301,8 +302,27 @@ export const HealthRule = z
 export type HealthRule = z.infer<typeof HealthRule>;
 
 export const Policy = z
-  .strictObject({ rules: z.array(Rule), health: z.array(HealthRule).optional() })
+  .strictObject({
+    rules: z.array(Rule),
+    health: z.array(HealthRule).optional(),
+    /** Who may enroll (protocol/enrollment.ts); absent: auto. */
+    enrollment: EnrollmentMode.optional(),
+    /** The machines that enroll without an operator when enrollment is allowlist. */
+    allowlist: Allowlist.optional(),
+  })
   .superRefine((policy, ctx) => {
+    if (policy.enrollment === "allowlist" && policy.allowlist === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["enrollment"],
+        message: "enrollment: allowlist needs an allowlist (macs, serials, assetTags)",
+      });
+    if (policy.allowlist !== undefined && policy.enrollment !== "allowlist")
+      ctx.addIssue({
+        code: "custom",
+        path: ["allowlist"],
+        message: "an allowlist is read only when enrollment is allowlist",
+      });
     const seen = new Map<string, number>();
     policy.rules.forEach((rule, i) => {
       const first = seen.get(rule.name);

@@ -42,6 +42,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   unauthenticated: 401,
   forbidden: 403,
   wrong_machine: 403,
+  awaiting_approval: 403,
+  enrollment_held: 409,
   internal: 500,
 };
 

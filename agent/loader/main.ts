@@ -9,6 +9,7 @@ import { listenForLldp } from "./lldp-listener.js";
 import { rebootToDisk } from "./disk-boot.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
+import { enroll } from "./enrollment.js";
 import { run } from "../shared/run-command.js";
 import { benchInventory } from "./inventory-bench.js";
 import { benchInstall } from "./install-bench.js";
@@ -18,7 +19,6 @@ import {
   isRefusal,
   postAgentEvent,
   postCommandResult,
-  postInventory,
   withRetry,
 } from "./server-client.js";
 
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
 
   const serverUrl = settings.serverUrl;
   say("step", "posting inventory", { to: `${serverUrl}/v1/inventory` });
-  const accepted = await withRetry("POST /v1/inventory", () => postInventory(serverUrl, inventory));
+  const accepted = await enroll(serverUrl, inventory);
   say("ok", "enrolled", { machine: accepted.machineId, category: accepted.category });
   if (accepted.bootFromDisk) {
     // The server matched this disk's marker to the plan it resolves for us: nothing to install.
