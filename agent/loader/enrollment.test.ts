@@ -6,7 +6,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { EnrollmentRefusal, ErrorBody, Inventory, InventoryAccepted } from "../../protocol/index.js";
-import { enroll } from "./enrollment.js";
+import { enroll, enrollmentLost } from "./enrollment.js";
+import { fetchNextAction } from "./server-client.js";
 
 const inventory: Inventory = {
   bootMac: "52:54:00:12:34:56",
@@ -90,5 +91,19 @@ describe("enroll", () => {
     // The same reason is not repeated; a new one is.
     expect(lines[1]).not.toMatch(/reason=/);
     expect(lines[2]).toMatch(/code=enrollment_held reason=enrollment held/);
+  });
+});
+
+describe("enrollmentLost", () => {
+  it("is true for a revoked credential or a machine renamed away, false for other failures", async () => {
+    const machine = (url: string) => ({ id: "m", serverUrl: url, credential: "bwm_x.y" });
+    const failure = async (status: number, code: string): Promise<unknown> => {
+      const { url } = await serverAnswering([{ status, body: { code, message: code } }]);
+      return fetchNextAction(machine(url)).catch((err: unknown) => err);
+    };
+    expect(enrollmentLost(await failure(401, "unauthenticated"))).toBe(true);
+    expect(enrollmentLost(await failure(403, "wrong_machine"))).toBe(true);
+    expect(enrollmentLost(await failure(500, "internal"))).toBe(false);
+    expect(enrollmentLost(new Error("ECONNREFUSED"))).toBe(false);
   });
 });

@@ -24,6 +24,16 @@ export function waitingRefusal(err: unknown): (EnrollmentRefusal & { code: strin
     : { machineId: "?", reason: err.context.serverMessage ?? code, retryAfterMs: DEFAULT_RETRY_MS, code };
 }
 
+/**
+ * Whether the server no longer takes this loader's enrollment (its credential revoked, or the machine
+ * renamed when its UUID proved shared): the loader enrolls again rather than retry a call that cannot work.
+ */
+export function enrollmentLost(err: unknown): boolean {
+  if (!hasCode(err, "http_status")) return false;
+  const code = err.context.serverCode;
+  return code === "unauthenticated" || code === "wrong_machine" || code === "not_found";
+}
+
 export async function enroll(
   serverUrl: string,
   inventory: Inventory,
