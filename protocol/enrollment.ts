@@ -21,6 +21,22 @@ export const Allowlist = z.strictObject({
 });
 export type Allowlist = z.infer<typeof Allowlist>;
 
+/** What is wrong with a policy's enrollment settings: an allowlist mode without a list, or a list unread. */
+export function enrollmentIssues(policy: {
+  enrollment?: EnrollmentMode | undefined;
+  allowlist?: Allowlist | undefined;
+}): { path: string[]; message: string }[] {
+  const issues: { path: string[]; message: string }[] = [];
+  if (policy.enrollment === "allowlist" && policy.allowlist === undefined)
+    issues.push({
+      path: ["enrollment"],
+      message: "enrollment: allowlist needs an allowlist (macs, serials, assetTags)",
+    });
+  if (policy.allowlist !== undefined && policy.enrollment !== "allowlist")
+    issues.push({ path: ["allowlist"], message: "an allowlist is read only when enrollment is allowlist" });
+  return issues;
+}
+
 /**
  * pending: seen by iPXE only, not decided yet. awaiting-approval: a new machine that waits for an
  * operator (approve mode, or not on the allowlist). enrolled: admitted. held: admitted before, but its

@@ -1,7 +1,7 @@
 // Policy: ordered rules, each a match on inventory facts → a plan (image + settings). First match wins.
 // The file an operator writes (YAML or JSON) parses with `Policy`; the server's answers use the rest.
 import { z } from "zod";
-import { Allowlist, EnrollmentMode } from "./enrollment.js";
+import { Allowlist, EnrollmentMode, enrollmentIssues } from "./enrollment.js";
 import { Inventory } from "./inventory.js";
 
 /**
@@ -311,18 +311,7 @@ export const Policy = z
     allowlist: Allowlist.optional(),
   })
   .superRefine((policy, ctx) => {
-    if (policy.enrollment === "allowlist" && policy.allowlist === undefined)
-      ctx.addIssue({
-        code: "custom",
-        path: ["enrollment"],
-        message: "enrollment: allowlist needs an allowlist (macs, serials, assetTags)",
-      });
-    if (policy.allowlist !== undefined && policy.enrollment !== "allowlist")
-      ctx.addIssue({
-        code: "custom",
-        path: ["allowlist"],
-        message: "an allowlist is read only when enrollment is allowlist",
-      });
+    for (const issue of enrollmentIssues(policy)) ctx.addIssue({ code: "custom", ...issue });
     const seen = new Map<string, number>();
     policy.rules.forEach((rule, i) => {
       const first = seen.get(rule.name);

@@ -23,9 +23,7 @@ export async function resolveIdentity(rows: Rows, uuid: string | null, mac: stri
 /**
  * Whether a boot request from `mac` can be the machine stored under its UUID: the MAC it last booted
  * from, or one of the NICs its inventory lists. Otherwise it is (as far as iPXE can tell) another
- * machine reporting the same UUID, and it must not get that machine's answer (an installed machine's
- * "boot your disk" would send a new one to an empty disk, never to enroll): it goes by its MAC until
- * its inventory says more.
+ * machine reporting the same UUID, or this one with a new NIC: only its inventory can tell.
  */
 export function couldBeSameMachine(known: Machine, mac: string): boolean {
   return known.bootMac === mac || (known.inventory?.nics.some((nic) => nic.mac === mac) ?? false);

@@ -2,7 +2,14 @@
 // policy admits, and the order of the decision (an approval first, then changed hardware, then a lease).
 import { describe, expect, it } from "vitest";
 import { sampleInventory } from "../test-support.js";
-import { admits, compareEvidence, decideEnrollment, evidenceOf, realSerial } from "./rules.js";
+import {
+  admits,
+  compareEvidence,
+  decideEnrollment,
+  evidenceOf,
+  leaseEndsInReboot,
+  realSerial,
+} from "./rules.js";
 
 const inv = (serial: string | null, macs: string[]) =>
   sampleInventory({
@@ -114,5 +121,19 @@ describe("decideEnrollment", () => {
     expect(
       decideEnrollment({ state: "held", admission: no, comparison: { kind: "same" }, liveLease: undefined }),
     ).toEqual({ kind: "enroll" });
+  });
+});
+
+describe("leaseEndsInReboot", () => {
+  it("only boot-installed: a machine rebooting into its install may pass through the loader", () => {
+    expect(leaseEndsInReboot("boot-installed")).toBe(true);
+    for (const kind of [
+      "check-disks",
+      "run-agent",
+      "write-image",
+      "report-inventory",
+      "run-maintenance",
+    ] as const)
+      expect(leaseEndsInReboot(kind)).toBe(false);
   });
 });

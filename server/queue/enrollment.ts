@@ -70,17 +70,13 @@ export function newMachine(
 }
 
 /**
- * Who asks for a boot script: the UUID iPXE reports (else, or when shared, its MAC; and its MAC when the
- * machine of that UUID cannot be this one), or, for a client that knows no UUID (the signed chain's
- * GRUB), the machine that last booted from this MAC.
+ * Who asks for a boot script: the UUID iPXE reports (else, or when shared, its MAC), or, for a client
+ * that knows no UUID (the signed chain's GRUB), the machine that last booted from this MAC.
  */
 async function bootRequestIdentity(rows: Rows, request: BootRequest): Promise<Identity> {
   if (request.uuid === null)
     return { id: (await rows.machines.lastBootedFrom(request.mac))?.id ?? request.mac, sharedUuid: null };
-  const identity = await resolveIdentity(rows, request.uuid, request.mac);
-  if (identity.id === request.mac) return identity;
-  const known = await rows.machines.get(identity.id);
-  return known && !couldBeSameMachine(known, request.mac) ? { id: request.mac, sharedUuid: null } : identity;
+  return resolveIdentity(rows, request.uuid, request.mac);
 }
 
 export async function recordBootRequest(rows: Rows, request: BootRequest): Promise<BootAnswer> {
@@ -88,7 +84,17 @@ export async function recordBootRequest(rows: Rows, request: BootRequest): Promi
   const { id, sharedUuid } = await bootRequestIdentity(rows, request);
   const existing = await findSameMachine(rows, id, request.mac, at);
   let answer: BootAnswer["answer"] = "loader";
-  if (existing) {
+  if (existing && id !== request.mac && !couldBeSameMachine(existing, request.mac)) {
+    // Its UUID, but none of its NICs: another machine reporting the same UUID, or this one with a new
+    // NIC. It gets our loader (never the other's "boot your disk": an empty disk would never enroll)
+    // and the machine is left as it was; the loader's inventory tells which (server/enrollment/).
+    await rows.log.append(id, at, "boot-script", {
+      mac: request.mac,
+      answer,
+      path: request.path,
+      unknownNic: true,
+    });
+  } else if (existing) {
     answer = bootAnswer(existing.category, (await awaitingCallHome(rows, id)) !== undefined);
     await rows.machines.update(id, { bootMac: request.mac, lastSeenAt: at, bootPath: request.path });
     await rows.log.append(id, at, "boot-script", { mac: request.mac, answer, path: request.path });
