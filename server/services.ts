@@ -101,6 +101,11 @@ export class Services {
     return this.store.transaction((rows) => approveMachines(rows, target, when.toISOString()));
   }
 
+  /** One shared UUID's record (the machines it was first seen on), if it is one. */
+  sharedUuid(uuid: string): Promise<SharedUuid | undefined> {
+    return this.store.read((rows) => rows.sharedUuids.get(uuid));
+  }
+
   /** SMBIOS UUIDs seen on several machines, which identify none. */
   sharedUuids(): Promise<SharedUuid[]> {
     return this.store.read((rows) => rows.sharedUuids.list());
