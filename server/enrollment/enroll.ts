@@ -8,6 +8,7 @@ import type { Rows } from "../db/rows.js";
 import { configurationFingerprint } from "../fingerprint.js";
 import { parsePolicy } from "../policy/load.js";
 import { findSameMachine, newMachine, recordInventory } from "../queue/enrollment.js";
+import { mustGet } from "../queue/steps.js";
 import { resolveIdentity, splitSharedUuid } from "./identity.js";
 import {
   admits,
@@ -164,7 +165,5 @@ export async function enrollInventory(
     });
   if (decision.kind === "refuse")
     return { kind: "refused", code: decision.code, machineId: identity.id, reason: decision.reason };
-  const machine = await rows.machines.get(identity.id);
-  if (!machine) throw new Error(`machine ${identity.id} vanished inside its own transaction`);
-  return { kind: "enrolled", machine };
+  return { kind: "enrolled", machine: await mustGet(rows, identity.id) };
 }

@@ -4,6 +4,7 @@
 import { isRealSmbiosUuid, machineIdentity, type Inventory, type Machine } from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
 import { ServerError } from "../errors.js";
+import { mustGet } from "../queue/steps.js";
 
 export interface Identity {
   id: string;
@@ -58,7 +59,5 @@ export async function splitSharedUuid(
     other: newcomer.bootMac,
     differences: what,
   });
-  const moved = await rows.machines.get(to);
-  if (!moved) throw new ServerError(`machine ${to} vanished inside its own transaction`);
-  return moved;
+  return mustGet(rows, to);
 }
