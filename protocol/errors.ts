@@ -46,6 +46,10 @@ export const ERROR_CODES = {
   request_timeout: "The request did not arrive whole in time; the connection is closed.",
   rate_limited:
     "Too many enrollment or inventory requests from this source address; the retry-after header (and details.retryAfterSeconds) says how many seconds to wait.",
+  awaiting_approval:
+    "An inventory was not enrolled: the machine waits for an operator (bootwright approve): enrollment is approve or allowlist and it is new or not on the allowlist, or its serial or MAC set changed since it enrolled. details has machineId, reason and retryAfterMs; no credential was issued. The loader retries.",
+  enrollment_held:
+    "An inventory was not enrolled: the machine it names holds a live command lease (its agent is running a step), so a second enrollment under its identity waits until the lease ends or an operator approves it. Its credential was not revoked. details has machineId, reason and retryAfterMs.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

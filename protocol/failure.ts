@@ -9,6 +9,8 @@ export interface ServerRefusal {
   status: number;
   serverCode: ErrorCode | null;
   serverMessage: string | null;
+  /** The error body's details, when it had some (e.g. an enrollment refusal's machineId and retryAfterMs). */
+  serverDetails?: unknown;
 }
 
 /** The context of an error with no fields of its own (its message says it all). */

@@ -2,12 +2,13 @@
 import { z } from "zod";
 import { BootCategory } from "./boot-category.js";
 import { BootPath } from "./boot-path.js";
+import { MachineEnrollment } from "./enrollment.js";
 import { Inventory } from "./inventory.js";
 import { MacAddress } from "./mac.js";
 import { PlanSpec } from "./policy.js";
 
 export const Machine = z.strictObject({
-  /** SMBIOS UUID when real, else the boot MAC (architecture.md, Identity). */
+  /** SMBIOS UUID when real and not shared with another machine, else the boot MAC (architecture.md, Identity). */
   id: z.string(),
   bootMac: MacAddress,
   category: BootCategory,
@@ -24,6 +25,8 @@ export const Machine = z.strictObject({
   plan: z.strictObject({ rule: z.string(), planHash: z.string(), plan: PlanSpec }).nullable(),
   /** Null until the loader has posted an inventory. */
   inventory: Inventory.nullable(),
+  /** Whether it may enroll, why it waits, and a UUID it shares with another machine (protocol/enrollment.ts). */
+  enrollment: MachineEnrollment,
 });
 export type Machine = z.infer<typeof Machine>;
 

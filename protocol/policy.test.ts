@@ -103,3 +103,19 @@ it("Policy refuses duplicate rule names at the second one", () => {
   const parsed = Policy.safeParse({ rules: [rule, { ...rule, name: "b" }, rule] });
   expect(parsed.error?.issues.map((i) => i.path.join("."))).toEqual(["rules.2.name"]);
 });
+
+describe("Policy: enrollment", () => {
+  it("absent means auto; allowlist needs a list, and a list needs allowlist mode", () => {
+    expect(Policy.parse({ rules: [] }).enrollment).toBeUndefined();
+    expect(Policy.parse({ rules: [], enrollment: "approve" }).enrollment).toBe("approve");
+    expect(
+      Policy.parse({ rules: [], enrollment: "allowlist", allowlist: { macs: ["52-54-00-AA-00-01"] } })
+        .allowlist,
+    ).toEqual({ macs: ["52:54:00:aa:00:01"], serials: [], assetTags: [] });
+    const paths = (policy: unknown) =>
+      (Policy.safeParse(policy).error?.issues ?? []).map((issue) => issue.path.join("."));
+    expect(paths({ rules: [], enrollment: "allowlist" })).toEqual(["enrollment"]);
+    expect(paths({ rules: [], allowlist: { serials: ["S"] } })).toEqual(["allowlist"]);
+    expect(paths({ rules: [], enrollment: "sometimes" })).toEqual(["enrollment"]);
+  });
+});

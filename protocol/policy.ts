@@ -1,6 +1,7 @@
 // Policy: ordered rules, each a match on inventory facts → a plan (image + settings). First match wins.
 // The file an operator writes (YAML or JSON) parses with `Policy`; the server's answers use the rest.
 import { z } from "zod";
+import { Allowlist, EnrollmentMode, enrollmentIssues } from "./enrollment.js";
 import { Inventory } from "./inventory.js";
 
 /**
@@ -301,8 +302,16 @@ export const HealthRule = z
 export type HealthRule = z.infer<typeof HealthRule>;
 
 export const Policy = z
-  .strictObject({ rules: z.array(Rule), health: z.array(HealthRule).optional() })
+  .strictObject({
+    rules: z.array(Rule),
+    health: z.array(HealthRule).optional(),
+    /** Who may enroll (protocol/enrollment.ts); absent: auto. */
+    enrollment: EnrollmentMode.optional(),
+    /** The machines that enroll without an operator when enrollment is allowlist. */
+    allowlist: Allowlist.optional(),
+  })
   .superRefine((policy, ctx) => {
+    for (const issue of enrollmentIssues(policy)) ctx.addIssue({ code: "custom", ...issue });
     const seen = new Map<string, number>();
     policy.rules.forEach((rule, i) => {
       const first = seen.get(rule.name);

@@ -47,6 +47,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   malformed_request: 400,
   request_timeout: 408,
   rate_limited: 429,
+  awaiting_approval: 403,
+  enrollment_held: 409,
   internal: 500,
 };
 

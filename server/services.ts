@@ -14,6 +14,7 @@ import type {
   Machine,
   PolicyFormat,
   QueuedCommand,
+  SharedUuid,
   StoredPolicy,
 } from "../protocol/index.js";
 import type { LogEntry, Store } from "./db/rows.js";
@@ -31,7 +32,9 @@ import {
 import { issueLoaderCredential } from "./auth/machine-credentials.js";
 import { SecretBox } from "./auth/secret-box.js";
 import { recordCallHome } from "./queue/call-home.js";
-import { recordBootRequest, recordInventory, type BootAnswer, type BootRequest } from "./queue/enrollment.js";
+import { recordBootRequest, type BootAnswer, type BootRequest } from "./queue/enrollment.js";
+import { approveMachines } from "./enrollment/approve.js";
+import { enrollInventory, type EnrollmentOutcome } from "./enrollment/enroll.js";
 import { expireLeasesDue, leaseNext, type LeaseOutcome } from "./queue/leases.js";
 import { setExpected } from "./queue/reconcile.js";
 import { reconcile, type LeaseDurations } from "./queue/reconciler.js";
@@ -45,6 +48,10 @@ import { mustGet } from "./queue/steps.js";
 import { matchesWhere, type Where } from "./selector.js";
 
 export type { BootAnswer, BootRequest, CompleteOutcome, EventOutcome, LogEntry };
+
+export type InventoryOutcome =
+  | (Extract<EnrollmentOutcome, { kind: "enrolled" }> & { credential: string })
+  | Extract<EnrollmentOutcome, { kind: "refused" }>;
 
 export class Services {
   readonly images: ImageCatalog;
@@ -76,12 +83,32 @@ export class Services {
     return this.store.transaction((rows) => recordBootRequest(rows, request));
   }
 
-  /** The loader posted an inventory: enroll (if booted without iPXE) or update. */
-  recordInventory(inventory: Inventory, at: Date): Promise<{ machine: Machine; credential: string }> {
+  /**
+   * The loader posted an inventory: enroll (if booted without iPXE) or update, with a new credential;
+   * or the reason it waits (approval, a held re-enrollment), with none issued and none revoked.
+   */
+  recordInventory(inventory: Inventory, at: Date): Promise<InventoryOutcome> {
     return this.store.transaction(async (rows) => {
-      const machine = await recordInventory(rows, inventory, at);
-      return { machine, credential: await issueLoaderCredential(rows, machine.id, at.toISOString()) };
+      const outcome = await enrollInventory(rows, inventory, at);
+      if (outcome.kind === "refused") return outcome;
+      const credential = await issueLoaderCredential(rows, outcome.machine.id, at.toISOString());
+      return { ...outcome, credential };
     });
+  }
+
+  /** An operator approves machines' enrollment: their next inventory enrolls them (server/enrollment/approve.ts). */
+  approve(target: { ids: readonly string[] } | { where: Where }, when: Date): Promise<string[]> {
+    return this.store.transaction((rows) => approveMachines(rows, target, when.toISOString()));
+  }
+
+  /** One shared UUID's record (the machines it was first seen on), if it is one. */
+  sharedUuid(uuid: string): Promise<SharedUuid | undefined> {
+    return this.store.read((rows) => rows.sharedUuids.get(uuid));
+  }
+
+  /** SMBIOS UUIDs seen on several machines, which identify none. */
+  sharedUuids(): Promise<SharedUuid[]> {
+    return this.store.read((rows) => rows.sharedUuids.list());
   }
 
   /** One line of the boot log (a DHCP exchange, a TFTP transfer, an HTTP boot request). */

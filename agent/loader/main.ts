@@ -1,6 +1,6 @@
 // The initramfs entry (run by /init): network up, inventory, post, then ask the server what to do.
 import { readFile } from "node:fs/promises";
-import type { CommandResult, Inventory, MacAddress } from "../../protocol/index.js";
+import type { CommandResult, Inventory, MacAddress, NextAction } from "../../protocol/index.js";
 import { gatherFullInventory, type InventoryExtras } from "../inventory/full.js";
 import { sleep } from "../shared/backoff.js";
 import { say } from "./console.js";
@@ -9,6 +9,7 @@ import { listenForLldp } from "./lldp-listener.js";
 import { rebootToDisk } from "./disk-boot.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
+import { enroll, enrollmentLost } from "./enrollment.js";
 import { run } from "../shared/run-command.js";
 import { benchInventory } from "./inventory-bench.js";
 import { benchInstall } from "./install-bench.js";
@@ -19,7 +20,6 @@ import {
   isRefusal,
   postAgentEvent,
   postCommandResult,
-  postInventory,
   withRetry,
 } from "./server-client.js";
 
@@ -34,6 +34,8 @@ function gatherInventory(bootMac: MacAddress, extras: InventoryExtras): Promise<
   return gatherFullInventory("/", bootMac, extras);
 }
 const IDLE_FOREVER_MS = 60_000;
+/** Before enrolling again after the server dropped our enrollment: two clones must not trade credentials in a tight loop. */
+const RE_ENROLL_DELAY_MS = 5_000;
 
 async function main(): Promise<void> {
   const settings = loaderSettings(await readFile("/proc/cmdline", "utf8"));
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
   });
 
   say("step", "posting inventory", { to: `${serverUrl}/v1/inventory` });
-  const accepted = await withRetry("POST /v1/inventory", () => postInventory(serverUrl, inventory));
+  const accepted = await enroll(serverUrl, inventory);
   say("ok", "enrolled", { machine: accepted.machineId, category: accepted.category });
   if (accepted.bootFromDisk) {
     // The server matched this disk's marker to the plan it resolves for us: nothing to install.
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
   }
 
   // From here on every call carries the credential this enrollment answered with.
-  const machine = {
+  let machine = {
     id: accepted.machineId,
     serverUrl,
     credential: accepted.credential,
@@ -118,7 +120,21 @@ async function main(): Promise<void> {
   // Ask what to do next, run what the server leases us, report the result; wait when there is nothing.
   let waiting = false;
   for (;;) {
-    const next = await withRetry("GET next action", () => fetchNextAction(machine));
+    let next: NextAction;
+    try {
+      next = await withRetry("GET next action", () => fetchNextAction(machine), enrollmentLost);
+    } catch (err) {
+      if (!enrollmentLost(err)) throw err;
+      // The server no longer takes this enrollment: another enrollment under our identity revoked the
+      // credential, or our UUID proved shared and we now go by our MAC. Enroll again, as at boot.
+      say("warn", "enrollment lost: enrolling again", { reason: describeRequestFailure(err) });
+      await sleep(RE_ENROLL_DELAY_MS);
+      const again = await enroll(serverUrl, inventory);
+      say("ok", "enrolled", { machine: again.machineId, category: again.category });
+      if (again.bootFromDisk) await rebootToDisk(settings.bootPath);
+      machine = { ...machine, id: again.machineId, credential: again.credential };
+      continue;
+    }
     if (next.action === "wait") {
       if (!waiting)
         say("ok", "nothing to do: waiting for the server", { pollSeconds: next.pollAfterMs / 1000 });

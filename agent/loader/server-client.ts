@@ -72,6 +72,7 @@ export class HttpStatusError extends BootwrightError<"http_status"> {
       status,
       serverCode: body?.code ?? null,
       serverMessage: body?.message ?? null,
+      ...(body?.details === undefined ? {} : { serverDetails: body.details }),
     });
   }
 

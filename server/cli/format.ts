@@ -22,6 +22,20 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   return [line(header), ...rows.map(line)].join("\n");
 }
 
+/** Why a machine waits, or the UUID it shares (its id is then its MAC); empty when neither. */
+export function enrollmentNote(machine: Machine): string {
+  const { state, reason, sharedUuid } = machine.enrollment;
+  const notes = [
+    state === "awaiting-approval" || state === "held"
+      ? (reason ?? state)
+      : state === "approved"
+        ? "approved"
+        : "",
+    sharedUuid === null ? "" : `UUID ${sharedUuid} shared with another machine`,
+  ];
+  return notes.filter(Boolean).join("; ");
+}
+
 export function formatBootList(machines: readonly Machine[]): string {
   if (machines.length === 0) return "no machines yet: power one on with network boot pointed at this server";
   const rows = machines.map((m) => {
@@ -37,10 +51,23 @@ export function formatBootList(machines: readonly Machine[]): string {
       inv ? inv.disks.map((d) => `${d.name} ${formatBytes(d.sizeBytes)}`).join(", ") || "none" : "-",
       m.bootPath ?? "-",
       m.lastSeenAt,
+      enrollmentNote(m),
     ];
   });
   return formatTable(
-    ["ID", "BOOT MAC", "CATEGORY", "SYSTEM", "SERIAL", "CPUS", "MEMORY", "DISKS", "BOOT PATH", "LAST SEEN"],
+    [
+      "ID",
+      "BOOT MAC",
+      "CATEGORY",
+      "SYSTEM",
+      "SERIAL",
+      "CPUS",
+      "MEMORY",
+      "DISKS",
+      "BOOT PATH",
+      "LAST SEEN",
+      "ENROLLMENT",
+    ],
     rows,
   );
 }

@@ -12,6 +12,7 @@ import { addPolicyCommands } from "./policy-commands.js";
 import { addQueueCommands } from "./queue-commands.js";
 import { addSiteCommands } from "./site-commands.js";
 import { addAuthCommands } from "./auth-commands.js";
+import { addEnrollmentCommands } from "./enrollment-commands.js";
 import { addSmbiosCommand } from "./smbios-command.js";
 import { addStoreCommands } from "./store-commands.js";
 
@@ -106,6 +107,7 @@ const machines = program
 
 addMachineShow(machines);
 addQueueCommands(program);
+addEnrollmentCommands(program);
 addPolicyCommands(program);
 addImageCommands(program);
 addMaintenanceCommands(program);

@@ -15,6 +15,7 @@ import type {
   MaintenanceRun,
   MaintenanceSchedule,
   PolicyFormat,
+  SharedUuid,
   PowerSettings,
   StoredHealthReport,
   StoredPolicy,
@@ -60,7 +61,15 @@ export interface InstalledRecord {
 export type MachinePatch = Partial<
   Pick<
     Machine,
-    "bootMac" | "category" | "expected" | "inventory" | "fingerprint" | "plan" | "lastSeenAt" | "bootPath"
+    | "bootMac"
+    | "category"
+    | "expected"
+    | "inventory"
+    | "fingerprint"
+    | "plan"
+    | "lastSeenAt"
+    | "bootPath"
+    | "enrollment"
   >
 >;
 
@@ -286,6 +295,14 @@ export interface MachineCredentialRows {
   markUsed(id: string, at: string): Promise<void>;
 }
 
+export interface SharedUuidRows {
+  get(uuid: string): Promise<SharedUuid | undefined>;
+  /** Oldest first. */
+  list(): Promise<SharedUuid[]>;
+  /** A UUID already recorded keeps its first record. */
+  insert(shared: SharedUuid): Promise<void>;
+}
+
 /** Everything one transaction can touch. */
 export interface Rows {
   machines: MachineRows;
@@ -302,6 +319,7 @@ export interface Rows {
   tokens: TokenRows;
   audit: AuditRows;
   credentials: MachineCredentialRows;
+  sharedUuids: SharedUuidRows;
 }
 
 /** Statement-level access in one transaction, for tools that move whole tables (the store copy). */

@@ -76,12 +76,12 @@ function routeMachine(request: FastifyRequest): string | undefined {
 
 /** A machine's credential, checked: live, of the route's scope, and for the machine the route is about. */
 async function machineCredential(
-  auth: AuthService,
+  deps: { auth: AuthService; store: Services },
   text: string,
   access: "machine" | "os",
   request: FastifyRequest,
 ): Promise<MachineCredentialRecord> {
-  const credential = await auth.authenticateMachine(text, new Date());
+  const credential = await deps.auth.authenticateMachine(text, new Date());
   if (!credential)
     throw new ApiError("unauthenticated", "the machine credential is unknown, malformed or revoked");
   const scope = access === "os" ? "os" : "loader";
@@ -95,8 +95,29 @@ async function machineCredential(
       },
     );
   const target = routeMachine(request);
-  if (target !== undefined) assertMachine(credential, target);
+  const params = request.params as Record<string, unknown> | undefined;
+  if (
+    target !== undefined &&
+    params?.id === target &&
+    target !== credential.machineId &&
+    (await renamedFrom(deps.store, target, credential))
+  )
+    params.id = credential.machineId;
+  else if (target !== undefined) assertMachine(credential, target);
   return credential;
+}
+
+/**
+ * Whether `target` is the UUID the credential's machine was known by until a second machine showed the
+ * same UUID (server/enrollment/identity.ts): the first machine moved to its MAC's id, but its installed
+ * OS still names it by the UUID (the marker it was installed with), so on its own routes that name is its.
+ */
+async function renamedFrom(
+  store: Services,
+  target: string,
+  credential: MachineCredentialRecord,
+): Promise<boolean> {
+  return (await store.sharedUuid(target))?.machines[0] === credential.machineId;
 }
 
 /** Refuses a machine's credential on another machine's resource (an upload, a route's body). */
@@ -157,7 +178,7 @@ export function addAccessControl(
     if (!text)
       throw new ApiError("unauthenticated", "this route needs a credential: Authorization: Bearer <token>");
     if ((access === "machine" || access === "os") && parseCredential(text)?.kind === "machine") {
-      request.machine = await machineCredential(deps.auth, text, access, request);
+      request.machine = await machineCredential(deps, text, access, request);
       return;
     }
     const token = await deps.auth.authenticate(text, new Date());

@@ -24,6 +24,7 @@ import { addBootRoutes } from "./boot-routes.js";
 import { handleClientError, handleError, methodNotAllowedOrNotFound } from "./error-handler.js";
 import { addHealthPowerRoutes } from "./health-power-routes.js";
 import { addImageRoutes } from "./image-routes.js";
+import { addEnrollmentRoutes } from "./enrollment-routes.js";
 import { addMachineRoutes } from "./machine-routes.js";
 import { addMaintenanceRoutes } from "./maintenance-routes.js";
 import { addPolicyRoutes } from "./policy-routes.js";
@@ -199,6 +200,7 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   };
   addBootRoutes(app, routes);
   addMachineRoutes(app, routes);
+  addEnrollmentRoutes(app, routes);
   addQueueRoutes(app, routes);
   addImageRoutes(app, routes);
   addPolicyRoutes(app, routes);

@@ -7,6 +7,7 @@ import {
   Inventory,
   type BootList,
   type DifferenceList,
+  type EnrollmentRefusal,
   type InventoryAccepted,
 } from "../../protocol/index.js";
 import { ApiError } from "../errors.js";
@@ -14,6 +15,9 @@ import type { Services } from "../services.js";
 import type { App, RouteDeps } from "./app.js";
 
 export const MachineParams = z.object({ id: z.string() });
+
+/** How soon a waiting loader posts its inventory again: an approval takes effect within seconds. */
+const ENROLLMENT_RETRY_MS = 5_000;
 
 /** The machine id from the path, or a 404 naming it. */
 export async function knownMachine(store: Services, id: string): Promise<string> {
@@ -31,7 +35,20 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
     { schema: { body: Inventory }, config: { access: "public", what: "inventory", rateLimited: true } },
     async (request) => {
       const inventory = request.body;
-      const { machine, credential } = await store.recordInventory(inventory, new Date());
+      const outcome = await store.recordInventory(inventory, new Date());
+      if (outcome.kind === "refused") {
+        request.log.info(
+          { machine: outcome.machineId, code: outcome.code, serial: inventory.system.serial },
+          "enrollment refused",
+        );
+        const details: EnrollmentRefusal = {
+          machineId: outcome.machineId,
+          reason: outcome.reason,
+          retryAfterMs: ENROLLMENT_RETRY_MS,
+        };
+        throw new ApiError(outcome.code, outcome.reason, details);
+      }
+      const { machine, credential } = outcome;
       request.log.info(
         { machine: machine.id, category: machine.category, serial: inventory.system.serial },
         "inventory stored",

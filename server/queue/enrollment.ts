@@ -1,14 +1,9 @@
 // Enrollment: iPXE asks for a machine's script (a new machine is `discovered`), the loader posts its
-// inventory (→ `inventoried`, its fingerprint, the marker check). The pure rules are
-// enrollment-rules.ts; identity is protocol's machineIdentity.
-import {
-  machineIdentity,
-  type BootPath,
-  type Inventory,
-  type MacAddress,
-  type Machine,
-} from "../../protocol/index.js";
+// inventory (→ `inventoried`, its fingerprint, the marker check) once server/enrollment/ has admitted
+// it. The pure rules are enrollment-rules.ts; identity is server/enrollment/identity.ts.
+import type { BootPath, Inventory, MacAddress, Machine, MachineEnrollment } from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
+import { couldBeSameMachine, resolveIdentity, type Identity } from "../enrollment/identity.js";
 import { ServerError } from "../errors.js";
 import { configurationFingerprint } from "../fingerprint.js";
 import { checkInstalledMarker } from "../policy/planning.js";
@@ -37,7 +32,7 @@ export interface BootAnswer {
  * no real UUID) that now shows a real one is the same machine: it moves, with its log and queue, to
  * the UUID. A MAC seen before under a different UUID is a different machine (a NIC moved), not merged.
  */
-async function findSameMachine(
+export async function findSameMachine(
   rows: Rows,
   id: string,
   mac: string,
@@ -52,7 +47,13 @@ async function findSameMachine(
   return rows.machines.get(id);
 }
 
-function newMachine(id: string, bootMac: MacAddress, at: string, inventory: Inventory | null): Machine {
+export function newMachine(
+  id: string,
+  bootMac: MacAddress,
+  at: string,
+  inventory: Inventory | null,
+  enrollment: MachineEnrollment,
+): Machine {
   return {
     id,
     bootMac,
@@ -64,29 +65,44 @@ function newMachine(id: string, bootMac: MacAddress, at: string, inventory: Inve
     plan: null,
     bootPath: inventory?.details?.bootPath ?? null,
     inventory,
+    enrollment,
   };
 }
 
 /**
- * Who asks for a boot script: the UUID iPXE reports (else its MAC), or, for a client that knows no UUID
- * (the signed chain's GRUB), the machine that last booted from this MAC.
+ * Who asks for a boot script: the UUID iPXE reports (else, or when shared, its MAC), or, for a client
+ * that knows no UUID (the signed chain's GRUB), the machine that last booted from this MAC.
  */
-async function bootRequestIdentity(rows: Rows, request: BootRequest): Promise<string> {
-  if (request.uuid !== null) return machineIdentity(request.uuid, request.mac);
-  return (await rows.machines.lastBootedFrom(request.mac))?.id ?? request.mac;
+async function bootRequestIdentity(rows: Rows, request: BootRequest): Promise<Identity> {
+  if (request.uuid === null)
+    return { id: (await rows.machines.lastBootedFrom(request.mac))?.id ?? request.mac, sharedUuid: null };
+  return resolveIdentity(rows, request.uuid, request.mac);
 }
 
 export async function recordBootRequest(rows: Rows, request: BootRequest): Promise<BootAnswer> {
   const at = request.at.toISOString();
-  const id = await bootRequestIdentity(rows, request);
+  const { id, sharedUuid } = await bootRequestIdentity(rows, request);
   const existing = await findSameMachine(rows, id, request.mac, at);
   let answer: BootAnswer["answer"] = "loader";
-  if (existing) {
+  if (existing && id !== request.mac && !couldBeSameMachine(existing, request.mac)) {
+    // Its UUID, but none of its NICs: another machine reporting the same UUID, or this one with a new
+    // NIC. It gets our loader (never the other's "boot your disk": an empty disk would never enroll)
+    // and the machine is left as it was; the loader's inventory tells which (server/enrollment/).
+    await rows.log.append(id, at, "boot-script", {
+      mac: request.mac,
+      answer,
+      path: request.path,
+      unknownNic: true,
+    });
+  } else if (existing) {
     answer = bootAnswer(existing.category, (await awaitingCallHome(rows, id)) !== undefined);
     await rows.machines.update(id, { bootMac: request.mac, lastSeenAt: at, bootPath: request.path });
     await rows.log.append(id, at, "boot-script", { mac: request.mac, answer, path: request.path });
   } else {
-    await rows.machines.insert({ ...newMachine(id, request.mac, at, null), bootPath: request.path });
+    await rows.machines.insert({
+      ...newMachine(id, request.mac, at, null, { state: "pending", reason: null, sharedUuid }),
+      bootPath: request.path,
+    });
     await rows.log.append(id, at, "discovered", {
       mac: request.mac,
       uuid: request.uuid,
@@ -97,13 +113,21 @@ export async function recordBootRequest(rows: Rows, request: BootRequest): Promi
   return { machine: await mustGet(rows, id), isNew: !existing, answer };
 }
 
-/** The loader posted an inventory: enroll (if booted without iPXE) or update. */
-export async function recordInventory(rows: Rows, inventory: Inventory, when: Date): Promise<Machine> {
+/**
+ * The loader posted an inventory that server/enrollment/ admitted for the machine `id` (`existing`, as
+ * found under that identity, or undefined for a new one): record it and move the machine on.
+ */
+export async function recordInventory(
+  rows: Rows,
+  inventory: Inventory,
+  when: Date,
+  target: { id: string; existing: Machine | undefined; sharedUuid: string | null },
+): Promise<Machine> {
   const at = when.toISOString();
-  const id = machineIdentity(inventory.system.uuid, inventory.bootMac);
-  const existing = await findSameMachine(rows, id, inventory.bootMac, at);
+  const { id, existing } = target;
   const category = categoryAfterInventory(existing?.category);
   const bootPath = inventory.details?.bootPath ?? existing?.bootPath ?? null;
+  const enrollment: MachineEnrollment = { state: "enrolled", reason: null, sharedUuid: target.sharedUuid };
   if (existing)
     await rows.machines.update(id, {
       bootMac: inventory.bootMac,
@@ -112,9 +136,10 @@ export async function recordInventory(rows: Rows, inventory: Inventory, when: Da
       fingerprint: configurationFingerprint(inventory),
       lastSeenAt: at,
       bootPath,
+      enrollment,
     });
   else {
-    await rows.machines.insert(newMachine(id, inventory.bootMac, at, inventory));
+    await rows.machines.insert(newMachine(id, inventory.bootMac, at, inventory, enrollment));
     await rows.log.append(id, at, "discovered", {
       mac: inventory.bootMac,
       uuid: inventory.system.uuid,

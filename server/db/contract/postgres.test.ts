@@ -1,10 +1,11 @@
 // The store contract on a real PostgreSQL (Debian's package, started here in a temp directory on a
 // Unix socket, stopped by its PID afterwards), and its migrations: from an empty database, and a second
 // server opening the same database (nothing to do).
-import { afterAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalPostgres, type LocalPostgres } from "../postgres/local-server.js";
 import { POSTGRES_MIGRATIONS } from "../postgres/migrations.js";
 import { PgStore } from "../postgres/store.js";
+import { enrollmentContract } from "./enrollment-contract.js";
 import { storeContract } from "./store-contract.js";
 
 let postgres: LocalPostgres | undefined;
@@ -19,6 +20,17 @@ afterAll(async () => {
 });
 
 storeContract("postgres", async () => PgStore.open(await (await server()).createDatabase("contract")));
+
+describe("enrollment on postgres", () => {
+  let store: PgStore;
+  beforeAll(async () => {
+    store = await PgStore.open(await (await server()).createDatabase("enrollment"));
+  }, 60_000);
+  afterAll(async () => {
+    await store.close();
+  });
+  enrollmentContract("postgres", () => store);
+});
 
 it("postgres migrates an empty database once, and a second server finds nothing to do", async () => {
   const pg = await server();

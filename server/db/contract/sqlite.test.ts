@@ -4,9 +4,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SQLITE_MIGRATIONS } from "../sqlite/migrations.js";
 import { SqliteStore } from "../sqlite/store.js";
+import { enrollmentContract } from "./enrollment-contract.js";
 import { storeContract } from "./store-contract.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bootwright-contract-sqlite-"));
@@ -16,6 +17,17 @@ afterAll(() => {
 });
 
 storeContract("sqlite", () => Promise.resolve(SqliteStore.open(join(dir, "contract.sqlite"))));
+
+describe("enrollment on sqlite", () => {
+  let store: SqliteStore;
+  beforeAll(() => {
+    store = SqliteStore.open(join(dir, "enrollment.sqlite"));
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+  enrollmentContract("sqlite", () => store);
+});
 
 it("sqlite migrates an empty file to the current schema", async () => {
   const path = join(dir, "empty.sqlite");

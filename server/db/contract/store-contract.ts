@@ -68,6 +68,7 @@ async function insertMachine(rows: Rows, id: string): Promise<void> {
     plan: null,
     bootPath: "ipxe",
     inventory: sampleInventory(),
+    enrollment: { state: "enrolled", reason: null, sharedUuid: null },
   });
 }
 
@@ -210,10 +211,11 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
     it("the policy's version counts its changes", async () => {
       const first = await tx((rows) => rows.policy.put("rules: []", "yaml", AT));
-      const second = await tx((rows) => rows.policy.put("{}", "json", AT));
+      // A valid policy: the queue tests below enroll machines under it (an unparseable one admits none).
+      const second = await tx((rows) => rows.policy.put('{"rules":[]}', "json", AT));
       expect(second.version).toBe(first.version + 1);
       expect(await tx((rows) => rows.policy.get())).toMatchObject({
-        source: "{}",
+        source: '{"rules":[]}',
         format: "json",
         version: second.version,
       });

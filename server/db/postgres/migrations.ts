@@ -187,4 +187,17 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      revoked_at    TEXT
    );
    CREATE INDEX machine_credentials_by_machine ON machine_credentials (machine_id, scope);`,
+  // Identity and enrollment (issue 17): a machine's enrollment state (who may enroll: approve and
+  // allowlist modes, changed hardware, a held re-enrollment) with its reason, the SMBIOS UUID it shares
+  // with another machine, and those shared UUIDs, which identify no machine. Machines enrolled before
+  // were admitted (auto); those seen only by iPXE are still to be decided.
+  `ALTER TABLE machines ADD COLUMN enrollment TEXT NOT NULL DEFAULT 'enrolled';
+   ALTER TABLE machines ADD COLUMN enrollment_reason TEXT;
+   ALTER TABLE machines ADD COLUMN shared_uuid TEXT;
+   UPDATE machines SET enrollment = 'pending' WHERE inventory_json IS NULL;
+   CREATE TABLE shared_uuids (
+     uuid          TEXT PRIMARY KEY,                -- lower-case SMBIOS UUID
+     machines_json TEXT NOT NULL,                   -- the boot-MAC ids of the machines it was seen on
+     noticed_at    TEXT NOT NULL
+   );`,
 ];

@@ -1,7 +1,14 @@
 // The machines table: one row per machine, its inventory, plan, installed target and power settings as
 // JSON. Rows are a boundary too: a row that no longer parses is reported with its id, not passed on.
 import { z } from "zod";
-import { BootCategory, BootPath, Inventory, Machine, PowerSettings } from "../../../protocol/index.js";
+import {
+  BootCategory,
+  BootPath,
+  EnrollmentState,
+  Inventory,
+  Machine,
+  PowerSettings,
+} from "../../../protocol/index.js";
 import { ServerError } from "../../errors.js";
 import type { InstalledRecord, MachinePatch, MachineRows } from "../rows.js";
 import type { Sql, SqlValue } from "../sql.js";
@@ -19,6 +26,9 @@ const MachineRow = z.object({
   first_seen_at: z.string(),
   last_seen_at: z.string(),
   boot_path: BootPath.nullable(),
+  enrollment: EnrollmentState,
+  enrollment_reason: z.string().nullable(),
+  shared_uuid: z.string().nullable(),
 });
 
 const Installed = z.object({
@@ -48,13 +58,16 @@ export function toMachine(raw: unknown): Machine {
     lastSeenAt: row.last_seen_at,
     bootPath: row.boot_path,
     inventory,
+    enrollment: { state: row.enrollment, reason: row.enrollment_reason, sharedUuid: row.shared_uuid },
   };
 }
 
 const json = (value: unknown): string | null => (value === null ? null : JSON.stringify(value));
 
-/** Patch field → column and its stored form. */
-const COLUMNS: { [K in keyof Required<MachinePatch>]: [string, (value: MachinePatch[K]) => SqlValue] } = {
+/** Patch field → column and its stored form (enrollment is three columns: update() spreads it). */
+const COLUMNS: {
+  [K in Exclude<keyof MachinePatch, "enrollment">]-?: [string, (value: MachinePatch[K]) => SqlValue];
+} = {
   bootMac: ["boot_mac", (v) => v ?? null],
   category: ["category", (v) => v ?? null],
   expected: ["expected", (v) => v ?? null],
@@ -94,8 +107,9 @@ export class MachineTable implements MachineRows {
   async insert(m: Machine): Promise<void> {
     await this.sql.run(
       `INSERT INTO machines (id, boot_mac, category, expected, fingerprint, plan_json, inventory_json,
-                             first_seen_at, last_seen_at, boot_path)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                             first_seen_at, last_seen_at, boot_path, enrollment, enrollment_reason,
+                             shared_uuid)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         m.id,
         m.bootMac,
@@ -107,6 +121,9 @@ export class MachineTable implements MachineRows {
         m.firstSeenAt,
         m.lastSeenAt,
         m.bootPath,
+        m.enrollment.state,
+        m.enrollment.reason,
+        m.enrollment.sharedUuid,
       ],
     );
   }
@@ -115,9 +132,14 @@ export class MachineTable implements MachineRows {
     const sets: string[] = [];
     const params: SqlValue[] = [];
     for (const key of Object.keys(patch) as (keyof MachinePatch)[]) {
+      if (key === "enrollment") continue;
       const [column, stored] = COLUMNS[key] as [string, (value: unknown) => SqlValue];
       sets.push(`${column} = ?`);
       params.push(stored(patch[key]));
+    }
+    if (patch.enrollment) {
+      sets.push("enrollment = ?", "enrollment_reason = ?", "shared_uuid = ?");
+      params.push(patch.enrollment.state, patch.enrollment.reason, patch.enrollment.sharedUuid);
     }
     if (sets.length === 0) return;
     await this.sql.run(`UPDATE machines SET ${sets.join(", ")} WHERE id = ?`, [...params, id]);

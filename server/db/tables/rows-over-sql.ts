@@ -8,6 +8,7 @@ import { ImageTable, UploadTable } from "./images.js";
 import { LogTable, PolicyTable } from "./log-policy.js";
 import { MachineTable } from "./machines.js";
 import { BootAreaTable, HealthTable, RunTable, ScheduleTable } from "./maintenance.js";
+import { SharedUuidTable } from "./shared-uuids.js";
 
 export function rowsOver(sql: Sql): Rows {
   return {
@@ -25,5 +26,6 @@ export function rowsOver(sql: Sql): Rows {
     tokens: new TokenTable(sql),
     audit: new AuditTable(sql),
     credentials: new MachineCredentialTable(sql),
+    sharedUuids: new SharedUuidTable(sql),
   };
 }

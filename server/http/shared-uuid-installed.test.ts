@@ -1,0 +1,106 @@
+// An installed machine whose UUID turns out to be shared (issue 17): a second board with the same
+// placeholder UUID enrolls, the installed one moves to its boot MAC's id, and its running OS, which
+// still names itself by the UUID (the marker it was installed with), keeps reporting health under its
+// own credential; the newcomer's credential does not open the old name.
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { compress } from "zstd-napi";
+import {
+  ErrorBody,
+  InventoryAccepted,
+  NextAction,
+  type CallHomeAccepted,
+  type Inventory,
+} from "../../protocol/index.js";
+import type { RunningServer } from "../server.js";
+import { jsonRequest, makeTempDir, OPERATOR, sampleInventory, startApiServer } from "../test-support.js";
+
+const UUID = "03000200-0400-0500-0006-000700080009";
+const [A, B] = ["52:54:00:d1:00:01", "52:54:00:d1:00:02"];
+let work: ReturnType<typeof makeTempDir>;
+let server: RunningServer;
+let imageSha = "";
+
+const inventory = (mac: string, serial: string): Inventory =>
+  sampleInventory({
+    bootMac: mac,
+    nics: [{ name: "eth0", mac }],
+    system: { manufacturer: "Acme", product: "X1", serial, uuid: UUID },
+  });
+
+const as =
+  (credential: string) =>
+  (path: string, method = "GET", body?: unknown) =>
+    jsonRequest(`${server.url}${path}`, method, body, credential);
+
+async function enroll(body: Inventory): Promise<InventoryAccepted> {
+  const answer = await jsonRequest(`${server.url}/v1/inventory`, "POST", body, null);
+  expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+  return InventoryAccepted.parse(answer.body);
+}
+
+beforeAll(async () => {
+  work = makeTempDir("bw-shared-installed-");
+  server = await startApiServer(work.dir);
+  const policy = { rules: [{ name: "all", match: [], plan: { image: "tiny" } }] };
+  await jsonRequest(`${server.url}/v1/policy`, "PUT", { format: "json", source: JSON.stringify(policy) });
+  const put = await fetch(`${server.url}/v1/images?name=tiny&format=raw.zst`, {
+    method: "PUT",
+    headers: OPERATOR,
+    body: compress(Buffer.alloc(1 << 20, 7)),
+  });
+  imageSha = ((await put.json()) as { image: { sha256: string } }).image.sha256;
+});
+
+afterAll(async () => {
+  await server.close();
+  work.remove();
+});
+
+it("the installed machine moves to its MAC; its OS's credential still opens its routes under the UUID", async () => {
+  const loader = as((await enroll(inventory(A, "SER-1"))).credential);
+  expect(
+    (await jsonRequest(`${server.url}/v1/machines/${UUID}/expected`, "PUT", { category: "installed" }))
+      .status,
+  ).toBe(200);
+  let osCredential = "";
+  for (const kind of ["check-disks", "run-agent", "write-image"] as const) {
+    const next = NextAction.parse((await loader(`/v1/machines/${UUID}/next`)).body);
+    if (next.action !== "run" || next.command.kind !== kind)
+      throw new Error(`expected ${kind}: ${JSON.stringify(next)}`);
+    if (kind === "write-image") osCredential = next.command.osCredential ?? "";
+    const output =
+      kind === "check-disks"
+        ? { kind, disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 2 }] }
+        : { kind, sha256: next.command.agent?.sha256 ?? "", steps: [] };
+    const result = await loader(`/v1/machines/${UUID}/commands/${next.command.id}/result`, "POST", {
+      leaseId: next.command.leaseId,
+      outcome: "succeeded",
+      output,
+    });
+    expect(result.status).toBe(200);
+  }
+  expect(NextAction.parse((await loader(`/v1/machines/${UUID}/next`)).body)).toMatchObject({
+    action: "run",
+    command: { kind: "boot-installed" },
+  });
+  const planHash = (await server.store.getMachine(UUID))?.plan?.planHash ?? "";
+  const call = { image: `sha256:${imageSha}`, planHash, os: "tiny 6.1" };
+  const home = await as(osCredential)(`/v1/machines/${UUID}/callhome`, "POST", call);
+  expect(home.body).toMatchObject({ category: "installed" });
+  const os = as((home.body as CallHomeAccepted).credential);
+
+  // A second board, same placeholder UUID, another serial and MAC.
+  const newcomer = await enroll(inventory(B, "SER-2"));
+  expect(newcomer.machineId).toBe(B);
+  expect(await server.store.getMachine(UUID)).toBeUndefined();
+  expect(await server.store.getMachine(A)).toMatchObject({ category: "installed" });
+
+  const health = { ...call, figures: { load1: 0.5 } };
+  expect((await os(`/v1/machines/${UUID}/health`, "POST", health)).status).toBe(200);
+  expect((await server.store.machineLog(A)).map((e) => e.event)).toContain("identity");
+  const reports = await jsonRequest(`${server.url}/v1/machines/${A}/health`, "GET");
+  expect(JSON.stringify(reports.body)).toContain("0.5");
+  // The old name is the first machine's only: the newcomer's credential does not open it.
+  const foreign = await as(newcomer.credential)(`/v1/machines/${UUID}/next`);
+  expect(ErrorBody.parse(foreign.body).code).toBe("wrong_machine");
+});
