@@ -6,6 +6,7 @@
 // refuses it, names both fingerprints on its console, and B never hears its inventory.
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, openSync, readSync, closeSync, rmSync } from "node:fs";
+import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -33,8 +34,11 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "bootwright-tls-"));
   siteA = await startTestServer(join(dir, "a"), 0, { tls: "auto" });
   siteB = await startTestServer(join(dir, "b"), 0, { tls: "auto" });
-  // This process talks to A as an operator's tools would: trusting A's CA and nothing else.
-  await pinServerCa(siteA.url, siteA.caFingerprint ?? "");
+  // This process talks to A as an operator's tools would: trusting A's CA and nothing else (fetch
+  // through the pin; node:https, which the image upload streams with, through its agent's CA list, as
+  // NODE_EXTRA_CA_CERTS gives it to the CLI).
+  const caPem = await pinServerCa(siteA.url, siteA.caFingerprint ?? "");
+  https.globalAgent.options.ca = caPem;
   const policy = {
     rules: [{ name: "tiny", match: [{ fact: "product", glob: "TLS-*" }], plan: { image: "tiny" } }],
   };

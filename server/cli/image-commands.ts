@@ -3,7 +3,8 @@ import { clientToken } from "./credentials.js";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { request } from "node:http";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
@@ -42,6 +43,9 @@ export async function uploadImage(
       callback(null, chunk);
     },
   });
+  // node:http(s) rather than fetch: a streamed body with its length, progress as it goes. Under TLS the
+  // CA comes from Node's store (NODE_EXTRA_CA_CERTS=<data-dir>/tls/ca.pem, as the README says).
+  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(
       url,
