@@ -5,15 +5,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { buildOsImage } from "../build-scripts/build-os-image.js";
-import { uploadImage } from "../server/cli/image-commands.js";
 import { startLocalPostgres, type LocalPostgres } from "../server/db/postgres/local-server.js";
 import type { RunningServer } from "../server/server.js";
-import { jsonRequest, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
-import { installAndWaitForCallHome, startTestServer } from "./test-server.js";
+import { installAndWaitForCallHome, serveTinyImage, startTestServer } from "./test-server.js";
 
 let accel: Accelerator;
 let dir: string;
@@ -24,25 +21,11 @@ const vms: Vm[] = [];
 beforeAll(async () => {
   requireBootArtefacts();
   accel = await chooseAccelerator();
-  const tiny = await buildOsImage({ kind: "tiny" });
   dir = mkdtempSync(join(tmpdir(), "bootwright-install-pg-"));
   postgres = await startLocalPostgres();
   const running = await startTestServer(dir, 0, { store: await postgres.createDatabase("site") });
   server = running;
-  const policy = {
-    rules: [{ name: "tiny", match: [{ fact: "product", glob: "PG-*" }], plan: { image: "tiny" } }],
-  };
-  const set = await jsonRequest(`${running.url}/v1/policy`, "PUT", {
-    format: "json",
-    source: JSON.stringify(policy),
-  });
-  expect(set.status).toBe(200);
-  await uploadImage(
-    running.url,
-    tiny.paths.zst,
-    { name: "tiny", format: "raw.zst", purpose: "os" },
-    TEST_ADMIN_TOKEN,
-  );
+  await serveTinyImage(running, "PG-*");
 }, 10 * 60_000);
 
 afterAll(async () => {

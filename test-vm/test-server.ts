@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { loadServerConfig, type ServerConfigInput } from "../server/config.js";
 import { createLogger } from "../server/logger.js";
 import { startServer, type RunningServer } from "../server/server.js";
-import { OPERATOR, TEST_ADMIN_TOKEN } from "../server/test-support.js";
+import { buildOsImage } from "../build-scripts/build-os-image.js";
+import { uploadImage } from "../server/cli/image-commands.js";
+import { jsonRequest, OPERATOR, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { INITRAMFS_PATH, KERNEL_PATH } from "./paths.js";
 import type { Vm } from "./qemu.js";
 
@@ -100,4 +102,26 @@ export async function installAndWaitForCallHome(
     console.log(`[${vm.name}] console tail:\n${vm.console().split("\n").slice(-40).join("\n")}`);
     throw err;
   }
+}
+
+/**
+ * The tiny OS image in the server's store and a policy that installs it on every machine whose product
+ * matches `productGlob`: the set-up of the tests that install it.
+ */
+export async function serveTinyImage(server: RunningServer, productGlob: string): Promise<void> {
+  const tiny = await buildOsImage({ kind: "tiny" });
+  const policy = {
+    rules: [{ name: "tiny", match: [{ fact: "product", glob: productGlob }], plan: { image: "tiny" } }],
+  };
+  const set = await jsonRequest(`${server.url}/v1/policy`, "PUT", {
+    format: "json",
+    source: JSON.stringify(policy),
+  });
+  if (set.status !== 200) throw new Error(`PUT /v1/policy: HTTP ${set.status} ${JSON.stringify(set.body)}`);
+  await uploadImage(
+    server.url,
+    tiny.paths.zst,
+    { name: "tiny", format: "raw.zst", purpose: "os" },
+    TEST_ADMIN_TOKEN,
+  );
 }

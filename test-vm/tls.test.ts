@@ -10,16 +10,15 @@ import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { buildOsImage, MARKER_PARTITION_NAME } from "../build-scripts/build-os-image.js";
+import { MARKER_PARTITION_NAME } from "../build-scripts/build-os-image.js";
 import { pinServerCa } from "../agent/shared/pinned-tls.js";
 import { readGpt } from "../agent/installer/gpt.js";
-import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
-import { jsonRequest, OPERATOR, TEST_ADMIN_TOKEN } from "../server/test-support.js";
+import { OPERATOR } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { requireBootArtefacts } from "./paths.js";
 import { directLoaderBoot, Vm } from "./qemu.js";
-import { installAndWaitForCallHome, startTestServer } from "./test-server.js";
+import { installAndWaitForCallHome, serveTinyImage, startTestServer } from "./test-server.js";
 
 let accel: Accelerator;
 let dir: string;
@@ -30,7 +29,6 @@ const vms: Vm[] = [];
 beforeAll(async () => {
   requireBootArtefacts();
   accel = await chooseAccelerator();
-  const tiny = await buildOsImage({ kind: "tiny" });
   dir = mkdtempSync(join(tmpdir(), "bootwright-tls-"));
   siteA = await startTestServer(join(dir, "a"), 0, { tls: "auto" });
   siteB = await startTestServer(join(dir, "b"), 0, { tls: "auto" });
@@ -39,20 +37,7 @@ beforeAll(async () => {
   // NODE_EXTRA_CA_CERTS gives it to the CLI).
   const caPem = await pinServerCa(siteA.url, siteA.caFingerprint ?? "");
   https.globalAgent.options.ca = caPem;
-  const policy = {
-    rules: [{ name: "tiny", match: [{ fact: "product", glob: "TLS-*" }], plan: { image: "tiny" } }],
-  };
-  const set = await jsonRequest(`${siteA.url}/v1/policy`, "PUT", {
-    format: "json",
-    source: JSON.stringify(policy),
-  });
-  expect(set.status).toBe(200);
-  await uploadImage(
-    siteA.url,
-    tiny.paths.zst,
-    { name: "tiny", format: "raw.zst", purpose: "os" },
-    TEST_ADMIN_TOKEN,
-  );
+  await serveTinyImage(siteA, "TLS-*");
 }, 10 * 60_000);
 
 afterAll(async () => {
