@@ -108,9 +108,15 @@ export async function installAndWaitForCallHome(
  * The tiny OS image in the server's store and a policy that installs it on every machine whose product
  * matches `productGlob`: the set-up of the tests that install it.
  */
-export async function serveTinyImage(server: RunningServer, productGlob: string): Promise<void> {
+export async function serveTinyImage(
+  server: RunningServer,
+  productGlob: string,
+  /** More of the policy document (e.g. `enrollment: "approve"`). */
+  more: Record<string, unknown> = {},
+): Promise<void> {
   const tiny = await buildOsImage({ kind: "tiny" });
   const policy = {
+    ...more,
     rules: [{ name: "tiny", match: [{ fact: "product", glob: productGlob }], plan: { image: "tiny" } }],
   };
   const set = await jsonRequest(`${server.url}/v1/policy`, "PUT", {

@@ -1,9 +1,10 @@
-// TLS end to end (issue 17): a server with --tls auto; a VM netboots through Debian's iPXE (which cannot
-// speak TLS: its boot script, kernel and initramfs come over plain HTTP on the same port), the loader
-// pins the CA its command line names, enrolls and installs the tiny image over HTTPS, and the install
-// leaves that CA beside the marker for the OS. A second VM, sent to a server with another CA while it
-// pins the first (as USB media carrying site A's fingerprint would be, on a network where B answers),
-// refuses it, names both fingerprints on its console, and B never hears its inventory.
+// TLS and approval end to end (issue 17): a server with --tls auto and `enrollment: approve`; a VM
+// netboots through Debian's iPXE (which cannot speak TLS: its boot script, kernel and initramfs come over
+// plain HTTP on the same port), the loader pins the CA its command line names, waits for an operator's
+// approval, enrolls and installs the tiny image over HTTPS, and the install leaves that CA beside the
+// marker for the OS. A second VM, sent to a server with another CA while it pins the first (as USB
+// media carrying site A's fingerprint would be, on a network where B answers), refuses it, names both
+// fingerprints on its console, and B never hears its inventory.
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, openSync, readSync, closeSync, rmSync } from "node:fs";
 import https from "node:https";
@@ -37,7 +38,8 @@ beforeAll(async () => {
   // NODE_EXTRA_CA_CERTS gives it to the CLI).
   const caPem = await pinServerCa(siteA.url, siteA.caFingerprint ?? "");
   https.globalAgent.options.ca = caPem;
-  await serveTinyImage(siteA, "TLS-*");
+  // Site A also wants an operator's word before a new machine enrolls.
+  await serveTinyImage(siteA, "TLS-*", { enrollment: "approve" });
 }, 10 * 60_000);
 
 afterAll(async () => {
@@ -61,7 +63,7 @@ async function caBesideMarker(disk: string): Promise<string> {
   return block.toString("utf8").replace(/\0+$/, "");
 }
 
-it("pins the CA, installs over HTTPS and leaves the CA for the OS; a server with another CA is refused", async () => {
+it("pins the CA, waits for approval, installs over HTTPS and leaves the CA for the OS; another CA is refused", async () => {
   if (!siteA || !siteB) throw new Error("the servers did not start");
   const pinnedA = siteA.caFingerprint ?? "";
   const id = "0e0c8a6a-6f5f-4c43-9d57-0000000000e1";
@@ -100,7 +102,18 @@ it("pins the CA, installs over HTTPS and leaves the CA for the OS; a server with
   expect(onB).toBeInstanceOf(Error); // this process trusts A's CA alone: B cannot even be asked
   expect(await siteB.store.getMachine(mac)).toBeUndefined();
 
-  await installAndWaitForCallHome(siteA, installing, id, { enroll: 240_000, install: 600_000 });
+  // Approve mode: the machine waits, its console says so, and it goes on once an operator approves.
+  await installing.waitForConsole(/awaiting approval machine=\S+ code=awaiting_approval/, 240_000);
+  expect(await siteA.store.getMachine(id)).toMatchObject({
+    category: "discovered",
+    enrollment: { state: "awaiting-approval" },
+  });
+  const approved = await fetch(`${siteA.url}/v1/machines/${id}/approve`, {
+    method: "POST",
+    headers: OPERATOR,
+  });
+  expect(approved.status).toBe(200);
+  await installAndWaitForCallHome(siteA, installing, id, { enroll: 60_000, install: 600_000 });
   const console = installing.console();
   expect(console).toContain(`server certificate chains to the pinned CA ca=${pinnedA}`);
   expect(console).toContain(`bootwright loader starting server=${siteA.advertiseUrl} `);
