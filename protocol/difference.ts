@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { BootCategory } from "./boot-category.js";
 import { CommandKind } from "./commands.js";
+import { EnrollmentState } from "./enrollment.js";
 
 export const Difference = z.strictObject({
   machineId: z.string(),
@@ -14,7 +15,22 @@ export const Difference = z.strictObject({
 });
 export type Difference = z.infer<typeof Difference>;
 
-export const DifferenceList = z.strictObject({ differences: z.array(Difference) });
+/**
+ * A machine whose identity or enrollment needs an operator: it waits for approval, its enrollment is
+ * held, or its SMBIOS UUID proved shared with another machine (both then go by their MACs).
+ */
+export const EnrollmentDifference = z.strictObject({
+  machineId: z.string(),
+  state: EnrollmentState,
+  reason: z.string().nullable(),
+  sharedUuid: z.string().nullable(),
+});
+export type EnrollmentDifference = z.infer<typeof EnrollmentDifference>;
+
+export const DifferenceList = z.strictObject({
+  differences: z.array(Difference),
+  enrollment: z.array(EnrollmentDifference),
+});
 export type DifferenceList = z.infer<typeof DifferenceList>;
 
 /** PUT /v1/machines/:id/expected and POST /v1/expected (bulk, by selector). */

@@ -10,6 +10,7 @@ import type {
   CommandKind,
   CommandResult,
   Difference,
+  EnrollmentDifference,
   Inventory,
   Machine,
   PolicyFormat,
@@ -165,6 +166,25 @@ export class Services {
   /** The difference list (the pure reconciler over the machines with an expectation). */
   differences(): Promise<Difference[]> {
     return this.store.read(async (rows) => reconcile(await rows.machines.withExpected()));
+  }
+
+  /** The machines whose enrollment waits or whose UUID proved shared: the difference list's second part. */
+  enrollmentDifferences(): Promise<EnrollmentDifference[]> {
+    return this.store.read(async (rows) =>
+      (await rows.machines.list())
+        .filter(
+          (m) =>
+            m.enrollment.state === "awaiting-approval" ||
+            m.enrollment.state === "held" ||
+            m.enrollment.sharedUuid !== null,
+        )
+        .map((m) => ({
+          machineId: m.id,
+          state: m.enrollment.state,
+          reason: m.enrollment.reason,
+          sharedUuid: m.enrollment.sharedUuid,
+        })),
+    );
   }
 
   /** A machine's commands, oldest first (all states). */

@@ -85,19 +85,26 @@ export function addQueueCommands(program: Command): void {
     .option("--server <url>", SERVER_HELP)
     .action(async (opts: ClientOptions) => {
       const list = DifferenceList.parse(await getJson(`${clientServerUrl(opts.server)}/v1/differences`));
-      print(opts, list, () =>
-        list.differences.length === 0
-          ? "no differences: every machine is at its expected category"
-          : formatTable(
-              ["MACHINE", "CURRENT", "EXPECTED", "COMMANDS / BLOCKED"],
-              list.differences.map((d) => [
-                d.machineId,
-                d.current,
-                d.expected,
-                d.blocked ?? d.commands.map((c) => `${c.kind}→${c.onSuccess}`).join(", "),
-              ]),
-            ),
-      );
+      print(opts, list, () => {
+        const categories =
+          list.differences.length === 0
+            ? "no differences: every machine is at its expected category"
+            : formatTable(
+                ["MACHINE", "CURRENT", "EXPECTED", "COMMANDS / BLOCKED"],
+                list.differences.map((d) => [
+                  d.machineId,
+                  d.current,
+                  d.expected,
+                  d.blocked ?? d.commands.map((c) => `${c.kind}→${c.onSuccess}`).join(", "),
+                ]),
+              );
+        if (list.enrollment.length === 0) return categories;
+        const enrollment = formatTable(
+          ["MACHINE", "ENROLLMENT", "SHARED UUID", "REASON"],
+          list.enrollment.map((e) => [e.machineId, e.state, e.sharedUuid ?? "", e.reason ?? ""]),
+        );
+        return `${categories}\n\nidentity and enrollment:\n${enrollment}`;
+      });
     });
 
   program

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BootList,
+  DifferenceList,
   EnrollmentRefusal,
   ErrorBody,
   InventoryAccepted,
@@ -164,6 +165,14 @@ describe("a UUID that two different machines report", () => {
           .map((m) => m.id)
           .sort(),
       ).toEqual([a, b].sort());
+      // So does the difference list, in its identity and enrollment part.
+      const diff = DifferenceList.parse((await jsonRequest(`${server.url}/v1/differences`, "GET")).body);
+      expect(
+        diff.enrollment
+          .filter((d) => d.sharedUuid === uuid)
+          .map((d) => d.machineId)
+          .sort(),
+      ).toEqual([a, b].sort());
 
       // From now on the UUID names neither: boot requests and inventories carrying it use the MAC.
       await bootRequest(a, uuid);
@@ -297,6 +306,13 @@ describe("enrollment: approve", () => {
       category: "discovered",
       plan: null,
       enrollment: { state: "awaiting-approval", reason: wait.reason },
+    });
+    const diff = DifferenceList.parse((await jsonRequest(`${server.url}/v1/differences`, "GET")).body);
+    expect(diff.enrollment).toContainEqual({
+      machineId: wait.machineId,
+      state: "awaiting-approval",
+      reason: wait.reason,
+      sharedUuid: null,
     });
     // Asking again changes nothing and adds nothing to the log.
     const log = await events(wait.machineId);

@@ -111,6 +111,10 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
   app.get(
     "/v1/differences",
     { config: { access: "viewer" } },
-    async () => ({ differences: await store.differences() }) satisfies DifferenceList,
+    async () =>
+      ({
+        differences: await store.differences(),
+        enrollment: await store.enrollmentDifferences(),
+      }) satisfies DifferenceList,
   );
 }

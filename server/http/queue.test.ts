@@ -47,7 +47,7 @@ const diskCheckOk = (leaseId: string): CommandResult => ({
 
 describe("expected category → difference → commands → category", () => {
   it("an inventoried machine expected ready gets a disk check; its result moves it and empties the difference", async () => {
-    expect((await api("/v1/differences")).body).toEqual({ differences: [] });
+    expect((await api("/v1/differences")).body).toEqual({ differences: [], enrollment: [] });
     expect((await api(`/v1/machines/${ID}/next`)).body).toMatchObject({ action: "wait" });
 
     const set = await api(`/v1/machines/${ID}/expected`, "PUT", { category: "ready" });
@@ -63,6 +63,7 @@ describe("expected category → difference → commands → category", () => {
           blocked: null,
         },
       ],
+      enrollment: [],
     });
 
     const command = await lease();
@@ -76,7 +77,7 @@ describe("expected category → difference → commands → category", () => {
       diskCheckOk(command.leaseId),
     );
     expect(done).toEqual({ status: 200, body: { duplicate: false, category: "ready" } });
-    expect((await api("/v1/differences")).body).toEqual({ differences: [] });
+    expect((await api("/v1/differences")).body).toEqual({ differences: [], enrollment: [] });
 
     // Posted twice (the agent's retry after a lost answer): accepted, applied once.
     const again = await api(
@@ -167,6 +168,7 @@ describe("expected category → difference → commands → category", () => {
           blocked: "no command moves a machine from inventoried to maintenance yet",
         },
       ],
+      enrollment: [],
     });
     expect((await api(`/v1/machines/${ID}/next`)).body).toMatchObject({ action: "wait" });
   });
