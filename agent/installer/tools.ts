@@ -18,7 +18,6 @@ export const TOOLS = {
   /** The erase of a released machine (agent/loader/erase.ts): signatures, discard, device erases. */
   wipefs: { path: "/usr/sbin/wipefs", pkg: "util-linux" },
   blkdiscard: { path: "/usr/sbin/blkdiscard", pkg: "util-linux" },
-  nvme: { path: "/usr/sbin/nvme", pkg: "nvme-cli" },
   hdparm: { path: "/usr/sbin/hdparm", pkg: "hdparm" },
 } as const satisfies Record<string, HostTool>;
 

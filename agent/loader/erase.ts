@@ -11,7 +11,13 @@ import { join } from "node:path";
 import type { DiskErase, EraseMode } from "../../protocol/index.js";
 import { TOOLS } from "../installer/tools.js";
 import { readDisks } from "../inventory/disks.js";
+import { hasCode } from "../../protocol/index.js";
 import { run } from "../shared/run-command.js";
+
+/** Built from initramfs/nvme-format.c by build-scripts/build-initramfs.ts. */
+export const NVME_FORMAT = "/usr/lib/bootwright/nvme-format";
+/** nvme-format's exit status when the device has no such erase (its stderr says why). */
+const NVME_CANNOT = 3;
 
 const CHUNK = 4 * 2 ** 20;
 const SAMPLE = 4096;
@@ -177,11 +183,23 @@ async function secureErase(
   );
   let method: string;
   if (disk.startsWith("nvme")) {
-    // Secure Erase Setting 1: user data erase, done by the controller; nvme-cli waits for it.
-    await run(TOOLS.nvme.path, ["format", device, "--ses=1", "--force"], {
-      timeoutMs: TOOL_TIMEOUT_MS,
-      signal: ctx.signal,
-    });
+    // Secure Erase Setting 1: user data erase, done by the controller; the ioctl returns when it is.
+    try {
+      await run(join(ctx.root, NVME_FORMAT), [device, "1"], {
+        timeoutMs: TOOL_TIMEOUT_MS,
+        signal: ctx.signal,
+      });
+    } catch (err) {
+      if (hasCode(err, "command_failed") && err.context.exitCode === NVME_CANNOT)
+        return {
+          name: disk,
+          sizeBytes,
+          method: "none",
+          verifiedBytes: 0,
+          note: err.context.stderrTail.trim(),
+        };
+      throw err;
+    }
     method = "nvme-format ses=1";
   } else if (disk.startsWith("sd")) {
     const { stdout } = await run(TOOLS.hdparm.path, ["-I", device], {
