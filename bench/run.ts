@@ -18,6 +18,7 @@ import { formatFigure, type Figure } from "./figures.js";
 import { captureFigures } from "./capture.js";
 import { installFigures } from "./install.js";
 import { maintenanceFigures } from "./maintenance.js";
+import { eraseFigures } from "./erase.js";
 import { inventoryFigures, smbiosFigures } from "./inventory.js";
 import { policyFigures } from "./policy.js";
 import { queueFigures, reconcileFigures } from "./queue.js";
@@ -60,6 +61,7 @@ const BENCHES: Bench[] = [
   { prefix: "install.", also: ["batch"], run: () => installFigures(process.argv[2] ?? "") },
   { prefix: "capture.", run: captureFigures },
   { prefix: "maintenance.", run: maintenanceFigures },
+  { prefix: "erase.", run: eraseFigures },
   // suite.fresh_minutes and suite.fresh_ci_minutes only when the prefix names them (most of an hour).
   { prefix: "suite.", run: () => suiteFigures(process.argv[2] ?? "") },
 ];

@@ -20,6 +20,7 @@ import { build } from "esbuild";
 import { NODE_REQUIRE_BANNER } from "./esbuild-node.js";
 import { INITRAMFS_TOOLS } from "../agent/installer/tools.js";
 import { LLDP_LISTENER } from "../agent/loader/lldp-listener.js";
+import { NVME_FORMAT } from "../agent/loader/erase.js";
 import { isSignedModule, moduleClosure, moduleName, parseModuleList } from "./kernel-modules.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -30,6 +31,9 @@ const LOADER_BUNDLE = join(BUILD, "loader", "loader.mjs");
 /** The LLDP listener (initramfs/lldp-listen.c), linked against the libc Node brings along. */
 const LLDP_SOURCE = join(ROOT, "initramfs/lldp-listen.c");
 const LLDP_BINARY = join(BUILD, "loader", "lldp-listen");
+/** NVMe Format for a secure erase (initramfs/nvme-format.c): nvme-cli would bring ~4 MB of libraries. */
+const NVME_FORMAT_SOURCE = join(ROOT, "initramfs/nvme-format.c");
+const NVME_FORMAT_BINARY = join(BUILD, "loader", "nvme-format");
 const NODE_BINARY = process.execPath;
 const BUSYBOX = "/bin/busybox";
 /**
@@ -69,10 +73,11 @@ async function bundleLoader(): Promise<void> {
   });
 }
 
-/** Compiles the LLDP listener; gcc's output for the same source and compiler is the same bytes. */
+/** Compiles the LLDP listener and nvme-format; gcc's output for the same source and compiler is the same bytes. */
 function buildLldpListener(): void {
   mkdirSync(dirname(LLDP_BINARY), { recursive: true });
   sh("gcc", ["-Os", "-Wall", "-Werror", "-s", "-o", LLDP_BINARY, LLDP_SOURCE]);
+  sh("gcc", ["-Os", "-Wall", "-Werror", "-s", "-o", NVME_FORMAT_BINARY, NVME_FORMAT_SOURCE]);
 }
 
 /** The runtime files of zstd-napi (package.json, its JS, the compiled binding), relative to the package. */
@@ -151,6 +156,7 @@ async function main(): Promise<void> {
       readFileSync(join(ROOT, "build-scripts/kernel-modules.ts")),
       readFileSync(LOADER_BUNDLE),
       readFileSync(LLDP_BINARY),
+      readFileSync(NVME_FORMAT_BINARY),
       readFileSync(join(ROOT, "initramfs/init")),
       readFileSync(join(ROOT, "initramfs/udhcpc.script")),
       kernelVersion,
@@ -200,6 +206,7 @@ async function main(): Promise<void> {
   copyInto(staging, "bin/busybox", BUSYBOX, 0o755);
   copyInto(staging, "opt/bootwright/loader.mjs", LOADER_BUNDLE, 0o644);
   copyInto(staging, LLDP_LISTENER.slice(1), LLDP_BINARY, 0o755);
+  copyInto(staging, NVME_FORMAT.slice(1), NVME_FORMAT_BINARY, 0o755);
   for (const file of zstdNapiFiles())
     copyInto(staging, join(ZSTD_NAPI_DEST, file), join(ZSTD_NAPI, file), 0o644);
   // Stripping Node's symbols takes ~12 MB off (still runs: vm-notes.md).

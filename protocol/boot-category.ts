@@ -13,6 +13,7 @@ export const BootCategory = z.enum([
   "installed", // runs its installed system
   "maintenance", // swapped into a maintenance/diagnostic image
   "failed", // a command failed; the log says why
+  "released", // given back: its disks erased; it boots the loader and waits, never an OS left on a disk
 ]);
 export type BootCategory = z.infer<typeof BootCategory>;
 
@@ -20,17 +21,19 @@ export type BootCategory = z.infer<typeof BootCategory>;
 const NEXT: Record<BootCategory, readonly BootCategory[]> = {
   discovered: ["inventoried"],
   // → installed: its disk carries the marker of the plan it resolves to (seed 003 claim 14): no reinstall.
-  inventoried: ["inventoried", "ready", "installed"],
-  ready: ["inventoried", "planned"],
-  planned: ["inventoried", "configuring", "imaging", "capturing"],
-  configuring: ["imaging", "capturing"],
+  inventoried: ["inventoried", "ready", "installed", "released"],
+  ready: ["inventoried", "planned", "released"],
+  planned: ["inventoried", "configuring", "imaging", "capturing", "released"],
+  configuring: ["imaging", "capturing", "released"],
   // → capturing: the base image is written; the recipe's script runs and the result is captured.
-  imaging: ["installed", "capturing"],
-  capturing: ["installed", "imaging"],
-  installed: ["inventoried", "planned", "maintenance"],
+  imaging: ["installed", "capturing", "released"],
+  capturing: ["installed", "imaging", "released"],
+  installed: ["inventoried", "planned", "maintenance", "released"],
   maintenance: ["installed"],
   // → maintenance: an operator restores the original system of a machine whose maintenance run failed.
-  failed: ["inventoried", "maintenance"],
+  failed: ["inventoried", "maintenance", "released"],
+  // A released machine is taken again by inventorying it (then planned and installed as any other).
+  released: ["inventoried"],
 };
 
 export type TransitionCheck = { ok: true } | { ok: false; reason: string };

@@ -5,6 +5,7 @@ import { BootCategory } from "./boot-category.js";
 import { StepReport } from "./agent-plan.js";
 import { Inventory } from "./inventory.js";
 import { MaintenanceAssignment, MaintenanceReport } from "./maintenance.js";
+import { DiskErase, EraseMode } from "./release.js";
 
 export const CommandKind = z.enum([
   /** Gather the inventory again and return it; the server stores it. */
@@ -27,6 +28,8 @@ export const CommandKind = z.enum([
    * by the reconciler; its result is the run's completion signal and report.
    */
   "run-maintenance",
+  /** Erase every disk (quick, full or secure: protocol/release.ts) and read it back: → released. */
+  "erase-disks",
 ]);
 export type CommandKind = z.infer<typeof CommandKind>;
 
@@ -51,6 +54,8 @@ export const LeasedCommand = z.strictObject({
   maintenance: MaintenanceAssignment.optional(),
   /** For write-image: the installed OS's credential, which the agent writes into the marker. */
   osCredential: z.string().optional(),
+  /** For erase-disks: how (the release's --erase). */
+  erase: z.strictObject({ mode: EraseMode }).optional(),
 });
 export type LeasedCommand = z.infer<typeof LeasedCommand>;
 
@@ -69,6 +74,7 @@ export const CommandOutput = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("run-agent"), sha256: z.string(), steps: z.array(StepReport) }),
   z.strictObject({ kind: z.literal("write-image"), sha256: z.string(), steps: z.array(StepReport) }),
   z.strictObject({ kind: z.literal("run-maintenance"), runId: z.string(), report: MaintenanceReport }),
+  z.strictObject({ kind: z.literal("erase-disks"), mode: EraseMode, disks: z.array(DiskErase) }),
 ]);
 export type CommandOutput = z.infer<typeof CommandOutput>;
 

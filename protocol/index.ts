@@ -6,6 +6,7 @@ export * from "./site-boot.js";
 export * from "./auth.js";
 export * from "./commands.js";
 export * from "./difference.js";
+export * from "./release.js";
 export * from "./enrollment.js";
 export * from "./errors.js";
 export * from "./failure.js";

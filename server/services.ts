@@ -11,6 +11,7 @@ import type {
   CommandResult,
   Difference,
   EnrollmentDifference,
+  EraseMode,
   Inventory,
   Machine,
   PolicyFormat,
@@ -38,6 +39,7 @@ import { approveMachines } from "./enrollment/approve.js";
 import { enrollInventory, type EnrollmentOutcome } from "./enrollment/enroll.js";
 import { expireLeasesDue, leaseNext, type LeaseOutcome } from "./queue/leases.js";
 import { setExpected } from "./queue/reconcile.js";
+import { releaseMachine } from "./queue/release.js";
 import { reconcile, type LeaseDurations } from "./queue/reconciler.js";
 import {
   completeCommand,
@@ -161,6 +163,35 @@ export class Services {
       }
       return matching.map((machine) => machine.id);
     });
+  }
+
+  /** Releases a machine: its disks erased (`erase`), then it waits in the loader as `released`. */
+  release(id: string, erase: EraseMode, when: Date): Promise<Machine | undefined> {
+    return this.store.transaction(async (rows) => {
+      const machine = await rows.machines.lock(id);
+      if (machine === undefined || machine === "busy") return undefined;
+      await releaseMachine(rows, machine, erase, when.toISOString());
+      return mustGet(rows, id);
+    });
+  }
+
+  /** The same for every machine matching `where`; returns their ids. */
+  releaseWhere(where: Where, erase: EraseMode, when: Date): Promise<string[]> {
+    return this.store.transaction(async (rows) => {
+      const matching = (await rows.machines.list())
+        .filter((machine) => matchesWhere(machine, where))
+        .sort((a, b) => (a.id < b.id ? -1 : 1));
+      for (const { id } of matching) {
+        await rows.machines.lock(id);
+        await releaseMachine(rows, await mustGet(rows, id), erase, when.toISOString());
+      }
+      return matching.map((machine) => machine.id);
+    });
+  }
+
+  /** How the machine's release asked its disks to be erased (quick when it names none). */
+  releaseErase(id: string): Promise<EraseMode> {
+    return this.store.read(async (rows) => (await rows.releases.get(id))?.erase ?? "quick");
   }
 
   /** The difference list (the pure reconciler over the machines with an expectation). */

@@ -14,6 +14,7 @@ import { readDisks } from "../inventory/disks.js";
 import { loadVerifiedAgent } from "./agent-runner.js";
 import { runMaintenance } from "./maintenance-runner.js";
 import { say } from "./console.js";
+import { eraseDisks } from "./erase.js";
 
 export interface CommandContext {
   machine: MachineIdentity;
@@ -84,6 +85,18 @@ export async function runCommand(command: LeasedCommand, ctx: CommandContext): P
       return runMaintenance(command, ctx);
     case "resolve-policy":
       throw new Error("resolve-policy is the server's own step; it is never leased to an agent");
+    case "erase-disks": {
+      const mode = command.erase?.mode ?? "quick";
+      const disks = await eraseDisks(mode, {
+        root: ctx.root,
+        signal: ctx.signal,
+        progress: (disk, message, data) => {
+          say("step", `${disk}: ${message}`, data);
+          ctx.postEvent({ event: "progress", plugin: "erase", step: disk, message, data });
+        },
+      });
+      return { kind: "erase-disks", mode, disks };
+    }
   }
 }
 

@@ -13,6 +13,8 @@ export interface LoaderSettings {
    * describes it): time our install stream against wget | zstd | dd (npm run bench).
    */
   benchInstallImage: ImageSource | undefined;
+  /** bootwright.bench-erase=N: time the full erase against dd, and the quick erase, N times (npm run bench). */
+  benchEraseRuns: number | undefined;
   /** bootwright.path=: how we were booted (whoever wrote this command line knows); null when not said. */
   bootPath: BootPath | null;
   /**
@@ -57,6 +59,7 @@ export function loaderSettings(cmdline: string): LoaderSettings {
     bootMac: parseBootif(params.get("BOOTIF")),
     benchInventoryRuns: positiveInt(params.get("bootwright.bench-inventory")),
     benchInstallImage: benchImage(params.get("bootwright.bench-install")),
+    benchEraseRuns: positiveInt(params.get("bootwright.bench-erase")),
     bootPath: BootPath.safeParse(params.get("bootwright.path")).data ?? null,
     lldpWaitMs: lldpWaitSeconds(params.get("bootwright.lldp-wait")) * 1000,
     caFingerprint: /^sha256:[0-9a-f]{64}$/i.test(params.get("bootwright.ca") ?? "")

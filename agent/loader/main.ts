@@ -13,6 +13,7 @@ import { enroll, enrollmentLost } from "./enrollment.js";
 import { run } from "../shared/run-command.js";
 import { benchInventory } from "./inventory-bench.js";
 import { benchInstall } from "./install-bench.js";
+import { benchErase } from "./erase-bench.js";
 import { pinServerCa } from "../shared/pinned-tls.js";
 import {
   describeRequestFailure,
@@ -76,6 +77,10 @@ async function main(): Promise<void> {
     say("warn", "https server but no bootwright.ca= to pin: only the system's CAs are trusted");
   }
 
+  if (settings.benchEraseRuns) {
+    await benchErase(settings.benchEraseRuns);
+    await run("poweroff", ["-f"], { timeoutMs: 10_000 });
+  }
   if (settings.benchInventoryRuns) await benchInventory(bootNic.mac, settings.benchInventoryRuns);
   if (settings.benchInstallImage) {
     const inventory = await gatherInventory(bootNic.mac, {});

@@ -15,6 +15,7 @@ import { addAuthCommands } from "./auth-commands.js";
 import { addEnrollmentCommands } from "./enrollment-commands.js";
 import { addSmbiosCommand } from "./smbios-command.js";
 import { addStoreCommands } from "./store-commands.js";
+import { addReleaseCommands } from "./release-commands.js";
 
 const program = new Command()
   .name("bootwright")
@@ -115,6 +116,7 @@ addSiteCommands(program);
 addAuthCommands(program);
 addSmbiosCommand(program);
 addStoreCommands(program);
+addReleaseCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`bootwright: ${err instanceof Error ? err.message : String(err)}`);

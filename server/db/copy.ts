@@ -27,6 +27,7 @@ const TABLES: readonly { name: string; key: string; serial?: string }[] = [
   { name: "audit_log", key: "seq", serial: "seq" },
   { name: "machine_credentials", key: "id" },
   { name: "shared_uuids", key: "uuid" },
+  { name: "release_requests", key: "machine_id" },
 ];
 
 /** Columns that exist in one engine's schema only (PostgreSQL numbers images itself). */

@@ -16,6 +16,7 @@ import type {
   MaintenanceSchedule,
   PolicyFormat,
   SharedUuid,
+  EraseMode,
   PowerSettings,
   StoredHealthReport,
   StoredPolicy,
@@ -304,6 +305,19 @@ export interface SharedUuidRows {
 }
 
 /** Everything one transaction can touch. */
+/** How a release asked the machine's disks to be erased (server/db/tables/releases.ts). */
+export interface ReleaseRecord {
+  machineId: string;
+  erase: EraseMode;
+  requestedAt: string;
+}
+
+export interface ReleaseRows {
+  get(machineId: string): Promise<ReleaseRecord | undefined>;
+  /** Inserts or replaces the machine's release request. */
+  set(record: ReleaseRecord): Promise<void>;
+}
+
 export interface Rows {
   machines: MachineRows;
   commands: CommandRows;
@@ -320,6 +334,7 @@ export interface Rows {
   audit: AuditRows;
   credentials: MachineCredentialRows;
   sharedUuids: SharedUuidRows;
+  releases: ReleaseRows;
 }
 
 /** Statement-level access in one transaction, for tools that move whole tables (the store copy). */

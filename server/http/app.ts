@@ -25,6 +25,7 @@ import { handleClientError, handleError, methodNotAllowedOrNotFound } from "./er
 import { addHealthPowerRoutes } from "./health-power-routes.js";
 import { addImageRoutes } from "./image-routes.js";
 import { addEnrollmentRoutes } from "./enrollment-routes.js";
+import { addReleaseRoutes } from "./release-routes.js";
 import { addMachineRoutes } from "./machine-routes.js";
 import { addMaintenanceRoutes } from "./maintenance-routes.js";
 import { addPolicyRoutes } from "./policy-routes.js";
@@ -201,6 +202,7 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   addBootRoutes(app, routes);
   addMachineRoutes(app, routes);
   addEnrollmentRoutes(app, routes);
+  addReleaseRoutes(app, routes);
   addQueueRoutes(app, routes);
   addImageRoutes(app, routes);
   addPolicyRoutes(app, routes);

@@ -56,7 +56,8 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
       const answer: InventoryAccepted = {
         machineId: machine.id,
         category: machine.category,
-        bootFromDisk: machine.category === "installed",
+        // Not while being released: the loader stays to erase the disk it would boot.
+        bootFromDisk: machine.category === "installed" && machine.expected !== "released",
         credential,
       };
       return answer;

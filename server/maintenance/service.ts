@@ -214,7 +214,9 @@ export class MaintenanceService {
         );
       break; // one run at a time
     }
-    const reboot = await this.store.maintenance.inBandReboot(machineId, new Date());
+    // A machine being released reboots into the loader, which erases its disks (issue 18).
+    const releasing = (await this.store.getMachine(machineId))?.expected === "released";
+    const reboot = releasing || (await this.store.maintenance.inBandReboot(machineId, new Date()));
     return { nextReportMs: this.settings.healthReportMs, action: reboot ? "reboot" : "none" };
   }
 

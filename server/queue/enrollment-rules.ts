@@ -16,8 +16,14 @@ export function categoryAfterInventory(current: BootCategory | undefined): BootC
 /**
  * What iPXE is told to boot: an installed machine, or one rebooting into its installed system (its
  * boot-installed command is leased: after an install, or back from maintenance), boots its own disk;
- * every other one, our loader (also the maintenance environment).
+ * every other one, our loader (also the maintenance environment); so does one being released.
  */
-export function bootAnswer(category: BootCategory, rebootingIntoInstall = false): "local-disk" | "loader" {
+export function bootAnswer(
+  category: BootCategory,
+  rebootingIntoInstall = false,
+  expected: BootCategory | null = null,
+): "local-disk" | "loader" {
+  // Being released, it must come to the loader to have its disks erased, installed or not.
+  if (expected === "released") return "loader";
   return category === "installed" || rebootingIntoInstall ? "local-disk" : "loader";
 }

@@ -95,7 +95,11 @@ export async function recordBootRequest(rows: Rows, request: BootRequest): Promi
       unknownNic: true,
     });
   } else if (existing) {
-    answer = bootAnswer(existing.category, (await awaitingCallHome(rows, id)) !== undefined);
+    answer = bootAnswer(
+      existing.category,
+      (await awaitingCallHome(rows, id)) !== undefined,
+      existing.expected,
+    );
     await rows.machines.update(id, { bootMac: request.mac, lastSeenAt: at, bootPath: request.path });
     await rows.log.append(id, at, "boot-script", { mac: request.mac, answer, path: request.path });
   } else {

@@ -108,6 +108,9 @@ export async function leaseNext(
   if (next.kind === "run-maintenance") await runLeased(rows, id, next.id, at);
   // The OS this image installs gets its own credential, which the agent writes into the marker.
   const osCredential = next.kind === "write-image" ? await issueOsCredential(rows, id, at) : undefined;
+  // An erase goes the way the release asked (quick when it named none).
+  const erase =
+    next.kind === "erase-disks" ? { mode: (await rows.releases.get(id))?.erase ?? "quick" } : undefined;
   // The agent must finish within 80% of the lease, leaving the rest for posting the result.
   return {
     kind: "leased",
@@ -118,6 +121,7 @@ export async function leaseNext(
       leaseExpiresAt: expiresAt,
       timeoutMs: Math.max(1, Math.floor(leaseMs * 0.8)),
       ...(osCredential === undefined ? {} : { osCredential }),
+      ...(erase === undefined ? {} : { erase }),
     },
   };
 }

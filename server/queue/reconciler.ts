@@ -28,6 +28,12 @@ const COMMAND_EDGES: readonly { from: BootCategory; to: BootCategory; kind: Comm
   { from: "imaging", to: "installed", kind: "boot-installed" },
   // The swap back after maintenance (seed 001): reboot into the original system, which calls home.
   { from: "maintenance", to: "installed", kind: "boot-installed" },
+  // A release (issue 18): the loader erases the disks, from wherever the machine is (mid-install, its
+  // pending commands are cancelled first by the reconciliation that queues this one).
+  ...(
+    ["inventoried", "ready", "planned", "configuring", "imaging", "capturing", "installed", "failed"] as const
+  ).map((from) => ({ from, to: "released" as const, kind: "erase-disks" as const })),
+  { from: "released", to: "inventoried", kind: "report-inventory" },
 ];
 
 /**

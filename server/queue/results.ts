@@ -76,6 +76,10 @@ export async function completeCommand(
   )
     for (const step of result.output.steps)
       await rows.log.append(id, at, "agent-step", { agent: result.output.sha256, ...step });
+  // Each disk's erase, with how it was done and checked, in the step log (issue 18).
+  if (result.outcome === "succeeded" && result.output.kind === "erase-disks")
+    for (const disk of result.output.disks)
+      await rows.log.append(id, at, "disk-erased", { mode: result.output.mode, ...disk });
   if (decision.inventory)
     await rows.machines.update(id, {
       inventory: decision.inventory,

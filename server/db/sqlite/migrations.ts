@@ -227,4 +227,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      machines_json TEXT NOT NULL,                   -- the boot-MAC ids of the machines it was seen on
      noticed_at    TEXT NOT NULL
    ) STRICT;`,
+  // Releases (issue 18): how each released machine's disks are to be erased (quick, full, secure).
+  `CREATE TABLE release_requests (
+     machine_id   TEXT PRIMARY KEY,
+     erase        TEXT NOT NULL,
+     requested_at TEXT NOT NULL
+   ) STRICT;`,
 ];

@@ -9,6 +9,7 @@ import { LogTable, PolicyTable } from "./log-policy.js";
 import { MachineTable } from "./machines.js";
 import { BootAreaTable, HealthTable, RunTable, ScheduleTable } from "./maintenance.js";
 import { SharedUuidTable } from "./shared-uuids.js";
+import { ReleaseTable } from "./releases.js";
 
 export function rowsOver(sql: Sql): Rows {
   return {
@@ -27,5 +28,6 @@ export function rowsOver(sql: Sql): Rows {
     audit: new AuditTable(sql),
     credentials: new MachineCredentialTable(sql),
     sharedUuids: new SharedUuidTable(sql),
+    releases: new ReleaseTable(sql),
   };
 }
