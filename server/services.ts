@@ -17,6 +17,7 @@ import type {
   PolicyDryRun,
   PolicyFormat,
   QueuedCommand,
+  Replan,
   SharedUuid,
   StoredPolicy,
 } from "../protocol/index.js";
@@ -265,7 +266,7 @@ export class Services {
     source: string,
     format: PolicyFormat,
     when: Date,
-  ): Promise<{ stored: StoredPolicy; replanned: PolicyDryRun["replan"]; drift: Drift[] }> {
+  ): Promise<{ stored: StoredPolicy; replanned: Replan[]; drift: Drift[] }> {
     return this.store.transaction((rows) => changePolicy(rows, source, format, when.toISOString()));
   }
 
