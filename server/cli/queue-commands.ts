@@ -28,6 +28,8 @@ export function parseWhere(raw: string): { path: string; equals: string | number
   return { path: raw.slice(0, eq), equals };
 }
 
+type ExpectOptions = ClientOptions & { where?: string; replan?: boolean };
+
 export function addQueueCommands(program: Command): void {
   program
     .command("expect")
@@ -46,50 +48,44 @@ export function addQueueCommands(program: Command): void {
     )
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
-    .action(
-      async (
-        first: string,
-        second: string | undefined,
-        opts: ClientOptions & { where?: string; replan?: boolean },
-      ) => {
-        const [machine, rawCategory] = opts.where ? [undefined, first] : [first, second];
-        if (opts.where && second !== undefined) throw new Error("with --where, give only the category");
-        if (rawCategory === undefined) throw new Error("give the expected category (or none)");
-        const category = rawCategory === "none" ? null : BootCategory.parse(rawCategory);
-        if (opts.replan === true && category !== "installed")
-          throw new Error("--replan reinstalls a drifted machine: give the category installed");
-        const replan = opts.replan === true ? { replan: true } : {};
-        const base = clientServerUrl(opts.server);
-        if (machine === undefined) {
-          const answer = z
-            .object({ machineIds: z.array(z.string()), replanned: z.array(z.string()).optional() })
-            .parse(
-              await requestJson(`${base}/v1/expected`, {
-                method: "POST",
-                body: { category, where: parseWhere(opts.where ?? ""), ...replan },
-              }),
-            );
-          print(opts, answer, () => {
-            const line = `expected ${category ?? "nothing"} of ${answer.machineIds.length} machine(s): ${answer.machineIds.join(", ")}`;
-            return answer.replanned === undefined
-              ? line
-              : `${line}\nre-planned for reinstall (drifted): ${answer.replanned.join(", ") || "none"}`;
-          });
-          return;
-        }
-        const updated = Machine.parse(
-          await requestJson(`${base}/v1/machines/${encodeURIComponent(machine)}/expected`, {
-            method: "PUT",
-            body: { category, ...replan },
-          }),
-        );
-        print(opts, updated, () =>
-          opts.replan === true
-            ? `${updated.id}: re-planned for reinstall with rule ${updated.plan?.rule ?? "?"} (policy v${String(updated.plan?.policyVersion ?? "?")}); current ${updated.category}, expected ${updated.expected ?? "nothing"}: it reinstalls at its next network boot`
-            : `${updated.id}: current ${updated.category}, expected ${updated.expected ?? "nothing"}`,
-        );
-      },
-    );
+    .action(async (first: string, second: string | undefined, opts: ExpectOptions) => {
+      const [machine, rawCategory] = opts.where ? [undefined, first] : [first, second];
+      if (opts.where && second !== undefined) throw new Error("with --where, give only the category");
+      if (rawCategory === undefined) throw new Error("give the expected category (or none)");
+      const category = rawCategory === "none" ? null : BootCategory.parse(rawCategory);
+      if (opts.replan === true && category !== "installed")
+        throw new Error("--replan reinstalls a drifted machine: give the category installed");
+      const replan = opts.replan === true ? { replan: true } : {};
+      const base = clientServerUrl(opts.server);
+      if (machine === undefined) {
+        const answer = z
+          .object({ machineIds: z.array(z.string()), replanned: z.array(z.string()).optional() })
+          .parse(
+            await requestJson(`${base}/v1/expected`, {
+              method: "POST",
+              body: { category, where: parseWhere(opts.where ?? ""), ...replan },
+            }),
+          );
+        print(opts, answer, () => {
+          const line = `expected ${category ?? "nothing"} of ${answer.machineIds.length} machine(s): ${answer.machineIds.join(", ")}`;
+          return answer.replanned === undefined
+            ? line
+            : `${line}\nre-planned for reinstall (drifted): ${answer.replanned.join(", ") || "none"}`;
+        });
+        return;
+      }
+      const updated = Machine.parse(
+        await requestJson(`${base}/v1/machines/${encodeURIComponent(machine)}/expected`, {
+          method: "PUT",
+          body: { category, ...replan },
+        }),
+      );
+      print(opts, updated, () =>
+        opts.replan === true
+          ? `${updated.id}: re-planned for reinstall with rule ${updated.plan?.rule ?? "?"} (policy v${String(updated.plan?.policyVersion ?? "?")}); current ${updated.category}, expected ${updated.expected ?? "nothing"}: it reinstalls at its next network boot`
+          : `${updated.id}: current ${updated.category}, expected ${updated.expected ?? "nothing"}`,
+      );
+    });
 
   program
     .command("diff")
