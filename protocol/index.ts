@@ -20,3 +20,4 @@ export * from "./images.js";
 export * from "./maintenance.js";
 export * from "./health.js";
 export * from "./power.js";
+export * from "./drift.js";

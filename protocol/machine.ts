@@ -22,7 +22,15 @@ export const Machine = z.strictObject({
   /** Configuration fingerprint (server/fingerprint.ts) of its inventory: same hardware configuration, same value. */
   fingerprint: z.string().nullable(),
   /** The plan the policy resolved for it (set when it moves to `planned`); null before. */
-  plan: z.strictObject({ rule: z.string(), planHash: z.string(), plan: PlanSpec }).nullable(),
+  plan: z
+    .strictObject({
+      rule: z.string(),
+      planHash: z.string(),
+      plan: PlanSpec,
+      /** The policy version that gave it (drift names it); absent on plans stored before versions were kept. */
+      policyVersion: z.number().int().positive().optional(),
+    })
+    .nullable(),
   /** Null until the loader has posted an inventory. */
   inventory: Inventory.nullable(),
   /** Whether it may enroll, why it waits, and a UUID it shares with another machine (protocol/enrollment.ts). */

@@ -105,5 +105,5 @@ it("a result posted to the restarted server under a live lease is applied", asyn
     duplicate: false,
     category: "ready",
   });
-  expect((await api("/v1/differences")).body).toEqual({ differences: [], enrollment: [] });
+  expect((await api("/v1/differences")).body).toEqual({ differences: [], enrollment: [], drift: [] });
 });

@@ -10,12 +10,15 @@ import type {
   CommandKind,
   CommandResult,
   Difference,
+  Drift,
   EnrollmentDifference,
   EraseMode,
   Inventory,
   Machine,
+  PolicyDryRun,
   PolicyFormat,
   QueuedCommand,
+  Replan,
   SharedUuid,
   StoredPolicy,
 } from "../protocol/index.js";
@@ -38,6 +41,13 @@ import { recordBootRequest, type BootAnswer, type BootRequest } from "./queue/en
 import { approveMachines } from "./enrollment/approve.js";
 import { enrollInventory, type EnrollmentOutcome } from "./enrollment/enroll.js";
 import { expireLeasesDue, leaseNext, type LeaseOutcome } from "./queue/leases.js";
+import {
+  changePolicy,
+  currentDrift,
+  dryRunPolicy,
+  reinstallWithNewPlan,
+  type ReinstallOutcome,
+} from "./policy/policy-change.js";
 import { setExpected } from "./queue/reconcile.js";
 import { releaseMachine } from "./queue/release.js";
 import { reconcile, type LeaseDurations } from "./queue/reconciler.js";
@@ -274,9 +284,63 @@ export class Services {
     return this.store.read((rows) => rows.policy.get());
   }
 
-  /** Replaces the policy (the caller has validated it); the version goes up by one. */
-  setPolicy(source: string, format: PolicyFormat, when: Date): Promise<StoredPolicy> {
-    return this.store.transaction((rows) => rows.policy.put(source, format, when.toISOString()));
+  /**
+   * Replaces the policy (the caller has validated it); the version goes up by one, and machines that
+   * have not started installing are re-planned in the same transaction (server/policy/policy-change.ts).
+   */
+  async setPolicy(source: string, format: PolicyFormat, when: Date): Promise<StoredPolicy> {
+    return (await this.changePolicy(source, format, when)).stored;
+  }
+
+  /** setPolicy, with the machines it re-planned and the installed ones that now drift. */
+  changePolicy(
+    source: string,
+    format: PolicyFormat,
+    when: Date,
+  ): Promise<{ stored: StoredPolicy; replanned: Replan[]; drift: Drift[] }> {
+    return this.store.transaction((rows) => changePolicy(rows, source, format, when.toISOString()));
+  }
+
+  /** What setting this policy would re-plan and which installed machines would drift; changes nothing. */
+  dryRunPolicy(source: string, format: PolicyFormat): Promise<PolicyDryRun> {
+    return this.store.read((rows) => dryRunPolicy(rows, source, format));
+  }
+
+  /** Installed machines whose plan the current policy would change: the difference list's drift part. */
+  drift(): Promise<Drift[]> {
+    return this.store.read((rows) => currentDrift(rows));
+  }
+
+  /** `expect <id> installed --replan`: reinstall a drifted machine with its new plan; undefined: no machine. */
+  reinstall(id: string, when: Date): Promise<ReinstallOutcome | undefined> {
+    return this.store.transaction(async (rows) => {
+      const machine = await rows.machines.lock(id);
+      if (machine === undefined || machine === "busy") return undefined;
+      return reinstallWithNewPlan(rows, machine, when.toISOString());
+    });
+  }
+
+  /**
+   * The same by selector: every matching machine is expected installed, and the drifted installed ones
+   * among them reinstall with their new plan. Returns the matching ids and those re-planned.
+   */
+  reinstallWhere(where: Where, when: Date): Promise<{ machineIds: string[]; replanned: string[] }> {
+    return this.store.transaction(async (rows) => {
+      const at = when.toISOString();
+      const matching = (await rows.machines.list())
+        .filter((machine) => matchesWhere(machine, where))
+        .sort((a, b) => (a.id < b.id ? -1 : 1));
+      const replanned: string[] = [];
+      for (const { id } of matching) {
+        await rows.machines.lock(id);
+        const machine = await mustGet(rows, id);
+        const outcome =
+          machine.category === "installed" ? await reinstallWithNewPlan(rows, machine, at) : undefined;
+        if (outcome?.kind === "replanned") replanned.push(id);
+        else await setExpected(rows, await mustGet(rows, id), "installed", at);
+      }
+      return { machineIds: matching.map((machine) => machine.id), replanned };
+    });
   }
 
   close(): Promise<void> {

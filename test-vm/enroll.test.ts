@@ -200,6 +200,7 @@ describe("direct boot while the server is down", () => {
     expect(JSON.parse(await bootwright(server, "diff", "--json"))).toEqual({
       differences: [],
       enrollment: [],
+      drift: [],
     });
 
     // The step log holds what the VM really read: both ends of each disk, 1 MiB each.

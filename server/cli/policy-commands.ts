@@ -1,8 +1,10 @@
-// CLI for the policy: show, set (checked here first, with line numbers), check (offline), explain.
+// CLI for the policy: show, set (checked here first, with line numbers; --dry-run: who would re-plan or
+// drift), check (offline), explain.
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import {
   PlanResolution,
+  PolicyDryRun,
   PolicyFormat,
   PolicyState,
   StoredPolicy,
@@ -12,7 +14,7 @@ import {
 import { clientServerUrl } from "../config.js";
 import { formatPolicyIssues, parsePolicy, policyFormatOf } from "../policy/load.js";
 import { getJson, print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
-import { formatBytes } from "./format.js";
+import { formatBytes, formatTable } from "./format.js";
 
 /** A fact's value for people: sizes in KiB/MiB/GiB, the rest as JSON. */
 function showValue(fact: string, value: unknown): string {
@@ -56,6 +58,29 @@ export function formatResolution(resolution: PlanResolution): string {
   return lines.join("\n");
 }
 
+/** The dry run for people: who would re-plan, who would drift, and that nothing changed. */
+export function formatDryRun(file: string, result: PolicyDryRun): string {
+  const head = `dry run: ${file} would be policy v${result.policyVersion} (${result.rules} rule(s)); nothing was changed`;
+  if (result.replan.length === 0 && result.drift.length === 0)
+    return `${head}\nno machine would re-plan or drift`;
+  const parts = [head];
+  if (result.replan.length > 0)
+    parts.push(
+      `would re-plan (planned, not started installing):\n${formatTable(
+        ["MACHINE", "CHANGE"],
+        result.replan.map((r) => [r.machineId, r.message]),
+      )}`,
+    );
+  if (result.drift.length > 0)
+    parts.push(
+      `would drift (installed, left alone; bootwright expect <id> installed --replan reinstalls):\n${formatTable(
+        ["MACHINE", "DRIFT"],
+        result.drift.map((d) => [d.machineId, d.message]),
+      )}`,
+    );
+  return parts.join("\n\n");
+}
+
 /** Reads and checks a policy file here, so problems are shown with their lines before anything is sent. */
 function readPolicyFile(file: string, format: string | undefined): { source: string; format: PolicyFormat } {
   const chosen = format === undefined ? policyFormatOf(file) : PolicyFormat.parse(format);
@@ -89,17 +114,35 @@ export function addPolicyCommands(program: Command): void {
 
   policy
     .command("set")
-    .description("replace the policy with a YAML or JSON file (checked first; nothing changes if it is bad)")
+    .description(
+      "replace the policy with a YAML or JSON file (checked first; nothing changes if it is bad); planned machines re-plan, installed ones whose plan changes show as drift",
+    )
     .argument("<file>", "policy file (.yaml, .yml or .json)")
     .option("--format <format>", "yaml or json (default: from the file name)")
+    .option("--dry-run", "print which machines would re-plan or drift, and change nothing")
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
-    .action(async (file: string, opts: ClientOptions & { format?: string }) => {
+    .action(async (file: string, opts: ClientOptions & { format?: string; dryRun?: boolean }) => {
       const upload = readPolicyFile(file, opts.format);
+      if (opts.dryRun === true) {
+        const result = PolicyDryRun.parse(
+          await requestJson(`${clientServerUrl(opts.server)}/v1/policy/dry-run`, {
+            method: "POST",
+            body: upload,
+          }),
+        );
+        print(opts, result, () => formatDryRun(file, result));
+        return;
+      }
       const stored = StoredPolicy.parse(
         await requestJson(`${clientServerUrl(opts.server)}/v1/policy`, { method: "PUT", body: upload }),
       );
-      print(opts, stored, () => `policy v${stored.version} set from ${file}`);
+      print(
+        opts,
+        stored,
+        () =>
+          `policy v${stored.version} set from ${file} (bootwright diff shows installed machines that drift)`,
+      );
     });
 
   policy

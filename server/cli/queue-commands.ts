@@ -28,6 +28,8 @@ export function parseWhere(raw: string): { path: string; equals: string | number
   return { path: raw.slice(0, eq), equals };
 }
 
+type ExpectOptions = ClientOptions & { where?: string; replan?: boolean };
+
 export function addQueueCommands(program: Command): void {
   program
     .command("expect")
@@ -40,39 +42,48 @@ export function addQueueCommands(program: Command): void {
       "--where <path=value>",
       "every machine whose fact equals the value, e.g. inventory.system.product=X1",
     )
+    .option(
+      "--replan",
+      "with installed: reinstall a machine that drifted (installed under a plan the policy now changes) with its new plan",
+    )
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
-    .action(async (first: string, second: string | undefined, opts: ClientOptions & { where?: string }) => {
+    .action(async (first: string, second: string | undefined, opts: ExpectOptions) => {
       const [machine, rawCategory] = opts.where ? [undefined, first] : [first, second];
       if (opts.where && second !== undefined) throw new Error("with --where, give only the category");
       if (rawCategory === undefined) throw new Error("give the expected category (or none)");
       const category = rawCategory === "none" ? null : BootCategory.parse(rawCategory);
+      if (opts.replan === true && category !== "installed")
+        throw new Error("--replan reinstalls a drifted machine: give the category installed");
+      const replan = opts.replan === true ? { replan: true } : {};
       const base = clientServerUrl(opts.server);
       if (machine === undefined) {
-        const answer = z.object({ machineIds: z.array(z.string()) }).parse(
-          await requestJson(`${base}/v1/expected`, {
-            method: "POST",
-            body: { category, where: parseWhere(opts.where ?? "") },
-          }),
-        );
-        print(
-          opts,
-          answer,
-          () =>
-            `expected ${category ?? "nothing"} of ${answer.machineIds.length} machine(s): ${answer.machineIds.join(", ")}`,
-        );
+        const answer = z
+          .object({ machineIds: z.array(z.string()), replanned: z.array(z.string()).optional() })
+          .parse(
+            await requestJson(`${base}/v1/expected`, {
+              method: "POST",
+              body: { category, where: parseWhere(opts.where ?? ""), ...replan },
+            }),
+          );
+        print(opts, answer, () => {
+          const line = `expected ${category ?? "nothing"} of ${answer.machineIds.length} machine(s): ${answer.machineIds.join(", ")}`;
+          return answer.replanned === undefined
+            ? line
+            : `${line}\nre-planned for reinstall (drifted): ${answer.replanned.join(", ") || "none"}`;
+        });
         return;
       }
       const updated = Machine.parse(
         await requestJson(`${base}/v1/machines/${encodeURIComponent(machine)}/expected`, {
           method: "PUT",
-          body: { category },
+          body: { category, ...replan },
         }),
       );
-      print(
-        opts,
-        updated,
-        () => `${updated.id}: current ${updated.category}, expected ${updated.expected ?? "nothing"}`,
+      print(opts, updated, () =>
+        opts.replan === true
+          ? `${updated.id}: re-planned for reinstall with rule ${updated.plan?.rule ?? "?"} (policy v${String(updated.plan?.policyVersion ?? "?")}); current ${updated.category}, expected ${updated.expected ?? "nothing"}: it reinstalls at its next network boot`
+          : `${updated.id}: current ${updated.category}, expected ${updated.expected ?? "nothing"}`,
       );
     });
 
@@ -98,12 +109,23 @@ export function addQueueCommands(program: Command): void {
                   d.blocked ?? d.commands.map((c) => `${c.kind}→${c.onSuccess}`).join(", "),
                 ]),
               );
-        if (list.enrollment.length === 0) return categories;
-        const enrollment = formatTable(
-          ["MACHINE", "ENROLLMENT", "SHARED UUID", "REASON"],
-          list.enrollment.map((e) => [e.machineId, e.state, e.sharedUuid ?? "", e.reason ?? ""]),
-        );
-        return `${categories}\n\nidentity and enrollment:\n${enrollment}`;
+        const parts = [categories];
+        if (list.enrollment.length > 0)
+          parts.push(
+            `identity and enrollment:\n${formatTable(
+              ["MACHINE", "ENROLLMENT", "SHARED UUID", "REASON"],
+              list.enrollment.map((e) => [e.machineId, e.state, e.sharedUuid ?? "", e.reason ?? ""]),
+            )}`,
+          );
+        // Drift: installed under a plan the policy now changes; `policy explain <id>` says why.
+        if (list.drift.length > 0)
+          parts.push(
+            `drift (installed, left alone; bootwright expect <id> installed --replan reinstalls):\n${formatTable(
+              ["MACHINE", "DRIFT"],
+              list.drift.map((d) => [d.machineId, d.message]),
+            )}`,
+          );
+        return parts.join("\n\n");
       });
     });
 

@@ -24,6 +24,8 @@ export type Access = "public" | "machine" | "os" | Role;
 declare module "fastify" {
   interface FastifyContextConfig {
     access?: Access;
+    /** A POST that changes nothing (a dry run): not written to the audit log of changes. */
+    readOnly?: true;
   }
   interface FastifyRequest {
     /** The operator's token, on operators' routes. */
@@ -202,6 +204,7 @@ export function addAccessControl(
   app.addHook("onResponse", async (request: FastifyRequest, reply: FastifyReply) => {
     const token = request.operator;
     if (!token || request.method === "GET" || request.method === "HEAD" || reply.statusCode >= 400) return;
+    if (request.routeOptions.config.readOnly) return;
     const target = routeTarget(request);
     const after = request.auditBefore ? await machineSummary(deps.store, target) : null;
     await deps.auth

@@ -1,5 +1,6 @@
 // The boot list and what operators set on it: inventory posts, machines, their step logs and queues,
-// expected categories (one machine or every machine matching a fact), the difference list.
+// expected categories (one machine or every machine matching a fact; --replan reinstalls a drifted one),
+// the difference list.
 import { z } from "zod";
 import {
   BulkExpectRequest,
@@ -89,6 +90,13 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
     { schema: { ...params, body: ExpectRequest }, config: { access: "operator", what: "expected category" } },
     async (request) => {
       const id = await knownMachine(store, request.params.id);
+      if (request.body.replan === true) {
+        // Reinstall a drifted machine with its new plan (server/policy/policy-change.ts).
+        const outcome = await store.reinstall(id, new Date());
+        if (outcome?.kind === "refused") throw new ApiError("replan_refused", outcome.reason);
+        request.log.info({ machine: id, to: outcome?.replan.to }, "drifted machine re-planned for reinstall");
+        return store.getMachine(id);
+      }
       const machine = await store.setExpected(id, request.body.category, new Date());
       request.log.info({ machine: id, expected: request.body.category }, "expected category set");
       return machine;
@@ -100,6 +108,14 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
     { schema: { body: BulkExpectRequest }, config: { access: "operator", what: "bulk expectation" } },
     async (request) => {
       const { where, category } = request.body;
+      if (request.body.replan === true) {
+        const answer = await store.reinstallWhere(where, new Date());
+        request.log.info(
+          { where, count: answer.machineIds.length, replanned: answer.replanned.length },
+          "expected installed in bulk, drifted machines re-planned",
+        );
+        return answer;
+      }
       const machineIds = await store.setExpectedWhere(where, category, new Date());
       request.log.info(
         { where, expected: category, count: machineIds.length },
@@ -116,6 +132,7 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
       ({
         differences: await store.differences(),
         enrollment: await store.enrollmentDifferences(),
+        drift: await store.drift(),
       }) satisfies DifferenceList,
   );
 }

@@ -47,7 +47,7 @@ const diskCheckOk = (leaseId: string): CommandResult => ({
 
 describe("expected category → difference → commands → category", () => {
   it("an inventoried machine expected ready gets a disk check; its result moves it and empties the difference", async () => {
-    expect((await api("/v1/differences")).body).toEqual({ differences: [], enrollment: [] });
+    expect((await api("/v1/differences")).body).toEqual({ differences: [], enrollment: [], drift: [] });
     expect((await api(`/v1/machines/${ID}/next`)).body).toMatchObject({ action: "wait" });
 
     const set = await api(`/v1/machines/${ID}/expected`, "PUT", { category: "ready" });
@@ -64,6 +64,7 @@ describe("expected category → difference → commands → category", () => {
         },
       ],
       enrollment: [],
+      drift: [],
     });
 
     const command = await lease();
@@ -77,7 +78,7 @@ describe("expected category → difference → commands → category", () => {
       diskCheckOk(command.leaseId),
     );
     expect(done).toEqual({ status: 200, body: { duplicate: false, category: "ready" } });
-    expect((await api("/v1/differences")).body).toEqual({ differences: [], enrollment: [] });
+    expect((await api("/v1/differences")).body).toEqual({ differences: [], enrollment: [], drift: [] });
 
     // Posted twice (the agent's retry after a lost answer): accepted, applied once.
     const again = await api(
@@ -169,6 +170,7 @@ describe("expected category → difference → commands → category", () => {
         },
       ],
       enrollment: [],
+      drift: [],
     });
     expect((await api(`/v1/machines/${ID}/next`)).body).toMatchObject({ action: "wait" });
   });

@@ -25,7 +25,12 @@ export async function planFromPolicy(rows: Rows, machine: Machine): Promise<Poli
     };
   return {
     ok: true,
-    plan: { rule: resolution.rule, planHash: resolution.planHash, plan: resolution.plan },
+    plan: {
+      rule: resolution.rule,
+      planHash: resolution.planHash,
+      plan: resolution.plan,
+      policyVersion: stored.version,
+    },
     policyVersion: stored.version,
   };
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalPostgres, type LocalPostgres } from "../postgres/local-server.js";
 import { POSTGRES_MIGRATIONS } from "../postgres/migrations.js";
 import { PgStore } from "../postgres/store.js";
+import { driftContract } from "./drift-contract.js";
 import { enrollmentContract } from "./enrollment-contract.js";
 import { storeContract } from "./store-contract.js";
 
@@ -30,6 +31,17 @@ describe("enrollment on postgres", () => {
     await store.close();
   });
   enrollmentContract("postgres", () => store);
+});
+
+describe("drift on postgres", () => {
+  let store: PgStore;
+  beforeAll(async () => {
+    store = await PgStore.open(await (await server()).createDatabase("drift"));
+  }, 60_000);
+  afterAll(async () => {
+    await store.close();
+  });
+  driftContract("postgres", () => store);
 });
 
 it("postgres migrates an empty database once, and a second server finds nothing to do", async () => {

@@ -7,6 +7,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SQLITE_MIGRATIONS } from "../sqlite/migrations.js";
 import { SqliteStore } from "../sqlite/store.js";
+import { driftContract } from "./drift-contract.js";
 import { enrollmentContract } from "./enrollment-contract.js";
 import { storeContract } from "./store-contract.js";
 
@@ -27,6 +28,17 @@ describe("enrollment on sqlite", () => {
     await store.close();
   });
   enrollmentContract("sqlite", () => store);
+});
+
+describe("drift on sqlite", () => {
+  let store: SqliteStore;
+  beforeAll(() => {
+    store = SqliteStore.open(join(dir, "drift.sqlite"));
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+  driftContract("sqlite", () => store);
 });
 
 it("sqlite migrates an empty file to the current schema", async () => {
