@@ -26,6 +26,7 @@ import { addHealthPowerRoutes } from "./health-power-routes.js";
 import { addImageRoutes } from "./image-routes.js";
 import { addEnrollmentRoutes } from "./enrollment-routes.js";
 import { addMachineRoutes } from "./machine-routes.js";
+import { addLifecycleRoutes } from "./lifecycle-routes.js";
 import { addMaintenanceRoutes } from "./maintenance-routes.js";
 import { addPolicyRoutes } from "./policy-routes.js";
 import { addQueueRoutes } from "./queue-routes.js";
@@ -201,6 +202,7 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   addBootRoutes(app, routes);
   addMachineRoutes(app, routes);
   addEnrollmentRoutes(app, routes);
+  addLifecycleRoutes(app, routes);
   addQueueRoutes(app, routes);
   addImageRoutes(app, routes);
   addPolicyRoutes(app, routes);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SQLITE_MIGRATIONS } from "../sqlite/migrations.js";
 import { SqliteStore } from "../sqlite/store.js";
 import { enrollmentContract } from "./enrollment-contract.js";
+import { lifecycleContract } from "./lifecycle-contract.js";
 import { storeContract } from "./store-contract.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bootwright-contract-sqlite-"));
@@ -27,6 +28,17 @@ describe("enrollment on sqlite", () => {
     await store.close();
   });
   enrollmentContract("sqlite", () => store);
+});
+
+describe("lifecycle on sqlite", () => {
+  let store: SqliteStore;
+  beforeAll(() => {
+    store = SqliteStore.open(join(dir, "lifecycle.sqlite"));
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+  lifecycleContract("sqlite", () => store);
 });
 
 it("sqlite migrates an empty file to the current schema", async () => {
