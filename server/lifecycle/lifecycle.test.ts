@@ -1,7 +1,7 @@
 // The pure parts of issue 18: what retirement blocks in the reconciler, the tag arithmetic, why a
 // machine cannot be deleted, `tags` as a policy fact and a selector, and the CLI's +tag/-tag words.
 import { describe, expect, it } from "vitest";
-import type { Machine } from "../../protocol/index.js";
+import type { Machine, MaintenanceRun } from "../../protocol/index.js";
 import { parseTagChanges } from "../cli/lifecycle-commands.js";
 import type { CommandRecord } from "../db/rows.js";
 import { resolvePolicy } from "../policy/resolve.js";
@@ -102,7 +102,7 @@ describe("tags", () => {
 });
 
 describe("why a machine cannot be deleted", () => {
-  it("a live lease, an install between steps; not a queue nothing runs, nor a lease that ran out", () => {
+  it("a live lease, an install between steps, a maintenance run; not a queue nothing runs, nor a lease that ran out", () => {
     const later = "2026-01-01T00:10:00.000Z";
     expect(busyReason("inventoried", [command("check-disks", "leased", later)], undefined, AT)).toMatch(
       /live check-disks lease until/,
@@ -121,6 +121,9 @@ describe("why a machine cannot be deleted", () => {
         AT,
       ),
     ).toBeUndefined();
+    // Only the fields the reason reads: a run of the maintenance swap, unfinished.
+    const run = { id: "run-1", state: "running" } as MaintenanceRun;
+    expect(busyReason("maintenance", [], run, AT)).toBe("its maintenance run run-1 is running");
     // Its expectation cleared mid-install: the queue is empty, nothing is in flight.
     expect(busyReason("imaging", [], undefined, AT)).toBeUndefined();
     // A lease that ran out is the sweep's; the machine is not held by it.
