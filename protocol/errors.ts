@@ -52,6 +52,8 @@ export const ERROR_CODES = {
     "An inventory was not enrolled: the machine it names holds a live command lease (its agent is running a step), so a second enrollment under its identity waits until the lease ends or an operator approves it. Its credential was not revoked. details has machineId, reason and retryAfterMs.",
   replan_refused:
     "A reinstall with the policy's new plan (expect <id> installed --replan) was refused: the machine is not installed, has no recorded plan, runs the plan the current policy gives it (no drift), or the policy gives it no plan; the message says which. Nothing changed.",
+  machine_busy:
+    "A machine was not deleted: a command of its queue is leased (its agent runs a step), an install is in flight (configuring, imaging, capturing, or rebooting into its install) or a maintenance run is unfinished. details has machineId and reason; nothing changed.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

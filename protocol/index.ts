@@ -13,6 +13,7 @@ export * from "./failure.js";
 export * from "./inventory.js";
 export * from "./mac.js";
 export * from "./machine.js";
+export * from "./machine-lifecycle.js";
 export * from "./next-action.js";
 export * from "./policy.js";
 export * from "./agent-plan.js";

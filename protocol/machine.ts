@@ -5,6 +5,7 @@ import { BootPath } from "./boot-path.js";
 import { MachineEnrollment } from "./enrollment.js";
 import { Inventory } from "./inventory.js";
 import { MacAddress } from "./mac.js";
+import { Retirement, Tag } from "./machine-lifecycle.js";
 import { PlanSpec } from "./policy.js";
 
 export const Machine = z.strictObject({
@@ -35,6 +36,12 @@ export const Machine = z.strictObject({
   inventory: Inventory.nullable(),
   /** Whether it may enroll, why it waits, and a UUID it shares with another machine (protocol/enrollment.ts). */
   enrollment: MachineEnrollment,
+  /** The operator's tags (bootwright tag), sorted; a policy fact (`tags`) and a selector (`--where tag=…`). */
+  tags: z.array(Tag),
+  /** The operator's free text (bootwright note); null when none. */
+  note: z.string().nullable(),
+  /** Set while it is retired (bootwright retire): kept with its log, never planned or installed. */
+  retired: Retirement.nullable(),
 });
 export type Machine = z.infer<typeof Machine>;
 

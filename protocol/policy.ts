@@ -50,6 +50,7 @@ export const COMPUTED_FACTS = {
   switchPort: "LLDP Port ID of that switch port (e.g. Ethernet12, swp12); null when none heard",
   switchPortDescription: "LLDP Port Description of that port; null when none",
   vlan: "LLDP 802.1 Port VLAN ID of that port; null when not announced",
+  tags: "list: the operator's tags on the machine (bootwright tag), e.g. { fact: tags, equals: rack12 }; empty when none",
 } as const;
 export type ComputedFact = keyof typeof COMPUTED_FACTS;
 

@@ -50,6 +50,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   awaiting_approval: 403,
   enrollment_held: 409,
   replan_refused: 409,
+  machine_busy: 409,
   internal: 500,
 };
 

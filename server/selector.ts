@@ -1,4 +1,5 @@
-// Bulk selection of machines by one fact (pure): the value at a dotted path of the machine record.
+// Bulk selection of machines by one fact (pure): the value at a dotted path of the machine record
+// (or one element of a list there, as its tags).
 import type { Machine } from "../protocol/index.js";
 
 export interface Where {
@@ -16,6 +17,12 @@ export function valueAt(value: unknown, path: string): unknown {
   return at;
 }
 
+/** Paths with a shorter name: `tag=rack12` reads as "one of its tags is rack12". */
+const ALIASES: Readonly<Record<string, string>> = { tag: "tags" };
+
+/** Whether the machine's value at the path equals the value; for a list (its tags), whether one element does. */
 export function matchesWhere(machine: Machine, where: Where): boolean {
-  return valueAt(machine, where.path) === where.equals;
+  const path = Object.hasOwn(ALIASES, where.path) ? (ALIASES[where.path] ?? where.path) : where.path;
+  const value = valueAt(machine, path);
+  return Array.isArray(value) ? value.includes(where.equals) : value === where.equals;
 }

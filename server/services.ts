@@ -59,6 +59,7 @@ import {
 } from "./queue/results.js";
 import { mustGet } from "./queue/steps.js";
 import { matchesWhere, type Where } from "./selector.js";
+import { machineLifecycle, type MachineLifecycle } from "./lifecycle/service.js";
 
 export type { BootAnswer, BootRequest, CompleteOutcome, EventOutcome, LogEntry };
 
@@ -74,6 +75,8 @@ export class Services {
   readonly schedules: ScheduleState;
   readonly health: HealthState;
   readonly settings: MachineSettings;
+  /** Retire, delete, tags and notes (issue 18). */
+  readonly lifecycle: MachineLifecycle;
 
   /**
    * `secrets` seals drivers' secrets before they are stored: the data directory's key in a server
@@ -89,6 +92,7 @@ export class Services {
     this.schedules = scheduleState(store);
     this.health = healthState(store);
     this.settings = machineSettings(store, options.secrets ?? SecretBox.ephemeral());
+    this.lifecycle = machineLifecycle(store);
   }
 
   /** iPXE asked for a machine's script: enroll it as `discovered` if new, else note it was seen. */

@@ -43,7 +43,8 @@ export function formatBootList(machines: readonly Machine[]): string {
     return [
       m.id,
       m.bootMac,
-      m.category,
+      m.retired ? `${m.category} (retired)` : m.category,
+      m.tags.join(",") || "-",
       inv ? [inv.system.manufacturer, inv.system.product].filter(Boolean).join(" ") || "-" : "-",
       inv?.system.serial ?? "-",
       inv ? String(inv.cpu.logicalCount) : "-",
@@ -59,6 +60,7 @@ export function formatBootList(machines: readonly Machine[]): string {
       "ID",
       "BOOT MAC",
       "CATEGORY",
+      "TAGS",
       "SYSTEM",
       "SERIAL",
       "CPUS",

@@ -15,6 +15,9 @@ export function formatMachine(m: Machine): string {
     `category  ${m.category}`,
     `boot MAC  ${m.bootMac}`,
     `seen      ${m.firstSeenAt} … ${m.lastSeenAt}`,
+    `tags      ${m.tags.length ? m.tags.join(", ") : "-"}`,
+    ...(m.retired ? [`retired   by ${m.retired.by} at ${m.retired.at}`] : []),
+    ...(m.note === null ? [] : ["note", indent(m.note)]),
   ];
   const inv = m.inventory;
   if (!inv) return [...lines, "", "no inventory yet"].join("\n");

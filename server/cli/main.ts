@@ -13,6 +13,7 @@ import { addQueueCommands } from "./queue-commands.js";
 import { addSiteCommands } from "./site-commands.js";
 import { addAuthCommands } from "./auth-commands.js";
 import { addEnrollmentCommands } from "./enrollment-commands.js";
+import { addLifecycleCommands, addMachineDelete } from "./lifecycle-commands.js";
 import { addSmbiosCommand } from "./smbios-command.js";
 import { addStoreCommands } from "./store-commands.js";
 import { addReleaseCommands } from "./release-commands.js";
@@ -107,8 +108,10 @@ const machines = program
   });
 
 addMachineShow(machines);
+addMachineDelete(machines);
 addQueueCommands(program);
 addEnrollmentCommands(program);
+addLifecycleCommands(program);
 addPolicyCommands(program);
 addImageCommands(program);
 addMaintenanceCommands(program);

@@ -12,7 +12,10 @@ const LogEntries = z.object({
   ),
 });
 
-/** `key=value` → a selector; the value is JSON when it parses (numbers, true, null), else a string. */
+/**
+ * `key=value` → a selector; the value is JSON when it parses (numbers, true, null), else a string.
+ * `tag=value` selects machines with that tag.
+ */
 export function parseWhere(raw: string): { path: string; equals: string | number | boolean | null } {
   const eq = raw.indexOf("=");
   if (eq <= 0) throw new Error(`--where wants path=value, e.g. inventory.system.product=X1 (got ${raw})`);
@@ -25,7 +28,9 @@ export function parseWhere(raw: string): { path: string; equals: string | number
   } catch {
     // not JSON: a plain string
   }
-  return { path: raw.slice(0, eq), equals };
+  // tag=rack12: one of its tags is rack12 (a tag is always a string, even one that reads as a number).
+  const path = raw.slice(0, eq);
+  return path === "tag" ? { path: "tags", equals: text } : { path, equals };
 }
 
 type ExpectOptions = ClientOptions & { where?: string; replan?: boolean };
@@ -40,7 +45,7 @@ export function addQueueCommands(program: Command): void {
     .argument("[category]", `one of ${BootCategory.options.join(", ")}, or none`)
     .option(
       "--where <path=value>",
-      "every machine whose fact equals the value, e.g. inventory.system.product=X1",
+      "every machine whose fact equals the value, e.g. inventory.system.product=X1 or tag=rack12",
     )
     .option(
       "--replan",

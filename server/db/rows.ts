@@ -71,6 +71,9 @@ export type MachinePatch = Partial<
     | "lastSeenAt"
     | "bootPath"
     | "enrollment"
+    | "tags"
+    | "note"
+    | "retired"
   >
 >;
 
@@ -84,6 +87,11 @@ export interface MachineRows {
   withExpected(): Promise<Machine[]>;
   insert(machine: Machine): Promise<void>;
   update(id: string, patch: MachinePatch): Promise<void>;
+  /**
+   * Deletes the machine's row and its whole queue (its step log stays); returns how many of its
+   * commands were still queued or leased.
+   */
+  remove(id: string): Promise<{ commandsRemoved: number }>;
   /** The machine known as `from` becomes `to`, with its step log and its queue (identity merge). */
   rename(from: string, to: string): Promise<void>;
   /**

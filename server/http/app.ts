@@ -27,6 +27,7 @@ import { addImageRoutes } from "./image-routes.js";
 import { addEnrollmentRoutes } from "./enrollment-routes.js";
 import { addReleaseRoutes } from "./release-routes.js";
 import { addMachineRoutes } from "./machine-routes.js";
+import { addLifecycleRoutes } from "./lifecycle-routes.js";
 import { addMaintenanceRoutes } from "./maintenance-routes.js";
 import { addPolicyRoutes } from "./policy-routes.js";
 import { addQueueRoutes } from "./queue-routes.js";
@@ -203,6 +204,7 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   addMachineRoutes(app, routes);
   addEnrollmentRoutes(app, routes);
   addReleaseRoutes(app, routes);
+  addLifecycleRoutes(app, routes);
   addQueueRoutes(app, routes);
   addImageRoutes(app, routes);
   addPolicyRoutes(app, routes);

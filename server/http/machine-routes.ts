@@ -77,9 +77,12 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
     return machine;
   });
 
-  app.get("/v1/machines/:id/log", { config: { access: "viewer" }, schema: params }, async (request) => ({
-    entries: await store.machineLog(await knownMachine(store, request.params.id)),
-  }));
+  // A deleted machine's log stays readable (issue 18): its last entry says who deleted it.
+  app.get("/v1/machines/:id/log", { config: { access: "viewer" }, schema: params }, async (request) => {
+    const entries = await store.machineLog(request.params.id);
+    if (entries.length === 0) await knownMachine(store, request.params.id);
+    return { entries };
+  });
 
   app.get("/v1/machines/:id/queue", { config: { access: "viewer" }, schema: params }, async (request) => ({
     commands: await store.machineQueue(await knownMachine(store, request.params.id)),

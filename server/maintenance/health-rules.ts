@@ -1,6 +1,7 @@
 // Which health rules of the policy watch a machine, and whether a report puts each beyond its
 // threshold (pure). The store latches a crossing so a rule fires once until the figure comes back.
 import type { HealthFigures, HealthRule, Inventory, Policy } from "../../protocol/index.js";
+import type { OperatorFacts } from "../policy/facts.js";
 import { compileCondition, conditionHolds, MachineFacts } from "../policy/match.js";
 
 export interface HealthReading {
@@ -19,8 +20,9 @@ export function readHealth(
   policy: Policy,
   inventory: Inventory | null,
   figures: HealthFigures,
+  operator?: OperatorFacts,
 ): HealthReading[] {
-  const facts = inventory ? new MachineFacts(inventory) : undefined;
+  const facts = inventory ? new MachineFacts(inventory, operator) : undefined;
   const readings: HealthReading[] = [];
   for (const rule of policy.health ?? []) {
     const value = figures[rule.figure];

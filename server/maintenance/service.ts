@@ -173,7 +173,11 @@ export class MaintenanceService {
   async health(machineId: string, report: HealthReport): Promise<HealthAnswer> {
     const machine = await this.store.getMachine(machineId);
     const policy = await this.currentPolicy();
-    const readings = policy ? readHealth(policy, machine?.inventory ?? null, report.figures) : [];
+    const readings = policy
+      ? readHealth(policy, machine?.inventory ?? null, report.figures, {
+          tags: machine?.tags ?? [],
+        })
+      : [];
     const crossed = await this.store.health.record(
       machineId,
       report,

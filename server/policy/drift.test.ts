@@ -27,6 +27,9 @@ function machine(id: string, category: BootCategory): Machine {
     plan: { rule: "base", planHash: planHash(BASE), plan: BASE, policyVersion: 1 },
     inventory: sampleInventory(),
     enrollment: { state: "enrolled", reason: null, sharedUuid: null },
+    tags: [],
+    note: null,
+    retired: null,
   };
 }
 

@@ -31,7 +31,7 @@ export interface NewPlan {
 /** The plan a machine would get from `policy` (version `version`), or null when no rule matches it. */
 export function wouldGet(policy: CompiledPolicy, version: number, machine: Machine): NewPlan | null {
   if (!machine.inventory) return null;
-  const resolution = resolvePolicy(policy, machine.inventory);
+  const resolution = resolvePolicy(policy, machine.inventory, { tags: machine.tags });
   if (resolution.kind === "no-policy") return null;
   return {
     ref: { rule: resolution.rule, planHash: resolution.planHash, policyVersion: version },

@@ -1,5 +1,6 @@
 // The facts a policy rule can test, read from one inventory (pure): the computed vocabulary of
-// protocol/policy.ts (COMPUTED_FACTS) and dotted paths into the Inventory itself.
+// protocol/policy.ts (COMPUTED_FACTS) and dotted paths into the Inventory itself; and what operators
+// wrote on the machine (its tags), which no inventory carries.
 import type { ComputedFact, FactValue, Inventory } from "../../protocol/index.js";
 
 /** A fact's value: one value, a list (one per NIC, disk, …), or undefined when the inventory lacks it. */
@@ -8,9 +9,18 @@ export type FactReading = FactValue | readonly FactValue[] | undefined;
 /** An OEM string naming the machine's role: "bootwright.role=<x>"; QEMU's -smbios type=11 captures use ":". */
 const ROLE_PATTERN = /^bootwright[.:]role=(.+)$/;
 
+/** What the server knows of a machine beside its inventory. */
+export interface OperatorFacts {
+  tags: readonly string[];
+}
+
+export const NO_OPERATOR_FACTS: OperatorFacts = { tags: [] };
+
 const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
 
-const COMPUTE: { readonly [K in ComputedFact]: (inv: Inventory) => FactReading } = {
+const COMPUTE: {
+  readonly [K in ComputedFact]: (inv: Inventory, operator: OperatorFacts) => FactReading;
+} = {
   manufacturer: (inv) => inv.system.manufacturer,
   product: (inv) => inv.system.product,
   serial: (inv) => inv.system.serial,
@@ -59,10 +69,15 @@ const COMPUTE: { readonly [K in ComputedFact]: (inv: Inventory) => FactReading }
   switchPort: (inv) => inv.details?.network?.lldpNeighbour?.portId ?? null,
   switchPortDescription: (inv) => inv.details?.network?.lldpNeighbour?.portDescription ?? null,
   vlan: (inv) => inv.details?.network?.lldpNeighbour?.vlan ?? null,
+  tags: (_inv, operator) => operator.tags,
 };
 
-export function computeFact(inventory: Inventory, fact: ComputedFact): FactReading {
-  return COMPUTE[fact](inventory);
+export function computeFact(
+  inventory: Inventory,
+  fact: ComputedFact,
+  operator: OperatorFacts = NO_OPERATOR_FACTS,
+): FactReading {
+  return COMPUTE[fact](inventory, operator);
 }
 
 /** The value at a dotted inventory path (checked against the Inventory schema when the policy loaded). */

@@ -23,7 +23,7 @@ export async function resolveMachinePlan(
       explanation: { rules: [] },
     };
   const policy = parseStored(stored);
-  const resolution = resolvePolicy(policy, machine.inventory);
+  const resolution = resolvePolicy(policy, machine.inventory, { tags: machine.tags });
   if (resolution.kind === "no-policy")
     return {
       kind: "no-policy",
@@ -39,7 +39,7 @@ export async function resolveMachinePlan(
     ...resolution,
     machineId,
     policyVersion: stored.version,
-    explanation: explain(policy, machine.inventory),
+    explanation: explain(policy, machine.inventory, { tags: machine.tags }),
   };
 }
 

@@ -10,18 +10,21 @@ import {
   type Policy,
   type Rule,
 } from "../../protocol/index.js";
-import { computeFact, readInventoryPath } from "./facts.js";
+import { computeFact, NO_OPERATOR_FACTS, readInventoryPath, type OperatorFacts } from "./facts.js";
 
 /** One machine's facts, each computed on first use and kept for the other rules of the same resolution. */
 export class MachineFacts {
   private readonly cache = new Map<string, unknown>();
-  constructor(readonly inventory: Inventory) {}
+  constructor(
+    readonly inventory: Inventory,
+    readonly operator: OperatorFacts = NO_OPERATOR_FACTS,
+  ) {}
 
   read(fact: string, keys: readonly string[] | null): unknown {
     if (this.cache.has(fact)) return this.cache.get(fact);
     const value =
       keys === null && isComputedFact(fact)
-        ? computeFact(this.inventory, fact)
+        ? computeFact(this.inventory, fact, this.operator)
         : readInventoryPath(this.inventory, keys ?? fact.split("."));
     this.cache.set(fact, value);
     return value;

@@ -17,7 +17,7 @@ export async function planFromPolicy(rows: Rows, machine: Machine): Promise<Poli
   const parsed = parsePolicy(stored.source, stored.format);
   if (!parsed.ok)
     return { ok: false, reason: `the stored policy (version ${stored.version}) does not parse` };
-  const resolution = resolvePolicy(parsed.policy, machine.inventory);
+  const resolution = resolvePolicy(parsed.policy, machine.inventory, { tags: machine.tags });
   if (resolution.kind === "no-policy")
     return {
       ok: false,

@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import type { Explanation, Inventory, PlanSpec, Policy, RuleTrace } from "../../protocol/index.js";
 import { canonicalJson } from "../fingerprint.js";
+import type { OperatorFacts } from "./facts.js";
 import { compilePolicy, describeFailure, firstFailure, MachineFacts, type CompiledPolicy } from "./match.js";
 
 export type Resolution =
@@ -18,10 +19,17 @@ function compiled(policy: Policy | CompiledPolicy): CompiledPolicy {
   return "compiled" in policy ? policy : compilePolicy(policy);
 }
 
-/** First match wins. Pass a CompiledPolicy when resolving many machines against one policy. */
-export function resolvePolicy(policy: Policy | CompiledPolicy, inventory: Inventory): Resolution {
+/**
+ * First match wins. Pass a CompiledPolicy when resolving many machines against one policy, and the
+ * machine's tags (`operator`) when rules may test them: without, it has none.
+ */
+export function resolvePolicy(
+  policy: Policy | CompiledPolicy,
+  inventory: Inventory,
+  operator?: OperatorFacts,
+): Resolution {
   const { rules } = compiled(policy);
-  const facts = new MachineFacts(inventory);
+  const facts = new MachineFacts(inventory, operator);
   for (let i = 0; i < rules.length; i++) {
     const entry = rules[i];
     if (entry && firstFailure(entry, facts) === -1)
@@ -33,12 +41,16 @@ export function resolvePolicy(policy: Policy | CompiledPolicy, inventory: Invent
         planHash: planHash(entry.rule.plan),
       };
   }
-  return { kind: "no-policy", explanation: explain(policy, inventory) };
+  return { kind: "no-policy", explanation: explain(policy, inventory, operator) };
 }
 
 /** Each rule in order up to the one that matches: the first condition that failed, with the machine's value. */
-export function explain(policy: Policy | CompiledPolicy, inventory: Inventory): Explanation {
-  const facts = new MachineFacts(inventory);
+export function explain(
+  policy: Policy | CompiledPolicy,
+  inventory: Inventory,
+  operator?: OperatorFacts,
+): Explanation {
+  const facts = new MachineFacts(inventory, operator);
   const traces: RuleTrace[] = [];
   for (const [index, entry] of compiled(policy).rules.entries()) {
     const failedAt = firstFailure(entry, facts);

@@ -66,6 +66,9 @@ export function newMachine(
     bootPath: inventory?.details?.bootPath ?? null,
     inventory,
     enrollment,
+    tags: [],
+    note: null,
+    retired: null,
   };
 }
 

@@ -1,11 +1,19 @@
 // The reconciler (seed 000), pure: boot list + expected categories → difference list → the commands
 // that close each difference. Same input, same output; a machine at its expected category gets nothing.
-import { canReach, type BootCategory, type CommandKind, type Difference } from "../../protocol/index.js";
+import {
+  canReach,
+  type BootCategory,
+  type CommandKind,
+  type Difference,
+  type Retirement,
+} from "../../protocol/index.js";
 
 export interface MachineState {
   id: string;
   category: BootCategory;
   expected: BootCategory | null;
+  /** Set while it is retired (issue 18): no command plans or installs it. Absent: not retired. */
+  retired?: Retirement | null;
 }
 
 export interface PlannedCommand {
@@ -108,11 +116,34 @@ function blockedReason(from: BootCategory, to: BootCategory): string {
     : `no sequence of commands leads from ${from} to ${to}`;
 }
 
+/**
+ * Whether a command plans or installs the machine, which a retired machine never gets. Inventory and
+ * disk checks only look; the return from a maintenance swap restores the system already there.
+ */
+function plansOrInstalls(from: BootCategory, command: PlannedCommand): boolean {
+  if (command.kind === "boot-installed") return from !== "maintenance";
+  return command.kind === "resolve-policy" || command.kind === "run-agent" || command.kind === "write-image";
+}
+
+function retiredReason(id: string, retired: Retirement): string {
+  return `retired by ${retired.by} at ${retired.at}: it is not planned or installed (bootwright unretire ${id})`;
+}
+
 /** One machine's difference, or undefined when it is where it is expected (or nothing is expected). */
 export function differenceOf(machine: MachineState): Difference | undefined {
   if (machine.expected === null || machine.expected === machine.category) return undefined;
   // A failed machine is retried only because the operator set its expectation again: a failure clears it.
   const path = commandPath(machine.category, machine.expected);
+  const { retired } = machine;
+  // Retired: the whole path waits, not only its last steps (no disk check left waiting for a plan).
+  if (retired && path?.some((command) => plansOrInstalls(machine.category, command)))
+    return {
+      machineId: machine.id,
+      current: machine.category,
+      expected: machine.expected,
+      commands: [],
+      blocked: retiredReason(machine.id, retired),
+    };
   return {
     machineId: machine.id,
     current: machine.category,

@@ -29,6 +29,9 @@ function machine(id: string, category: Machine["category"], plan: Machine["plan"
     bootPath: null,
     inventory: sampleInventory(),
     enrollment: { state: "enrolled", reason: null, sharedUuid: null },
+    tags: [],
+    note: null,
+    retired: null,
   };
 }
 

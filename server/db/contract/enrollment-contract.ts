@@ -35,6 +35,9 @@ export function enrollmentContract(name: string, store: () => Store): void {
             reason: "awaiting approval (enrollment: approve)",
             sharedUuid: null,
           },
+          tags: [],
+          note: null,
+          retired: null,
         });
       });
       await store().transaction(async (rows) => {

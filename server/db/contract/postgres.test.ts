@@ -7,6 +7,7 @@ import { POSTGRES_MIGRATIONS } from "../postgres/migrations.js";
 import { PgStore } from "../postgres/store.js";
 import { driftContract } from "./drift-contract.js";
 import { enrollmentContract } from "./enrollment-contract.js";
+import { lifecycleContract } from "./lifecycle-contract.js";
 import { storeContract } from "./store-contract.js";
 
 let postgres: LocalPostgres | undefined;
@@ -42,6 +43,17 @@ describe("drift on postgres", () => {
     await store.close();
   });
   driftContract("postgres", () => store);
+});
+
+describe("lifecycle on postgres", () => {
+  let store: PgStore;
+  beforeAll(async () => {
+    store = await PgStore.open(await (await server()).createDatabase("lifecycle"));
+  }, 60_000);
+  afterAll(async () => {
+    await store.close();
+  });
+  lifecycleContract("postgres", () => store);
 });
 
 it("postgres migrates an empty database once, and a second server finds nothing to do", async () => {

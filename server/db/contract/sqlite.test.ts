@@ -9,6 +9,7 @@ import { SQLITE_MIGRATIONS } from "../sqlite/migrations.js";
 import { SqliteStore } from "../sqlite/store.js";
 import { driftContract } from "./drift-contract.js";
 import { enrollmentContract } from "./enrollment-contract.js";
+import { lifecycleContract } from "./lifecycle-contract.js";
 import { storeContract } from "./store-contract.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bootwright-contract-sqlite-"));
@@ -39,6 +40,17 @@ describe("drift on sqlite", () => {
     await store.close();
   });
   driftContract("sqlite", () => store);
+});
+
+describe("lifecycle on sqlite", () => {
+  let store: SqliteStore;
+  beforeAll(() => {
+    store = SqliteStore.open(join(dir, "lifecycle.sqlite"));
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+  lifecycleContract("sqlite", () => store);
 });
 
 it("sqlite migrates an empty file to the current schema", async () => {

@@ -69,6 +69,9 @@ async function insertMachine(rows: Rows, id: string): Promise<void> {
     bootPath: "ipxe",
     inventory: sampleInventory(),
     enrollment: { state: "enrolled", reason: null, sharedUuid: null },
+    tags: [],
+    note: null,
+    retired: null,
   });
 }
 

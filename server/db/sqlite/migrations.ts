@@ -233,4 +233,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      erase        TEXT NOT NULL,
      requested_at TEXT NOT NULL
    ) STRICT;`,
+  // Retire, tags and notes (issue 18): a retired machine is kept (its row and log) but never planned or
+  // installed; tags are a sorted JSON list of words; the note is free text.
+  `ALTER TABLE machines ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE machines ADD COLUMN note TEXT;
+   ALTER TABLE machines ADD COLUMN retired_at TEXT;
+   ALTER TABLE machines ADD COLUMN retired_by TEXT;`,
 ];

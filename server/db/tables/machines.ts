@@ -8,6 +8,7 @@ import {
   Inventory,
   Machine,
   PowerSettings,
+  Tag,
 } from "../../../protocol/index.js";
 import { ServerError } from "../../errors.js";
 import type { InstalledRecord, MachinePatch, MachineRows } from "../rows.js";
@@ -29,6 +30,10 @@ const MachineRow = z.object({
   enrollment: EnrollmentState,
   enrollment_reason: z.string().nullable(),
   shared_uuid: z.string().nullable(),
+  tags_json: z.string(),
+  note: z.string().nullable(),
+  retired_at: z.string().nullable(),
+  retired_by: z.string().nullable(),
 });
 
 const Installed = z.object({
@@ -59,14 +64,20 @@ export function toMachine(raw: unknown): Machine {
     bootPath: row.boot_path,
     inventory,
     enrollment: { state: row.enrollment, reason: row.enrollment_reason, sharedUuid: row.shared_uuid },
+    tags: z.array(Tag).parse(JSON.parse(row.tags_json)),
+    note: row.note,
+    retired: row.retired_at === null ? null : { at: row.retired_at, by: row.retired_by ?? "(unknown)" },
   };
 }
 
 const json = (value: unknown): string | null => (value === null ? null : JSON.stringify(value));
 
-/** Patch field → column and its stored form (enrollment is three columns: update() spreads it). */
+/** Patch field → column and its stored form (enrollment and retired are several: update() spreads them). */
 const COLUMNS: {
-  [K in Exclude<keyof MachinePatch, "enrollment">]-?: [string, (value: MachinePatch[K]) => SqlValue];
+  [K in Exclude<keyof MachinePatch, "enrollment" | "retired">]-?: [
+    string,
+    (value: MachinePatch[K]) => SqlValue,
+  ];
 } = {
   bootMac: ["boot_mac", (v) => v ?? null],
   category: ["category", (v) => v ?? null],
@@ -76,6 +87,8 @@ const COLUMNS: {
   plan: ["plan_json", (v) => json(v ?? null)],
   lastSeenAt: ["last_seen_at", (v) => v ?? null],
   bootPath: ["boot_path", (v) => v ?? null],
+  tags: ["tags_json", (v) => JSON.stringify(v ?? [])],
+  note: ["note", (v) => v ?? null],
 };
 
 export class MachineTable implements MachineRows {
@@ -108,8 +121,8 @@ export class MachineTable implements MachineRows {
     await this.sql.run(
       `INSERT INTO machines (id, boot_mac, category, expected, fingerprint, plan_json, inventory_json,
                              first_seen_at, last_seen_at, boot_path, enrollment, enrollment_reason,
-                             shared_uuid)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                             shared_uuid, tags_json, note, retired_at, retired_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         m.id,
         m.bootMac,
@@ -124,6 +137,10 @@ export class MachineTable implements MachineRows {
         m.enrollment.state,
         m.enrollment.reason,
         m.enrollment.sharedUuid,
+        JSON.stringify(m.tags),
+        m.note,
+        m.retired?.at ?? null,
+        m.retired?.by ?? null,
       ],
     );
   }
@@ -132,7 +149,7 @@ export class MachineTable implements MachineRows {
     const sets: string[] = [];
     const params: SqlValue[] = [];
     for (const key of Object.keys(patch) as (keyof MachinePatch)[]) {
-      if (key === "enrollment") continue;
+      if (key === "enrollment" || key === "retired") continue;
       const [column, stored] = COLUMNS[key] as [string, (value: unknown) => SqlValue];
       sets.push(`${column} = ?`);
       params.push(stored(patch[key]));
@@ -140,6 +157,10 @@ export class MachineTable implements MachineRows {
     if (patch.enrollment) {
       sets.push("enrollment = ?", "enrollment_reason = ?", "shared_uuid = ?");
       params.push(patch.enrollment.state, patch.enrollment.reason, patch.enrollment.sharedUuid);
+    }
+    if (patch.retired !== undefined) {
+      sets.push("retired_at = ?", "retired_by = ?");
+      params.push(patch.retired?.at ?? null, patch.retired?.by ?? null);
     }
     if (sets.length === 0) return;
     await this.sql.run(`UPDATE machines SET ${sets.join(", ")} WHERE id = ?`, [...params, id]);
@@ -150,6 +171,18 @@ export class MachineTable implements MachineRows {
     await this.sql.run("UPDATE machine_log SET machine_id = ? WHERE machine_id = ?", [to, from]);
     await this.sql.run("UPDATE commands SET machine_id = ? WHERE machine_id = ?", [to, from]);
     await this.sql.run("UPDATE machine_credentials SET machine_id = ? WHERE machine_id = ?", [to, from]);
+  }
+
+  async remove(id: string): Promise<{ commandsRemoved: number }> {
+    // Its queue goes with it (finished commands too: they would otherwise greet the next machine of
+    // this id); its step log stays, the history of that hardware.
+    const commandsRemoved = await this.sql.run(
+      "DELETE FROM commands WHERE machine_id = ? AND state IN ('queued', 'leased')",
+      [id],
+    );
+    await this.sql.run("DELETE FROM commands WHERE machine_id = ?", [id]);
+    await this.sql.run("DELETE FROM machines WHERE id = ?", [id]);
+    return { commandsRemoved };
   }
 
   async lock(id: string, options: { skipLocked?: boolean } = {}): Promise<Machine | undefined | "busy"> {
