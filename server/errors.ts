@@ -49,6 +49,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   rate_limited: 429,
   awaiting_approval: 403,
   enrollment_held: 409,
+  image_in_use: 409,
   internal: 500,
 };
 
