@@ -51,7 +51,7 @@ export const ERROR_CODES = {
   enrollment_held:
     "An inventory was not enrolled: the machine it names holds a live command lease (its agent is running a step), so a second enrollment under its identity waits until the lease ends or an operator approves it. Its credential was not revoked. details has machineId, reason and retryAfterMs.",
   image_in_use:
-    "An image was not deleted: something still names it; details.holders lists each kind (policy, pending-install, installed-marker, captured-key) with the ids. --force (?force=true) overrides installed markers and captured keys, never the policy or a pending install.",
+    "An image was not deleted: something still names it; details.holders lists each kind (policy, pending-install, maintenance-run, maintenance-schedule, installed-marker, captured-key) with the ids. --force (?force=true) overrides installed markers and captured keys, never the policy or a pending install.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

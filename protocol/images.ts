@@ -124,15 +124,23 @@ export function imageBlobPath(sha256: string): string {
 /**
  * What still names an image, so deleting it would break something: a rule of the current policy (its
  * plan's image, or a health rule's maintenance image), a queued or leased write-image whose install
- * source is it, a machine whose installed marker (or call home) names it, or the captured-image key
- * (recipe + configuration fingerprint) the image itself fills. The last two can be overridden (--force).
+ * source is it, a maintenance run on its way into it or running it, a maintenance schedule that names
+ * it, a machine whose installed marker (or call home) names it, or the captured-image key (recipe +
+ * configuration fingerprint) the image itself fills. Only the last two can be overridden (--force).
  */
-export const ImageHolderKind = z.enum(["policy", "pending-install", "installed-marker", "captured-key"]);
+export const ImageHolderKind = z.enum([
+  "policy",
+  "pending-install",
+  "maintenance-run",
+  "maintenance-schedule",
+  "installed-marker",
+  "captured-key",
+]);
 export type ImageHolderKind = z.infer<typeof ImageHolderKind>;
 
 export const ImageHolder = z.strictObject({
   kind: ImageHolderKind,
-  /** Rule names, machine ids, or "<recipe> <fingerprint>". */
+  /** Rule names ("health:<name>" for a health rule), machine ids, run or schedule ids, or "<recipe> <fingerprint>". */
   ids: z.array(z.string()),
   /** Whether --force deletes the image anyway. */
   forcible: z.boolean(),

@@ -1,7 +1,8 @@
 // What still names an image, read in the deleting transaction: the current policy's rules, pending
-// installs, machines' installed markers, and the captured-image key the image fills. An image deletion
-// refuses while any is left (only the last two can be overridden: a machine already runs its copy, and
-// a lost captured image is built again by the next machine of that configuration).
+// installs, maintenance runs and schedules, machines' installed markers, and the captured-image key the
+// image fills. An image deletion refuses while any is left (only the last two can be overridden: a
+// machine already runs its copy, and a lost captured image is built again by the next machine of that
+// configuration; the others would fetch the image again and fail).
 import type { ImageHolder, ImageHolderKind, ImageRecord } from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
 import { installSource, type ImageLookup } from "../install-source.js";
@@ -12,6 +13,8 @@ import { findImage, shaOfRef } from "./catalog.js";
 export const FORCIBLE: Readonly<Record<ImageHolderKind, boolean>> = {
   policy: false,
   "pending-install": false,
+  "maintenance-run": false,
+  "maintenance-schedule": false,
   "installed-marker": true,
   "captured-key": true,
 };
@@ -60,6 +63,20 @@ async function pendingInstalls(rows: Rows, image: ImageRecord): Promise<string[]
   return held;
 }
 
+/** Runs on their way into the image (rebooting) or running it: the machine still fetches it. */
+async function maintenanceRuns(rows: Rows, image: ImageRecord): Promise<string[]> {
+  const runs = await rows.runs.inStates(["rebooting", "running"]);
+  return runs.filter((run) => run.image.sha256 === image.sha256).map((run) => run.id);
+}
+
+/** Schedules whose image resolves to this one when they fire. */
+async function maintenanceSchedules(rows: Rows, image: ImageRecord): Promise<string[]> {
+  const held: string[] = [];
+  for (const schedule of await rows.schedules.list())
+    if ((await findImage(rows, schedule.image))?.sha256 === image.sha256) held.push(schedule.id);
+  return held;
+}
+
 /** Machines whose disk's marker, or whose installed OS's last call home, names this image. */
 async function installedMarkers(rows: Rows, image: ImageRecord): Promise<string[]> {
   const held: string[] = [];
@@ -76,6 +93,8 @@ export async function imageHolders(rows: Rows, image: ImageRecord): Promise<Imag
   const found: [ImageHolderKind, string[]][] = [
     ["policy", await policyRules(rows, image)],
     ["pending-install", await pendingInstalls(rows, image)],
+    ["maintenance-run", await maintenanceRuns(rows, image)],
+    ["maintenance-schedule", await maintenanceSchedules(rows, image)],
     ["installed-marker", await installedMarkers(rows, image)],
     ["captured-key", image.origin ? [`${image.origin.recipe} ${image.origin.fingerprint}`] : []],
   ];

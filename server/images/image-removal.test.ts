@@ -1,6 +1,6 @@
 // Deleting images and collecting the store, over real HTTP and a real SQLite file: a deletion is refused
-// while the policy, a pending install, an installed marker or a captured key names the image (--force
-// only for the last two); a deleted image's file outlives its row exactly as long as a stream reads it
+// while the policy, a pending install, a maintenance run or schedule, an installed marker or a captured
+// key names the image (--force only for the last two); a deleted image's file outlives its row exactly as long as a stream reads it
 // (a solo stream, or a batch still gathering); gc removes orphan files and abandoned uploads, and
 // leaves named files and live uploads alone.
 import { createHash, randomBytes } from "node:crypto";
@@ -107,7 +107,7 @@ async function openUpload(recipe: string, bytes: Buffer, source = ID): Promise<s
 }
 
 describe("image delete", () => {
-  it("refuses while the policy, a pending install or an installed marker names it; --force only for the marker", async () => {
+  it("refuses while the policy, a pending install, a maintenance run or schedule or an installed marker names it; --force only for the marker", async () => {
     const base = await addImage("base", Buffer.alloc(1 << 20, 1));
     await addImage("other", Buffer.alloc(1 << 20, 2));
     await setPolicy([{ name: "web", image: "base" }]);
@@ -144,6 +144,27 @@ describe("image delete", () => {
       os: "tiny",
     });
     expect(call.status).toBe(200);
+
+    // A maintenance image that a schedule names and a run is on its way into: neither can be forced.
+    const diag = await fetch(`${server.url}/v1/images?name=diag&format=tar.zst&purpose=diagnostic`, {
+      headers: OPERATOR,
+      method: "PUT",
+      body: compress(Buffer.alloc(1 << 16, 9)),
+    });
+    expect(diag.status).toBe(201);
+    const schedule = await api("/v1/maintenance/schedules", "POST", {
+      target: { machine: ID },
+      cron: "0 3 * * 0",
+      image: "diag",
+    });
+    expect(schedule.status).toBe(201);
+    const run = await api(`/v1/machines/${ID}/maintenance`, "POST", { image: "diag" });
+    expect(run.status).toBe(201);
+    expect(await refusal("diag", true)).toEqual([
+      { kind: "maintenance-run", ids: [(run.body as { id: string }).id], forcible: false },
+      { kind: "maintenance-schedule", ids: [(schedule.body as { id: string }).id], forcible: false },
+    ]);
+
     const marker = [{ kind: "installed-marker", ids: [ID], forcible: true }];
     const res = await api("/v1/images/base", "DELETE");
     expect(ErrorBody.parse(res.body).message).toMatch(/installed-marker .*\(--force deletes it anyway\)/);
