@@ -140,7 +140,7 @@ export type ImageHolderKind = z.infer<typeof ImageHolderKind>;
 
 export const ImageHolder = z.strictObject({
   kind: ImageHolderKind,
-  /** Rule names ("health:<name>" for a health rule), machine ids, run or schedule ids, or "<recipe> <fingerprint>". */
+  /** Rule names ("health:<name>" for health rules); machine, run or schedule ids; "<recipe> <fingerprint>". */
   ids: z.array(z.string()),
   /** Whether --force deletes the image anyway. */
   forcible: z.boolean(),
@@ -161,7 +161,7 @@ export type ImageDeleted = z.infer<typeof ImageDeleted>;
 export const ImageGcReport = z.strictObject({
   /** sha256s of stored files no catalogue row names (and deleted images' files no stream reads any more). */
   blobs: z.array(Sha256Hex),
-  /** Uploads left open and idle for over a day (their rows and files), and upload files with no open upload. */
+  /** Uploads left open and idle for a day (their rows and files), and upload files with no open upload. */
   uploads: z.array(z.string()),
   bytesFreed: z.number().int().nonnegative(),
 });

@@ -34,7 +34,7 @@ function names(ref: string | undefined, image: ImageRecord): boolean {
   return ref !== undefined && (shaOfRef(ref) === image.sha256 || ref === image.name);
 }
 
-/** Rules of the stored policy whose image resolves to this one (a plan's, or a health rule's maintenance image). */
+/** Stored policy rules whose image (a plan's; a health rule's maintenance image) resolves to this one. */
 async function policyRules(rows: Rows, image: ImageRecord): Promise<string[]> {
   const stored = await rows.policy.get();
   if (!stored) return [];

@@ -1,8 +1,8 @@
 // Deleting images and collecting the store, over real HTTP and a real SQLite file: a deletion is refused
 // while the policy, a pending install, a maintenance run or schedule, an installed marker or a captured
-// key names the image (--force only for the last two); a deleted image's file outlives its row exactly as long as a stream reads it
-// (a solo stream, or a batch still gathering); gc removes orphan files and abandoned uploads, and
-// leaves named files and live uploads alone.
+// key names the image (--force only for the last two); a deleted image's file outlives its row exactly
+// as long as a stream reads it (a solo stream, or a batch still gathering); gc removes orphan files and
+// abandoned uploads, and leaves named files and live uploads alone.
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { get, type IncomingMessage } from "node:http";
@@ -201,6 +201,12 @@ describe("image delete", () => {
     const key = `web sha256:${createHash("sha256").update("web").digest("hex")}`;
     expect(await refusal("web-img")).toEqual([{ kind: "captured-key", ids: [key], forcible: true }]);
     expect(await deleted(`sha256:${captured.sha256}`, true)).toMatchObject({ blobRemoved: true });
+    // A retried completion of its upload finds the image gone.
+    const retried = await api(`/v1/uploads/${upload}/complete`, "POST", {
+      sha256: captured.sha256,
+      sizeBytes: bytes.length,
+    });
+    expect(retried.status).toBe(404);
     // The key is free: the next machine of that configuration captures again.
     await openUpload("web", bytes);
   });

@@ -166,6 +166,8 @@ export class UploadService {
       if (record.state === "complete" && record.image) {
         const image = await this.images.find(record.image);
         if (image) return { image, duplicate: image.origin?.sourceMachine !== record.origin.sourceMachine };
+        // Its bytes left the upload when it completed: a retry after the image's deletion has none to redo.
+        throw new ApiError("not_found", `upload ${id} became image ${record.image}, which was deleted since`);
       }
       if (body.sizeBytes !== record.received)
         throw new ApiError(
