@@ -140,7 +140,7 @@ export type ImageHolderKind = z.infer<typeof ImageHolderKind>;
 
 export const ImageHolder = z.strictObject({
   kind: ImageHolderKind,
-  /** Rule names ("health:<name>" for health rules); machine, run or schedule ids; "<recipe> <fingerprint>". */
+  /** Rule names ("health:<name>": health rules); machine, run or schedule ids; "<recipe> <fingerprint>". */
   ids: z.array(z.string()),
   /** Whether --force deletes the image anyway. */
   forcible: z.boolean(),
