@@ -120,3 +120,49 @@ export type ImageSource = z.infer<typeof ImageSource>;
 export function imageBlobPath(sha256: string): string {
   return `/v1/images/${sha256}/blob`;
 }
+
+/**
+ * What still names an image, so deleting it would break something: a rule of the current policy (its
+ * plan's image, or a health rule's maintenance image), a queued or leased write-image whose install
+ * source is it, a maintenance run on its way into it or running it, a maintenance schedule that names
+ * it, a machine whose installed marker (or call home) names it, or the captured-image key (recipe +
+ * configuration fingerprint) the image itself fills. Only the last two can be overridden (--force).
+ */
+export const ImageHolderKind = z.enum([
+  "policy",
+  "pending-install",
+  "maintenance-run",
+  "maintenance-schedule",
+  "installed-marker",
+  "captured-key",
+]);
+export type ImageHolderKind = z.infer<typeof ImageHolderKind>;
+
+export const ImageHolder = z.strictObject({
+  kind: ImageHolderKind,
+  /** Rule names ("health:<name>": health rules); machine, run or schedule ids; "<recipe> <fingerprint>". */
+  ids: z.array(z.string()),
+  /** Whether --force deletes the image anyway. */
+  forcible: z.boolean(),
+});
+export type ImageHolder = z.infer<typeof ImageHolder>;
+
+/** DELETE /v1/images/:ref?force= — the catalogue row is gone; the bytes go once no stream reads them. */
+export const ImageDeleted = z.strictObject({
+  image: ImageRecord,
+  /** Holders that --force overrode (empty without it). */
+  overridden: z.array(ImageHolder),
+  /** False while streams still read the bytes: they are removed when the last one closes. */
+  blobRemoved: z.boolean(),
+});
+export type ImageDeleted = z.infer<typeof ImageDeleted>;
+
+/** POST /v1/images/gc — what the image store's garbage collection removed. */
+export const ImageGcReport = z.strictObject({
+  /** sha256s of stored files no catalogue row names (and deleted images' files no stream reads any more). */
+  blobs: z.array(Sha256Hex),
+  /** Uploads left open and idle for a day (their rows and files), and upload files with no open upload. */
+  uploads: z.array(z.string()),
+  bytesFreed: z.number().int().nonnegative(),
+});
+export type ImageGcReport = z.infer<typeof ImageGcReport>;

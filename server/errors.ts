@@ -51,6 +51,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   enrollment_held: 409,
   replan_refused: 409,
   machine_busy: 409,
+  image_in_use: 409,
   internal: 500,
 };
 

@@ -2,7 +2,12 @@
 // from that recipe on a machine of the same configuration fingerprint if there is one; otherwise the
 // plan's image — and with a recipe, the instruction to run its script and capture the result.
 import type { AgentPlan, ImageRecord, Machine } from "../protocol/index.js";
-import type { Services as Store } from "./services.js";
+import type { ImageCatalog } from "./images/catalog.js";
+
+/** The catalogue look-ups it needs: the services', or one transaction's (an image deletion's check). */
+export interface ImageLookup {
+  images: Pick<ImageCatalog, "find" | "findCaptured">;
+}
 
 export type InstallSource =
   | { kind: "image"; image: ImageRecord; capture?: NonNullable<AgentPlan["capture"]>; captured: boolean }
@@ -22,7 +27,7 @@ function inventorySummary(machine: Machine): Record<string, unknown> {
 }
 
 export async function installSource(
-  store: Store,
+  store: ImageLookup,
   machine: Machine,
   advertiseUrl: string,
 ): Promise<InstallSource> {

@@ -1,4 +1,5 @@
-// CLI for the image store: add (streamed, with its sha256 declared so the server checks it), list, show.
+// CLI for the image store: add (streamed, with its sha256 declared so the server checks it), list, show,
+// delete (refused while something names the image) and gc.
 import { clientToken } from "./credentials.js";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -8,9 +9,17 @@ import { request as httpsRequest } from "node:https";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
-import { ErrorBody, ImageDetail, ImageList, ImageRecord, type ImageReadStats } from "../../protocol/index.js";
+import {
+  ErrorBody,
+  ImageDeleted,
+  ImageDetail,
+  ImageGcReport,
+  ImageList,
+  ImageRecord,
+  type ImageReadStats,
+} from "../../protocol/index.js";
 import { clientServerUrl } from "../config.js";
-import { getJson, print, SERVER_HELP, type ClientOptions } from "./api-client.js";
+import { getJson, print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { formatBytes } from "./format.js";
 
 async function sha256OfFile(file: string): Promise<string> {
@@ -100,8 +109,25 @@ function showReads(reads: ImageReadStats): string {
   return `read from store ${formatBytes(reads.storeBytesRead)}, sent ${formatBytes(reads.bytesSent)}; ${reads.batches} batch(es) serving ${reads.batchedMembers} machine(s), ${reads.soloStreams} solo stream(s), ${reads.detached} detached`;
 }
 
+export function formatDeleted(deleted: ImageDeleted): string {
+  const overridden = deleted.overridden.map((holder) => `; overrode ${holder.kind} ${holder.ids.join(", ")}`);
+  const file = deleted.blobRemoved
+    ? "its file is removed"
+    : "its file is removed once the streams reading it end";
+  return `deleted ${deleted.image.name} (sha256:${deleted.image.sha256})${overridden.join("")}; ${file}`;
+}
+
+export function formatGc(report: ImageGcReport): string {
+  const lines = [
+    `freed ${formatBytes(report.bytesFreed)}: ${report.blobs.length} image file(s), ${report.uploads.length} abandoned upload(s)`,
+    ...report.blobs.map((sha) => `  file sha256:${sha}`),
+    ...report.uploads.map((id) => `  upload ${id}`),
+  ];
+  return lines.join("\n");
+}
+
 export function addImageCommands(program: Command): void {
-  const image = program.command("image").description("the image store: add, list, show");
+  const image = program.command("image").description("the image store: add, list, show, delete, gc");
 
   image
     .command("add <file>")
@@ -145,5 +171,32 @@ export function addImageCommands(program: Command): void {
         const origin = detail.image.origin ? `\norigin: ${JSON.stringify(detail.image.origin, null, 2)}` : "";
         return `${showImage(detail.image)}\n${showReads(detail.reads)}${origin}`;
       });
+    });
+
+  image
+    .command("delete <ref>")
+    .description(
+      "delete an image (by name: its newest; or sha256); refused while the policy, a pending install, an installed marker or its captured key names it",
+    )
+    .option("--force", "delete it even though installed markers or its captured key name it")
+    .option("--json", "print JSON")
+    .option("--server <url>", SERVER_HELP)
+    .action(async (ref: string, opts: ClientOptions & { force?: boolean }) => {
+      const url = new URL(`${clientServerUrl(opts.server)}/v1/images/${encodeURIComponent(ref)}`);
+      if (opts.force) url.searchParams.set("force", "true");
+      const deleted = ImageDeleted.parse(await requestJson(url.href, { method: "DELETE" }));
+      print(opts, deleted, () => formatDeleted(deleted));
+    });
+
+  image
+    .command("gc")
+    .description("remove image files no image names and uploads abandoned for over a day")
+    .option("--json", "print JSON")
+    .option("--server <url>", SERVER_HELP)
+    .action(async (opts: ClientOptions) => {
+      const report = ImageGcReport.parse(
+        await requestJson(`${clientServerUrl(opts.server)}/v1/images/gc`, { method: "POST" }),
+      );
+      print(opts, report, () => formatGc(report));
     });
 }

@@ -157,6 +157,8 @@ export interface ImageRows {
   captured(recipe: string, fingerprint: string): Promise<ImageRecord | undefined>;
   /** Fails (a unique key) when the sha256, or the captured recipe and fingerprint, are already stored. */
   insert(record: ImageRecord): Promise<void>;
+  /** Drops the catalogue row (its captured key with it); false when there was none. */
+  remove(sha256: string): Promise<boolean>;
 }
 
 /** A captured image's origin while its bytes are still arriving (no capture time yet). */
@@ -182,6 +184,10 @@ export interface UploadRows {
   get(id: string): Promise<UploadRecord | undefined>;
   setReceived(id: string, received: number, at: string): Promise<void>;
   complete(id: string, image: string, at: string): Promise<void>;
+  /** Open uploads with no chunk (nor start) since `before`: abandoned captures, oldest first. */
+  idleOpen(before: string): Promise<UploadRecord[]>;
+  /** Drops the row (frees its recipe + configuration key); false when there was none. */
+  remove(id: string): Promise<boolean>;
 }
 
 export type RunPatch = Partial<

@@ -1,6 +1,6 @@
-// The image store's API: upload (streamed, verified, atomic), list, show with read counters, captured
-// images' resumable uploads, and the bytes themselves (batched fan-out, or a stream of its own for a
-// Range resume).
+// The image store's API: upload (streamed, verified, atomic), list, show with read counters, delete and
+// garbage-collect, captured images' resumable uploads, and the bytes themselves (batched fan-out, or a
+// stream of its own for a Range resume).
 import { stat } from "node:fs/promises";
 import { z } from "zod";
 import {
@@ -9,11 +9,14 @@ import {
   UploadStart,
   ImageName,
   ImagePurpose,
+  type ImageDeleted,
   type ImageDetail,
+  type ImageGcReport,
   type ImageList,
   type ImageRecord,
 } from "../../protocol/index.js";
 import { shaOfRef } from "../images/catalog.js";
+import { ImageRemoval } from "../images/removal.js";
 import { ApiError, ServerError } from "../errors.js";
 import { assertMachine } from "./access.js";
 import type { App, RouteDeps } from "./app.js";
@@ -95,6 +98,39 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
       return reply.code(outcome.added ? 201 : 200).send({ image: outcome.record });
     },
   );
+
+  const removal = new ImageRemoval(store.store, deps.blobs, deps.uploads);
+
+  // The row goes now (audited, as every operator's change); the bytes once the streams reading them end.
+  app.delete(
+    "/v1/images/:ref",
+    {
+      config: { access: "admin" },
+      schema: {
+        params: z.object({ ref: z.string() }),
+        querystring: z.object({ force: z.enum(["true", "false"]).default("false") }),
+      },
+    },
+    async (request): Promise<ImageDeleted> => {
+      const deleted = await removal.delete(request.params.ref, request.query.force === "true");
+      request.log.info(
+        {
+          image: deleted.image.name,
+          sha256: deleted.image.sha256,
+          overridden: deleted.overridden,
+          blobRemoved: deleted.blobRemoved,
+        },
+        "image deleted",
+      );
+      return deleted;
+    },
+  );
+
+  app.post("/v1/images/gc", { config: { access: "admin" } }, async (request): Promise<ImageGcReport> => {
+    const report = await removal.gc(new Date());
+    request.log.info(report, "image store collected");
+    return report;
+  });
 
   app.get(
     "/v1/images",
@@ -194,36 +230,46 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
       const sha = shaOfRef(request.params.sha);
       if (!sha) throw new ApiError("invalid_parameter", `not a sha256: ${request.params.sha}`);
       const image = await mustFind(sha);
-      const path = deps.blobs.path(sha);
-      const onDisk = await stat(path).catch(() => undefined);
-      if (onDisk?.size !== image.sizeBytes)
-        throw new ApiError(
-          "internal",
-          `image ${sha} is damaged on the server: ${onDisk ? `${onDisk.size} bytes` : "no file"} where ${image.sizeBytes} were stored`,
-        );
-      const range = header(request.headers.range);
-      const start = parseRangeStart(range, image.sizeBytes);
-      if (start === "unsatisfiable") {
-        void reply.header("content-range", `bytes */${image.sizeBytes}`);
-        throw new ApiError(
-          "range_not_satisfiable",
-          `range ${range ?? ""} is outside 0-${image.sizeBytes - 1}`,
-        );
+      // Held from before the file is checked until the response ends: an image deleted meanwhile keeps
+      // its file (in trash/) for this stream and for the batch it joins.
+      const lease = deps.blobs.acquire(sha);
+      try {
+        const onDisk = await stat(deps.blobs.locate(sha)).catch(() => undefined);
+        if (onDisk?.size !== image.sizeBytes) {
+          // Deleted between the look-up and the hold: gone, not damaged.
+          await mustFind(sha);
+          throw new ApiError(
+            "internal",
+            `image ${sha} is damaged on the server: ${onDisk ? `${onDisk.size} bytes` : "no file"} where ${image.sizeBytes} were stored`,
+          );
+        }
+        const range = header(request.headers.range);
+        const start = parseRangeStart(range, image.sizeBytes);
+        if (start === "unsatisfiable") {
+          void reply.header("content-range", `bytes */${image.sizeBytes}`);
+          throw new ApiError(
+            "range_not_satisfiable",
+            `range ${range ?? ""} is outside 0-${image.sizeBytes - 1}`,
+          );
+        }
+        const from = start ?? 0;
+        const headers: Record<string, string | number> = {
+          "content-type": "application/octet-stream",
+          "content-length": image.sizeBytes - from,
+          "accept-ranges": "bytes",
+          "x-bootwright-sha256": sha,
+        };
+        if (start !== undefined)
+          headers["content-range"] = `bytes ${from}-${image.sizeBytes - 1}/${image.sizeBytes}`;
+        // The fan-out writes to the response itself, at the pace of the batch it puts this machine in.
+        void reply.hijack();
+        reply.raw.writeHead(start === undefined ? 200 : 206, headers);
+        const machine = [request.query.machine].flat()[0];
+        const blob = { sha256: sha, path: () => deps.blobs.locate(sha), sizeBytes: image.sizeBytes };
+        await deps.fanout.serve(blob, reply.raw, machine, from);
+      } finally {
+        await lease.release();
       }
-      const from = start ?? 0;
-      const headers: Record<string, string | number> = {
-        "content-type": "application/octet-stream",
-        "content-length": image.sizeBytes - from,
-        "accept-ranges": "bytes",
-        "x-bootwright-sha256": sha,
-      };
-      if (start !== undefined)
-        headers["content-range"] = `bytes ${from}-${image.sizeBytes - 1}/${image.sizeBytes}`;
-      // The fan-out writes to the response itself, at the pace of the batch it puts this machine in.
-      void reply.hijack();
-      reply.raw.writeHead(start === undefined ? 200 : 206, headers);
-      const machine = [request.query.machine].flat()[0];
-      await deps.fanout.serve({ sha256: sha, path, sizeBytes: image.sizeBytes }, reply.raw, machine, from);
     },
   );
 }

@@ -1,9 +1,11 @@
 // The image store's bytes: one file per image, named by the sha256 of its contents. An upload streams
 // to a temp file while it is hashed and test-decompressed; only a complete, verified file is renamed
 // into place (after fsync), so a reader never sees a partial image and a failure leaves nothing behind.
+// A deleted image's file waits in trash/ while streams of this process still read it (they open it by
+// path, a batch only when its gathering window ends) and goes when the last one releases it.
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { open, rename, rm } from "node:fs/promises";
+import { open, readdir, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -21,21 +23,135 @@ function isNoSpace(err: unknown): boolean {
   return err instanceof Error && "code" in err && (err.code === "ENOSPC" || err.code === "EDQUOT");
 }
 
+/** A stream's hold on a blob's file: the file stays (in place or in trash/) until every hold is released. */
+export interface BlobLease {
+  /** Idempotent; resolves once a deleted image's file is removed, when this was its last reader. */
+  release(): Promise<void>;
+}
+
+/** A file the garbage collection removed. */
+export interface CollectedBlob {
+  sha256: string;
+  bytes: number;
+}
+
 export class BlobStore {
   private readonly blobDir: string;
   private readonly tempDir: string;
+  private readonly trashDir: string;
+  /** Streams reading each blob now (served through acquire/release). */
+  private readonly readers = new Map<string, number>();
+  /** Deleted images whose file waits in trash/ for its readers. */
+  private readonly trashed = new Set<string>();
 
   constructor(root: string) {
     this.blobDir = join(root, "sha256");
     this.tempDir = join(root, "tmp");
+    this.trashDir = join(root, "trash");
     mkdirSync(this.blobDir, { recursive: true });
-    // Temp files left by a crash mid-upload are never valid images: drop them at start.
-    rmSync(this.tempDir, { recursive: true, force: true });
-    mkdirSync(this.tempDir, { recursive: true });
+    // Temp files left by a crash mid-upload are never valid images, and trash/ held deleted images only
+    // for streams of a process that is gone: drop both at start.
+    for (const dir of [this.tempDir, this.trashDir]) {
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+    }
   }
 
   path(sha256: string): string {
     return join(this.blobDir, sha256);
+  }
+
+  private trashPath(sha256: string): string {
+    return join(this.trashDir, sha256);
+  }
+
+  /**
+   * Where to open the blob now: its place, or trash/ when its image was deleted while streams read it.
+   * The same bytes stored again meanwhile are in place again (content-addressed: either file will do).
+   */
+  locate(sha256: string): string {
+    const live = this.path(sha256);
+    return this.trashed.has(sha256) && !existsSync(live) ? this.trashPath(sha256) : live;
+  }
+
+  /** Counts a stream reading the blob, from before it opens the file until it is done with it. */
+  acquire(sha256: string): BlobLease {
+    this.readers.set(sha256, (this.readers.get(sha256) ?? 0) + 1);
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        const left = (this.readers.get(sha256) ?? 1) - 1;
+        if (left > 0) {
+          this.readers.set(sha256, left);
+          return;
+        }
+        this.readers.delete(sha256);
+        if (this.trashed.has(sha256)) await this.emptyTrash(sha256);
+      },
+    };
+  }
+
+  /** Whether a stream reads the blob now. */
+  isRead(sha256: string): boolean {
+    return (this.readers.get(sha256) ?? 0) > 0;
+  }
+
+  /**
+   * Takes a deleted image's file out of the store (its catalogue row is already gone): removed at once
+   * when nothing reads it, else moved to trash/ (new streams cannot find the image any more; the open
+   * ones, and a batch still gathering, read it there) and removed when the last reader releases it.
+   * Returns whether the file is gone now.
+   */
+  async discard(sha256: string): Promise<boolean> {
+    const live = this.path(sha256);
+    if (!this.isRead(sha256)) {
+      await rm(live, { force: true });
+      await this.syncDir(this.blobDir);
+      return true;
+    }
+    // Marked before the rename: a reader opening in between finds it in one place or the other.
+    this.trashed.add(sha256);
+    await rename(live, this.trashPath(sha256)).catch((err: unknown) => {
+      if (!(err instanceof Error && "code" in err && err.code === "ENOENT")) throw err;
+    });
+    await this.syncDir(this.blobDir);
+    // The last reader may have let go while the file moved.
+    if (!this.isRead(sha256)) {
+      await this.emptyTrash(sha256);
+      return true;
+    }
+    return false;
+  }
+
+  private async emptyTrash(sha256: string): Promise<void> {
+    this.trashed.delete(sha256);
+    await rm(this.trashPath(sha256), { force: true });
+  }
+
+  /**
+   * Removes the files `keep` does not want (no catalogue row names them) and nothing reads, among those
+   * last changed before `settledBefore` (a file stored just now may be waiting for its row: ingest and
+   * adopt stamp it when it lands), and whatever trash/ holds that no stream reads.
+   */
+  async collect(keep: (sha256: string) => boolean, settledBefore: Date): Promise<CollectedBlob[]> {
+    const removed: CollectedBlob[] = [];
+    for (const sha256 of this.list()) {
+      if (keep(sha256) || this.isRead(sha256)) continue;
+      const info = await stat(this.path(sha256)).catch(() => undefined);
+      if (!info || info.mtimeMs >= settledBefore.getTime()) continue;
+      await rm(this.path(sha256), { force: true });
+      removed.push({ sha256, bytes: info.size });
+    }
+    for (const name of await readdir(this.trashDir)) {
+      if (this.isRead(name)) continue;
+      const info = await stat(this.trashPath(name)).catch(() => undefined);
+      await this.emptyTrash(name);
+      if (info) removed.push({ sha256: name, bytes: info.size });
+    }
+    if (removed.length > 0) await this.syncDir(this.blobDir);
+    return removed;
   }
 
   has(sha256: string): boolean {
@@ -118,8 +234,12 @@ export class BlobStore {
         );
       }
       if (sizeBytes === 0) throw new ApiError("image_invalid", "upload is empty: refused");
+      // Stamped as it lands: the garbage collection leaves a fresh file alone until its row is written
+      // (an adopted upload's last chunk may be hours old).
+      const now = new Date();
+      await utimes(staged, now, now);
       await rename(staged, this.path(sha256));
-      await this.syncDir();
+      await this.syncDir(this.blobDir);
       return { sha256, sizeBytes, rawBytes, rawSha256: raw.digest("hex") };
     } catch (err) {
       if (temp !== undefined) await rm(temp, { force: true });
@@ -144,9 +264,9 @@ export class BlobStore {
     }
   }
 
-  /** fsync the directory so the rename itself survives a power loss. */
-  private async syncDir(): Promise<void> {
-    const dir = await open(this.blobDir, "r");
+  /** fsync the directory so a rename or removal itself survives a power loss. */
+  private async syncDir(path: string): Promise<void> {
+    const dir = await open(path, "r");
     try {
       await dir.sync();
     } finally {

@@ -30,6 +30,10 @@ export interface UploadCatalog {
   get(id: string): Promise<UploadRecord | undefined>;
   setReceived(id: string, received: number, at: string): Promise<void>;
   complete(id: string, image: string, at: string): Promise<void>;
+  /** Open uploads with no chunk since `before`, oldest first. */
+  idle(before: string): Promise<UploadRecord[]>;
+  /** Drops the upload if it is still open and idle since `before`; false when it moved meanwhile. */
+  removeIdle(id: string, before: string): Promise<boolean>;
 }
 
 /** "sha256:<hex>" or "<hex>" → the hex; anything else is a name. */
@@ -76,5 +80,12 @@ export function uploadCatalog(store: Store): UploadCatalog {
     setReceived: (id, received, at) =>
       store.transaction((rows) => rows.uploads.setReceived(id, received, at)),
     complete: (id, image, at) => store.transaction((rows) => rows.uploads.complete(id, image, at)),
+    idle: (before) => store.read((rows) => rows.uploads.idleOpen(before)),
+    removeIdle: (id, before) =>
+      store.transaction(async (rows) =>
+        (await rows.uploads.idleOpen(before)).some((upload) => upload.id === id)
+          ? rows.uploads.remove(id)
+          : false,
+      ),
   };
 }

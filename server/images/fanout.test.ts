@@ -23,7 +23,7 @@ beforeEach(async () => {
   bytes = randomBytes(SIZE);
   const path = join(work.dir, "image");
   writeFileSync(path, bytes);
-  blob = { sha256: "a".repeat(64), path, sizeBytes: SIZE };
+  blob = { sha256: "a".repeat(64), path: () => path, sizeBytes: SIZE };
   // Two members expected; small lag limit and detach delay so the test is quick.
   fanout = new ImageFanout(() => Promise.resolve(["fast", "slow"]), {
     chunkBytes: 256 << 10,

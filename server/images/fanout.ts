@@ -37,7 +37,11 @@ export const DEFAULT_FANOUT: FanoutOptions = {
 /** One image being served: its file and size. */
 export interface BlobRef {
   sha256: string;
-  path: string;
+  /**
+   * Where its file is when a stream opens it (a batch opens it when its window ends): asked then, since
+   * a deleted image's file moves to trash/ while its streams finish (blob-store.ts).
+   */
+  path: () => string;
   sizeBytes: number;
 }
 
@@ -140,7 +144,7 @@ export class ImageFanout {
     });
     try {
       await pipeline(
-        createReadStream(blob.path, { start, highWaterMark: this.options.chunkBytes }),
+        createReadStream(blob.path(), { start, highWaterMark: this.options.chunkBytes }),
         counter,
         res,
       );
@@ -217,7 +221,9 @@ export class ImageFanout {
     const { blob } = batch;
     const stats = this.statsOf(blob.sha256);
     let attached = batch.members.filter((m) => !m.gone);
-    const file = await open(blob.path, "r");
+    // Everyone hung up while it gathered: nothing to read (their holds on the file are released).
+    if (attached.length === 0) return;
+    const file = await open(blob.path(), "r");
     try {
       let offset = 0;
       while (offset < blob.sizeBytes && attached.length > 0) {

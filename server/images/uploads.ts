@@ -7,7 +7,7 @@
 // of one configuration capture anyway, the first image stored wins and the second is dropped.
 import { createHash, randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { open, rm, stat, truncate } from "node:fs/promises";
+import { open, readdir, rm, stat, truncate } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import type { UploadCompleted, UploadComplete, UploadStart, UploadState } from "../../protocol/index.js";
@@ -34,6 +34,12 @@ async function readChunk(req: IncomingMessage): Promise<Buffer> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/** An abandoned upload the garbage collection removed: its id (its file's name) and the bytes it held. */
+export interface CollectedUpload {
+  id: string;
+  bytes: number;
 }
 
 export class UploadService {
@@ -160,6 +166,8 @@ export class UploadService {
       if (record.state === "complete" && record.image) {
         const image = await this.images.find(record.image);
         if (image) return { image, duplicate: image.origin?.sourceMachine !== record.origin.sourceMachine };
+        // Its bytes left the upload when it completed: a retry after the image's deletion has none to redo.
+        throw new ApiError("not_found", `upload ${id} became image ${record.image}, which was deleted since`);
       }
       if (body.sizeBytes !== record.received)
         throw new ApiError(
@@ -194,5 +202,33 @@ export class UploadService {
       await rm(this.path(id), { force: true });
       return { image, duplicate: "captured" in outcome };
     });
+  }
+
+  /**
+   * Drops abandoned captures: open uploads with no chunk since `before` (the row goes, freeing its
+   * recipe and configuration for the next machine, and so does its file), and files of the uploads
+   * directory no open upload owns (left by a crash between completing and removing), last written
+   * before `before`. Each under its upload's lock, so no chunk is being written meanwhile.
+   */
+  async abandon(before: Date): Promise<CollectedUpload[]> {
+    const removed: CollectedUpload[] = [];
+    const drop = async (id: string): Promise<void> => {
+      const info = await stat(this.path(id)).catch(() => undefined);
+      await rm(this.path(id), { force: true });
+      removed.push({ id, bytes: info?.isFile() ? info.size : 0 });
+    };
+    for (const upload of await this.uploads.idle(before.toISOString()))
+      await this.serial(upload.id, async () => {
+        if (await this.uploads.removeIdle(upload.id, before.toISOString())) await drop(upload.id);
+      });
+    for (const name of await readdir(this.dir)) {
+      if (removed.some((upload) => upload.id === name)) continue;
+      await this.serial(name, async () => {
+        if ((await this.uploads.get(name))?.state === "open") return;
+        const info = await stat(this.path(name)).catch(() => undefined);
+        if (info?.isFile() && info.mtimeMs < before.getTime()) await drop(name);
+      });
+    }
+    return removed;
   }
 }

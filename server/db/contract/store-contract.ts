@@ -274,6 +274,53 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await tx((rows) => rows.uploads.get("u1")))?.state).toBe("complete");
     });
 
+    it("a removed image frees its sha256 and its captured key; idle open uploads are found and removed", async () => {
+      const origin = {
+        recipe: "gone",
+        fingerprint: `sha256:${"2".repeat(64)}`,
+        sourceMachine: "m3",
+        inventorySummary: {},
+        capturedAt: AT,
+      };
+      await tx((rows) => rows.images.insert(image("d1", "doomed", origin)));
+      expect(await tx((rows) => rows.images.remove("d1".padEnd(64, "0")))).toBe(true);
+      expect(await tx((rows) => rows.images.remove("d1".padEnd(64, "0")))).toBe(false);
+      await tx(async (rows) => {
+        expect(await rows.images.bySha("d1".padEnd(64, "0"))).toBeUndefined();
+        expect(await rows.images.captured("gone", origin.fingerprint)).toBeUndefined();
+      });
+      // The same bytes and the same key may be stored again.
+      await tx((rows) => rows.images.insert(image("d1", "doomed", origin)));
+
+      const upload = (id: string, recipe: string, createdAt: string) => ({
+        id,
+        name: recipe,
+        format: "raw.zst" as const,
+        purpose: "os" as const,
+        origin: { recipe, fingerprint: origin.fingerprint, sourceMachine: "m3", inventorySummary: {} },
+        received: 0,
+        state: "open" as const,
+        image: null,
+        createdAt,
+      });
+      const day = 24 * 3600_000;
+      await tx(async (rows) => {
+        await rows.uploads.insert(upload("idle-old", "idle-a", later(-3 * day).toISOString()));
+        await rows.uploads.insert(upload("idle-busy", "idle-b", later(-3 * day).toISOString()));
+        // A chunk arrived recently: not idle, however old the upload.
+        await rows.uploads.setReceived("idle-busy", 10, later(-60_000).toISOString());
+        await rows.uploads.insert(upload("idle-done", "idle-c", later(-3 * day).toISOString()));
+        await rows.uploads.complete("idle-done", "c".repeat(64), later(-3 * day).toISOString());
+        await rows.uploads.insert(upload("idle-new", "idle-d", later(-60_000).toISOString()));
+      });
+      const idle = await tx((rows) => rows.uploads.idleOpen(later(-day).toISOString()));
+      expect(idle.map((u) => u.id).filter((id) => id.startsWith("idle-"))).toEqual(["idle-old"]);
+      expect(await tx((rows) => rows.uploads.remove("idle-old"))).toBe(true);
+      expect(await tx((rows) => rows.uploads.get("idle-old"))).toBeUndefined();
+      // Its key is free again.
+      await tx((rows) => rows.uploads.insert(upload("idle-again", "idle-a", AT)));
+    });
+
     it("one unfinished maintenance run per machine; a failed one does not block the next", async () => {
       const id = freshId();
       await tx((rows) => rows.runs.insert(run(`${id}-1`, id, "running")));

@@ -116,6 +116,10 @@ export class ImageTable implements ImageRows {
       ],
     );
   }
+
+  async remove(sha256: string): Promise<boolean> {
+    return (await this.sql.run("DELETE FROM images WHERE sha256 = ?", [sha256])) > 0;
+  }
 }
 
 export class UploadTable implements UploadRows {
@@ -164,5 +168,17 @@ export class UploadTable implements UploadRows {
       at,
       id,
     ]);
+  }
+
+  async idleOpen(before: string): Promise<UploadRecord[]> {
+    const rows = await this.sql.all(
+      "SELECT * FROM uploads WHERE state = 'open' AND updated_at < ? ORDER BY updated_at, id",
+      [before],
+    );
+    return rows.map(toUpload);
+  }
+
+  async remove(id: string): Promise<boolean> {
+    return (await this.sql.run("DELETE FROM uploads WHERE id = ?", [id])) > 0;
   }
 }
