@@ -115,7 +115,8 @@ describe("image delete", () => {
     expect(await refusal("base")).toEqual(byPolicy);
     expect(await refusal(`sha256:${base.sha256}`, true)).toEqual(byPolicy);
 
-    // A machine on its way to write `base`; then the policy moves on to `other`: its install still holds.
+    // A machine on its way to write `base` (its agent running: a new policy re-plans only a machine
+    // that has not started); then the policy moves on to `other`: its install still holds.
     expect((await api("/v1/inventory", "POST", sampleInventory())).status).toBe(200);
     expect((await api(`/v1/machines/${ID}/expected`, "PUT", { category: "installed" })).status).toBe(200);
     const check = await leaseCommand(server.url, ID, "check-disks");
@@ -124,12 +125,13 @@ describe("image delete", () => {
       outcome: "succeeded",
       output: { kind: "check-disks", disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 1, ms: 1 }] },
     });
+    const agent = await leaseCommand(server.url, ID, "run-agent");
     await setPolicy([{ name: "web", image: "other" }]);
     expect(await refusal("base", true)).toEqual([{ kind: "pending-install", ids: [ID], forcible: false }]);
 
     // The install runs to its end; the installed OS calls home naming `base`.
     for (const kind of ["run-agent", "write-image"] as const) {
-      const command = await leaseCommand(server.url, ID, kind);
+      const command = kind === "run-agent" ? agent : await leaseCommand(server.url, ID, kind);
       await postResult(server.url, ID, command, {
         leaseId: command.leaseId,
         outcome: "succeeded",
