@@ -22,7 +22,7 @@ import type {
   SharedUuid,
   StoredPolicy,
 } from "../protocol/index.js";
-import type { LogEntry, Store } from "./db/rows.js";
+import type { LogEntry, Rows, Store } from "./db/rows.js";
 import { imageCatalog, uploadCatalog, type ImageCatalog, type UploadCatalog } from "./images/catalog.js";
 import {
   healthState,
@@ -167,13 +167,23 @@ export class Services {
 
   /** The same for every machine matching `where`; returns their ids. */
   setExpectedWhere(where: Where, expected: BootCategory | null, when: Date): Promise<string[]> {
+    return this.changeWhere(where, (rows, machine) =>
+      setExpected(rows, machine, expected, when.toISOString()),
+    );
+  }
+
+  /** Applies `change` to every machine matching `where`, in id order, in one transaction; their ids. */
+  private changeWhere(
+    where: Where,
+    change: (rows: Rows, machine: Machine) => Promise<void>,
+  ): Promise<string[]> {
     return this.store.transaction(async (rows) => {
       const matching = (await rows.machines.list())
         .filter((machine) => matchesWhere(machine, where))
         .sort((a, b) => (a.id < b.id ? -1 : 1));
       for (const { id } of matching) {
         await rows.machines.lock(id);
-        await setExpected(rows, await mustGet(rows, id), expected, when.toISOString());
+        await change(rows, await mustGet(rows, id));
       }
       return matching.map((machine) => machine.id);
     });
@@ -191,16 +201,9 @@ export class Services {
 
   /** The same for every machine matching `where`; returns their ids. */
   releaseWhere(where: Where, erase: EraseMode, when: Date): Promise<string[]> {
-    return this.store.transaction(async (rows) => {
-      const matching = (await rows.machines.list())
-        .filter((machine) => matchesWhere(machine, where))
-        .sort((a, b) => (a.id < b.id ? -1 : 1));
-      for (const { id } of matching) {
-        await rows.machines.lock(id);
-        await releaseMachine(rows, await mustGet(rows, id), erase, when.toISOString());
-      }
-      return matching.map((machine) => machine.id);
-    });
+    return this.changeWhere(where, (rows, machine) =>
+      releaseMachine(rows, machine, erase, when.toISOString()),
+    );
   }
 
   /** How the machine's release asked its disks to be erased (quick when it names none). */

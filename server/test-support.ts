@@ -1,10 +1,12 @@
 // Shared by the server's tests: a real server on port 0 over a temp SQLite file, and a sample inventory.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { compress } from "zstd-napi";
 import { NextAction, type CommandResult, type Inventory, type LeasedCommand } from "../protocol/index.js";
 import { loadServerConfig, type ServerConfigInput } from "./config.js";
 import { createLogger } from "./logger.js";
@@ -210,4 +212,60 @@ export async function killProcess(child: ChildProcess | undefined): Promise<void
   );
   child.kill("SIGKILL");
   await exited;
+}
+
+/**
+ * A policy (by default: every machine gets "tiny") and a 1 MiB stand-in image named tiny, as an install
+ * over the API needs them; returns the image's sha256.
+ */
+export async function serveTestImage(
+  baseUrl: string,
+  rules: unknown[] = [{ name: "all", match: [], plan: { image: "tiny" } }],
+): Promise<string> {
+  const set = await jsonRequest(`${baseUrl}/v1/policy`, "PUT", {
+    format: "json",
+    source: JSON.stringify({ rules }),
+  });
+  if (set.status !== 200) throw new Error(`PUT /v1/policy: HTTP ${set.status} ${JSON.stringify(set.body)}`);
+  const put = await fetch(`${baseUrl}/v1/images?name=tiny&format=raw.zst`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    body: compress(Buffer.alloc(1 << 20, 7)),
+  });
+  if (!put.ok) throw new Error(`PUT /v1/images: HTTP ${put.status}`);
+  return ((await put.json()) as { image: { sha256: string } }).image.sha256;
+}
+
+/**
+ * The real CLI (bin/bootwright) against `serverUrl`, as an operator's shell runs it: the token from the
+ * environment (never argv), its profile under `configHome`. A refusal is an answer here, not a throw.
+ */
+export async function runCli(
+  serverUrl: string,
+  configHome: string,
+  args: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      resolve(import.meta.dirname, "../bin/bootwright"),
+      [...args, "--server", serverUrl],
+      { env: { ...process.env, BOOTWRIGHT_TOKEN: TEST_ADMIN_TOKEN, XDG_CONFIG_HOME: configHome } },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const failed = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "" };
+  }
+}
+
+/** runCli's stdout; a non-zero exit throws with the CLI's stderr. */
+export async function cliOutput(
+  serverUrl: string,
+  configHome: string,
+  args: readonly string[],
+): Promise<string> {
+  const result = await runCli(serverUrl, configHome, args);
+  if (result.code !== 0)
+    throw new Error(`bootwright ${args.join(" ")}: exit ${result.code}: ${result.stderr}`);
+  return result.stdout;
 }

@@ -1,30 +1,15 @@
 // `bootwright approve` through the real CLI (bin/bootwright) against a real server in approve mode: by
 // id, and by --where, each then enrolling at the machine's next inventory; and what it says when given
 // neither or both.
-import { execFile } from "node:child_process";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApproveAnswer, type Inventory } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
-import {
-  jsonRequest,
-  makeTempDir,
-  sampleInventory,
-  startApiServer,
-  TEST_ADMIN_TOKEN,
-} from "../test-support.js";
+import { jsonRequest, makeTempDir, sampleInventory, startApiServer, cliOutput } from "../test-support.js";
 
-const BIN = join(import.meta.dirname, "../../bin/bootwright");
 let work: ReturnType<typeof makeTempDir>;
 let server: RunningServer;
 
-async function bootwright(...args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(BIN, [...args, "--server", server.url], {
-    env: { ...process.env, BOOTWRIGHT_TOKEN: TEST_ADMIN_TOKEN, XDG_CONFIG_HOME: work.dir },
-  });
-  return stdout;
-}
+const bootwright = (...args: string[]): Promise<string> => cliOutput(server.url, work.dir, args);
 
 const machine = (mac: string, product: string): Inventory =>
   sampleInventory({

@@ -1,11 +1,9 @@
 // `bootwright image delete` and `bootwright image gc` through the real CLI (bin/bootwright) against a real
 // server: a refusal names what holds the image, --force overrides an installed marker, and gc prints the
 // bytes it freed (as a line, and as JSON).
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compress } from "zstd-napi";
 import { ImageGcReport } from "../../protocol/index.js";
@@ -17,25 +15,15 @@ import {
   sampleInventory,
   startApiServer,
   TEST_ADMIN_TOKEN,
+  runCli,
 } from "../test-support.js";
 import { uploadImage } from "./image-commands.js";
 
-const BIN = join(import.meta.dirname, "../../bin/bootwright");
 let work: ReturnType<typeof makeTempDir>;
 let server: RunningServer;
 
 /** Runs the CLI; its exit code, stdout and stderr (a refusal is an answer here, not a throw). */
-async function bootwright(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(BIN, [...args, "--server", server.url], {
-      env: { ...process.env, BOOTWRIGHT_TOKEN: TEST_ADMIN_TOKEN, XDG_CONFIG_HOME: work.dir },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const failed = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "" };
-  }
-}
+const bootwright = (...args: string[]): ReturnType<typeof runCli> => runCli(server.url, work.dir, args);
 
 async function add(name: string, fill: number): Promise<string> {
   const file = join(work.dir, `${name}.raw.zst`);

@@ -5,7 +5,6 @@
 // rule on a tag plans the machine, and notes are kept.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { compress } from "zstd-napi";
 import {
   AuditLog,
   BootList,
@@ -22,7 +21,13 @@ import {
   type LeasedCommand,
 } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
-import { jsonRequest, makeTempDir, OPERATOR, sampleInventory, startApiServer } from "../test-support.js";
+import {
+  jsonRequest,
+  makeTempDir,
+  sampleInventory,
+  startApiServer,
+  serveTestImage,
+} from "../test-support.js";
 
 let work: ReturnType<typeof makeTempDir>;
 let server: RunningServer;
@@ -83,21 +88,10 @@ const getMachine = async (id: string): Promise<Machine> =>
 beforeAll(async () => {
   work = makeTempDir("bw-lifecycle-");
   server = await startApiServer(work.dir);
-  const policy = {
-    rules: [
-      { name: "tagged", match: [{ fact: "tags", equals: "rack12" }], plan: { image: "tiny" } },
-      { name: "r1", match: [{ fact: "product", equals: "R1" }], plan: { image: "tiny" } },
-    ],
-  };
-  expect((await api("/v1/policy", "PUT", { format: "json", source: JSON.stringify(policy) })).status).toBe(
-    200,
-  );
-  const put = await fetch(`${server.url}/v1/images?name=tiny&format=raw.zst`, {
-    method: "PUT",
-    headers: OPERATOR,
-    body: compress(Buffer.alloc(1 << 20, 7)),
-  });
-  imageSha = ((await put.json()) as { image: { sha256: string } }).image.sha256;
+  imageSha = await serveTestImage(server.url, [
+    { name: "tagged", match: [{ fact: "tags", equals: "rack12" }], plan: { image: "tiny" } },
+    { name: "r1", match: [{ fact: "product", equals: "R1" }], plan: { image: "tiny" } },
+  ]);
 });
 
 afterAll(async () => {

@@ -4,7 +4,6 @@
 // re-enrollment revokes the one before, and the installed OS's credential (handed out with write-image,
 // for the marker) is the only one its call home and health take, rotated at each call home.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compress } from "zstd-napi";
 import {
   ErrorBody,
   InventoryAccepted,
@@ -16,10 +15,10 @@ import type { RunningServer } from "../server.js";
 import {
   jsonRequest,
   makeTempDir,
-  OPERATOR,
   sampleInventory,
   SAMPLE_UUID as A,
   startApiServer,
+  serveTestImage,
 } from "../test-support.js";
 
 const B = "0e0c8a6a-6f5f-4c43-9d57-0000000000b2";
@@ -59,17 +58,7 @@ async function lease(credential: string, id: string, kind: string): Promise<Leas
 beforeAll(async () => {
   work = makeTempDir("bw-machine-credentials-");
   server = await startApiServer(work.dir);
-  const policy = { rules: [{ name: "all", match: [], plan: { image: "tiny" } }] };
-  expect(
-    (await jsonRequest(`${server.url}/v1/policy`, "PUT", { format: "json", source: JSON.stringify(policy) }))
-      .status,
-  ).toBe(200);
-  const put = await fetch(`${server.url}/v1/images?name=tiny&format=raw.zst`, {
-    method: "PUT",
-    headers: OPERATOR,
-    body: compress(Buffer.alloc(1 << 20, 7)),
-  });
-  imageSha = ((await put.json()) as { image: { sha256: string } }).image.sha256;
+  imageSha = await serveTestImage(server.url);
 });
 
 afterAll(async () => {

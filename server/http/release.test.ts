@@ -4,7 +4,6 @@
 // installed machine is told to reboot at its OS's next health report; one mid-install has its install
 // cancelled first (its agent's result is refused), then is erased.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compress } from "zstd-napi";
 import {
   DifferenceList,
   InventoryAccepted,
@@ -15,7 +14,13 @@ import {
   type LeasedCommand,
 } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
-import { jsonRequest, makeTempDir, OPERATOR, sampleInventory, startApiServer } from "../test-support.js";
+import {
+  jsonRequest,
+  makeTempDir,
+  sampleInventory,
+  startApiServer,
+  serveTestImage,
+} from "../test-support.js";
 
 let work: ReturnType<typeof makeTempDir>;
 let server: RunningServer;
@@ -58,14 +63,7 @@ const erased = (name: string, method: string): DiskErase => ({
 beforeAll(async () => {
   work = makeTempDir("bw-release-");
   server = await startApiServer(work.dir);
-  const policy = { rules: [{ name: "all", match: [], plan: { image: "tiny" } }] };
-  await jsonRequest(`${server.url}/v1/policy`, "PUT", { format: "json", source: JSON.stringify(policy) });
-  const put = await fetch(`${server.url}/v1/images?name=tiny&format=raw.zst`, {
-    method: "PUT",
-    headers: OPERATOR,
-    body: compress(Buffer.alloc(1 << 20, 7)),
-  });
-  imageSha = ((await put.json()) as { image: { sha256: string } }).image.sha256;
+  imageSha = await serveTestImage(server.url);
 });
 
 afterAll(async () => {

@@ -3,7 +3,6 @@
 // still names itself by the UUID (the marker it was installed with), keeps reporting health under its
 // own credential; the newcomer's credential does not open the old name.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { compress } from "zstd-napi";
 import {
   ErrorBody,
   InventoryAccepted,
@@ -12,7 +11,13 @@ import {
   type Inventory,
 } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
-import { jsonRequest, makeTempDir, OPERATOR, sampleInventory, startApiServer } from "../test-support.js";
+import {
+  jsonRequest,
+  makeTempDir,
+  sampleInventory,
+  startApiServer,
+  serveTestImage,
+} from "../test-support.js";
 
 const UUID = "03000200-0400-0500-0006-000700080009";
 const [A, B] = ["52:54:00:d1:00:01", "52:54:00:d1:00:02"];
@@ -41,14 +46,7 @@ async function enroll(body: Inventory): Promise<InventoryAccepted> {
 beforeAll(async () => {
   work = makeTempDir("bw-shared-installed-");
   server = await startApiServer(work.dir);
-  const policy = { rules: [{ name: "all", match: [], plan: { image: "tiny" } }] };
-  await jsonRequest(`${server.url}/v1/policy`, "PUT", { format: "json", source: JSON.stringify(policy) });
-  const put = await fetch(`${server.url}/v1/images?name=tiny&format=raw.zst`, {
-    method: "PUT",
-    headers: OPERATOR,
-    body: compress(Buffer.alloc(1 << 20, 7)),
-  });
-  imageSha = ((await put.json()) as { image: { sha256: string } }).image.sha256;
+  imageSha = await serveTestImage(server.url);
 });
 
 afterAll(async () => {
