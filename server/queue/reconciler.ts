@@ -73,7 +73,8 @@ export interface LeaseDurations {
 }
 
 export function leaseMsFor(kind: CommandKind, durations: LeaseDurations): number {
-  if (kind === "write-image") return durations.writeImageMs;
+  // Both stream a whole disk: a full erase writes and reads back every byte, as long as an image write.
+  if (kind === "write-image" || kind === "erase-disks") return durations.writeImageMs;
   if (kind === "boot-installed") return durations.callHomeMs;
   return durations.defaultMs;
 }
