@@ -129,7 +129,9 @@ export async function zeroDisk(
       ctx.signal.throwIfAborted();
       const length = Math.min(CHUNK, sizeBytes - offset);
       try {
-        await handle.write(zeros, 0, length, offset);
+        // A short write is a failing or full device too: it does not throw by itself.
+        const { bytesWritten } = await handle.write(zeros, 0, length, offset);
+        if (bytesWritten !== length) throw new Error(`short write (${bytesWritten} of ${length} bytes)`);
       } catch (err) {
         throw new Error(
           `${disk}: write failed at offset ${offset}: ${err instanceof Error ? err.message : String(err)}`,
