@@ -114,10 +114,61 @@ export async function quickErase(
   return { name: disk, sizeBytes: size, method, verifiedBytes: 2 * SAMPLE, note };
 }
 
-/** Zeros over every byte of the device at streaming speed (4 MiB writes, one fsync at the end). */
+/** Zeros over every byte of the device at streaming speed. */
 export async function zeroDisk(
   disk: string,
   device: string,
+  sizeBytes: number,
+  ctx: EraseContext,
+): Promise<void> {
+  const direct = await zeroWithDirectIo(disk, device, sizeBytes, ctx);
+  // What direct I/O did not cover (the device refused it, or the last part of a MiB) goes through the cache.
+  await zeroWithWrites(disk, device, direct, sizeBytes, ctx);
+}
+
+const DIRECT_BS = 2 ** 20;
+const DIRECT_CHUNK_BLOCKS = 256;
+
+/**
+ * Zeros in 256 MiB runs of `dd oflag=direct`: our own writes go through the page cache, and copying
+ * every byte into it cost 4.6× dd's time under TCG (measured: 134 vs 624 MB/s). Between runs, progress.
+ * Returns how many bytes it covered: 0 when the device refuses direct I/O.
+ */
+async function zeroWithDirectIo(
+  disk: string,
+  device: string,
+  sizeBytes: number,
+  ctx: EraseContext,
+): Promise<number> {
+  const blocks = Math.floor(sizeBytes / DIRECT_BS);
+  for (let block = 0; block < blocks; block += DIRECT_CHUNK_BLOCKS) {
+    const count = Math.min(DIRECT_CHUNK_BLOCKS, blocks - block);
+    const args = ["if=/dev/zero", `of=${device}`, `bs=${DIRECT_BS}`, `seek=${block}`, `count=${count}`];
+    try {
+      await run("dd", [...args, "oflag=direct", "conv=notrunc"], {
+        timeoutMs: TOOL_TIMEOUT_MS,
+        signal: ctx.signal,
+      });
+    } catch (err) {
+      if (!hasCode(err, "command_failed")) throw err;
+      const said = err.context.stderrTail.trim();
+      if (block === 0 && /Invalid argument/.test(said)) return 0;
+      const written = Number(/(\d+)\+\d+ records out/.exec(said)?.[1] ?? 0);
+      throw new Error(
+        `${disk}: write failed at offset ${(block + written) * DIRECT_BS}: ${said.split("\n")[0] ?? ""}`,
+        { cause: err },
+      );
+    }
+    ctx.progress(disk, "erasing", { writtenBytes: (block + count) * DIRECT_BS, totalBytes: sizeBytes });
+  }
+  return blocks * DIRECT_BS;
+}
+
+/** Zeros from `from` to the end through the page cache (4 MiB writes, one fsync at the end). */
+async function zeroWithWrites(
+  disk: string,
+  device: string,
+  from: number,
   sizeBytes: number,
   ctx: EraseContext,
 ): Promise<void> {
@@ -125,7 +176,7 @@ export async function zeroDisk(
   const handle = await open(device, "r+");
   let lastReport = performance.now();
   try {
-    for (let offset = 0; offset < sizeBytes; offset += CHUNK) {
+    for (let offset = from; offset < sizeBytes; offset += CHUNK) {
       ctx.signal.throwIfAborted();
       const length = Math.min(CHUNK, sizeBytes - offset);
       try {
