@@ -126,13 +126,14 @@ export async function zeroDisk(
   await zeroWithWrites(disk, device, direct, sizeBytes, ctx);
 }
 
-const DIRECT_BS = 2 ** 20;
+const DIRECT_BS = 4 * 2 ** 20;
 const DIRECT_CHUNK_BLOCKS = 256;
 
 /**
- * Zeros in 256 MiB runs of `dd oflag=direct`: our own writes go through the page cache, and copying
- * every byte into it cost 4.6× dd's time under TCG (measured: 134 vs 624 MB/s). Between runs, progress.
- * Returns how many bytes it covered: 0 when the device refuses direct I/O.
+ * Zeros in 1 GiB runs of `dd oflag=direct`, 4 MiB writes: our own writes go through the page cache, and
+ * copying every byte into it cost 4.6x dd's time under TCG (measured: 134 vs 624 MB/s; 1 MiB direct writes
+ * still 0.68 of dd). Between runs, progress. Returns the bytes it covered: 0 when the device refuses
+ * direct I/O.
  */
 async function zeroWithDirectIo(
   disk: string,
