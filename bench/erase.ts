@@ -10,7 +10,7 @@ import { directLoaderBoot, Vm } from "../test-vm/qemu.js";
 import { median, type Figure } from "./figures.js";
 
 const RUNS = 3;
-const DISK_MIB = 512;
+const DISK_MIB = 2048;
 
 export async function eraseFigures(): Promise<Figure[]> {
   requireBootArtefacts();

@@ -122,8 +122,8 @@ export async function zeroDisk(
   ctx: EraseContext,
 ): Promise<void> {
   const direct = await zeroWithDirectIo(disk, device, sizeBytes, ctx);
-  // What direct I/O did not cover (the device refused it, or the last part of a MiB) goes through the cache.
-  await zeroWithWrites(disk, device, direct, sizeBytes, ctx);
+  // What direct I/O did not cover (the device refused it, or a last part under 4 MiB) goes through the cache.
+  if (direct < sizeBytes) await zeroWithWrites(disk, device, direct, sizeBytes, ctx);
 }
 
 const DIRECT_BS = 4 * 2 ** 20;
