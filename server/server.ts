@@ -10,6 +10,7 @@ import { Services } from "./services.js";
 import { AgentBuilder } from "./agent-builder.js";
 import { ServerError } from "./errors.js";
 import { buildApp, type RouteInfo } from "./http/app.js";
+import { LOCAL_CONNECTIONS } from "./http/access.js";
 import { BlobStore } from "./images/blob-store.js";
 import { machineBootScript } from "./ipxe/machine-script.js";
 import { loadTemplates } from "./ipxe/render.js";
@@ -283,6 +284,9 @@ async function listenOnSocket(
   rmSync(path, { force: true });
   const local = createServer((req, res) => {
     app.routing(req, res);
+  });
+  local.on("connection", (socket) => {
+    LOCAL_CONNECTIONS.add(socket);
   });
   await new Promise<void>((resolve, reject) => {
     local.once("error", reject);

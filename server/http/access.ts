@@ -136,12 +136,16 @@ export function assertMachine(credential: MachineCredentialRecord | null, machin
 }
 
 /**
- * Whether a request came over TLS, or over the local Unix socket (no network to cross: `--socket`
- * connections have no remote address).
+ * The connections of the local Unix socket (`--socket`): no network to cross, so they count as secure.
+ * Marked by the socket's listener (server.ts), not guessed from a missing remote address, which a TCP
+ * connection also shows once its client has gone.
  */
+export const LOCAL_CONNECTIONS = new WeakSet<object>();
+
+/** Whether a request came over TLS, or over the local Unix socket. */
 function secureTransport(request: FastifyRequest): boolean {
-  const socket = request.raw.socket as { encrypted?: boolean; remoteAddress?: string };
-  return socket.encrypted === true || socket.remoteAddress === undefined;
+  const socket = request.raw.socket as { encrypted?: boolean };
+  return socket.encrypted === true || LOCAL_CONNECTIONS.has(request.raw.socket);
 }
 
 /**

@@ -117,6 +117,26 @@ describe("one port, two protocols", () => {
   });
 });
 
+describe("the local socket under TLS", () => {
+  it("answers over --socket (no network to cross), while plain TCP stays refused", async () => {
+    const socketPath = join(work.dir, "local.sock");
+    const local = await startServer(configIn(join(work.dir, "sock"), { tls: "auto", socket: socketPath }), {
+      logger: createLogger("silent"),
+    });
+    try {
+      const viaSocket = await undiciFetch("http://localhost/v1/machines", {
+        headers: OPERATOR,
+        dispatcher: new Agent({ connect: { socketPath } }),
+      });
+      expect(viaSocket.status).toBe(200);
+      const plain = await fetch(`${local.url.replace("https:", "http:")}/v1/machines`, { headers: OPERATOR });
+      expect(plain.status).toBe(403);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
 describe("--tls-cert/--tls-key", () => {
   it("serves the site's chain and pins its last certificate", async () => {
     const made = await autoTls(join(work.dir, "site-ca"), ["10.0.2.2"]);
