@@ -2,19 +2,9 @@
 // 0600 in the data directory (made at first start), so the store (SQLite file, PostgreSQL, a copy, a
 // backup) never holds them in clear. Sealed text: `sealed:v1:<iv>:<tag>:<ciphertext>`, base64url.
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
 import { ServerError } from "../errors.js";
+import { writeSecretFile } from "./secret-file.js";
 
 const PREFIX = "sealed:v1:";
 
@@ -23,19 +13,7 @@ export class SecretBox {
 
   /** The key in `path`, made (32 random bytes, 0600, atomically) when there is none yet. */
   static openOrCreate(path: string): SecretBox {
-    if (!existsSync(path)) {
-      mkdirSync(dirname(path), { recursive: true });
-      const temp = `${path}.tmp-${process.pid}`;
-      const fd = openSync(temp, "w", 0o600);
-      try {
-        writeSync(fd, randomBytes(32).toString("base64url"));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      chmodSync(temp, 0o600);
-      renameSync(temp, path);
-    }
+    if (!existsSync(path)) writeSecretFile(path, randomBytes(32).toString("base64url"));
     const key = Buffer.from(readFileSync(path, "utf8").trim(), "base64url");
     if (key.length !== 32)
       throw new ServerError(`${path} is not a bootwright secret key (32 bytes, base64url)`);

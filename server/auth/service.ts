@@ -1,11 +1,10 @@
 // Operators' tokens and the audit log over the store: create, list, revoke, authenticate; the first admin
 // token at first start; audit entries written and read. One transaction each.
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
 import type { Logger } from "pino";
 import type { AuditEntry, CreatedToken, Role, TokenInfo } from "../../protocol/index.js";
 import type { MachineCredentialRecord, Store, TokenRecord } from "../db/rows.js";
 import { ServerError } from "../errors.js";
+import { writeSecretFile } from "./secret-file.js";
 import { newToken, parseCredential, parseToken, secretMatches, tokenRecord } from "./tokens.js";
 
 /** A token is marked used at most this often: a write per request would cost every poll a transaction. */
@@ -21,21 +20,6 @@ export function tokenInfo(record: TokenRecord): TokenInfo {
     lastUsedAt: record.lastUsedAt,
     revokedAt: record.revokedAt,
   };
-}
-
-/** Writes a secret file 0600, atomically (temp, fsync, rename). */
-function writeSecretFile(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(temp, "w", 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(temp, 0o600);
-  renameSync(temp, path);
 }
 
 export class AuthService {

@@ -1,19 +1,10 @@
 // The CLI's API token: BOOTWRIGHT_TOKEN, else the profile `bootwright login` wrote for that server
 // (~/.config/bootwright/credentials.json, 0600). Never a flag: argv is visible to every user in `ps`.
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { z } from "zod";
+import { writeSecretFile } from "../auth/secret-file.js";
 
 const Profile = z.object({ servers: z.record(z.string(), z.object({ token: z.string() })) });
 
@@ -41,16 +32,6 @@ export function saveToken(serverUrl: string, token: string, env: NodeJS.ProcessE
   const path = profilePath(env);
   const profile = readProfile(path);
   profile.servers[new URL(serverUrl).origin] = { token };
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(temp, "w", 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(profile, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(temp, 0o600);
-  renameSync(temp, path);
+  writeSecretFile(path, `${JSON.stringify(profile, null, 2)}\n`, 0o700);
   return path;
 }
