@@ -145,9 +145,19 @@ export async function spawnServerProcess(
   }
 }
 
-/** The loader's part over the HTTP API: lease the machine's next command, which must be of `kind`. */
-export async function leaseCommand(baseUrl: string, machineId: string, kind: string): Promise<LeasedCommand> {
-  const next = NextAction.parse((await jsonRequest(`${baseUrl}/v1/machines/${machineId}/next`, "GET")).body);
+/**
+ * The loader's part over the HTTP API: lease the machine's next command, which must be of `kind`; under
+ * `token` (the machine's credential), else the test admin's, which may act for any machine.
+ */
+export async function leaseCommand(
+  baseUrl: string,
+  machineId: string,
+  kind: string,
+  token?: string,
+): Promise<LeasedCommand> {
+  const next = NextAction.parse(
+    (await jsonRequest(`${baseUrl}/v1/machines/${machineId}/next`, "GET", undefined, token)).body,
+  );
   if (next.action !== "run" || next.command.kind !== kind)
     throw new Error(`expected to lease ${kind} for ${machineId}, got ${JSON.stringify(next)}`);
   return next.command;
@@ -159,11 +169,13 @@ export async function postResult(
   machineId: string,
   command: LeasedCommand,
   result: CommandResult,
+  token?: string,
 ): Promise<void> {
   const res = await jsonRequest(
     `${baseUrl}/v1/machines/${machineId}/commands/${command.id}/result`,
     "POST",
     result,
+    token,
   );
   if (res.status !== 200) throw new Error(`result of ${command.kind} refused: ${JSON.stringify(res.body)}`);
 }
@@ -171,35 +183,43 @@ export async function postResult(
 /**
  * Plays the loader and agent through an install over the API (expect installed → check-disks → run-agent →
  * write-image) and returns the leased boot-installed: the machine is rebooting into its install.
+ * `onLeased` sees each command as it is leased (write-image carries the OS's credential); `token` is the
+ * loader's credential (else the test admin acts for the machine).
  */
 export async function installUntilReboot(
   baseUrl: string,
   machineId: string,
-  onLeased: (kind: LeasedCommand["kind"]) => Promise<void> = () => Promise.resolve(),
+  onLeased: (kind: LeasedCommand["kind"], command: LeasedCommand) => Promise<void> = () => Promise.resolve(),
+  token?: string,
 ): Promise<LeasedCommand> {
   const expected = await jsonRequest(`${baseUrl}/v1/machines/${machineId}/expected`, "PUT", {
     category: "installed",
   });
   if (expected.status !== 200) throw new Error(`expect installed: HTTP ${expected.status}`);
-  const check = await leaseCommand(baseUrl, machineId, "check-disks");
-  await onLeased(check.kind);
-  await postResult(baseUrl, machineId, check, {
+  const check = await leaseCommand(baseUrl, machineId, "check-disks", token);
+  await onLeased(check.kind, check);
+  const disks = [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 2 }];
+  const checked: CommandResult = {
     leaseId: check.leaseId,
     outcome: "succeeded",
-    output: { kind: "check-disks", disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 2 }] },
-  });
+    output: { kind: "check-disks", disks },
+  };
+  await postResult(baseUrl, machineId, check, checked, token);
   for (const kind of ["run-agent", "write-image"] as const) {
-    const command = await leaseCommand(baseUrl, machineId, kind);
+    const command = await leaseCommand(baseUrl, machineId, kind, token);
     if (!/^[0-9a-f]{64}$/.test(command.agent?.sha256 ?? ""))
       throw new Error(`${kind} leased without an agent`);
-    await onLeased(command.kind);
-    await postResult(baseUrl, machineId, command, {
-      leaseId: command.leaseId,
-      outcome: "succeeded",
-      output: { kind, sha256: command.agent?.sha256 ?? "", steps: [] },
-    });
+    await onLeased(command.kind, command);
+    const output = { kind, sha256: command.agent?.sha256 ?? "", steps: [] };
+    await postResult(
+      baseUrl,
+      machineId,
+      command,
+      { leaseId: command.leaseId, outcome: "succeeded", output },
+      token,
+    );
   }
-  return leaseCommand(baseUrl, machineId, "boot-installed");
+  return leaseCommand(baseUrl, machineId, "boot-installed", token);
 }
 
 /** SIGKILL a server process started by spawnServerProcess, and wait until it is gone. */

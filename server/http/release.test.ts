@@ -20,6 +20,7 @@ import {
   sampleInventory,
   startApiServer,
   serveTestImage,
+  installUntilReboot,
 } from "../test-support.js";
 
 let work: ReturnType<typeof makeTempDir>;
@@ -38,10 +39,15 @@ function as(credential: string) {
     jsonRequest(`${server.url}${path}`, method, body, credential);
 }
 
-async function enroll(mac: string): Promise<ReturnType<typeof as>> {
+/** The loader's credential from its enrollment. */
+async function credentialOf(mac: string): Promise<string> {
   const answer = await jsonRequest(`${server.url}/v1/inventory`, "POST", inventory(mac), null);
   expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-  return as(InventoryAccepted.parse(answer.body).credential);
+  return InventoryAccepted.parse(answer.body).credential;
+}
+
+async function enroll(mac: string): Promise<ReturnType<typeof as>> {
+  return as(await credentialOf(mac));
 }
 
 async function lease(loader: ReturnType<typeof as>, id: string, kind: string): Promise<LeasedCommand> {
@@ -109,23 +115,12 @@ describe("release", () => {
 
   it("an installed machine is told to reboot at its next health report, and gets the loader, not its disk", async () => {
     const mac = "52:54:00:e5:00:02";
-    const loader = await enroll(mac);
-    await jsonRequest(`${server.url}/v1/machines/${mac}/expected`, "PUT", { category: "installed" });
     let osCredential = "";
-    for (const kind of ["check-disks", "run-agent", "write-image"] as const) {
-      const command = await lease(loader, mac, kind);
-      if (kind === "write-image") osCredential = command.osCredential ?? "";
-      const output =
-        kind === "check-disks"
-          ? { kind, disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 2 }] }
-          : { kind, sha256: command.agent?.sha256 ?? "", steps: [] };
-      await loader(`/v1/machines/${mac}/commands/${command.id}/result`, "POST", {
-        leaseId: command.leaseId,
-        outcome: "succeeded",
-        output,
-      });
-    }
-    await lease(loader, mac, "boot-installed");
+    const keepOsCredential = (_kind: string, command: LeasedCommand): Promise<void> => {
+      osCredential = command.osCredential ?? osCredential;
+      return Promise.resolve();
+    };
+    await installUntilReboot(server.url, mac, keepOsCredential, await credentialOf(mac));
     const planHash = (await server.store.getMachine(mac))?.plan?.planHash ?? "";
     const call = { image: `sha256:${imageSha}`, planHash, os: "tiny 6.1" };
     const home = await as(osCredential)(`/v1/machines/${mac}/callhome`, "POST", call);

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import {
   ErrorBody,
   InventoryAccepted,
-  NextAction,
   type CallHomeAccepted,
   type Inventory,
+  type LeasedCommand,
 } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
 import {
@@ -17,6 +17,7 @@ import {
   sampleInventory,
   startApiServer,
   serveTestImage,
+  installUntilReboot,
 } from "../test-support.js";
 
 const UUID = "03000200-0400-0500-0006-000700080009";
@@ -55,32 +56,14 @@ afterAll(async () => {
 });
 
 it("the installed machine moves to its MAC; its OS's credential still opens its routes under the UUID", async () => {
-  const loader = as((await enroll(inventory(A, "SER-1"))).credential);
-  expect(
-    (await jsonRequest(`${server.url}/v1/machines/${UUID}/expected`, "PUT", { category: "installed" }))
-      .status,
-  ).toBe(200);
   let osCredential = "";
-  for (const kind of ["check-disks", "run-agent", "write-image"] as const) {
-    const next = NextAction.parse((await loader(`/v1/machines/${UUID}/next`)).body);
-    if (next.action !== "run" || next.command.kind !== kind)
-      throw new Error(`expected ${kind}: ${JSON.stringify(next)}`);
-    if (kind === "write-image") osCredential = next.command.osCredential ?? "";
-    const output =
-      kind === "check-disks"
-        ? { kind, disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 2 }] }
-        : { kind, sha256: next.command.agent?.sha256 ?? "", steps: [] };
-    const result = await loader(`/v1/machines/${UUID}/commands/${next.command.id}/result`, "POST", {
-      leaseId: next.command.leaseId,
-      outcome: "succeeded",
-      output,
-    });
-    expect(result.status).toBe(200);
-  }
-  expect(NextAction.parse((await loader(`/v1/machines/${UUID}/next`)).body)).toMatchObject({
-    action: "run",
-    command: { kind: "boot-installed" },
-  });
+  const keepOsCredential = (_kind: string, command: LeasedCommand): Promise<void> => {
+    osCredential = command.osCredential ?? osCredential;
+    return Promise.resolve();
+  };
+  const loaderCredential = (await enroll(inventory(A, "SER-1"))).credential;
+  const rebooting = await installUntilReboot(server.url, UUID, keepOsCredential, loaderCredential);
+  expect(rebooting.kind).toBe("boot-installed");
   const planHash = (await server.store.getMachine(UUID))?.plan?.planHash ?? "";
   const call = { image: `sha256:${imageSha}`, planHash, os: "tiny 6.1" };
   const home = await as(osCredential)(`/v1/machines/${UUID}/callhome`, "POST", call);
