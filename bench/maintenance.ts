@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildMaintenanceImage } from "../build-scripts/build-maintenance-image.js";
-import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { MaintenanceRun } from "../protocol/index.js";
 import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
@@ -14,7 +13,7 @@ import { jsonRequest, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { chooseAccelerator } from "../test-vm/accelerator.js";
 import { requireBootArtefacts } from "../test-vm/paths.js";
 import { Vm } from "../test-vm/qemu.js";
-import { installAndWaitForCallHome, startTestServer } from "../test-vm/test-server.js";
+import { installAndWaitForCallHome, serveTinyImage, startTestServer } from "../test-vm/test-server.js";
 import { median, type Figure } from "./figures.js";
 
 const RUNS = 3;
@@ -87,7 +86,6 @@ async function maintenanceCycle(server: RunningServer): Promise<Cycle> {
 export async function maintenanceFigures(): Promise<Figure[]> {
   requireBootArtefacts();
   const accel = await chooseAccelerator();
-  const tiny = await buildOsImage({ kind: "tiny" });
   const diagnostic = await buildMaintenanceImage({ kind: "diagnostic" });
   const dir = mkdtempSync(join(tmpdir(), "bootwright-bench-maintenance-"));
   const server = await startTestServer(dir, 0, { pollIntervalMs: 1_000, maintenanceTickMs: 1_000 });
@@ -106,14 +104,7 @@ export async function maintenanceFigures(): Promise<Figure[]> {
     extraArgs: ["-qmp", `unix:${qmp},server=on,wait=off`],
   });
   try {
-    const policy = { rules: [{ name: "tiny", match: [], plan: { image: "tiny" } }] };
-    await jsonRequest(`${server.url}/v1/policy`, "PUT", { format: "json", source: JSON.stringify(policy) });
-    await uploadImage(
-      server.url,
-      tiny.paths.zst,
-      { name: "tiny", format: "raw.zst", purpose: "os" },
-      TEST_ADMIN_TOKEN,
-    );
+    await serveTinyImage(server, "BENCH-*");
     await uploadImage(
       server.url,
       diagnostic.path,

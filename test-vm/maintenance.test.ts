@@ -12,7 +12,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildMaintenanceImage } from "../build-scripts/build-maintenance-image.js";
-import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { MaintenanceRun, MaintenanceRunList, type MaintenanceReport } from "../protocol/index.js";
 import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
@@ -22,7 +21,7 @@ import { startIpmiBmc, type IpmiBmc } from "./ipmi-bmc.js";
 import { packMaintenanceImage } from "./maintenance-image.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
-import { installAndWaitForCallHome, startTestServer, waitForMachine } from "./test-server.js";
+import { installAndWaitForCallHome, serveTinyImage, startTestServer, waitForMachine } from "./test-server.js";
 
 let accel: Accelerator;
 let dir: string;
@@ -136,23 +135,11 @@ function tinyVm(name: string, machine: { mac: string; id: string }, extraArgs: s
 beforeAll(async () => {
   requireBootArtefacts();
   accel = await chooseAccelerator();
-  const tiny = await buildOsImage({ kind: "tiny" });
   const diagnostic = await buildMaintenanceImage({ kind: "diagnostic" });
   const repair = await buildMaintenanceImage({ kind: "repair" });
   dir = mkdtempSync(join(tmpdir(), "bootwright-maintenance-"));
   server = await startTestServer(dir, 0, { maintenanceReportMs: 5_000, healthReportMs: 3_000 });
-  const policy = {
-    rules: [{ name: "tiny", match: [{ fact: "product", glob: "MNT-*" }], plan: { image: "tiny" } }],
-  };
-  expect((await api("/v1/policy", "PUT", { format: "json", source: JSON.stringify(policy) })).status).toBe(
-    200,
-  );
-  await uploadImage(
-    server.url,
-    tiny.paths.zst,
-    { name: "tiny", format: "raw.zst", purpose: "os" },
-    TEST_ADMIN_TOKEN,
-  );
+  await serveTinyImage(server, "MNT-*");
   await uploadImage(
     server.url,
     diagnostic.path,
