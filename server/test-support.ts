@@ -7,7 +7,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { compress } from "zstd-napi";
-import { NextAction, type CommandResult, type Inventory, type LeasedCommand } from "../protocol/index.js";
+import {
+  NextAction,
+  type CommandResult,
+  type Inventory,
+  type LeasedCommand,
+  type Machine,
+} from "../protocol/index.js";
 import { loadServerConfig, type ServerConfigInput } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startServer, type RunningServer } from "./server.js";
@@ -64,6 +70,30 @@ export function sampleInventory(overrides: Partial<Inventory> = {}): Inventory {
     memoryBytes: 1024 * 2 ** 20,
     nics: [{ name: "eth0", mac: "52:54:00:aa:00:01" }],
     disks: [{ name: "vda", sizeBytes: 512 * 2 ** 20 }],
+    ...overrides,
+  };
+}
+
+/**
+ * A machine row as the store keeps it (inventoried, enrolled, untagged, first and last seen `at`), for
+ * tests that write rows directly; `overrides` says what the test is about.
+ */
+export function sampleMachine(id: string, at: string, overrides: Partial<Machine> = {}): Machine {
+  return {
+    id,
+    bootMac: "52:54:00:aa:00:01",
+    category: "inventoried",
+    expected: null,
+    firstSeenAt: at,
+    lastSeenAt: at,
+    fingerprint: null,
+    plan: null,
+    bootPath: null,
+    inventory: sampleInventory(),
+    enrollment: { state: "enrolled", reason: null, sharedUuid: null },
+    tags: [],
+    note: null,
+    retired: null,
     ...overrides,
   };
 }

@@ -2,7 +2,7 @@
 // installed ones drift, an unchanged plan does neither, and the sentences say which plan from which rule.
 import { describe, expect, it } from "vitest";
 import type { BootCategory, Machine, PlanSpec, Policy } from "../../protocol/index.js";
-import { sampleInventory } from "../test-support.js";
+import { sampleMachine } from "../test-support.js";
 import { driftMessage, policyEffects, replanMessage } from "./drift.js";
 import { compilePolicy } from "./match.js";
 import { planHash } from "./resolve.js";
@@ -15,22 +15,10 @@ const V2: Policy = { rules: [{ name: "disk-first", match: [], plan: UEFI }] };
 const RENAMED: Policy = { rules: [{ name: "renamed", match: [], plan: BASE }] };
 
 function machine(id: string, category: BootCategory): Machine {
-  return {
-    id,
-    bootMac: "52:54:00:aa:00:01",
+  return sampleMachine(id, "t", {
     category,
-    expected: null,
-    firstSeenAt: "t",
-    lastSeenAt: "t",
-    bootPath: null,
-    fingerprint: null,
     plan: { rule: "base", planHash: planHash(BASE), plan: BASE, policyVersion: 1 },
-    inventory: sampleInventory(),
-    enrollment: { state: "enrolled", reason: null, sharedUuid: null },
-    tags: [],
-    note: null,
-    retired: null,
-  };
+  });
 }
 
 const EVERY: BootCategory[] = [

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { Machine, PlanSpec } from "../../../protocol/index.js";
 import { planHash } from "../../policy/resolve.js";
 import { Services } from "../../services.js";
-import { sampleInventory } from "../../test-support.js";
+import { sampleMachine } from "../../test-support.js";
 import type { Store } from "../rows.js";
 
 const AT = new Date("2026-03-01T00:00:00.000Z");
@@ -17,22 +17,7 @@ const V2 = JSON.stringify({
 const BASE: PlanSpec = { image: "tiny" };
 
 function machine(id: string, category: Machine["category"], plan: Machine["plan"]): Machine {
-  return {
-    id,
-    bootMac: "52:54:00:df:00:01",
-    category,
-    expected: null,
-    firstSeenAt: AT.toISOString(),
-    lastSeenAt: AT.toISOString(),
-    fingerprint: null,
-    plan,
-    bootPath: null,
-    inventory: sampleInventory(),
-    enrollment: { state: "enrolled", reason: null, sharedUuid: null },
-    tags: [],
-    note: null,
-    retired: null,
-  };
+  return sampleMachine(id, AT.toISOString(), { bootMac: "52:54:00:df:00:01", category, plan });
 }
 
 /** Runs on a store of its own (the policy is one row): `store()` returns it once its suite opened it. */

@@ -4,7 +4,7 @@
 // machines report, and an approval, behave the same on both.
 import { describe, expect, it } from "vitest";
 import { Services } from "../../services.js";
-import { sampleInventory } from "../../test-support.js";
+import { sampleInventory, sampleMachine } from "../../test-support.js";
 import type { Store } from "../rows.js";
 
 const AT = "2026-02-01T00:00:00.000Z";
@@ -19,26 +19,17 @@ export function enrollmentContract(name: string, store: () => Store): void {
     it("a machine's enrollment round-trips, is patched whole, and moves with a rename", async () => {
       const id = `enroll-${fresh()}`;
       await store().transaction(async (rows) => {
-        await rows.machines.insert({
-          id,
-          bootMac: "52:54:00:e0:00:01",
-          category: "discovered",
-          expected: null,
-          firstSeenAt: AT,
-          lastSeenAt: AT,
-          fingerprint: null,
-          plan: null,
-          bootPath: null,
-          inventory: sampleInventory(),
-          enrollment: {
-            state: "awaiting-approval",
-            reason: "awaiting approval (enrollment: approve)",
-            sharedUuid: null,
-          },
-          tags: [],
-          note: null,
-          retired: null,
-        });
+        await rows.machines.insert(
+          sampleMachine(id, AT, {
+            bootMac: "52:54:00:e0:00:01",
+            category: "discovered",
+            enrollment: {
+              state: "awaiting-approval",
+              reason: "awaiting approval (enrollment: approve)",
+              sharedUuid: null,
+            },
+          }),
+        );
       });
       await store().transaction(async (rows) => {
         expect((await rows.machines.get(id))?.enrollment).toEqual({

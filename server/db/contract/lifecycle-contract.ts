@@ -4,7 +4,7 @@
 // (refused under a live lease; then credentials revoked) and tag-by-selector behave the same on both.
 import { describe, expect, it } from "vitest";
 import { Services } from "../../services.js";
-import { sampleInventory } from "../../test-support.js";
+import { sampleInventory, sampleMachine } from "../../test-support.js";
 import type { Store } from "../rows.js";
 
 const AT = "2026-03-01T00:00:00.000Z";
@@ -18,22 +18,14 @@ export function lifecycleContract(name: string, store: () => Store): void {
     it("tags, note and retirement round-trip, are patched, and move with a rename", async () => {
       const id = `life-${fresh()}`;
       await store().transaction(async (rows) => {
-        await rows.machines.insert({
-          id,
-          bootMac: "52:54:00:f0:00:01",
-          category: "inventoried",
-          expected: null,
-          firstSeenAt: AT,
-          lastSeenAt: AT,
-          fingerprint: null,
-          plan: null,
-          bootPath: null,
-          inventory: sampleInventory(),
-          enrollment: { state: "enrolled", reason: null, sharedUuid: null },
-          tags: ["rack12", "spare"],
-          note: "first note",
-          retired: { by: "alice", at: AT },
-        });
+        await rows.machines.insert(
+          sampleMachine(id, AT, {
+            bootMac: "52:54:00:f0:00:01",
+            tags: ["rack12", "spare"],
+            note: "first note",
+            retired: { by: "alice", at: AT },
+          }),
+        );
       });
       expect(await store().read((rows) => rows.machines.get(id))).toMatchObject({
         tags: ["rack12", "spare"],

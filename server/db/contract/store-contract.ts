@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CommandResult, ImageRecord, MaintenanceRun } from "../../../protocol/index.js";
 import type { LeaseOutcome } from "../../queue/leases.js";
 import { Services } from "../../services.js";
-import { sampleInventory } from "../../test-support.js";
+import { sampleInventory, sampleMachine } from "../../test-support.js";
 import type { Rows, Store } from "../rows.js";
 
 const AT = "2026-01-01T00:00:00.000Z";
@@ -57,22 +57,7 @@ function run(id: string, machineId: string, state: MaintenanceRun["state"]): Mai
 }
 
 async function insertMachine(rows: Rows, id: string): Promise<void> {
-  await rows.machines.insert({
-    id,
-    bootMac: "52:54:00:aa:00:01",
-    category: "inventoried",
-    expected: null,
-    firstSeenAt: AT,
-    lastSeenAt: AT,
-    fingerprint: null,
-    plan: null,
-    bootPath: "ipxe",
-    inventory: sampleInventory(),
-    enrollment: { state: "enrolled", reason: null, sharedUuid: null },
-    tags: [],
-    note: null,
-    retired: null,
-  });
+  await rows.machines.insert(sampleMachine(id, AT, { bootPath: "ipxe" }));
 }
 
 /** The contract's tests, on a store `open` makes (each test file stops its engine afterwards). */
