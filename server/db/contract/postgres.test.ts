@@ -7,6 +7,7 @@ import { POSTGRES_MIGRATIONS } from "../postgres/migrations.js";
 import { PgStore } from "../postgres/store.js";
 import { driftContract } from "./drift-contract.js";
 import { enrollmentContract } from "./enrollment-contract.js";
+import { imageContract } from "./image-contract.js";
 import { lifecycleContract } from "./lifecycle-contract.js";
 import { storeContract } from "./store-contract.js";
 
@@ -54,6 +55,17 @@ describe("lifecycle on postgres", () => {
     await store.close();
   });
   lifecycleContract("postgres", () => store);
+});
+
+describe("image rows on postgres", () => {
+  let store: PgStore;
+  beforeAll(async () => {
+    store = await PgStore.open(await (await server()).createDatabase("images"));
+  }, 60_000);
+  afterAll(async () => {
+    await store.close();
+  });
+  imageContract("postgres", () => store);
 });
 
 it("postgres migrates an empty database once, and a second server finds nothing to do", async () => {

@@ -9,6 +9,7 @@ import { SQLITE_MIGRATIONS } from "../sqlite/migrations.js";
 import { SqliteStore } from "../sqlite/store.js";
 import { driftContract } from "./drift-contract.js";
 import { enrollmentContract } from "./enrollment-contract.js";
+import { imageContract } from "./image-contract.js";
 import { lifecycleContract } from "./lifecycle-contract.js";
 import { storeContract } from "./store-contract.js";
 
@@ -51,6 +52,17 @@ describe("lifecycle on sqlite", () => {
     await store.close();
   });
   lifecycleContract("sqlite", () => store);
+});
+
+describe("image rows on sqlite", () => {
+  let store: SqliteStore;
+  beforeAll(() => {
+    store = SqliteStore.open(join(dir, "images.sqlite"));
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+  imageContract("sqlite", () => store);
 });
 
 it("sqlite migrates an empty file to the current schema", async () => {
