@@ -62,6 +62,15 @@ export function startApiServer(
 
 export const SAMPLE_UUID = "0e0c8a6a-6f5f-4c43-9d57-0000000000a1";
 
+/** The sample inventory of a machine with one NIC, `mac`, and these SMBIOS system fields (Acme's). */
+export function inventoryFor(mac: string, system: Omit<Inventory["system"], "manufacturer">): Inventory {
+  return sampleInventory({
+    bootMac: mac,
+    nics: [{ name: "eth0", mac }],
+    system: { manufacturer: "Acme", ...system },
+  });
+}
+
 export function sampleInventory(overrides: Partial<Inventory> = {}): Inventory {
   return {
     bootMac: "52:54:00:aa:00:01",

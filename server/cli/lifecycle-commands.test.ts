@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NextAction, TagAnswer, type Inventory } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
-import { jsonRequest, makeTempDir, sampleInventory, startApiServer, cliOutput } from "../test-support.js";
+import { jsonRequest, makeTempDir, startApiServer, cliOutput, inventoryFor } from "../test-support.js";
 
 let work: ReturnType<typeof makeTempDir>;
 let server: RunningServer;
@@ -12,11 +12,7 @@ let server: RunningServer;
 const bootwright = (...args: string[]): Promise<string> => cliOutput(server.url, work.dir, args);
 
 const machine = (mac: string, product: string): Inventory =>
-  sampleInventory({
-    bootMac: mac,
-    nics: [{ name: "eth0", mac }],
-    system: { manufacturer: "Acme", product, serial: `SER-${mac}`, uuid: null },
-  });
+  inventoryFor(mac, { product, serial: `SER-${mac}`, uuid: null });
 
 const A = "52:54:00:c2:00:01";
 const B = "52:54:00:c2:00:02";

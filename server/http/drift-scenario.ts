@@ -8,7 +8,7 @@ import {
   jsonRequest,
   leaseCommand,
   postResult,
-  sampleInventory,
+  inventoryFor,
 } from "../test-support.js";
 
 export const INSTALLED = "0e0c8a6a-6f5f-4c43-9d57-0000000000d1";
@@ -23,11 +23,7 @@ export const POLICY_V2 = {
 
 export function machineInventory(uuid: string, n: number): Inventory {
   const mac = `52:54:00:d0:00:0${n}`;
-  return sampleInventory({
-    bootMac: mac,
-    nics: [{ name: "eth0", mac }],
-    system: { manufacturer: "Acme", product: "X1", serial: `SN-D${n}`, uuid },
-  });
+  return inventoryFor(mac, { product: "X1", serial: `SN-D${n}`, uuid });
 }
 
 async function ok(what: string, res: Promise<{ status: number; body: unknown }>): Promise<unknown> {

@@ -21,13 +21,7 @@ import {
   type LeasedCommand,
 } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
-import {
-  jsonRequest,
-  makeTempDir,
-  sampleInventory,
-  startApiServer,
-  serveTestImage,
-} from "../test-support.js";
+import { jsonRequest, makeTempDir, startApiServer, serveTestImage, inventoryFor } from "../test-support.js";
 
 let work: ReturnType<typeof makeTempDir>;
 let server: RunningServer;
@@ -38,11 +32,7 @@ const api = (path: string, method = "GET", body?: unknown, token?: string | null
 
 const machine = (n: number, product: string, uuid: string | null = null): Inventory => {
   const mac = `52:54:00:1f:00:${n.toString(16).padStart(2, "0")}`;
-  return sampleInventory({
-    bootMac: mac,
-    nics: [{ name: "eth0", mac }],
-    system: { manufacturer: "Acme", product, serial: `SER-${n}`, uuid },
-  });
+  return inventoryFor(mac, { product, serial: `SER-${n}`, uuid });
 };
 
 async function enroll(inventory: Inventory): Promise<InventoryAccepted> {

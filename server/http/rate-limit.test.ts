@@ -6,7 +6,7 @@ import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorBody, type Inventory } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
-import { makeTempDir, sampleInventory, startApiServer } from "../test-support.js";
+import { makeTempDir, startApiServer, inventoryFor } from "../test-support.js";
 import { sourceKey, TokenBuckets } from "./rate-limit.js";
 
 describe("TokenBuckets", () => {
@@ -101,11 +101,7 @@ describe("the rate limit on the real server", () => {
 
   const machine = (n: number): Inventory => {
     const mac = `52:54:00:cc:00:${n.toString(16).padStart(2, "0")}`;
-    return sampleInventory({
-      bootMac: mac,
-      nics: [{ name: "eth0", mac }],
-      system: { manufacturer: "Acme", product: "X1", serial: `R${n}`, uuid: null },
-    });
+    return inventoryFor(mac, { product: "X1", serial: `R${n}`, uuid: null });
   };
 
   it("answers 429 rate_limited with retry-after past the burst, then takes requests again", async () => {

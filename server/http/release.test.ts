@@ -17,10 +17,10 @@ import type { RunningServer } from "../server.js";
 import {
   jsonRequest,
   makeTempDir,
-  sampleInventory,
   startApiServer,
   serveTestImage,
   installUntilReboot,
+  inventoryFor,
 } from "../test-support.js";
 
 let work: ReturnType<typeof makeTempDir>;
@@ -28,11 +28,7 @@ let server: RunningServer;
 let imageSha = "";
 
 const inventory = (mac: string): Inventory =>
-  sampleInventory({
-    bootMac: mac,
-    nics: [{ name: "eth0", mac }],
-    system: { manufacturer: "Acme", product: "R1", serial: `SER-${mac}`, uuid: null },
-  });
+  inventoryFor(mac, { product: "R1", serial: `SER-${mac}`, uuid: null });
 
 function as(credential: string) {
   return (path: string, method = "GET", body?: unknown) =>

@@ -14,10 +14,10 @@ import type { RunningServer } from "../server.js";
 import {
   jsonRequest,
   makeTempDir,
-  sampleInventory,
   startApiServer,
   serveTestImage,
   installUntilReboot,
+  inventoryFor,
 } from "../test-support.js";
 
 const UUID = "03000200-0400-0500-0006-000700080009";
@@ -27,11 +27,7 @@ let server: RunningServer;
 let imageSha = "";
 
 const inventory = (mac: string, serial: string): Inventory =>
-  sampleInventory({
-    bootMac: mac,
-    nics: [{ name: "eth0", mac }],
-    system: { manufacturer: "Acme", product: "X1", serial, uuid: UUID },
-  });
+  inventoryFor(mac, { product: "X1", serial, uuid: UUID });
 
 const as =
   (credential: string) =>

@@ -4,7 +4,7 @@
 // machines report, and an approval, behave the same on both.
 import { describe, expect, it } from "vitest";
 import { Services } from "../../services.js";
-import { sampleInventory, sampleMachine } from "../../test-support.js";
+import { sampleMachine, inventoryFor } from "../../test-support.js";
 import type { Store } from "../rows.js";
 
 const AT = "2026-02-01T00:00:00.000Z";
@@ -82,12 +82,7 @@ export function enrollmentContract(name: string, store: () => Store): void {
       const uuid = `4c4c4544-0043-3510-8052-${n.padStart(12, "0")}`;
       const first = macOf(n, "a1");
       const second = macOf(n, "b2");
-      const inventory = (mac: string, serial: string) =>
-        sampleInventory({
-          bootMac: mac,
-          nics: [{ name: "eth0", mac }],
-          system: { manufacturer: "Acme", product: "X1", serial, uuid },
-        });
+      const inventory = (mac: string, serial: string) => inventoryFor(mac, { product: "X1", serial, uuid });
       const one = await services.recordInventory(inventory(first, `S1-${n}`), new Date(AT));
       expect(one).toMatchObject({ kind: "enrolled", machine: { id: uuid } });
       const two = await services.recordInventory(inventory(second, `S2-${n}`), new Date(AT));

@@ -4,7 +4,7 @@
 // (refused under a live lease; then credentials revoked) and tag-by-selector behave the same on both.
 import { describe, expect, it } from "vitest";
 import { Services } from "../../services.js";
-import { sampleInventory, sampleMachine } from "../../test-support.js";
+import { sampleMachine, inventoryFor } from "../../test-support.js";
 import type { Store } from "../rows.js";
 
 const AT = "2026-03-01T00:00:00.000Z";
@@ -46,11 +46,7 @@ export function lifecycleContract(name: string, store: () => Store): void {
     it("remove takes the row and its whole queue, counts the pending commands, and leaves the log", async () => {
       const services = new Services(store());
       const mac = `52:54:00:f1:${fresh().slice(0, 2).padStart(2, "0")}:02`;
-      const inventory = sampleInventory({
-        bootMac: mac,
-        nics: [{ name: "eth0", mac }],
-        system: { manufacturer: "Acme", product: "X1", serial: `S-${mac}`, uuid: null },
-      });
+      const inventory = inventoryFor(mac, { product: "X1", serial: `S-${mac}`, uuid: null });
       await services.recordInventory(inventory, new Date(AT));
       await services.setExpected(mac, "ready", new Date(AT));
       const removed = await store().transaction((rows) => rows.machines.remove(mac));
@@ -64,11 +60,7 @@ export function lifecycleContract(name: string, store: () => Store): void {
       const services = new Services(store());
       const n = fresh();
       const mac = `52:54:00:f2:${n.slice(0, 2).padStart(2, "0")}:03`;
-      const inventory = sampleInventory({
-        bootMac: mac,
-        nics: [{ name: "eth0", mac }],
-        system: { manufacturer: "Acme", product: `P-${n}`, serial: `S-${n}`, uuid: null },
-      });
+      const inventory = inventoryFor(mac, { product: `P-${n}`, serial: `S-${n}`, uuid: null });
       const enrolled = await services.recordInventory(inventory, new Date(AT));
       if (enrolled.kind !== "enrolled") throw new Error("not enrolled");
 
