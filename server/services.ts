@@ -206,11 +206,6 @@ export class Services {
     );
   }
 
-  /** How the machine's release asked its disks to be erased (quick when it names none). */
-  releaseErase(id: string): Promise<EraseMode> {
-    return this.store.read(async (rows) => (await rows.releases.get(id))?.erase ?? "quick");
-  }
-
   /** The difference list (the pure reconciler over the machines with an expectation). */
   differences(): Promise<Difference[]> {
     return this.store.read(async (rows) => reconcile(await rows.machines.withExpected()));

@@ -30,7 +30,7 @@ export async function benchErase(runs: number): Promise<void> {
     for (const disk of [first, second])
       await run(TOOLS.mke2fs.path, ["-q", "-F", "-t", "ext4", `/dev/${disk.name}`], { timeoutMs: 120_000 });
     const started = performance.now();
-    for (const disk of [first, second]) await quickErase(disk.name, `/dev/${disk.name}`, ctx);
+    for (const disk of [first, second]) await quickErase(disk.name, `/dev/${disk.name}`, disk.sizeBytes, ctx);
     quick.push((performance.now() - started) / 1000);
   }
   const seconds = (values: number[]): string => values.map((v) => v.toFixed(2)).join(",");

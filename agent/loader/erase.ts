@@ -83,6 +83,7 @@ async function supportsDiscard(root: string, disk: string): Promise<boolean> {
 export async function quickErase(
   disk: string,
   device: string,
+  size: number,
   ctx: EraseContext,
 ): Promise<Omit<DiskErase, "ms">> {
   for (const partition of await partitionsOf(ctx.root, disk)) {
@@ -103,7 +104,6 @@ export async function quickErase(
   const left = await signaturesOn(device, ctx.signal);
   if (left) throw new Error(`${disk}: signatures left after wipefs: ${left}`);
   // Both GPT headers gone: LBA 1 and the last LBA no longer say "EFI PART".
-  const size = (await readDisks(ctx.root)).find((d) => d.name === disk)?.sizeBytes ?? 0;
   const [primary, backup] = await readSamples(device, [512, Math.max(0, size - 512)]);
   for (const [where, block] of [
     ["primary", primary],
@@ -325,7 +325,7 @@ export async function eraseDisks(mode: EraseMode, ctx: EraseContext): Promise<Di
     ctx.progress(name, `erasing (${mode})`, { sizeBytes });
     const done =
       mode === "quick"
-        ? await quickErase(name, device, ctx)
+        ? await quickErase(name, device, sizeBytes, ctx)
         : mode === "full"
           ? await fullErase(name, device, sizeBytes, ctx)
           : await secureErase(name, device, sizeBytes, ctx);
