@@ -14,7 +14,8 @@ import {
   type LeasedCommand,
   type Machine,
 } from "../protocol/index.js";
-import { loadServerConfig, type ServerConfigInput } from "./config.js";
+import { loadServerConfig, type ServerConfig, type ServerConfigInput } from "./config.js";
+import type { Logger } from "pino";
 import { createLogger } from "./logger.js";
 import { startServer, type RunningServer } from "./server.js";
 
@@ -39,11 +40,9 @@ export const TEST_ADMIN_TOKEN = `bwo_${randomBytes(16).toString("hex")}.${random
 /** What a test sends as an operator: the admin token. */
 export const OPERATOR = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } as const;
 
-export function startApiServer(
-  dir: string,
-  overrides: Partial<ServerConfigInput> = {},
-): Promise<RunningServer> {
-  const config = loadServerConfig(
+/** A test API server's configuration: `dir` holds its data, loopback on a free port, advertised as QEMU's host. */
+export function apiServerConfig(dir: string, overrides: Partial<ServerConfigInput> = {}): ServerConfig {
+  return loadServerConfig(
     {
       host: "127.0.0.1",
       port: 0,
@@ -57,7 +56,14 @@ export function startApiServer(
     },
     { env: {} },
   );
-  return startServer(config, { logger: createLogger("silent") });
+}
+
+export function startApiServer(
+  dir: string,
+  overrides: Partial<ServerConfigInput> = {},
+  logger: Logger = createLogger("silent"),
+): Promise<RunningServer> {
+  return startServer(apiServerConfig(dir, overrides), { logger });
 }
 
 export const SAMPLE_UUID = "0e0c8a6a-6f5f-4c43-9d57-0000000000a1";

@@ -4,10 +4,9 @@
 import { createWriteStream, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadServerConfig } from "../config.js";
 import { createLogger } from "../logger.js";
-import { startServer, type RunningServer } from "../server.js";
-import { jsonRequest, makeTempDir, sampleInventory, SAMPLE_UUID, TEST_ADMIN_TOKEN } from "../test-support.js";
+import type { RunningServer } from "../server.js";
+import { jsonRequest, makeTempDir, sampleInventory, SAMPLE_UUID, startApiServer } from "../test-support.js";
 
 const PASSWORD = "Bmc-Secret-7f3a9c";
 let work: ReturnType<typeof makeTempDir>;
@@ -15,23 +14,12 @@ let server: RunningServer;
 
 beforeAll(async () => {
   work = makeTempDir("bw-secrets-");
-  const config = loadServerConfig(
-    {
-      host: "127.0.0.1",
-      port: 0,
-      advertiseUrl: "http://10.0.2.2:{port}",
-      dataDir: work.dir,
-      kernelPath: join(work.dir, "vmlinuz"),
-      initramfsPath: join(work.dir, "initramfs.img"),
-      adminToken: TEST_ADMIN_TOKEN,
-      logLevel: "trace",
-    },
-    { env: {} },
-  );
   // Everything the server logs, at its most talkative, into a file the test then searches.
-  server = await startServer(config, {
-    logger: createLogger("trace", createWriteStream(join(work.dir, "server.log"))),
-  });
+  server = await startApiServer(
+    work.dir,
+    { logLevel: "trace" },
+    createLogger("trace", createWriteStream(join(work.dir, "server.log"))),
+  );
   await jsonRequest(`${server.url}/v1/inventory`, "POST", sampleInventory(), null);
 });
 
@@ -62,21 +50,7 @@ describe("a BMC password", () => {
     });
 
     await server.close();
-    server = await startServer(
-      loadServerConfig(
-        {
-          host: "127.0.0.1",
-          port: 0,
-          advertiseUrl: "http://10.0.2.2:{port}",
-          dataDir: work.dir,
-          kernelPath: join(work.dir, "vmlinuz"),
-          initramfsPath: join(work.dir, "initramfs.img"),
-          adminToken: TEST_ADMIN_TOKEN,
-        },
-        { env: {} },
-      ),
-      { logger: createLogger("silent") },
-    );
+    server = await startApiServer(work.dir);
     // After a restart, the same key opens it; and no file of the data directory holds it in clear.
     expect(await server.store.settings.power(SAMPLE_UUID)).toMatchObject({ password: PASSWORD });
     const files = readdirSync(work.dir).filter((name) => statSync(join(work.dir, name)).isFile());

@@ -7,10 +7,8 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadServerConfig, type ServerConfigInput } from "../config.js";
-import { createLogger } from "../logger.js";
-import { startServer, type RunningServer } from "../server.js";
-import { makeTempDir, OPERATOR, sampleInventory, TEST_ADMIN_TOKEN } from "../test-support.js";
+import type { RunningServer } from "../server.js";
+import { makeTempDir, OPERATOR, sampleInventory, startApiServer, apiServerConfig } from "../test-support.js";
 import { autoTls, caFingerprint, pemCertificates } from "./certificates.js";
 
 let work: ReturnType<typeof makeTempDir>;
@@ -21,28 +19,9 @@ function trusting(pem: string | Buffer): Agent {
   return new Agent({ connect: { ca: pem } });
 }
 
-function configIn(dir: string, extra: Partial<ServerConfigInput>): ReturnType<typeof loadServerConfig> {
-  return loadServerConfig(
-    {
-      host: "127.0.0.1",
-      port: 0,
-      advertiseUrl: "http://10.0.2.2:{port}",
-      dataDir: dir,
-      kernelPath: join(dir, "vmlinuz"),
-      initramfsPath: join(dir, "initramfs.img"),
-      adminToken: TEST_ADMIN_TOKEN,
-      logLevel: "silent",
-      ...extra,
-    },
-    { env: {} },
-  );
-}
-
 beforeAll(async () => {
   work = makeTempDir("bw-tls-");
-  server = await startServer(configIn(join(work.dir, "a"), { tls: "auto" }), {
-    logger: createLogger("silent"),
-  });
+  server = await startApiServer(join(work.dir, "a"), { tls: "auto" });
 });
 
 afterAll(async () => {
@@ -120,9 +99,7 @@ describe("one port, two protocols", () => {
 describe("the local socket under TLS", () => {
   it("answers over --socket (no network to cross), while plain TCP stays refused", async () => {
     const socketPath = join(work.dir, "local.sock");
-    const local = await startServer(configIn(join(work.dir, "sock"), { tls: "auto", socket: socketPath }), {
-      logger: createLogger("silent"),
-    });
+    const local = await startApiServer(join(work.dir, "sock"), { tls: "auto", socket: socketPath });
     try {
       const viaSocket = await undiciFetch("http://localhost/v1/machines", {
         headers: OPERATOR,
@@ -144,9 +121,7 @@ describe("--tls-cert/--tls-key", () => {
     const keyFile = join(work.dir, "site.key");
     writeFileSync(certFile, made.chain);
     writeFileSync(keyFile, made.key, { mode: 0o600 });
-    const site = await startServer(configIn(join(work.dir, "b"), { tlsCert: certFile, tlsKey: keyFile }), {
-      logger: createLogger("silent"),
-    });
+    const site = await startApiServer(join(work.dir, "b"), { tlsCert: certFile, tlsKey: keyFile });
     try {
       expect(site.caFingerprint).toBe(made.caFingerprint);
       const ca = pemCertificates(made.chain.toString()).at(-1)?.toString() ?? "";
@@ -162,10 +137,8 @@ describe("--tls-cert/--tls-key", () => {
     writeFileSync(leafOnly, pemCertificates(made.chain.toString())[0]?.toString() ?? "");
     writeFileSync(join(work.dir, "lone.key"), made.key);
     await expect(
-      startServer(configIn(join(work.dir, "c"), { tlsCert: leafOnly, tlsKey: join(work.dir, "lone.key") }), {
-        logger: createLogger("silent"),
-      }),
+      startApiServer(join(work.dir, "c"), { tlsCert: leafOnly, tlsKey: join(work.dir, "lone.key") }),
     ).rejects.toMatchObject({ code: "tls_setup" });
-    expect(() => configIn(join(work.dir, "d"), { tlsCert: leafOnly })).toThrow(/go together/);
+    expect(() => apiServerConfig(join(work.dir, "d"), { tlsCert: leafOnly })).toThrow(/go together/);
   });
 });
