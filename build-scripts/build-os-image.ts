@@ -149,7 +149,7 @@ function builderSources(): (string | Buffer)[] {
     .map((name) => join(OS_IMAGE_SRC, name));
   return [
     import.meta.filename,
-    join(import.meta.dirname, "kernel-modules.ts"),
+    join(import.meta.dirname, "../server/drivers/module-tree.ts"),
     ...files,
     GPTMBR_BIN,
     SHIM,

@@ -55,6 +55,9 @@ fi
 # --- Debian kernel (not installed on the host: extracted from its .deb) ------------------------------
 timed "setup: kernel" bash build-scripts/fetch-kernel.sh
 
+# --- firmware (Debian's non-free-firmware packages, through a private apt sources list) -------------
+timed "setup: firmware" bash build-scripts/fetch-firmware.sh
+
 # --- initramfs ---------------------------------------------------------------------------------------
 timed "setup: initramfs" npx --no-install tsx build-scripts/build-initramfs.ts
 

@@ -56,6 +56,8 @@ export const ERROR_CODES = {
     "A machine was not deleted: a command of its queue is leased (its agent runs a step), an install is in flight (configuring, imaging, capturing, or rebooting into its install) or a maintenance run is unfinished. details has machineId and reason; nothing changed.",
   image_in_use:
     "An image was not deleted: something still names it; details.holders lists each kind (policy, pending-install, maintenance-run, maintenance-schedule, installed-marker, captured-key) with the ids. --force (?force=true) overrides installed markers and captured keys, never the policy or a pending install.",
+  kernel_unknown:
+    "Drivers were asked for a kernel the server has no module tree for; details.kernel is the one asked, details.known the ones it has (build-scripts/fetch-kernel.sh unpacks them).",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

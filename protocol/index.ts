@@ -22,3 +22,4 @@ export * from "./maintenance.js";
 export * from "./health.js";
 export * from "./power.js";
 export * from "./drift.js";
+export * from "./drivers.js";

@@ -31,6 +31,10 @@ const ServerConfigSchema = z.strictObject({
     .optional(),
   kernelPath: z.string().default(resolve(REPO_ROOT, "build/kernel/vmlinuz")),
   initramfsPath: z.string().default(resolve(REPO_ROOT, "build/initramfs.img")),
+  /** Kernel module trees, one <release>/ folder each, sent on demand by PCI id (server/drivers/). */
+  modulesPath: z.string().default(resolve(REPO_ROOT, "build/kernel/lib/modules")),
+  /** Firmware files sent with them (Debian's firmware packages: build-scripts/fetch-firmware.sh). */
+  firmwarePath: z.string().default(resolve(REPO_ROOT, "build/firmware/lib/firmware")),
   /** Extra kernel arguments for the loader: consoles on screen and first serial port. */
   kernelArgs: z.string().default("console=tty0 console=ttyS0,115200n8 quiet panic=30"),
   /** Largest request body accepted, bytes. An inventory of a big machine is a few tens of KB. */
@@ -132,6 +136,8 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_STORE: "store",
   BOOTWRIGHT_KERNEL: "kernelPath",
   BOOTWRIGHT_INITRAMFS: "initramfsPath",
+  BOOTWRIGHT_MODULES: "modulesPath",
+  BOOTWRIGHT_FIRMWARE: "firmwarePath",
   BOOTWRIGHT_KERNEL_ARGS: "kernelArgs",
   BOOTWRIGHT_BODY_LIMIT: "bodyLimitBytes",
   BOOTWRIGHT_LOG_LEVEL: "logLevel",

@@ -52,6 +52,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   replan_refused: 409,
   machine_busy: 409,
   image_in_use: 409,
+  kernel_unknown: 404,
   internal: 500,
 };
 

@@ -1,4 +1,5 @@
 // Starts the HTTP server on the configured store; returns its URLs and a close() that stops it cleanly.
+import { DriverLibrary } from "./drivers/driver-library.js";
 import { chmodSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { hostname } from "node:os";
@@ -148,6 +149,11 @@ export async function startServer(
     fanout: { batchWindowMs: config.batchWindowMs },
     maintenance,
     bootAreasDir: join(config.dataDir, "boot-areas"),
+    drivers: new DriverLibrary({
+      modulesDir: config.modulesPath,
+      firmwareDir: config.firmwarePath,
+      bundlesDir: join(config.dataDir, "drivers"),
+    }),
     journal,
     auth,
     loaderUki: buildLoaderUki,

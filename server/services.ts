@@ -1,6 +1,7 @@
 // The server's operations on its state, each one transaction over the store: what the routes, the
 // maintenance service, the schedulers and the tests call. The behaviour lives in the folders named for
 // what they decide (queue/, policy/, maintenance/, images/); the store underneath holds rows only.
+import { missingDrivers } from "./drivers/device-report.js";
 import type {
   AgentEvent,
   BootEvent,
@@ -11,6 +12,7 @@ import type {
   CommandResult,
   Difference,
   Drift,
+  DriverDifference,
   EnrollmentDifference,
   EraseMode,
   Inventory,
@@ -227,6 +229,16 @@ export class Services {
           reason: m.enrollment.reason,
           sharedUuid: m.enrollment.sharedUuid,
         })),
+    );
+  }
+
+  /** Machines with a storage or network controller no driver claims: the difference list's drivers part. */
+  driverDifferences(): Promise<DriverDifference[]> {
+    return this.store.read(async (rows) =>
+      (await rows.machines.list()).flatMap((machine) => {
+        const devices = missingDrivers(machine.id, machine.inventory);
+        return devices.length ? [{ machineId: machine.id, devices }] : [];
+      }),
     );
   }
 

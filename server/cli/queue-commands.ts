@@ -130,6 +130,18 @@ export function addQueueCommands(program: Command): void {
               list.drift.map((d) => [d.machineId, d.message]),
             )}`,
           );
+        if (list.drivers.length > 0)
+          parts.push(
+            `no driver for a storage or network controller (bootwright drivers <id> says why):\n${formatTable(
+              ["MACHINE", "DEVICES"],
+              list.drivers.map((d) => [
+                d.machineId,
+                d.devices
+                  .map((device) => `${device.address} ${device.kind} ${device.vendorId}:${device.deviceId}`)
+                  .join(", "),
+              ]),
+            )}`,
+          );
         return parts.join("\n\n");
       });
     });

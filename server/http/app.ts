@@ -2,6 +2,8 @@
 // bodies (images, upload chunks, boot areas) stay streams for their routes to read, and every failure
 // becomes the wire's `{ code, message, details? }` (error-handler.ts). Routes live in one file per
 // resource; each parses, calls a service, answers.
+import type { DriverLibrary } from "../drivers/driver-library.js";
+import { addDriverRoutes } from "./driver-routes.js";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import Fastify, { LogController, type FastifyInstance, type RawServerDefault } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
@@ -86,6 +88,8 @@ export interface AppDeps {
   maintenance: MaintenanceService;
   /** Where the boot areas recorded at install are kept. */
   bootAreasDir: string;
+  /** Kernel modules and firmware sent on demand (server/drivers/). */
+  drivers: DriverLibrary;
 }
 
 /** What the routes share: the deps, and the image fan-out and upload service built once from them. */
@@ -212,6 +216,7 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   addHealthPowerRoutes(app, routes);
   addBootAreaRoutes(app, routes);
   addSiteRoutes(app, routes);
+  addDriverRoutes(app, routes);
   addAuthRoutes(app, routes);
   return { app, routes: declared };
 }

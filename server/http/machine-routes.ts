@@ -136,6 +136,7 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
         differences: await store.differences(),
         enrollment: await store.enrollmentDifferences(),
         drift: await store.drift(),
+        drivers: await store.driverDifferences(),
       }) satisfies DifferenceList,
   );
 }

@@ -6,7 +6,7 @@ import {
   moduleName,
   parseModuleList,
   parseModulesDep,
-} from "./kernel-modules.js";
+} from "./module-tree.js";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
