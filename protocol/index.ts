@@ -21,4 +21,5 @@ export * from "./images.js";
 export * from "./maintenance.js";
 export * from "./health.js";
 export * from "./power.js";
+export * from "./bios.js";
 export * from "./drift.js";

@@ -52,6 +52,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   replan_refused: 409,
   machine_busy: 409,
   image_in_use: 409,
+  power_check_failed: 502,
+  bios_unavailable: 409,
+  bios_invalid: 422,
   internal: 500,
 };
 

@@ -3,6 +3,7 @@
 import { HealthReport, PowerSettings, type HealthHistory, type PowerView } from "../../protocol/index.js";
 import type { App, RouteDeps } from "./app.js";
 import { knownMachine, MachineParams } from "./machine-routes.js";
+import { checkRedfish } from "../power/redfish-check.js";
 
 function powerView(settings: PowerSettings): PowerView {
   switch (settings.driver) {
@@ -10,6 +11,18 @@ function powerView(settings: PowerSettings): PowerView {
       return { driver: "qmp", target: settings.socket };
     case "ipmi":
       return { driver: "ipmi", target: `${settings.username}@${settings.host}:${settings.port}` };
+    case "redfish": {
+      const tls = settings.tls;
+      return {
+        driver: "redfish",
+        target: `${settings.username}@${settings.url}${settings.system ?? ""}`,
+        certificate: {
+          pin: tls && "pin" in tls ? tls.pin : null,
+          ca: tls !== undefined && "ca" in tls,
+          firstUse: tls !== undefined && "pin" in tls && tls.firstUse,
+        },
+      };
+    }
     case "none":
       return { driver: "none", target: null };
   }
@@ -35,9 +48,11 @@ export function addHealthPowerRoutes(app: App, deps: RouteDeps): void {
     { schema: { ...params, body: PowerSettings }, config: { access: "operator", what: "power settings" } },
     async (request) => {
       const id = await knownMachine(store, request.params.id);
-      await store.settings.setPower(id, request.body);
-      request.log.info({ machine: id, driver: request.body.driver }, "power driver set");
-      return powerView(request.body);
+      // A Redfish BMC is reached now: its certificate pinned, the login and the system checked.
+      const settings = request.body.driver === "redfish" ? await checkRedfish(request.body) : request.body;
+      await store.settings.setPower(id, settings);
+      request.log.info({ machine: id, driver: settings.driver }, "power driver set");
+      return powerView(settings);
     },
   );
 
