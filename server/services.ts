@@ -151,6 +151,11 @@ export class Services {
     return this.store.read((rows) => rows.machines.get(id));
   }
 
+  /** One step-log line written by a service acting outside the queue (a BMC's BIOS settings). */
+  appendLog(id: string, event: string, data: Record<string, unknown>, when: Date): Promise<void> {
+    return this.store.transaction((rows) => rows.log.append(id, when.toISOString(), event, data));
+  }
+
   machineLog(id: string): Promise<LogEntry[]> {
     return this.store.read((rows) => rows.log.forMachine(id));
   }

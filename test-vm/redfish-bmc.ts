@@ -32,9 +32,21 @@ const BOOT_LETTER: Record<string, string> = { Pxe: "n", Cd: "d", Hdd: "c" };
 /** The stand-in's BIOS: sushy-tools' default attributes, plus BootMode, which the VM's firmware fixes. */
 const REGISTRY_ATTRIBUTES = [
   { AttributeName: "BootMode", Type: "Enumeration", Value: [{ ValueName: "Uefi" }, { ValueName: "Legacy" }] },
-  { AttributeName: "ProcTurboMode", Type: "Enumeration", Value: [{ ValueName: "Enabled" }, { ValueName: "Disabled" }] },
-  { AttributeName: "EmbeddedSata", Type: "Enumeration", Value: [{ ValueName: "Ahci" }, { ValueName: "Raid" }] },
-  { AttributeName: "NicBoot1", Type: "Enumeration", Value: [{ ValueName: "NetworkBoot" }, { ValueName: "Disabled" }] },
+  {
+    AttributeName: "ProcTurboMode",
+    Type: "Enumeration",
+    Value: [{ ValueName: "Enabled" }, { ValueName: "Disabled" }],
+  },
+  {
+    AttributeName: "EmbeddedSata",
+    Type: "Enumeration",
+    Value: [{ ValueName: "Ahci" }, { ValueName: "Raid" }],
+  },
+  {
+    AttributeName: "NicBoot1",
+    Type: "Enumeration",
+    Value: [{ ValueName: "NetworkBoot" }, { ValueName: "Disabled" }],
+  },
   { AttributeName: "BootDelaySeconds", Type: "Integer", LowerBound: 0, UpperBound: 30 },
   { AttributeName: "SerialNumber", Type: "String", ReadOnly: true },
 ];
@@ -170,7 +182,10 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
   const boot = async (): Promise<void> => {
     const active = state.override.enabled !== "Disabled" ? BOOT_LETTER[state.override.target] : undefined;
     await qmp([
-      { execute: "human-monitor-command", arguments: { "command-line": `boot_set ${active ?? options.defaultBootOrder ?? "c"}` } },
+      {
+        execute: "human-monitor-command",
+        arguments: { "command-line": `boot_set ${active ?? options.defaultBootOrder ?? "c"}` },
+      },
     ]);
     if (state.override.enabled === "Once") state.override = { target: "None", enabled: "Disabled" };
     applyPending();
@@ -203,14 +218,27 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
 
   const insertMedia = async (image: unknown): Promise<void> => {
     if (typeof image !== "string" || !/^https?:\/\//.test(image))
-      throw new Refusal(400, "Base.1.8.ActionParameterValueFormatError", `The value ${JSON.stringify(image)} for the parameter Image in the action VirtualMedia.InsertMedia is of a different format than the parameter can accept.`);
+      throw new Refusal(
+        400,
+        "Base.1.8.ActionParameterValueFormatError",
+        `The value ${JSON.stringify(image)} for the parameter Image in the action VirtualMedia.InsertMedia is of a different format than the parameter can accept.`,
+      );
     // As sushy-tools does: the BMC fetches the image to a local file, then the VM's CD gets that file.
     const answer = await fetch(image);
     if (!answer.ok)
-      throw new Refusal(400, "Base.1.8.ResourceAtUriUnauthorized", `While accessing the resource at ${image}, the service received HTTP ${answer.status}.`);
+      throw new Refusal(
+        400,
+        "Base.1.8.ResourceAtUriUnauthorized",
+        `While accessing the resource at ${image}, the service received HTTP ${answer.status}.`,
+      );
     const file = join(dir, `media-${randomUUID()}.iso`);
     writeFileSync(file, Buffer.from(await answer.arrayBuffer()));
-    await qmp([{ execute: "blockdev-change-medium", arguments: { device: "cd0", filename: file, format: "raw", "read-only-mode": "read-only" } }]);
+    await qmp([
+      {
+        execute: "blockdev-change-medium",
+        arguments: { device: "cd0", filename: file, format: "raw", "read-only-mode": "read-only" },
+      },
+    ]);
     state.media = { image, file };
   };
 
@@ -235,31 +263,46 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
     },
   });
 
-  const route = async (method: string, path: string, body: Record<string, unknown>): Promise<[number, unknown, Record<string, string>?]> => {
+  const route = async (
+    method: string,
+    path: string,
+    body: Record<string, unknown>,
+  ): Promise<[number, unknown, Record<string, string>?]> => {
     const key = `${method} ${path}`;
     if (key === "GET /redfish/v1" || key === "GET /redfish/v1/")
-      return [200, {
-        "@odata.id": "/redfish/v1",
-        "@odata.type": "#ServiceRoot.v1_11_0.ServiceRoot",
-        RedfishVersion: "1.11.0",
-        Systems: { "@odata.id": "/redfish/v1/Systems" },
-        Managers: { "@odata.id": "/redfish/v1/Managers" },
-        ...(options.registry === false ? {} : { Registries: { "@odata.id": "/redfish/v1/Registries" } }),
-        ...(options.sessions === false
-          ? {}
-          : {
-              SessionService: { "@odata.id": "/redfish/v1/SessionService" },
-              Links: { Sessions: { "@odata.id": "/redfish/v1/SessionService/Sessions" } },
-            }),
-      }];
+      return [
+        200,
+        {
+          "@odata.id": "/redfish/v1",
+          "@odata.type": "#ServiceRoot.v1_11_0.ServiceRoot",
+          RedfishVersion: "1.11.0",
+          Systems: { "@odata.id": "/redfish/v1/Systems" },
+          Managers: { "@odata.id": "/redfish/v1/Managers" },
+          ...(options.registry === false ? {} : { Registries: { "@odata.id": "/redfish/v1/Registries" } }),
+          ...(options.sessions === false
+            ? {}
+            : {
+                SessionService: { "@odata.id": "/redfish/v1/SessionService" },
+                Links: { Sessions: { "@odata.id": "/redfish/v1/SessionService/Sessions" } },
+              }),
+        },
+      ];
     if (key === "POST /redfish/v1/SessionService/Sessions" && options.sessions !== false) {
       if (body.UserName !== username || body.Password !== password)
-        throw new Refusal(401, "Base.1.8.ResourceAtUriUnauthorized", "While accessing the resource at /redfish/v1/SessionService/Sessions, the service received an authorization error: invalid user name or password.");
+        throw new Refusal(
+          401,
+          "Base.1.8.ResourceAtUriUnauthorized",
+          "While accessing the resource at /redfish/v1/SessionService/Sessions, the service received an authorization error: invalid user name or password.",
+        );
       const id = randomUUID();
       const token = randomBytes(24).toString("hex");
       state.sessions.set(token, id);
       const location = `/redfish/v1/SessionService/Sessions/${id}`;
-      return [201, { "@odata.id": location, Id: id, UserName: username }, { "x-auth-token": token, location }];
+      return [
+        201,
+        { "@odata.id": location, Id: id, UserName: username },
+        { "x-auth-token": token, location },
+      ];
     }
     const session = /^\/redfish\/v1\/SessionService\/Sessions\/([\w-]+)$/.exec(path)?.[1];
     if (method === "DELETE" && session) {
@@ -273,9 +316,17 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
       const target = patch.BootSourceOverrideTarget ?? state.override.target;
       const enabled = patch.BootSourceOverrideEnabled ?? state.override.enabled;
       if (typeof target !== "string" || !(target === "None" || target in BOOT_LETTER))
-        throw new Refusal(400, "Base.1.8.PropertyValueNotInList", `The value ${JSON.stringify(target)} for the property BootSourceOverrideTarget is not in the list of acceptable values.`);
+        throw new Refusal(
+          400,
+          "Base.1.8.PropertyValueNotInList",
+          `The value ${JSON.stringify(target)} for the property BootSourceOverrideTarget is not in the list of acceptable values.`,
+        );
       if (typeof enabled !== "string" || !["Disabled", "Once", "Continuous"].includes(enabled))
-        throw new Refusal(400, "Base.1.8.PropertyValueNotInList", `The value ${JSON.stringify(enabled)} for the property BootSourceOverrideEnabled is not in the list of acceptable values.`);
+        throw new Refusal(
+          400,
+          "Base.1.8.PropertyValueNotInList",
+          `The value ${JSON.stringify(enabled)} for the property BootSourceOverrideEnabled is not in the list of acceptable values.`,
+        );
       state.override = { target, enabled };
       return [204, undefined];
     }
@@ -284,43 +335,63 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
       return [204, undefined];
     }
     if (key === `GET ${SYSTEM}/Bios`)
-      return [200, {
-        "@odata.id": `${SYSTEM}/Bios`,
-        Attributes: state.current,
-        ...(options.registry === false ? {} : { AttributeRegistry: REGISTRY }),
-        "@Redfish.Settings": {
-          SettingsObject: { "@odata.id": `${SYSTEM}/Bios/Settings` },
-          ...(state.appliedAt ? { Time: state.appliedAt } : {}),
-          Messages: state.messages,
+      return [
+        200,
+        {
+          "@odata.id": `${SYSTEM}/Bios`,
+          Attributes: state.current,
+          ...(options.registry === false ? {} : { AttributeRegistry: REGISTRY }),
+          "@Redfish.Settings": {
+            SettingsObject: { "@odata.id": `${SYSTEM}/Bios/Settings` },
+            ...(state.appliedAt ? { Time: state.appliedAt } : {}),
+            Messages: state.messages,
+          },
         },
-      }];
-    if (key === `GET ${SYSTEM}/Bios/Settings`) return [200, { "@odata.id": `${SYSTEM}/Bios/Settings`, Attributes: state.pending }];
+      ];
+    if (key === `GET ${SYSTEM}/Bios/Settings`)
+      return [200, { "@odata.id": `${SYSTEM}/Bios/Settings`, Attributes: state.pending }];
     if (key === `PATCH ${SYSTEM}/Bios/Settings`) {
       const attributes = (body.Attributes ?? {}) as Record<string, BiosValue>;
       for (const name of Object.keys(attributes))
         if (!(name in state.current))
-          throw new Refusal(400, "Base.1.8.PropertyUnknown", `The property ${name} is not in the list of valid properties for the resource.`);
+          throw new Refusal(
+            400,
+            "Base.1.8.PropertyUnknown",
+            `The property ${name} is not in the list of valid properties for the resource.`,
+          );
       state.pending = { ...state.pending, ...attributes };
       return [204, undefined];
     }
-    if (key === "GET /redfish/v1/Registries") return [200, { Members: [{ "@odata.id": `/redfish/v1/Registries/${REGISTRY}` }] }];
+    if (key === "GET /redfish/v1/Registries")
+      return [200, { Members: [{ "@odata.id": `/redfish/v1/Registries/${REGISTRY}` }] }];
     if (key === `GET /redfish/v1/Registries/${REGISTRY}`)
-      return [200, { Id: REGISTRY, Registry: REGISTRY, Location: [{ Language: "en", Uri: `/redfish/v1/registrystore/${REGISTRY}.json` }] }];
+      return [
+        200,
+        {
+          Id: REGISTRY,
+          Registry: REGISTRY,
+          Location: [{ Language: "en", Uri: `/redfish/v1/registrystore/${REGISTRY}.json` }],
+        },
+      ];
     if (key === `GET /redfish/v1/registrystore/${REGISTRY}.json`)
       return [200, { Id: REGISTRY, RegistryEntries: { Attributes: REGISTRY_ATTRIBUTES } }];
-    if (key === `GET ${MANAGER}`) return [200, { "@odata.id": MANAGER, VirtualMedia: { "@odata.id": `${MANAGER}/VirtualMedia` } }];
+    if (key === `GET ${MANAGER}`)
+      return [200, { "@odata.id": MANAGER, VirtualMedia: { "@odata.id": `${MANAGER}/VirtualMedia` } }];
     if (key === `GET ${MANAGER}/VirtualMedia`) return [200, { Members: [{ "@odata.id": CD }] }];
     if (key === `GET ${CD}`)
-      return [200, {
-        "@odata.id": CD,
-        MediaTypes: ["CD", "DVD"],
-        Inserted: state.media.image !== null,
-        Image: state.media.image,
-        Actions: {
-          "#VirtualMedia.InsertMedia": { target: `${CD}/Actions/VirtualMedia.InsertMedia` },
-          "#VirtualMedia.EjectMedia": { target: `${CD}/Actions/VirtualMedia.EjectMedia` },
+      return [
+        200,
+        {
+          "@odata.id": CD,
+          MediaTypes: ["CD", "DVD"],
+          Inserted: state.media.image !== null,
+          Image: state.media.image,
+          Actions: {
+            "#VirtualMedia.InsertMedia": { target: `${CD}/Actions/VirtualMedia.InsertMedia` },
+            "#VirtualMedia.EjectMedia": { target: `${CD}/Actions/VirtualMedia.EjectMedia` },
+          },
         },
-      }];
+      ];
     if (key === `POST ${CD}/Actions/VirtualMedia.InsertMedia`) {
       await insertMedia(body.Image);
       return [204, undefined];
@@ -338,7 +409,9 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
     if (typeof token === "string") return state.sessions.has(token) ? "session" : "refused";
     const basic = request.headers.authorization;
     if (basic?.startsWith("Basic "))
-      return Buffer.from(basic.slice(6), "base64").toString() === `${username}:${password}` ? "basic" : "refused";
+      return Buffer.from(basic.slice(6), "base64").toString() === `${username}:${password}`
+        ? "basic"
+        : "refused";
     return "none";
   };
 
@@ -354,24 +427,48 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
     let headers: Record<string, string> = {};
     try {
       // DSP0266 §13.3.1: the service root and the session login need no credentials; the rest does.
-      const open = /^\/redfish\/v1\/?$/.test(path) || (method === "POST" && path === "/redfish/v1/SessionService/Sessions");
+      const open =
+        /^\/redfish\/v1\/?$/.test(path) ||
+        (method === "POST" && path === "/redfish/v1/SessionService/Sessions");
       if (!open && (auth === "none" || auth === "refused"))
-        throw new Refusal(401, "Base.1.8.NoValidSession", "There is no valid session established with the implementation.");
+        throw new Refusal(
+          401,
+          "Base.1.8.NoValidSession",
+          "There is no valid session established with the implementation.",
+        );
       const text = Buffer.concat(chunks).toString("utf8");
       const parsed: unknown = text ? JSON.parse(text) : {};
       [status, body, headers = {}] = await route(method, path, (parsed ?? {}) as Record<string, unknown>);
     } catch (err) {
-      const refusal = err instanceof Refusal ? err : new Refusal(500, "Base.1.8.InternalError", `The request failed due to an internal service error: ${String(err)}`);
+      const refusal =
+        err instanceof Refusal
+          ? err
+          : new Refusal(
+              500,
+              "Base.1.8.InternalError",
+              `The request failed due to an internal service error: ${String(err)}`,
+            );
       status = refusal.status;
       body = {
         error: {
           code: refusal.messageId,
           message: "A general error has occurred. See ExtendedInfo for more information.",
-          "@Message.ExtendedInfo": [{ "@odata.type": "#Message.v1_1_1.Message", MessageId: refusal.messageId, Message: refusal.message, Severity: "Warning" }],
+          "@Message.ExtendedInfo": [
+            {
+              "@odata.type": "#Message.v1_1_1.Message",
+              MessageId: refusal.messageId,
+              Message: refusal.message,
+              Severity: "Warning",
+            },
+          ],
         },
       };
     }
-    response.writeHead(status, { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }), "odata-version": "4.0" });
+    response.writeHead(status, {
+      ...headers,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      "odata-version": "4.0",
+    });
     response.end(body === undefined ? undefined : JSON.stringify(body));
   };
 
@@ -389,7 +486,14 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
     password,
     pin,
     certificatePem: cert,
-    settings: { driver: "redfish", url, username, password, tls: { pin, firstUse: false }, gracefulTimeoutMs: 5_000 },
+    settings: {
+      driver: "redfish",
+      url,
+      username,
+      password,
+      tls: { pin, firstUse: false },
+      gracefulTimeoutMs: 5_000,
+    },
     qemuArgs: [
       "-qmp",
       `unix:${options.qmpSocket},server=on,wait=off`,
@@ -406,7 +510,11 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
     bios: () => ({ current: { ...state.current }, pending: { ...state.pending } }),
     stop: async () => {
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,9 +1,24 @@
 // The installed OS's health reports (the answer says when to report next, and whether to reboot into
-// a pending maintenance run), and each machine's power driver (the password is never shown).
+// a pending maintenance run), each machine's power driver (the password is never shown), and its plan's
+// BIOS attributes applied through its BMC.
+import { z } from "zod";
 import { HealthReport, PowerSettings, type HealthHistory, type PowerView } from "../../protocol/index.js";
+import { applyBios } from "../power/bios-apply.js";
 import type { App, RouteDeps } from "./app.js";
 import { knownMachine, MachineParams } from "./machine-routes.js";
 import { checkRedfish } from "../power/redfish-check.js";
+
+/** How long to wait for the firmware to apply the settings after the reset (default 2 minutes). */
+const BiosApplyRequest = z
+  .strictObject({
+    waitMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 60_000)
+      .optional(),
+  })
+  .optional();
 
 function powerView(settings: PowerSettings): PowerView {
   switch (settings.driver) {
@@ -58,6 +73,27 @@ export function addHealthPowerRoutes(app: App, deps: RouteDeps): void {
 
   app.get("/v1/machines/:id/power", { config: { access: "viewer" }, schema: params }, async (request) =>
     powerView(await store.settings.power(await knownMachine(store, request.params.id))),
+  );
+
+  app.post(
+    "/v1/machines/:id/bios/apply",
+    {
+      config: { access: "operator", what: "BIOS settings" },
+      schema: { ...params, body: BiosApplyRequest },
+    },
+    async (request) => {
+      const id = await knownMachine(store, request.params.id);
+      const deps = {
+        power: (machineId: string) => store.settings.power(machineId),
+        attributes: async (machineId: string) =>
+          (await store.getMachine(machineId))?.plan?.plan.bios?.attributes,
+        log: (machineId: string, event: string, data: Record<string, unknown>) =>
+          store.appendLog(machineId, event, data, new Date()),
+      };
+      const result = await applyBios(deps, id, { applyTimeoutMs: request.body?.waitMs ?? 120_000 });
+      request.log.info({ machine: id, differences: result.differences.length }, "bios settings applied");
+      return result;
+    },
   );
 
   app.post(

@@ -32,10 +32,16 @@ export async function applyBios(
   const started = performance.now();
   const settings = await deps.power(machineId);
   if (settings.driver !== "redfish")
-    throw new ApiError("bios_unavailable", `${machineId}: its power driver is ${settings.driver}, not redfish`);
+    throw new ApiError(
+      "bios_unavailable",
+      `${machineId}: its power driver is ${settings.driver}, not redfish`,
+    );
   const wanted = await deps.attributes(machineId);
   if (!wanted)
-    throw new ApiError("bios_unavailable", `${machineId}: its plan has no bios.attributes (or it has no plan)`);
+    throw new ApiError(
+      "bios_unavailable",
+      `${machineId}: its plan has no bios.attributes (or it has no plan)`,
+    );
   // The reset's own bound, plus the staging, the wait for the firmware and the reading back.
   const signal = AbortSignal.timeout(settings.gracefulTimeoutMs + options.applyTimeoutMs + 180_000);
 
@@ -45,11 +51,9 @@ export async function applyBios(
     const issues = registry ? registryIssues(wanted, registry) : [];
     if (issues.length > 0) {
       await deps.log(machineId, "bios-refused", { issues });
-      throw new ApiError(
-        "bios_invalid",
-        `${machineId}: ${issues.map((issue) => issue.message).join("; ")}`,
-        { issues },
-      );
+      throw new ApiError("bios_invalid", `${machineId}: ${issues.map((issue) => issue.message).join("; ")}`, {
+        issues,
+      });
     }
     const settingsObject = await client.stageBios(bios, wanted, signal);
     const timeBefore = bios["@Redfish.Settings"]?.Time;

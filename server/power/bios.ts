@@ -50,7 +50,9 @@ function valueProblem(entry: RegistryAttribute, value: BiosValue): string | unde
         return `${name} must be between ${String(entry.LowerBound ?? "-∞")} and ${String(entry.UpperBound ?? "∞")} (got ${value})`;
       return undefined;
     case "Boolean":
-      return typeof value === "boolean" ? undefined : `${name} must be true or false (got ${JSON.stringify(value)})`;
+      return typeof value === "boolean"
+        ? undefined
+        : `${name} must be true or false (got ${JSON.stringify(value)})`;
     case "String":
     case "Password":
       return typeof value === "string" ? undefined : `${name} must be text (got ${JSON.stringify(value)})`;

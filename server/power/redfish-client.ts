@@ -121,7 +121,9 @@ export class RedfishClient {
   /** The reset types the BMC accepts (all DSP8010 types when it does not say). */
   async resetTypes(signal: AbortSignal): Promise<string[]> {
     const action = (await this.system(signal)).Actions["#ComputerSystem.Reset"];
-    return action["ResetType@Redfish.AllowableValues"] ?? ["On", "ForceOff", "GracefulShutdown", "ForceRestart"];
+    return (
+      action["ResetType@Redfish.AllowableValues"] ?? ["On", "ForceOff", "GracefulShutdown", "ForceRestart"]
+    );
   }
 
   /** POST #ComputerSystem.Reset with this ResetType. */
@@ -173,9 +175,12 @@ export class RedfishClient {
   async stageBios(bios: Bios, attributes: Record<string, BiosValue>, signal: AbortSignal): Promise<string> {
     const settings = bios["@Redfish.Settings"]?.SettingsObject["@odata.id"];
     if (!settings)
-      throw new PowerError(`BMC ${this.target}: its Bios resource has no @Redfish.Settings (no pending settings)`, {
-        target: this.target,
-      });
+      throw new PowerError(
+        `BMC ${this.target}: its Bios resource has no @Redfish.Settings (no pending settings)`,
+        {
+          target: this.target,
+        },
+      );
     await this.http.call("PATCH", settings, Ignored, signal, { Attributes: attributes });
     return settings;
   }
@@ -201,7 +206,8 @@ export class RedfishClient {
     for (const manager of managers) {
       const media = (await this.http.call("GET", manager["@odata.id"], Manager, signal)).body.VirtualMedia;
       if (!media) continue;
-      for (const member of (await this.http.call("GET", media["@odata.id"], Collection, signal)).body.Members) {
+      for (const member of (await this.http.call("GET", media["@odata.id"], Collection, signal)).body
+        .Members) {
         const device = (await this.http.call("GET", member["@odata.id"], VirtualMedia, signal)).body;
         if (device.MediaTypes?.some((type) => type === "CD" || type === "DVD")) return device;
       }
@@ -215,7 +221,8 @@ export class RedfishClient {
   async insertMedia(imageUrl: string, signal: AbortSignal): Promise<void> {
     const cd = await this.virtualCd(signal);
     const action = cd.Actions?.["#VirtualMedia.InsertMedia"];
-    if (!action) throw new PowerError(`BMC ${this.target}: its virtual CD has no InsertMedia`, { target: this.target });
+    if (!action)
+      throw new PowerError(`BMC ${this.target}: its virtual CD has no InsertMedia`, { target: this.target });
     await this.http.call("POST", action.target, Ignored, signal, {
       Image: imageUrl,
       Inserted: true,
@@ -226,7 +233,8 @@ export class RedfishClient {
   async ejectMedia(signal: AbortSignal): Promise<void> {
     const cd = await this.virtualCd(signal);
     const action = cd.Actions?.["#VirtualMedia.EjectMedia"];
-    if (!action) throw new PowerError(`BMC ${this.target}: its virtual CD has no EjectMedia`, { target: this.target });
+    if (!action)
+      throw new PowerError(`BMC ${this.target}: its virtual CD has no EjectMedia`, { target: this.target });
     await this.http.call("POST", action.target, Ignored, signal, {});
   }
 }
@@ -248,7 +256,8 @@ export async function withRedfish<T>(
 /** The Systems collection's one member; a BMC of several systems (a blade chassis) must be told which. */
 async function onlySystem(http: RedfishHttp, root: ServiceRoot, signal: AbortSignal): Promise<string> {
   const systems = root.Systems?.["@odata.id"];
-  if (!systems) throw new PowerError(`BMC ${http.baseUrl}: its service root links no Systems`, { target: http.baseUrl });
+  if (!systems)
+    throw new PowerError(`BMC ${http.baseUrl}: its service root links no Systems`, { target: http.baseUrl });
   const members = (await http.call("GET", systems, Collection, signal)).body.Members;
   const [only, ...more] = members;
   if (!only || more.length > 0)

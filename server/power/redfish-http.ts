@@ -65,9 +65,10 @@ export async function offeredCertificatePin(url: string, signal: AbortSignal): P
         reject(new PowerError(`BMC ${url}: ${err.message}`, { target: url }, { cause: err }));
       });
     });
-    const leaf = socket.getPeerCertificate();
-    if (!leaf.raw) throw new PowerError(`BMC ${url} offered no certificate`, { target: url });
-    return certificatePin(leaf.raw);
+    // Node's types say there is always one; with no certificate it returns an empty object.
+    const raw = socket.getPeerCertificate().raw as Buffer | undefined;
+    if (!raw) throw new PowerError(`BMC ${url} offered no certificate`, { target: url });
+    return certificatePin(raw);
   } finally {
     socket.destroy();
   }
