@@ -85,8 +85,7 @@ export function addHealthPowerRoutes(app: App, deps: RouteDeps): void {
       const id = await knownMachine(store, request.params.id);
       const deps = {
         power: (machineId: string) => store.settings.power(machineId),
-        attributes: async (machineId: string) =>
-          (await store.getMachine(machineId))?.plan?.plan.bios?.attributes,
+        attributes: (machineId: string) => store.biosAttributes(machineId),
         log: (machineId: string, event: string, data: Record<string, unknown>) =>
           store.appendLog(machineId, event, data, new Date()),
       };

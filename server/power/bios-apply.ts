@@ -14,8 +14,8 @@ const POLL_MS = 1_000;
 
 export interface BiosApplyDeps {
   power(machineId: string): Promise<PowerSettings>;
-  /** The machine's plan's bios.attributes; undefined when it has no plan or the plan none. */
-  attributes(machineId: string): Promise<Record<string, BiosValue> | undefined>;
+  /** The bios.attributes of its plan (or the policy's plan for it), and which; undefined when none. */
+  attributes(machineId: string): Promise<{ attributes: Record<string, BiosValue>; from: string } | undefined>;
   log(machineId: string, event: string, data: Record<string, unknown>): Promise<void>;
 }
 
@@ -36,12 +36,13 @@ export async function applyBios(
       "bios_unavailable",
       `${machineId}: its power driver is ${settings.driver}, not redfish`,
     );
-  const wanted = await deps.attributes(machineId);
-  if (!wanted)
+  const planned = await deps.attributes(machineId);
+  if (!planned)
     throw new ApiError(
       "bios_unavailable",
-      `${machineId}: its plan has no bios.attributes (or it has no plan)`,
+      `${machineId}: neither its plan nor the policy's plan for it has bios.attributes`,
     );
+  const wanted = planned.attributes;
   // The reset's own bound, plus the staging, the wait for the firmware and the reading back.
   const signal = AbortSignal.timeout(settings.gracefulTimeoutMs + options.applyTimeoutMs + 180_000);
 
@@ -59,6 +60,7 @@ export async function applyBios(
     const timeBefore = bios["@Redfish.Settings"]?.Time;
     await deps.log(machineId, "bios-staged", {
       attributes: wanted,
+      from: planned.from,
       settingsObject,
       registry: registry ? bios.AttributeRegistry : null,
     });

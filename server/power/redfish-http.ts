@@ -81,7 +81,12 @@ export async function offeredCertificatePin(url: string, signal: AbortSignal): P
  */
 function bmcAgent(target: string, tls: RedfishTls): Agent {
   if ("ca" in tls) return new Agent({ connect: { ca: tls.ca, timeout: REQUEST_TIMEOUT_MS } });
-  const base = buildConnector({ rejectUnauthorized: false, timeout: REQUEST_TIMEOUT_MS });
+  // No TLS session resumption: a resumed connection shows no peer certificate to check.
+  const base = buildConnector({
+    rejectUnauthorized: false,
+    timeout: REQUEST_TIMEOUT_MS,
+    maxCachedSessions: 0,
+  });
   return new Agent({
     connect: (options, callback) => {
       base(options, (err, socket) => {
