@@ -7,6 +7,7 @@ import { connect, type TLSSocket } from "node:tls";
 import { Agent, buildConnector, request } from "undici";
 import type { z } from "zod";
 import { BootwrightError, type FailureContext, type RedfishTls } from "../../protocol/index.js";
+import { caFingerprint } from "../tls/certificates.js";
 import { PowerError } from "./driver.js";
 import { RedfishErrorBody } from "./redfish-schema.js";
 
@@ -31,9 +32,9 @@ export class BmcCertificateMismatch extends BootwrightError<"bmc_certificate_mis
   }
 }
 
-/** "sha256:<hex>" of a certificate's DER (the same form as the server's own CA pin). */
+/** "sha256:<hex>" of a certificate's DER: the same form, and function, as the server's own CA pin. */
 export function certificatePin(der: Buffer): string {
-  return `sha256:${new X509Certificate(der).fingerprint256.replaceAll(":", "").toLowerCase()}`;
+  return caFingerprint(new X509Certificate(der));
 }
 
 /**
