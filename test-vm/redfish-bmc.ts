@@ -4,32 +4,26 @@
 // subset of the DMTF Redfish schema the driver uses — service root, SessionService, Systems,
 // ComputerSystem.Reset, the Boot override, Bios with its pending Settings and AttributeRegistry,
 // Managers/VirtualMedia, and error bodies with @Message.ExtendedInfo — in front of a REAL QEMU VM driven
-// through QMP: On = running; Off = paused (QMP stop) or shut down by its guest (-no-shutdown); a power-on
-// or restart sets the next boot's order (boot_set, from the override) and resets; GracefulShutdown is an
-// ACPI power button (system_powerdown), which only a guest OS honours; pending BIOS settings are applied
-// at the next reset. What it cannot emulate is said where it happens. Stopped by the test, always.
+// through QMP (test-vm/redfish-bmc-machine.ts: power states, boot order, BIOS applied at reset, the CD).
+// What it cannot emulate is said where it happens. Stopped by the test, always.
 import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { BiosValue, RedfishSettings } from "../protocol/index.js";
-import { qmpExecute, type QmpCommand } from "../server/power/qmp.js";
 import { certificatePin } from "../server/power/redfish-http.js";
+import { BmcMachine, BOOT_LETTER, Refusal } from "./redfish-bmc-machine.js";
 
 const SYSTEM = "/redfish/v1/Systems/vm0";
 const MANAGER = "/redfish/v1/Managers/bmc0";
 const CD = `${MANAGER}/VirtualMedia/Cd`;
 const REGISTRY = "BiosAttributeRegistry.v1_0_0";
-const QMP_TIMEOUT_MS = 5_000;
 
-/** QEMU's boot_set letters for the override targets (SeaBIOS reads them from CMOS at reset). */
-const BOOT_LETTER: Record<string, string> = { Pxe: "n", Cd: "d", Hdd: "c" };
-
-/** The stand-in's BIOS: sushy-tools' default attributes, plus BootMode, which the VM's firmware fixes. */
+/** The stand-in's BIOS registry: sushy-tools' default attributes, BootMode, a read-only serial number. */
 const REGISTRY_ATTRIBUTES = [
   { AttributeName: "BootMode", Type: "Enumeration", Value: [{ ValueName: "Uefi" }, { ValueName: "Legacy" }] },
   {
@@ -93,24 +87,7 @@ export interface RedfishBmc {
 
 interface State {
   sessions: Map<string, string>;
-  override: { target: string; enabled: string };
-  current: Record<string, BiosValue>;
-  pending: Record<string, BiosValue>;
-  appliedAt: string | undefined;
-  messages: { MessageId: string; Message: string }[];
-  media: { image: string | null; file: string | null };
   requests: BmcRequest[];
-  qmp: string[];
-}
-
-class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly messageId: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export async function startRedfishBmc(options: RedfishBmcOptions): Promise<RedfishBmc> {
@@ -127,130 +104,23 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
   const cert = readFileSync(join(dir, "cert.pem"), "utf8");
   const username = "admin";
   const password = randomBytes(12).toString("base64url");
-  const firmware = options.firmware ?? "Legacy";
-  const state: State = {
-    sessions: new Map(),
-    override: { target: "None", enabled: "Disabled" },
-    current: {
-      BootMode: firmware,
-      ProcTurboMode: "Enabled",
-      EmbeddedSata: "Raid",
-      NicBoot1: "NetworkBoot",
-      BootDelaySeconds: 0,
-      SerialNumber: "VM0-0001",
-    },
-    pending: {},
-    appliedAt: undefined,
-    messages: [],
-    media: { image: null, file: null },
-    requests: [],
-    qmp: [],
-  };
-
-  const qmp = async (commands: QmpCommand[]): Promise<unknown[]> => {
-    for (const c of commands)
-      state.qmp.push(typeof c === "string" ? c : `${c.execute} ${JSON.stringify(c.arguments)}`);
-    return qmpExecute(options.qmpSocket, commands, AbortSignal.timeout(QMP_TIMEOUT_MS));
-  };
-  const powerState = async (): Promise<"On" | "Off"> => {
-    const [status] = await qmp(["query-status"]);
-    return typeof status === "object" && status !== null && "running" in status && status.running === true
-      ? "On"
-      : "Off";
-  };
-
-  /** The firmware's work at a reset: pending BIOS settings applied, what cannot be said in Messages. */
-  const applyPending = (): void => {
-    if (Object.keys(state.pending).length === 0) return;
-    state.messages = [];
-    for (const [name, value] of Object.entries(state.pending)) {
-      if (name === "BootMode" && value !== firmware) {
-        // What this stand-in cannot do: QEMU's firmware (SeaBIOS or OVMF) is chosen when QEMU starts.
-        state.messages.push({
-          MessageId: "Bios.1.0.SettingNotApplied",
-          Message: `BootMode cannot become ${String(value)}: this VM's firmware (${firmware}) is fixed when QEMU starts.`,
-        });
-        continue;
-      }
-      state.current[name] = value;
-    }
-    state.pending = {};
-    state.appliedAt = new Date().toISOString();
-  };
-
-  /** Power on or restart: the next boot's device (a Once override is used up), the BIOS, then the reset. */
-  const boot = async (): Promise<void> => {
-    const active = state.override.enabled !== "Disabled" ? BOOT_LETTER[state.override.target] : undefined;
-    await qmp([
-      {
-        execute: "human-monitor-command",
-        arguments: { "command-line": `boot_set ${active ?? options.defaultBootOrder ?? "c"}` },
-      },
-    ]);
-    if (state.override.enabled === "Once") state.override = { target: "None", enabled: "Disabled" };
-    applyPending();
-    await qmp(["system_reset", "cont"]);
-  };
-
-  const reset = async (type: unknown): Promise<void> => {
-    switch (type) {
-      case "On":
-        if ((await powerState()) === "Off") await boot();
-        return;
-      case "ForceOff":
-        await qmp(["stop"]);
-        return;
-      case "GracefulShutdown":
-        // The ACPI power button: only a guest OS that listens turns the VM off.
-        await qmp(["system_powerdown"]);
-        return;
-      case "ForceRestart":
-        await boot();
-        return;
-      default:
-        throw new Refusal(
-          400,
-          "Base.1.8.ActionParameterNotSupported",
-          `The parameter ResetType for the action ComputerSystem.Reset is not supported on the target resource: ${JSON.stringify(type)}.`,
-        );
-    }
-  };
-
-  const insertMedia = async (image: unknown): Promise<void> => {
-    if (typeof image !== "string" || !/^https?:\/\//.test(image))
-      throw new Refusal(
-        400,
-        "Base.1.8.ActionParameterValueFormatError",
-        `The value ${JSON.stringify(image)} for the parameter Image in the action VirtualMedia.InsertMedia is of a different format than the parameter can accept.`,
-      );
-    // As sushy-tools does: the BMC fetches the image to a local file, then the VM's CD gets that file.
-    const answer = await fetch(image);
-    if (!answer.ok)
-      throw new Refusal(
-        400,
-        "Base.1.8.ResourceAtUriUnauthorized",
-        `While accessing the resource at ${image}, the service received HTTP ${answer.status}.`,
-      );
-    const file = join(dir, `media-${randomUUID()}.iso`);
-    writeFileSync(file, Buffer.from(await answer.arrayBuffer()));
-    await qmp([
-      {
-        execute: "blockdev-change-medium",
-        arguments: { device: "cd0", filename: file, format: "raw", "read-only-mode": "read-only" },
-      },
-    ]);
-    state.media = { image, file };
-  };
+  const state: State = { sessions: new Map(), requests: [] };
+  const machine = new BmcMachine({
+    qmpSocket: options.qmpSocket,
+    workDir: dir,
+    firmware: options.firmware ?? "Legacy",
+    defaultBootOrder: options.defaultBootOrder ?? "c",
+  });
 
   const system = async (): Promise<unknown> => ({
     "@odata.id": SYSTEM,
     "@odata.type": "#ComputerSystem.v1_13_0.ComputerSystem",
     Id: "vm0",
     Name: "QEMU VM behind the stand-in BMC",
-    PowerState: await powerState(),
+    PowerState: await machine.powerState(),
     Boot: {
-      BootSourceOverrideTarget: state.override.target,
-      BootSourceOverrideEnabled: state.override.enabled,
+      BootSourceOverrideTarget: machine.override.target,
+      BootSourceOverrideEnabled: machine.override.enabled,
       "BootSourceOverrideTarget@Redfish.AllowableValues": ["None", "Pxe", "Cd", "Hdd"],
     },
     Bios: { "@odata.id": `${SYSTEM}/Bios` },
@@ -313,8 +183,8 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
     if (key === `GET ${SYSTEM}`) return [200, await system()];
     if (key === `PATCH ${SYSTEM}`) {
       const patch = (body.Boot ?? {}) as Record<string, unknown>;
-      const target = patch.BootSourceOverrideTarget ?? state.override.target;
-      const enabled = patch.BootSourceOverrideEnabled ?? state.override.enabled;
+      const target = patch.BootSourceOverrideTarget ?? machine.override.target;
+      const enabled = patch.BootSourceOverrideEnabled ?? machine.override.enabled;
       if (typeof target !== "string" || !(target === "None" || target in BOOT_LETTER))
         throw new Refusal(
           400,
@@ -327,11 +197,11 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
           "Base.1.8.PropertyValueNotInList",
           `The value ${JSON.stringify(enabled)} for the property BootSourceOverrideEnabled is not in the list of acceptable values.`,
         );
-      state.override = { target, enabled };
+      machine.override = { target, enabled };
       return [204, undefined];
     }
     if (key === `POST ${SYSTEM}/Actions/ComputerSystem.Reset`) {
-      await reset(body.ResetType);
+      await machine.reset(body.ResetType);
       return [204, undefined];
     }
     if (key === `GET ${SYSTEM}/Bios`)
@@ -339,27 +209,27 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
         200,
         {
           "@odata.id": `${SYSTEM}/Bios`,
-          Attributes: state.current,
+          Attributes: machine.current,
           ...(options.registry === false ? {} : { AttributeRegistry: REGISTRY }),
           "@Redfish.Settings": {
             SettingsObject: { "@odata.id": `${SYSTEM}/Bios/Settings` },
-            ...(state.appliedAt ? { Time: state.appliedAt } : {}),
-            Messages: state.messages,
+            ...(machine.appliedAt ? { Time: machine.appliedAt } : {}),
+            Messages: machine.messages,
           },
         },
       ];
     if (key === `GET ${SYSTEM}/Bios/Settings`)
-      return [200, { "@odata.id": `${SYSTEM}/Bios/Settings`, Attributes: state.pending }];
+      return [200, { "@odata.id": `${SYSTEM}/Bios/Settings`, Attributes: machine.pending }];
     if (key === `PATCH ${SYSTEM}/Bios/Settings`) {
       const attributes = (body.Attributes ?? {}) as Record<string, BiosValue>;
       for (const name of Object.keys(attributes))
-        if (!(name in state.current))
+        if (!(name in machine.current))
           throw new Refusal(
             400,
             "Base.1.8.PropertyUnknown",
             `The property ${name} is not in the list of valid properties for the resource.`,
           );
-      state.pending = { ...state.pending, ...attributes };
+      machine.pending = { ...machine.pending, ...attributes };
       return [204, undefined];
     }
     if (key === "GET /redfish/v1/Registries")
@@ -384,8 +254,8 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
         {
           "@odata.id": CD,
           MediaTypes: ["CD", "DVD"],
-          Inserted: state.media.image !== null,
-          Image: state.media.image,
+          Inserted: machine.media.image !== null,
+          Image: machine.media.image,
           Actions: {
             "#VirtualMedia.InsertMedia": { target: `${CD}/Actions/VirtualMedia.InsertMedia` },
             "#VirtualMedia.EjectMedia": { target: `${CD}/Actions/VirtualMedia.EjectMedia` },
@@ -393,12 +263,11 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
         },
       ];
     if (key === `POST ${CD}/Actions/VirtualMedia.InsertMedia`) {
-      await insertMedia(body.Image);
+      await machine.insertMedia(body.Image);
       return [204, undefined];
     }
     if (key === `POST ${CD}/Actions/VirtualMedia.EjectMedia`) {
-      await qmp([{ execute: "eject", arguments: { device: "cd0", force: true } }]);
-      state.media = { image: null, file: null };
+      await machine.ejectMedia();
       return [204, undefined];
     }
     throw new Refusal(404, "Base.1.8.ResourceMissingAtURI", `The resource at the URI ${path} was not found.`);
@@ -506,8 +375,8 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
     ],
     requests: () => [...state.requests],
     sessionCount: () => state.sessions.size,
-    qmpLog: () => [...state.qmp],
-    bios: () => ({ current: { ...state.current }, pending: { ...state.pending } }),
+    qmpLog: () => [...machine.sent],
+    bios: () => ({ current: { ...machine.current }, pending: { ...machine.pending } }),
     stop: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => {
