@@ -18,7 +18,7 @@ const BiosApplyRequest = z
       .max(30 * 60_000)
       .optional(),
   })
-  .optional();
+  .nullish();
 
 function powerView(settings: PowerSettings): PowerView {
   switch (settings.driver) {

@@ -64,6 +64,8 @@ it("refuses Redfish settings whose BMC cannot be reached, stores nothing, shows 
 it("bios apply: an operator's, and only for a machine with a Redfish driver", async () => {
   const apply = `${server.url}/v1/machines/${SAMPLE_UUID}/bios/apply`;
   expect(await jsonRequest(apply, "POST", {}, null)).toMatchObject({ status: 401 });
+  // No body at all (curl -X POST) is the same as {}: the wait has a default.
+  expect(await jsonRequest(apply, "POST")).toMatchObject({ status: 409, body: { code: "bios_unavailable" } });
   const refused = await jsonRequest(apply, "POST", {});
   expect(refused).toMatchObject({ status: 409, body: { code: "bios_unavailable" } });
   expect((refused.body as { message: string }).message).toMatch(/power driver is none, not redfish/);
