@@ -7,7 +7,14 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createLogger } from "../logger.js";
 import type { RunningServer } from "../server.js";
-import { jsonRequest, makeTempDir, sampleInventory, SAMPLE_UUID, startApiServer } from "../test-support.js";
+import {
+  jsonRequest,
+  makeTempDir,
+  sampleInventory,
+  sampleMachine,
+  SAMPLE_UUID,
+  startApiServer,
+} from "../test-support.js";
 
 const PASSWORD = "Redfish-Secret-91c2";
 let work: ReturnType<typeof makeTempDir>;
@@ -69,4 +76,36 @@ it("bios apply: an operator's, and only for a machine with a Redfish driver", as
   const refused = await jsonRequest(apply, "POST", {});
   expect(refused).toMatchObject({ status: 409, body: { code: "bios_unavailable" } });
   expect((refused.body as { message: string }).message).toMatch(/power driver is none, not redfish/);
+});
+
+it("the attributes bios apply uses: the machine's stored plan's, else the plan the policy gives it now", async () => {
+  expect(await server.store.biosAttributes(SAMPLE_UUID)).toBeUndefined();
+  const policy = {
+    rules: [
+      { name: "tuned", match: [], plan: { image: "x", bios: { attributes: { ProcTurboMode: "Disabled" } } } },
+    ],
+  };
+  const put = await jsonRequest(`${server.url}/v1/policy`, "PUT", {
+    source: JSON.stringify(policy),
+    format: "json",
+  });
+  expect(put.status).toBe(200);
+  expect(await server.store.biosAttributes(SAMPLE_UUID)).toEqual({
+    attributes: { ProcTurboMode: "Disabled" },
+    from: "policy version 1, rule tuned",
+  });
+
+  const planned = "0e0c8a6a-6f5f-4c43-9d57-0000000000c7";
+  const plan = { image: "y", bios: { attributes: { BootDelaySeconds: 5, SriovGlobalEnable: true } } };
+  await server.store.store.transaction((rows) =>
+    rows.machines.insert(
+      sampleMachine(planned, new Date().toISOString(), {
+        plan: { rule: "older", planHash: "sha256:abc", plan, policyVersion: 1 },
+      }),
+    ),
+  );
+  expect(await server.store.biosAttributes(planned)).toEqual({
+    attributes: { BootDelaySeconds: 5, SriovGlobalEnable: true },
+    from: "plan sha256:abc",
+  });
 });
