@@ -21,6 +21,7 @@ import { maintenanceFigures } from "./maintenance.js";
 import { eraseFigures } from "./erase.js";
 import { inventoryFigures, smbiosFigures } from "./inventory.js";
 import { policyFigures } from "./policy.js";
+import { redfishFigures } from "./redfish.js";
 import { queueFigures, reconcileFigures } from "./queue.js";
 import { suiteFigures } from "./suite.js";
 import { INITRAMFS_PATH } from "../test-vm/paths.js";
@@ -62,6 +63,7 @@ const BENCHES: Bench[] = [
   { prefix: "capture.", run: captureFigures },
   { prefix: "maintenance.", run: maintenanceFigures },
   { prefix: "erase.", run: eraseFigures },
+  { prefix: "power.redfish", run: redfishFigures },
   // suite.fresh_minutes and suite.fresh_ci_minutes only when the prefix names them (most of an hour).
   { prefix: "suite.", run: () => suiteFigures(process.argv[2] ?? "") },
 ];

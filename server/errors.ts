@@ -53,6 +53,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   machine_busy: 409,
   image_in_use: 409,
   kernel_unknown: 404,
+  power_check_failed: 502,
+  bios_unavailable: 409,
+  bios_invalid: 422,
   internal: 500,
 };
 

@@ -4,6 +4,7 @@
 import { missingDrivers } from "./drivers/device-report.js";
 import type {
   AgentEvent,
+  BiosValue,
   BootEvent,
   BootCategory,
   CallHome,
@@ -51,6 +52,7 @@ import {
   type ReinstallOutcome,
 } from "./policy/policy-change.js";
 import { setExpected } from "./queue/reconcile.js";
+import { planFromPolicy } from "./policy/planning.js";
 import { releaseMachine } from "./queue/release.js";
 import { reconcile, type LeaseDurations } from "./queue/reconciler.js";
 import {
@@ -151,6 +153,31 @@ export class Services {
 
   getMachine(id: string): Promise<Machine | undefined> {
     return this.store.read((rows) => rows.machines.get(id));
+  }
+
+  /**
+   * The BIOS attributes a machine should have: its stored plan's, or, before it is planned, what the
+   * stored policy gives it now (the rule named in `from`); undefined when neither has any.
+   */
+  biosAttributes(id: string): Promise<{ attributes: Record<string, BiosValue>; from: string } | undefined> {
+    return this.store.read(async (rows) => {
+      const machine = await rows.machines.get(id);
+      if (!machine) return undefined;
+      if (machine.plan) {
+        const attributes = machine.plan.plan.bios?.attributes;
+        return attributes ? { attributes, from: `plan ${machine.plan.planHash}` } : undefined;
+      }
+      const resolved = await planFromPolicy(rows, machine);
+      const attributes = resolved.ok ? resolved.plan.plan.bios?.attributes : undefined;
+      return resolved.ok && attributes
+        ? { attributes, from: `policy version ${resolved.policyVersion}, rule ${resolved.plan.rule}` }
+        : undefined;
+    });
+  }
+
+  /** One step-log line written by a service acting outside the queue (a BMC's BIOS settings). */
+  appendLog(id: string, event: string, data: Record<string, unknown>, when: Date): Promise<void> {
+    return this.store.transaction((rows) => rows.log.append(id, when.toISOString(), event, data));
   }
 
   machineLog(id: string): Promise<LogEntry[]> {
