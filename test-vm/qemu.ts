@@ -88,6 +88,11 @@ export interface VmOptions {
   tap?: TapNetwork;
   /** No NIC at all: firmware alone, with nothing to network-boot (a BMC's power tests). */
   withoutNic?: boolean;
+  /**
+   * The NIC QEMU emulates (default virtio-net-pci), e.g. vmxnet3 or rtl8139: real hardware whose driver
+   * the loader must bring. QEMU gives each model its iPXE ROM from Debian's ipxe-qemu.
+   */
+  nicModel?: string;
 }
 
 /** Console lines worth keeping in a failure message: boots, iPXE's fetches, our loader and OS lines. */
@@ -141,7 +146,7 @@ export function qemuArgs(options: VmOptions, consolePath: string): string[] {
     : ["user", "id=net0"];
   if (boot.kind === "network") netdev.push(`bootfile=${boot.bootfileUrl}`);
   // OVMF ignores -boot n: bootindex=0 on the NIC makes it try the network first.
-  const nic = ["virtio-net-pci", "netdev=net0", `mac=${options.mac}`];
+  const nic = [options.nicModel ?? "virtio-net-pci", "netdev=net0", `mac=${options.mac}`];
   if (netBoot) nic.push("bootindex=0");
   // romfile= empty: no iPXE ROM on the NIC, the firmware's own network stack boots (PXE, HTTP).
   if (boot.kind === "site" && boot.nic === "firmware") nic.push("romfile=");
