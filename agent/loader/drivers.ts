@@ -103,8 +103,11 @@ export async function loadDriversOnDemand(serverUrl: string, root = "/"): Promis
   return report;
 }
 
-/** GETs the bundle and checks its sha256; a mismatch is logged and fetched once more, then refused. */
-async function fetchBundle(serverUrl: string, bundle: NonNullable<DriversAnswer["bundle"]>): Promise<Buffer> {
+/** GETs the bundle and checks its sha256; a mismatch is logged and fetched once more, then refused. Returns the tar. */
+export async function fetchBundle(
+  serverUrl: string,
+  bundle: NonNullable<DriversAnswer["bundle"]>,
+): Promise<Buffer> {
   for (let attempt = 1; ; attempt++) {
     const bytes = await withRetry(`GET ${bundle.path}`, async () => {
       const response = await fetch(`${serverUrl}${bundle.path}`, {
