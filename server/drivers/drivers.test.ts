@@ -8,9 +8,9 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decompress } from "zstd-napi";
 import { extract } from "tar-stream";
-import { DriversAnswer } from "../../protocol/index.js";
+import { DriversAnswer, MachineDrivers } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
-import { jsonRequest, startApiServer } from "../test-support.js";
+import { inventoryFor, jsonRequest, startApiServer } from "../test-support.js";
 import { DriverLibrary } from "./driver-library.js";
 import { moduleFirmware } from "./modinfo.js";
 import { modulesFor, parseModulesAlias } from "./modules-alias.js";
@@ -76,7 +76,9 @@ describe("DriverLibrary", () => {
       bundlesDir: join(dir, "bundles"),
     });
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it("answers the modules with their dependencies first, and one bundle carrying them, by sha256", async () => {
     const answer = await library.resolve({ kernel: KERNEL, modaliases: [MEGASAS, NOBODY] });
@@ -177,6 +179,94 @@ describe("the routes", () => {
     expect(unknown.status).toBe(404);
     expect(unknown.body).toMatchObject({ code: "kernel_unknown", details: { kernel: "4.19.0-1-amd64" } });
     expect((await fetch(`${server.url}/v1/drivers/bundles/${"0".repeat(64)}`)).status).toBe(404);
+  });
+
+  it("the loader's report: failures and unclaimed devices in the step log, reasons per device, the difference list", async () => {
+    const mac = "52:54:00:d7:aa:01";
+    const raid = { address: "0000:00:05.0", vendorId: "0x1000", deviceId: "0x0060", classCode: "0x010400" };
+    const nic = { address: "0000:00:03.0", vendorId: "0x10ec", deviceId: "0x8139", classCode: "0x020000" };
+    const inventory = {
+      ...inventoryFor(mac, {
+        product: "DRV",
+        serial: "DRV-R1",
+        uuid: "0e0c8a6a-6f5f-4c43-9d57-00000000d7aa",
+      }),
+      details: {
+        firmwareType: "bios" as const,
+        smbios: null,
+        smbiosError: null,
+        cpu: { vendor: "GenuineIntel", sockets: 1, cores: 1, threads: 1, flags: [] },
+        memory: { totalBytes: 2 ** 30, installedBytes: null },
+        nics: [],
+        disks: [],
+        storageControllers: [],
+        network: null,
+        pciDevices: [
+          { ...nic, modalias: "", driver: "8139too", module: "8139too", source: "initramfs" as const },
+          { ...raid, modalias: MEGASAS, driver: null, module: null, source: null },
+          {
+            ...raid,
+            address: "0000:00:06.0",
+            modalias: NOBODY,
+            classCode: "0x010700",
+            driver: null,
+            module: null,
+            source: null,
+          },
+        ],
+        drivers: {
+          kernel: KERNEL,
+          asked: [
+            { modalias: MEGASAS, modules: ["megaraid_sas"] },
+            { modalias: NOBODY, modules: [] },
+          ],
+          bundleSha256: "a".repeat(64),
+          loaded: ["scsi_common", "scsi_mod"],
+          failures: [
+            { module: "megaraid_sas", message: "insmod: can't insert 'megaraid_sas.ko': Invalid argument" },
+          ],
+          error: null,
+          elapsedMs: 850,
+        },
+      },
+    };
+    const posted = await jsonRequest(`${server.url}/v1/inventory`, "POST", inventory, null);
+    expect(posted.status).toBe(200);
+    const id = (posted.body as { machineId: string }).machineId;
+    const log = (await jsonRequest(`${server.url}/v1/machines/${id}/log`, "GET")).body as {
+      entries: { event: string; data: Record<string, unknown> }[];
+    };
+    expect(log.entries.find((e) => e.event === "drivers-loaded")?.data).toMatchObject({
+      modules: ["scsi_common", "scsi_mod"],
+      ms: 850,
+    });
+    const failed = log.entries.find((e) => e.event === "driver-load-failed")?.data;
+    expect(failed?.module).toBe("megaraid_sas");
+    expect(String(failed?.reason)).toContain("Invalid argument");
+    expect(log.entries.find((e) => e.event === "drivers-unclaimed")?.data).toMatchObject({
+      modaliases: [NOBODY],
+    });
+
+    const drivers = MachineDrivers.parse(
+      (await jsonRequest(`${server.url}/v1/machines/${id}/drivers`, "GET")).body,
+    );
+    expect(drivers.devices.map((d) => [d.kind, d.module, d.reason?.split(":")[0] ?? null])).toEqual([
+      ["network", "8139too", null],
+      ["storage", null, "megaraid_sas failed to load"],
+      ["storage", null, `no module of kernel ${KERNEL} claims pci`],
+    ]);
+    const differences = (await jsonRequest(`${server.url}/v1/differences`, "GET")).body as {
+      drivers: { machineId: string; devices: { address: string }[] }[];
+    };
+    expect(differences.drivers).toEqual([
+      expect.objectContaining({
+        machineId: id,
+        devices: [
+          expect.objectContaining({ address: "0000:00:05.0" }),
+          expect.objectContaining({ address: "0000:00:06.0" }),
+        ],
+      }),
+    ]);
   });
 });
 
