@@ -1,12 +1,15 @@
 // The server's configuration: flags > environment > JSON file > defaults, parsed once by zod into a
 // frozen object passed down. The only module that reads process.env (style.md §10).
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { BootwrightError, type FailureContext } from "../protocol/index.js";
+import { INSTALL_ROOT, INSTALLED_AS_PACKAGE } from "./install-root.js";
 
-const REPO_ROOT = resolve(import.meta.dirname, "..");
+const REPO_ROOT = INSTALL_ROOT;
+/** The Debian package's configuration file, read when nothing names another (build-scripts/package/). */
+export const PACKAGE_CONFIG_FILE = "/etc/bootwright/config.json";
 
 const ServerConfigSchema = z.strictObject({
   /** Address to listen on. */
@@ -17,8 +20,11 @@ const ServerConfigSchema = z.strictObject({
    * networking). `{port}` in it becomes the port actually bound (for --port 0).
    */
   advertiseUrl: z.string().optional(),
-  /** Where the state lives: the SQLite store (unless `store` names another), images, agents, boot areas. */
-  dataDir: z.string().default(resolve(REPO_ROOT, "var")),
+  /**
+   * Where the state lives: the SQLite store (unless `store` names another), images, agents, boot areas.
+   * A checkout keeps it in ./var; the Debian package in /var/lib/bootwright (the FHS's place for it).
+   */
+  dataDir: z.string().default(INSTALLED_AS_PACKAGE ? "/var/lib/bootwright" : resolve(REPO_ROOT, "var")),
   /**
    * The store: `sqlite:<file>`, or a PostgreSQL URL (`postgres://user@host/db`, `?host=<socket dir>`
    * for a Unix socket). Default: SQLite at <dataDir>/bootwright.sqlite. Images stay in <dataDir>.
@@ -195,6 +201,17 @@ function fromFile(path: string | undefined): Partial<ServerConfigInput> {
 }
 
 /**
+ * The configuration file: the one named (--config, else BOOTWRIGHT_CONFIG), else the package's
+ * /etc/bootwright/config.json when this is the package's copy and that file is there (before `bootwright
+ * init` wrote it, the defaults apply). A named file that is missing is an error; the package's is not.
+ */
+export function configFilePath(named: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const path = named ?? env.BOOTWRIGHT_CONFIG;
+  if (path) return path;
+  return INSTALLED_AS_PACKAGE && existsSync(PACKAGE_CONFIG_FILE) ? PACKAGE_CONFIG_FILE : undefined;
+}
+
+/**
  * What a machine on the same network would reach us at: the provisioning interface's IPv4 address when
  * one is named, else the first non-internal IPv4 address.
  */
@@ -213,7 +230,7 @@ export function loadServerConfig(
 ): ServerConfig {
   const env = options.env ?? process.env;
   const merged = {
-    ...fromFile(options.configFile ?? env.BOOTWRIGHT_CONFIG),
+    ...fromFile(configFilePath(options.configFile, env)),
     ...fromEnv(env),
     ...definedOnly(flags),
   };

@@ -2,7 +2,6 @@
 import { Command, Option } from "commander";
 import { BootList } from "../../protocol/index.js";
 import { clientServerUrl, loadServerConfig } from "../config.js";
-import { startServer } from "../server.js";
 import { getJson, SERVER_HELP } from "./api-client.js";
 import { formatBootList } from "./format.js";
 import { addMachineShow } from "./machine-show.js";
@@ -89,6 +88,9 @@ program
       },
       opts.config ? { configFile: opts.config } : {},
     );
+    // The server (fastify, the stores, the builders) is loaded only for this command: `bootwright --help`
+    // and the API clients start without it.
+    const { startServer } = await import("../server.js");
     const server = await startServer(config);
     const stop = (): void => {
       void server.close().then(() => process.exit(0));
