@@ -8,6 +8,8 @@ import { BootwrightError, type FailureContext } from "../protocol/index.js";
 import { INSTALL_ROOT, INSTALLED_AS_PACKAGE } from "./install-root.js";
 
 const REPO_ROOT = INSTALL_ROOT;
+/** A checkout keeps its state in ./var; the Debian package in /var/lib/bootwright (the FHS's place). */
+export const DEFAULT_DATA_DIR = INSTALLED_AS_PACKAGE ? "/var/lib/bootwright" : resolve(REPO_ROOT, "var");
 /** The Debian package's configuration file, read when nothing names another (build-scripts/package/). */
 export const PACKAGE_CONFIG_FILE = "/etc/bootwright/config.json";
 
@@ -20,11 +22,8 @@ const ServerConfigSchema = z.strictObject({
    * networking). `{port}` in it becomes the port actually bound (for --port 0).
    */
   advertiseUrl: z.string().optional(),
-  /**
-   * Where the state lives: the SQLite store (unless `store` names another), images, agents, boot areas.
-   * A checkout keeps it in ./var; the Debian package in /var/lib/bootwright (the FHS's place for it).
-   */
-  dataDir: z.string().default(INSTALLED_AS_PACKAGE ? "/var/lib/bootwright" : resolve(REPO_ROOT, "var")),
+  /** Where the state lives: the SQLite store (unless `store` names another), images, agents, boot areas. */
+  dataDir: z.string().default(DEFAULT_DATA_DIR),
   /**
    * The store: `sqlite:<file>`, or a PostgreSQL URL (`postgres://user@host/db`, `?host=<socket dir>`
    * for a Unix socket). Default: SQLite at <dataDir>/bootwright.sqlite. Images stay in <dataDir>.
@@ -200,15 +199,11 @@ function fromFile(path: string | undefined): Partial<ServerConfigInput> {
   return parsed.data;
 }
 
-/**
- * The configuration file: the one named (--config, else BOOTWRIGHT_CONFIG), else the package's
- * /etc/bootwright/config.json when this is the package's copy and that file is there (before `bootwright
- * init` wrote it, the defaults apply). A named file that is missing is an error; the package's is not.
- */
+/** The configuration file: --config, else BOOTWRIGHT_CONFIG, else (the package's copy) its /etc file. */
 export function configFilePath(named: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  const path = named ?? env.BOOTWRIGHT_CONFIG;
-  if (path) return path;
-  return INSTALLED_AS_PACKAGE && existsSync(PACKAGE_CONFIG_FILE) ? PACKAGE_CONFIG_FILE : undefined;
+  return (
+    named ?? (env.BOOTWRIGHT_CONFIG || undefined) ?? (INSTALLED_AS_PACKAGE ? PACKAGE_CONFIG_FILE : undefined)
+  );
 }
 
 /**
@@ -229,8 +224,10 @@ export function loadServerConfig(
   options: { env?: NodeJS.ProcessEnv; configFile?: string } = {},
 ): ServerConfig {
   const env = options.env ?? process.env;
+  const file = configFilePath(options.configFile, env);
   const merged = {
-    ...fromFile(configFilePath(options.configFile, env)),
+    // Until `bootwright init` writes it, the package's file is not there: the defaults apply.
+    ...(file === PACKAGE_CONFIG_FILE && !existsSync(file) ? {} : fromFile(file)),
     ...fromEnv(env),
     ...definedOnly(flags),
   };

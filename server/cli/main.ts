@@ -16,6 +16,7 @@ import { addLifecycleCommands, addMachineDelete } from "./lifecycle-commands.js"
 import { addSmbiosCommand } from "./smbios-command.js";
 import { addStoreCommands } from "./store-commands.js";
 import { addReleaseCommands } from "./release-commands.js";
+import { addInitCommand } from "./init-command.js";
 
 const program = new Command()
   .name("bootwright")
@@ -122,6 +123,7 @@ addAuthCommands(program);
 addSmbiosCommand(program);
 addStoreCommands(program);
 addReleaseCommands(program);
+addInitCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`bootwright: ${err instanceof Error ? err.message : String(err)}`);
