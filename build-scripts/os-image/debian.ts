@@ -152,8 +152,8 @@ export function debianMirror(): string {
   return uri;
 }
 
-/** Stage 1: debootstrap, cached by its arguments (suite, packages, mirror). */
-async function bootstrapTree(
+/** Stage 1: debootstrap, cached by its arguments (suite, packages, mirror). Also the package test's base. */
+export async function bootstrapTree(
   cacheDir: string,
   log: (line: string) => void,
 ): Promise<{ dir: string; key: string }> {
