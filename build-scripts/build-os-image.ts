@@ -19,7 +19,13 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join, resolve } from "node:path";
-import { bootstrapTree, debianRootfs, DEBIAN_ROOT_FS_UUID, DEBIAN_ROOT_PARTUUID } from "./os-image/debian.js";
+import {
+  bootstrapTree,
+  debianRootfs,
+  readyBootstrapTree,
+  DEBIAN_ROOT_FS_UUID,
+  DEBIAN_ROOT_PARTUUID,
+} from "./os-image/debian.js";
 import {
   assembleDisk,
   compress,
@@ -255,6 +261,9 @@ export async function buildOsImage(options: BuildOsImageOptions): Promise<BuiltO
 export async function debianBootstrapTree(
   log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<{ dir: string; key: string }> {
+  // Up to date: no need to wait behind an image build that holds the lock for minutes.
+  const ready = readyBootstrapTree(CACHE_DIR);
+  if (ready) return ready;
   mkdirSync(CACHE_DIR, { recursive: true });
   return withLock(join(CACHE_DIR, "build.lock"), LOCK_WAIT_MS, log, () => bootstrapTree(CACHE_DIR, log));
 }
