@@ -168,6 +168,8 @@ describe("the Debian package", () => {
     expect(existsSync(join(chroot.root, "etc/bootwright/config.json"))).toBe(false);
     // Nothing runs in the chroot: the package unpacked, made a user and directories, and started nothing.
     expect(processesRootedIn(chroot.root)).toEqual([]);
+    // systemd's own reading of the unit: its syntax, its settings, and that its ExecStart is there.
+    expect(await chroot.run(["systemd-analyze", "verify", "/lib/systemd/system/bootwright.service"])).toBe("");
     // The network boot programs the TFTP server hands out are Debian's, where its packages put them.
     for (const name of ["undionly.kpxe", "ipxe.efi", "snponly.efi", "shimx64.efi", "grubx64.efi"])
       expect(statSync(join(chroot.root, "usr/lib/bootwright/build/boot-files", name)).size).toBeGreaterThan(
