@@ -8,16 +8,19 @@
 //                          grub-efi-amd64-signed install)
 //   /usr/bin/bootwright, /lib/systemd/system/bootwright.service, /usr/share/doc/bootwright/
 // Usage: npm run package -- [--version V] [--out DIR] [--compression xz|gzip]   (default build/package/)
-import { execFileSync } from "node:child_process";
 import {
   chmodSync,
+  closeSync,
   copyFileSync,
   cpSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -29,7 +32,9 @@ import { gzipSync } from "node:zlib";
 import { z } from "zod";
 import { buildDist } from "../build-dist.js";
 import { flagValue } from "../cli-args.js";
+import { runText } from "../os-image/run.js";
 import { PACKAGE_ROOT } from "../../server/install-root.js";
+import { copyNodeModules, ModuleJson, type PackageLicence } from "./node-modules.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const HERE = import.meta.dirname;
@@ -57,12 +62,7 @@ const RECOMMENDS = ["binutils", "systemd-boot-efi"];
 /** The IPMI power driver's client; PostgreSQL for a store shared by several servers. */
 const SUGGESTS = ["ipmitool", "postgresql"];
 
-const PackageJson = z.object({ version: z.string(), description: z.string() });
-const ModuleJson = z.object({
-  name: z.string(),
-  version: z.string(),
-  license: z.string().optional(),
-});
+const PackageJson = z.object({ version: z.string() });
 
 export interface BuiltDeb {
   path: string;
@@ -71,8 +71,9 @@ export interface BuiltDeb {
   installedKiB: number;
 }
 
-function sh(cmd: string, args: string[], cwd?: string): string {
-  return execFileSync(cmd, args, { cwd, maxBuffer: 1 << 28, stdio: ["ignore", "pipe", "pipe"] }).toString();
+/** A tool's stdout; a failure is a CommandError with its exit code and stderr's tail. */
+function sh(cmd: string, args: string[], cwd?: string): Promise<string> {
+  return runText(cmd, args, cwd === undefined ? {} : { cwd });
 }
 
 function writeText(path: string, text: string, mode = 0o644): void {
@@ -94,99 +95,27 @@ function copySources(app: string): void {
   cpSync(join(ROOT, "ipxe-scripts"), join(app, "ipxe-scripts"), { recursive: true });
 }
 
-/**
- * Packages only an addon's build uses (prebuild-install fetches or compiles it at `npm ci`; node-addon-api
- * is C++ headers), and type declarations: none of them is loaded by a running install.
- */
-const BUILD_ONLY = new Set(["prebuild-install", "node-addon-api", "@types/node"]);
-
-/** Inside a package: what a running install never reads (build intermediates, dotfiles, Bare's addons). */
-const NOT_AT_RUN_TIME = [
-  /^better-sqlite3\/(deps|src)$/,
-  /^zstd-napi\/deps$/,
-  /^esbuild\/bin$/, // the esbuild command; the JS API runs @esbuild/linux-x64's copy
-  /\/build\/Release\/(obj|obj\.target|\.deps|\w+\.a|test_extension\.node)$/,
-  /\/build\/(Makefile|config\.gypi|\w+\.mk|binding\.Makefile|node_gyp_bins)$/,
-  /\/prebuilds$/, // addons for the Bare runtime (bare-fs …), never loaded by Node
-  /\/\.[^/]+$/, // .npmignore, .eslintrc, .github: lintian counts them as errors
-];
-
-const DependencyFields = z.object({
-  dependencies: z.record(z.string(), z.string()).optional(),
-  optionalDependencies: z.record(z.string(), z.string()).optional(),
-});
-
-/** Where Node finds `name` from the package at `from` (e.g. "tar-fs/node_modules/tar-stream"): in its
- * own node_modules, then in each enclosing package's, then at the top. */
-function resolvePackage(modules: string, from: string, name: string): string | undefined {
-  let dir: string | undefined = from;
-  while (dir !== undefined) {
-    const candidate = `${dir}/node_modules/${name}`;
-    if (existsSync(join(modules, candidate, "package.json"))) return candidate;
-    const at = dir.lastIndexOf("/node_modules/");
-    dir = at === -1 ? undefined : dir.slice(0, at);
+function firstBytes(path: string, count: number): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const head = Buffer.alloc(count);
+    return head.subarray(0, readSync(fd, head, 0, count, 0));
+  } finally {
+    closeSync(fd);
   }
-  return existsSync(join(modules, name, "package.json")) ? name : undefined;
-}
-
-/**
- * The run-time dependency closure of package.json's dependencies, as paths under node_modules/ (nested
- * copies included), walking each package's dependencies the way Node resolves them.
- */
-function runtimePackages(): string[] {
-  const modules = join(ROOT, "node_modules");
-  const roots = Object.keys(
-    DependencyFields.parse(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"))).dependencies ?? {},
-  );
-  const seen = new Set<string>();
-  const visit = (path: string): void => {
-    if (seen.has(path)) return;
-    seen.add(path);
-    const fields = DependencyFields.parse(
-      JSON.parse(readFileSync(join(modules, path, "package.json"), "utf8")),
-    );
-    for (const name of Object.keys({ ...fields.dependencies, ...fields.optionalDependencies })) {
-      if (BUILD_ONLY.has(name)) continue;
-      const found = resolvePackage(modules, path, name);
-      if (found) visit(found); // an optional dependency for another platform is simply not there
-    }
-  };
-  for (const name of roots) visit(name);
-  return [...seen].sort();
-}
-
-/** Copies the run-time packages; returns their names, versions and licences for the copyright file. */
-function copyNodeModules(app: string): { name: string; version: string; license: string }[] {
-  const source = join(ROOT, "node_modules");
-  const dest = join(app, "node_modules");
-  const modules: { name: string; version: string; license: string }[] = [];
-  for (const path of runtimePackages()) {
-    cpSync(join(source, path), join(dest, path), {
-      recursive: true,
-      filter: (file) => {
-        const inner = relative(source, file);
-        // Nested node_modules hold packages of their own: copied when the walk reaches them.
-        if (inner.startsWith(`${path}/node_modules`)) return false;
-        return !NOT_AT_RUN_TIME.some((re) => re.test(inner));
-      },
-    });
-    const info = ModuleJson.parse(JSON.parse(readFileSync(join(dest, path, "package.json"), "utf8")));
-    modules.push({ name: info.name, version: info.version, license: info.license ?? "see its folder" });
-  }
-  return modules;
 }
 
 /** Modes as Debian expects them: directories 0755, files 0644, programs (ELF or #!) 0755. */
 function normaliseModes(dir: string): void {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    const stat = statSync(path, { throwIfNoEntry: false });
-    if (!stat || statSync(path).isSymbolicLink()) continue;
+    const stat = lstatSync(path);
+    if (stat.isSymbolicLink()) continue;
     if (stat.isDirectory()) {
       chmodSync(path, 0o755);
       normaliseModes(path);
     } else {
-      const head = readFileSync(path).subarray(0, 4);
+      const head = firstBytes(path, 4);
       const program = head.toString("latin1") === "\x7fELF" || head.subarray(0, 2).toString() === "#!";
       // Shared objects (.node) are loaded, not run: 0644 like Debian's own libraries.
       chmodSync(path, program && !name.endsWith(".node") && stat.mode & 0o111 ? 0o755 : 0o644);
@@ -195,22 +124,22 @@ function normaliseModes(dir: string): void {
 }
 
 /** Every dynamically linked ELF file under `dir` (the runtime and the addons; esbuild is static). */
-function dynamicElfFiles(dir: string): string[] {
-  return sh("find", [dir, "-type", "f", "(", "-name", "*.node", "-o", "-path", "*/bin/node", ")"])
+async function dynamicElfFiles(dir: string): Promise<string[]> {
+  return (await sh("find", [dir, "-type", "f", "(", "-name", "*.node", "-o", "-path", "*/bin/node", ")"]))
     .split("\n")
     .filter(Boolean)
     .sort();
 }
 
 /** The shared-library dependencies of those files, as dpkg-shlibdeps computes them for any package. */
-function libraryDepends(elfFiles: readonly string[]): string[] {
+async function libraryDepends(elfFiles: readonly string[]): Promise<string[]> {
   const work = mkdtempSync(join(tmpdir(), "bootwright-shlibdeps-"));
   try {
     writeText(
       join(work, "debian/control"),
       "Source: bootwright\n\nPackage: bootwright\nArchitecture: amd64\n",
     );
-    const out = sh("dpkg-shlibdeps", ["-O", ...elfFiles.map((f) => `-e${f}`)], work);
+    const out = await sh("dpkg-shlibdeps", ["-O", ...elfFiles.map((f) => `-e${f}`)], work);
     const value = /shlibs:Depends=(.*)/.exec(out)?.[1];
     if (!value) throw new Error(`dpkg-shlibdeps gave no dependencies: ${out}`);
     return value.split(",").map((dep) => dep.trim());
@@ -219,7 +148,7 @@ function libraryDepends(elfFiles: readonly string[]): string[] {
   }
 }
 
-function copyright(modules: readonly { name: string; version: string; license: string }[]): string {
+function copyright(modules: readonly PackageLicence[]): string {
   return [
     "bootwright: network-boot provisioning for bare metal.",
     "",
@@ -240,7 +169,7 @@ function copyright(modules: readonly { name: string; version: string; license: s
 }
 
 /** The packages esbuild put into dist/ (bundled, so not in node_modules/), for the copyright file. */
-function bundledModules(): { name: string; version: string; license: string }[] {
+function bundledModules(): PackageLicence[] {
   const pkg = z
     .object({ devDependencies: z.record(z.string(), z.string()) })
     .parse(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")));
@@ -254,14 +183,14 @@ function bundledModules(): { name: string; version: string; license: string }[] 
     });
 }
 
-function changelog(version: string): Buffer {
-  const date = sh("date", ["-R", "-u"]).trim();
+async function changelog(version: string): Promise<Buffer> {
+  const date = (await sh("date", ["-R", "-u"])).trim();
   const text = `bootwright (${version}) unstable; urgency=medium\n\n  * Built from the bootwright source tree.\n\n -- bootwright maintainers <bootwright@example.org>  ${date}\n`;
   return gzipSync(text, { level: 9 });
 }
 
-function md5sums(stage: string): string {
-  const files = sh("find", [".", "-type", "f", "-not", "-path", "./DEBIAN/*"], stage)
+async function md5sums(stage: string): Promise<string> {
+  const files = (await sh("find", [".", "-type", "f", "-not", "-path", "./DEBIAN/*"], stage))
     .split("\n")
     .filter(Boolean)
     .map((f) => f.slice(2))
@@ -292,10 +221,11 @@ export async function buildDeb(
     );
     await buildDist(join(app, "dist"));
     copySources(app);
-    const modules = copyNodeModules(app);
+    const modules = copyNodeModules(ROOT, app);
     mkdirSync(join(app, "bin"));
-    sh("strip", ["-o", join(app, "bin/node"), process.execPath]);
-    for (const addon of dynamicElfFiles(join(app, "node_modules"))) sh("strip", ["--strip-unneeded", addon]);
+    await sh("strip", ["-o", join(app, "bin/node"), process.execPath]);
+    for (const addon of await dynamicElfFiles(join(app, "node_modules")))
+      await sh("strip", ["--strip-unneeded", addon]);
     mkdirSync(join(app, "build/kernel"), { recursive: true });
     copyFileSync(KERNEL, join(app, "build/kernel/vmlinuz"));
     copyFileSync(INITRAMFS, join(app, "build/initramfs.img"));
@@ -315,7 +245,7 @@ export async function buildDeb(
     const doc = join(stage, "usr/share/doc/bootwright");
     writeText(join(doc, "copyright"), copyright([...bundledModules(), ...modules]));
     mkdirSync(doc, { recursive: true });
-    writeFileSync(join(doc, "changelog.gz"), changelog(version));
+    writeFileSync(join(doc, "changelog.gz"), await changelog(version));
     writeFileSync(join(doc, "README.md.gz"), gzipSync(readFileSync(join(ROOT, "README.md")), { level: 9 }));
     writeText(
       join(stage, "usr/share/lintian/overrides/bootwright"),
@@ -329,9 +259,9 @@ export async function buildDeb(
     mkdirSync(debian);
     for (const script of ["postinst", "prerm", "postrm"])
       writeText(join(debian, script), readFileSync(join(HERE, script), "utf8"), 0o755);
-    writeText(join(debian, "md5sums"), md5sums(stage));
-    const installedKiB = Number(sh("du", ["-s", "-k", "--exclude=DEBIAN", stage]).split(/\s/)[0]);
-    const depends = [...libraryDepends(dynamicElfFiles(app)), ...DEPENDS];
+    writeText(join(debian, "md5sums"), await md5sums(stage));
+    const installedKiB = Number((await sh("du", ["-s", "-k", "--exclude=DEBIAN", stage])).split(/\s/)[0]);
+    const depends = [...(await libraryDepends(await dynamicElfFiles(app))), ...DEPENDS];
     writeText(
       join(debian, "control"),
       [
@@ -359,7 +289,7 @@ export async function buildDeb(
     const compression = options.compression ?? "xz";
     // gzip at its fastest level for tests: most of the bytes (Node, the zstd initramfs) barely shrink.
     const level = compression === "gzip" ? ["-z1"] : [];
-    sh("dpkg-deb", ["--root-owner-group", `-Z${compression}`, ...level, "--build", stage, path]);
+    await sh("dpkg-deb", ["--root-owner-group", `-Z${compression}`, ...level, "--build", stage, path]);
     return { path, version, sizeBytes: statSync(path).size, installedKiB };
   } finally {
     rmSync(stage, { recursive: true, force: true });
