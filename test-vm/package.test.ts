@@ -3,6 +3,8 @@
 // systemd is not PID 1 here), `bootwright machines`, a machine enrolled and planned (its tailored agent
 // built by the packaged esbuild), an upgrade to the next version that keeps it, remove (state and
 // configuration stay) and purge (both go); and lintian finds no error in the package.
+// Needs the debian image (its debootstrap tree): on a fresh machine the suite builds it in the background
+// and starts this file after the others (test-vm/timing/sequencer.ts).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
@@ -169,7 +171,9 @@ describe("the Debian package", () => {
     // Nothing runs in the chroot: the package unpacked, made a user and directories, and started nothing.
     expect(processesRootedIn(chroot.root)).toEqual([]);
     // systemd's own reading of the unit: its syntax, its settings, and that its ExecStart is there.
-    expect(await chroot.run(["systemd-analyze", "verify", "/lib/systemd/system/bootwright.service"])).toBe("");
+    expect(await chroot.run(["systemd-analyze", "verify", "/lib/systemd/system/bootwright.service"])).toBe(
+      "",
+    );
     // The network boot programs the TFTP server hands out are Debian's, where its packages put them.
     for (const name of ["undionly.kpxe", "ipxe.efi", "snponly.efi", "shimx64.efi", "grubx64.efi"])
       expect(statSync(join(chroot.root, "usr/lib/bootwright/build/boot-files", name)).size).toBeGreaterThan(
