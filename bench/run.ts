@@ -25,6 +25,7 @@ import { policyFigures } from "./policy.js";
 import { redfishFigures } from "./redfish.js";
 import { queueFigures, reconcileFigures } from "./queue.js";
 import { suiteFigures } from "./suite.js";
+import { cliFigures, packageFigures } from "./package.js";
 import { INITRAMFS_PATH } from "../test-vm/paths.js";
 
 const RESULTS = new URL("./results.json", import.meta.url).pathname;
@@ -66,6 +67,8 @@ const BENCHES: Bench[] = [
   { prefix: "erase.", run: eraseFigures },
   { prefix: "drivers.", run: driverFigures },
   { prefix: "power.redfish", run: redfishFigures },
+  { prefix: "cli.", run: cliFigures },
+  { prefix: "package.", run: packageFigures },
   // suite.fresh_minutes and suite.fresh_ci_minutes only when the prefix names them (most of an hour).
   { prefix: "suite.", run: () => suiteFigures(process.argv[2] ?? "") },
 ];

@@ -36,6 +36,7 @@ export interface FailureContexts {
   invalid_policy_file: { file: string; issues: readonly PolicyIssue[] };
   template_error: { placeholder: string };
   invalid_config: { file?: string };
+  init_refused: { file?: string };
   cron_invalid: { expression: string; field: string | null };
   duration_invalid: { text: string | number };
   power_failed: {
@@ -98,6 +99,8 @@ export const FAILURE_CODES: { readonly [C in FailureCode]: string } = {
     "An iPXE template has a placeholder without a value, or a value that would break the script (a line break, whitespace in a URL).",
   invalid_config:
     "The server configuration (flags, environment, file) is contradictory or invalid; the process stops at start-up.",
+  init_refused:
+    "`bootwright init` will not write the configuration: the file exists (--force replaces it) or nothing names where it goes (--config, BOOTWRIGHT_CONFIG).",
   cron_invalid:
     "A maintenance schedule's cron expression does not parse or never fires; context.field names the field when one is at fault.",
   duration_invalid:

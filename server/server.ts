@@ -18,7 +18,7 @@ import { loadTemplates } from "./ipxe/render.js";
 import { BootJournal } from "./site/boot-journal.js";
 import { SiteBoot } from "./site/site-boot.js";
 import { loaderUki } from "./site/uki.js";
-import { AuthService } from "./auth/service.js";
+import { AuthService, firstAdminNotice } from "./auth/service.js";
 import { SecretBox } from "./auth/secret-box.js";
 import { MaintenanceService } from "./maintenance/service.js";
 import { createLogger } from "./logger.js";
@@ -62,10 +62,7 @@ export async function startServer(
   const madeAdmin = await auth.ensureAdmin(adminTokenFile, config.adminToken, new Date());
   if (madeAdmin) {
     // Shown once, on the terminal that started the first run (not in the JSON log: logs keep no secret).
-    process.stderr.write(
-      `bootwright: first admin token (shown once; also in ${adminTokenFile}, mode 0600):\n  ${madeAdmin}\n` +
-        `  use it: export BOOTWRIGHT_TOKEN=$(cat ${adminTokenFile}), or bootwright login\n`,
-    );
+    process.stderr.write(`bootwright: ${firstAdminNotice(madeAdmin, adminTokenFile)}`);
     log.info({ file: adminTokenFile }, "first admin token made");
   }
   const templates = loadTemplates();

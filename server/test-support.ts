@@ -236,10 +236,14 @@ export async function installUntilReboot(
   machineId: string,
   onLeased: (kind: LeasedCommand["kind"], command: LeasedCommand) => Promise<void> = () => Promise.resolve(),
   token?: string,
+  adminToken: string = TEST_ADMIN_TOKEN,
 ): Promise<LeasedCommand> {
-  const expected = await jsonRequest(`${baseUrl}/v1/machines/${machineId}/expected`, "PUT", {
-    category: "installed",
-  });
+  const expected = await jsonRequest(
+    `${baseUrl}/v1/machines/${machineId}/expected`,
+    "PUT",
+    { category: "installed" },
+    adminToken,
+  );
   if (expected.status !== 200) throw new Error(`expect installed: HTTP ${expected.status}`);
   const check = await leaseCommand(baseUrl, machineId, "check-disks", token);
   await onLeased(check.kind, check);
@@ -286,15 +290,18 @@ export async function killProcess(child: ChildProcess | undefined): Promise<void
 export async function serveTestImage(
   baseUrl: string,
   rules: unknown[] = [{ name: "all", match: [], plan: { image: "tiny" } }],
+  adminToken: string = TEST_ADMIN_TOKEN,
 ): Promise<string> {
-  const set = await jsonRequest(`${baseUrl}/v1/policy`, "PUT", {
-    format: "json",
-    source: JSON.stringify({ rules }),
-  });
+  const set = await jsonRequest(
+    `${baseUrl}/v1/policy`,
+    "PUT",
+    { format: "json", source: JSON.stringify({ rules }) },
+    adminToken,
+  );
   if (set.status !== 200) throw new Error(`PUT /v1/policy: HTTP ${set.status} ${JSON.stringify(set.body)}`);
   const put = await fetch(`${baseUrl}/v1/images?name=tiny&format=raw.zst`, {
     method: "PUT",
-    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    headers: { authorization: `Bearer ${adminToken}` },
     body: compress(Buffer.alloc(1 << 20, 7)),
   });
   if (!put.ok) throw new Error(`PUT /v1/images: HTTP ${put.status}`);

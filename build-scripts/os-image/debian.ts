@@ -172,17 +172,29 @@ export function debianMirror(): string {
   return uri;
 }
 
-/** Stage 1: debootstrap, cached by its arguments (suite, packages, mirror). */
-async function bootstrapTree(
+function bootstrapInputs(cacheDir: string) {
+  const mirror = debianMirror();
+  const args = ["--variant=minbase", `--include=${INCLUDE.join(",")}`, SUITE];
+  const dir = join(cacheDir, "debian-bootstrap");
+  return { args, mirror, key: sha256(JSON.stringify({ args, mirror })), dir, stamp: `${dir}.inputs-sha256` };
+}
+
+/** The debootstrap tree when it is there and up to date (its stamp is written last), else undefined. */
+export function readyBootstrapTree(cacheDir: string): { dir: string; key: string } | undefined {
+  const { key, dir, stamp } = bootstrapInputs(cacheDir);
+  return existsSync(dir) && existsSync(stamp) && readFileSync(stamp, "utf8") === key
+    ? { dir, key }
+    : undefined;
+}
+
+/** Stage 1: debootstrap, cached by its arguments (suite, packages, mirror). Also the package test's base. */
+export async function bootstrapTree(
   cacheDir: string,
   log: (line: string) => void,
 ): Promise<{ dir: string; key: string }> {
-  const mirror = debianMirror();
-  const args = ["--variant=minbase", `--include=${INCLUDE.join(",")}`, SUITE];
-  const key = sha256(JSON.stringify({ args, mirror }));
-  const dir = join(cacheDir, "debian-bootstrap");
-  const stamp = `${dir}.inputs-sha256`;
-  if (existsSync(dir) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return { dir, key };
+  const ready = readyBootstrapTree(cacheDir);
+  if (ready) return ready;
+  const { args, mirror, key, dir, stamp } = bootstrapInputs(cacheDir);
 
   log(`[os-image] debootstrap ${SUITE} (minbase + ${INCLUDE.join(", ")}): a few minutes`);
   const started = Date.now();

@@ -2,7 +2,6 @@
 import { Command, Option } from "commander";
 import { BootList } from "../../protocol/index.js";
 import { clientServerUrl, loadServerConfig } from "../config.js";
-import { startServer } from "../server.js";
 import { getJson, SERVER_HELP } from "./api-client.js";
 import { formatBootList } from "./format.js";
 import { addMachineShow } from "./machine-show.js";
@@ -19,6 +18,7 @@ import { addSmbiosCommand } from "./smbios-command.js";
 import { addStoreCommands } from "./store-commands.js";
 import { addReleaseCommands } from "./release-commands.js";
 import { addDriverCommands } from "./driver-commands.js";
+import { addInitCommand } from "./init-command.js";
 
 const program = new Command()
   .name("bootwright")
@@ -91,6 +91,9 @@ program
       },
       opts.config ? { configFile: opts.config } : {},
     );
+    // The server (fastify, the stores, the builders) is loaded only for this command: `bootwright --help`
+    // and the API clients start without it.
+    const { startServer } = await import("../server.js");
     const server = await startServer(config);
     const stop = (): void => {
       void server.close().then(() => process.exit(0));
@@ -124,6 +127,7 @@ addSmbiosCommand(program);
 addStoreCommands(program);
 addReleaseCommands(program);
 addDriverCommands(program);
+addInitCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`bootwright: ${err instanceof Error ? err.message : String(err)}`);

@@ -6,11 +6,13 @@ import { clientServerUrl } from "../config.js";
 import { getJson, print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { formatTable } from "./format.js";
 
-const LogEntries = z.object({
+/** A machine's step log as GET /v1/machines/:id/log answers it. */
+export const LogEntries = z.object({
   entries: z.array(
     z.object({ seq: z.number(), at: z.string(), event: z.string(), data: z.record(z.string(), z.unknown()) }),
   ),
 });
+export type LogEntries = z.infer<typeof LogEntries>;
 
 /**
  * `key=value` → a selector; the value is JSON when it parses (numbers, true, null), else a string.
