@@ -22,3 +22,5 @@ export * from "./maintenance.js";
 export * from "./health.js";
 export * from "./power.js";
 export * from "./drift.js";
+export * from "./events.js";
+export * from "./sse.js";
