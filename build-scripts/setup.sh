@@ -20,8 +20,10 @@ source build-scripts/timed.sh
 # dnsmasq-base: the server's managed proxy/full DHCP (the binary alone: the dnsmasq package would start a
 # system service). gcc + libc6-dev build the initramfs's LLDP listener (initramfs/lldp-listen.c).
 # libevent, libsnmp, libxml2: what the tests' lldpd (fetched, not installed: fetch-boot-files.sh) links to.
+# prometheus: the real scraper the metrics test starts in a temp directory (server/metrics/local-prometheus.ts);
+# the package's own service is never used.
 # openssl hdparm makes the CA and server certificate of `--tls auto` (server/tls/certificates.ts).
-APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates openssl syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql dnsmasq-base gcc libc6-dev libevent-2.1-7 libsnmp40 libxml2 libbsd0 libcap2 libreadline8)
+APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates openssl syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql dnsmasq-base gcc libc6-dev libevent-2.1-7 libsnmp40 libxml2 libbsd0 libcap2 libreadline8 prometheus)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
