@@ -41,6 +41,7 @@ import type { ProgressReporter } from "../events/progress.js";
 import type { ServerMetrics } from "../metrics/metrics.js";
 import { addEventRoutes } from "./event-routes.js";
 import { addMetricsRoute } from "./metrics-route.js";
+import { addOpenApiRoute } from "./openapi.js";
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
 
@@ -245,5 +246,6 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   addAuthRoutes(app, routes);
   addEventRoutes(app, routes);
   addMetricsRoute(app, routes);
+  addOpenApiRoute(app, declared);
   return { app, routes: declared };
 }
