@@ -15,6 +15,8 @@ export interface EventStreamOptions {
   retryMs?: number;
   /** The API token; default the CLI's own (BOOTWRIGHT_TOKEN, or the login profile). */
   token?: string;
+  /** Called each time the stream is open (the server listens for us from then on). */
+  onOpen?: () => void;
 }
 
 export async function* liveEvents(
@@ -52,6 +54,7 @@ export async function* liveEvents(
       );
     }
     connected = true;
+    options.onOpen?.();
     const parser = new SseParser();
     const decoder = new TextDecoder();
     try {

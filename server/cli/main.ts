@@ -17,6 +17,7 @@ import { addLifecycleCommands, addMachineDelete } from "./lifecycle-commands.js"
 import { addSmbiosCommand } from "./smbios-command.js";
 import { addStoreCommands } from "./store-commands.js";
 import { addReleaseCommands } from "./release-commands.js";
+import { addWatchCommand } from "./watch-command.js";
 
 const program = new Command()
   .name("bootwright")
@@ -120,6 +121,7 @@ addAuthCommands(program);
 addSmbiosCommand(program);
 addStoreCommands(program);
 addReleaseCommands(program);
+addWatchCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`bootwright: ${err instanceof Error ? err.message : String(err)}`);
