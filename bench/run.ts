@@ -19,6 +19,7 @@ import { captureFigures } from "./capture.js";
 import { installFigures } from "./install.js";
 import { maintenanceFigures } from "./maintenance.js";
 import { eraseFigures } from "./erase.js";
+import { eventFigures } from "./events.js";
 import { inventoryFigures, smbiosFigures } from "./inventory.js";
 import { policyFigures } from "./policy.js";
 import { queueFigures, reconcileFigures } from "./queue.js";
@@ -62,6 +63,8 @@ const BENCHES: Bench[] = [
   { prefix: "capture.", run: captureFigures },
   { prefix: "maintenance.", run: maintenanceFigures },
   { prefix: "erase.", run: eraseFigures },
+  // 1,000 SSE clients of one server process, and a bare socket writer as the baseline.
+  { prefix: "events.", run: eventFigures },
   // suite.fresh_minutes and suite.fresh_ci_minutes only when the prefix names them (most of an hour).
   { prefix: "suite.", run: () => suiteFigures(process.argv[2] ?? "") },
 ];
