@@ -5,8 +5,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { LiveEvent } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
 import {
-  OPERATOR,
-  installUntilReboot,
+  installStreamingImage,
   inventoryFor,
   jsonRequest,
   makeTempDir,
@@ -56,18 +55,7 @@ it("watch follows an install: NDJSON with --json, a line per change without, bot
     await new Promise((resolve) => setTimeout(resolve, 50));
   expect(server.events.subscribers).toBe(listening + 2);
 
-  let imageBytes = 0;
-  await installUntilReboot(server.url, M, async (kind) => {
-    if (kind !== "write-image") return;
-    const blob = await fetch(`${server.url}/v1/images/${sha}/blob?machine=${M}`, { headers: OPERATOR });
-    imageBytes = (await blob.arrayBuffer()).byteLength;
-  });
-  const planHash = (await server.store.getMachine(M))?.plan?.planHash ?? "";
-  await jsonRequest(`${server.url}/v1/machines/${M}/callhome`, "POST", {
-    image: `sha256:${sha}`,
-    planHash,
-    os: "tiny",
-  });
+  const imageBytes = await installStreamingImage(server.url, M, sha, { callHome: true });
 
   const [byJson, byLines] = await Promise.all([json, lines]);
   expect(byJson.stderr).toBe("");

@@ -7,9 +7,8 @@ import { MachineLog, type LiveEvent } from "../../protocol/index.js";
 import { liveEvents } from "../cli/event-stream.js";
 import type { RunningServer } from "../server.js";
 import {
-  OPERATOR,
   inventoryFor,
-  installUntilReboot,
+  installStreamingImage,
   jsonRequest,
   makeTempDir,
   serveTestImage,
@@ -69,13 +68,7 @@ it("an install streams category, step and progress events; a reconnect resumes; 
       "POST",
       inventoryFor(mac, { product: "X1", serial: mac, uuid: null }),
     );
-  let imageBytes = 0;
-  await installUntilReboot(server.url, M, async (kind) => {
-    if (kind !== "write-image") return;
-    // The agent's part: the image's bytes, through the server's fan-out (which reports the progress).
-    const blob = await fetch(`${server.url}/v1/images/${sha}/blob?machine=${M}`, { headers: OPERATOR });
-    imageBytes = (await blob.arrayBuffer()).byteLength;
-  });
+  const imageBytes = await installStreamingImage(server.url, M, sha, { callHome: false });
   const log = MachineLog.parse((await jsonRequest(`${server.url}/v1/machines/${M}/log`, "GET")).body);
   const last = log.entries.at(-1)?.seq;
   await until("the last step line", () => all.some((e) => e.type === "step" && e.data.entry.seq === last));

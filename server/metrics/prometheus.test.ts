@@ -4,10 +4,9 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { RunningServer } from "../server.js";
 import {
-  OPERATOR,
   freePort,
   inventoryFor,
-  installUntilReboot,
+  installStreamingImage,
   jsonRequest,
   makeTempDir,
   serveTestImage,
@@ -56,21 +55,7 @@ it("Prometheus scrapes /metrics with a viewer token and reads back what happened
       inventoryFor(mac, { product: "X1", serial: mac, uuid: null }),
     );
   const [installed = ""] = macs;
-  let imageBytes = 0;
-  await installUntilReboot(server.url, installed, async (kind) => {
-    if (kind !== "write-image") return;
-    const blob = await fetch(`${server.url}/v1/images/${sha}/blob?machine=${installed}`, {
-      headers: OPERATOR,
-    });
-    imageBytes = (await blob.arrayBuffer()).byteLength;
-  });
-  const planHash = (await server.store.getMachine(installed))?.plan?.planHash ?? "";
-  const call = await jsonRequest(`${server.url}/v1/machines/${installed}/callhome`, "POST", {
-    image: `sha256:${sha}`,
-    planHash,
-    os: "tiny 6.1",
-  });
-  expect(call.body).toMatchObject({ category: "installed", completedInstall: true });
+  const imageBytes = await installStreamingImage(server.url, installed, sha, { callHome: true });
 
   prometheus = await startPrometheus({ url: server.url, token, port: await freePort() });
   expect(await settled('up{job="bootwright"}', 1)).toBe(1);
