@@ -41,7 +41,8 @@ function lastEventId(header: string | string[] | undefined): number | undefined 
 export function addEventRoutes(app: App, deps: { events: EventBus }): void {
   app.get(
     "/v1/events",
-    { config: { access: "viewer" }, schema: { querystring: EventsQuery } },
+    // No HEAD: a stream's headers say nothing, and a HEAD would hold its connection like a GET.
+    { config: { access: "viewer" }, schema: { querystring: EventsQuery }, exposeHeadRoute: false },
     async (request, reply) => {
       const after = lastEventId(request.headers["last-event-id"]);
       const filter = request.query.machine === undefined ? {} : { machine: request.query.machine };

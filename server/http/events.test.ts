@@ -2,6 +2,7 @@
 // over the API with the image really streamed gives category, step and progress events; each step event
 // carries the very entry GET /v1/machines/:id/log returns; a reconnect with Last-Event-ID resumes with
 // nothing lost; an id the server does not hold gets a reset; ?machine= narrows; a viewer may read it.
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { MachineLog, type LiveEvent } from "../../protocol/index.js";
 import { liveEvents } from "../cli/event-stream.js";
@@ -9,6 +10,8 @@ import type { RunningServer } from "../server.js";
 import {
   inventoryFor,
   installStreamingImage,
+  leaseCommand,
+  OPERATOR,
   jsonRequest,
   makeTempDir,
   serveTestImage,
@@ -105,6 +108,61 @@ it("an install streams category, step and progress events; a reconnect resumes; 
   const rest = all.filter((e) => e.id > (middle?.id ?? 0));
   await until("the replay", () => resumed.length >= rest.length);
   expect(resumed.slice(0, rest.length)).toEqual(rest);
+});
+
+it("an erase's reports and a capture's chunks become progress events", async () => {
+  const P = "52:54:00:e0:00:03";
+  const listening = server.events.subscribers;
+  const events = record({ machine: P });
+  await until("the stream", () => server.events.subscribers === listening + 1);
+  await jsonRequest(
+    `${server.url}/v1/inventory`,
+    "POST",
+    inventoryFor(P, { product: "X9", serial: P, uuid: null }),
+  );
+  expect(
+    (await jsonRequest(`${server.url}/v1/machines/${P}/release`, "POST", { erase: "quick" })).status,
+  ).toBe(200);
+  const erase = await leaseCommand(server.url, P, "erase-disks");
+  for (const writtenBytes of [512, 1024]) {
+    const posted = await jsonRequest(`${server.url}/v1/machines/${P}/events`, "POST", {
+      commandId: erase.id,
+      leaseId: erase.leaseId,
+      event: "progress",
+      plugin: "erase",
+      step: "vda",
+      message: "erasing",
+      data: { writtenBytes, totalBytes: 1024 },
+    });
+    expect(posted.status).toBe(200);
+  }
+  const bytes = Buffer.alloc(3000, 1);
+  const start = await jsonRequest(`${server.url}/v1/uploads`, "POST", {
+    name: "web-img",
+    format: "raw.zst",
+    origin: {
+      recipe: "web",
+      fingerprint: `sha256:${"a".repeat(64)}`,
+      sourceMachine: P,
+      inventorySummary: {},
+    },
+  });
+  const upload = (start.body as { id: string }).id;
+  const chunk = await fetch(`${server.url}/v1/uploads/${upload}/chunks/0`, {
+    method: "PUT",
+    headers: { ...OPERATOR, "x-bootwright-chunk-sha256": createHash("sha256").update(bytes).digest("hex") },
+    body: bytes,
+  });
+  expect(chunk.status).toBe(200);
+  await until("the capture's progress", () =>
+    events.some((e) => e.type === "progress" && e.data.kind === "capture"),
+  );
+  const progress = events.flatMap((e) => (e.type === "progress" ? [e.data] : []));
+  expect(progress.map((p) => [p.kind, p.bytesDone, p.bytesTotal])).toEqual([
+    ["erase", 512, 1024],
+    ["erase", 1024, 1024],
+    ["capture", 3000, null],
+  ]);
 });
 
 it("an id the server does not hold (from before it started) gets a reset naming the latest id", async () => {

@@ -99,7 +99,7 @@ export function openApiDocument(routes: readonly RouteInfo[], version: string): 
       title: "bootwright",
       version,
       description:
-        "Network-boot provisioning for bare metal. Operators send `Authorization: Bearer bwo_…` (roles viewer < operator < admin); machines their own `bwm_…` credential. Every GET also answers HEAD.",
+        "Network-boot provisioning for bare metal. Operators send `Authorization: Bearer bwo_…` (roles viewer < operator < admin); machines their own `bwm_…` credential. Every GET but the event stream also answers HEAD.",
     },
     components: {
       securitySchemes: {
