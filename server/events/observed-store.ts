@@ -36,24 +36,26 @@ class TransactionWatch {
   private readonly runsBefore = new Map<string, Pick<MaintenanceRun, "state" | "report"> | undefined>();
 
   constructor(private readonly inner: Rows) {
+    const none = (): Promise<undefined> => Promise.resolve(undefined);
+    // Each wrapped table answers as the real one (its prototype) but for the writes watched here.
     const machines: MachineRows = Object.create(inner.machines) as MachineRows;
     machines.insert = async (machine) => {
-      if (!this.machinesBefore.has(machine.id)) this.machinesBefore.set(machine.id, undefined);
+      await remember(this.machinesBefore, machine.id, none);
       await inner.machines.insert(machine);
     };
     machines.update = async (id, patch) => {
-      if (("category" in patch || "expected" in patch) && !this.machinesBefore.has(id))
-        this.machinesBefore.set(id, await inner.machines.get(id));
+      if ("category" in patch || "expected" in patch)
+        await remember(this.machinesBefore, id, () => inner.machines.get(id));
       await inner.machines.update(id, patch);
     };
     const runs: RunRows = Object.create(inner.runs) as RunRows;
     runs.insert = async (run) => {
-      if (!this.runsBefore.has(run.id)) this.runsBefore.set(run.id, undefined);
+      await remember(this.runsBefore, run.id, none);
       await inner.runs.insert(run);
     };
     runs.update = async (runId, patch) => {
-      if (("state" in patch || "report" in patch) && !this.runsBefore.has(runId))
-        this.runsBefore.set(runId, await inner.runs.get(runId));
+      if ("state" in patch || "report" in patch)
+        await remember(this.runsBefore, runId, () => inner.runs.get(runId));
       await inner.runs.update(runId, patch);
     };
     const log: Rows["log"] = Object.create(inner.log) as Rows["log"];
@@ -94,4 +96,13 @@ class TransactionWatch {
     }
     return events;
   }
+}
+
+/** Keeps a row as it was before the transaction first wrote it (undefined: the transaction made it). */
+async function remember<T>(
+  before: Map<string, T | undefined>,
+  id: string,
+  read: () => Promise<T | undefined>,
+): Promise<void> {
+  if (!before.has(id)) before.set(id, await read());
 }
