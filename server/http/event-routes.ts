@@ -16,13 +16,13 @@ export const KEEP_ALIVE_MS = 15_000;
  */
 const MAX_UNSENT_BYTES = 4 << 20;
 
-/** Each event's SSE frame is made once, however many clients it goes to. */
-const frames = new WeakMap<LiveEvent, string>();
+/** Each event's SSE frame is made (and encoded) once, however many clients it goes to. */
+const frames = new WeakMap<LiveEvent, Buffer>();
 
-export function sseFrame(event: LiveEvent): string {
+export function sseFrame(event: LiveEvent): Buffer {
   let frame = frames.get(event);
   if (frame === undefined) {
-    frame = `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+    frame = Buffer.from(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
     frames.set(event, frame);
   }
   return frame;
