@@ -20,6 +20,7 @@ import { installFigures } from "./install.js";
 import { maintenanceFigures } from "./maintenance.js";
 import { eraseFigures } from "./erase.js";
 import { driverFigures } from "./drivers.js";
+import { eventFigures } from "./events.js";
 import { inventoryFigures, smbiosFigures } from "./inventory.js";
 import { policyFigures } from "./policy.js";
 import { redfishFigures } from "./redfish.js";
@@ -69,6 +70,8 @@ const BENCHES: Bench[] = [
   { prefix: "power.redfish", run: redfishFigures },
   { prefix: "cli.", run: cliFigures },
   { prefix: "package.", run: packageFigures },
+  // 1,000 SSE clients of one server process, and a bare socket writer as the baseline.
+  { prefix: "events.", run: eventFigures },
   // suite.fresh_minutes and suite.fresh_ci_minutes only when the prefix names them (most of an hour).
   { prefix: "suite.", run: () => suiteFigures(process.argv[2] ?? "") },
 ];

@@ -22,8 +22,10 @@ source build-scripts/timed.sh
 # libevent, libsnmp, libxml2: what the tests' lldpd (fetched, not installed: fetch-boot-files.sh) links to.
 # dpkg-dev (dpkg-shlibdeps) and lintian: `npm run package` computes the .deb's library dependencies, and
 # test-vm/package.test.ts checks the package with lintian.
+# prometheus: the real scraper the metrics test starts in a temp directory (server/metrics/local-prometheus.ts);
+# the package's own service is never used.
 # openssl hdparm makes the CA and server certificate of `--tls auto` (server/tls/certificates.ts).
-APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates openssl syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql dnsmasq-base gcc libc6-dev libevent-2.1-7 libsnmp40 libxml2 libbsd0 libcap2 libreadline8 dpkg-dev lintian)
+APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates openssl syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql dnsmasq-base gcc libc6-dev libevent-2.1-7 libsnmp40 libxml2 libbsd0 libcap2 libreadline8 dpkg-dev lintian prometheus)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -24,3 +24,5 @@ export * from "./power.js";
 export * from "./bios.js";
 export * from "./drift.js";
 export * from "./drivers.js";
+export * from "./events.js";
+export * from "./sse.js";

@@ -25,6 +25,10 @@ import { createLogger } from "./logger.js";
 import { autoTls, siteTls, type ServerTls } from "./tls/certificates.js";
 import { listen, type Listener } from "./tls/listener.js";
 import { installStartupPolicy, readStartupPolicy } from "./policy/install.js";
+import { EventBus } from "./events/bus.js";
+import { observedStore } from "./events/observed-store.js";
+import { ProgressReporter } from "./events/progress.js";
+import { ServerMetrics } from "./metrics/metrics.js";
 
 export interface RunningServer {
   /** Where we listen, e.g. http://127.0.0.1:41234. */
@@ -42,6 +46,8 @@ export interface RunningServer {
   site: SiteBoot | null;
   /** Every route the API answers, with its access and schemas (the fuzz test walks them all). */
   routes: readonly RouteInfo[];
+  /** The live events' hub (GET /v1/events): how many listen, for tests and the benchmark. */
+  events: EventBus;
   close(): Promise<void>;
 }
 
@@ -54,7 +60,18 @@ export async function startServer(
   const location = config.store ?? `sqlite:${join(config.dataDir, "bootwright.sqlite")}`;
   // BMC passwords and other drivers' secrets are sealed with this key before they reach the store.
   const secrets = SecretBox.openOrCreate(join(config.dataDir, "secret.key"));
-  const store = new Services(await openStore(location), { secrets });
+  // Every committed change the clients see (categories, step lines, maintenance runs) becomes a live
+  // event here, once, whichever service made it (events/observed-store.ts); the metrics count them too.
+  const events = new EventBus();
+  const publish = (event: Parameters<EventBus["publish"]>[0]): void => {
+    events.publish(event);
+  };
+  const store = new Services(observedStore(await openStore(location), publish), { secrets });
+  const metrics = new ServerMetrics(store);
+  const counting = events.subscribe({}, (event) => {
+    metrics.observe(event);
+  });
+  const progress = new ProgressReporter(publish);
   log.info({ store: describeStore(location) }, "store open");
   await installStartupPolicy(store, policy, log);
   const auth = new AuthService(store.store, log);
@@ -151,6 +168,9 @@ export async function startServer(
       firmwareDir: config.firmwarePath,
       bundlesDir: join(config.dataDir, "drivers"),
     }),
+    events,
+    progress,
+    metrics,
     journal,
     auth,
     loaderUki: buildLoaderUki,
@@ -260,6 +280,7 @@ export async function startServer(
     port,
     store,
     routes,
+    events,
     get site() {
       return site;
     },
@@ -267,6 +288,8 @@ export async function startServer(
       clearInterval(sweep);
       clearInterval(monitor);
       clearInterval(prune);
+      progress.close();
+      counting.close();
       await site?.close();
       await tick; // a tick in progress finishes before the store closes
       local?.close();

@@ -176,8 +176,8 @@ export class Services {
   }
 
   /** One step-log line written by a service acting outside the queue (a BMC's BIOS settings). */
-  appendLog(id: string, event: string, data: Record<string, unknown>, when: Date): Promise<void> {
-    return this.store.transaction((rows) => rows.log.append(id, when.toISOString(), event, data));
+  async appendLog(id: string, event: string, data: Record<string, unknown>, when: Date): Promise<void> {
+    await this.store.transaction((rows) => rows.log.append(id, when.toISOString(), event, data));
   }
 
   machineLog(id: string): Promise<LogEntry[]> {

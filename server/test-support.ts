@@ -271,6 +271,36 @@ export async function installUntilReboot(
   return leaseCommand(baseUrl, machineId, "boot-installed", token);
 }
 
+/**
+ * installUntilReboot with the image's bytes really streamed (the agent's GET of the blob, through the
+ * server's fan-out: its progress events and byte counters), then, with `callHome`, the installed OS's
+ * call home that completes the install. Returns the image's size in bytes.
+ */
+export async function installStreamingImage(
+  baseUrl: string,
+  machineId: string,
+  sha256: string,
+  options: { callHome: boolean },
+): Promise<number> {
+  let imageBytes = 0;
+  await installUntilReboot(baseUrl, machineId, async (kind) => {
+    if (kind !== "write-image") return;
+    const blob = await fetch(`${baseUrl}/v1/images/${sha256}/blob?machine=${machineId}`, {
+      headers: OPERATOR,
+    });
+    imageBytes = (await blob.arrayBuffer()).byteLength;
+  });
+  if (!options.callHome) return imageBytes;
+  const machine = (await jsonRequest(`${baseUrl}/v1/machines/${machineId}`, "GET")).body as Machine;
+  const call = await jsonRequest(`${baseUrl}/v1/machines/${machineId}/callhome`, "POST", {
+    image: `sha256:${sha256}`,
+    planHash: machine.plan?.planHash ?? "",
+    os: "tiny 6.1",
+  });
+  if (call.status !== 200) throw new Error(`call home: HTTP ${call.status} ${JSON.stringify(call.body)}`);
+  return imageBytes;
+}
+
 /** SIGKILL a server process started by spawnServerProcess, and wait until it is gone. */
 export async function killProcess(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;

@@ -19,6 +19,7 @@ import { addStoreCommands } from "./store-commands.js";
 import { addReleaseCommands } from "./release-commands.js";
 import { addDriverCommands } from "./driver-commands.js";
 import { addInitCommand } from "./init-command.js";
+import { addWatchCommand } from "./watch-command.js";
 
 const program = new Command()
   .name("bootwright")
@@ -128,6 +129,7 @@ addStoreCommands(program);
 addReleaseCommands(program);
 addDriverCommands(program);
 addInitCommand(program);
+addWatchCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`bootwright: ${err instanceof Error ? err.message : String(err)}`);

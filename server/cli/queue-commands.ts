@@ -1,18 +1,10 @@
 // CLI for seed 000's lists: expect, diff, queue, log (each with --json).
 import type { Command } from "commander";
-import { BootCategory, DifferenceList, Machine, QueuedCommand } from "../../protocol/index.js";
+import { BootCategory, DifferenceList, Machine, MachineLog, QueuedCommand } from "../../protocol/index.js";
 import { z } from "zod";
 import { clientServerUrl } from "../config.js";
 import { getJson, print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { formatTable } from "./format.js";
-
-/** A machine's step log as GET /v1/machines/:id/log answers it. */
-export const LogEntries = z.object({
-  entries: z.array(
-    z.object({ seq: z.number(), at: z.string(), event: z.string(), data: z.record(z.string(), z.unknown()) }),
-  ),
-});
-export type LogEntries = z.infer<typeof LogEntries>;
 
 /**
  * `key=value` → a selector; the value is JSON when it parses (numbers, true, null), else a string.
@@ -185,7 +177,7 @@ export function addQueueCommands(program: Command): void {
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
     .action(async (machine: string, opts: ClientOptions) => {
-      const log = LogEntries.parse(
+      const log = MachineLog.parse(
         await getJson(`${clientServerUrl(opts.server)}/v1/machines/${encodeURIComponent(machine)}/log`),
       );
       print(

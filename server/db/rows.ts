@@ -85,6 +85,8 @@ export interface MachineRows {
   lastBootedFrom(mac: string): Promise<Machine | undefined>;
   /** Machines with an expected category (the difference list's candidates). */
   withExpected(): Promise<Machine[]>;
+  /** How many machines are in each category (absent: none), for the metrics. */
+  countByCategory(): Promise<Partial<Record<BootCategory, number>>>;
   insert(machine: Machine): Promise<void>;
   update(id: string, patch: MachinePatch): Promise<void>;
   /**
@@ -133,10 +135,13 @@ export interface CommandRows {
   machinesWithPending(kind: CommandKind): Promise<string[]>;
   /** Machines holding a lease that ran out before `at`. */
   machinesWithExpiredLeases(at: string): Promise<string[]>;
+  /** How many commands are leased now, across machines (the metrics' active leases). */
+  countLeased(): Promise<number>;
 }
 
 export interface LogRows {
-  append(machineId: string, at: string, event: string, data: Record<string, unknown>): Promise<void>;
+  /** Writes one line; returns it as read back (with its seq), for the live events. */
+  append(machineId: string, at: string, event: string, data: Record<string, unknown>): Promise<LogEntry>;
   /** The machine's step log, in the order it was written. */
   forMachine(machineId: string): Promise<LogEntry[]>;
 }

@@ -38,6 +38,12 @@ import { addAccessControl, type Access } from "./access.js";
 import { addRateLimit, type RateLimit } from "./rate-limit.js";
 import { addAuthRoutes } from "./auth-routes.js";
 import type { AuthService } from "../auth/service.js";
+import type { EventBus } from "../events/bus.js";
+import type { ProgressReporter } from "../events/progress.js";
+import type { ServerMetrics } from "../metrics/metrics.js";
+import { addEventRoutes } from "./event-routes.js";
+import { addMetricsRoute } from "./metrics-route.js";
+import { addOpenApiRoute } from "./openapi.js";
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
 
@@ -90,6 +96,10 @@ export interface AppDeps {
   bootAreasDir: string;
   /** Kernel modules and firmware sent on demand (server/drivers/). */
   drivers: DriverLibrary;
+  /** The live events (GET /v1/events), their throttled progress figures, and the Prometheus figures. */
+  events: EventBus;
+  progress: ProgressReporter;
+  metrics: ServerMetrics;
 }
 
 /** What the routes share: the deps, and the image fan-out and upload service built once from them. */
@@ -156,6 +166,15 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(methodNotAllowedOrNotFound(app));
   app.addHook("onResponse", (request, reply, done) => {
+    deps.metrics.httpDuration.observe(
+      {
+        method: request.method,
+        // The route as declared (bounded), never the raw URL: ids would make a series per machine.
+        route: request.routeOptions.url ?? "(no route)",
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
     request.log.debug(
       {
         method: request.method,
@@ -194,6 +213,18 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
     (message, fields) => {
       deps.log.info(fields, message);
     },
+    {
+      read: (bytes) => {
+        deps.metrics.storeBytesRead.inc(bytes);
+      },
+      sent: (machineId, bytes, offset, sizeBytes) => {
+        deps.metrics.bytesStreamed.inc(bytes);
+        if (machineId !== undefined) deps.progress.report(machineId, "image", offset, sizeBytes);
+      },
+      batchStarted: (members) => {
+        deps.metrics.batchSize.observe(members);
+      },
+    },
   );
   // Before access control: a refused request costs nothing more.
   addRateLimit(app, deps.rateLimit);
@@ -218,5 +249,8 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   addSiteRoutes(app, routes);
   addDriverRoutes(app, routes);
   addAuthRoutes(app, routes);
+  addEventRoutes(app, routes);
+  addMetricsRoute(app, routes);
+  addOpenApiRoute(app, declared);
   return { app, routes: declared };
 }

@@ -10,6 +10,7 @@ import {
   MaintenanceRun,
   MaintenanceRunList,
   type LeasedCommand,
+  type LiveEvent,
   type MaintenanceReport,
 } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
@@ -117,6 +118,8 @@ afterEach(async () => {
 });
 
 it("operator swap, active: recorded, loader booted, progress polled, extra step delivered, swapped back", async () => {
+  const live: LiveEvent[] = [];
+  const listening = server.events.subscribe({ machine: ID }, (event) => live.push(event));
   const started = await start({ mode: "active", timeoutMs: 60_000 });
   expect(started.status).toBe(201);
   const run = MaintenanceRun.parse(started.body);
@@ -195,6 +198,15 @@ it("operator swap, active: recorded, loader booted, progress polled, extra step 
   const completed = (await server.store.machineLog(ID)).find((e) => e.event === "maintenance-completed");
   expect(completed?.data).toMatchObject({ sameImage: true, image: INSTALLED_IMAGE });
   expect((await machine()).expected).toBe("installed");
+  // The live events (GET /v1/events) followed the run: each state once, the report from when it came.
+  listening.close();
+  const runEvents = live.flatMap((e) => (e.type === "maintenance" ? [e.data] : []));
+  expect(runEvents.map((e) => [e.runId, e.state, e.report?.ok])).toEqual([
+    [run.id, "rebooting", undefined],
+    [run.id, "running", undefined],
+    [run.id, "returning", true],
+    [run.id, "completed", true],
+  ]);
 });
 
 it("a maintenance image that never reports fails the machine with the reason; one command restores it", async () => {

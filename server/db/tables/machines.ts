@@ -16,6 +16,8 @@ import type { Sql, SqlValue } from "../sql.js";
 
 const MachinePlan = Machine.shape.plan.unwrap();
 
+const CategoryCount = z.object({ category: BootCategory, n: z.coerce.number() });
+
 const MachineRow = z.object({
   id: z.string(),
   boot_mac: z.string(),
@@ -115,6 +117,16 @@ export class MachineTable implements MachineRows {
     return (await this.sql.all("SELECT * FROM machines WHERE expected IS NOT NULL ORDER BY id")).map(
       toMachine,
     );
+  }
+
+  async countByCategory(): Promise<Partial<Record<BootCategory, number>>> {
+    const rows = await this.sql.all("SELECT category, COUNT(*) AS n FROM machines GROUP BY category");
+    const counts: Partial<Record<BootCategory, number>> = {};
+    for (const raw of rows) {
+      const row = CategoryCount.parse(raw);
+      counts[row.category] = row.n;
+    }
+    return counts;
   }
 
   async insert(m: Machine): Promise<void> {
