@@ -50,7 +50,13 @@ export function machineDrivers(machineId: string, inventory: Inventory | null): 
       source: device.source,
     };
     if (device.driver !== null) return { ...row, reason: null };
-    return { ...row, reason: whyNoDriver(device.modalias, asked, report) };
+    const leftAlone = row.kind === "display" || row.kind === "multimedia";
+    return {
+      ...row,
+      reason: leftAlone
+        ? "the loader leaves display and multimedia devices without a driver"
+        : whyNoDriver(device.modalias, asked, report),
+    };
   });
   return {
     machineId,
