@@ -47,3 +47,17 @@ export type Machine = z.infer<typeof Machine>;
 
 export const BootList = z.strictObject({ machines: z.array(Machine) });
 export type BootList = z.infer<typeof BootList>;
+
+/** One line of a machine's step log (GET /v1/machines/:id/log): what happened to it, in order. */
+export const StepLogEntry = z.strictObject({
+  seq: z.number().int(),
+  machineId: z.string(),
+  at: z.string(),
+  /** A constant event name: "discovered", "inventory", "command-leased", "agent-progress", … */
+  event: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+export type StepLogEntry = z.infer<typeof StepLogEntry>;
+
+export const StepLog = z.strictObject({ entries: z.array(StepLogEntry) });
+export type StepLog = z.infer<typeof StepLog>;

@@ -10,6 +10,7 @@ import {
   type DifferenceList,
   type EnrollmentRefusal,
   type InventoryAccepted,
+  type StepLog,
 } from "../../protocol/index.js";
 import { ApiError } from "../errors.js";
 import type { Services } from "../services.js";
@@ -81,7 +82,7 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
   app.get("/v1/machines/:id/log", { config: { access: "viewer" }, schema: params }, async (request) => {
     const entries = await store.machineLog(request.params.id);
     if (entries.length === 0) await knownMachine(store, request.params.id);
-    return { entries };
+    return { entries } satisfies StepLog;
   });
 
   app.get("/v1/machines/:id/queue", { config: { access: "viewer" }, schema: params }, async (request) => ({

@@ -1,0 +1,7 @@
+// The operator console's entry: its style sheet and the app, mounted on the page's #app.
+import { render } from "preact";
+import { App } from "./app.js";
+import "./style.css";
+
+const root = document.getElementById("app");
+if (root) render(<App />, root);
