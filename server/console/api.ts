@@ -75,5 +75,5 @@ export class Api {
 
 /** A path with its ids percent-encoded: `path\`/v1/machines/${id}\``. */
 export function path(strings: TemplateStringsArray, ...ids: string[]): string {
-  return strings.reduce((out, part, i) => out + part + (i < ids.length ? encodeURIComponent(ids[i] ?? "") : ""));
+  return strings.map((part, i) => part + (i < ids.length ? encodeURIComponent(ids[i] ?? "") : "")).join("");
 }

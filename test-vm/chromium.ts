@@ -1,0 +1,65 @@
+// Headless Chromium from Debian's package (apt: chromium), driven by playwright-core (which never
+// downloads a browser). Started as a process of our own and stopped by its PID even when a test fails.
+import { chromium, type Browser, type Page } from "playwright-core";
+
+export const CHROMIUM_PATH = "/usr/bin/chromium";
+
+export interface RunningChromium {
+  browser: Browser;
+  pid: number;
+  /** Closes the browser, then kills its process if it is still there. */
+  stop: () => Promise<void>;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startChromium(): Promise<RunningChromium> {
+  const server = await chromium.launchServer({
+    executablePath: CHROMIUM_PATH,
+    // As root (CI), Chromium's sandbox cannot start; the page is ours and only talks to loopback.
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+  });
+  const pid = server.process().pid;
+  if (pid === undefined) throw new Error("chromium started without a PID");
+  const stop = async (): Promise<void> => {
+    await server.close().catch(() => undefined);
+    if (alive(pid)) process.kill(pid, "SIGKILL");
+  };
+  try {
+    return { browser: await chromium.connect(server.wsEndpoint()), pid, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/**
+ * Every console error and uncaught exception of the page, to assert there are none. One is expected
+ * where the server has no event stream yet: Chromium logs the 404 of GET /v1/events, on which the page
+ * falls back to polling (server/console/live.ts).
+ */
+export function collectPageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() !== "error") return;
+    if (new URL(message.location().url || "about:blank").pathname === "/v1/events") return;
+    errors.push(`${message.text()} (${message.location().url})`);
+  });
+  page.on("pageerror", (error) => errors.push(`uncaught: ${error.message}`));
+  return errors;
+}
+
+/** Logs in on the console's form with `token`; resolves once the boot list shows. */
+export async function logIn(page: Page, baseUrl: string, token: string): Promise<void> {
+  await page.goto(`${baseUrl}/`);
+  await page.getByLabel("API token").fill(token);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByTestId("count").waitFor();
+}
