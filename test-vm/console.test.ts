@@ -33,7 +33,7 @@ let server: RunningServer;
 let chromium: RunningChromium | undefined;
 let viewerToken: string;
 
-const api = (path: string, method = "GET", body?: unknown, token?: string) =>
+const api = (path: string, method = "GET", body?: unknown, token?: string | null) =>
   jsonRequest(`${server.url}${path}`, method, body, token);
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
@@ -43,7 +43,9 @@ beforeAll(async () => {
   work = makeTempDir("bootwright-console-");
   server = await startApiServer(work.dir, { leaseSweepMs: 100, maintenanceTickMs: 100 });
   const policy = { rules: [{ name: "all", match: [], plan: { image: "tiny" } }] };
-  expect((await api("/v1/policy", "PUT", { format: "json", source: JSON.stringify(policy) })).status).toBe(200);
+  expect((await api("/v1/policy", "PUT", { format: "json", source: JSON.stringify(policy) })).status).toBe(
+    200,
+  );
   for (const [name, purpose, format] of [
     ["tiny", "os", "raw.zst"],
     ["diag", "diagnostic", "tar.zst"],
@@ -75,7 +77,13 @@ async function reportProgress(command: LeasedCommand, bytes: number): Promise<vo
     plugin: "image-stream",
     step: "stream",
     message: "image progress",
-    data: { bytes, totalBytes: IMAGE_BYTES, percent: Math.floor((bytes / IMAGE_BYTES) * 100), rawBytes: bytes, rateMBs: 40 },
+    data: {
+      bytes,
+      totalBytes: IMAGE_BYTES,
+      percent: Math.floor((bytes / IMAGE_BYTES) * 100),
+      rawBytes: bytes,
+      rateMBs: 40,
+    },
   };
   expect((await api(`/v1/machines/${ID}/events`, "POST", event)).status).toBe(200);
 }
@@ -90,7 +98,7 @@ it("an operator logs in, sees the machine enroll, watches its image progress, re
   await expect.poll(() => page.getByTestId("who").textContent()).toContain("(admin)");
   // The token is kept in this tab's session, never in the URL.
   expect(page.url()).not.toContain(TEST_ADMIN_TOKEN);
-  expect(await page.evaluate(() => sessionStorage.getItem("bootwright.token"))).toBe(TEST_ADMIN_TOKEN);
+  expect(await page.evaluate('sessionStorage.getItem("bootwright.token")')).toBe(TEST_ADMIN_TOKEN);
 
   // Enrollment: the loader posts the inventory; the boot list shows the machine without a reload.
   expect((await api("/v1/inventory", "POST", sampleInventory(), null)).status).toBe(200);
@@ -114,11 +122,18 @@ it("an operator logs in, sees the machine enroll, watches its image progress, re
   expect(seen).toEqual([0.2, 0.55, 0.9].map((f) => expect.closeTo(f, 2) as unknown as number));
   const planHash = (await server.store.getMachine(ID))?.plan?.planHash ?? "";
   const image = `sha256:${"1".repeat(64)}`;
-  expect((await api(`/v1/machines/${ID}/callhome`, "POST", { image, planHash, os: "tiny 6.1" })).status).toBe(200);
+  expect((await api(`/v1/machines/${ID}/callhome`, "POST", { image, planHash, os: "tiny 6.1" })).status).toBe(
+    200,
+  );
   await expect.poll(() => row.textContent()).toContain("installed");
   await expect.poll(() => row.locator("progress").count()).toBe(0);
   for (const load of [1.5, 0.7, 2.1])
-    await api(`/v1/machines/${ID}/health`, "POST", { image, planHash, os: "tiny 6.1", figures: { load1: load, cpuMhz: 2400 } });
+    await api(`/v1/machines/${ID}/health`, "POST", {
+      image,
+      planHash,
+      os: "tiny 6.1",
+      figures: { load1: load, cpuMhz: 2400 },
+    });
 
   // The machine's page: its step log with the progress entries and each command's time.
   await row.getByRole("link", { name: ID }).click();
@@ -145,7 +160,17 @@ it("an operator logs in, sees the machine enroll, watches its image progress, re
   const report = {
     image: command.maintenance?.image.sha256 ?? "",
     ok: true,
-    steps: [{ name: "memory-test", params: {}, ok: true, ms: 1234, data: { errors: 0, mib: 256 }, error: null, extra: false }],
+    steps: [
+      {
+        name: "memory-test",
+        params: {},
+        ok: true,
+        ms: 1234,
+        data: { errors: 0, mib: 256 },
+        error: null,
+        extra: false,
+      },
+    ],
   };
   await postResult(server.url, ID, command, {
     leaseId: command.leaseId,
@@ -153,7 +178,9 @@ it("an operator logs in, sees the machine enroll, watches its image progress, re
     output: { kind: "run-maintenance", runId, report },
   });
   await leaseCommand(server.url, ID, "boot-installed");
-  expect((await api(`/v1/machines/${ID}/callhome`, "POST", { image, planHash, os: "tiny 6.1" })).status).toBe(200);
+  expect((await api(`/v1/machines/${ID}/callhome`, "POST", { image, planHash, os: "tiny 6.1" })).status).toBe(
+    200,
+  );
   const reportTable = page.getByRole("table", { name: `Report of run ${runId}` });
   await expect.poll(() => reportTable.textContent(), { timeout: 10_000 }).toContain("memory-test");
   expect(await reportTable.textContent()).toContain("every step passed");
@@ -170,7 +197,9 @@ it("an operator logs in, sees the machine enroll, watches its image progress, re
     await page.goto(`${server.url}/${href}`);
     await page.getByRole("table", { name: table }).waitFor();
   }
-  await expect.poll(() => page.getByRole("table", { name: "Audit log" }).textContent()).toContain("POST /v1/machines/:id/maintenance");
+  await expect
+    .poll(() => page.getByRole("table", { name: "Audit log" }).textContent())
+    .toContain("POST /v1/machines/:id/maintenance");
   await page.goto(`${server.url}/#/`);
   await row.waitFor();
   await shot(page, "bootlist");
@@ -202,7 +231,10 @@ it("a viewer's token shows no action buttons, and the API refuses the actions an
     ["POST", `/v1/machines/${ID}/power/cycle`, undefined],
   ] as const) {
     const refused = await api(path, method, body, viewerToken);
-    expect(refused).toMatchObject({ status: 403, body: { code: "forbidden", details: { needs: "operator" } } });
+    expect(refused).toMatchObject({
+      status: 403,
+      body: { code: "forbidden", details: { needs: "operator" } },
+    });
   }
   expect(errors).toEqual([]);
   await context.close();

@@ -78,7 +78,8 @@ function Login(props: { onLogin: (who: Whoami, token: string) => void; reason: s
         </p>
       )}
       <p class="muted">
-        Make one with <code>bootwright token create &lt;name&gt; --role viewer|operator|admin</code>. It is kept in this tab only.
+        Make one with <code>bootwright token create &lt;name&gt; --role viewer|operator|admin</code>. It is
+        kept in this tab only.
       </p>
     </form>
   );

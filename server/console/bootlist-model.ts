@@ -44,7 +44,8 @@ function reasons(differences: DifferenceList | null): Map<string, string> {
   for (const d of differences?.differences ?? [])
     why.set(
       d.machineId,
-      d.blocked ?? `next: ${d.commands.map((c) => `${c.kind} → ${c.onSuccess}`).join(", ") || "nothing queued"}`,
+      d.blocked ??
+        `next: ${d.commands.map((c) => `${c.kind} → ${c.onSuccess}`).join(", ") || "nothing queued"}`,
     );
   for (const e of differences?.enrollment ?? [])
     why.set(e.machineId, `${e.state}${e.reason ? `: ${e.reason}` : ""}`);

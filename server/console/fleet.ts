@@ -139,6 +139,9 @@ export function useFleet(api: Api, token: string, onUnauthorized: () => void): F
     tick,
     touched,
     error,
-    reload: () => void loadList().catch((err: unknown) => setError(String(err))),
+    reload: () =>
+      void loadList().catch((err: unknown) => {
+        setError(String(err));
+      }),
   };
 }

@@ -85,6 +85,8 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 export function startLive(options: LiveOptions): { stop: () => void } {
   const controller = new AbortController();
   const { signal } = controller;
+  // A function, not the property: TypeScript would keep `signal.aborted` narrowed to false across awaits.
+  const stopped = (): boolean => signal.aborted;
   const pollEveryMs = options.pollEveryMs ?? 1_000;
   let lastEventId: string | null = null;
 
@@ -107,8 +109,14 @@ export function startLive(options: LiveOptions): { stop: () => void } {
       if (lastEventId !== null) headers["last-event-id"] = lastEventId;
       try {
         const response = await fetch(options.url, { headers, signal, cache: "no-store" });
-        if (response.status === 404) return await pollForever();
-        if (response.status === 401) return options.onUnauthorized();
+        if (response.status === 404) {
+          await pollForever();
+          return;
+        }
+        if (response.status === 401) {
+          options.onUnauthorized();
+          return;
+        }
         if (!response.ok || !response.body) throw new Error(`events: HTTP ${response.status}`);
         options.onMode("live");
         backoffMs = 500;
@@ -125,8 +133,9 @@ export function startLive(options: LiveOptions): { stop: () => void } {
         }
         if (parser.retryMs !== null) backoffMs = parser.retryMs;
       } catch {
-        if (signal.aborted) return;
+        // The connection dropped (or stop() aborted it: checked next).
       }
+      if (stopped()) return;
       options.onMode("offline");
       await sleep(backoffMs, signal);
       backoffMs = Math.min(backoffMs * 2, 10_000);

@@ -45,7 +45,13 @@ export function useLoad<T>(load: () => Promise<T>, key: string): Loaded<T> {
       current = false;
     };
   }, [key, again]);
-  return { data, error, reload: useCallback(() => setAgain((n) => n + 1), []) };
+  return {
+    data,
+    error,
+    reload: useCallback(() => {
+      setAgain((n) => n + 1);
+    }, []),
+  };
 }
 
 export interface Confirmation {
@@ -159,7 +165,11 @@ export function ProgressBar(props: { progress: Progress; detailed?: boolean }) {
 }
 
 export const Category = (props: { category: string | null }) =>
-  props.category === null ? <span class="muted">—</span> : <span class={`cat cat-${props.category}`}>{props.category}</span>;
+  props.category === null ? (
+    <span class="muted">—</span>
+  ) : (
+    <span class={`cat cat-${props.category}`}>{props.category}</span>
+  );
 
 /** Rows of label and value, the nulls left out. */
 export function Facts(props: { rows: [string, ComponentChildren][] }) {

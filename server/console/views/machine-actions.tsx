@@ -17,7 +17,13 @@ export function parseParams(text: string): StepParams {
     if (eq <= 0) throw new Error(`a parameter is name=value (got ${pair})`);
     const raw = pair.slice(eq + 1);
     params[pair.slice(0, eq)] =
-      raw === "true" ? true : raw === "false" ? false : raw !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+      raw === "true"
+        ? true
+        : raw === "false"
+          ? false
+          : raw !== "" && Number.isFinite(Number(raw))
+            ? Number(raw)
+            : raw;
   }
   return params;
 }
@@ -40,7 +46,9 @@ export function MachineActions(props: {
   const [step, setStep] = useState("");
   const [params, setParams] = useState("");
   const lastRun = props.runs.at(-1);
-  const activeRun = props.runs.find((r) => r.mode === "active" && (r.state === "rebooting" || r.state === "running"));
+  const activeRun = props.runs.find(
+    (r) => r.mode === "active" && (r.state === "rebooting" || r.state === "running"),
+  );
 
   const expect = (): void => {
     const body = { category: category || null };
@@ -84,7 +92,8 @@ export function MachineActions(props: {
               `Reinstall ${id} with the plan the policy now gives it? Its disk will be rewritten.`,
               `Reinstall ${id}`,
               "reinstall with the new plan",
-              () => api.send("PUT", path`/v1/machines/${id}/expected`, { category: "installed", replan: true }),
+              () =>
+                api.send("PUT", path`/v1/machines/${id}/expected`, { category: "installed", replan: true }),
             );
           }}
         >
@@ -173,7 +182,10 @@ export function MachineActions(props: {
             disabled={actions.busy || step === ""}
             onClick={() => {
               actions.run(`add step ${step}`, async () =>
-                api.send("POST", path`/v1/machines/${id}/maintenance/steps`, { name: step, params: parseParams(params) }),
+                api.send("POST", path`/v1/machines/${id}/maintenance/steps`, {
+                  name: step,
+                  params: parseParams(params),
+                }),
               );
             }}
           >
@@ -185,8 +197,11 @@ export function MachineActions(props: {
         type="button"
         disabled={actions.busy}
         onClick={() => {
-          actions.ask(`Power-cycle ${id} now? Whatever it runs is cut off.`, `Power-cycle ${id}`, "power cycle", () =>
-            api.send("POST", path`/v1/machines/${id}/power/cycle`),
+          actions.ask(
+            `Power-cycle ${id} now? Whatever it runs is cut off.`,
+            `Power-cycle ${id}`,
+            "power cycle",
+            () => api.send("POST", path`/v1/machines/${id}/power/cycle`),
           );
         }}
       >

@@ -51,12 +51,33 @@ export function InventoryView(props: { inventory: Inventory }) {
             ["Serial", system.serial],
             ["SMBIOS UUID", system.uuid],
             ["Firmware", details?.firmwareType],
-            ["Secure Boot", details?.secureBoot === undefined || details.secureBoot === null ? null : String(details.secureBoot)],
+            [
+              "Secure Boot",
+              details?.secureBoot === undefined || details.secureBoot === null
+                ? null
+                : String(details.secureBoot),
+            ],
             ["SMBIOS version", smbios?.version],
-            ["BIOS", smbios?.bios && [smbios.bios.vendor, smbios.bios.version, smbios.bios.releaseDate].filter(Boolean).join(" ")],
-            ["SKU / family", smbios?.system && [smbios.system.sku, smbios.system.family].filter(Boolean).join(" / ")],
-            ["Baseboard", smbios?.baseboard && [smbios.baseboard.manufacturer, smbios.baseboard.product, smbios.baseboard.locationInChassis].filter(Boolean).join(" · ")],
-            ["Chassis", smbios?.chassis && [smbios.chassis.type, smbios.chassis.assetTag].filter(Boolean).join(" · ")],
+            [
+              "BIOS",
+              smbios?.bios &&
+                [smbios.bios.vendor, smbios.bios.version, smbios.bios.releaseDate].filter(Boolean).join(" "),
+            ],
+            [
+              "SKU / family",
+              smbios?.system && [smbios.system.sku, smbios.system.family].filter(Boolean).join(" / "),
+            ],
+            [
+              "Baseboard",
+              smbios?.baseboard &&
+                [smbios.baseboard.manufacturer, smbios.baseboard.product, smbios.baseboard.locationInChassis]
+                  .filter(Boolean)
+                  .join(" · "),
+            ],
+            [
+              "Chassis",
+              smbios?.chassis && [smbios.chassis.type, smbios.chassis.assetTag].filter(Boolean).join(" · "),
+            ],
             ["SMBIOS problem", details?.smbiosError?.message],
           ]}
         />
@@ -65,11 +86,25 @@ export function InventoryView(props: { inventory: Inventory }) {
             ["CPU", cpu.model],
             ["Logical CPUs", cpu.logicalCount],
             ["Vendor", details?.cpu.vendor],
-            ["Sockets / cores / threads", details && `${details.cpu.sockets} / ${details.cpu.cores} / ${details.cpu.threads}`],
+            [
+              "Sockets / cores / threads",
+              details && `${details.cpu.sockets} / ${details.cpu.cores} / ${details.cpu.threads}`,
+            ],
             ["Memory", formatBytes(props.inventory.memoryBytes)],
-            ["Memory installed", details?.memory.installedBytes != null ? formatBytes(details.memory.installedBytes) : null],
-            ["Address", details?.network && `${details.network.address}/${details.network.prefixLength ?? "?"} on ${details.network.interface}`],
-            ["Switch port", details?.network?.lldpNeighbour && `${details.network.lldpNeighbour.systemName ?? details.network.lldpNeighbour.chassisId} ${details.network.lldpNeighbour.portId}`],
+            [
+              "Memory installed",
+              details?.memory.installedBytes != null ? formatBytes(details.memory.installedBytes) : null,
+            ],
+            [
+              "Address",
+              details?.network &&
+                `${details.network.address}/${details.network.prefixLength ?? "?"} on ${details.network.interface}`,
+            ],
+            [
+              "Switch port",
+              details?.network?.lldpNeighbour &&
+                `${details.network.lldpNeighbour.systemName ?? details.network.lldpNeighbour.chassisId} ${details.network.lldpNeighbour.portId}`,
+            ],
           ]}
         />
       </div>
@@ -79,7 +114,13 @@ export function InventoryView(props: { inventory: Inventory }) {
         head={["Name", "Size", "Kind", "Model", "Serial"]}
         rows={props.inventory.disks.map((d) => {
           const more = detailedDisks.get(d.name);
-          return [d.name, formatBytes(d.sizeBytes), more?.kind ?? null, more?.model ?? null, more?.serial ?? null];
+          return [
+            d.name,
+            formatBytes(d.sizeBytes),
+            more?.kind ?? null,
+            more?.model ?? null,
+            more?.serial ?? null,
+          ];
         })}
       />
       <h3>NICs</h3>
@@ -103,7 +144,13 @@ export function InventoryView(props: { inventory: Inventory }) {
           <Table
             label="Processors"
             head={["Socket", "Version", "Cores", "Threads", "Max MHz"]}
-            rows={smbios.processors.map((p) => [p.socket, p.version, p.coreCount, p.threadCount, p.maxSpeedMhz])}
+            rows={smbios.processors.map((p) => [
+              p.socket,
+              p.version,
+              p.coreCount,
+              p.threadCount,
+              p.maxSpeedMhz,
+            ])}
           />
         </>
       )}

@@ -31,7 +31,15 @@ async function loadMachine(api: Api, id: string, withImages: boolean) {
     api.get(path`/v1/machines/${id}/power`, PowerView),
     withImages ? api.get("/v1/images", ImageList) : Promise.resolve({ images: [] }),
   ]);
-  return { machine, log: log.entries, plan, runs: runs.runs, health: health.reports, power, images: images.images };
+  return {
+    machine,
+    log: log.entries,
+    plan,
+    runs: runs.runs,
+    health: health.reports,
+    power,
+    images: images.images,
+  };
 }
 
 /** A key that changes when the fleet says this machine changed (every poll, or its own events). */
@@ -83,7 +91,10 @@ export function MachineView(props: { id: string; api: Api; fleet: Fleet; role: R
               ["Boot path", machine.bootPath],
               ["First seen", formatTime(machine.firstSeenAt)],
               ["Last seen", formatTime(machine.lastSeenAt)],
-              ["Enrollment", `${machine.enrollment.state}${machine.enrollment.reason ? `: ${machine.enrollment.reason}` : ""}`],
+              [
+                "Enrollment",
+                `${machine.enrollment.state}${machine.enrollment.reason ? `: ${machine.enrollment.reason}` : ""}`,
+              ],
               ["Configuration fingerprint", machine.fingerprint && <code>{machine.fingerprint}</code>],
               ["Tags", machine.tags.join(", ")],
               ["Note", machine.note],
@@ -97,7 +108,11 @@ export function MachineView(props: { id: string; api: Api; fleet: Fleet; role: R
         </Section>
       </div>
       <Section title="Inventory">
-        {machine.inventory ? <InventoryView inventory={machine.inventory} /> : <p class="muted">no inventory posted yet</p>}
+        {machine.inventory ? (
+          <InventoryView inventory={machine.inventory} />
+        ) : (
+          <p class="muted">no inventory posted yet</p>
+        )}
       </Section>
       <Section title="Step log" id="step-log">
         <StepLogView entries={data.log} />

@@ -30,13 +30,16 @@ export function MaintenanceRuns(props: { runs: readonly MaintenanceRun[]; showMa
           <p class="muted">
             {trigger(run)} · started {formatTime(run.startedAt)}
             {run.endedAt && ` · ended ${formatTime(run.endedAt)}`}
-            {run.power.length > 0 && ` · reboots: ${run.power.map((p) => `${p.via}${p.ok ? "" : " (failed)"}`).join(", ")}`}
+            {run.power.length > 0 &&
+              ` · reboots: ${run.power.map((p) => `${p.via}${p.ok ? "" : " (failed)"}`).join(", ")}`}
           </p>
           {run.error && <p class="status error">{run.error}</p>}
           {run.extraSteps.length > 0 && (
             <p>
               Extra steps:{" "}
-              {run.extraSteps.map((e) => `${e.step.name}${e.delivered ? "" : " (not yet delivered)"}`).join(", ")}
+              {run.extraSteps
+                .map((e) => `${e.step.name}${e.delivered ? "" : " (not yet delivered)"}`)
+                .join(", ")}
             </p>
           )}
           {run.report && (

@@ -55,7 +55,11 @@ export function MaintenanceView(props: { api: Api; role: Role; tick: number }) {
           <tbody>
             {(loaded.data?.schedules ?? []).map((s) => (
               <tr key={s.id}>
-                <td>{"machine" in s.target ? s.target.machine : `${s.target.where.path}=${String(s.target.where.equals)}`}</td>
+                <td>
+                  {"machine" in s.target
+                    ? s.target.machine
+                    : `${s.target.where.path}=${String(s.target.where.equals)}`}
+                </td>
                 <td>{s.cron ?? s.at}</td>
                 <td>{s.image}</td>
                 <td>{s.mode}</td>
@@ -66,7 +70,9 @@ export function MaintenanceView(props: { api: Api; role: Role; tick: number }) {
                     <button
                       type="button"
                       onClick={() => {
-                        actions.run(`remove schedule ${s.id}`, () => api.send("DELETE", path`/v1/maintenance/schedules/${s.id}`));
+                        actions.run(`remove schedule ${s.id}`, () =>
+                          api.send("DELETE", path`/v1/maintenance/schedules/${s.id}`),
+                        );
                       }}
                     >
                       Remove
@@ -79,9 +85,30 @@ export function MaintenanceView(props: { api: Api; role: Role; tick: number }) {
         </table>
         {operator && (
           <div class="toolbar">
-            <input aria-label="Schedule target" placeholder="machine id, or product=X1" value={target} onInput={(e) => setTarget(e.currentTarget.value)} />
-            <input aria-label="Schedule cron" placeholder="cron (UTC) or ISO time" value={cron} onInput={(e) => setCron(e.currentTarget.value)} />
-            <input aria-label="Schedule image" placeholder="image" value={image} onInput={(e) => setImage(e.currentTarget.value)} />
+            <input
+              aria-label="Schedule target"
+              placeholder="machine id, or product=X1"
+              value={target}
+              onInput={(e) => {
+                setTarget(e.currentTarget.value);
+              }}
+            />
+            <input
+              aria-label="Schedule cron"
+              placeholder="cron (UTC) or ISO time"
+              value={cron}
+              onInput={(e) => {
+                setCron(e.currentTarget.value);
+              }}
+            />
+            <input
+              aria-label="Schedule image"
+              placeholder="image"
+              value={image}
+              onInput={(e) => {
+                setImage(e.currentTarget.value);
+              }}
+            />
             <button type="button" disabled={actions.busy || target === ""} onClick={addSchedule}>
               Add schedule
             </button>

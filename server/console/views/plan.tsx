@@ -13,12 +13,24 @@ export function PlanView(props: { plan: PlanResolution; stored: Machine["plan"] 
     <div>
       <Facts
         rows={[
-          ["Policy says", plan.kind === "matched" ? `rule ${plan.rule} (#${plan.ruleIndex + 1})` : plan.reason],
+          [
+            "Policy says",
+            plan.kind === "matched" ? `rule ${plan.rule} (#${plan.ruleIndex + 1})` : plan.reason,
+          ],
           ["Policy version", plan.policyVersion],
           ["Image", spec?.image],
           ["Plan hash", plan.kind === "matched" && <code>{plan.planHash}</code>],
-          ["Recorded plan", stored && `rule ${stored.rule}, ${stored.plan.image}${stored.policyVersion ? `, policy v${stored.policyVersion}` : ""}`],
-          ["Recorded differs", stored && plan.kind === "matched" && stored.planHash !== plan.planHash ? "yes: drift (reinstall with the new plan)" : null],
+          [
+            "Recorded plan",
+            stored &&
+              `rule ${stored.rule}, ${stored.plan.image}${stored.policyVersion ? `, policy v${stored.policyVersion}` : ""}`,
+          ],
+          [
+            "Recorded differs",
+            stored && plan.kind === "matched" && stored.planHash !== plan.planHash
+              ? "yes: drift (reinstall with the new plan)"
+              : null,
+          ],
         ]}
       />
       {spec && (

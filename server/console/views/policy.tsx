@@ -7,7 +7,10 @@ import { PolicyIssue, PolicyState, type PolicyFormat } from "../../../protocol/p
 import { ApiFailure, type Api } from "../api.js";
 import { can, describe, Problem, Section, useActions, useLoad } from "./common.js";
 
-type Check = { kind: "issues"; issues: PolicyIssue[] } | { kind: "ok"; dryRun: PolicyDryRun } | { kind: "error"; text: string };
+type Check =
+  | { kind: "issues"; issues: PolicyIssue[] }
+  | { kind: "ok"; dryRun: PolicyDryRun }
+  | { kind: "error"; text: string };
 
 function Numbered(props: { source: string; marked: ReadonlySet<number>; label: string }) {
   return (
@@ -47,18 +50,29 @@ export function PolicyView(props: { api: Api; role: Role }) {
         setCheck({ kind: "ok", dryRun: PolicyDryRun.parse(answer) });
       },
       (err: unknown) => {
-        const issues = err instanceof ApiFailure && err.code === "invalid_policy" ? PolicyIssue.array().safeParse(err.details) : null;
-        setCheck(issues?.success ? { kind: "issues", issues: issues.data } : { kind: "error", text: describe(err) });
+        const issues =
+          err instanceof ApiFailure && err.code === "invalid_policy"
+            ? PolicyIssue.array().safeParse(err.details)
+            : null;
+        setCheck(
+          issues?.success ? { kind: "issues", issues: issues.data } : { kind: "error", text: describe(err) },
+        );
       },
     );
   };
-  const marked = new Set(check?.kind === "issues" ? check.issues.flatMap((i) => (i.line === null ? [] : [i.line])) : []);
+  const marked = new Set(
+    check?.kind === "issues" ? check.issues.flatMap((i) => (i.line === null ? [] : [i.line])) : [],
+  );
 
   return (
     <div class="policy">
       <Section title={current ? `Policy v${current.version} (${current.format})` : "Policy"}>
         <Problem error={loaded.error} />
-        {current ? <Numbered source={current.source} marked={new Set()} label="Current policy" /> : <p class="muted">no policy set</p>}
+        {current ? (
+          <Numbered source={current.source} marked={new Set()} label="Current policy" />
+        ) : (
+          <p class="muted">no policy set</p>
+        )}
       </Section>
       <Section title="Draft">
         <div class="toolbar">
@@ -80,8 +94,11 @@ export function PolicyView(props: { api: Api; role: Role }) {
               type="button"
               disabled={actions.busy}
               onClick={() => {
-                actions.ask("Set this policy? Machines not yet installing are re-planned now.", "Set policy", "set policy", () =>
-                  api.send("PUT", "/v1/policy", upload),
+                actions.ask(
+                  "Set this policy? Machines not yet installing are re-planned now.",
+                  "Set policy",
+                  "set policy",
+                  () => api.send("PUT", "/v1/policy", upload),
                 );
               }}
             >
@@ -116,8 +133,9 @@ export function PolicyView(props: { api: Api; role: Role }) {
         )}
         {check?.kind === "ok" && (
           <div class="status ok" role="status">
-            The draft is valid: it would be v{check.dryRun.policyVersion} with {check.dryRun.rules} rules, re-plan{" "}
-            {check.dryRun.replan.length} machine(s) and leave {check.dryRun.drift.length} installed machine(s) drifted.
+            The draft is valid: it would be v{check.dryRun.policyVersion} with {check.dryRun.rules} rules,
+            re-plan {check.dryRun.replan.length} machine(s) and leave {check.dryRun.drift.length} installed
+            machine(s) drifted.
             <ul>
               {[...check.dryRun.replan, ...check.dryRun.drift].map((m) => (
                 <li key={m.machineId}>{m.message}</li>
