@@ -23,6 +23,7 @@ import { inventoryFigures, smbiosFigures } from "./inventory.js";
 import { policyFigures } from "./policy.js";
 import { queueFigures, reconcileFigures } from "./queue.js";
 import { suiteFigures } from "./suite.js";
+import { uiFigures } from "./ui.js";
 import { INITRAMFS_PATH } from "../test-vm/paths.js";
 
 const RESULTS = new URL("./results.json", import.meta.url).pathname;
@@ -62,6 +63,7 @@ const BENCHES: Bench[] = [
   { prefix: "capture.", run: captureFigures },
   { prefix: "maintenance.", run: maintenanceFigures },
   { prefix: "erase.", run: eraseFigures },
+  { prefix: "ui.", run: uiFigures },
   // suite.fresh_minutes and suite.fresh_ci_minutes only when the prefix names them (most of an hour).
   { prefix: "suite.", run: () => suiteFigures(process.argv[2] ?? "") },
 ];

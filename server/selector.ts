@@ -1,6 +1,6 @@
 // Bulk selection of machines by one fact (pure): the value at a dotted path of the machine record
 // (or one element of a list there, as its tags).
-import type { Machine } from "../protocol/index.js";
+import type { Machine, MachineSummary } from "../protocol/index.js";
 
 export interface Where {
   path: string;
@@ -50,7 +50,7 @@ export function parseWhere(raw: string): Where {
 }
 
 /** Whether the machine's value at the path equals the value; for a list (its tags), whether one element does. */
-export function matchesWhere(machine: Machine, where: Where): boolean {
+export function matchesWhere(machine: Machine | MachineSummary, where: Where): boolean {
   const path = Object.hasOwn(ALIASES, where.path) ? (ALIASES[where.path] ?? where.path) : where.path;
   const value = valueAt(machine, path);
   return Array.isArray(value) ? value.includes(where.equals) : value === where.equals;

@@ -12,6 +12,7 @@ import { CreatedToken, type LeasedCommand } from "../protocol/index.js";
 import type { RunningServer } from "../server/server.js";
 import {
   installUntilReboot,
+  inventoryFor,
   jsonRequest,
   leaseCommand,
   makeTempDir,
@@ -102,6 +103,15 @@ it("an operator logs in, sees the machine enroll, watches its image progress, re
 
   // Enrollment: the loader posts the inventory; the boot list shows the machine without a reload.
   expect((await api("/v1/inventory", "POST", sampleInventory(), null)).status).toBe(200);
+  // A few neighbours, for a boot list worth a screenshot (and a filter that tells them apart).
+  for (const [i, product] of ["X1", "R640", "R640"].entries()) {
+    const mac = `52:54:00:bb:00:0${i}`;
+    const uuid = `0e0c8a6a-6f5f-4c43-9d57-0000000000b${i}`;
+    expect(
+      (await api("/v1/inventory", "POST", inventoryFor(mac, { product, serial: `SN-B${i}`, uuid }), null))
+        .status,
+    ).toBe(200);
+  }
   const row = page.locator(`[data-machine="${ID}"]`);
   await row.waitFor();
   await expect.poll(() => row.textContent()).toContain("inventoried");
@@ -188,6 +198,18 @@ it("an operator logs in, sees the machine enroll, watches its image progress, re
   await page.locator(`[data-run="${runId}"]`).scrollIntoViewIfNeeded();
   await shot(page, "maintenance-report");
 
+  // Every machine a fact selects, in one action (the server applies the same selector).
+  await page.goto(`${server.url}/#/`);
+  await page.getByLabel("Filter machines").fill("product=R640");
+  await expect.poll(() => page.getByTestId("count").textContent()).toBe("2 of 4 machines");
+  await page.getByLabel("Expected category for the selection").selectOption("ready");
+  await page.locator(".bulk").getByRole("button", { name: "Expect" }).click();
+  await page.getByRole("alertdialog").getByRole("button", { name: "Expect" }).click();
+  await expect
+    .poll(async () => (await server.store.listMachines()).filter((m) => m.expected === "ready").length)
+    .toBe(2);
+  await page.getByLabel("Filter machines").fill("");
+
   // The other views answer too.
   for (const [href, table] of [
     ["#/images", "Images"],
@@ -216,6 +238,7 @@ it("a viewer's token shows no action buttons, and the API refuses the actions an
   await expect.poll(() => page.getByTestId("who").textContent()).toContain("(viewer)");
   await page.getByLabel("Filter machines").fill("product=X1");
   await page.locator(`[data-machine="${ID}"]`).waitFor();
+  await expect.poll(() => page.getByTestId("count").textContent()).toBe("2 of 4 machines");
   expect(await page.locator(".bulk").count()).toBe(0);
 
   await page.goto(`${server.url}/#/machines/${ID}`);

@@ -2,11 +2,11 @@
 // (`product=X1`, `tag=rack12`, any dotted path of the machine: the selectors `--where` takes, so a
 // filter is also what a bulk action applies to), and sorted by any column. Pure.
 import type { DifferenceList } from "../../protocol/difference.js";
-import type { Machine } from "../../protocol/machine.js";
+import type { MachineSummary } from "../../protocol/machine.js";
 import { matchesWhere, parseWhere, type Where } from "../selector.js";
 
 export interface BootRow {
-  machine: Machine;
+  machine: MachineSummary;
   product: string;
   /** "" when nothing is expected, "none" when current is expected, else "current → expected". */
   difference: string;
@@ -52,7 +52,10 @@ function reasons(differences: DifferenceList | null): Map<string, string> {
   return why;
 }
 
-export function buildRows(machines: readonly Machine[], differences: DifferenceList | null): BootRow[] {
+export function buildRows(
+  machines: readonly MachineSummary[],
+  differences: DifferenceList | null,
+): BootRow[] {
   const why = reasons(differences);
   return machines.map((machine) => {
     const product = machine.inventory?.system.product ?? "";

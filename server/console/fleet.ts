@@ -3,18 +3,18 @@
 // logs of the machines in flight, where today's API shows image progress).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { DifferenceList } from "../../protocol/difference.js";
-import { BootList, StepLog, type Machine } from "../../protocol/machine.js";
+import { BootListSummary, StepLog, type MachineSummary } from "../../protocol/machine.js";
 import { path, type Api } from "./api.js";
 import { startLive, type LiveEvent, type LiveMode, type Progress } from "./live.js";
 import { progressFromLog } from "./progress.js";
 
 /** Categories in which a machine moves bytes (its install's image, a capture, an erase). */
-const IN_FLIGHT = new Set<Machine["category"]>(["configuring", "imaging", "capturing"]);
+const IN_FLIGHT = new Set<MachineSummary["category"]>(["configuring", "imaging", "capturing"]);
 /** At most this many step logs per poll: the progress of the machines in flight. */
 const MAX_LOGS_PER_POLL = 24;
 
 export interface Fleet {
-  machines: readonly Machine[] | null;
+  machines: readonly MachineSummary[] | null;
   differences: DifferenceList | null;
   progress: ReadonlyMap<string, Progress>;
   mode: LiveMode;
@@ -26,11 +26,11 @@ export interface Fleet {
   reload: () => void;
 }
 
-const inFlight = (m: Machine): boolean =>
+const inFlight = (m: MachineSummary): boolean =>
   IN_FLIGHT.has(m.category) || (m.expected === "released" && m.category !== "released");
 
 export function useFleet(api: Api, token: string, onUnauthorized: () => void): Fleet {
-  const [machines, setMachines] = useState<readonly Machine[] | null>(null);
+  const [machines, setMachines] = useState<readonly MachineSummary[] | null>(null);
   const [differences, setDifferences] = useState<DifferenceList | null>(null);
   const [progress, setProgress] = useState<ReadonlyMap<string, Progress>>(new Map());
   const [mode, setMode] = useState<LiveMode>("connecting");
@@ -39,14 +39,15 @@ export function useFleet(api: Api, token: string, onUnauthorized: () => void): F
   const [error, setError] = useState<string | null>(null);
   const pending = useRef<LiveEvent[]>([]);
 
+  // The list shows as soon as it arrives; the differences (the reasons) fill in when theirs does.
   const loadList = useMemo(
-    () => async (): Promise<readonly Machine[]> => {
-      const [list, diff] = await Promise.all([
-        api.get("/v1/machines", BootList),
-        api.get("/v1/differences", DifferenceList),
-      ]);
+    () => async (): Promise<readonly MachineSummary[]> => {
+      // Asked first: the server answers in turn, and the list is what the operator waits for.
+      const listed = api.get("/v1/boot-list", BootListSummary);
+      const differences = api.get("/v1/differences", DifferenceList).then(setDifferences);
+      const list = await listed;
       setMachines(list.machines);
-      setDifferences(diff);
+      await differences;
       setError(null);
       return list.machines;
     },
@@ -55,7 +56,7 @@ export function useFleet(api: Api, token: string, onUnauthorized: () => void): F
 
   useEffect(() => {
     const poll = async (): Promise<void> => {
-      let list: readonly Machine[];
+      let list: readonly MachineSummary[];
       try {
         list = await loadList();
       } catch (err) {

@@ -7,6 +7,7 @@ import {
   ExpectRequest,
   Inventory,
   type BootList,
+  type BootListSummary,
   type DifferenceList,
   type EnrollmentRefusal,
   type InventoryAccepted,
@@ -70,6 +71,13 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
     "/v1/machines",
     { config: { access: "viewer" } },
     async () => ({ machines: await store.listMachines() }) satisfies BootList,
+  );
+
+  // The console's list: every machine without its plan and with only its inventory's system fields.
+  app.get(
+    "/v1/boot-list",
+    { config: { access: "viewer" } },
+    async () => ({ machines: await store.bootList() }) satisfies BootListSummary,
   );
 
   app.get("/v1/machines/:id", { config: { access: "viewer" }, schema: params }, async (request) => {
