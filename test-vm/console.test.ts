@@ -37,7 +37,11 @@ let viewerToken: string;
 const api = (path: string, method = "GET", body?: unknown, token?: string | null) =>
   jsonRequest(`${server.url}${path}`, method, body, token);
 
-const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+const shot = (page: Page, name: string, height?: number) =>
+  page.screenshot({
+    path: join(ARTIFACTS, `${name}.png`),
+    ...(height === undefined ? {} : { clip: { x: 0, y: 0, width: 1400, height } }),
+  });
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -126,7 +130,7 @@ it("an operator logs in, sees the machine enroll, watches its image progress, re
       const bar = row.locator("progress");
       await expect.poll(() => bar.getAttribute("data-bytes"), { timeout: 10_000 }).toBe(String(bytes));
       seen.push(Number(await bar.getAttribute("value")));
-      if (fraction === 0.55) await shot(page, "bootlist-imaging");
+      if (fraction === 0.55) await shot(page, "bootlist-imaging", 260);
     }
   });
   expect(seen).toEqual([0.2, 0.55, 0.9].map((f) => expect.closeTo(f, 2) as unknown as number));
