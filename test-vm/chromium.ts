@@ -11,26 +11,19 @@ export interface RunningChromium {
   stop: () => Promise<void>;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function startChromium(): Promise<RunningChromium> {
   const server = await chromium.launchServer({
     executablePath: CHROMIUM_PATH,
     // As root (CI), Chromium's sandbox cannot start; the page is ours and only talks to loopback.
     args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
   });
-  const pid = server.process().pid;
+  const child = server.process();
+  const pid = child.pid;
   if (pid === undefined) throw new Error("chromium started without a PID");
   const stop = async (): Promise<void> => {
     await server.close().catch(() => undefined);
-    if (alive(pid)) process.kill(pid, "SIGKILL");
+    // Still there (a hung close): SIGKILL to its PID.
+    if (child.exitCode === null && child.signalCode === null) process.kill(pid, "SIGKILL");
   };
   try {
     return { browser: await chromium.connect(server.wsEndpoint()), pid, stop };

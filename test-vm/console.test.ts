@@ -7,7 +7,6 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { compress } from "zstd-napi";
 import { CreatedToken, type LeasedCommand } from "../protocol/index.js";
 import type { RunningServer } from "../server/server.js";
 import {
@@ -16,10 +15,10 @@ import {
   jsonRequest,
   leaseCommand,
   makeTempDir,
-  OPERATOR,
   postResult,
   SAMPLE_UUID as ID,
   sampleInventory,
+  serveMaintenanceImages,
   startApiServer,
   TEST_ADMIN_TOKEN,
 } from "../server/test-support.js";
@@ -47,21 +46,7 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   work = makeTempDir("bootwright-console-");
   server = await startApiServer(work.dir, { leaseSweepMs: 100, maintenanceTickMs: 100 });
-  const policy = { rules: [{ name: "all", match: [], plan: { image: "tiny" } }] };
-  expect((await api("/v1/policy", "PUT", { format: "json", source: JSON.stringify(policy) })).status).toBe(
-    200,
-  );
-  for (const [name, purpose, format] of [
-    ["tiny", "os", "raw.zst"],
-    ["diag", "diagnostic", "tar.zst"],
-  ] as const) {
-    const put = await fetch(`${server.url}/v1/images?name=${name}&format=${format}&purpose=${purpose}`, {
-      headers: OPERATOR,
-      method: "PUT",
-      body: compress(Buffer.from(`${name} image bytes`.repeat(1000))),
-    });
-    expect(put.status).toBe(201);
-  }
+  await serveMaintenanceImages(server.url);
   const made = await api("/v1/tokens", "POST", { name: "console-viewer", role: "viewer" });
   viewerToken = CreatedToken.parse(made.body).token;
   chromium = await startChromium();

@@ -1,39 +1,11 @@
 import { expect, it } from "vitest";
 import type { DifferenceList } from "../../protocol/difference.js";
-import type { Machine } from "../../protocol/machine.js";
+import { sampleMachine } from "../test-samples.js";
 import { buildRows, filterRows, parseFilter, sortRows } from "./bootlist-model.js";
 import { progressFromLog } from "./progress.js";
 
 const AT = "2026-01-01T00:00:00.000Z";
 
-// As server/test-support.ts's sampleMachine, which this browser-typed folder cannot import (node:*).
-function sampleMachine(id: string, at: string, overrides: Partial<Machine>): Machine {
-  const mac = "52:54:00:aa:00:01";
-  return {
-    id,
-    bootMac: mac,
-    category: "inventoried",
-    expected: null,
-    firstSeenAt: at,
-    lastSeenAt: at,
-    fingerprint: null,
-    plan: null,
-    bootPath: null,
-    inventory: {
-      bootMac: mac,
-      system: { manufacturer: "Acme", product: "X1", serial: `SN-${id}`, uuid: null },
-      cpu: { model: "QEMU TCG CPU", logicalCount: 2 },
-      memoryBytes: 2 ** 30,
-      nics: [{ name: "eth0", mac }],
-      disks: [{ name: "vda", sizeBytes: 2 ** 29 }],
-    },
-    enrollment: { state: "enrolled", reason: null, sharedUuid: null },
-    tags: [],
-    note: null,
-    retired: null,
-    ...overrides,
-  };
-}
 const machines = [
   sampleMachine("m-a", AT, { category: "imaging", expected: "installed", tags: ["rack12"] }),
   sampleMachine("m-b", "2026-01-02T00:00:00.000Z", { category: "installed", expected: "installed" }),

@@ -1,15 +1,5 @@
-// How the page writes sizes, rates, durations and times. Pure.
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(value >= 100 ? 0 : 1)} ${units[unit] ?? "B"}`;
-}
+// How the page writes rates, durations and times (sizes: the CLI's formatBytes). Pure.
+import { formatBytes } from "../cli/format.js";
 
 export const formatRate = (bytesPerSecond: number): string => `${formatBytes(bytesPerSecond)}/s`;
 

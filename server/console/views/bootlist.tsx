@@ -3,7 +3,6 @@
 // (product=X1), sorted by any column, virtualised for 10,000 machines. An operator can act on every
 // machine the fact filter selects.
 import { useMemo, useState } from "preact/hooks";
-import { BootCategory } from "../../../protocol/boot-category.js";
 import type { Role } from "../../../protocol/auth.js";
 import type { Api } from "../api.js";
 import {
@@ -19,7 +18,7 @@ import {
 } from "../bootlist-model.js";
 import type { Fleet } from "../fleet.js";
 import { formatAgo } from "../format.js";
-import { Category, can, ProgressBar, useActions } from "./common.js";
+import { Category, CategorySelect, can, ProgressBar, useActions } from "./common.js";
 import { VirtualRows } from "./virtual-rows.js";
 
 const TITLES: Record<Column, string> = {
@@ -148,18 +147,7 @@ function BulkActions(props: { api: Api; filter: Filter; count: number; reload: (
   return (
     <div class="bulk">
       <span>Every machine with {selector}:</span>
-      <select
-        aria-label="Expected category for the selection"
-        value={category}
-        onChange={(event) => {
-          setCategory(event.currentTarget.value);
-        }}
-      >
-        {BootCategory.options.map((c) => (
-          <option key={c}>{c}</option>
-        ))}
-        <option value="">nothing (clear)</option>
-      </select>
+      <CategorySelect label="Expected category for the selection" value={category} onChange={setCategory} />
       <button
         type="button"
         disabled={actions.busy}

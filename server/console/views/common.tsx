@@ -3,8 +3,10 @@
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ROLE_RANK, type Role } from "../../../protocol/auth.js";
+import { BootCategory } from "../../../protocol/boot-category.js";
 import { ApiFailure } from "../api.js";
-import { formatBytes, formatDuration, formatRate } from "../format.js";
+import { formatBytes } from "../../cli/format.js";
+import { formatDuration, formatRate } from "../format.js";
 import type { Progress } from "../live.js";
 import { etaSeconds, fraction } from "../progress.js";
 
@@ -200,4 +202,41 @@ export const Section = (props: { title: string; children: ComponentChildren; id?
     <h2>{props.title}</h2>
     {props.children}
   </section>
+);
+
+/** A one-line text input named by its label (for screen readers and tests alike). */
+export const TextField = (props: {
+  label: string;
+  placeholder: string;
+  value: string;
+  onChange: (value: string) => void;
+}) => (
+  <input
+    aria-label={props.label}
+    placeholder={props.placeholder}
+    value={props.value}
+    onInput={(e) => {
+      props.onChange(e.currentTarget.value);
+    }}
+  />
+);
+
+/** Every boot category, and "" for nothing expected. */
+export const CategorySelect = (props: {
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+}) => (
+  <select
+    aria-label={props.label}
+    value={props.value}
+    onChange={(e) => {
+      props.onChange(e.currentTarget.value);
+    }}
+  >
+    {BootCategory.options.map((c) => (
+      <option key={c}>{c}</option>
+    ))}
+    <option value="">nothing (clear)</option>
+  </select>
 );

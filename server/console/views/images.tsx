@@ -2,7 +2,8 @@
 // its size, and how the server has read it since it started (batches, members, solo streams).
 import { ImageDetail, ImageList } from "../../../protocol/images.js";
 import { path, type Api } from "../api.js";
-import { formatBytes, formatTime } from "../format.js";
+import { formatBytes } from "../../cli/format.js";
+import { formatTime } from "../format.js";
 import { Problem, Section, useLoad } from "./common.js";
 
 async function loadImages(api: Api): Promise<ImageDetail[]> {

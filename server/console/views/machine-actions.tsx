@@ -2,12 +2,11 @@
 // reinstall of an installed machine asks first, naming it), approve its enrollment, start or restore
 // maintenance, add a step to its active run, power-cycle it.
 import { useState } from "preact/hooks";
-import { BootCategory } from "../../../protocol/boot-category.js";
 import type { ImageRecord } from "../../../protocol/images.js";
 import type { Machine } from "../../../protocol/machine.js";
 import type { MaintenanceRun, StepParams } from "../../../protocol/maintenance.js";
 import { path, type Api } from "../api.js";
-import { useActions } from "./common.js";
+import { CategorySelect, TextField, useActions } from "./common.js";
 
 /** "mib=256 quick=true" → step parameters (numbers and booleans as such). */
 export function parseParams(text: string): StepParams {
@@ -67,18 +66,7 @@ export function MachineActions(props: {
   return (
     <div class="actions" aria-label="Actions">
       <div class="action">
-        <select
-          aria-label="Expected category"
-          value={category}
-          onChange={(e) => {
-            setCategory(e.currentTarget.value);
-          }}
-        >
-          {BootCategory.options.map((c) => (
-            <option key={c}>{c}</option>
-          ))}
-          <option value="">nothing (clear)</option>
-        </select>
+        <CategorySelect label="Expected category" value={category} onChange={setCategory} />
         <button type="button" disabled={actions.busy} onClick={expect}>
           Expect
         </button>
@@ -161,22 +149,8 @@ export function MachineActions(props: {
       )}
       {activeRun && (
         <div class="action">
-          <input
-            aria-label="Extra step"
-            placeholder="step, e.g. disk-read"
-            value={step}
-            onInput={(e) => {
-              setStep(e.currentTarget.value);
-            }}
-          />
-          <input
-            aria-label="Step parameters"
-            placeholder="mib=256"
-            value={params}
-            onInput={(e) => {
-              setParams(e.currentTarget.value);
-            }}
-          />
+          <TextField label="Extra step" placeholder="step, e.g. disk-read" value={step} onChange={setStep} />
+          <TextField label="Step parameters" placeholder="mib=256" value={params} onChange={setParams} />
           <button
             type="button"
             disabled={actions.busy || step === ""}

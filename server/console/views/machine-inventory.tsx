@@ -1,7 +1,7 @@
 // A machine's inventory as the loader posted it: system and SMBIOS, CPU, memory, disks, NICs, and the
 // drivers its NICs and storage controllers use (in a full inventory).
 import type { Inventory } from "../../../protocol/inventory.js";
-import { formatBytes } from "../format.js";
+import { formatBytes } from "../../cli/format.js";
 import { Facts } from "./common.js";
 
 function Table(props: { head: string[]; rows: (string | number | null)[][]; label: string }) {

@@ -6,7 +6,7 @@ import { MaintenanceRunList, MaintenanceScheduleList } from "../../../protocol/m
 import { path, type Api } from "../api.js";
 import { formatTime } from "../format.js";
 import { parseWhere } from "../../selector.js";
-import { can, Problem, Section, useActions, useLoad } from "./common.js";
+import { can, Problem, Section, TextField, useActions, useLoad } from "./common.js";
 import { MaintenanceRuns } from "./maintenance-runs.js";
 
 async function loadMaintenance(api: Api) {
@@ -85,30 +85,19 @@ export function MaintenanceView(props: { api: Api; role: Role; tick: number }) {
         </table>
         {operator && (
           <div class="toolbar">
-            <input
-              aria-label="Schedule target"
+            <TextField
+              label="Schedule target"
               placeholder="machine id, or product=X1"
               value={target}
-              onInput={(e) => {
-                setTarget(e.currentTarget.value);
-              }}
+              onChange={setTarget}
             />
-            <input
-              aria-label="Schedule cron"
+            <TextField
+              label="Schedule cron"
               placeholder="cron (UTC) or ISO time"
               value={cron}
-              onInput={(e) => {
-                setCron(e.currentTarget.value);
-              }}
+              onChange={setCron}
             />
-            <input
-              aria-label="Schedule image"
-              placeholder="image"
-              value={image}
-              onInput={(e) => {
-                setImage(e.currentTarget.value);
-              }}
-            />
+            <TextField label="Schedule image" placeholder="image" value={image} onChange={setImage} />
             <button type="button" disabled={actions.busy || target === ""} onClick={addSchedule}>
               Add schedule
             </button>
