@@ -108,7 +108,7 @@ export function startLive(options: LiveOptions): { stop: () => void } {
       if (token) headers.authorization = `Bearer ${token}`;
       if (lastEventId !== null) headers["last-event-id"] = lastEventId;
       try {
-        const response = await fetch(options.url, { headers, signal, cache: "no-store" });
+        const response = await fetch(options.url, { headers, signal });
         if (response.status === 404) {
           await pollForever();
           return;
