@@ -20,13 +20,16 @@ export async function startChromium(): Promise<RunningChromium> {
   const child = server.process();
   const pid = child.pid;
   if (pid === undefined) throw new Error("chromium started without a PID");
+  let browser: Browser | undefined;
   const stop = async (): Promise<void> => {
+    await browser?.close().catch(() => undefined);
     await server.close().catch(() => undefined);
     // Still there (a hung close): SIGKILL to its PID.
     if (child.exitCode === null && child.signalCode === null) process.kill(pid, "SIGKILL");
   };
   try {
-    return { browser: await chromium.connect(server.wsEndpoint()), pid, stop };
+    browser = await chromium.connect(server.wsEndpoint());
+    return { browser, pid, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -34,16 +37,18 @@ export async function startChromium(): Promise<RunningChromium> {
 }
 
 /**
- * Every console error and uncaught exception of the page, to assert there are none. One is expected
- * where the server has no event stream yet: Chromium logs the 404 of GET /v1/events, on which the page
- * falls back to polling (server/console/live.ts).
+ * Every console error and uncaught exception of the page, to assert there are none. Chromium logs each
+ * refused request as an error too: `refusals` names the paths whose refusal the test expects (e.g. the
+ * 404 of GET /v1/events where the server has no event stream yet, on which the page polls instead).
  */
-export function collectPageErrors(page: Page): string[] {
+export function collectPageErrors(page: Page, refusals: readonly string[] = ["/v1/events"]): string[] {
   const errors: string[] = [];
   page.on("console", (message) => {
     if (message.type() !== "error") return;
-    if (new URL(message.location().url || "about:blank").pathname === "/v1/events") return;
-    errors.push(`${message.text()} (${message.location().url})`);
+    const url = message.location().url;
+    const refused = message.text().startsWith("Failed to load resource");
+    if (refused && url && refusals.includes(new URL(url).pathname)) return;
+    errors.push(`${message.text()} (${url})`);
   });
   page.on("pageerror", (error) => errors.push(`uncaught: ${error.message}`));
   return errors;

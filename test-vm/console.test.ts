@@ -82,7 +82,8 @@ it("an operator logs in, sees the machine enroll, watches its image progress, re
   if (!chromium) throw new Error("no browser");
   const context = await chromium.browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
-  const errors = collectPageErrors(page);
+  // The policy draft below is refused on purpose (422).
+  const errors = collectPageErrors(page, ["/v1/events", "/v1/policy/dry-run"]);
 
   await logIn(page, server.url, TEST_ADMIN_TOKEN);
   await expect.poll(() => page.getByTestId("who").textContent()).toContain("(admin)");
@@ -198,6 +199,20 @@ it("an operator logs in, sees the machine enroll, watches its image progress, re
     .poll(async () => (await server.store.listMachines()).filter((m) => m.expected === "ready").length)
     .toBe(2);
   await page.getByLabel("Filter machines").fill("");
+
+  // A policy draft checked by the server: its problem named with its line, and that line marked.
+  await page.goto(`${server.url}/#/policy`);
+  const draft = page.getByLabel("Policy draft");
+  await expect.poll(() => draft.inputValue()).toContain("rules");
+  await page.getByLabel("Policy format").selectOption("yaml");
+  await draft.fill(
+    "rules:\n  - name: x\n    match:\n      - { fact: nosuch, equals: 1 }\n    plan: { image: tiny }\n",
+  );
+  await page.getByRole("button", { name: "Check", exact: true }).click();
+  const problems = page.getByRole("list", { name: "Policy problems" });
+  await expect.poll(() => problems.textContent()).toMatch(/line 4.*unknown fact "nosuch"/);
+  expect(await page.locator("ol.source li.marked").textContent()).toContain("nosuch");
+  await shot(page, "policy-check");
 
   // The other views answer too.
   for (const [href, table] of [

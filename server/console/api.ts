@@ -3,6 +3,7 @@
 // server's `{ code, message, details }`.
 import type { z } from "zod";
 import { ErrorBody } from "../../protocol/errors.js";
+import { BootwrightError, type ServerRefusal } from "../../protocol/failure.js";
 
 /** Where the token lives: this tab's session only (gone when the tab closes), never a URL or a cookie. */
 const TOKEN_KEY = "bootwright.token";
@@ -17,23 +18,24 @@ export const session = {
   },
 };
 
-/** A refused or failed call: the HTTP status and the server's error body (code "network" when none). */
-export class ApiFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details: unknown,
-  ) {
-    super(message);
+/**
+ * A call the server refused: its status and error body (protocol/errors.ts), as the loader's
+ * HttpStatusError carries them (the same class, in this program's bundle).
+ */
+export class HttpStatusError extends BootwrightError<"http_status"> {
+  constructor(refusal: ServerRefusal) {
+    super("http_status", refusal.serverMessage ?? `the server answered ${refusal.status}`, refusal);
   }
 }
 
-async function failure(response: Response): Promise<ApiFailure> {
+async function refusal(response: Response): Promise<HttpStatusError> {
   const body = ErrorBody.safeParse(await response.json().catch(() => null));
-  return body.success
-    ? new ApiFailure(response.status, body.data.code, body.data.message, body.data.details)
-    : new ApiFailure(response.status, "http", `the server answered ${response.status}`, null);
+  return new HttpStatusError({
+    status: response.status,
+    serverCode: body.success ? body.data.code : null,
+    serverMessage: body.success ? body.data.message : null,
+    serverDetails: body.success ? body.data.details : undefined,
+  });
 }
 
 /** Calls the API with the session's token; `onUnauthorized` runs on a 401 (the token was revoked). */
@@ -52,10 +54,10 @@ export class Api {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
-      throw new ApiFailure(0, "network", `cannot reach the server: ${String(err)}`, null);
+      throw new Error(`cannot reach the server: ${String(err)}`, { cause: err });
     }
     if (!response.ok) {
-      const refused = await failure(response);
+      const refused = await refusal(response);
       if (response.status === 401) this.onUnauthorized();
       throw refused;
     }

@@ -4,7 +4,7 @@ import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ROLE_RANK, type Role } from "../../../protocol/auth.js";
 import { BootCategory } from "../../../protocol/boot-category.js";
-import { ApiFailure } from "../api.js";
+import { hasCode } from "../../../protocol/failure.js";
 import { formatBytes } from "../../cli/format.js";
 import { formatDuration, formatRate } from "../format.js";
 import type { Progress } from "../live.js";
@@ -13,7 +13,7 @@ import { etaSeconds, fraction } from "../progress.js";
 export const can = (role: Role, needs: Role): boolean => ROLE_RANK[role] >= ROLE_RANK[needs];
 
 export function describe(err: unknown): string {
-  if (err instanceof ApiFailure) return `${err.message} (${err.code})`;
+  if (hasCode(err, "http_status")) return `${err.message} (${err.context.serverCode ?? err.context.status})`;
   return err instanceof Error ? err.message : String(err);
 }
 

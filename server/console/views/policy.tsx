@@ -4,7 +4,8 @@ import { useEffect, useState } from "preact/hooks";
 import type { Role } from "../../../protocol/auth.js";
 import { PolicyDryRun } from "../../../protocol/drift.js";
 import { PolicyIssue, PolicyState, type PolicyFormat } from "../../../protocol/policy.js";
-import { ApiFailure, type Api } from "../api.js";
+import { hasCode } from "../../../protocol/failure.js";
+import type { Api } from "../api.js";
 import { can, describe, Problem, Section, useActions, useLoad } from "./common.js";
 
 type Check =
@@ -51,8 +52,8 @@ export function PolicyView(props: { api: Api; role: Role }) {
       },
       (err: unknown) => {
         const issues =
-          err instanceof ApiFailure && err.code === "invalid_policy"
-            ? PolicyIssue.array().safeParse(err.details)
+          hasCode(err, "http_status") && err.context.serverCode === "invalid_policy"
+            ? PolicyIssue.array().safeParse(err.context.serverDetails)
             : null;
         setCheck(
           issues?.success ? { kind: "issues", issues: issues.data } : { kind: "error", text: describe(err) },
