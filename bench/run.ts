@@ -27,6 +27,7 @@ import { redfishFigures } from "./redfish.js";
 import { queueFigures, reconcileFigures } from "./queue.js";
 import { suiteFigures } from "./suite.js";
 import { cliFigures, packageFigures } from "./package.js";
+import { uiFigures } from "./ui.js";
 import { INITRAMFS_PATH } from "../test-vm/paths.js";
 
 const RESULTS = new URL("./results.json", import.meta.url).pathname;
@@ -72,6 +73,7 @@ const BENCHES: Bench[] = [
   { prefix: "package.", run: packageFigures },
   // 1,000 SSE clients of one server process, and a bare socket writer as the baseline.
   { prefix: "events.", run: eventFigures },
+  { prefix: "ui.", run: uiFigures },
   // suite.fresh_minutes and suite.fresh_ci_minutes only when the prefix names them (most of an hour).
   { prefix: "suite.", run: () => suiteFigures(process.argv[2] ?? "") },
 ];

@@ -24,8 +24,10 @@ source build-scripts/timed.sh
 # test-vm/package.test.ts checks the package with lintian.
 # prometheus: the real scraper the metrics test starts in a temp directory (server/metrics/local-prometheus.ts);
 # the package's own service is never used.
+# chromium: the headless browser the console's test and benchmark drive (playwright-core, which never
+# downloads a browser of its own).
 # openssl hdparm makes the CA and server certificate of `--tls auto` (server/tls/certificates.ts).
-APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates openssl syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql dnsmasq-base gcc libc6-dev libevent-2.1-7 libsnmp40 libxml2 libbsd0 libcap2 libreadline8 dpkg-dev lintian prometheus)
+APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates openssl syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql dnsmasq-base gcc libc6-dev libevent-2.1-7 libsnmp40 libxml2 libbsd0 libcap2 libreadline8 dpkg-dev lintian prometheus chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -50,7 +52,9 @@ lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 stamp=node_modules/.bootwright-lock-sha256
 if [[ ! -f $stamp || $(cat "$stamp") != "$lock_hash" ]]; then
   say "installing npm dependencies (native addons compile from source: ~1-2 min)"
-  timed "setup: npm ci" npm ci --no-audit --no-fund --loglevel=error
+  # No browser download from any package's install step: the tests use Debian's chromium.
+  timed "setup: npm ci" env PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
+    npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" >"$stamp"
 else
   say "npm dependencies present"

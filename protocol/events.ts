@@ -4,23 +4,8 @@
 // longer holds them (restarted, or the id fell out of its replay ring), one `reset`: refetch, then go on.
 import { z } from "zod";
 import { BootCategory } from "./boot-category.js";
+import { StepLogEntry } from "./machine.js";
 import { MaintenanceReport, MaintenanceRunState } from "./maintenance.js";
-
-/** One line of a machine's step log, as GET /v1/machines/:id/log returns it. */
-export const StepLogEntry = z.strictObject({
-  /** The store's row number: increases with every line written, across machines. */
-  seq: z.number().int(),
-  machineId: z.string(),
-  at: z.string(),
-  /** A constant event name: "discovered", "inventory", "command-leased", "category", "agent-progress", … */
-  event: z.string(),
-  data: z.record(z.string(), z.unknown()),
-});
-export type StepLogEntry = z.infer<typeof StepLogEntry>;
-
-/** GET /v1/machines/:id/log */
-export const MachineLog = z.strictObject({ entries: z.array(StepLogEntry) });
-export type MachineLog = z.infer<typeof MachineLog>;
 
 /** A machine's category or expected category changed (or it was first seen). */
 export const CategoryEvent = z.strictObject({

@@ -18,6 +18,7 @@ import type {
   EraseMode,
   Inventory,
   Machine,
+  MachineSummary,
   PolicyDryRun,
   PolicyFormat,
   QueuedCommand,
@@ -151,6 +152,11 @@ export class Services {
     return this.store.read((rows) => rows.machines.list());
   }
 
+  /** Every machine as the boot list shows it (its inventory's system fields only). */
+  bootList(): Promise<MachineSummary[]> {
+    return this.store.read((rows) => rows.machines.summaries());
+  }
+
   getMachine(id: string): Promise<Machine | undefined> {
     return this.store.read((rows) => rows.machines.get(id));
   }
@@ -243,7 +249,7 @@ export class Services {
   /** The machines whose enrollment waits or whose UUID proved shared: the difference list's second part. */
   enrollmentDifferences(): Promise<EnrollmentDifference[]> {
     return this.store.read(async (rows) =>
-      (await rows.machines.list())
+      (await rows.machines.summaries())
         .filter(
           (m) =>
             m.enrollment.state === "awaiting-approval" ||

@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BootList } from "../protocol/index.js";
-import { MachineLog } from "../protocol/index.js";
+import { StepLog } from "../protocol/index.js";
 import { buildDeb, type BuiltDeb } from "../build-scripts/package/build-deb.js";
 import { runText } from "../build-scripts/os-image/run.js";
 import {
@@ -122,12 +122,12 @@ describe("the Debian package", () => {
   }
 
   /** `bootwright log <machine> --json`, the machine's step log, inside the chroot. */
-  async function machineLog(): Promise<MachineLog> {
+  async function machineLog(): Promise<StepLog> {
     if (!chroot) throw new Error("no chroot");
     const out = await chroot.run(["bootwright", "log", UUID, "--json", "--server", baseUrl], {
       BOOTWRIGHT_TOKEN: adminToken,
     });
-    return MachineLog.parse(JSON.parse(out));
+    return StepLog.parse(JSON.parse(out));
   }
 
   beforeAll(async () => {

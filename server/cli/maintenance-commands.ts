@@ -14,7 +14,7 @@ import { clientServerUrl } from "../config.js";
 import { parseDuration } from "../maintenance/duration.js";
 import { getJson, print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { formatTable } from "./format.js";
-import { parseWhere } from "./queue-commands.js";
+import { parseWhere } from "../selector.js";
 
 export const machinePath = (base: string, machine: string, rest = ""): string =>
   `${base}/v1/machines/${encodeURIComponent(machine)}${rest}`;

@@ -9,7 +9,7 @@ import { clientServerUrl } from "../config.js";
 import { matchesWhere } from "../selector.js";
 import { getJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { liveEvents } from "./event-stream.js";
-import { parseWhere } from "./queue-commands.js";
+import { parseWhere } from "../selector.js";
 import { describeTransfer, inFlight, WatchedMachines, type MachineView } from "./watch-view.js";
 
 type WatchOptions = ClientOptions & { where?: string; until?: string };

@@ -12,6 +12,7 @@ import type {
   ImageOrigin,
   ImageRecord,
   Machine,
+  MachineSummary,
   MaintenanceRun,
   MaintenanceSchedule,
   PolicyFormat,
@@ -81,6 +82,8 @@ export interface MachineRows {
   get(id: string): Promise<Machine | undefined>;
   /** Every machine, first seen first. */
   list(): Promise<Machine[]>;
+  /** Every machine as the boot list shows it, first seen first: its inventory's system fields only. */
+  summaries(): Promise<MachineSummary[]>;
   /** The machine that last booted from this MAC, if any (the newest when a NIC moved). */
   lastBootedFrom(mac: string): Promise<Machine | undefined>;
   /** Machines with an expected category (the difference list's candidates). */

@@ -23,6 +23,7 @@ import type { SiteStatus } from "../../protocol/index.js";
 import type { Services } from "../services.js";
 import { addBootAreaRoutes } from "./boot-area-routes.js";
 import { addBootRoutes } from "./boot-routes.js";
+import { addConsoleRoutes } from "./console-routes.js";
 import { handleClientError, handleError, methodNotAllowedOrNotFound } from "./error-handler.js";
 import { addHealthPowerRoutes } from "./health-power-routes.js";
 import { addImageRoutes } from "./image-routes.js";
@@ -252,5 +253,6 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   addEventRoutes(app, routes);
   addMetricsRoute(app, routes);
   addOpenApiRoute(app, declared);
+  addConsoleRoutes(app);
   return { app, routes: declared };
 }

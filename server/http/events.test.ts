@@ -4,7 +4,7 @@
 // nothing lost; an id the server does not hold gets a reset; ?machine= narrows; a viewer may read it.
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { MachineLog, type LiveEvent } from "../../protocol/index.js";
+import { StepLog, type LiveEvent } from "../../protocol/index.js";
 import { liveEvents } from "../cli/event-stream.js";
 import type { RunningServer } from "../server.js";
 import {
@@ -72,7 +72,7 @@ it("an install streams category, step and progress events; a reconnect resumes; 
       inventoryFor(mac, { product: "X1", serial: mac, uuid: null }),
     );
   const imageBytes = await installStreamingImage(server.url, M, sha, { callHome: false });
-  const log = MachineLog.parse((await jsonRequest(`${server.url}/v1/machines/${M}/log`, "GET")).body);
+  const log = StepLog.parse((await jsonRequest(`${server.url}/v1/machines/${M}/log`, "GET")).body);
   const last = log.entries.at(-1)?.seq;
   await until("the last step line", () => all.some((e) => e.type === "step" && e.data.entry.seq === last));
 

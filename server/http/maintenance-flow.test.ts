@@ -4,7 +4,6 @@
 // that never reports fails with the reason and one command restores the original system; a health
 // report past a policy threshold starts maintenance once; refusals say why.
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { compress } from "zstd-napi";
 import {
   HealthAnswer,
   MaintenanceRun,
@@ -15,7 +14,6 @@ import {
 } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
 import {
-  OPERATOR,
   installUntilReboot,
   jsonRequest,
   leaseCommand,
@@ -23,6 +21,7 @@ import {
   postResult,
   SAMPLE_UUID as ID,
   sampleInventory,
+  serveMaintenanceImages,
   startApiServer,
 } from "../test-support.js";
 
@@ -92,21 +91,7 @@ beforeEach(async () => {
     healthReportMs: 2_000,
   });
   await api("/v1/inventory", "POST", inventory);
-  const policy = { rules: [{ name: "all", match: [], plan: { image: "tiny" } }] };
-  expect((await api("/v1/policy", "PUT", { format: "json", source: JSON.stringify(policy) })).status).toBe(
-    200,
-  );
-  for (const [name, purpose, format] of [
-    ["tiny", "os", "raw.zst"],
-    ["diag", "diagnostic", "tar.zst"],
-  ] as const) {
-    const put = await fetch(`${server.url}/v1/images?name=${name}&format=${format}&purpose=${purpose}`, {
-      headers: OPERATOR,
-      method: "PUT",
-      body: compress(Buffer.from(`${name} image bytes`.repeat(1000))),
-    });
-    expect(put.status).toBe(201);
-  }
+  await serveMaintenanceImages(server.url);
   await installUntilReboot(server.url, ID);
   expect((await callHome()).status).toBe(200);
   expect((await machine()).category).toBe("installed");

@@ -23,7 +23,7 @@ import {
   InventoryAccepted,
   Machine,
   MachineDeleted,
-  MachineLog,
+  StepLog,
   MaintenanceProgressAnswer,
   MaintenanceRun,
   MaintenanceRunList,
@@ -78,7 +78,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   "GET /v1/machines": { summary: "The boot list.", response: BootList },
   "GET /v1/machines/:id": { summary: "One machine.", response: Machine },
-  "GET /v1/machines/:id/log": { summary: "A machine's step log.", response: MachineLog },
+  "GET /v1/machines/:id/log": { summary: "A machine's step log.", response: StepLog },
   "GET /v1/machines/:id/queue": {
     summary: "A machine's command queue.",
     response: z.strictObject({ commands: z.array(QueuedCommand) }),
