@@ -6,6 +6,11 @@ import {
   AgentEventAccepted,
   ApproveAnswer,
   AuditLog,
+  BiosApplyResult,
+  BootListSummary,
+  DriversAnswer,
+  MachineDrivers,
+  Whoami,
   BootAreaRecord,
   BootList,
   BootLog,
@@ -212,4 +217,32 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   "GET /metrics": { summary: "Prometheus figures (text exposition format).", produces: "text/plain" },
   "GET /openapi.json": { summary: "This document." },
+  "GET /v1/boot-list": {
+    summary:
+      "The boot list as the console shows it: each machine without its plan, its inventory's system fields only.",
+    response: BootListSummary,
+  },
+  "GET /v1/whoami": { summary: "Who the token is: its id, name and role.", response: Whoami },
+  "POST /v1/machines/:id/bios/apply": {
+    summary: "Apply the plan's bios.attributes through the BMC (Redfish), reset, read back.",
+    response: BiosApplyResult,
+  },
+  "POST /v1/drivers": {
+    summary:
+      "Which kernel modules claim these PCI modaliases, and one bundle carrying them (the loader, before it enrolls).",
+    response: DriversAnswer,
+  },
+  "GET /v1/drivers/bundles/:sha256": {
+    summary: "A driver bundle (tar.zst of modules and firmware), content-addressed.",
+    produces: "application/zstd",
+  },
+  "GET /v1/machines/:id/drivers": {
+    summary: "A machine's PCI devices, the module claiming each and where from, or why none does.",
+    response: MachineDrivers,
+  },
+  "GET /": { summary: "The operator console (HTML).", produces: "text/html" },
+  "GET /console/:file": {
+    summary: "The console's scripts and styles, by content hash.",
+    produces: "text/javascript",
+  },
 };
