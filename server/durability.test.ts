@@ -105,5 +105,10 @@ it("a result posted to the restarted server under a live lease is applied", asyn
     duplicate: false,
     category: "ready",
   });
-  expect((await api("/v1/differences")).body).toEqual({ differences: [], enrollment: [], drift: [] });
+  expect((await api("/v1/differences")).body).toEqual({
+    differences: [],
+    enrollment: [],
+    drift: [],
+    drivers: [],
+  });
 });

@@ -9,7 +9,7 @@ import { release } from "node:os";
 import { PciModalias, type DriverReport, type DriversAnswer } from "../../protocol/index.js";
 import { loadZstd } from "../installer/native.js";
 import { readPciDevices } from "../inventory/pci.js";
-import { exists } from "../inventory/sysfs.js";
+import { exists, linkName, readText } from "../inventory/sysfs.js";
 import { sleep } from "../shared/backoff.js";
 import { run } from "../shared/run-command.js";
 import { untar } from "../shared/untar.js";
@@ -139,13 +139,36 @@ async function snapshot(root: string): Promise<string> {
   return [...devices.map((d) => `${d.address}=${d.driver ?? ""}`), ...blocks.sort()].join(" ");
 }
 
+/**
+ * Loads the initramfs's driver for each device a new controller brought (the disks an HBA finds are SCSI
+ * devices, which need sd_mod): what udev would do on their uevents, which the initramfs has no udev for.
+ * Each modalias is tried once; modprobe's own failures (no module claims it) are fine.
+ */
+async function coldplugNewDevices(root: string, tried: Set<string>): Promise<void> {
+  const buses = (await readdir(`${root}sys/bus`).catch(() => [])).filter((bus) => bus !== "pci");
+  for (const bus of buses) {
+    const dir = `${root}sys/bus/${bus}/devices`;
+    for (const device of await readdir(dir).catch(() => [])) {
+      const [modalias, driver] = await Promise.all([
+        readText(`${dir}/${device}/modalias`),
+        linkName(`${dir}/${device}/driver`),
+      ]);
+      if (!modalias || driver !== null || tried.has(modalias)) continue;
+      tried.add(modalias);
+      await run("modprobe", ["-q", modalias], { timeoutMs: 30_000 }).catch(() => undefined);
+    }
+  }
+}
+
 /** Waits until nothing changed for SETTLE_QUIET_MS; returns when the last change was seen. */
 async function settle(root: string, before: string): Promise<number> {
   const deadline = performance.now() + SETTLE_MAX_MS;
+  const tried = new Set<string>();
   let last = before;
   let changedAt = performance.now();
   while (performance.now() < deadline && performance.now() - changedAt < SETTLE_QUIET_MS) {
     await sleep(SETTLE_POLL_MS);
+    await coldplugNewDevices(root, tried);
     const now = await snapshot(root);
     if (now !== last) {
       last = now;

@@ -47,7 +47,12 @@ const diskCheckOk = (leaseId: string): CommandResult => ({
 
 describe("expected category → difference → commands → category", () => {
   it("an inventoried machine expected ready gets a disk check; its result moves it and empties the difference", async () => {
-    expect((await api("/v1/differences")).body).toEqual({ differences: [], enrollment: [], drift: [] });
+    expect((await api("/v1/differences")).body).toEqual({
+      differences: [],
+      enrollment: [],
+      drift: [],
+      drivers: [],
+    });
     expect((await api(`/v1/machines/${ID}/next`)).body).toMatchObject({ action: "wait" });
 
     const set = await api(`/v1/machines/${ID}/expected`, "PUT", { category: "ready" });
@@ -65,6 +70,7 @@ describe("expected category → difference → commands → category", () => {
       ],
       enrollment: [],
       drift: [],
+      drivers: [],
     });
 
     const command = await lease();
@@ -78,7 +84,12 @@ describe("expected category → difference → commands → category", () => {
       diskCheckOk(command.leaseId),
     );
     expect(done).toEqual({ status: 200, body: { duplicate: false, category: "ready" } });
-    expect((await api("/v1/differences")).body).toEqual({ differences: [], enrollment: [], drift: [] });
+    expect((await api("/v1/differences")).body).toEqual({
+      differences: [],
+      enrollment: [],
+      drift: [],
+      drivers: [],
+    });
 
     // Posted twice (the agent's retry after a lost answer): accepted, applied once.
     const again = await api(
@@ -171,6 +182,7 @@ describe("expected category → difference → commands → category", () => {
       ],
       enrollment: [],
       drift: [],
+      drivers: [],
     });
     expect((await api(`/v1/machines/${ID}/next`)).body).toMatchObject({ action: "wait" });
   });
