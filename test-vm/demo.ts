@@ -137,6 +137,8 @@ async function main(): Promise<void> {
   console.log(await cli("diff"));
   console.log(`the machine (bin/bootwright machines show ${DEMO_UUID}):`);
   console.log(await cli("machines", "show", DEMO_UUID));
+  console.log(`its PCI devices and their drivers (bin/bootwright drivers ${DEMO_UUID}):`);
+  console.log(await cli("drivers", DEMO_UUID));
   console.log(`maintenance runs (bin/bootwright maintenance list ${DEMO_UUID}):`);
   console.log(await cli("maintenance", "list", DEMO_UUID));
   console.log(`step log (bin/bootwright log ${DEMO_UUID}):`);
@@ -151,6 +153,7 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`\nserver still running at ${server.url}; Ctrl-C stops it. Try:`);
+  console.log(`  the web console: ${server.url}/ (log in with the admin token in ${tokenFile})`);
   console.log(`  curl -H "Authorization: Bearer $(cat ${tokenFile})" ${server.url}/v1/machines`);
   console.log(`  bin/bootwright log ${DEMO_UUID} --server ${server.url}`);
   process.once("SIGINT", () => void server.close().then(() => process.exit(0)));
