@@ -4,7 +4,7 @@
 // unpack it over /lib/modules and /lib/firmware, load the modules in dependency order, and wait for the
 // devices to settle (a RAID HBA's disks appear some time after its driver binds) before the inventory.
 import { createHash } from "node:crypto";
-import { readdir } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { release } from "node:os";
 import { PciModalias, type DriverReport, type DriversAnswer } from "../../protocol/index.js";
 import { loadZstd } from "../installer/native.js";
@@ -101,6 +101,7 @@ export async function loadDriversOnDemand(serverUrl: string, root = "/"): Promis
       say("fail", "module did not load", { module: module.name, reason: message });
     }
   }
+  await scanScsiHosts(root);
   const settledAt = await settle(root, before);
   report.elapsedMs = Math.round(settledAt - started);
   say("ok", "drivers loaded on demand", {
@@ -137,6 +138,17 @@ async function snapshot(root: string): Promise<string> {
   const devices = await readPciDevices(root);
   const blocks = await readdir(`${root}sys/block`).catch(() => []);
   return [...devices.map((d) => `${d.address}=${d.driver ?? ""}`), ...blocks.sort()].join(" ");
+}
+
+/**
+ * Asks every SCSI host to scan its buses now ("- - -": all channels, targets, LUNs), which returns when
+ * the scan is done: an HBA's own asynchronous discovery may otherwise bring a disk after the devices
+ * looked settled (a SAS1068 under TCG took over a second).
+ */
+async function scanScsiHosts(root: string): Promise<void> {
+  const dir = `${root}sys/class/scsi_host`;
+  const hosts = await readdir(dir).catch(() => []);
+  await Promise.all(hosts.map((host) => writeFile(`${dir}/${host}/scan`, "- - -").catch(() => undefined)));
 }
 
 /**
