@@ -1,6 +1,7 @@
 // The pure matcher: each condition compiled once into a closure over its fact's slot (globs and
 // regexes built, fact readers chosen), and one machine's facts read into those slots on first use, so a
-// fact many rules test is computed once per machine.
+// fact many rules test is computed once per machine; a condition many rules repeat (the same fact,
+// operator and operand) has a slot too, so it is tested once per machine.
 import {
   isComputedFact,
   OPERATORS,
@@ -20,10 +21,21 @@ function readerOf(fact: string): FactReader {
   return (inventory) => readInventoryPath(inventory, keys);
 }
 
-/** The facts a set of conditions tests, each given a slot: what a policy compiles its conditions against. */
+/** Tells operands apart as === does where JSON would not (NaN and Infinity are not null). */
+function operandKey(operand: unknown): string {
+  return JSON.stringify(operand, (_key, value: unknown) =>
+    typeof value === "number" ? `n:${String(value)}` : typeof value === "string" ? `s:${value}` : value,
+  );
+}
+
+/**
+ * The facts and the distinct conditions a set of conditions tests, each given a slot: what a policy
+ * compiles its conditions against.
+ */
 export class FactTable {
   private readonly slots = new Map<string, number>();
   private readonly readers: FactReader[] = [];
+  private readonly conditionSlots = new Map<string, number>();
 
   slotOf(fact: string): number {
     let slot = this.slots.get(fact);
@@ -35,24 +47,55 @@ export class FactTable {
     return slot;
   }
 
+  /** One slot per distinct condition: its fact, operator and operand. */
+  conditionSlotOf(fact: string, operator: Operator, operand: unknown): number {
+    const key = `${fact}\u0000${operator}\u0000${operandKey(operand)}`;
+    let slot = this.conditionSlots.get(key);
+    if (slot === undefined) {
+      slot = this.conditionSlots.size;
+      this.conditionSlots.set(key, slot);
+    }
+    return slot;
+  }
+
   /** One machine's facts for the conditions compiled against this table. */
   factsOf(inventory: Inventory, operator: OperatorFacts = NO_OPERATOR_FACTS): MachineFacts {
-    return new MachineFacts(this.readers, inventory, operator);
+    return new MachineFacts(this.readers, this.conditionSlots.size, inventory, operator);
   }
 }
 
 /** Marks a slot not read yet (undefined is a fact's value when the inventory lacks it). */
 const UNREAD: unique symbol = Symbol("unread");
 
-/** One machine's facts, each read on first use and kept for every other condition on the same fact. */
+/** A condition slot's outcome on one machine. */
+const UNTESTED = 0;
+const HOLDS = 1;
+const FAILS = 2;
+
+/**
+ * One machine's facts, each read on first use and kept for every other condition on the same fact; and
+ * the outcome of each distinct condition, kept for every other rule that repeats it.
+ */
 export class MachineFacts {
   private readonly values: unknown[];
+  private readonly outcomes: number[];
   constructor(
     private readonly readers: readonly FactReader[],
+    conditions: number,
     private readonly inventory: Inventory,
     private readonly operator: OperatorFacts,
   ) {
     this.values = new Array<unknown>(readers.length).fill(UNREAD);
+    this.outcomes = new Array<number>(conditions).fill(UNTESTED);
+  }
+
+  /** The condition in `slot` tested by `test` on the first call, its kept outcome afterwards. */
+  outcome(slot: number, test: (facts: MachineFacts) => boolean): boolean {
+    const known = this.outcomes[slot];
+    if (known !== UNTESTED) return known === HOLDS;
+    const holds = test(this);
+    this.outcomes[slot] = holds ? HOLDS : FAILS;
+    return holds;
   }
 
   read(slot: number): unknown {
@@ -146,15 +189,17 @@ export function compileCondition(condition: Condition, table: FactTable): Compil
   const operator = operatorOf(condition);
   const slot = table.slotOf(condition.fact);
   const expected = condition[operator];
-  let holds: (facts: MachineFacts) => boolean;
-  if (operator === "exists") holds = (facts) => isPresent(facts.read(slot)) === expected;
+  let test: (facts: MachineFacts) => boolean;
+  if (operator === "exists") test = (facts) => isPresent(facts.read(slot)) === expected;
   else {
-    const test = elementTest(condition, operator);
-    holds = (facts) => {
+    const testOne = elementTest(condition, operator);
+    test = (facts) => {
       const value = facts.read(slot);
-      return Array.isArray(value) ? value.some(test) : test(value);
+      return Array.isArray(value) ? value.some(testOne) : testOne(value);
     };
   }
+  const conditionSlot = table.conditionSlotOf(condition.fact, operator, expected);
+  const holds = (facts: MachineFacts): boolean => facts.outcome(conditionSlot, test);
   return { fact: condition.fact, operator, expected, slot, holds };
 }
 
