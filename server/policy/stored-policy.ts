@@ -3,6 +3,7 @@
 // zod + compiling a 200-rule policy costs milliseconds each time (the policy.* bench).
 import type { Policy, PolicyIssue, StoredPolicy } from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
+import { deepFreeze } from "../frozen.js";
 import { parsePolicy } from "./load.js";
 import { compilePolicy, type CompiledPolicy } from "./resolve.js";
 
@@ -18,15 +19,6 @@ type Parsed = { ok: true; policy: Policy; compiled: CompiledPolicy } | { ok: fal
  * One entry: a server has one current policy, and a new version replaces it.
  */
 let last: { format: string; source: string; parsed: Parsed } | undefined;
-
-/** Frozen all the way down: every caller shares these objects, so one that changed them would be a bug. */
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
 
 /** The stored text parsed and compiled; the same (frozen) objects while the text stays the same. */
 export function parseStoredPolicy(stored: StoredPolicy): StoredPolicyParse {

@@ -6,7 +6,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Rows, Store } from "../rows.js";
 import type { Sql, SqlValue } from "../sql.js";
-import { rowsOver } from "../tables/rows-over-sql.js";
+import { rowCaches, rowsOver } from "../tables/rows-over-sql.js";
 import { BackgroundCheckpointer } from "./checkpointer.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
@@ -56,7 +56,7 @@ export class SqliteStore implements Store {
     private readonly checkpointer: BackgroundCheckpointer | undefined,
   ) {
     this.sql = new SqliteSql(db);
-    this.rows = rowsOver(this.sql);
+    this.rows = rowsOver(this.sql, rowCaches());
     this.begin = db.prepare("BEGIN IMMEDIATE");
     this.commit = db.prepare("COMMIT");
     this.rollback = db.prepare("ROLLBACK");

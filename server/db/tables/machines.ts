@@ -13,6 +13,7 @@ import {
 import { ServerError } from "../../errors.js";
 import type { InstalledRecord, MachinePatch, MachineRows } from "../rows.js";
 import type { Sql, SqlValue } from "../sql.js";
+import type { ParsedColumns } from "./parsed-columns.js";
 
 const MachinePlan = Machine.shape.plan.unwrap();
 
@@ -43,15 +44,20 @@ const Installed = z.object({
   at: z.string(),
 });
 
-export function toMachine(raw: unknown): Machine {
+/** The stored inventory text parsed; a text that no longer parses is reported with the machine's id. */
+function parseInventory(id: string, text: string): Inventory {
+  const parsed = Inventory.safeParse(JSON.parse(text));
+  if (!parsed.success)
+    throw new ServerError(`stored inventory of machine ${id} does not parse: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+function toMachine(raw: unknown, inventories: ParsedColumns<Inventory>): Machine {
   const row = MachineRow.parse(raw);
-  let inventory: Inventory | null = null;
-  if (row.inventory_json !== null) {
-    const parsed = Inventory.safeParse(JSON.parse(row.inventory_json));
-    if (!parsed.success)
-      throw new ServerError(`stored inventory of machine ${row.id} does not parse: ${parsed.error.message}`);
-    inventory = parsed.data;
-  }
+  const inventory =
+    row.inventory_json === null
+      ? null
+      : inventories.get(row.id, row.inventory_json, (text) => parseInventory(row.id, text));
   return {
     id: row.id,
     bootMac: row.boot_mac,
@@ -92,15 +98,21 @@ const COLUMNS: {
 };
 
 export class MachineTable implements MachineRows {
-  constructor(private readonly sql: Sql) {}
+  /** `inventories`: kept across transactions by the store (parsed-columns.ts says why). */
+  constructor(
+    private readonly sql: Sql,
+    private readonly inventories: ParsedColumns<Inventory>,
+  ) {}
+
+  private toMachine = (raw: unknown): Machine => toMachine(raw, this.inventories);
 
   async get(id: string): Promise<Machine | undefined> {
     const row = await this.sql.get("SELECT * FROM machines WHERE id = ?", [id]);
-    return row === undefined ? undefined : toMachine(row);
+    return row === undefined ? undefined : this.toMachine(row);
   }
 
   async list(): Promise<Machine[]> {
-    return (await this.sql.all("SELECT * FROM machines ORDER BY first_seen_at, id")).map(toMachine);
+    return (await this.sql.all("SELECT * FROM machines ORDER BY first_seen_at, id")).map(this.toMachine);
   }
 
   async lastBootedFrom(mac: string): Promise<Machine | undefined> {
@@ -108,12 +120,12 @@ export class MachineTable implements MachineRows {
       "SELECT * FROM machines WHERE boot_mac = ? ORDER BY last_seen_at DESC, id LIMIT 1",
       [mac],
     );
-    return row === undefined ? undefined : toMachine(row);
+    return row === undefined ? undefined : this.toMachine(row);
   }
 
   async withExpected(): Promise<Machine[]> {
     return (await this.sql.all("SELECT * FROM machines WHERE expected IS NOT NULL ORDER BY id")).map(
-      toMachine,
+      this.toMachine,
     );
   }
 
@@ -192,7 +204,7 @@ export class MachineTable implements MachineRows {
       `SELECT * FROM machines WHERE id = ? FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""}`,
       [id],
     );
-    if (locked !== undefined) return toMachine(locked);
+    if (locked !== undefined) return this.toMachine(locked);
     if (!options.skipLocked) return undefined;
     // Nothing came back: either no such machine or another transaction holds it.
     return (await this.sql.get("SELECT id FROM machines WHERE id = ?", [id])) === undefined
