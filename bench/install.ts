@@ -17,6 +17,7 @@ import {
   type Inventory,
 } from "../protocol/index.js";
 import { uploadImage } from "../server/cli/image-commands.js";
+import { DEFAULT_FANOUT } from "../server/images/fanout.js";
 import type { RunningServer } from "../server/server.js";
 import { jsonRequest, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "../test-vm/accelerator.js";
@@ -228,14 +229,15 @@ async function batch8Figures(setup: Setup, batchWindowMs: number): Promise<Figur
   });
   const ratios: number[] = [];
   const batchCounts: number[] = [];
+  const detachedCounts: number[] = [];
   const walls: { batch: number; serial: number }[] = [];
   for (let run = 0; run < 3; run++) {
     const before = await reads(setup.server, "debian-12");
-    const batchesBefore = before.batches;
     const batch = await runStreams(cli, setup, targets, machines);
     const after = await reads(setup.server, "debian-12");
     ratios.push((after.storeBytesRead - before.storeBytesRead) / setup.images.debian.sizeBytes);
-    batchCounts.push(after.batches - batchesBefore);
+    batchCounts.push(after.batches - before.batches);
+    detachedCounts.push(after.detached - before.detached);
     let serial = 0;
     for (const target of targets) serial += await runStreams(cli, setup, [target]);
     walls.push({ batch, serial });
@@ -247,7 +249,7 @@ async function batch8Figures(setup: Setup, batchWindowMs: number): Promise<Figur
       id: "batch8.store_read_ratio",
       value: Number(median(ratios).toFixed(3)),
       unit: "ratio",
-      note: `bytes read from the store ÷ image size, 8 agent processes (stream-cli, same code as the VMs) writing to files, as 8 real machines the server has planned with write-image queued; batches per run: ${batchCounts.join(", ")}; median of 3; goal 1.0`,
+      note: `bytes read from the store ÷ image size, 8 agent processes (stream-cli, same code as the VMs) writing to files, as 8 real machines the server has planned with write-image queued; batches per run: ${batchCounts.join(", ")}, members detached per run: ${detachedCounts.join(", ")}; median of 3; goal 1.0`,
     },
     {
       id: "batch8.wall_vs_serial",
@@ -351,7 +353,9 @@ async function callHomeFigure(setup: Setup): Promise<Figure> {
 /** Runs only the sections that make a figure whose id starts with `prefix` (VM sections are slow). */
 export async function installFigures(prefix = ""): Promise<Figure[]> {
   const wants = (...ids: string[]): boolean => ids.some((id) => id.startsWith(prefix));
-  const batchWindowMs = 1_000;
+  // The server's default: the host batch knows its 8 machines and starts when they have all joined; the
+  // window only bounds the wait for one that never comes.
+  const batchWindowMs = DEFAULT_FANOUT.batchWindowMs;
   const setup = await setUp(batchWindowMs);
   try {
     const figures: Figure[] = [];
