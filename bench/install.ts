@@ -230,7 +230,7 @@ async function batch8Figures(setup: Setup, batchWindowMs: number): Promise<Figur
   const ratios: number[] = [];
   const batchCounts: number[] = [];
   const detachedCounts: number[] = [];
-  const walls: { batch: number; serial: number }[] = [];
+  const walls: { batch: number; serial: number; concurrent: number }[] = [];
   for (let run = 0; run < 3; run++) {
     const before = await reads(setup.server, "debian-12");
     const batch = await runStreams(cli, setup, targets, machines);
@@ -240,10 +240,14 @@ async function batch8Figures(setup: Setup, batchWindowMs: number): Promise<Figur
     detachedCounts.push(after.detached - before.detached);
     let serial = 0;
     for (const target of targets) serial += await runStreams(cli, setup, [target]);
-    walls.push({ batch, serial });
+    // The same 8 at once but each on a stream of its own: what the host allows 8 installs at once,
+    // batch or not (the fan-out is not what bounds the batch when this is as slow).
+    const concurrent = await runStreams(cli, setup, targets);
+    walls.push({ batch, serial, concurrent });
   }
   const batchS = median(walls.map((w) => w.batch));
   const serialS = median(walls.map((w) => w.serial));
+  const concurrentS = median(walls.map((w) => w.concurrent));
   return [
     {
       id: "batch8.store_read_ratio",
@@ -258,7 +262,7 @@ async function batch8Figures(setup: Setup, batchWindowMs: number): Promise<Figur
       ours: Number(batchS.toFixed(2)),
       baseline: Number(serialS.toFixed(2)),
       baseline_is: "the same 8 processes one after another",
-      note: `s, median of 3; Debian image ${(setup.images.debian.rawBytes / 1e6).toFixed(0)} MB raw; the batch starts when its 8 machines (write-image queued) have joined, within its ${batchWindowMs} ms window; goal ≤ 0.6 on 2 cores`,
+      note: `s, median of 3; Debian image ${(setup.images.debian.rawBytes / 1e6).toFixed(0)} MB raw; the batch starts when its 8 machines (write-image queued) have joined, within its ${batchWindowMs} ms window; the same 8 at once on streams of their own (8 store reads): ${concurrentS.toFixed(2)} s; goal ≤ 0.6 on 2 cores`,
     },
   ];
 }
