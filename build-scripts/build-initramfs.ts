@@ -21,7 +21,16 @@ import { NODE_REQUIRE_BANNER } from "./esbuild-node.js";
 import { INITRAMFS_TOOLS } from "../agent/installer/tools.js";
 import { LLDP_LISTENER } from "../agent/loader/lldp-listener.js";
 import { NVME_FORMAT } from "../agent/loader/erase.js";
-import { isSignedModule, moduleClosure, moduleName, parseModuleList } from "./kernel-modules.js";
+import {
+  expandModuleList,
+  isSignedModule,
+  moduleClosure,
+  moduleName,
+  parseModuleList,
+  parseModulesDep,
+} from "../server/drivers/module-tree.js";
+import { moduleFirmware } from "../server/drivers/modinfo.js";
+import { trimNodeIcu } from "./node-icu.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BUILD = join(ROOT, "build");
@@ -35,6 +44,8 @@ const LLDP_BINARY = join(BUILD, "loader", "lldp-listen");
 const NVME_FORMAT_SOURCE = join(ROOT, "initramfs/nvme-format.c");
 const NVME_FORMAT_BINARY = join(BUILD, "loader", "nvme-format");
 const NODE_BINARY = process.execPath;
+/** Debian's firmware packages, unpacked by build-scripts/fetch-firmware.sh. */
+const FIRMWARE = join(BUILD, "firmware/lib/firmware");
 const BUSYBOX = "/bin/busybox";
 /**
  * zstd-napi for the install stream: a native addon esbuild cannot bundle, so the initramfs carries the
@@ -42,8 +53,12 @@ const BUSYBOX = "/bin/busybox";
  */
 const ZSTD_NAPI = join(ROOT, "node_modules/zstd-napi");
 const ZSTD_NAPI_DEST = "usr/lib/bootwright/node_modules/zstd-napi";
-/** zstd -19: ~28 MB for Node + busybox + modules (vm-notes.md); Debian's kernel has RD_ZSTD. */
-const ZSTD_LEVEL = "-19";
+/**
+ * zstd -22 with a 128 MiB window (--long=27): 0.8 MB smaller than -19 with every Ethernet driver in
+ * (32.4 vs 33.2 MB before the firmware choices of initramfs/firmware.txt); Debian's kernel has RD_ZSTD
+ * and its unzstd takes windows up to 128 MiB (lib/decompress_unzstd.c), allocated only while unpacking.
+ */
+const ZSTD_LEVEL = ["--ultra", "-22", "--long=27"];
 
 function sha256(data: string | Buffer): string {
   return createHash("sha256").update(data).digest("hex");
@@ -127,6 +142,59 @@ function copyInto(staging: string, dest: string, src: string, mode?: number): vo
   if (mode !== undefined) chmodSync(target, mode);
 }
 
+/**
+ * The firmware files the modules ask for (modinfo `firmware:`), less those initramfs/firmware.txt leaves
+ * out (`-glob`, with its reason), and those no Debian package ships (`absent`: e.g. firmware whose
+ * licence keeps it out of Debian; the driver then says so in dmesg).
+ */
+function firmwareFor(modulePaths: string[]): { files: string[]; absent: string[] } {
+  const omitted = parseModuleList(readFileSync(join(ROOT, "initramfs/firmware.txt"), "utf8"))
+    .filter((entry) => entry.startsWith("-"))
+    .map(
+      (entry) =>
+        new RegExp(
+          `^${entry
+            .slice(1)
+            .split("*")
+            .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+            .join("[^/]*")}$`,
+        ),
+    );
+  if (!existsSync(FIRMWARE)) throw new Error(`${FIRMWARE} is missing: run build-scripts/fetch-firmware.sh`);
+  const asked = new Set(modulePaths.flatMap((path) => moduleFirmware(readFileSync(path))));
+  const wanted = [...asked].filter((file) => !omitted.some((omit) => omit.test(file))).sort();
+  return {
+    files: wanted.filter((file) => existsSync(join(FIRMWARE, file))),
+    absent: wanted.filter((file) => !existsSync(join(FIRMWARE, file))),
+  };
+}
+
+/** Trims the staged Node's ICU data to English (build-scripts/node-icu.ts), then proves it still runs. */
+function trimStagedNode(stagedNode: string): void {
+  // The package's size is its symbol's: `nm` on the host's binary (the staged copy is stripped).
+  const symbol = /^[0-9a-f]+ ([0-9a-f]+) [rR] icudt\d+_dat$/m.exec(
+    sh("nm", ["-S", "--defined-only", NODE_BINARY]).toString(),
+  );
+  if (!symbol?.[1]) {
+    console.log("[setup] this Node has no icudt symbol (stripped or small-icu): its ICU data stays as it is");
+    return;
+  }
+  const trimmed = trimNodeIcu(readFileSync(stagedNode), parseInt(symbol[1], 16));
+  if (!trimmed) throw new Error("nm names an icudt symbol but no ICU package header was found in node");
+  writeFileSync(stagedNode, trimmed.binary);
+  // What the loader and its libraries use of Intl, with a locale the trimmed data no longer has.
+  const smoke = [
+    'if (typeof new Date(0).toLocaleString("de-DE") !== "string") throw new Error("toLocaleString");',
+    'if ("b".localeCompare("a") !== 1 || "\ufb01".normalize("NFKC") !== "fi") throw new Error("collation");',
+    'if (!/\\p{L}/u.test("\u00e9") || (1234.5).toLocaleString() !== "1,234.5") throw new Error("properties");',
+    'if (!Intl.DateTimeFormat().resolvedOptions().timeZone) throw new Error("time zone");',
+  ].join("\n");
+  execFileSync(stagedNode, ["-e", smoke], { stdio: "inherit", env: { ...process.env, TZ: "Europe/Paris" } });
+  console.log(
+    `[setup] node's ICU data trimmed to English: ${(trimmed.before / 1e6).toFixed(1)} → ${(trimmed.after / 1e6).toFixed(1)} MB (${trimmed.kept} items)`,
+  );
+}
+
 /** `--out FILE` builds elsewhere (the reproducibility test); `--force` ignores the inputs stamp. */
 function parseArgs(argv: string[]): { output: string; force: boolean } {
   const outAt = argv.indexOf("--out");
@@ -143,17 +211,22 @@ async function main(): Promise<void> {
   buildLldpListener();
   const kernelVersion = readFileSync(join(KERNEL, "VERSION"), "utf8").trim();
   const modulesDir = join(KERNEL, "lib/modules", kernelVersion);
-  const wanted = parseModuleList(readFileSync(join(ROOT, "initramfs/modules.txt"), "utf8"));
+  const modulesDep = readFileSync(join(modulesDir, "modules.dep"), "utf8");
+  const wanted = expandModuleList(
+    parseModulesDep(modulesDep).keys(),
+    parseModuleList(readFileSync(join(ROOT, "initramfs/modules.txt"), "utf8")),
+  );
   const builtin = new Set(
     parseModuleList(readFileSync(join(modulesDir, "modules.builtin"), "utf8")).map(moduleName),
   );
-  const modules = moduleClosure(readFileSync(join(modulesDir, "modules.dep"), "utf8"), wanted, builtin);
+  const modules = moduleClosure(modulesDep, wanted, builtin);
+  const firmware = firmwareFor(modules.map((mod) => join(modulesDir, mod)));
   requireTools();
 
   const inputs = sha256(
     [
       readFileSync(import.meta.filename),
-      readFileSync(join(ROOT, "build-scripts/kernel-modules.ts")),
+      readFileSync(join(ROOT, "server/drivers/module-tree.ts")),
       readFileSync(LOADER_BUNDLE),
       readFileSync(LLDP_BINARY),
       readFileSync(NVME_FORMAT_BINARY),
@@ -161,6 +234,9 @@ async function main(): Promise<void> {
       readFileSync(join(ROOT, "initramfs/udhcpc.script")),
       kernelVersion,
       modules.join("\n"),
+      readFileSync(join(ROOT, "initramfs/firmware.txt")),
+      readFileSync(join(ROOT, "build-scripts/node-icu.ts")),
+      ...firmware.files.map((file) => file + sha256(readFileSync(join(FIRMWARE, file)))),
       sha256(readFileSync(NODE_BINARY)),
       sha256(readFileSync(BUSYBOX)),
       ...EXTRA_BINARIES.map((binary) => sha256(readFileSync(binary))),
@@ -179,8 +255,11 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `[setup] building initramfs: kernel ${kernelVersion}, ${modules.length} modules, node ${process.version}`,
+    `[setup] building initramfs: kernel ${kernelVersion}, ${modules.length} modules, ` +
+      `${firmware.files.length} firmware files, node ${process.version}`,
   );
+  if (firmware.absent.length)
+    console.log(`[setup] firmware no Debian package ships (left out): ${firmware.absent.join(" ")}`);
   const staging = `${output}.root`;
   rmSync(staging, { recursive: true, force: true });
   for (const dir of [
@@ -209,9 +288,10 @@ async function main(): Promise<void> {
   copyInto(staging, NVME_FORMAT.slice(1), NVME_FORMAT_BINARY, 0o755);
   for (const file of zstdNapiFiles())
     copyInto(staging, join(ZSTD_NAPI_DEST, file), join(ZSTD_NAPI, file), 0o644);
-  // Stripping Node's symbols takes ~12 MB off (still runs: vm-notes.md).
+  // Stripping Node's symbols takes ~12 MB off (still runs: vm-notes.md), trimming its ICU data ~8 MB more.
   mkdirSync(join(staging, "usr/bin"), { recursive: true });
   sh("strip", ["-o", join(staging, "usr/bin/node"), NODE_BINARY]);
+  trimStagedNode(join(staging, "usr/bin/node"));
   for (const binary of [NODE_BINARY, ...EXTRA_BINARIES])
     for (const [linked, real] of sharedLibraries(binary)) copyInto(staging, linked.slice(1), real, 0o755);
   for (const binary of EXTRA_BINARIES) copyInto(staging, binary.slice(1), binary, 0o755);
@@ -222,6 +302,8 @@ async function main(): Promise<void> {
     throw new Error(`modules without a signature (Secure Boot would refuse them): ${unsigned.join(", ")}`);
   for (const mod of modules)
     copyInto(staging, join("lib/modules", kernelVersion, mod), join(modulesDir, mod), 0o644);
+  for (const file of firmware.files)
+    copyInto(staging, join("lib/firmware", file), join(FIRMWARE, file), 0o644);
   for (const file of ["modules.builtin", "modules.builtin.modinfo", "modules.order"]) {
     copyInto(staging, join("lib/modules", kernelVersion, file), join(modulesDir, file), 0o644);
   }
@@ -245,7 +327,7 @@ async function main(): Promise<void> {
       input: Buffer.from(names + "\0"),
     },
   );
-  const compressed = sh("zstd", [ZSTD_LEVEL, "-T0", "-q", "-c"], { input: cpio });
+  const compressed = sh("zstd", [...ZSTD_LEVEL, "-T0", "-q", "-c"], { input: cpio });
   const temp = `${output}.tmp`;
   writeFileSync(temp, compressed, { flush: true });
   renameSync(temp, output);

@@ -19,7 +19,13 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join, resolve } from "node:path";
-import { debianRootfs, DEBIAN_ROOT_FS_UUID, DEBIAN_ROOT_PARTUUID } from "./os-image/debian.js";
+import {
+  bootstrapTree,
+  debianRootfs,
+  readyBootstrapTree,
+  DEBIAN_ROOT_FS_UUID,
+  DEBIAN_ROOT_PARTUUID,
+} from "./os-image/debian.js";
 import {
   assembleDisk,
   compress,
@@ -149,7 +155,7 @@ function builderSources(): (string | Buffer)[] {
     .map((name) => join(OS_IMAGE_SRC, name));
   return [
     import.meta.filename,
-    join(import.meta.dirname, "kernel-modules.ts"),
+    join(import.meta.dirname, "../server/drivers/module-tree.ts"),
     ...files,
     GPTMBR_BIN,
     SHIM,
@@ -245,6 +251,21 @@ export async function buildOsImage(options: BuildOsImageOptions): Promise<BuiltO
   requireHostTools(options.kind);
   mkdirSync(CACHE_DIR, { recursive: true });
   return withLock(join(CACHE_DIR, "build.lock"), LOCK_WAIT_MS, log, () => buildLocked(options, log, started));
+}
+
+/**
+ * The debootstrapped bookworm tree the debian image starts from (made first when missing), for other uses
+ * that need a Debian system to install into (test-vm/package.test.ts mounts it read-only under overlayfs).
+ * Returns the tree and its inputs' hash.
+ */
+export async function debianBootstrapTree(
+  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Promise<{ dir: string; key: string }> {
+  // Up to date: no need to wait behind an image build that holds the lock for minutes.
+  const ready = readyBootstrapTree(CACHE_DIR);
+  if (ready) return ready;
+  mkdirSync(CACHE_DIR, { recursive: true });
+  return withLock(join(CACHE_DIR, "build.lock"), LOCK_WAIT_MS, log, () => bootstrapTree(CACHE_DIR, log));
 }
 
 async function buildLocked(

@@ -20,8 +20,14 @@ source build-scripts/timed.sh
 # dnsmasq-base: the server's managed proxy/full DHCP (the binary alone: the dnsmasq package would start a
 # system service). gcc + libc6-dev build the initramfs's LLDP listener (initramfs/lldp-listen.c).
 # libevent, libsnmp, libxml2: what the tests' lldpd (fetched, not installed: fetch-boot-files.sh) links to.
+# dpkg-dev (dpkg-shlibdeps) and lintian: `npm run package` computes the .deb's library dependencies, and
+# test-vm/package.test.ts checks the package with lintian.
+# prometheus: the real scraper the metrics test starts in a temp directory (server/metrics/local-prometheus.ts);
+# the package's own service is never used.
+# chromium: the headless browser the console's test and benchmark drive (playwright-core, which never
+# downloads a browser of its own).
 # openssl hdparm makes the CA and server certificate of `--tls auto` (server/tls/certificates.ts).
-APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates openssl syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql dnsmasq-base gcc libc6-dev libevent-2.1-7 libsnmp40 libxml2 libbsd0 libcap2 libreadline8)
+APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates openssl syslinux syslinux-common mtools dosfstools systemd-boot-efi debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql dnsmasq-base gcc libc6-dev libevent-2.1-7 libsnmp40 libxml2 libbsd0 libcap2 libreadline8 dpkg-dev lintian prometheus chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -46,7 +52,9 @@ lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 stamp=node_modules/.bootwright-lock-sha256
 if [[ ! -f $stamp || $(cat "$stamp") != "$lock_hash" ]]; then
   say "installing npm dependencies (native addons compile from source: ~1-2 min)"
-  timed "setup: npm ci" npm ci --no-audit --no-fund --loglevel=error
+  # No browser download from any package's install step: the tests use Debian's chromium.
+  timed "setup: npm ci" env PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
+    npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" >"$stamp"
 else
   say "npm dependencies present"
@@ -54,6 +62,9 @@ fi
 
 # --- Debian kernel (not installed on the host: extracted from its .deb) ------------------------------
 timed "setup: kernel" bash build-scripts/fetch-kernel.sh
+
+# --- firmware (Debian's non-free-firmware packages, through a private apt sources list) -------------
+timed "setup: firmware" bash build-scripts/fetch-firmware.sh
 
 # --- initramfs ---------------------------------------------------------------------------------------
 timed "setup: initramfs" npx --no-install tsx build-scripts/build-initramfs.ts

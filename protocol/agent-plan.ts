@@ -20,6 +20,12 @@ export const AgentPlan = z.strictObject({
     .optional(),
   partitions: PlanSpec.shape.partitions,
   /**
+   * The kernel modules bound to the machine's storage and network controllers when it enrolled (its
+   * inventory's pciDevices), some sent on demand: the steps write through them, so the agent checks each
+   * is loaded before its first step. Absent from plans made before.
+   */
+  drivers: z.array(z.string()).optional(),
+  /**
    * Set when no captured image fits this machine's configuration yet: after writing the base image, run
    * the recipe's script in the installed root, then capture the disk and upload it with this origin.
    */

@@ -59,3 +59,7 @@ export type AuditEntry = z.infer<typeof AuditEntry>;
 
 export const AuditLog = z.strictObject({ entries: z.array(AuditEntry) });
 export type AuditLog = z.infer<typeof AuditLog>;
+
+/** GET /v1/whoami: the token that made the request, as the page shows it and hides what its role may not do. */
+export const Whoami = z.strictObject({ id: z.string(), name: z.string(), role: Role });
+export type Whoami = z.infer<typeof Whoami>;

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { BootCategory } from "./boot-category.js";
 import { CommandKind } from "./commands.js";
 import { Drift } from "./drift.js";
+import { DriverDifference } from "./drivers.js";
 import { EnrollmentState } from "./enrollment.js";
 
 export const Difference = z.strictObject({
@@ -33,6 +34,8 @@ export const DifferenceList = z.strictObject({
   enrollment: z.array(EnrollmentDifference),
   /** Installed machines whose plan the current policy would change (protocol/drift.ts); not touched. */
   drift: z.array(Drift),
+  /** Machines with a storage or network controller that no driver claims (protocol/drivers.ts). */
+  drivers: z.array(DriverDifference),
 });
 export type DifferenceList = z.infer<typeof DifferenceList>;
 

@@ -56,6 +56,14 @@ export const ERROR_CODES = {
     "A machine was not deleted: a command of its queue is leased (its agent runs a step), an install is in flight (configuring, imaging, capturing, or rebooting into its install) or a maintenance run is unfinished. details has machineId and reason; nothing changed.",
   image_in_use:
     "An image was not deleted: something still names it; details.holders lists each kind (policy, pending-install, maintenance-run, maintenance-schedule, installed-marker, captured-key) with the ids. --force (?force=true) overrides installed markers and captured keys, never the policy or a pending install.",
+  kernel_unknown:
+    "Drivers were asked for a kernel the server has no module tree for; details.kernel is the one asked, details.known the ones it has (build-scripts/fetch-kernel.sh unpacks them).",
+  power_check_failed:
+    "Redfish power settings were not stored: the server could not reach the BMC, its certificate does not match the pin or the CA given, it refused the user name and password, or it has no (or several) ComputerSystems and none was named; details has the BMC's code and messages.",
+  bios_unavailable:
+    "BIOS settings cannot be applied out of band to this machine: its power driver is not redfish, or its plan has no bios.attributes. Nothing was sent to the BMC.",
+  bios_invalid:
+    "The plan's BIOS attributes were refused before anything was staged: a name the BMC's AttributeRegistry does not have, a read-only attribute, or a value of the wrong type or not in its list; details.issues lists each.",
   internal: "The server failed; its log has the reason under the request id.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

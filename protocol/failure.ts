@@ -36,6 +36,7 @@ export interface FailureContexts {
   invalid_policy_file: { file: string; issues: readonly PolicyIssue[] };
   template_error: { placeholder: string };
   invalid_config: { file?: string };
+  init_refused: { file?: string };
   cron_invalid: { expression: string; field: string | null };
   duration_invalid: { text: string | number };
   power_failed: {
@@ -44,6 +45,15 @@ export interface FailureContexts {
     exitCode?: number | null;
     stderrTail?: string;
   };
+  bmc_refused: {
+    target: string;
+    method: string;
+    path: string;
+    status: number;
+    /** The error body's MessageIds (error.code first, then each @Message.ExtendedInfo entry's). */
+    messageIds: readonly string[];
+  };
+  bmc_certificate_mismatch: { target: string; pinned: string; offered: string };
   store_copy_failed: { table?: string };
   server_failure: NoContext;
   tftp_failed: { address: string; port: number };
@@ -89,12 +99,18 @@ export const FAILURE_CODES: { readonly [C in FailureCode]: string } = {
     "An iPXE template has a placeholder without a value, or a value that would break the script (a line break, whitespace in a URL).",
   invalid_config:
     "The server configuration (flags, environment, file) is contradictory or invalid; the process stops at start-up.",
+  init_refused:
+    "`bootwright init` will not write the configuration: the file exists (--force replaces it) or nothing names where it goes (--config, BOOTWRIGHT_CONFIG).",
   cron_invalid:
     "A maintenance schedule's cron expression does not parse or never fires; context.field names the field when one is at fault.",
   duration_invalid:
     'A duration ("90s", "20m", "1h30m", or milliseconds) cannot be read; context.text is what was given.',
   power_failed:
-    "A power driver (QMP socket, ipmitool to a BMC) could not cycle the machine; context names the target and, for ipmitool, its command words (never the password), exit code and stderr tail.",
+    "A power driver (QMP socket, ipmitool to a BMC, a Redfish BMC that cannot be reached, times out or never reaches the power state asked for) could not cycle the machine; context names the target and, for ipmitool, its command words (never the password), exit code and stderr tail; for Redfish, the request.",
+  bmc_refused:
+    "A Redfish BMC answered a request with an error status (a refused reset, an unknown boot target, a wrong password…); the message carries its own words (error.@Message.ExtendedInfo[].Message) and context its status, MessageIds, method and path. Never the password.",
+  bmc_certificate_mismatch:
+    "A Redfish BMC offered a TLS certificate whose SHA-256 is not the one pinned at `power set`: nothing (no password) was sent to it; context has both fingerprints. `power set` again to pin a new certificate on purpose.",
   store_copy_failed:
     "Copying one store into another stopped: the destination has rows, a value has no portable form, or a table differs after the copy.",
   server_failure:

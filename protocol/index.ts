@@ -21,4 +21,8 @@ export * from "./images.js";
 export * from "./maintenance.js";
 export * from "./health.js";
 export * from "./power.js";
+export * from "./bios.js";
 export * from "./drift.js";
+export * from "./drivers.js";
+export * from "./events.js";
+export * from "./sse.js";

@@ -1,6 +1,7 @@
 // The hardware inventory the loader posts to POST /v1/inventory: the minimal set of the walking skeleton
 // (still what the benchmark's minimal gatherer posts) plus `details`, the full inventory of issue 4.
 import { z } from "zod";
+import { DriverReport, PciDevice } from "./drivers.js";
 import { BootCategory } from "./boot-category.js";
 import { BootPath } from "./boot-path.js";
 import { MacAddress } from "./mac.js";
@@ -251,6 +252,10 @@ export const InventoryDetails = z.strictObject({
   disks: z.array(DiskDetails),
   storageControllers: z.array(StorageController),
   network: NetworkLocation.nullable(),
+  /** Every PCI function, the driver bound to it and where that came from; absent from older inventories. */
+  pciDevices: z.array(PciDevice).optional(),
+  /** The drivers the loader asked the server for, and how loading them went; absent when it asked none. */
+  drivers: DriverReport.optional(),
 });
 export type InventoryDetails = z.infer<typeof InventoryDetails>;
 

@@ -219,6 +219,10 @@ export const PartitionSpec = z
       });
   });
 
+/** A BIOS attribute's value as Redfish carries it: an enumeration's name or a string, a number, a flag. */
+export const BiosValue = z.union([z.string(), z.number(), z.boolean()]);
+export type BiosValue = z.infer<typeof BiosValue>;
+
 export const PlanSpec = z.strictObject({
   /** The OS image to write: a name in the image store, or its content address "sha256:<hex>". */
   image: z.string().min(1),
@@ -230,6 +234,18 @@ export const PlanSpec = z.strictObject({
       bootOrder: z.enum(["disk-first", "network-first"]).optional(),
       /** Further variables, name → value. */
       variables: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), z.string()).optional(),
+    })
+    .optional(),
+  /**
+   * Firmware settings made out of band, through the machine's BMC (its Redfish `Bios` resource) rather
+   * than by the agent: staged as pending settings, applied by the firmware at the next reset, read back.
+   */
+  bios: z
+    .strictObject({
+      /** Attribute name (as the BMC's AttributeRegistry names it) → value, e.g. ProcTurboMode: Disabled. */
+      attributes: z
+        .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,63}$/, "a BIOS attribute name"), BiosValue)
+        .refine((attributes) => Object.keys(attributes).length > 0, "at least one attribute"),
     })
     .optional(),
   raid: RaidSpec.optional(),

@@ -11,18 +11,18 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { build } from "esbuild";
 import { NODE_REQUIRE_BANNER } from "../build-scripts/esbuild-node.js";
 // The probes only (pure, no undici nor child_process); each whole plugin is named by path, for esbuild.
 import { PLUGINS, selectPlugins } from "../agent/installer/registry.js";
 import type { AgentPlan, Inventory } from "../protocol/index.js";
 import { ServerError } from "./errors.js";
+import { INSTALL_ROOT } from "./install-root.js";
 
-const REPO_ROOT = resolve(import.meta.dirname, "..");
-const INSTALLER_DIR = join(REPO_ROOT, "agent/installer");
+const INSTALLER_DIR = join(INSTALL_ROOT, "agent/installer");
 /** Everything a bundle can contain: a change to any of these is a new source version. */
-const SOURCE_DIRS = ["agent", "protocol"].map((dir) => join(REPO_ROOT, dir));
+const SOURCE_DIRS = ["agent", "protocol"].map((dir) => join(INSTALL_ROOT, dir));
 
 export interface BuiltAgent {
   sha256: string;
@@ -45,7 +45,7 @@ function hashSources(): string {
       if (statSync(path).isDirectory()) {
         if (name !== "fixtures") walk(path);
       } else if (name.endsWith(".ts") && !name.endsWith(".test.ts")) {
-        hash.update(path.slice(REPO_ROOT.length)).update(readFileSync(path));
+        hash.update(path.slice(INSTALL_ROOT.length)).update(readFileSync(path));
       }
     }
   };
@@ -113,7 +113,7 @@ export class AgentBuilder {
           sourcefile: "agent-entry.ts",
           loader: "ts",
         },
-        absWorkingDir: REPO_ROOT,
+        absWorkingDir: INSTALL_ROOT,
         bundle: true,
         platform: "node",
         format: "esm",

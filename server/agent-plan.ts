@@ -17,6 +17,8 @@ export function agentPlanFor(
       rawBytes: image.rawBytes,
       rawSha256: image.rawSha256,
     };
+  const drivers = controllerModules(inventory);
+  if (drivers.length) agentPlan.drivers = drivers;
   if (spec.uefi) agentPlan.uefi = spec.uefi;
   if (spec.partitions) agentPlan.partitions = spec.partitions;
   if (spec.raid) {
@@ -27,4 +29,12 @@ export function agentPlanFor(
     };
   }
   return agentPlan;
+}
+
+/** The modules claiming the machine's storage (PCI class 0x01) and network (0x02) controllers. */
+function controllerModules(inventory: Inventory): string[] {
+  const modules = (inventory.details?.pciDevices ?? []).flatMap((device) =>
+    /^0x0[12]/.test(device.classCode) && device.module !== null ? [device.module] : [],
+  );
+  return [...new Set(modules)].sort();
 }

@@ -1,12 +1,17 @@
 // The server's configuration: flags > environment > JSON file > defaults, parsed once by zod into a
 // frozen object passed down. The only module that reads process.env (style.md §10).
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { BootwrightError, type FailureContext } from "../protocol/index.js";
+import { INSTALL_ROOT, INSTALLED_AS_PACKAGE } from "./install-root.js";
 
-const REPO_ROOT = resolve(import.meta.dirname, "..");
+const REPO_ROOT = INSTALL_ROOT;
+/** A checkout keeps its state in ./var; the Debian package in /var/lib/bootwright (the FHS's place). */
+export const DEFAULT_DATA_DIR = INSTALLED_AS_PACKAGE ? "/var/lib/bootwright" : resolve(REPO_ROOT, "var");
+/** The Debian package's configuration file, read when nothing names another (build-scripts/package/). */
+export const PACKAGE_CONFIG_FILE = "/etc/bootwright/config.json";
 
 const ServerConfigSchema = z.strictObject({
   /** Address to listen on. */
@@ -18,7 +23,7 @@ const ServerConfigSchema = z.strictObject({
    */
   advertiseUrl: z.string().optional(),
   /** Where the state lives: the SQLite store (unless `store` names another), images, agents, boot areas. */
-  dataDir: z.string().default(resolve(REPO_ROOT, "var")),
+  dataDir: z.string().default(DEFAULT_DATA_DIR),
   /**
    * The store: `sqlite:<file>`, or a PostgreSQL URL (`postgres://user@host/db`, `?host=<socket dir>`
    * for a Unix socket). Default: SQLite at <dataDir>/bootwright.sqlite. Images stay in <dataDir>.
@@ -31,6 +36,10 @@ const ServerConfigSchema = z.strictObject({
     .optional(),
   kernelPath: z.string().default(resolve(REPO_ROOT, "build/kernel/vmlinuz")),
   initramfsPath: z.string().default(resolve(REPO_ROOT, "build/initramfs.img")),
+  /** Kernel module trees, one <release>/ folder each, sent on demand by PCI id (server/drivers/). */
+  modulesPath: z.string().default(resolve(REPO_ROOT, "build/kernel/lib/modules")),
+  /** Firmware files sent with them (Debian's firmware packages: build-scripts/fetch-firmware.sh). */
+  firmwarePath: z.string().default(resolve(REPO_ROOT, "build/firmware/lib/firmware")),
   /** Extra kernel arguments for the loader: consoles on screen and first serial port. */
   kernelArgs: z.string().default("console=tty0 console=ttyS0,115200n8 quiet panic=30"),
   /** Largest request body accepted, bytes. An inventory of a big machine is a few tens of KB. */
@@ -132,6 +141,8 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_STORE: "store",
   BOOTWRIGHT_KERNEL: "kernelPath",
   BOOTWRIGHT_INITRAMFS: "initramfsPath",
+  BOOTWRIGHT_MODULES: "modulesPath",
+  BOOTWRIGHT_FIRMWARE: "firmwarePath",
   BOOTWRIGHT_KERNEL_ARGS: "kernelArgs",
   BOOTWRIGHT_BODY_LIMIT: "bodyLimitBytes",
   BOOTWRIGHT_LOG_LEVEL: "logLevel",
@@ -194,6 +205,13 @@ function fromFile(path: string | undefined): Partial<ServerConfigInput> {
   return parsed.data;
 }
 
+/** The configuration file: --config, else BOOTWRIGHT_CONFIG, else (the package's copy) its /etc file. */
+export function configFilePath(named: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  return (
+    named ?? (env.BOOTWRIGHT_CONFIG || undefined) ?? (INSTALLED_AS_PACKAGE ? PACKAGE_CONFIG_FILE : undefined)
+  );
+}
+
 /**
  * What a machine on the same network would reach us at: the provisioning interface's IPv4 address when
  * one is named, else the first non-internal IPv4 address.
@@ -212,8 +230,10 @@ export function loadServerConfig(
   options: { env?: NodeJS.ProcessEnv; configFile?: string } = {},
 ): ServerConfig {
   const env = options.env ?? process.env;
+  const file = configFilePath(options.configFile, env);
   const merged = {
-    ...fromFile(options.configFile ?? env.BOOTWRIGHT_CONFIG),
+    // Until `bootwright init` writes it, the package's file is not there: the defaults apply.
+    ...(file === PACKAGE_CONFIG_FILE && !existsSync(file) ? {} : fromFile(file)),
     ...fromEnv(env),
     ...definedOnly(flags),
   };

@@ -52,6 +52,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   replan_refused: 409,
   machine_busy: 409,
   image_in_use: 409,
+  kernel_unknown: 404,
+  power_check_failed: 502,
+  bios_unavailable: 409,
+  bios_invalid: 422,
   internal: 500,
 };
 

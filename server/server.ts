@@ -1,4 +1,5 @@
 // Starts the HTTP server on the configured store; returns its URLs and a close() that stops it cleanly.
+import { DriverLibrary } from "./drivers/driver-library.js";
 import { chmodSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { hostname } from "node:os";
@@ -17,13 +18,17 @@ import { loadTemplates } from "./ipxe/render.js";
 import { BootJournal } from "./site/boot-journal.js";
 import { SiteBoot } from "./site/site-boot.js";
 import { loaderUki } from "./site/uki.js";
-import { AuthService } from "./auth/service.js";
+import { AuthService, firstAdminNotice } from "./auth/service.js";
 import { SecretBox } from "./auth/secret-box.js";
 import { MaintenanceService } from "./maintenance/service.js";
 import { createLogger } from "./logger.js";
 import { autoTls, siteTls, type ServerTls } from "./tls/certificates.js";
 import { listen, type Listener } from "./tls/listener.js";
 import { installStartupPolicy, readStartupPolicy } from "./policy/install.js";
+import { EventBus } from "./events/bus.js";
+import { observedStore } from "./events/observed-store.js";
+import { ProgressReporter } from "./events/progress.js";
+import { ServerMetrics } from "./metrics/metrics.js";
 
 export interface RunningServer {
   /** Where we listen, e.g. http://127.0.0.1:41234. */
@@ -41,6 +46,8 @@ export interface RunningServer {
   site: SiteBoot | null;
   /** Every route the API answers, with its access and schemas (the fuzz test walks them all). */
   routes: readonly RouteInfo[];
+  /** The live events' hub (GET /v1/events): how many listen, for tests and the benchmark. */
+  events: EventBus;
   close(): Promise<void>;
 }
 
@@ -53,7 +60,18 @@ export async function startServer(
   const location = config.store ?? `sqlite:${join(config.dataDir, "bootwright.sqlite")}`;
   // BMC passwords and other drivers' secrets are sealed with this key before they reach the store.
   const secrets = SecretBox.openOrCreate(join(config.dataDir, "secret.key"));
-  const store = new Services(await openStore(location), { secrets });
+  // Every committed change the clients see (categories, step lines, maintenance runs) becomes a live
+  // event here, once, whichever service made it (events/observed-store.ts); the metrics count them too.
+  const events = new EventBus();
+  const publish = (event: Parameters<EventBus["publish"]>[0]): void => {
+    events.publish(event);
+  };
+  const store = new Services(observedStore(await openStore(location), publish), { secrets });
+  const metrics = new ServerMetrics(store);
+  const counting = events.subscribe({}, (event) => {
+    metrics.observe(event);
+  });
+  const progress = new ProgressReporter(publish);
   log.info({ store: describeStore(location) }, "store open");
   await installStartupPolicy(store, policy, log);
   const auth = new AuthService(store.store, log);
@@ -61,10 +79,7 @@ export async function startServer(
   const madeAdmin = await auth.ensureAdmin(adminTokenFile, config.adminToken, new Date());
   if (madeAdmin) {
     // Shown once, on the terminal that started the first run (not in the JSON log: logs keep no secret).
-    process.stderr.write(
-      `bootwright: first admin token (shown once; also in ${adminTokenFile}, mode 0600):\n  ${madeAdmin}\n` +
-        `  use it: export BOOTWRIGHT_TOKEN=$(cat ${adminTokenFile}), or bootwright login\n`,
-    );
+    process.stderr.write(`bootwright: ${firstAdminNotice(madeAdmin, adminTokenFile)}`);
     log.info({ file: adminTokenFile }, "first admin token made");
   }
   const templates = loadTemplates();
@@ -148,6 +163,14 @@ export async function startServer(
     fanout: { batchWindowMs: config.batchWindowMs },
     maintenance,
     bootAreasDir: join(config.dataDir, "boot-areas"),
+    drivers: new DriverLibrary({
+      modulesDir: config.modulesPath,
+      firmwareDir: config.firmwarePath,
+      bundlesDir: join(config.dataDir, "drivers"),
+    }),
+    events,
+    progress,
+    metrics,
     journal,
     auth,
     loaderUki: buildLoaderUki,
@@ -257,6 +280,7 @@ export async function startServer(
     port,
     store,
     routes,
+    events,
     get site() {
       return site;
     },
@@ -264,6 +288,8 @@ export async function startServer(
       clearInterval(sweep);
       clearInterval(monitor);
       clearInterval(prune);
+      progress.close();
+      counting.close();
       await site?.close();
       await tick; // a tick in progress finishes before the store closes
       local?.close();

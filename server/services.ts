@@ -1,8 +1,10 @@
 // The server's operations on its state, each one transaction over the store: what the routes, the
 // maintenance service, the schedulers and the tests call. The behaviour lives in the folders named for
 // what they decide (queue/, policy/, maintenance/, images/); the store underneath holds rows only.
+import { missingDrivers } from "./drivers/device-report.js";
 import type {
   AgentEvent,
+  BiosValue,
   BootEvent,
   BootCategory,
   CallHome,
@@ -11,10 +13,12 @@ import type {
   CommandResult,
   Difference,
   Drift,
+  DriverDifference,
   EnrollmentDifference,
   EraseMode,
   Inventory,
   Machine,
+  MachineSummary,
   PolicyDryRun,
   PolicyFormat,
   QueuedCommand,
@@ -49,6 +53,7 @@ import {
   type ReinstallOutcome,
 } from "./policy/policy-change.js";
 import { setExpected } from "./queue/reconcile.js";
+import { planFromPolicy } from "./policy/planning.js";
 import { releaseMachine } from "./queue/release.js";
 import { reconcile, type LeaseDurations } from "./queue/reconciler.js";
 import {
@@ -147,8 +152,38 @@ export class Services {
     return this.store.read((rows) => rows.machines.list());
   }
 
+  /** Every machine as the boot list shows it (its inventory's system fields only). */
+  bootList(): Promise<MachineSummary[]> {
+    return this.store.read((rows) => rows.machines.summaries());
+  }
+
   getMachine(id: string): Promise<Machine | undefined> {
     return this.store.read((rows) => rows.machines.get(id));
+  }
+
+  /**
+   * The BIOS attributes a machine should have: its stored plan's, or, before it is planned, what the
+   * stored policy gives it now (the rule named in `from`); undefined when neither has any.
+   */
+  biosAttributes(id: string): Promise<{ attributes: Record<string, BiosValue>; from: string } | undefined> {
+    return this.store.read(async (rows) => {
+      const machine = await rows.machines.get(id);
+      if (!machine) return undefined;
+      if (machine.plan) {
+        const attributes = machine.plan.plan.bios?.attributes;
+        return attributes ? { attributes, from: `plan ${machine.plan.planHash}` } : undefined;
+      }
+      const resolved = await planFromPolicy(rows, machine);
+      const attributes = resolved.ok ? resolved.plan.plan.bios?.attributes : undefined;
+      return resolved.ok && attributes
+        ? { attributes, from: `policy version ${resolved.policyVersion}, rule ${resolved.plan.rule}` }
+        : undefined;
+    });
+  }
+
+  /** One step-log line written by a service acting outside the queue (a BMC's BIOS settings). */
+  async appendLog(id: string, event: string, data: Record<string, unknown>, when: Date): Promise<void> {
+    await this.store.transaction((rows) => rows.log.append(id, when.toISOString(), event, data));
   }
 
   machineLog(id: string): Promise<LogEntry[]> {
@@ -214,7 +249,7 @@ export class Services {
   /** The machines whose enrollment waits or whose UUID proved shared: the difference list's second part. */
   enrollmentDifferences(): Promise<EnrollmentDifference[]> {
     return this.store.read(async (rows) =>
-      (await rows.machines.list())
+      (await rows.machines.summaries())
         .filter(
           (m) =>
             m.enrollment.state === "awaiting-approval" ||
@@ -227,6 +262,16 @@ export class Services {
           reason: m.enrollment.reason,
           sharedUuid: m.enrollment.sharedUuid,
         })),
+    );
+  }
+
+  /** Machines with a storage or network controller no driver claims: the difference list's drivers part. */
+  driverDifferences(): Promise<DriverDifference[]> {
+    return this.store.read(async (rows) =>
+      (await rows.machines.list()).flatMap((machine) => {
+        const devices = missingDrivers(machine.id, machine.inventory);
+        return devices.length ? [{ machineId: machine.id, devices }] : [];
+      }),
     );
   }
 

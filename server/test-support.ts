@@ -7,13 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { compress } from "zstd-napi";
-import {
-  NextAction,
-  type CommandResult,
-  type Inventory,
-  type LeasedCommand,
-  type Machine,
-} from "../protocol/index.js";
+import { NextAction, type CommandResult, type LeasedCommand, type Machine } from "../protocol/index.js";
 import { loadServerConfig, type ServerConfig, type ServerConfigInput } from "./config.js";
 import type { Logger } from "pino";
 import { createLogger } from "./logger.js";
@@ -66,52 +60,7 @@ export function startApiServer(
   return startServer(apiServerConfig(dir, overrides), { logger });
 }
 
-export const SAMPLE_UUID = "0e0c8a6a-6f5f-4c43-9d57-0000000000a1";
-
-/** The sample inventory of a machine with one NIC, `mac`, and these SMBIOS system fields (Acme's). */
-export function inventoryFor(mac: string, system: Omit<Inventory["system"], "manufacturer">): Inventory {
-  return sampleInventory({
-    bootMac: mac,
-    nics: [{ name: "eth0", mac }],
-    system: { manufacturer: "Acme", ...system },
-  });
-}
-
-export function sampleInventory(overrides: Partial<Inventory> = {}): Inventory {
-  return {
-    bootMac: "52:54:00:aa:00:01",
-    system: { manufacturer: "Acme", product: "X1", serial: "SN-123", uuid: SAMPLE_UUID },
-    cpu: { model: "QEMU TCG CPU", logicalCount: 2 },
-    memoryBytes: 1024 * 2 ** 20,
-    nics: [{ name: "eth0", mac: "52:54:00:aa:00:01" }],
-    disks: [{ name: "vda", sizeBytes: 512 * 2 ** 20 }],
-    ...overrides,
-  };
-}
-
-/**
- * A machine row as the store keeps it (inventoried, enrolled, untagged, first and last seen `at`), for
- * tests that write rows directly; `overrides` says what the test is about.
- */
-export function sampleMachine(id: string, at: string, overrides: Partial<Machine> = {}): Machine {
-  return {
-    id,
-    bootMac: "52:54:00:aa:00:01",
-    category: "inventoried",
-    expected: null,
-    firstSeenAt: at,
-    lastSeenAt: at,
-    fingerprint: null,
-    plan: null,
-    bootPath: null,
-    inventory: sampleInventory(),
-    enrollment: { state: "enrolled", reason: null, sharedUuid: null },
-    tags: [],
-    note: null,
-    retired: null,
-    ...overrides,
-  };
-}
+export { SAMPLE_UUID, inventoryFor, sampleInventory, sampleMachine } from "./test-samples.js";
 
 /** A JSON request, as an operator (the test admin token) unless `token` says otherwise (null: none). */
 export async function jsonRequest(
@@ -238,10 +187,14 @@ export async function installUntilReboot(
   machineId: string,
   onLeased: (kind: LeasedCommand["kind"], command: LeasedCommand) => Promise<void> = () => Promise.resolve(),
   token?: string,
+  adminToken: string = TEST_ADMIN_TOKEN,
 ): Promise<LeasedCommand> {
-  const expected = await jsonRequest(`${baseUrl}/v1/machines/${machineId}/expected`, "PUT", {
-    category: "installed",
-  });
+  const expected = await jsonRequest(
+    `${baseUrl}/v1/machines/${machineId}/expected`,
+    "PUT",
+    { category: "installed" },
+    adminToken,
+  );
   if (expected.status !== 200) throw new Error(`expect installed: HTTP ${expected.status}`);
   const check = await leaseCommand(baseUrl, machineId, "check-disks", token);
   await onLeased(check.kind, check);
@@ -269,6 +222,36 @@ export async function installUntilReboot(
   return leaseCommand(baseUrl, machineId, "boot-installed", token);
 }
 
+/**
+ * installUntilReboot with the image's bytes really streamed (the agent's GET of the blob, through the
+ * server's fan-out: its progress events and byte counters), then, with `callHome`, the installed OS's
+ * call home that completes the install. Returns the image's size in bytes.
+ */
+export async function installStreamingImage(
+  baseUrl: string,
+  machineId: string,
+  sha256: string,
+  options: { callHome: boolean },
+): Promise<number> {
+  let imageBytes = 0;
+  await installUntilReboot(baseUrl, machineId, async (kind) => {
+    if (kind !== "write-image") return;
+    const blob = await fetch(`${baseUrl}/v1/images/${sha256}/blob?machine=${machineId}`, {
+      headers: OPERATOR,
+    });
+    imageBytes = (await blob.arrayBuffer()).byteLength;
+  });
+  if (!options.callHome) return imageBytes;
+  const machine = (await jsonRequest(`${baseUrl}/v1/machines/${machineId}`, "GET")).body as Machine;
+  const call = await jsonRequest(`${baseUrl}/v1/machines/${machineId}/callhome`, "POST", {
+    image: `sha256:${sha256}`,
+    planHash: machine.plan?.planHash ?? "",
+    os: "tiny 6.1",
+  });
+  if (call.status !== 200) throw new Error(`call home: HTTP ${call.status} ${JSON.stringify(call.body)}`);
+  return imageBytes;
+}
+
 /** SIGKILL a server process started by spawnServerProcess, and wait until it is gone. */
 export async function killProcess(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -288,19 +271,46 @@ export async function killProcess(child: ChildProcess | undefined): Promise<void
 export async function serveTestImage(
   baseUrl: string,
   rules: unknown[] = [{ name: "all", match: [], plan: { image: "tiny" } }],
+  adminToken: string = TEST_ADMIN_TOKEN,
 ): Promise<string> {
-  const set = await jsonRequest(`${baseUrl}/v1/policy`, "PUT", {
-    format: "json",
-    source: JSON.stringify({ rules }),
-  });
+  const set = await jsonRequest(
+    `${baseUrl}/v1/policy`,
+    "PUT",
+    { format: "json", source: JSON.stringify({ rules }) },
+    adminToken,
+  );
   if (set.status !== 200) throw new Error(`PUT /v1/policy: HTTP ${set.status} ${JSON.stringify(set.body)}`);
   const put = await fetch(`${baseUrl}/v1/images?name=tiny&format=raw.zst`, {
     method: "PUT",
-    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    headers: { authorization: `Bearer ${adminToken}` },
     body: compress(Buffer.alloc(1 << 20, 7)),
   });
   if (!put.ok) throw new Error(`PUT /v1/images: HTTP ${put.status}`);
   return ((await put.json()) as { image: { sha256: string } }).image.sha256;
+}
+
+/**
+ * What a maintenance swap over the API needs: the policy "every machine gets tiny", and two small
+ * images: tiny (the OS, raw.zst) and diag (a diagnostic maintenance image, tar.zst).
+ */
+export async function serveMaintenanceImages(baseUrl: string): Promise<void> {
+  const policy = { rules: [{ name: "all", match: [], plan: { image: "tiny" } }] };
+  const set = await jsonRequest(`${baseUrl}/v1/policy`, "PUT", {
+    format: "json",
+    source: JSON.stringify(policy),
+  });
+  if (set.status !== 200) throw new Error(`PUT /v1/policy: HTTP ${set.status}`);
+  for (const [name, purpose, format] of [
+    ["tiny", "os", "raw.zst"],
+    ["diag", "diagnostic", "tar.zst"],
+  ] as const) {
+    const put = await fetch(`${baseUrl}/v1/images?name=${name}&format=${format}&purpose=${purpose}`, {
+      headers: OPERATOR,
+      method: "PUT",
+      body: compress(Buffer.from(`${name} image bytes`.repeat(1000))),
+    });
+    if (put.status !== 201) throw new Error(`PUT /v1/images (${name}): HTTP ${put.status}`);
+  }
 }
 
 /**

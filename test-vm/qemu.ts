@@ -32,7 +32,12 @@ export type VmBoot =
    * servers say. `nic` picks the NIC's boot code: Debian's iPXE option ROM, or none (the firmware's own
    * PXE or HTTP boot). `uefiPxe: false` turns OVMF's IPv4 PXE off, so it goes on to UEFI HTTP boot.
    */
-  | { kind: "site"; nic: "ipxe-rom" | "firmware"; uefiPxe?: boolean };
+  | { kind: "site"; nic: "ipxe-rom" | "firmware"; uefiPxe?: boolean }
+  /**
+   * Power on into the firmware with QEMU's legacy boot order (`-boot order=`, e.g. "c"): no device has a
+   * bootindex, so the boot order a BMC sets later (QMP `boot_set`) decides what SeaBIOS tries first.
+   */
+  | { kind: "firmware"; order: string };
 
 /** A tap device in a network namespace: QEMU runs in the namespace and plugs the NIC into the tap. */
 export interface TapNetwork {
@@ -81,6 +86,13 @@ export interface VmOptions {
   extraArgs?: string[];
   /** The NIC on a site network's tap instead of QEMU's user-mode network. */
   tap?: TapNetwork;
+  /** No NIC at all: firmware alone, with nothing to network-boot (a BMC's power tests). */
+  withoutNic?: boolean;
+  /**
+   * The NIC QEMU emulates (default virtio-net-pci), e.g. vmxnet3 or rtl8139: real hardware whose driver
+   * the loader must bring. QEMU gives each model its iPXE ROM from Debian's ipxe-qemu.
+   */
+  nicModel?: string;
 }
 
 /** Console lines worth keeping in a failure message: boots, iPXE's fetches, our loader and OS lines. */
@@ -134,11 +146,11 @@ export function qemuArgs(options: VmOptions, consolePath: string): string[] {
     : ["user", "id=net0"];
   if (boot.kind === "network") netdev.push(`bootfile=${boot.bootfileUrl}`);
   // OVMF ignores -boot n: bootindex=0 on the NIC makes it try the network first.
-  const nic = ["virtio-net-pci", "netdev=net0", `mac=${options.mac}`];
+  const nic = [options.nicModel ?? "virtio-net-pci", "netdev=net0", `mac=${options.mac}`];
   if (netBoot) nic.push("bootindex=0");
   // romfile= empty: no iPXE ROM on the NIC, the firmware's own network stack boots (PXE, HTTP).
   if (boot.kind === "site" && boot.nic === "firmware") nic.push("romfile=");
-  args.push("-netdev", netdev.join(","), "-device", nic.join(","));
+  if (!options.withoutNic) args.push("-netdev", netdev.join(","), "-device", nic.join(","));
   if (boot.kind === "site" && options.firmware !== "bios") {
     // OVMF tries PXEv4, PXEv6, then HTTPv4 and HTTPv6 boot; one that gets no answer costs ~30 s
     // (vm-notes.md). IPv6 is never wanted here; IPv4 PXE off leaves UEFI HTTP boot.
@@ -162,6 +174,8 @@ export function qemuArgs(options: VmOptions, consolePath: string): string[] {
     );
   } else if (netBoot) {
     args.push("-boot", "n");
+  } else if (boot.kind === "firmware") {
+    args.push("-boot", `order=${boot.order}`);
   }
 
   const images = options.diskImages ?? [];

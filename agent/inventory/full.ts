@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type {
   BootPath,
   DiskDetails,
+  DriverReport,
   Inventory,
   InventoryDetails,
   LldpNeighbour,
@@ -19,6 +20,7 @@ import type {
 import { leaseFile, parseLease } from "../shared/dhcp-lease.js";
 import { diskKind, lastPciAddress, parseCpuTopology, smbiosFacts } from "./details-parsers.js";
 import { gatherMinimalInventory } from "./minimal.js";
+import { readPciDevices } from "./pci.js";
 import { readInstalledMarker } from "./marker.js";
 import { parseSmbios } from "./smbios/index.js";
 import { devicePath, exists, linkName, listDir, readBytes, readText } from "./sysfs.js";
@@ -126,6 +128,8 @@ export interface InventoryExtras {
   bootPath?: BootPath | null;
   /** LLDP neighbours heard, one per interface (agent/loader/lldp-listener.ts). */
   lldp?: readonly LldpNeighbour[];
+  /** The drivers the loader fetched on demand before this inventory (agent/loader/drivers.ts). */
+  drivers?: DriverReport;
 }
 
 /**
@@ -142,7 +146,7 @@ export async function gatherFullInventory(
   const bootNic = minimal.nics.find((nic) => nic.mac === bootMac);
   const leaseText = bootNic ? await readText(leaseFile(bootNic.name, root)) : null;
   const lease = leaseText === null ? undefined : parseLease(leaseText);
-  const [cpuinfo, smbios, nics, disks, storageControllers, uefi, installedMarker, secureBoot] =
+  const [cpuinfo, smbios, nics, disks, storageControllers, uefi, installedMarker, secureBoot, pciDevices] =
     await Promise.all([
       readText(join(root, "proc/cpuinfo")),
       readSmbios(root),
@@ -152,6 +156,7 @@ export async function gatherFullInventory(
       exists(join(root, "sys/firmware/efi")),
       readInstalledMarker(root),
       readSecureBoot(root),
+      readPciDevices(root, new Set(extras.drivers?.loaded ?? [])),
     ]);
   const lldpNeighbour = extras.lldp?.find((n) => n.interface === lease?.interface) ?? null;
   const topology = parseCpuTopology(cpuinfo ?? "");
@@ -186,6 +191,8 @@ export async function gatherFullInventory(
             lldpNeighbour,
           }
         : null,
+      pciDevices,
+      ...(extras.drivers ? { drivers: extras.drivers } : {}),
     },
   };
 }

@@ -9,6 +9,7 @@ import { listenForLldp } from "./lldp-listener.js";
 import { rebootToDisk } from "./disk-boot.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
+import { loadDriversOnDemand } from "./drivers.js";
 import { enroll, enrollmentLost } from "./enrollment.js";
 import { run } from "../shared/run-command.js";
 import { benchInventory } from "./inventory-bench.js";
@@ -87,8 +88,15 @@ async function main(): Promise<void> {
     await benchInstall(settings.serverUrl, settings.benchInstallImage, inventory, 3, "/dev/vda");
     await run("poweroff", ["-f"], { timeoutMs: 10_000 });
   }
+  // Devices the initramfs has no driver for (a RAID HBA, a rare NIC): their drivers from the server,
+  // loaded before the inventory so the disks behind them are in it.
+  const drivers = await loadDriversOnDemand(serverUrl);
   say("step", "gathering inventory");
-  const extras: InventoryExtras = { bootPath: settings.bootPath, lldp: await lldp };
+  const extras: InventoryExtras = {
+    bootPath: settings.bootPath,
+    lldp: await lldp,
+    ...(drivers ? { drivers } : {}),
+  };
   const inventory = await gatherInventory(bootNic.mac, extras);
   say("ok", "inventory", {
     manufacturer: inventory.system.manufacturer,

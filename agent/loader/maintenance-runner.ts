@@ -4,10 +4,10 @@
 // extra steps it sends; passive mode only sends the completion signal (the command's result).
 import { credentialHeaders, type Credentialed } from "../shared/credential.js";
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { dirname, join, normalize } from "node:path";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { extract } from "tar-stream";
+import { untar } from "../shared/untar.js";
 import {
   BootwrightError,
   MaintenanceManifest,
@@ -58,43 +58,6 @@ async function download(
   return bytes;
 }
 
-/** Unpacks a tar into `dir`: regular files and directories only, no path leaving `dir`. */
-async function untar(tar: Buffer, dir: string, image: string): Promise<number> {
-  const files: { name: string; mode: number; data: Buffer }[] = [];
-  const parser = extract();
-  const done = new Promise<void>((resolve, reject) => {
-    parser.on("entry", (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on("data", (chunk: unknown) => {
-        if (Buffer.isBuffer(chunk)) chunks.push(chunk);
-      });
-      stream.on("end", () => {
-        const name = normalize(header.name);
-        if (name.startsWith("..") || name.startsWith("/"))
-          reject(
-            new MaintenanceImageError(`maintenance image entry ${header.name} leaves its directory`, {
-              image,
-              file: header.name,
-            }),
-          );
-        else if (header.type === "file") files.push({ name, mode: header.mode, data: Buffer.concat(chunks) });
-        next();
-      });
-      stream.resume();
-    });
-    parser.on("finish", resolve);
-    parser.on("error", reject);
-  });
-  parser.end(tar);
-  await done;
-  for (const file of files) {
-    const path = join(dir, file.name);
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, file.data, { mode: file.mode & 0o777 });
-  }
-  return files.length;
-}
-
 /** Downloads, verifies and unpacks the image; returns its directory and manifest. */
 async function unpack(
   image: MaintenanceAssignment["image"],
@@ -115,7 +78,17 @@ async function unpack(
   const dir = join(WORK_DIR, image.sha256);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const count = await untar(tar, dir, image.name);
+  const count = (
+    await untar(
+      tar,
+      dir,
+      (file) =>
+        new MaintenanceImageError(`maintenance image entry ${file} leaves its directory`, {
+          image: image.name,
+          file,
+        }),
+    )
+  ).length;
   const manifestText = await readFile(join(dir, "manifest.json"), "utf8").catch(() => {
     throw new MaintenanceImageError(`maintenance image ${image.name} has no manifest.json`, {
       image: image.name,

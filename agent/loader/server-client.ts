@@ -6,6 +6,7 @@ import {
   codeOf,
   hasCode,
   CommandResultAccepted,
+  DriversAnswer,
   ErrorBody,
   InventoryAccepted,
   MaintenanceProgressAnswer,
@@ -13,6 +14,7 @@ import {
   type AgentEvent,
   type MaintenanceProgress,
   type CommandResult,
+  type DriversRequest,
   type Inventory,
 } from "../../protocol/index.js";
 import type { z } from "zod";
@@ -129,6 +131,15 @@ export async function withRetry<T>(
 /** A 4xx answer: the server understood and refused; sending the same again will not help. */
 export function isRefusal(err: unknown): boolean {
   return hasCode(err, "http_status") && err.context.status >= 400 && err.context.status < 500;
+}
+
+/** Which modules claim these PCI devices (public: asked before the machine enrolls). */
+export function postDriversRequest(serverUrl: string, request: DriversRequest): Promise<DriversAnswer> {
+  return requestJson(
+    `${serverUrl}/v1/drivers`,
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) },
+    DriversAnswer,
+  );
 }
 
 export function postInventory(serverUrl: string, inventory: Inventory): Promise<InventoryAccepted> {

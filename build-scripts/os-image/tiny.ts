@@ -2,7 +2,7 @@
 // initrd with just the drivers a QEMU guest or a plain server needs to reach the network and its disk.
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { moduleClosure, moduleName, parseModuleList } from "../kernel-modules.js";
+import { moduleClosure, moduleName, parseModuleList } from "../../server/drivers/module-tree.js";
 import { run, runText } from "./run.js";
 
 export const BUSYBOX = "/bin/busybox";

@@ -22,6 +22,14 @@ export function tokenInfo(record: TokenRecord): TokenInfo {
   };
 }
 
+/** What the operator is shown once, where the first admin token was made (the server's first start, init). */
+export function firstAdminNotice(token: string, file: string): string {
+  return (
+    `first admin token (shown once; also in ${file}, mode 0600):\n  ${token}\n` +
+    `  use it: export BOOTWRIGHT_TOKEN=$(cat ${file}), or bootwright login\n`
+  );
+}
+
 export class AuthService {
   constructor(
     private readonly store: Store,

@@ -10,14 +10,15 @@ export function authHeaders(url: string): Record<string, string> {
 
 export async function requestJson(
   url: string,
-  init: { method?: string; body?: unknown } = {},
+  /** `timeoutMs`: for the calls the server itself bounds longer (a BMC's power cycle); default 10 s. */
+  init: { method?: string; body?: unknown; timeoutMs?: number } = {},
 ): Promise<unknown> {
   let response: Response;
   try {
     const auth = authHeaders(url);
     response = await fetch(url, {
       method: init.method ?? "GET",
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(init.timeoutMs ?? 10_000),
       ...(init.body === undefined
         ? { headers: auth }
         : { headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(init.body) }),

@@ -5,7 +5,7 @@ import { ApproveAnswer, Machine, SharedUuidList } from "../../protocol/index.js"
 import { clientServerUrl } from "../config.js";
 import { getJson, print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { formatTable } from "./format.js";
-import { parseWhere } from "./queue-commands.js";
+import { parseWhere } from "../selector.js";
 
 export function addEnrollmentCommands(program: Command): void {
   program

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { Machine, MachineDeleted, TagAnswer } from "../../protocol/index.js";
 import { clientServerUrl } from "../config.js";
 import { print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
-import { parseWhere } from "./queue-commands.js";
+import { parseWhere } from "../selector.js";
 
 const machineUrl = (opts: ClientOptions, id: string, tail = ""): string =>
   `${clientServerUrl(opts.server)}/v1/machines/${encodeURIComponent(id)}${tail}`;

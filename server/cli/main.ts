@@ -2,12 +2,12 @@
 import { Command, Option } from "commander";
 import { BootList } from "../../protocol/index.js";
 import { clientServerUrl, loadServerConfig } from "../config.js";
-import { startServer } from "../server.js";
 import { getJson, SERVER_HELP } from "./api-client.js";
 import { formatBootList } from "./format.js";
 import { addMachineShow } from "./machine-show.js";
 import { addImageCommands } from "./image-commands.js";
 import { addMaintenanceCommands } from "./maintenance-commands.js";
+import { addPowerCommands } from "./power-commands.js";
 import { addPolicyCommands } from "./policy-commands.js";
 import { addQueueCommands } from "./queue-commands.js";
 import { addSiteCommands } from "./site-commands.js";
@@ -17,6 +17,9 @@ import { addLifecycleCommands, addMachineDelete } from "./lifecycle-commands.js"
 import { addSmbiosCommand } from "./smbios-command.js";
 import { addStoreCommands } from "./store-commands.js";
 import { addReleaseCommands } from "./release-commands.js";
+import { addDriverCommands } from "./driver-commands.js";
+import { addInitCommand } from "./init-command.js";
+import { addWatchCommand } from "./watch-command.js";
 
 const program = new Command()
   .name("bootwright")
@@ -89,6 +92,9 @@ program
       },
       opts.config ? { configFile: opts.config } : {},
     );
+    // The server (fastify, the stores, the builders) is loaded only for this command: `bootwright --help`
+    // and the API clients start without it.
+    const { startServer } = await import("../server.js");
     const server = await startServer(config);
     const stop = (): void => {
       void server.close().then(() => process.exit(0));
@@ -115,11 +121,15 @@ addLifecycleCommands(program);
 addPolicyCommands(program);
 addImageCommands(program);
 addMaintenanceCommands(program);
+addPowerCommands(program);
 addSiteCommands(program);
 addAuthCommands(program);
 addSmbiosCommand(program);
 addStoreCommands(program);
 addReleaseCommands(program);
+addDriverCommands(program);
+addInitCommand(program);
+addWatchCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`bootwright: ${err instanceof Error ? err.message : String(err)}`);

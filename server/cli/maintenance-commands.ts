@@ -1,5 +1,5 @@
 // CLI for the maintenance swap (seeds 001, 004): maintenance start|list|show|step|restore, maintenance
-// schedule add|list|remove, power set|show|cycle, health (each with --json).
+// schedule add|list|remove, health (each with --json).
 import type { Command } from "commander";
 import {
   HealthHistory,
@@ -7,19 +7,16 @@ import {
   MaintenanceRunList,
   MaintenanceSchedule,
   MaintenanceScheduleList,
-  PowerResult,
-  PowerView,
   type MaintenanceScheduleSpec,
-  type PowerSettingsInput,
   type StepParams,
 } from "../../protocol/index.js";
 import { clientServerUrl } from "../config.js";
 import { parseDuration } from "../maintenance/duration.js";
 import { getJson, print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { formatTable } from "./format.js";
-import { parseWhere } from "./queue-commands.js";
+import { parseWhere } from "../selector.js";
 
-const machinePath = (base: string, machine: string, rest = ""): string =>
+export const machinePath = (base: string, machine: string, rest = ""): string =>
   `${base}/v1/machines/${encodeURIComponent(machine)}${rest}`;
 
 /** `--param k=v` (repeatable): numbers and booleans as such, the rest as text. */
@@ -66,10 +63,6 @@ function formatRuns(runs: readonly MaintenanceRun[]): string {
       r.error ?? "",
     ]),
   );
-}
-
-function describePower(machine: string, view: PowerView): string {
-  return `${machine}: power driver ${view.driver}${view.target ? ` (${view.target})` : ""}`;
 }
 
 /** POSTs to one of the machine's maintenance routes and prints the run it answers with. */
@@ -259,85 +252,6 @@ export function addMaintenanceCommands(program: Command): void {
         },
       );
       console.log(`schedule ${id} removed`);
-    });
-
-  const power = program.command("power").description("a machine's power driver (how the server reboots it)");
-  power
-    .command("set")
-    .argument("<machine>", "machine id")
-    .requiredOption("--driver <driver>", "qmp, ipmi or none")
-    .option("--socket <path>", "qmp: the VM's QMP socket")
-    .option("--host <host>", "ipmi: the BMC's address")
-    .option("--port <port>", "ipmi: the BMC's port (623)")
-    .option("--user <name>", "ipmi: user name")
-    .option(
-      "--password-env <var>",
-      "ipmi: the environment variable holding the password (never on the command line)",
-    )
-    .option("--json", "print JSON")
-    .option("--server <url>", SERVER_HELP)
-    .action(
-      async (
-        machine: string,
-        opts: ClientOptions & {
-          driver: string;
-          socket?: string;
-          host?: string;
-          port?: string;
-          user?: string;
-          passwordEnv?: string;
-        },
-      ) => {
-        let settings: PowerSettingsInput;
-        if (opts.driver === "qmp") settings = { driver: "qmp", socket: opts.socket ?? "" };
-        else if (opts.driver === "ipmi")
-          settings = {
-            driver: "ipmi",
-            host: opts.host ?? "",
-            ...(opts.port ? { port: Number(opts.port) } : {}),
-            username: opts.user ?? "",
-            password: opts.passwordEnv ? (process.env[opts.passwordEnv] ?? "") : "",
-          };
-        else if (opts.driver === "none") settings = { driver: "none" };
-        else throw new Error(`--driver must be qmp, ipmi or none (got ${opts.driver})`);
-        const view = PowerView.parse(
-          await requestJson(machinePath(clientServerUrl(opts.server), machine, "/power"), {
-            method: "PUT",
-            body: settings,
-          }),
-        );
-        print(opts, view, () => describePower(machine, view));
-      },
-    );
-  power
-    .command("show")
-    .argument("<machine>", "machine id")
-    .option("--json", "print JSON")
-    .option("--server <url>", SERVER_HELP)
-    .action(async (machine: string, opts: ClientOptions) => {
-      const view = PowerView.parse(
-        await getJson(machinePath(clientServerUrl(opts.server), machine, "/power")),
-      );
-      print(opts, view, () => describePower(machine, view));
-    });
-  power
-    .command("cycle")
-    .description("reboot the machine through its power driver")
-    .argument("<machine>", "machine id")
-    .option("--json", "print JSON")
-    .option("--server <url>", SERVER_HELP)
-    .action(async (machine: string, opts: ClientOptions) => {
-      const result = PowerResult.parse(
-        await requestJson(machinePath(clientServerUrl(opts.server), machine, "/power/cycle"), {
-          method: "POST",
-        }),
-      );
-      print(opts, result, () =>
-        result.ok
-          ? `${machine}: power cycled by ${result.driver} in ${result.ms} ms`
-          : `${machine}: ${result.error ?? "failed"}`,
-      );
-      if (!result.ok) process.exitCode = 1;
     });
 
   program

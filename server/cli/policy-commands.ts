@@ -12,7 +12,6 @@ import {
   type PlanSpec,
 } from "../../protocol/index.js";
 import { clientServerUrl } from "../config.js";
-import { formatPolicyIssues, parsePolicy, policyFormatOf } from "../policy/load.js";
 import { getJson, print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { formatBytes, formatTable } from "./format.js";
 
@@ -82,7 +81,12 @@ export function formatDryRun(file: string, result: PolicyDryRun): string {
 }
 
 /** Reads and checks a policy file here, so problems are shown with their lines before anything is sent. */
-function readPolicyFile(file: string, format: string | undefined): { source: string; format: PolicyFormat } {
+async function readPolicyFile(
+  file: string,
+  format: string | undefined,
+): Promise<{ source: string; format: PolicyFormat }> {
+  // The YAML parser is loaded by the commands that read a policy file, not by every command's start.
+  const { formatPolicyIssues, parsePolicy, policyFormatOf } = await import("../policy/load.js");
   const chosen = format === undefined ? policyFormatOf(file) : PolicyFormat.parse(format);
   if (!chosen)
     throw new Error(`cannot tell the format of ${file}: name it .yaml/.yml/.json or pass --format`);
@@ -123,7 +127,7 @@ export function addPolicyCommands(program: Command): void {
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
     .action(async (file: string, opts: ClientOptions & { format?: string; dryRun?: boolean }) => {
-      const upload = readPolicyFile(file, opts.format);
+      const upload = await readPolicyFile(file, opts.format);
       if (opts.dryRun === true) {
         const result = PolicyDryRun.parse(
           await requestJson(`${clientServerUrl(opts.server)}/v1/policy/dry-run`, {
@@ -150,8 +154,8 @@ export function addPolicyCommands(program: Command): void {
     .description("check a policy file without sending it (exit 1 with each problem's line if it is bad)")
     .argument("<file>", "policy file (.yaml, .yml or .json)")
     .option("--format <format>", "yaml or json (default: from the file name)")
-    .action((file: string, opts: { format?: string }) => {
-      readPolicyFile(file, opts.format);
+    .action(async (file: string, opts: { format?: string }) => {
+      await readPolicyFile(file, opts.format);
       console.log(`${file}: valid`);
     });
 

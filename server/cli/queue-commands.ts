@@ -1,37 +1,11 @@
 // CLI for seed 000's lists: expect, diff, queue, log (each with --json).
 import type { Command } from "commander";
-import { BootCategory, DifferenceList, Machine, QueuedCommand } from "../../protocol/index.js";
+import { BootCategory, DifferenceList, Machine, QueuedCommand, StepLog } from "../../protocol/index.js";
 import { z } from "zod";
 import { clientServerUrl } from "../config.js";
 import { getJson, print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { formatTable } from "./format.js";
-
-const LogEntries = z.object({
-  entries: z.array(
-    z.object({ seq: z.number(), at: z.string(), event: z.string(), data: z.record(z.string(), z.unknown()) }),
-  ),
-});
-
-/**
- * `key=value` → a selector; the value is JSON when it parses (numbers, true, null), else a string.
- * `tag=value` selects machines with that tag.
- */
-export function parseWhere(raw: string): { path: string; equals: string | number | boolean | null } {
-  const eq = raw.indexOf("=");
-  if (eq <= 0) throw new Error(`--where wants path=value, e.g. inventory.system.product=X1 (got ${raw})`);
-  const text = raw.slice(eq + 1);
-  let equals: string | number | boolean | null = text;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed === null || ["number", "boolean", "string"].includes(typeof parsed))
-      equals = parsed as typeof equals;
-  } catch {
-    // not JSON: a plain string
-  }
-  // tag=rack12: one of its tags is rack12 (a tag is always a string, even one that reads as a number).
-  const path = raw.slice(0, eq);
-  return path === "tag" ? { path: "tags", equals: text } : { path, equals };
-}
+import { parseWhere } from "../selector.js";
 
 type ExpectOptions = ClientOptions & { where?: string; replan?: boolean };
 
@@ -130,6 +104,18 @@ export function addQueueCommands(program: Command): void {
               list.drift.map((d) => [d.machineId, d.message]),
             )}`,
           );
+        if (list.drivers.length > 0)
+          parts.push(
+            `no driver for a storage or network controller (bootwright drivers <id> says why):\n${formatTable(
+              ["MACHINE", "DEVICES"],
+              list.drivers.map((d) => [
+                d.machineId,
+                d.devices
+                  .map((device) => `${device.address} ${device.kind} ${device.vendorId}:${device.deviceId}`)
+                  .join(", "),
+              ]),
+            )}`,
+          );
         return parts.join("\n\n");
       });
     });
@@ -171,7 +157,7 @@ export function addQueueCommands(program: Command): void {
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
     .action(async (machine: string, opts: ClientOptions) => {
-      const log = LogEntries.parse(
+      const log = StepLog.parse(
         await getJson(`${clientServerUrl(opts.server)}/v1/machines/${encodeURIComponent(machine)}/log`),
       );
       print(

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { EraseMode, Machine } from "../../protocol/index.js";
 import { clientServerUrl } from "../config.js";
 import { print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
-import { parseWhere } from "./queue-commands.js";
+import { parseWhere } from "../selector.js";
 
 export function addReleaseCommands(program: Command): void {
   program

@@ -1,8 +1,6 @@
 // `bootwright store copy`: moves a site's state between stores (server/db/copy.ts), e.g. from the
 // embedded SQLite file to PostgreSQL before running several servers on one database.
 import type { Command } from "commander";
-import { copyStore } from "../db/copy.js";
-import { describeStore, openStore } from "../db/open-store.js";
 
 export function addStoreCommands(program: Command): void {
   const store = program.command("store").description("the server's state store");
@@ -13,6 +11,9 @@ export function addStoreCommands(program: Command): void {
     .requiredOption("--to <store>", "sqlite:<file> or postgres://… (must be empty: a new database)")
     .option("--json", "print JSON")
     .action(async (opts: { from: string; to: string; json?: boolean }) => {
+      // Loaded here, not at start: the stores' drivers would slow every other command (`--help` too).
+      const { copyStore } = await import("../db/copy.js");
+      const { describeStore, openStore } = await import("../db/open-store.js");
       const from = await openStore(opts.from);
       try {
         const to = await openStore(opts.to);

@@ -12,6 +12,7 @@ import type {
   ImageOrigin,
   ImageRecord,
   Machine,
+  MachineSummary,
   MaintenanceRun,
   MaintenanceSchedule,
   PolicyFormat,
@@ -81,10 +82,14 @@ export interface MachineRows {
   get(id: string): Promise<Machine | undefined>;
   /** Every machine, first seen first. */
   list(): Promise<Machine[]>;
+  /** Every machine as the boot list shows it, first seen first: its inventory's system fields only. */
+  summaries(): Promise<MachineSummary[]>;
   /** The machine that last booted from this MAC, if any (the newest when a NIC moved). */
   lastBootedFrom(mac: string): Promise<Machine | undefined>;
   /** Machines with an expected category (the difference list's candidates). */
   withExpected(): Promise<Machine[]>;
+  /** How many machines are in each category (absent: none), for the metrics. */
+  countByCategory(): Promise<Partial<Record<BootCategory, number>>>;
   insert(machine: Machine): Promise<void>;
   update(id: string, patch: MachinePatch): Promise<void>;
   /**
@@ -133,10 +138,13 @@ export interface CommandRows {
   machinesWithPending(kind: CommandKind): Promise<string[]>;
   /** Machines holding a lease that ran out before `at`. */
   machinesWithExpiredLeases(at: string): Promise<string[]>;
+  /** How many commands are leased now, across machines (the metrics' active leases). */
+  countLeased(): Promise<number>;
 }
 
 export interface LogRows {
-  append(machineId: string, at: string, event: string, data: Record<string, unknown>): Promise<void>;
+  /** Writes one line; returns it as read back (with its seq), for the live events. */
+  append(machineId: string, at: string, event: string, data: Record<string, unknown>): Promise<LogEntry>;
   /** The machine's step log, in the order it was written. */
   forMachine(machineId: string): Promise<LogEntry[]>;
 }

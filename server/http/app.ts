@@ -2,6 +2,8 @@
 // bodies (images, upload chunks, boot areas) stay streams for their routes to read, and every failure
 // becomes the wire's `{ code, message, details? }` (error-handler.ts). Routes live in one file per
 // resource; each parses, calls a service, answers.
+import type { DriverLibrary } from "../drivers/driver-library.js";
+import { addDriverRoutes } from "./driver-routes.js";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import Fastify, { LogController, type FastifyInstance, type RawServerDefault } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
@@ -21,6 +23,7 @@ import type { SiteStatus } from "../../protocol/index.js";
 import type { Services } from "../services.js";
 import { addBootAreaRoutes } from "./boot-area-routes.js";
 import { addBootRoutes } from "./boot-routes.js";
+import { addConsoleRoutes } from "./console-routes.js";
 import { handleClientError, handleError, methodNotAllowedOrNotFound } from "./error-handler.js";
 import { addHealthPowerRoutes } from "./health-power-routes.js";
 import { addImageRoutes } from "./image-routes.js";
@@ -36,6 +39,12 @@ import { addAccessControl, type Access } from "./access.js";
 import { addRateLimit, type RateLimit } from "./rate-limit.js";
 import { addAuthRoutes } from "./auth-routes.js";
 import type { AuthService } from "../auth/service.js";
+import type { EventBus } from "../events/bus.js";
+import type { ProgressReporter } from "../events/progress.js";
+import type { ServerMetrics } from "../metrics/metrics.js";
+import { addEventRoutes } from "./event-routes.js";
+import { addMetricsRoute } from "./metrics-route.js";
+import { addOpenApiRoute } from "./openapi.js";
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
 
@@ -86,6 +95,12 @@ export interface AppDeps {
   maintenance: MaintenanceService;
   /** Where the boot areas recorded at install are kept. */
   bootAreasDir: string;
+  /** Kernel modules and firmware sent on demand (server/drivers/). */
+  drivers: DriverLibrary;
+  /** The live events (GET /v1/events), their throttled progress figures, and the Prometheus figures. */
+  events: EventBus;
+  progress: ProgressReporter;
+  metrics: ServerMetrics;
 }
 
 /** What the routes share: the deps, and the image fan-out and upload service built once from them. */
@@ -152,6 +167,15 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(methodNotAllowedOrNotFound(app));
   app.addHook("onResponse", (request, reply, done) => {
+    deps.metrics.httpDuration.observe(
+      {
+        method: request.method,
+        // The route as declared (bounded), never the raw URL: ids would make a series per machine.
+        route: request.routeOptions.url ?? "(no route)",
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
     request.log.debug(
       {
         method: request.method,
@@ -190,6 +214,18 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
     (message, fields) => {
       deps.log.info(fields, message);
     },
+    {
+      read: (bytes) => {
+        deps.metrics.storeBytesRead.inc(bytes);
+      },
+      sent: (machineId, bytes, offset, sizeBytes) => {
+        deps.metrics.bytesStreamed.inc(bytes);
+        if (machineId !== undefined) deps.progress.report(machineId, "image", offset, sizeBytes);
+      },
+      batchStarted: (members) => {
+        deps.metrics.batchSize.observe(members);
+      },
+    },
   );
   // Before access control: a refused request costs nothing more.
   addRateLimit(app, deps.rateLimit);
@@ -212,6 +248,11 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   addHealthPowerRoutes(app, routes);
   addBootAreaRoutes(app, routes);
   addSiteRoutes(app, routes);
+  addDriverRoutes(app, routes);
   addAuthRoutes(app, routes);
+  addEventRoutes(app, routes);
+  addMetricsRoute(app, routes);
+  addOpenApiRoute(app, declared);
+  addConsoleRoutes(app);
   return { app, routes: declared };
 }

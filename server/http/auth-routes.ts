@@ -1,11 +1,25 @@
-// Operators' API tokens (admin only: made, listed, revoked; a token's secret is in the answer that makes
-// it and nowhere else) and the audit log (read only: nothing in the API edits or deletes an entry).
+// Who the caller is (any operator's token), operators' API tokens (admin only: made, listed, revoked; a
+// token's secret is in the answer that makes it and nowhere else) and the audit log (read only: nothing
+// in the API edits or deletes an entry).
 import { z } from "zod";
-import { CreateToken, type AuditLog, type CreatedToken, type TokenList } from "../../protocol/index.js";
+import {
+  CreateToken,
+  type AuditLog,
+  type CreatedToken,
+  type TokenList,
+  type Whoami,
+} from "../../protocol/index.js";
 import { ApiError } from "../errors.js";
 import type { App, RouteDeps } from "./app.js";
 
 export function addAuthRoutes(app: App, deps: RouteDeps): void {
+  // Who the caller is: the console asks once after login, to hide what the token's role may not do.
+  app.get("/v1/whoami", { config: { access: "viewer" } }, (request): Whoami => {
+    const token = request.operator;
+    if (!token) throw new ApiError("unauthenticated", "this route needs an operator's API token");
+    return { id: token.id, name: token.name, role: token.role };
+  });
+
   app.post(
     "/v1/tokens",
     { config: { access: "admin", what: "token request" }, schema: { body: CreateToken } },

@@ -148,10 +148,14 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
     },
   );
 
-  /** A machine's credential reaches only the uploads its own captures opened. */
-  const ownUpload = async (credential: MachineCredentialRecord | null, id: string): Promise<void> => {
+  /** A machine's credential reaches only the uploads its own captures opened; the capturing machine. */
+  const ownUpload = async (
+    credential: MachineCredentialRecord | null,
+    id: string,
+  ): Promise<string | undefined> => {
     const upload = await store.uploads.get(id);
     if (upload) assertMachine(credential, upload.origin.sourceMachine);
+    return upload?.origin.sourceMachine;
   };
 
   // Captured images: open a resumable upload, send chunks (each with its offset and sha256), complete.
@@ -192,16 +196,19 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
       bodyLimit: Number.MAX_SAFE_INTEGER,
     },
     async (request) => {
-      await ownUpload(request.machine, request.params.id);
+      const machineId = await ownUpload(request.machine, request.params.id);
       const offset = Number(request.params.offset);
       if (!/^\d+$/.test(request.params.offset) || !Number.isSafeInteger(offset))
         throw new ApiError("invalid_parameter", `not an offset: ${request.params.offset}`);
-      return deps.uploads.appendChunk(
+      const state = await deps.uploads.appendChunk(
         request.params.id,
         offset,
         header(request.headers["x-bootwright-chunk-sha256"]),
         request.raw,
       );
+      // A capture's size is known only at its end: the progress says how much arrived.
+      if (machineId !== undefined) deps.progress.report(machineId, "capture", state.received, null);
+      return state;
     },
   );
 

@@ -7,9 +7,11 @@ import {
   ExpectRequest,
   Inventory,
   type BootList,
+  type BootListSummary,
   type DifferenceList,
   type EnrollmentRefusal,
   type InventoryAccepted,
+  type StepLog,
 } from "../../protocol/index.js";
 import { ApiError } from "../errors.js";
 import type { Services } from "../services.js";
@@ -71,6 +73,13 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
     async () => ({ machines: await store.listMachines() }) satisfies BootList,
   );
 
+  // The console's list: every machine without its plan and with only its inventory's system fields.
+  app.get(
+    "/v1/boot-list",
+    { config: { access: "viewer" } },
+    async () => ({ machines: await store.bootList() }) satisfies BootListSummary,
+  );
+
   app.get("/v1/machines/:id", { config: { access: "viewer" }, schema: params }, async (request) => {
     const machine = await store.getMachine(request.params.id);
     if (!machine) throw new ApiError("not_found", `no machine ${request.params.id}`);
@@ -81,7 +90,7 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
   app.get("/v1/machines/:id/log", { config: { access: "viewer" }, schema: params }, async (request) => {
     const entries = await store.machineLog(request.params.id);
     if (entries.length === 0) await knownMachine(store, request.params.id);
-    return { entries };
+    return { entries } satisfies StepLog;
   });
 
   app.get("/v1/machines/:id/queue", { config: { access: "viewer" }, schema: params }, async (request) => ({
@@ -136,6 +145,7 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
         differences: await store.differences(),
         enrollment: await store.enrollmentDifferences(),
         drift: await store.drift(),
+        drivers: await store.driverDifferences(),
       }) satisfies DifferenceList,
   );
 }

@@ -4,17 +4,16 @@
 // that never reports fails with the reason and one command restores the original system; a health
 // report past a policy threshold starts maintenance once; refusals say why.
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { compress } from "zstd-napi";
 import {
   HealthAnswer,
   MaintenanceRun,
   MaintenanceRunList,
   type LeasedCommand,
+  type LiveEvent,
   type MaintenanceReport,
 } from "../../protocol/index.js";
 import type { RunningServer } from "../server.js";
 import {
-  OPERATOR,
   installUntilReboot,
   jsonRequest,
   leaseCommand,
@@ -22,6 +21,7 @@ import {
   postResult,
   SAMPLE_UUID as ID,
   sampleInventory,
+  serveMaintenanceImages,
   startApiServer,
 } from "../test-support.js";
 
@@ -91,21 +91,7 @@ beforeEach(async () => {
     healthReportMs: 2_000,
   });
   await api("/v1/inventory", "POST", inventory);
-  const policy = { rules: [{ name: "all", match: [], plan: { image: "tiny" } }] };
-  expect((await api("/v1/policy", "PUT", { format: "json", source: JSON.stringify(policy) })).status).toBe(
-    200,
-  );
-  for (const [name, purpose, format] of [
-    ["tiny", "os", "raw.zst"],
-    ["diag", "diagnostic", "tar.zst"],
-  ] as const) {
-    const put = await fetch(`${server.url}/v1/images?name=${name}&format=${format}&purpose=${purpose}`, {
-      headers: OPERATOR,
-      method: "PUT",
-      body: compress(Buffer.from(`${name} image bytes`.repeat(1000))),
-    });
-    expect(put.status).toBe(201);
-  }
+  await serveMaintenanceImages(server.url);
   await installUntilReboot(server.url, ID);
   expect((await callHome()).status).toBe(200);
   expect((await machine()).category).toBe("installed");
@@ -117,6 +103,8 @@ afterEach(async () => {
 });
 
 it("operator swap, active: recorded, loader booted, progress polled, extra step delivered, swapped back", async () => {
+  const live: LiveEvent[] = [];
+  const listening = server.events.subscribe({ machine: ID }, (event) => live.push(event));
   const started = await start({ mode: "active", timeoutMs: 60_000 });
   expect(started.status).toBe(201);
   const run = MaintenanceRun.parse(started.body);
@@ -195,6 +183,15 @@ it("operator swap, active: recorded, loader booted, progress polled, extra step 
   const completed = (await server.store.machineLog(ID)).find((e) => e.event === "maintenance-completed");
   expect(completed?.data).toMatchObject({ sameImage: true, image: INSTALLED_IMAGE });
   expect((await machine()).expected).toBe("installed");
+  // The live events (GET /v1/events) followed the run: each state once, the report from when it came.
+  listening.close();
+  const runEvents = live.flatMap((e) => (e.type === "maintenance" ? [e.data] : []));
+  expect(runEvents.map((e) => [e.runId, e.state, e.report?.ok])).toEqual([
+    [run.id, "rebooting", undefined],
+    [run.id, "running", undefined],
+    [run.id, "returning", true],
+    [run.id, "completed", true],
+  ]);
 });
 
 it("a maintenance image that never reports fails the machine with the reason; one command restores it", async () => {

@@ -54,6 +54,15 @@ async function withAgent(deps: RouteDeps, command: LeasedCommand, id: string): P
   };
 }
 
+/** What the loader's erase reports as it goes (agent/loader/erase.ts): bytes written of the disk's size. */
+const EraseFigures = z.object({ writtenBytes: z.number().nonnegative(), totalBytes: z.number().positive() });
+
+function eraseProgress(event: AgentEvent): z.infer<typeof EraseFigures> | undefined {
+  if (event.event !== "progress" || event.plugin !== "erase") return undefined;
+  const figures = EraseFigures.safeParse(event.data);
+  return figures.success ? figures.data : undefined;
+}
+
 export function addQueueRoutes(app: App, deps: RouteDeps): void {
   const { store } = deps;
 
@@ -125,6 +134,8 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
       const outcome = await store.recordAgentEvent(id, request.body, new Date());
       if (outcome.kind === "refused")
         throw new ApiError("lease_refused", `event refused: ${outcome.reason}`, { reason: outcome.reason });
+      const erased = eraseProgress(request.body);
+      if (erased) deps.progress.report(id, "erase", erased.writtenBytes, erased.totalBytes);
       const answer: AgentEventAccepted = { category: outcome.category };
       return answer;
     },

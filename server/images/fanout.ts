@@ -48,6 +48,21 @@ export interface BlobRef {
   sizeBytes: number;
 }
 
+/** What the fan-out tells the rest of the server as bytes move: the metrics and the progress events. */
+export interface FanoutObserver {
+  /** Bytes read from the store (once per batch). */
+  read(bytes: number): void;
+  /** Bytes handed to one machine's response (undefined: a request naming none); `offset`: where it stands. */
+  sent(machineId: string | undefined, bytes: number, offset: number, sizeBytes: number): void;
+  batchStarted(members: number): void;
+}
+
+const NO_OBSERVER: FanoutObserver = {
+  read: () => undefined,
+  sent: () => undefined,
+  batchStarted: () => undefined,
+};
+
 interface Member {
   machineId: string;
   res: ServerResponse;
@@ -80,6 +95,7 @@ export class ImageFanout {
     private readonly expectedMembers: (sha256: string) => Promise<readonly string[]>,
     private readonly options: FanoutOptions = DEFAULT_FANOUT,
     private readonly log: (message: string, fields: Record<string, unknown>) => void = () => undefined,
+    private readonly observer: FanoutObserver = NO_OBSERVER,
   ) {}
 
   readStats(sha256: string): ImageReadStats {
@@ -113,35 +129,51 @@ export class ImageFanout {
     start: number,
   ): Promise<void> {
     if (start > 0 || machineId === undefined) {
-      await this.solo(blob, res, start, machineId ?? "(anonymous)");
+      await this.solo(blob, res, start, machineId);
       return;
     }
     await this.joinBatch(blob, res, machineId);
   }
 
-  private async solo(blob: BlobRef, res: ServerResponse, start: number, machineId: string): Promise<void> {
+  private async solo(
+    blob: BlobRef,
+    res: ServerResponse,
+    start: number,
+    machineId: string | undefined,
+  ): Promise<void> {
     const stats = this.statsOf(blob.sha256);
     stats.soloStreams += 1;
-    this.markStreaming(blob.sha256, machineId, true);
-    this.log("image solo stream", { image: blob.sha256, machine: machineId, start });
+    const streaming = machineId ?? "(anonymous)";
+    this.markStreaming(blob.sha256, streaming, true);
+    this.log("image solo stream", { image: blob.sha256, machine: streaming, start });
     try {
-      await this.pipeFrom(blob, res, start);
+      await this.pipeFrom(blob, res, start, machineId);
     } finally {
-      this.markStreaming(blob.sha256, machineId, false);
+      this.markStreaming(blob.sha256, streaming, false);
     }
   }
 
   /** Streams the file from `start` into res, counting what is read. */
-  private async pipeFrom(blob: BlobRef, res: ServerResponse, start: number): Promise<void> {
+  private async pipeFrom(
+    blob: BlobRef,
+    res: ServerResponse,
+    start: number,
+    machineId: string | undefined,
+  ): Promise<void> {
     const stats = this.statsOf(blob.sha256);
     if (start >= blob.sizeBytes) {
       res.end();
       return;
     }
+    const observer = this.observer;
+    let offset = start;
     const counter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         stats.storeBytesRead += chunk.length;
         stats.bytesSent += chunk.length;
+        offset += chunk.length;
+        observer.read(chunk.length);
+        observer.sent(machineId, chunk.length, offset, blob.sizeBytes);
         callback(null, chunk);
       },
     });
@@ -207,6 +239,7 @@ export class ImageFanout {
     const stats = this.statsOf(batch.blob.sha256);
     stats.batches += 1;
     stats.batchedMembers += batch.members.length;
+    this.observer.batchStarted(batch.members.length);
     this.log("image batch started", {
       image: batch.blob.sha256,
       members: batch.members.map((m) => m.machineId),
@@ -236,12 +269,14 @@ export class ImageFanout {
           throw new Error(`image ${blob.sha256} ended at ${offset} of ${blob.sizeBytes} bytes`);
         const bytes = bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
         stats.storeBytesRead += bytesRead;
+        this.observer.read(bytesRead);
         offset += bytesRead;
         for (const member of attached) {
           if (member.gone) continue; // hung up since the last check: it resumes with Range
           member.res.write(bytes);
           member.sent += bytesRead;
           stats.bytesSent += bytesRead;
+          this.observer.sent(member.machineId, bytesRead, member.sent, blob.sizeBytes);
         }
         attached = await this.waitForLaggards(batch, attached);
       }
@@ -289,7 +324,7 @@ export class ImageFanout {
       unsentBytes: member.res.writableLength,
     });
     // Its buffered bytes go out first (a response keeps write order), then its own read from its offset.
-    void this.pipeFrom(batch.blob, member.res, member.sent).then(() => {
+    void this.pipeFrom(batch.blob, member.res, member.sent, member.machineId).then(() => {
       member.done();
     });
   }

@@ -8,8 +8,9 @@ import {
   type FailureContext,
   type MacAddress,
 } from "../../protocol/index.js";
+import { INSTALL_ROOT } from "../install-root.js";
 
-const TEMPLATE_DIR = resolve(import.meta.dirname, "../../ipxe-scripts");
+const TEMPLATE_DIR = resolve(INSTALL_ROOT, "ipxe-scripts");
 
 const TEMPLATE_FILES = {
   boot: "boot.ipxe",

@@ -112,7 +112,7 @@ export class MaintenanceService {
     if (!driver) return { driver: "none", ok: false, ms: 0, error: "the machine has no power driver" };
     const started = performance.now();
     try {
-      await driver.cycle(AbortSignal.timeout(POWER_TIMEOUT_MS));
+      await driver.cycle(AbortSignal.timeout(Math.max(POWER_TIMEOUT_MS, driver.timeoutMs ?? 0)));
       const ms = Math.round(performance.now() - started);
       this.log.info({ machine: machineId, driver: driver.name, ms }, "power cycled");
       return { driver: driver.name, ok: true, ms, error: null };

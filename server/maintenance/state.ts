@@ -132,11 +132,15 @@ export function healthState(store: Store): HealthState {
 
 /** The power settings as stored: a BMC's password sealed (server/auth/secret-box.ts), never in clear. */
 function sealPower(settings: PowerSettings, secrets: SecretBox): PowerSettings {
-  return settings.driver === "ipmi" ? { ...settings, password: secrets.seal(settings.password) } : settings;
+  return settings.driver === "ipmi" || settings.driver === "redfish"
+    ? { ...settings, password: secrets.seal(settings.password) }
+    : settings;
 }
 
 function openPower(settings: PowerSettings, secrets: SecretBox): PowerSettings {
-  return settings.driver === "ipmi" ? { ...settings, password: secrets.open(settings.password) } : settings;
+  return settings.driver === "ipmi" || settings.driver === "redfish"
+    ? { ...settings, password: secrets.open(settings.password) }
+    : settings;
 }
 
 export function machineSettings(store: Store, secrets: SecretBox): MachineSettings {

@@ -1,10 +1,12 @@
 // A power driver reboots one machine from the server (seed 001: the reboot "initiated over the
-// network"): QEMU's QMP for VMs, IPMI for BMCs. Each is a small class behind this one interface.
+// network"): QEMU's QMP for VMs, IPMI or Redfish for BMCs. Each is a small class behind this one interface.
 import { BootwrightError, type FailureContext } from "../../protocol/index.js";
 
 export interface PowerDriver {
-  /** "qmp", "ipmi": how the step log names it. */
+  /** "qmp", "ipmi", "redfish": how the step log names it. */
   readonly name: string;
+  /** How long a cycle may take, when longer than the server's default (a graceful shutdown's wait). */
+  readonly timeoutMs?: number;
   /**
    * Reboots the machine so it asks the network what to boot (powers it on when it is off). Resolves
    * once the BMC or hypervisor accepted the request; throws an error that says what failed.

@@ -3,6 +3,7 @@ import type { PowerSettings } from "../../protocol/index.js";
 import type { PowerDriver } from "./driver.js";
 import { IpmiPowerDriver } from "./ipmi.js";
 import { QmpPowerDriver } from "./qmp.js";
+import { RedfishPowerDriver } from "./redfish.js";
 
 /** The driver for a machine's settings; undefined for `none` (reboots happen in band or by hand). */
 export function powerDriverFor(settings: PowerSettings): PowerDriver | undefined {
@@ -11,6 +12,8 @@ export function powerDriverFor(settings: PowerSettings): PowerDriver | undefined
       return new QmpPowerDriver(settings.socket);
     case "ipmi":
       return new IpmiPowerDriver(settings);
+    case "redfish":
+      return new RedfishPowerDriver(settings);
     case "none":
       return undefined;
   }

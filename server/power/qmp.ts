@@ -4,12 +4,18 @@ import { createConnection, type Socket } from "node:net";
 import type { PowerDriver } from "./driver.js";
 import { PowerError } from "./driver.js";
 
-/** One QMP exchange: the greeting, qmp_capabilities, then each command in turn, answers checked. */
+/** A QMP command: its name alone, or with its arguments. */
+export type QmpCommand = string | { execute: string; arguments: Record<string, unknown> };
+
+/**
+ * One QMP exchange: the greeting, qmp_capabilities, then each command in turn, answers checked. Resolves
+ * with each command's `return` value, in order.
+ */
 export async function qmpExecute(
   socketPath: string,
-  commands: readonly string[],
+  commands: readonly QmpCommand[],
   signal: AbortSignal,
-): Promise<void> {
+): Promise<unknown[]> {
   const socket: Socket = createConnection(socketPath);
   const lines: string[] = [];
   let waiting: ((line: string) => void) | undefined;
@@ -64,15 +70,20 @@ export async function qmpExecute(
     const greeting = await next();
     if (!greeting.includes('"QMP"'))
       throw new PowerError(`QMP socket ${socketPath}: no QMP greeting`, { target: socketPath });
+    const returns: unknown[] = [];
     for (const command of ["qmp_capabilities", ...commands]) {
-      socket.write(`${JSON.stringify({ execute: command })}\n`);
+      const message = typeof command === "string" ? { execute: command } : command;
+      socket.write(`${JSON.stringify(message)}\n`);
       const answer = await next();
-      if (!answer.includes('"return"'))
-        throw new PowerError(`QMP ${command} on ${socketPath} failed: ${answer.slice(0, 300)}`, {
+      const parsed: unknown = answer.includes('"return"') ? JSON.parse(answer) : undefined;
+      if (typeof parsed !== "object" || parsed === null || !("return" in parsed))
+        throw new PowerError(`QMP ${message.execute} on ${socketPath} failed: ${answer.slice(0, 300)}`, {
           target: socketPath,
-          command: [command],
+          command: [message.execute],
         });
+      returns.push(parsed.return);
     }
+    return returns.slice(1);
   } finally {
     signal.removeEventListener("abort", onAbort);
     socket.destroy();
@@ -83,7 +94,7 @@ export class QmpPowerDriver implements PowerDriver {
   readonly name = "qmp";
   constructor(private readonly socketPath: string) {}
 
-  cycle(signal: AbortSignal): Promise<void> {
-    return qmpExecute(this.socketPath, ["system_reset"], signal);
+  async cycle(signal: AbortSignal): Promise<void> {
+    await qmpExecute(this.socketPath, ["system_reset"], signal);
   }
 }

@@ -1,7 +1,14 @@
 // Enrollment: iPXE asks for a machine's script (a new machine is `discovered`), the loader posts its
 // inventory (→ `inventoried`, its fingerprint, the marker check) once server/enrollment/ has admitted
 // it. The pure rules are enrollment-rules.ts; identity is server/enrollment/identity.ts.
-import type { BootPath, Inventory, MacAddress, Machine, MachineEnrollment } from "../../protocol/index.js";
+import type {
+  BootPath,
+  DriverReport,
+  Inventory,
+  MacAddress,
+  Machine,
+  MachineEnrollment,
+} from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
 import { couldBeSameMachine, resolveIdentity, type Identity } from "../enrollment/identity.js";
 import { ServerError } from "../errors.js";
@@ -121,6 +128,33 @@ export async function recordBootRequest(rows: Rows, request: BootRequest): Promi
 }
 
 /**
+ * What the loader did about drivers before this inventory, in the step log: the modules sent on demand
+ * and how long until the devices settled, every module that failed to load with the kernel's reason, and
+ * the devices no module claims.
+ */
+async function logDriverReport(
+  rows: Rows,
+  id: string,
+  at: string,
+  report: DriverReport | undefined,
+): Promise<void> {
+  if (!report) return;
+  if (report.bundleSha256 !== null || report.error !== null)
+    await rows.log.append(id, at, "drivers-loaded", {
+      kernel: report.kernel,
+      modules: report.loaded,
+      bundle: report.bundleSha256,
+      ms: report.elapsedMs,
+      ...(report.error === null ? {} : { error: report.error }),
+    });
+  for (const failure of report.failures)
+    await rows.log.append(id, at, "driver-load-failed", { module: failure.module, reason: failure.message });
+  const unclaimed = report.asked.filter((device) => device.modules.length === 0).map((d) => d.modalias);
+  if (unclaimed.length)
+    await rows.log.append(id, at, "drivers-unclaimed", { kernel: report.kernel, modaliases: unclaimed });
+}
+
+/**
  * The loader posted an inventory that server/enrollment/ admitted for the machine `id` (`existing`, as
  * found under that identity, or undefined for a new one): record it and move the machine on.
  */
@@ -159,6 +193,7 @@ export async function recordInventory(
     path: bootPath,
     secureBoot: inventory.details?.secureBoot ?? null,
   });
+  await logDriverReport(rows, id, at, inventory.details?.drivers);
   const run = await rows.runs.active(id);
   // In maintenance the loader is the maintenance environment: its disk's marker changes nothing.
   if (run) await rows.log.append(id, at, "maintenance-image-booted", { run: run.id, state: run.state });

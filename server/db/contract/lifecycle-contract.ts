@@ -100,5 +100,41 @@ export function lifecycleContract(name: string, store: () => Store): void {
         revokedAt: later.toISOString(),
       });
     });
+
+    it("counts machines by category and leased commands; a log line comes back as it is read", async () => {
+      const before = await store().read(async (rows) => ({
+        categories: await rows.machines.countByCategory(),
+        leased: await rows.commands.countLeased(),
+      }));
+      const id = `count-${fresh()}`;
+      const entry = await store().transaction(async (rows) => {
+        await rows.machines.insert(sampleMachine(id, AT, { category: "imaging" }));
+        await rows.machines.insert(sampleMachine(`${id}-b`, AT, { category: "imaging" }));
+        await rows.commands.insert({
+          id: `${id}-c`,
+          machineId: id,
+          kind: "write-image",
+          onSuccess: "imaging",
+          at: AT,
+          leaseUntil: null,
+        });
+        await rows.commands.update(`${id}-c`, {
+          state: "leased",
+          leaseId: "l",
+          leaseExpiresAt: AT,
+          updatedAt: AT,
+        });
+        return rows.log.append(id, AT, "counted", { n: 1, nested: { ok: true } });
+      });
+      const after = await store().read(async (rows) => ({
+        categories: await rows.machines.countByCategory(),
+        leased: await rows.commands.countLeased(),
+        log: await rows.log.forMachine(id),
+      }));
+      expect(after.categories.imaging).toBe((before.categories.imaging ?? 0) + 2);
+      expect(after.leased).toBe(before.leased + 1);
+      expect(after.log).toEqual([entry]);
+      expect(entry).toMatchObject({ machineId: id, event: "counted", data: { n: 1, nested: { ok: true } } });
+    });
   });
 }

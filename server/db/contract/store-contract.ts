@@ -107,6 +107,25 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    it("a machine's summary is the machine without its plan and with its inventory's system fields only", async () => {
+      const [id, bare] = [freshId(), freshId()];
+      await tx(async (rows) => {
+        await insertMachine(rows, id);
+        await rows.machines.update(id, { tags: ["rack12"], note: "spare" });
+        await rows.machines.insert(sampleMachine(bare, AT, { inventory: null }));
+      });
+      await tx(async (rows) => {
+        const summaries = new Map((await rows.machines.summaries()).map((m) => [m.id, m]));
+        const machine = (await rows.machines.get(id)) ?? sampleMachine(id, AT);
+        expect(summaries.get(id)).toEqual({
+          ...machine,
+          plan: undefined,
+          inventory: { system: machine.inventory?.system },
+        });
+        expect(summaries.get(bare)?.inventory).toBeNull();
+      });
+    });
+
     it("the boot path round-trips; a MAC names the machine that last booted from it", async () => {
       const id = freshId();
       const mac = `52:54:00:${id.slice(-6, -4)}:${id.slice(-4, -2)}:${id.slice(-2)}`.toLowerCase();

@@ -101,6 +101,11 @@ export class CommandTable implements CommandRows {
     );
   }
 
+  async countLeased(): Promise<number> {
+    const row = await this.sql.get("SELECT COUNT(*) AS n FROM commands WHERE state = 'leased'");
+    return z.object({ n: z.coerce.number() }).parse(row).n;
+  }
+
   async machinesWithExpiredLeases(at: string): Promise<string[]> {
     return machineIds(
       await this.sql.all(

@@ -24,13 +24,19 @@ const PolicyRow = z.object({
 export class LogTable implements LogRows {
   constructor(private readonly sql: Sql) {}
 
-  async append(machineId: string, at: string, event: string, data: Record<string, unknown>): Promise<void> {
-    await this.sql.run("INSERT INTO machine_log (machine_id, at, event, data_json) VALUES (?, ?, ?, ?)", [
-      machineId,
-      at,
-      event,
-      JSON.stringify(data),
-    ]);
+  async append(
+    machineId: string,
+    at: string,
+    event: string,
+    data: Record<string, unknown>,
+  ): Promise<LogEntry> {
+    const row = await this.sql.get(
+      "INSERT INTO machine_log (machine_id, at, event, data_json) VALUES (?, ?, ?, ?) RETURNING seq",
+      [machineId, at, event, JSON.stringify(data)],
+    );
+    // The entry as forMachine would read it back: data through JSON, as the wire carries it.
+    const copy = z.record(z.string(), z.unknown()).parse(JSON.parse(JSON.stringify(data)));
+    return { seq: z.object({ seq: z.coerce.number() }).parse(row).seq, machineId, at, event, data: copy };
   }
 
   async forMachine(machineId: string): Promise<LogEntry[]> {

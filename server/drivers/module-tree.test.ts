@@ -1,12 +1,13 @@
 // Module closure through modules.dep, on a sample in the format depmod writes (Debian: .ko.xz).
 import { describe, expect, it } from "vitest";
 import {
+  expandModuleList,
   isSignedModule,
   moduleClosure,
   moduleName,
   parseModuleList,
   parseModulesDep,
-} from "./kernel-modules.js";
+} from "./module-tree.js";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -104,12 +105,34 @@ describe("parseModuleList", () => {
 });
 
 describe("isSignedModule", () => {
-  const kernel = join(import.meta.dirname, "../build/kernel");
+  const kernel = join(import.meta.dirname, "../../build/kernel");
   it("knows Debian's signed modules from one whose signature was cut", () => {
     const version = readFileSync(join(kernel, "VERSION"), "utf8").trim();
     const dir = join(kernel, "lib/modules", version, "kernel/drivers/net");
     const virtioNet = readFileSync(join(dir, readdirSync(dir).find((f) => f.startsWith("virtio_net")) ?? ""));
     expect(isSignedModule(virtioNet)).toBe(true);
     expect(isSignedModule(virtioNet.subarray(0, virtioNet.length - 600))).toBe(false);
+  });
+});
+
+describe("expandModuleList", () => {
+  const paths = [
+    "kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko",
+    "kernel/drivers/net/ethernet/intel/ixgbevf/ixgbevf.ko",
+    "kernel/drivers/net/ethernet/3com/3c589_cs.ko",
+    "kernel/drivers/net/ethernet/realtek/8139too.ko",
+    "kernel/drivers/block/nbd.ko",
+  ];
+
+  it("turns a folder into every module under it, less those a -glob drops, names as given kept", () => {
+    expect(expandModuleList(paths, ["kernel/drivers/net/ethernet/", "-*_cs", "-*vf", "virtio-net"])).toEqual([
+      "e1000e",
+      "8139too",
+      "virtio_net",
+    ]);
+  });
+
+  it("fails on a folder with no module (a typo must not build a NIC-less initramfs)", () => {
+    expect(() => expandModuleList(paths, ["kernel/drivers/net/ethernt/"])).toThrow(/no kernel modules under/);
   });
 });

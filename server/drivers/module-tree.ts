@@ -54,6 +54,38 @@ export function moduleClosure(
   return [...result].sort();
 }
 
+/**
+ * Expands modules.txt entries against the module paths of a kernel tree (modules.dep's keys): a module
+ * name stays as it is; a directory of the tree ending in `/` (e.g. `kernel/drivers/net/ethernet/`) means
+ * every module under it; `-<glob>` then drops the modules a directory brought whose name matches it
+ * (`*` any run of characters). Names come back in the order first seen, once each.
+ */
+export function expandModuleList(paths: Iterable<string>, entries: readonly string[]): string[] {
+  const all = [...paths];
+  const drops = entries
+    .filter((entry) => entry.startsWith("-"))
+    .map(
+      (entry) =>
+        new RegExp(`^${entry.slice(1).replaceAll("-", "_").split("*").map(escapeRegExp).join(".*")}$`),
+    );
+  const names = new Set<string>();
+  for (const entry of entries) {
+    if (entry.startsWith("-")) continue;
+    if (!entry.endsWith("/")) {
+      names.add(entry.replaceAll("-", "_"));
+      continue;
+    }
+    const under = all.filter((path) => path.startsWith(entry)).map(moduleName);
+    if (!under.length) throw new Error(`no kernel modules under ${entry}`);
+    for (const name of under) if (!drops.some((drop) => drop.test(name))) names.add(name);
+  }
+  return [...names];
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 /** modules.txt: one module name a line, `#` comments. */
 export function parseModuleList(text: string): string[] {
   return text
