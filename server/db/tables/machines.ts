@@ -48,6 +48,8 @@ const Installed = z.object({
   at: z.string(),
 });
 
+const Tags = z.array(Tag);
+
 /** What a machine and its summary share, from the row. */
 function commonFields(row: Omit<z.infer<typeof MachineRow>, "plan_json" | "inventory_json">) {
   return {
@@ -60,7 +62,7 @@ function commonFields(row: Omit<z.infer<typeof MachineRow>, "plan_json" | "inven
     lastSeenAt: row.last_seen_at,
     bootPath: row.boot_path,
     enrollment: { state: row.enrollment, reason: row.enrollment_reason, sharedUuid: row.shared_uuid },
-    tags: z.array(Tag).parse(JSON.parse(row.tags_json)),
+    tags: Tags.parse(JSON.parse(row.tags_json)),
     note: row.note,
     retired: row.retired_at === null ? null : { at: row.retired_at, by: row.retired_by ?? "(unknown)" },
   };
