@@ -8,8 +8,16 @@ import { join } from "node:path";
 import { build } from "esbuild";
 import { NODE_REQUIRE_BANNER } from "../build-scripts/esbuild-node.js";
 import { buildOsImage } from "../build-scripts/build-os-image.js";
-import { ImageDetail, type ImageReadStats, type ImageRecord } from "../protocol/index.js";
+import {
+  ImageDetail,
+  InventoryAccepted,
+  NextAction,
+  type ImageReadStats,
+  type ImageRecord,
+  type Inventory,
+} from "../protocol/index.js";
 import { uploadImage } from "../server/cli/image-commands.js";
+import { DEFAULT_FANOUT } from "../server/images/fanout.js";
 import type { RunningServer } from "../server/server.js";
 import { jsonRequest, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "../test-vm/accelerator.js";
@@ -125,14 +133,21 @@ async function bundleStreamCli(dir: string): Promise<string> {
   return out;
 }
 
-async function runStreams(cli: string, setup: Setup, targets: string[], batched: boolean): Promise<number> {
+/** Each target written by a stream-cli process; as machine `machines[i]` when given (so it may batch). */
+async function runStreams(
+  cli: string,
+  setup: Setup,
+  targets: string[],
+  machines: readonly string[] = [],
+): Promise<number> {
   const started = performance.now();
   await Promise.all(
     targets.map(
       (target, i) =>
         new Promise<void>((resolve, reject) => {
           const args = [cli, setup.server.url, setup.images.debian.sha256, target];
-          if (batched) args.push(`bench-${i}`);
+          const machine = machines[i];
+          if (machine !== undefined) args.push(machine);
           const child = spawn(process.execPath, args, {
             // An admin's token acts for the machines (environment, not argv).
             env: {
@@ -154,9 +169,58 @@ async function runStreams(cli: string, setup: Setup, targets: string[], batched:
   return (performance.now() - started) / 1000;
 }
 
+/**
+ * `count` real machines about to write the Debian image, as the server knows VMs: enrolled (inventory
+ * posted), disks checked, planned by the policy (product DEB-…), expected installed, with write-image
+ * queued. A batch then forms from the server's own knowledge: it starts once all of them joined.
+ */
+async function pendingMachines(setup: Setup, count: number): Promise<string[]> {
+  const { url } = setup.server;
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const mac = `52:54:00:be:80:${i.toString(16).padStart(2, "0")}`;
+    const inventory: Inventory = {
+      bootMac: mac,
+      system: { manufacturer: "Acme", product: `DEB-host-${i}`, serial: `host-${i}`, uuid: null },
+      cpu: { model: "host", logicalCount: 1 },
+      memoryBytes: 2 ** 30,
+      nics: [{ name: "eth0", mac }],
+      disks: [{ name: "vda", sizeBytes: 2 * setup.images.debian.rawBytes }],
+    };
+    const { machineId, credential } = InventoryAccepted.parse(
+      (await jsonRequest(`${url}/v1/inventory`, "POST", inventory, null)).body,
+    );
+    await jsonRequest(`${url}/v1/machines/${machineId}/expected`, "PUT", { category: "installed" });
+    const next = NextAction.parse(
+      (await jsonRequest(`${url}/v1/machines/${machineId}/next`, "GET", undefined, credential)).body,
+    );
+    if (next.action !== "run" || next.command.kind !== "check-disks")
+      throw new Error(`machine ${machineId}: expected check-disks first, got ${JSON.stringify(next)}`);
+    await jsonRequest(
+      `${url}/v1/machines/${machineId}/commands/${next.command.id}/result`,
+      "POST",
+      {
+        leaseId: next.command.leaseId,
+        outcome: "succeeded",
+        output: {
+          kind: "check-disks",
+          disks: [{ name: "vda", sizeBytes: inventory.disks[0]?.sizeBytes ?? 0, bytesRead: 2 ** 20, ms: 1 }],
+        },
+      },
+      credential,
+    );
+    const queue = (await jsonRequest(`${url}/v1/machines/${machineId}/queue`, "GET")).body;
+    if (!JSON.stringify(queue).includes('"write-image"'))
+      throw new Error(`machine ${machineId} has no write-image queued: ${JSON.stringify(queue)}`);
+    ids.push(machineId);
+  }
+  return ids;
+}
+
 /** batch8.*: 8 agent processes on the host, as one batch and one after another. */
 async function batch8Figures(setup: Setup, batchWindowMs: number): Promise<Figure[]> {
   const cli = await bundleStreamCli(setup.dir);
+  const machines = await pendingMachines(setup, 8);
   const targets = Array.from({ length: 8 }, (_, i) => {
     const path = join(setup.dir, `target-${i}.img`);
     writeFileSync(path, "");
@@ -164,24 +228,32 @@ async function batch8Figures(setup: Setup, batchWindowMs: number): Promise<Figur
     return path;
   });
   const ratios: number[] = [];
-  const walls: { batch: number; serial: number }[] = [];
+  const batchCounts: number[] = [];
+  const detachedCounts: number[] = [];
+  const walls: { batch: number; serial: number; concurrent: number }[] = [];
   for (let run = 0; run < 3; run++) {
     const before = await reads(setup.server, "debian-12");
-    const batch = await runStreams(cli, setup, targets, true);
+    const batch = await runStreams(cli, setup, targets, machines);
     const after = await reads(setup.server, "debian-12");
     ratios.push((after.storeBytesRead - before.storeBytesRead) / setup.images.debian.sizeBytes);
+    batchCounts.push(after.batches - before.batches);
+    detachedCounts.push(after.detached - before.detached);
     let serial = 0;
-    for (const target of targets) serial += await runStreams(cli, setup, [target], false);
-    walls.push({ batch, serial });
+    for (const target of targets) serial += await runStreams(cli, setup, [target]);
+    // The same 8 at once but each on a stream of its own: what the host allows 8 installs at once,
+    // batch or not (the fan-out is not what bounds the batch when this is as slow).
+    const concurrent = await runStreams(cli, setup, targets);
+    walls.push({ batch, serial, concurrent });
   }
   const batchS = median(walls.map((w) => w.batch));
   const serialS = median(walls.map((w) => w.serial));
+  const concurrentS = median(walls.map((w) => w.concurrent));
   return [
     {
       id: "batch8.store_read_ratio",
       value: Number(median(ratios).toFixed(3)),
       unit: "ratio",
-      note: `bytes read from the store ÷ image size, 8 agent processes (stream-cli, same code as the VMs) writing to files; median of 3; goal 1.0`,
+      note: `bytes read from the store ÷ image size, 8 agent processes (stream-cli, same code as the VMs) writing to files, as 8 real machines the server has planned with write-image queued; batches per run: ${batchCounts.join(", ")}, members detached per run: ${detachedCounts.join(", ")}; median of 3; goal 1.0`,
     },
     {
       id: "batch8.wall_vs_serial",
@@ -190,7 +262,7 @@ async function batch8Figures(setup: Setup, batchWindowMs: number): Promise<Figur
       ours: Number(batchS.toFixed(2)),
       baseline: Number(serialS.toFixed(2)),
       baseline_is: "the same 8 processes one after another",
-      note: `s, median of 3; Debian image ${(setup.images.debian.rawBytes / 1e6).toFixed(0)} MB raw; the batch includes its ${batchWindowMs} ms gathering window (no install commands pending on the host, so it waits the window); goal ≤ 0.6 on 2 cores`,
+      note: `s, median of 3; Debian image ${(setup.images.debian.rawBytes / 1e6).toFixed(0)} MB raw; the batch starts when its 8 machines (write-image queued) have joined, within its ${batchWindowMs} ms window; the same 8 at once on streams of their own (8 store reads): ${concurrentS.toFixed(2)} s; goal ≤ 0.6 on 2 cores`,
     },
   ];
 }
@@ -285,7 +357,9 @@ async function callHomeFigure(setup: Setup): Promise<Figure> {
 /** Runs only the sections that make a figure whose id starts with `prefix` (VM sections are slow). */
 export async function installFigures(prefix = ""): Promise<Figure[]> {
   const wants = (...ids: string[]): boolean => ids.some((id) => id.startsWith(prefix));
-  const batchWindowMs = 1_000;
+  // The server's default: the host batch knows its 8 machines and starts when they have all joined; the
+  // window only bounds the wait for one that never comes.
+  const batchWindowMs = DEFAULT_FANOUT.batchWindowMs;
   const setup = await setUp(batchWindowMs);
   try {
     const figures: Figure[] = [];

@@ -1,15 +1,17 @@
 // reconcile.*, queue.* and store.* figures: the pure reconciler over 10,000 machines, and lease + result
 // round trips per second against the real server process on loopback, on its SQLite store and on a real
 // PostgreSQL (Debian's, started here in a temp directory), the same load in the same run.
+import type { ChildProcess } from "node:child_process";
 import { Agent, request, type RequestOptions, type IncomingMessage, type ClientRequest } from "node:http";
 import { Agent as TlsAgent, request as tlsRequest } from "node:https";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { BootCategory, type Inventory, type NextAction } from "../protocol/index.js";
 import { reconcile, type MachineState } from "../server/queue/reconciler.js";
 import { postgresBin, startLocalPostgres } from "../server/db/postgres/local-server.js";
 import { freePort, spawnServerProcess, TEST_ADMIN_TOKEN } from "../server/test-support.js";
+import { monotonicUs, profileBreakdown } from "./cpu-profile.js";
 import { median, type Figure } from "./figures.js";
 
 function percentile(values: readonly number[], p: number): number {
@@ -53,7 +55,19 @@ interface RoundTrips {
   perSecond: number;
   p50: number;
   p99: number;
+  /** The server process's CPU time (user + system) per round trip, µs: what load on the machine does not inflate. */
+  serverCpuUs: number;
+  /** Where the server's CPU went during the round trips (ms per layer), when profiled. */
+  profile?: [string, number][];
 }
+
+/**
+ * BENCH_CPU_PROFILE=<dir>: each server runs under node --cpu-prof, writing its profile into a folder of
+ * <dir> (open it in Chrome DevTools), and stops with SIGTERM so that it does; the figure's note gets the
+ * server's CPU per layer during the round trips. Profiling slows the server: the figures of such a run
+ * are not the ones to report.
+ */
+const PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
 
 /**
  * Lease + result round trips for MACHINES machines, on the store `env` names (default: SQLite), each
@@ -63,7 +77,14 @@ async function roundTrips(env: Record<string, string>): Promise<RoundTrips> {
   const dir = mkdtempSync(join(tmpdir(), "bootwright-bench-queue-"));
   const port = await freePort();
   // One client enrolls all MACHINES from one address as fast as it can: no rate limit, or it measures that.
-  const server = await spawnServerProcess(dir, port, { BOOTWRIGHT_RATE_LIMIT_BURST: "0", ...env });
+  if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+  const profileDir = PROFILE_DIR ? mkdtempSync(join(PROFILE_DIR, "queue-")) : "";
+  const server = await spawnServerProcess(
+    dir,
+    port,
+    { BOOTWRIGHT_RATE_LIMIT_BURST: "0", ...env },
+    profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+  );
   const tls = env.BOOTWRIGHT_TLS === "auto";
   // node:http with keep-alive, not fetch: on this machine fetch tops out near 700 requests/s on its
   // own (measured against /healthz: 730/s with fetch, 2,680/s with node:http), which would measure the client.
@@ -152,18 +173,67 @@ async function roundTrips(env: Record<string, string>): Promise<RoundTrips> {
       }
     };
     const started = performance.now();
+    const fromUs = monotonicUs();
+    const cpuBefore = processCpuMs(server);
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const cpuMs = processCpuMs(server) - cpuBefore;
+    const toUs = monotonicUs();
     const seconds = (performance.now() - started) / 1000;
     return {
       perSecond: Math.round(ids.length / seconds),
       p50: Number(percentile(latencies, 50).toFixed(1)),
       p99: Number(percentile(latencies, 99).toFixed(1)),
+      serverCpuUs: Math.round((cpuMs / ids.length) * 1000),
+      ...(profileDir ? { profile: await stopProfiled(server, profileDir, fromUs, toUs) } : {}),
     };
   } finally {
     agent.destroy();
     server.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A process's CPU time so far (user + system, all its threads), ms, from /proc/<pid>/stat. */
+function processCpuMs(child: ChildProcess): number {
+  const stat = readFileSync(`/proc/${child.pid ?? 0}/stat`, "utf8");
+  // The fields after the command name (which may hold spaces) in parentheses: utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS_PER_S;
+}
+
+/** USER_HZ: 100 on Linux (getconf CLK_TCK). */
+const CLOCK_TICKS_PER_S = 100;
+
+/** SIGTERM, so the server writes its profile on the way out; then its breakdown over the window. */
+async function stopProfiled(
+  server: ChildProcess,
+  profileDir: string,
+  fromUs: number,
+  toUs: number,
+): Promise<[string, number][]> {
+  const exited = new Promise((done) => server.once("exit", done));
+  server.kill("SIGTERM");
+  await exited;
+  const file = readdirSync(profileDir).find((name) => name.endsWith(".cpuprofile"));
+  if (!file) throw new Error(`the server wrote no profile in ${profileDir}`);
+  // The round trips' window on the profile's clock, for a look at the same samples elsewhere.
+  writeFileSync(join(profileDir, "round-trips.window"), `${fromUs} ${toUs}\n`);
+  return profileBreakdown(join(profileDir, file), fromUs, toUs);
+}
+
+/** "zod 120 ms (15%), sqlite …": a profile's layers as the note gives them, per round trip too. */
+function describeProfile(profile: [string, number][] | undefined, roundTrips: number): string {
+  if (!profile) return "";
+  const busy = profile.filter(([layer]) => layer !== "idle").reduce((sum, [, ms]) => sum + ms, 0);
+  const layers = profile
+    .filter(([layer]) => layer !== "idle")
+    .map(
+      ([layer, ms]) =>
+        `${layer} ${((ms / roundTrips) * 1000).toFixed(0)} µs (${((ms / busy) * 100).toFixed(0)}%)`,
+    )
+    .join(", ");
+  return `; server CPU per round trip (node --cpu-prof, profiled run): ${((busy / roundTrips) * 1000).toFixed(0)} µs: ${layers}`;
 }
 
 export async function queueFigures(): Promise<Figure[]> {
@@ -182,7 +252,7 @@ export async function queueFigures(): Promise<Figure[]> {
       id: "queue.roundtrips_per_s",
       value: sqlite.perSecond,
       unit: "1/s",
-      note: `${load}, SQLite WAL synchronous=NORMAL; p50 ${sqlite.p50} ms, p99 ${sqlite.p99} ms; goal ≥ 2,000, p99 ≤ 20 ms`,
+      note: `${load}, SQLite WAL synchronous=NORMAL; p50 ${sqlite.p50} ms, p99 ${sqlite.p99} ms; server CPU ${sqlite.serverCpuUs} µs per round trip; goal ≥ 2,000, p99 ≤ 20 ms${describeProfile(sqlite.profile, MACHINES)}`,
     },
     {
       id: "queue.roundtrips_per_s_secure",
@@ -192,7 +262,7 @@ export async function queueFigures(): Promise<Figure[]> {
       baseline: sqlite.perSecond,
       baseline_is:
         "the same load over plain HTTP, same run (machine credentials on both: they cannot be turned off)",
-      note: `${load}, SQLite; --tls auto (TLS 1.3, EC P-256, keep-alive); p50 ${secure.p50} ms, p99 ${secure.p99} ms; goal ≥ 0.8`,
+      note: `${load}, SQLite; --tls auto (TLS 1.3, EC P-256, keep-alive); p50 ${secure.p50} ms, p99 ${secure.p99} ms; server CPU ${secure.serverCpuUs} µs per round trip; goal ≥ 0.8${describeProfile(secure.profile, MACHINES)}`,
     },
     {
       id: "store.pg_vs_sqlite_roundtrips",
@@ -201,7 +271,7 @@ export async function queueFigures(): Promise<Figure[]> {
       ours: pg.perSecond,
       baseline: sqlite.perSecond,
       baseline_is: "the same load on the SQLite store, same run",
-      note: `${load}; PostgreSQL ${basename(dirname(postgresBin()))} on a Unix socket, fsync off (a test cluster), pool of 10; p50 ${pg.p50} ms, p99 ${pg.p99} ms; goal ≥ 0.5`,
+      note: `${load}; PostgreSQL ${basename(dirname(postgresBin()))} on a Unix socket, fsync off (a test cluster), pool of 10; p50 ${pg.p50} ms, p99 ${pg.p99} ms; server CPU ${pg.serverCpuUs} µs per round trip (PostgreSQL's own not counted); goal ≥ 0.5`,
     },
   ];
 }

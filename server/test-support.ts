@@ -101,6 +101,8 @@ export async function spawnServerProcess(
   dataDir: string,
   port: number,
   env: Record<string, string> = {},
+  /** Flags for Node itself (e.g. --cpu-prof, which NODE_OPTIONS does not take). */
+  nodeFlags: readonly string[] = [],
 ): Promise<ChildProcess> {
   // Node itself with tsx as a loader: one process, so SIGKILL kills the server (through the tsx CLI the
   // server is a grandchild that outlives its killed parent and keeps the port).
@@ -116,7 +118,7 @@ export async function spawnServerProcess(
   ];
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", cli, ...args, "--data-dir", dataDir, "--log-level", "warn"],
+    [...nodeFlags, "--import", "tsx", cli, ...args, "--data-dir", dataDir, "--log-level", "warn"],
     {
       env: { ...process.env, BOOTWRIGHT_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env },
       stdio: ["ignore", "ignore", "pipe"],

@@ -6,7 +6,7 @@
 import type { CommandKind, Inventory, Machine, MachineEnrollment, Policy } from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
 import { configurationFingerprint } from "../fingerprint.js";
-import { parsePolicy } from "../policy/load.js";
+import { readStoredPolicy } from "../policy/stored-policy.js";
 import { findSameMachine, newMachine, recordInventory } from "../queue/enrollment.js";
 import { mustGet } from "../queue/steps.js";
 import { resolveIdentity, splitSharedUuid } from "./identity.js";
@@ -32,10 +32,9 @@ export type EnrollmentOutcome =
  * a site with an allowlist letting everyone in.
  */
 async function enrollmentPolicy(rows: Rows): Promise<Pick<Policy, "enrollment" | "allowlist"> | undefined> {
-  const stored = await rows.policy.get();
+  const stored = await readStoredPolicy(rows);
   if (!stored) return undefined;
-  const parsed = parsePolicy(stored.source, stored.format);
-  return parsed.ok ? parsed.policy : { enrollment: "approve" };
+  return stored.ok ? stored.policy : { enrollment: "approve" };
 }
 
 /** A live lease of the machine's agent on a command that does not end in a reboot (rules.ts says why). */

@@ -81,6 +81,15 @@ it("reads the file once for every member of a batch", async () => {
   });
 });
 
+it("keeps members that stall together in the batch: none holds another back", async () => {
+  // Both stop reading for 1 s (a shared disk in write-back, a busy host): over the lag limit for longer
+  // than detachAfterMs, but neither waits on the other.
+  const [a, b] = await Promise.all([download("fast", 1_000), download("slow", 1_000)]);
+  expect(a.equals(bytes)).toBe(true);
+  expect(b.equals(bytes)).toBe(true);
+  expect(fanout.readStats(blob.sha256)).toMatchObject({ storeBytesRead: SIZE, detached: 0, soloStreams: 0 });
+});
+
 it("detaches a member that stops reading; the other finishes first, both get every byte", async () => {
   let fastDoneAt = 0;
   const fast = download("fast").then((body) => {

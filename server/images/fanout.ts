@@ -8,8 +8,11 @@
 //   A machine that arrives after its batch started opens the next batch.
 // - A running batch reads each chunk from the store once and hands the same buffer to every member.
 // - It moves at the pace of its slowest member as long as that member's unsent bytes stay under
-//   `maxLagBytes`. A member still over that after `detachAfterMs` of waiting is detached: it keeps its
-//   connection and continues on a stream of its own from its offset; the others go on at once.
+//   `maxLagBytes`. A member still over that after `detachAfterMs` of holding the others back (one of
+//   them has sent all but less than a chunk: it waits on the batch) is detached: it keeps its connection
+//   and continues on a stream of its own from its offset; the others go on at once. Members slow
+//   together (a shared disk under write-back, a busy host) hold nobody back and stay in the batch: a
+//   detached one would only read the image again, at the same slow pace.
 // - A request with `Range: bytes=N-` (a resume after a dropped connection or a server restart) gets a
 //   stream of its own from N. Every byte read from the store is counted, per image.
 import { createReadStream } from "node:fs";
@@ -288,15 +291,23 @@ export class ImageFanout {
   }
 
   /**
-   * Waits while any member has more than maxLagBytes unsent; after detachAfterMs, members still over it
-   * are detached onto streams of their own. Returns the members still attached.
+   * Waits while any member has more than maxLagBytes unsent; members still over it after detachAfterMs
+   * of holding another member back are detached onto streams of their own. Returns those still attached.
    */
   private async waitForLaggards(batch: Batch, attached: Member[]): Promise<Member[]> {
     const live = attached.filter((m) => !m.gone);
     const lagging = (): Member[] =>
       live.filter((m) => !m.gone && m.res.writableLength > this.options.maxLagBytes);
-    const deadline = Date.now() + this.options.detachAfterMs;
-    while (lagging().length > 0 && Date.now() < deadline) await delay(10);
+    // A member with less than a chunk left to send waits on the batch: the laggards hold it back.
+    const heldBack = (): boolean =>
+      live.some((m) => !m.gone && m.res.writableLength < this.options.chunkBytes);
+    let deadline = Date.now() + this.options.detachAfterMs;
+    while (lagging().length > 0) {
+      // The clock runs only while someone waits: otherwise waiting costs no member anything.
+      if (!heldBack()) deadline = Date.now() + this.options.detachAfterMs;
+      else if (Date.now() >= deadline) break;
+      await delay(10);
+    }
     const late = lagging();
     for (const member of late) this.detach(batch, member);
     return live.filter((m) => !m.gone && !late.includes(m));

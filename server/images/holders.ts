@@ -6,7 +6,7 @@
 import type { ImageHolder, ImageHolderKind, ImageRecord } from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
 import { installSource, type ImageLookup } from "../install-source.js";
-import { parsePolicy } from "../policy/load.js";
+import { readStoredPolicy } from "../policy/stored-policy.js";
 import { findImage, shaOfRef } from "./catalog.js";
 
 /** Which holders `--force` overrides. */
@@ -36,10 +36,8 @@ function names(ref: string | undefined, image: ImageRecord): boolean {
 
 /** Stored policy rules whose image (a plan's; a health rule's maintenance image) resolves to this one. */
 async function policyRules(rows: Rows, image: ImageRecord): Promise<string[]> {
-  const stored = await rows.policy.get();
-  if (!stored) return [];
-  const parsed = parsePolicy(stored.source, stored.format);
-  if (!parsed.ok) return [];
+  const parsed = await readStoredPolicy(rows);
+  if (!parsed?.ok) return [];
   // By resolution, as an install would: the older image of a name is not what a rule naming it installs.
   const resolvesHere = async (ref: string): Promise<boolean> =>
     (await findImage(rows, ref))?.sha256 === image.sha256;

@@ -2,7 +2,7 @@
 // threshold (pure). The store latches a crossing so a rule fires once until the figure comes back.
 import type { HealthFigures, HealthRule, Inventory, Policy } from "../../protocol/index.js";
 import type { OperatorFacts } from "../policy/facts.js";
-import { compileCondition, conditionHolds, MachineFacts } from "../policy/match.js";
+import { compileCondition, FactTable } from "../policy/match.js";
 
 export interface HealthReading {
   rule: HealthRule;
@@ -22,15 +22,17 @@ export function readHealth(
   figures: HealthFigures,
   operator?: OperatorFacts,
 ): HealthReading[] {
-  const facts = inventory ? new MachineFacts(inventory, operator) : undefined;
+  const table = new FactTable();
+  const rules = (policy.health ?? []).map((rule) => ({
+    rule,
+    conditions: rule.match.map((condition) => compileCondition(condition, table)),
+  }));
+  const facts = inventory ? table.factsOf(inventory, operator) : undefined;
   const readings: HealthReading[] = [];
-  for (const rule of policy.health ?? []) {
+  for (const { rule, conditions } of rules) {
     const value = figures[rule.figure];
     if (value === undefined) continue;
-    const watched = rule.match.every((condition) => {
-      const compiled = compileCondition(condition);
-      return facts !== undefined && conditionHolds(compiled, facts.read(compiled.fact, compiled.keys));
-    });
+    const watched = conditions.every((condition) => facts !== undefined && condition.holds(facts));
     if (watched) readings.push({ rule, value, beyond: beyondThreshold(rule, value) });
   }
   return readings;

@@ -16,7 +16,7 @@ import {
 } from "../../protocol/index.js";
 import type { Services as Store } from "../services.js";
 import type { RunOutcome } from "./runs.js";
-import { parsePolicy } from "../policy/load.js";
+import { parseStoredPolicy } from "../policy/stored-policy.js";
 import { powerDriverFor } from "../power/drivers.js";
 import { nextCronTime, parseCron } from "./cron.js";
 import { readHealth } from "./health-rules.js";
@@ -47,8 +47,6 @@ const POWER_TIMEOUT_MS = 30_000;
 const STALL_INTERVALS = 3;
 
 export class MaintenanceService {
-  private parsedPolicy: { version: number; policy: Policy | undefined } | undefined;
-
   constructor(
     private readonly store: Store,
     private readonly settings: MaintenanceSettings,
@@ -228,11 +226,8 @@ export class MaintenanceService {
   private async currentPolicy(): Promise<Policy | undefined> {
     const stored = await this.store.getPolicy();
     if (!stored) return undefined;
-    if (this.parsedPolicy?.version !== stored.version) {
-      const parsed = parsePolicy(stored.source, stored.format);
-      this.parsedPolicy = { version: stored.version, policy: parsed.ok ? parsed.policy : undefined };
-    }
-    return this.parsedPolicy.policy;
+    const parsed = parseStoredPolicy(stored);
+    return parsed.ok ? parsed.policy : undefined;
   }
 
   /** The monitor: fail overdue runs, alert each failure once, fire due schedules. */

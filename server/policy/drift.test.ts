@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { BootCategory, Machine, PlanSpec, Policy } from "../../protocol/index.js";
 import { sampleMachine } from "../test-support.js";
 import { driftMessage, policyEffects, replanMessage } from "./drift.js";
-import { compilePolicy } from "./match.js";
+import { compilePolicy } from "./resolve.js";
 import { planHash } from "./resolve.js";
 
 const BASE: PlanSpec = { image: "tiny" };

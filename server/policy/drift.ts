@@ -1,8 +1,7 @@
 // What a policy version does to machines that already have a plan (pure): which re-plan, which drift,
 // and the sentences that say so. The store side (policy-change.ts) applies the re-plans.
 import type { Drift, Machine, PlanRef, PlanSpec, Replan } from "../../protocol/index.js";
-import type { CompiledPolicy } from "./match.js";
-import { resolvePolicy } from "./resolve.js";
+import { resolvePolicy, type CompiledPolicy } from "./resolve.js";
 
 /**
  * Whether a new policy version re-plans a machine in this category. Only `planned`: its stored plan is

@@ -1,9 +1,9 @@
 // One machine's plan from the stored policy: the shell around the pure resolver (store in, result out).
-import type { PlanResolution, Policy, StoredPolicy } from "../../protocol/index.js";
+import type { PlanResolution, StoredPolicy } from "../../protocol/index.js";
 import type { Services as Store } from "../services.js";
 import { ServerError } from "../errors.js";
-import { parsePolicy } from "./load.js";
-import { explain, resolvePolicy } from "./resolve.js";
+import { explain, resolvePolicy, type CompiledPolicy } from "./resolve.js";
+import { parseStoredPolicy } from "./stored-policy.js";
 
 /** Undefined for an unknown machine; "no-policy" / "no-inventory" are answers like "matched". */
 export async function resolveMachinePlan(
@@ -22,8 +22,9 @@ export async function resolveMachinePlan(
       reason: "no policy is set (bootwright policy set <file>)",
       explanation: { rules: [] },
     };
-  const policy = parseStored(stored);
-  const resolution = resolvePolicy(policy, machine.inventory, { tags: machine.tags });
+  const compiled = compiledStored(stored);
+  const { policy } = compiled;
+  const resolution = resolvePolicy(compiled, machine.inventory, { tags: machine.tags });
   if (resolution.kind === "no-policy")
     return {
       kind: "no-policy",
@@ -39,16 +40,16 @@ export async function resolveMachinePlan(
     ...resolution,
     machineId,
     policyVersion: stored.version,
-    explanation: explain(policy, machine.inventory, { tags: machine.tags }),
+    explanation: explain(compiled, machine.inventory, { tags: machine.tags }),
   };
 }
 
 /** The stored text was validated when it was set; failing now means the schema moved under it. */
-function parseStored(stored: StoredPolicy): Policy {
-  const parsed = parsePolicy(stored.source, stored.format);
+function compiledStored(stored: StoredPolicy): CompiledPolicy {
+  const parsed = parseStoredPolicy(stored);
   if (!parsed.ok)
     throw new ServerError(
       `stored policy version ${stored.version} no longer parses: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
     );
-  return parsed.policy;
+  return parsed.compiled;
 }

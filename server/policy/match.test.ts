@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { Condition, type Inventory } from "../../protocol/index.js";
 import { computeFact } from "./facts.js";
-import { compileCondition, conditionHolds, globToRegExp, MachineFacts } from "./match.js";
+import { compileCondition, FactTable, globToRegExp } from "./match.js";
 import { fixtureInventory } from "./test-fixtures.js";
 
 const blade = fixtureInventory("bios-full-2nic-nvme");
@@ -13,8 +13,8 @@ const uefi = fixtureInventory("uefi-ovmf");
 const bigMemory = fixtureInventory("bios-big-memory");
 
 function holds(inventory: Inventory, raw: unknown): boolean {
-  const condition = compileCondition(Condition.parse(raw));
-  return conditionHolds(condition, new MachineFacts(inventory).read(condition.fact, condition.keys));
+  const table = new FactTable();
+  return compileCondition(Condition.parse(raw), table).holds(table.factsOf(inventory));
 }
 
 describe("computed facts on the captured machines", () => {

@@ -1,5 +1,7 @@
-// The pure matcher: a policy compiled once (globs and regexes built, fact readers chosen), then rules
-// tested against one machine's facts, each rule stopping at its first failed condition.
+// The pure matcher: each condition compiled once into a closure over its fact's slot (globs and
+// regexes built, fact readers chosen), and one machine's facts read into those slots on first use, so a
+// fact many rules test is computed once per machine; a condition many rules repeat (the same fact,
+// operator and operand) has a slot too, so it is tested once per machine.
 import {
   isComputedFact,
   OPERATORS,
@@ -7,27 +9,102 @@ import {
   type FailedCondition,
   type Inventory,
   type Operator,
-  type Policy,
-  type Rule,
 } from "../../protocol/index.js";
 import { computeFact, NO_OPERATOR_FACTS, readInventoryPath, type OperatorFacts } from "./facts.js";
 
-/** One machine's facts, each computed on first use and kept for the other rules of the same resolution. */
-export class MachineFacts {
-  private readonly cache = new Map<string, unknown>();
-  constructor(
-    readonly inventory: Inventory,
-    readonly operator: OperatorFacts = NO_OPERATOR_FACTS,
-  ) {}
+/** Reads one fact from a machine: a computed fact, or a dotted inventory path split once. */
+type FactReader = (inventory: Inventory, operator: OperatorFacts) => unknown;
 
-  read(fact: string, keys: readonly string[] | null): unknown {
-    if (this.cache.has(fact)) return this.cache.get(fact);
-    const value =
-      keys === null && isComputedFact(fact)
-        ? computeFact(this.inventory, fact, this.operator)
-        : readInventoryPath(this.inventory, keys ?? fact.split("."));
-    this.cache.set(fact, value);
-    return value;
+function readerOf(fact: string): FactReader {
+  if (isComputedFact(fact)) return (inventory, operator) => computeFact(inventory, fact, operator);
+  const keys = fact.split(".");
+  return (inventory) => readInventoryPath(inventory, keys);
+}
+
+/** Tells operands apart as === does where JSON would not (NaN and Infinity are not null). */
+function operandKey(operand: unknown): string {
+  return JSON.stringify(operand, (_key, value: unknown) =>
+    typeof value === "number" ? `n:${String(value)}` : typeof value === "string" ? `s:${value}` : value,
+  );
+}
+
+/**
+ * The facts and the distinct conditions a set of conditions tests, each given a slot: what a policy
+ * compiles its conditions against.
+ */
+export class FactTable {
+  private readonly slots = new Map<string, number>();
+  private readonly readers: FactReader[] = [];
+  private readonly conditionSlots = new Map<string, number>();
+
+  slotOf(fact: string): number {
+    let slot = this.slots.get(fact);
+    if (slot === undefined) {
+      slot = this.readers.length;
+      this.slots.set(fact, slot);
+      this.readers.push(readerOf(fact));
+    }
+    return slot;
+  }
+
+  /** One slot per distinct condition: its fact, operator and operand. */
+  conditionSlotOf(fact: string, operator: Operator, operand: unknown): number {
+    const key = `${fact}\u0000${operator}\u0000${operandKey(operand)}`;
+    let slot = this.conditionSlots.get(key);
+    if (slot === undefined) {
+      slot = this.conditionSlots.size;
+      this.conditionSlots.set(key, slot);
+    }
+    return slot;
+  }
+
+  /** One machine's facts for the conditions compiled against this table. */
+  factsOf(inventory: Inventory, operator: OperatorFacts = NO_OPERATOR_FACTS): MachineFacts {
+    return new MachineFacts(this.readers, this.conditionSlots.size, inventory, operator);
+  }
+}
+
+/** Marks a slot not read yet (undefined is a fact's value when the inventory lacks it). */
+const UNREAD: unique symbol = Symbol("unread");
+
+/** A condition slot's outcome on one machine. */
+const UNTESTED = 0;
+const HOLDS = 1;
+const FAILS = 2;
+
+/**
+ * One machine's facts, each read on first use and kept for every other condition on the same fact; and
+ * the outcome of each distinct condition, kept for every other rule that repeats it.
+ */
+export class MachineFacts {
+  private readonly values: unknown[];
+  private readonly outcomes: number[];
+  constructor(
+    private readonly readers: readonly FactReader[],
+    conditions: number,
+    private readonly inventory: Inventory,
+    private readonly operator: OperatorFacts,
+  ) {
+    this.values = new Array<unknown>(readers.length).fill(UNREAD);
+    this.outcomes = new Array<number>(conditions).fill(UNTESTED);
+  }
+
+  /** The condition in `slot` tested by `test` on the first call, its kept outcome afterwards. */
+  outcome(slot: number, test: (facts: MachineFacts) => boolean): boolean {
+    const known = this.outcomes[slot];
+    if (known !== UNTESTED) return known === HOLDS;
+    const holds = test(this);
+    this.outcomes[slot] = holds ? HOLDS : FAILS;
+    return holds;
+  }
+
+  read(slot: number): unknown {
+    const value = this.values[slot];
+    if (value !== UNREAD) return value;
+    const reader = this.readers[slot];
+    const read = reader ? reader(this.inventory, this.operator) : undefined;
+    this.values[slot] = read;
+    return read;
   }
 }
 
@@ -36,21 +113,10 @@ export interface CompiledCondition {
   operator: Operator;
   /** The operand as the policy gives it (sizes already in bytes). */
   expected: unknown;
-  /** The inventory path's keys; null for a computed fact. */
-  keys: readonly string[] | null;
-  /** Whether one (non-list) value satisfies the condition; a list satisfies it when any element does. */
-  test: (value: unknown) => boolean;
-}
-
-export interface CompiledRule {
-  rule: Rule;
-  conditions: CompiledCondition[];
-}
-
-export interface CompiledPolicy {
-  readonly compiled: true;
-  policy: Policy;
-  rules: CompiledRule[];
+  /** Where the fact sits in its FactTable. */
+  slot: number;
+  /** Whether the machine's value satisfies the condition (a list when any element does). */
+  holds: (facts: MachineFacts) => boolean;
 }
 
 /** "X1*" → /^X1.*$/: * any run, ? one character, [a-z] / [!a-z] a class; everything else literal. */
@@ -76,7 +142,7 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${source}$`, "s");
 }
 
-function operatorOf(condition: Condition): Operator {
+export function operatorOf(condition: Condition): Operator {
   for (const op of OPERATORS) if (Object.hasOwn(condition, op)) return op;
   // The Condition schema makes sure there is exactly one; a hand-built object without one is a bug.
   throw new Error(`condition on ${condition.fact} has no operator`);
@@ -86,7 +152,11 @@ function isPresent(value: unknown): boolean {
   return value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0);
 }
 
-function tester(condition: Condition, operator: Operator): (value: unknown) => boolean {
+/** Whether one (non-list) value satisfies the condition; exists is tested on the whole value instead. */
+function elementTest(
+  condition: Condition,
+  operator: Exclude<Operator, "exists">,
+): (value: unknown) => boolean {
   switch (operator) {
     case "equals": {
       const expected = condition.equals;
@@ -112,44 +182,30 @@ function tester(condition: Condition, operator: Operator): (value: unknown) => b
       const pattern = new RegExp(condition.regex ?? "");
       return (value) => typeof value === "string" && pattern.test(value);
     }
-    case "exists":
-      // Handled on the whole value in conditionHolds (a list exists when it is not empty).
-      return () => false;
   }
 }
 
-export function compileCondition(condition: Condition): CompiledCondition {
+export function compileCondition(condition: Condition, table: FactTable): CompiledCondition {
   const operator = operatorOf(condition);
-  return {
-    fact: condition.fact,
-    operator,
-    expected: condition[operator],
-    keys: isComputedFact(condition.fact) ? null : condition.fact.split("."),
-    test: tester(condition, operator),
-  };
-}
-
-export function compilePolicy(policy: Policy): CompiledPolicy {
-  return {
-    compiled: true,
-    policy,
-    rules: policy.rules.map((rule) => ({ rule, conditions: rule.match.map(compileCondition) })),
-  };
-}
-
-export function conditionHolds(condition: CompiledCondition, value: unknown): boolean {
-  if (condition.operator === "exists") return isPresent(value) === condition.expected;
-  if (Array.isArray(value)) return value.some(condition.test);
-  return condition.test(value);
-}
-
-/** The index of the rule's first condition that fails on this machine, or -1 when the rule matches. */
-export function firstFailure(rule: CompiledRule, facts: MachineFacts): number {
-  const { conditions } = rule;
-  for (let i = 0; i < conditions.length; i++) {
-    const condition = conditions[i];
-    if (condition && !conditionHolds(condition, facts.read(condition.fact, condition.keys))) return i;
+  const slot = table.slotOf(condition.fact);
+  const expected = condition[operator];
+  let test: (facts: MachineFacts) => boolean;
+  if (operator === "exists") test = (facts) => isPresent(facts.read(slot)) === expected;
+  else {
+    const testOne = elementTest(condition, operator);
+    test = (facts) => {
+      const value = facts.read(slot);
+      return Array.isArray(value) ? value.some(testOne) : testOne(value);
+    };
   }
+  const conditionSlot = table.conditionSlotOf(condition.fact, operator, expected);
+  const holds = (facts: MachineFacts): boolean => facts.outcome(conditionSlot, test);
+  return { fact: condition.fact, operator, expected, slot, holds };
+}
+
+/** The index of the first condition that fails on this machine, or -1 when they all hold. */
+export function firstFailure(conditions: readonly CompiledCondition[], facts: MachineFacts): number {
+  for (let i = 0; i < conditions.length; i++) if (!conditions[i]?.holds(facts)) return i;
   return -1;
 }
 
@@ -164,6 +220,6 @@ export function describeFailure(
     fact: condition.fact,
     operator: condition.operator,
     expected: condition.expected,
-    actual: facts.read(condition.fact, condition.keys) ?? null,
+    actual: facts.read(condition.slot) ?? null,
   };
 }

@@ -3,8 +3,8 @@
 import { checkTransition, type InstalledMarker, type Machine } from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
 import { setCategory } from "../queue/steps.js";
-import { parsePolicy } from "./load.js";
 import { resolvePolicy } from "./resolve.js";
+import { readStoredPolicy } from "./stored-policy.js";
 
 export type PolicyPlan =
   { ok: true; plan: NonNullable<Machine["plan"]>; policyVersion: number } | { ok: false; reason: string };
@@ -12,12 +12,11 @@ export type PolicyPlan =
 /** The plan the stored policy gives this machine, or the reason there is none. */
 export async function planFromPolicy(rows: Rows, machine: Machine): Promise<PolicyPlan> {
   if (!machine.inventory) return { ok: false, reason: "no inventory yet" };
-  const stored = await rows.policy.get();
+  const stored = await readStoredPolicy(rows);
   if (!stored) return { ok: false, reason: "no policy is set (bootwright policy set <file>)" };
-  const parsed = parsePolicy(stored.source, stored.format);
-  if (!parsed.ok)
+  if (!stored.ok)
     return { ok: false, reason: `the stored policy (version ${stored.version}) does not parse` };
-  const resolution = resolvePolicy(parsed.policy, machine.inventory, { tags: machine.tags });
+  const resolution = resolvePolicy(stored.compiled, machine.inventory, { tags: machine.tags });
   if (resolution.kind === "no-policy")
     return {
       ok: false,

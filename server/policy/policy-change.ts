@@ -26,7 +26,8 @@ import {
   type PlannedReplan,
 } from "./drift.js";
 import { parsePolicy } from "./load.js";
-import { compilePolicy, type CompiledPolicy } from "./match.js";
+import { compilePolicy, type CompiledPolicy } from "./resolve.js";
+import { readStoredPolicy } from "./stored-policy.js";
 
 /** The text was validated by the caller (the route, the start-up file); failing here is a server bug. */
 function parseValidated(source: string, format: PolicyFormat, what: string): Policy {
@@ -40,10 +41,13 @@ function parseValidated(source: string, format: PolicyFormat, what: string): Pol
 
 /** The stored policy, compiled; undefined before one is set. */
 async function storedPolicy(rows: Rows): Promise<{ policy: CompiledPolicy; version: number } | undefined> {
-  const stored = await rows.policy.get();
+  const stored = await readStoredPolicy(rows);
   if (!stored) return undefined;
-  const policy = parseValidated(stored.source, stored.format, `stored policy version ${stored.version}`);
-  return { policy: compilePolicy(policy), version: stored.version };
+  if (!stored.ok)
+    throw new ServerError(
+      `stored policy version ${stored.version} does not parse: ${stored.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+    );
+  return { policy: stored.compiled, version: stored.version };
 }
 
 /** A re-plan as the wire shows it: without the plan itself. */

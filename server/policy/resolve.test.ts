@@ -4,8 +4,7 @@ import { describe, expect, it } from "vitest";
 import { Policy } from "../../protocol/index.js";
 import { formatResolution } from "../cli/policy-commands.js";
 import { parsePolicy } from "./load.js";
-import { compilePolicy } from "./match.js";
-import { explain, planHash, resolvePolicy } from "./resolve.js";
+import { compilePolicy, explain, planHash, resolvePolicy } from "./resolve.js";
 import { FIXTURE_NAMES, fixtureInventory } from "./test-fixtures.js";
 
 const POLICY_YAML = `# Site policy: most specific first.

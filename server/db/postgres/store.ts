@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import type { Rows, Store } from "../rows.js";
 import { numberedPlaceholders, type Sql, type SqlValue } from "../sql.js";
-import { rowsOver } from "../tables/rows-over-sql.js";
+import { rowCaches, rowsOver } from "../tables/rows-over-sql.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
 /** Any number: it only has to be the same for every bootwright server on the database. */
@@ -39,6 +39,8 @@ class PgSql implements Sql {
 
 export class PgStore implements Store {
   readonly kind = "postgres";
+
+  private readonly caches = rowCaches();
 
   private constructor(private readonly pool: pg.Pool) {}
 
@@ -98,13 +100,13 @@ export class PgStore implements Store {
   }
 
   transaction<T>(fn: (rows: Rows) => Promise<T>): Promise<T> {
-    return this.sqlTransaction((sql) => fn(rowsOver(sql)));
+    return this.sqlTransaction((sql) => fn(rowsOver(sql, this.caches)));
   }
 
   async read<T>(fn: (rows: Rows) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
-      return await fn(rowsOver(new PgSql(client)));
+      return await fn(rowsOver(new PgSql(client), this.caches));
     } finally {
       client.release();
     }

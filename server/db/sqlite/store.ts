@@ -6,7 +6,8 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Rows, Store } from "../rows.js";
 import type { Sql, SqlValue } from "../sql.js";
-import { rowsOver } from "../tables/rows-over-sql.js";
+import { rowCaches, rowsOver } from "../tables/rows-over-sql.js";
+import { BackgroundCheckpointer } from "./checkpointer.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
 class SqliteSql implements Sql {
@@ -45,9 +46,20 @@ export class SqliteStore implements Store {
   /** The tail of the transaction queue. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly db: Database.Database) {
+  /** Prepared once: BEGIN and COMMIT run twice per queue round trip. */
+  private readonly begin: Database.Statement;
+  private readonly commit: Database.Statement;
+  private readonly rollback: Database.Statement;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly checkpointer: BackgroundCheckpointer | undefined,
+  ) {
     this.sql = new SqliteSql(db);
-    this.rows = rowsOver(this.sql);
+    this.rows = rowsOver(this.sql, rowCaches());
+    this.begin = db.prepare("BEGIN IMMEDIATE");
+    this.commit = db.prepare("COMMIT");
+    this.rollback = db.prepare("ROLLBACK");
   }
 
   static open(path: string): SqliteStore {
@@ -60,7 +72,8 @@ export class SqliteStore implements Store {
     db.pragma("synchronous = NORMAL");
     db.pragma("busy_timeout = 5000");
     migrate(db);
-    return new SqliteStore(db);
+    // A file's WAL is checkpointed by a worker thread (checkpointer.ts); an in-memory database has none.
+    return new SqliteStore(db, path === ":memory:" ? undefined : new BackgroundCheckpointer(db, path));
   }
 
   /** The schema version this file is at (PRAGMA user_version): the number of migrations applied. */
@@ -82,14 +95,14 @@ export class SqliteStore implements Store {
 
   sqlTransaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
-      this.db.exec("BEGIN IMMEDIATE");
+      this.begin.run();
       try {
         const result = await fn(this.sql);
-        this.db.exec("COMMIT");
+        this.commit.run();
         return result;
       } catch (err) {
         // SQLite has rolled back already on some errors (SQLITE_FULL): the original error is the one to tell.
-        if (this.db.inTransaction) this.db.exec("ROLLBACK");
+        if (this.db.inTransaction) this.rollback.run();
         throw err;
       }
     };
@@ -100,6 +113,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.queue;
+    await this.checkpointer?.stop();
     this.db.close();
   }
 }

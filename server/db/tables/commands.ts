@@ -47,8 +47,11 @@ const COLUMNS: Record<keyof CommandPatch, string> = {
   updatedAt: "updated_at",
 };
 
-const machineIds = (rows: unknown[]): string[] =>
-  rows.map((raw) => z.object({ machine_id: z.string() }).parse(raw).machine_id);
+// Schemas made once, not per row: zod compiles an object schema on its first parse.
+const MachineIdRow = z.object({ machine_id: z.string() });
+const CountRow = z.object({ n: z.coerce.number() });
+
+const machineIds = (rows: unknown[]): string[] => rows.map((raw) => MachineIdRow.parse(raw).machine_id);
 
 export class CommandTable implements CommandRows {
   constructor(private readonly sql: Sql) {}
@@ -103,7 +106,7 @@ export class CommandTable implements CommandRows {
 
   async countLeased(): Promise<number> {
     const row = await this.sql.get("SELECT COUNT(*) AS n FROM commands WHERE state = 'leased'");
-    return z.object({ n: z.coerce.number() }).parse(row).n;
+    return CountRow.parse(row).n;
   }
 
   async machinesWithExpiredLeases(at: string): Promise<string[]> {

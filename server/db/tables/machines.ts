@@ -15,6 +15,7 @@ import {
 import { ServerError } from "../../errors.js";
 import type { InstalledRecord, MachinePatch, MachineRows } from "../rows.js";
 import type { Sql, SqlValue } from "../sql.js";
+import type { ParsedColumns } from "./parsed-columns.js";
 
 const MachinePlan = Machine.shape.plan.unwrap();
 
@@ -47,6 +48,8 @@ const Installed = z.object({
   at: z.string(),
 });
 
+const Tags = z.array(Tag);
+
 /** What a machine and its summary share, from the row. */
 function commonFields(row: Omit<z.infer<typeof MachineRow>, "plan_json" | "inventory_json">) {
   return {
@@ -59,7 +62,7 @@ function commonFields(row: Omit<z.infer<typeof MachineRow>, "plan_json" | "inven
     lastSeenAt: row.last_seen_at,
     bootPath: row.boot_path,
     enrollment: { state: row.enrollment, reason: row.enrollment_reason, sharedUuid: row.shared_uuid },
-    tags: z.array(Tag).parse(JSON.parse(row.tags_json)),
+    tags: Tags.parse(JSON.parse(row.tags_json)),
     note: row.note,
     retired: row.retired_at === null ? null : { at: row.retired_at, by: row.retired_by ?? "(unknown)" },
   };
@@ -85,15 +88,20 @@ function toSummary(raw: unknown): MachineSummary {
   return { ...commonFields(row), inventory: system ? { system: system.data } : null };
 }
 
-export function toMachine(raw: unknown): Machine {
+/** The stored inventory text parsed; a text that no longer parses is reported with the machine's id. */
+function parseInventory(id: string, text: string): Inventory {
+  const parsed = Inventory.safeParse(JSON.parse(text));
+  if (!parsed.success)
+    throw new ServerError(`stored inventory of machine ${id} does not parse: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+function toMachine(raw: unknown, inventories: ParsedColumns<Inventory>): Machine {
   const row = MachineRow.parse(raw);
-  let inventory: Inventory | null = null;
-  if (row.inventory_json !== null) {
-    const parsed = Inventory.safeParse(JSON.parse(row.inventory_json));
-    if (!parsed.success)
-      throw new ServerError(`stored inventory of machine ${row.id} does not parse: ${parsed.error.message}`);
-    inventory = parsed.data;
-  }
+  const inventory =
+    row.inventory_json === null
+      ? null
+      : inventories.get(row.id, row.inventory_json, (text) => parseInventory(row.id, text));
   return {
     ...commonFields(row),
     plan: row.plan_json === null ? null : MachinePlan.parse(JSON.parse(row.plan_json)),
@@ -123,15 +131,21 @@ const COLUMNS: {
 };
 
 export class MachineTable implements MachineRows {
-  constructor(private readonly sql: Sql) {}
+  /** `inventories`: kept across transactions by the store (parsed-columns.ts says why). */
+  constructor(
+    private readonly sql: Sql,
+    private readonly inventories: ParsedColumns<Inventory>,
+  ) {}
+
+  private toMachine = (raw: unknown): Machine => toMachine(raw, this.inventories);
 
   async get(id: string): Promise<Machine | undefined> {
     const row = await this.sql.get("SELECT * FROM machines WHERE id = ?", [id]);
-    return row === undefined ? undefined : toMachine(row);
+    return row === undefined ? undefined : this.toMachine(row);
   }
 
   async list(): Promise<Machine[]> {
-    return (await this.sql.all("SELECT * FROM machines ORDER BY first_seen_at, id")).map(toMachine);
+    return (await this.sql.all("SELECT * FROM machines ORDER BY first_seen_at, id")).map(this.toMachine);
   }
 
   async summaries(): Promise<MachineSummary[]> {
@@ -146,12 +160,12 @@ export class MachineTable implements MachineRows {
       "SELECT * FROM machines WHERE boot_mac = ? ORDER BY last_seen_at DESC, id LIMIT 1",
       [mac],
     );
-    return row === undefined ? undefined : toMachine(row);
+    return row === undefined ? undefined : this.toMachine(row);
   }
 
   async withExpected(): Promise<Machine[]> {
     return (await this.sql.all("SELECT * FROM machines WHERE expected IS NOT NULL ORDER BY id")).map(
-      toMachine,
+      this.toMachine,
     );
   }
 
@@ -240,7 +254,7 @@ export class MachineTable implements MachineRows {
       `SELECT * FROM machines WHERE id = ? FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""}`,
       [id],
     );
-    if (locked !== undefined) return toMachine(locked);
+    if (locked !== undefined) return this.toMachine(locked);
     if (!options.skipLocked) return undefined;
     // Nothing came back: either no such machine or another transaction holds it.
     return (await this.sql.get("SELECT id FROM machines WHERE id = ?", [id])) === undefined
