@@ -86,10 +86,10 @@ it.each([
       planHash: hash,
       partition: "vda1",
     });
-    const events = (await server.store.machineLog(UUID)).map((e) => [
-      e.event,
-      e.data.answer ?? e.data.to ?? e.data.via ?? null,
-    ]);
+    const events = (await server.store.machineLog(UUID))
+      // The drivers the loader fetched for QEMU's IDE and power-management functions: drivers.test.ts.
+      .filter((e) => !e.event.startsWith("driver"))
+      .map((e) => [e.event, e.data.answer ?? e.data.to ?? e.data.via ?? null]);
     expect(events).toEqual([
       ["discovered", "ipxe"],
       ["inventory", "inventoried"],
