@@ -159,9 +159,10 @@ describe("direct boot while the server is down", () => {
     });
     direct = { vm };
 
-    // Two failed posts, each saying why, with the wait before the next.
+    // Two failed posts, each saying why, with the wait before the next (its first call is the drivers
+    // request for QEMU's IDE and PM functions, before the inventory).
     await vm.waitForConsole(
-      /POST \/v1\/inventory failed reason=connection refused.*attempt=2 retryInSeconds=/,
+      /POST \/v1\/(drivers|inventory) failed reason=connection refused.*attempt=2 retryInSeconds=/,
       BOOT_TIMEOUT_MS,
     );
     const server = await startTestServer(dir, port);
