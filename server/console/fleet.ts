@@ -6,7 +6,7 @@ import { DifferenceList } from "../../protocol/difference.js";
 import { BootListSummary, StepLog, type MachineSummary } from "../../protocol/machine.js";
 import { path, type Api } from "./api.js";
 import { startLive, type LiveEvent, type LiveMode, type Progress } from "./live.js";
-import { progressFromLog } from "./progress.js";
+import { COMMAND_ENDS, progressFromLog } from "./progress.js";
 
 /** Categories in which a machine moves bytes (its install's image, a capture, an erase). */
 const IN_FLIGHT = new Set<MachineSummary["category"]>(["configuring", "imaging", "capturing"]);
@@ -105,6 +105,12 @@ export function useFleet(api: Api, token: string, onUnauthorized: () => void): F
         const next = new Map(old);
         for (const e of events) {
           if (e.type === "progress") next.set(e.machineId, e);
+          // The agent's own reports (bytes written to the disk) come as step lines, as polling reads them.
+          if (e.type === "step") {
+            const reported = progressFromLog(e.machineId, [e.entry]);
+            if (reported) next.set(e.machineId, reported);
+            else if (COMMAND_ENDS.has(e.entry.event)) next.delete(e.machineId);
+          }
           // A new category ends a transfer: the command that moved the bytes has finished.
           if (e.type === "category") next.delete(e.machineId);
         }

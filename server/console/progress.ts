@@ -5,7 +5,12 @@ import type { StepLogEntry } from "../../protocol/machine.js";
 import type { Progress } from "./live.js";
 
 /** Step-log events that end a command: its progress is over. */
-const COMMAND_ENDS = new Set(["command-succeeded", "command-failed", "command-cancelled", "lease-expired"]);
+export const COMMAND_ENDS = new Set([
+  "command-succeeded",
+  "command-failed",
+  "command-cancelled",
+  "lease-expired",
+]);
 
 const numberIn = (data: Record<string, unknown>, key: string): number | null => {
   const value = data[key];
