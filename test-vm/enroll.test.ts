@@ -201,6 +201,8 @@ describe("direct boot while the server is down", () => {
       differences: [],
       enrollment: [],
       drift: [],
+      // QEMU's disk controllers all have a driver (virtio from the initramfs, IDE on demand).
+      drivers: [],
     });
 
     // The step log holds what the VM really read: both ends of each disk, 1 MiB each.
