@@ -30,6 +30,7 @@ import {
   parseModulesDep,
 } from "../server/drivers/module-tree.js";
 import { moduleFirmware } from "../server/drivers/modinfo.js";
+import { globPattern } from "../server/drivers/modules-alias.js";
 import { trimNodeIcu } from "./node-icu.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -150,16 +151,7 @@ function copyInto(staging: string, dest: string, src: string, mode?: number): vo
 function firmwareFor(modulePaths: string[]): { files: string[]; absent: string[] } {
   const omitted = parseModuleList(readFileSync(join(ROOT, "initramfs/firmware.txt"), "utf8"))
     .filter((entry) => entry.startsWith("-"))
-    .map(
-      (entry) =>
-        new RegExp(
-          `^${entry
-            .slice(1)
-            .split("*")
-            .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-            .join("[^/]*")}$`,
-        ),
-    );
+    .map((entry) => globPattern(entry.slice(1)));
   if (!existsSync(FIRMWARE)) throw new Error(`${FIRMWARE} is missing: run build-scripts/fetch-firmware.sh`);
   const asked = new Set(modulePaths.flatMap((path) => moduleFirmware(readFileSync(path))));
   const wanted = [...asked].filter((file) => !omitted.some((omit) => omit.test(file))).sort();

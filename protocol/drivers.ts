@@ -41,6 +41,14 @@ export const DriversAnswer = z.strictObject({
 });
 export type DriversAnswer = z.infer<typeof DriversAnswer>;
 
+/**
+ * Display (0x03) and multimedia (0x04) devices the loader leaves without a driver: a GPU's DRM stack
+ * would take the console over and cost seconds to load, and provisioning needs neither.
+ */
+export function leftWithoutDriver(classCode: string): boolean {
+  return /^0x0[34]/.test(classCode);
+}
+
 /** Where the driver bound to a PCI device came from. */
 export const DriverSource = z.enum(["initramfs", "on-demand", "built-in"]);
 export type DriverSource = z.infer<typeof DriverSource>;

@@ -6,7 +6,12 @@
 import { createHash } from "node:crypto";
 import { readdir, writeFile } from "node:fs/promises";
 import { release } from "node:os";
-import { PciModalias, type DriverReport, type DriversAnswer } from "../../protocol/index.js";
+import {
+  leftWithoutDriver,
+  PciModalias,
+  type DriverReport,
+  type DriversAnswer,
+} from "../../protocol/index.js";
 import { loadZstd } from "../installer/native.js";
 import { readPciDevices } from "../inventory/pci.js";
 import { exists, linkName, readText } from "../inventory/sysfs.js";
@@ -22,11 +27,6 @@ const SETTLE_QUIET_MS = 1_000;
 const SETTLE_MAX_MS = 20_000;
 const SETTLE_POLL_MS = 100;
 const BUNDLE_TIMEOUT_MS = 120_000;
-/**
- * Display (0x03) and multimedia (0x04) devices keep no driver here: a GPU's DRM stack would take the
- * console over and cost seconds to load, and provisioning needs neither.
- */
-export const LEFT_ALONE = /^0x0[34]/;
 
 /** Asks for, fetches and loads the drivers the initramfs lacked; undefined when every device has one. */
 export async function loadDriversOnDemand(serverUrl: string, root = "/"): Promise<DriverReport | undefined> {
@@ -35,7 +35,7 @@ export async function loadDriversOnDemand(serverUrl: string, root = "/"): Promis
   const unbound = (await readPciDevices(root)).filter(
     (device) =>
       device.driver === null &&
-      !LEFT_ALONE.test(device.classCode) &&
+      !leftWithoutDriver(device.classCode) &&
       PciModalias.safeParse(device.modalias).success,
   );
   if (!unbound.length) return undefined;

@@ -1,6 +1,11 @@
 // What claims each PCI device of a machine, and why nothing does, from its inventory (pure): for
 // `bootwright drivers <machine>` and the difference list's drivers part.
-import type { DeviceDriverRow, Inventory, MachineDrivers } from "../../protocol/index.js";
+import {
+  leftWithoutDriver,
+  type DeviceDriverRow,
+  type Inventory,
+  type MachineDrivers,
+} from "../../protocol/index.js";
 
 /** PCI base classes (the class code's first byte) by name; the PCI SIG's Code and ID Assignment list. */
 const PCI_CLASSES: Record<string, string> = {
@@ -50,10 +55,9 @@ export function machineDrivers(machineId: string, inventory: Inventory | null): 
       source: device.source,
     };
     if (device.driver !== null) return { ...row, reason: null };
-    const leftAlone = row.kind === "display" || row.kind === "multimedia";
     return {
       ...row,
-      reason: leftAlone
+      reason: leftWithoutDriver(device.classCode)
         ? "the loader leaves display and multimedia devices without a driver"
         : whyNoDriver(device.modalias, asked, report),
     };

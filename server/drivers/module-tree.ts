@@ -1,4 +1,5 @@
 // Resolves kernel module names to the .ko files they need, through modules.dep (pure).
+import { globPattern } from "./modules-alias.js";
 
 /** Module names are file names without `.ko`, and the kernel treats `-` and `_` alike. */
 export function moduleName(path: string): string {
@@ -58,16 +59,13 @@ export function moduleClosure(
  * Expands modules.txt entries against the module paths of a kernel tree (modules.dep's keys): a module
  * name stays as it is; a directory of the tree ending in `/` (e.g. `kernel/drivers/net/ethernet/`) means
  * every module under it; `-<glob>` then drops the modules a directory brought whose name matches it
- * (`*` any run of characters). Names come back in the order first seen, once each.
+ * (fnmatch: `*` any run of characters). Names come back in the order first seen, once each.
  */
 export function expandModuleList(paths: Iterable<string>, entries: readonly string[]): string[] {
   const all = [...paths];
   const drops = entries
     .filter((entry) => entry.startsWith("-"))
-    .map(
-      (entry) =>
-        new RegExp(`^${entry.slice(1).replaceAll("-", "_").split("*").map(escapeRegExp).join(".*")}$`),
-    );
+    .map((entry) => globPattern(entry.slice(1).replaceAll("-", "_")));
   const names = new Set<string>();
   for (const entry of entries) {
     if (entry.startsWith("-")) continue;
@@ -80,10 +78,6 @@ export function expandModuleList(paths: Iterable<string>, entries: readonly stri
     for (const name of under) if (!drops.some((drop) => drop.test(name))) names.add(name);
   }
   return [...names];
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** modules.txt: one module name a line, `#` comments. */

@@ -30,8 +30,11 @@ export function modulesFor(aliases: readonly ModuleAlias[], modalias: string): s
   return [...found];
 }
 
-/** fnmatch(3) without flags, as kmod matches aliases: `*` and `?` match any character, `[...]` a set. */
-function globPattern(glob: string): RegExp {
+/**
+ * fnmatch(3) without flags, as kmod matches aliases: `*` and `?` match any character, `[...]` a set.
+ * Also what modules.txt's and firmware.txt's `-glob` lines mean.
+ */
+export function globPattern(glob: string): RegExp {
   let source = "";
   for (let i = 0; i < glob.length; i++) {
     const char = glob[i] ?? "";
