@@ -49,6 +49,15 @@ export async function rereadPartitions(target: BlockTarget, exec: Exec, signal: 
 }
 
 /**
+ * Writes back and forgets the whole disk's page cache (BLKFLSBUF, through busybox blockdev). A disk and
+ * each of its partitions are cached apart: after a filesystem on vda3 changed, reading /dev/vda can still
+ * return the pages the image stream left in vda's cache. Run it before reading the whole disk back.
+ */
+export async function forgetCachedPages(target: BlockTarget, exec: Exec, signal: AbortSignal): Promise<void> {
+  await exec("blockdev", ["--flushbufs", target.path], { timeoutMs: 120_000, signal });
+}
+
+/**
  * The device node of partition `number` of `target` once the kernel shows it: the name comes from
  * sysfs (vda3, md127p3, nvme0n1p3), the node from devtmpfs, both a moment after a re-read.
  */

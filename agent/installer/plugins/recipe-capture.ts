@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { captureAndUpload } from "../capture.js";
-import { installTarget, partitionDevice, rereadPartitions } from "../block-device.js";
+import { forgetCachedPages, installTarget, partitionDevice, rereadPartitions } from "../block-device.js";
 import { readGpt } from "../gpt.js";
 import type { InstallerPlugin, StepContext } from "../plugin.js";
 import { recipeCaptureProbe } from "../probes/recipe-capture.js";
@@ -51,6 +51,8 @@ export const recipeCapture: InstallerPlugin = {
           timeoutMs: 60_000,
         });
         const mounted = [mountPoint];
+        const rootRefused: string[] = [];
+        let outcome: Record<string, unknown>;
         try {
           for (const fs of ["proc", "sys", "dev"]) {
             await ctx.exec("mount", ["--bind", join(ctx.root, fs), join(mountPoint, fs)], {
@@ -91,17 +93,26 @@ export const recipeCapture: InstallerPlugin = {
             ],
             { timeoutMs: 30 * 60_000, signal: ctx.signal },
           );
-          return {
+          outcome = {
             recipe: capture.recipe,
             root: device,
             scriptMs: Math.round(performance.now() - started),
             outputTail: (result.stdout + result.stderr).slice(-1_000),
           };
         } finally {
+          // Every mount comes off even when one refuses; the root's own refusal is the one that matters.
           for (const path of mounted)
-            await ctx.exec("umount", [path], { timeoutMs: 60_000 }).catch(() => undefined);
+            await ctx.exec("umount", [path], { timeoutMs: 60_000 }).catch((err: unknown) => {
+              if (path === mountPoint) rootRefused.push(err instanceof Error ? err.message : String(err));
+            });
           await ctx.exec("sync", [], { timeoutMs: 120_000 }).catch(() => undefined);
         }
+        // A filesystem still mounted would be captured half-written.
+        if (rootRefused.length > 0)
+          throw new Error(
+            `the installed root ${device} could not be unmounted after the recipe (a process the script started may still hold it): ${rootRefused.join("; ")}`,
+          );
+        return outcome;
       },
     },
     {
@@ -111,6 +122,8 @@ export const recipeCapture: InstallerPlugin = {
         const source = ctx.plan.imageSource;
         if (!source) throw new Error("no base image to capture over");
         const target = await installTarget(ctx.root, ctx.plan);
+        // The recipe wrote through the root partition; the disk's own cache may still hold the base image.
+        await forgetCachedPages(target, ctx.exec, ctx.signal);
         ctx.progress("capturing the installed disk", { bytes: source.rawBytes, image: capture.imageName });
         const result = await captureAndUpload({
           serverUrl: ctx.machine.serverUrl,
