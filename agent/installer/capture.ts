@@ -180,21 +180,34 @@ export async function captureAndUpload(options: CaptureOptions): Promise<Capture
   const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
+  // Pipelined: chunk N goes over the wire (and into the server's fsync) while chunk N+1 is read and
+  // compressed. One chunk in flight at a time, since the server takes them in order.
+  let inFlight: Promise<void> = Promise.resolve();
   const flush = async (): Promise<void> => {
     const chunk = Buffer.concat(pending);
     pending = [];
     pendingBytes = 0;
-    await sendChunk(chunk);
-    whole.update(chunk);
-    uploaded += chunk.length;
-    options.onProgress?.({ readBytes, uploadedBytes: uploaded, totalBytes: options.bytes });
+    await inFlight;
+    inFlight = sendChunk(chunk).then(() => {
+      whole.update(chunk);
+      uploaded += chunk.length;
+      options.onProgress?.({ readBytes, uploadedBytes: uploaded, totalBytes: options.bytes });
+    });
+    // Its failure is thrown where it is awaited: at the next flush or after the last chunk.
+    inFlight.catch(() => undefined);
   };
-  for await (const piece of compressor as AsyncIterable<Buffer>) {
-    pending.push(piece);
-    pendingBytes += piece.length;
-    if (pendingBytes >= chunkBytes) await flush();
+  try {
+    for await (const piece of compressor as AsyncIterable<Buffer>) {
+      pending.push(piece);
+      pendingBytes += piece.length;
+      if (pendingBytes >= chunkBytes) await flush();
+    }
+    if (pendingBytes > 0) await flush();
+    await inFlight;
+  } finally {
+    source.destroy();
+    compressor.destroy();
   }
-  if (pendingBytes > 0) await flush();
   if (readBytes !== options.bytes)
     throw new Error(`read ${readBytes} of ${options.bytes} bytes from ${options.device}`);
 
