@@ -25,6 +25,9 @@ async function uploadFigure(dir: string): Promise<Figure> {
   process.env.BOOTWRIGHT_NODE_MODULES = join(REPO_ROOT, "node_modules");
   const server = await startTestServer(join(dir, "upload-server"));
   const disk = join(dir, "disk.img");
+  // curl reads the credential from a file (-H @file): never in argv.
+  const headers = join(dir, "curl-headers");
+  writeFileSync(headers, `Authorization: Bearer ${TEST_ADMIN_TOKEN}\n`, { mode: 0o600 });
   // Half noise, half text: compresses like a real root filesystem would, roughly.
   const bytes = Buffer.concat([randomBytes(DISK_BYTES / 2), Buffer.alloc(DISK_BYTES / 2, "bootwright ")]);
   const ours: number[] = [];
@@ -61,7 +64,7 @@ async function uploadFigure(dir: string): Promise<Figure> {
       // Asynchronously: the server answering curl runs in this process.
       await execFileAsync("sh", [
         "-c",
-        `zstd -3 -T1 -q -c '${disk}' | curl -sS --fail -T - '${server.url}/v1/images?name=bench-curl-${run}&format=raw.zst' -o /dev/null`,
+        `zstd -3 -T1 -q -c '${disk}' | curl -sS --fail -H @'${headers}' -T - '${server.url}/v1/images?name=bench-curl-${run}&format=raw.zst' -o /dev/null`,
       ]);
       baseline.push((performance.now() - started) / 1000);
     }

@@ -3,13 +3,23 @@
 // the batch benchmark) BOOTWRIGHT_NODE_MODULES points at the project's node_modules.
 import { createRequire } from "node:module";
 import type * as Zstd from "zstd-napi";
+import type * as ZstdBinding from "zstd-napi/binding.js";
 
 export const INITRAMFS_NODE_MODULES = "/usr/lib/bootwright/node_modules";
 
 export function loadZstd(): typeof Zstd {
+  return load("zstd-napi") as typeof Zstd;
+}
+
+/** zstd-napi's raw binding (ZSTD_decompressStream into buffers we own): the install stream's decoder. */
+export function loadZstdBinding(): typeof ZstdBinding {
+  return load("zstd-napi/binding.js") as typeof ZstdBinding;
+}
+
+function load(module: string): unknown {
   const dir = process.env.BOOTWRIGHT_NODE_MODULES ?? INITRAMFS_NODE_MODULES;
   try {
-    return createRequire(`${dir}/`)("zstd-napi") as typeof Zstd;
+    return createRequire(`${dir}/`)(module) as unknown;
   } catch (err) {
     throw new Error(
       `cannot load zstd-napi from ${dir} (the initramfs carries it there; set BOOTWRIGHT_NODE_MODULES elsewhere): ${err instanceof Error ? err.message : String(err)}`,

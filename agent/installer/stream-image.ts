@@ -1,18 +1,17 @@
-// The install stream: HTTP (undici) → sha256 of the stored bytes → zstd (zstd-napi) → sequential writes
-// to the target (a block device, or a file on a host). A dropped connection or a server restart resumes
+// The install stream: HTTP (undici) → sha256 of the stored bytes → zstd (image-decoder.ts) → large
+// sequential writes to the target (a block device, or a file on a host). A dropped connection or a server restart resumes
 // with `Range: bytes=<received>-` into the same decompressor, so the stream goes on where it stopped.
 // The stored bytes' sha256 and both sizes are checked at the end: a mismatch is an error, never a success.
 import { createHash } from "node:crypto";
-import { once } from "node:events";
-import { open, type FileHandle } from "node:fs/promises";
-import { PassThrough, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { open } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { request } from "undici";
 import { BootwrightError, hasCode, type FailureContext } from "../../protocol/failure.js";
 import type { ImageSource } from "../../protocol/index.js";
 import { describeError } from "./describe-error.js";
-import { loadZstd } from "./native.js";
+import { ImageDecoder, TargetWriteError, type DecodeTimings } from "./image-decoder.js";
+
+export { TargetWriteError } from "./image-decoder.js";
 
 export interface StreamProgress {
   /** Stored (compressed) bytes received. */
@@ -48,6 +47,8 @@ export interface StreamResult {
   ms: number;
   rateMBs: number;
   resumes: number;
+  /** Where the time went (the benchmark's per-stage breakdown); the rest is waiting for the network. */
+  stages: DecodeTimings & { hashMs: number };
 }
 
 export class ImageIntegrityError extends BootwrightError<"image_integrity"> {
@@ -63,81 +64,17 @@ class FatalStreamError extends BootwrightError<"image_stream_refused"> {
   }
 }
 
-/** The target refused a write (I/O error, device full): nothing more is worth downloading. */
-export class TargetWriteError extends BootwrightError<"target_write"> {
-  constructor(message: string, context: FailureContext<"target_write">, options?: ErrorOptions) {
-    super("target_write", message, context, options);
-  }
-}
-
-/**
- * Writes chunks at increasing offsets through one file handle. Chunks that queue up while a write is in
- * flight go down together (_writev): the decompressor yields 128 KiB pieces, the disk wants big writes.
- */
-class TargetWriter extends Writable {
-  position = 0;
-
-  constructor(
-    private readonly handle: FileHandle,
-    private readonly target: string,
-  ) {
-    super({ highWaterMark: 8 << 20 });
-  }
-
-  private writeAt(data: Buffer, callback: (error?: Error | null) => void): void {
-    const at = this.position;
-    this.position += data.length;
-    this.handle.write(data, 0, data.length, at).then(
-      ({ bytesWritten }) => {
-        callback(
-          bytesWritten === data.length
-            ? null
-            : new TargetWriteError(`short write at offset ${at}: ${bytesWritten} of ${data.length} bytes`, {
-                target: this.target,
-                offset: at,
-              }),
-        );
-      },
-      (err: unknown) => {
-        callback(
-          new TargetWriteError(
-            `write at offset ${at} failed: ${describeError(err)}`,
-            { target: this.target, offset: at },
-            { cause: err },
-          ),
-        );
-      },
-    );
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.writeAt(chunk, callback);
-  }
-
-  override _writev(
-    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
-    callback: (error?: Error | null) => void,
-  ): void {
-    this.writeAt(Buffer.concat(chunks.map((c) => c.chunk)), callback);
-  }
-}
-
 export async function streamImage(options: StreamImageOptions): Promise<StreamResult> {
   const { source, signal } = options;
-  const zstd = loadZstd();
   const started = performance.now();
   const storedHash = createHash("sha256");
+  let hashMs = 0;
   let received = 0;
   let resumes = 0;
-  const compressed = new PassThrough({ highWaterMark: 4 << 20 });
   const handle = await open(options.target, "r+");
-  const writer = new TargetWriter(handle, options.target);
-  const written = pipeline(compressed, new zstd.DecompressStream(), writer, { signal });
-  // A decompression or write error ends the whole transfer at once.
+  const writer = new ImageDecoder(handle, options.target);
+  // A write error ends the transfer at once; after a decoding error the rest is only hashed.
   let writeFailure: unknown;
-  written.catch((err: unknown) => {
-    writeFailure = err;
-  });
 
   const progress = (): StreamProgress => {
     const seconds = (performance.now() - started) / 1000;
@@ -183,11 +120,15 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     }
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
       if (hasCode(writeFailure, "target_write")) break;
+      const hashStarted = performance.now();
       storedHash.update(chunk);
+      hashMs += performance.now() - hashStarted;
       received += chunk.length;
       // After a decoding failure the rest is only hashed: the error then says whether the bytes differ.
-      if (writeFailure === undefined && !compressed.write(chunk))
-        await Promise.race([once(compressed, "drain"), written.catch(() => undefined)]);
+      if (writeFailure === undefined)
+        await writer.feed(chunk).catch((err: unknown) => {
+          writeFailure = err;
+        });
     }
   };
 
@@ -216,12 +157,13 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
         await delay(Math.min(10_000, 500 * 2 ** Math.min(resumes, 5)), undefined, { signal });
       }
     }
-    compressed.end();
-    await written.catch(() => undefined);
+    if (writeFailure === undefined)
+      await writer.finish().catch((err: unknown) => {
+        writeFailure = err;
+      });
     if (writeFailure === undefined) await handle.sync();
   } catch (err) {
-    compressed.destroy();
-    await written.catch(() => undefined);
+    await writer.finish().catch(() => undefined);
     throw err;
   } finally {
     clearInterval(timer);
@@ -267,5 +209,6 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     ms,
     rateMBs: final.rateMBs,
     resumes,
+    stages: { ...writer.timings, hashMs },
   };
 }

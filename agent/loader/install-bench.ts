@@ -21,10 +21,20 @@ export async function benchInstall(
   const url = `${serverUrl}${imageBlobPath(image.sha256)}`;
   const ours: number[] = [];
   const baseline: number[] = [];
+  const stages: string[] = [];
   for (let i = 0; i < runs; i++) {
     let started = performance.now();
-    await streamImage({ url, headers, source: image, target: device, signal: AbortSignal.timeout(600_000) });
+    const result = await streamImage({
+      url,
+      headers,
+      source: image,
+      target: device,
+      signal: AbortSignal.timeout(600_000),
+    });
     ours.push((performance.now() - started) / 1000);
+    const s = (ms: number): string => (ms / 1000).toFixed(1);
+    const { hashMs, decodeMs, writeWaitMs } = result.stages;
+    stages.push(`hash:${s(hashMs)}/decode:${s(decodeMs)}/diskwait:${s(writeWaitMs)}`);
     started = performance.now();
     // conv=fsync: the baseline also ends with its data on the disk, as ours does (FileHandle.sync). The
     // credential is in wget's argv here: a benchmark VM's own, revoked at its next enrollment.
@@ -43,5 +53,6 @@ export async function benchInstall(
     rawBytes: image.rawBytes,
     oursS: seconds(ours),
     baselineS: seconds(baseline),
+    oursStagesS: stages.join(","),
   });
 }
