@@ -2,7 +2,7 @@
 // Debian image lacks) installed by apt inside the machine, from files our server serves. apt resolves
 // the set against the image's own dpkg status, so the recipe brings exactly what the image is missing.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../test-vm/paths.js";
 
@@ -35,6 +35,9 @@ export function prepareRecipe(dir: string, packages = RECIPE_PACKAGES): { script
     throw new Error(`the image already has ${packages.join(", ")}: nothing to install`);
   mkdirSync(dir, { recursive: true });
   execFileSync("apt-get", ["download", ...needed], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  // apt names files with the epoch's colon escaped (openssh-server_1%3a9.2p1…): a URL would decode it.
+  for (const file of readdirSync(dir).filter((f) => f.includes("%")))
+    renameSync(join(dir, file), join(dir, file.replaceAll(/%[0-9a-fA-F]{2}/g, "_")));
   const files = readdirSync(dir).filter((f) => f.endsWith(".deb"));
   if (files.length !== needed.length)
     throw new Error(`apt-get download brought ${files.length} of ${needed.length} packages into ${dir}`);

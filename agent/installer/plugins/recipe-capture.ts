@@ -4,6 +4,7 @@
 // and the result is captured and uploaded for the next machine with the same configuration.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { hasCode } from "../../../protocol/index.js";
 import { captureAndUpload } from "../capture.js";
 import { forgetCachedPages, installTarget, partitionDevice, rereadPartitions } from "../block-device.js";
 import { readGpt } from "../gpt.js";
@@ -75,24 +76,35 @@ export const recipeCapture: InstallerPlugin = {
           await writeFile(join(secrets, "headers"), `${header}\n`, { mode: 0o600 });
           ctx.progress("running the recipe's install script", { recipe: capture.recipe, root: device });
           const started = performance.now();
-          const result = await ctx.exec(
-            "chroot",
-            [
-              mountPoint,
-              "/usr/bin/env",
-              `BOOTWRIGHT_FILES=${capture.filesUrl}`,
-              `BOOTWRIGHT_SERVER=${ctx.machine.serverUrl}`,
-              `BOOTWRIGHT_MACHINE=${ctx.machine.id}`,
-              `WGETRC=${SECRETS_DIR}/wgetrc`,
-              `BOOTWRIGHT_HEADERS=${SECRETS_DIR}/headers`,
-              ...(ctx.machine.caPem ? [`BOOTWRIGHT_CA=${SECRETS_DIR}/ca.pem`] : []),
-              "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-              "/bin/sh",
-              "-ec",
-              capture.script,
-            ],
-            { timeoutMs: 30 * 60_000, signal: ctx.signal },
-          );
+          const result = await ctx
+            .exec(
+              "chroot",
+              [
+                mountPoint,
+                "/usr/bin/env",
+                `BOOTWRIGHT_FILES=${capture.filesUrl}`,
+                `BOOTWRIGHT_SERVER=${ctx.machine.serverUrl}`,
+                `BOOTWRIGHT_MACHINE=${ctx.machine.id}`,
+                `WGETRC=${SECRETS_DIR}/wgetrc`,
+                `BOOTWRIGHT_HEADERS=${SECRETS_DIR}/headers`,
+                ...(ctx.machine.caPem ? [`BOOTWRIGHT_CA=${SECRETS_DIR}/ca.pem`] : []),
+                "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                "/bin/sh",
+                // -x: each command is echoed on stderr, so a failure's tail names the line that failed.
+                "-ecx",
+                capture.script,
+              ],
+              { timeoutMs: 30 * 60_000, signal: ctx.signal },
+            )
+            .catch((err: unknown) => {
+              // The argv holds the whole script: say what failed and what it printed last instead.
+              if (!hasCode(err, "command_failed")) throw err;
+              const { exitCode, stderrTail } = err.context;
+              throw new Error(
+                `the recipe's install script (${capture.recipe}) failed (${exitCode === null ? "killed" : `exit ${exitCode}`}); its last output:\n${stderrTail}`,
+                { cause: err },
+              );
+            });
           outcome = {
             recipe: capture.recipe,
             root: device,
