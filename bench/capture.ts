@@ -146,10 +146,14 @@ async function reuseFigure(dir: string): Promise<Figure> {
   };
 }
 
-export async function captureFigures(): Promise<Figure[]> {
+/** Runs only the figures whose id starts with `prefix` (the reuse figure boots two VMs). */
+export async function captureFigures(prefix = ""): Promise<Figure[]> {
   const dir = mkdtempSync(join(tmpdir(), "bootwright-bench-capture-"));
   try {
-    return [await uploadFigure(dir), await reuseFigure(dir)];
+    const figures: Figure[] = [];
+    if ("capture.upload_vs_curl".startsWith(prefix)) figures.push(await uploadFigure(dir));
+    if ("capture.reuse_vs_build".startsWith(prefix)) figures.push(await reuseFigure(dir));
+    return figures;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

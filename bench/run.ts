@@ -64,7 +64,7 @@ const BENCHES: Bench[] = [
   { prefix: "boot.uefi_", also: ["boot.secureboot"], run: siteBootFigures },
   // One run makes the install.* and batch*.* figures (they share the images, the server and the VMs).
   { prefix: "install.", also: ["batch"], run: () => installFigures(process.argv[2] ?? "") },
-  { prefix: "capture.", run: captureFigures },
+  { prefix: "capture.", run: () => captureFigures(process.argv[2] ?? "") },
   { prefix: "maintenance.", run: maintenanceFigures },
   { prefix: "erase.", run: eraseFigures },
   { prefix: "drivers.", run: driverFigures },
