@@ -11,18 +11,27 @@ describe("media settings file", () => {
   });
 
   it("parses static addressing into its parts", () => {
-    const result = parseMediaSettings("server=http://192.0.2.1\nstatic=192.0.2.10/24,192.0.2.1,192.0.2.53,192.0.2.54");
+    const result = parseMediaSettings(
+      "server=http://192.0.2.1\nstatic=192.0.2.10/24,192.0.2.1,192.0.2.53,192.0.2.54",
+    );
     expect(result).toEqual({
       ok: true,
       settings: {
         server: "http://192.0.2.1",
-        static: { address: "192.0.2.10", prefix: 24, gateway: "192.0.2.1", dns: ["192.0.2.53", "192.0.2.54"] },
+        static: {
+          address: "192.0.2.10",
+          prefix: 24,
+          gateway: "192.0.2.1",
+          dns: ["192.0.2.53", "192.0.2.54"],
+        },
       },
     });
   });
 
   it("names each bad line: unknown key, twice-set key, bad URL, bad prefix, missing server", () => {
-    const result = parseMediaSettings("sever=x\nserver=ftp://a\nserver=http://b\nstatic=10.0.0.1/40,10.0.0.254");
+    const result = parseMediaSettings(
+      "sever=x\nserver=ftp://a\nserver=http://b\nstatic=10.0.0.1/40,10.0.0.254",
+    );
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.issues.map((issue) => issue.line)).toEqual([1, 3, 2, 4]);

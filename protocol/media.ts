@@ -42,8 +42,7 @@ export interface MediaSettingsIssue {
 }
 
 export type MediaSettingsResult =
-  | { ok: true; settings: MediaSettings }
-  | { ok: false; issues: MediaSettingsIssue[] };
+  { ok: true; settings: MediaSettings } | { ok: false; issues: MediaSettingsIssue[] };
 
 const KEYS = new Set(["server", "ca", "static"]);
 

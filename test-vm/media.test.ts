@@ -4,7 +4,15 @@
 // through BootNext (the stick stays first in the boot order), on BIOS after the console said to remove
 // the media (this VM's firmware tries the disk before the CD). Both VMs run at once (one vCPU each).
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -12,7 +20,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { MEDIA_SETTINGS_FILE, parseMediaSettings } from "../protocol/index.js";
 import type { RunningServer } from "../server/server.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
-import { INITRAMFS_PATH, KERNEL_PATH, REPO_ROOT, requireBootArtefacts } from "./paths.js";
+import { buildTestMedia, cdromArgs } from "./media-iso.js";
+import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
 import { installAndWaitForCallHome, serveTinyImage, startTestServer } from "./test-server.js";
 
@@ -30,25 +39,7 @@ beforeAll(async () => {
   server = await startTestServer(dir);
   await serveTinyImage(server, "MED-*");
   iso = join(dir, "bootwright.iso");
-  // The CLI as an operator runs it; the console on serial last, so the loader's lines reach the test.
-  await run(
-    join(REPO_ROOT, "bin/bootwright"),
-    [
-      "media",
-      "build",
-      "--server",
-      server.advertiseUrl,
-      "--out",
-      iso,
-      "--kernel",
-      KERNEL_PATH,
-      "--initramfs",
-      INITRAMFS_PATH,
-      "--kernel-args",
-      "console=tty0 console=ttyS0,115200n8 quiet panic=-1 bootwright.lldp-wait=0",
-    ],
-    { timeout: 120_000 },
-  );
+  await buildTestMedia(server.advertiseUrl, iso);
 }, 300_000);
 
 afterAll(async () => {
@@ -64,7 +55,11 @@ async function settingsOnEsp(image: string): Promise<string> {
     .partitiontable.partitions;
   const esp = parts.find((part) => part.type === "ef");
   if (!esp) throw new Error(`no ESP in ${image}: ${table}`);
-  const { stdout } = await run("mtype", ["-i", `${image}@@${String(esp.start * 512)}`, `::/${MEDIA_SETTINGS_FILE}`]);
+  const { stdout } = await run("mtype", [
+    "-i",
+    `${image}@@${String(esp.start * 512)}`,
+    `::/${MEDIA_SETTINGS_FILE}`,
+  ]);
   return stdout;
 }
 
@@ -100,7 +95,9 @@ it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the
       boot: { kind: "firmware", order: "cd" },
       mac,
       uuid: id,
-      smbios: [`type=1,manufacturer=Acme,product=MED-${firmware},serial=MED-000${firmware === "bios" ? 1 : 2}`],
+      smbios: [
+        `type=1,manufacturer=Acme,product=MED-${firmware},serial=MED-000${firmware === "bios" ? 1 : 2}`,
+      ],
       allowReboot: true,
       extraArgs: [
         "-drive",
@@ -108,7 +105,7 @@ it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the
         "-device",
         `virtio-blk-pci,drive=disk0${firmware === "uefi" ? ",bootindex=1" : ""}`,
         ...(firmware === "bios"
-          ? ["-drive", `file=${iso},media=cdrom,readonly=on`]
+          ? cdromArgs(iso)
           : [
               "-drive",
               `file=${stick},if=none,id=stick,format=raw`,
@@ -123,7 +120,15 @@ it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the
     return { vm, id, firmware };
   });
   await Promise.all(
-    started.map(({ vm, id }) => installAndWaitForCallHome(server, vm, id, { enroll: 150_000, install: 150_000 })),
+    started.map(({ vm, id }) =>
+      installAndWaitForCallHome(server, vm, id, { enroll: 150_000, install: 150_000 }).catch(
+        (err: unknown) => {
+          throw new Error(
+            `${vm.name}: ${err instanceof Error ? err.message : String(err)}\n${vm.describe()}`,
+          );
+        },
+      ),
+    ),
   );
   for (const { vm, id, firmware } of started) {
     const console = vm.console();

@@ -2,8 +2,8 @@
 // label, mounted read-only, its settings file read. The media is a hybrid ISO: written to a USB stick the
 // kernel shows the ESP as a partition; as a CD (sr0) it does not read partition tables, so the ESP is
 // mounted through a loop device at its offset from the MBR. Parsers are pure and tested on built media.
-import { mkdir, open, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, open, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import {
   MEDIA_LABEL,
   MEDIA_SETTINGS_FILE,
@@ -11,6 +11,7 @@ import {
   type MediaSettings,
   type MediaSettingsResult,
 } from "../../protocol/index.js";
+import { BOOT_MEDIA_NOTE } from "../inventory/disks.js";
 import { listDir, readText } from "../inventory/sysfs.js";
 import { sleep } from "../shared/backoff.js";
 import { run } from "../shared/run-command.js";
@@ -127,11 +128,7 @@ export async function mountBootMedia(media: BootMedia): Promise<string> {
   let source = `/dev/${media.partition ?? ""}`;
   if (media.partition === null) {
     const loop = (await run("losetup", ["-f"], opts)).stdout.trim();
-    await run(
-      "losetup",
-      ["-r", "-o", String(media.offsetBytes), loop, `/dev/${media.device}`],
-      opts,
-    );
+    await run("losetup", ["-r", "-o", String(media.offsetBytes), loop, `/dev/${media.device}`], opts);
     source = loop;
   }
   await run("mount", ["-t", "vfat", "-o", "ro", source, MEDIA_MOUNT], opts);
@@ -145,7 +142,12 @@ export async function readMediaSettings(mountPoint: string): Promise<MediaSettin
   } catch (err) {
     return {
       ok: false,
-      issues: [{ line: null, message: `${MEDIA_SETTINGS_FILE}: ${err instanceof Error ? err.message : String(err)}` }],
+      issues: [
+        {
+          line: null,
+          message: `${MEDIA_SETTINGS_FILE}: ${err instanceof Error ? err.message : String(err)}`,
+        },
+      ],
     };
   }
 }
@@ -157,7 +159,17 @@ export async function mediaPresent(root: string, media: BootMedia): Promise<bool
 }
 
 /** Drivers a USB stick or CD and its ESP need; /init's coldplug may run before the USB disk appears. */
-const MEDIA_MODULES = ["usb_storage", "uas", "sr_mod", "loop", "vfat", "nls_cp437", "nls_ascii", "isofs"];
+const MEDIA_MODULES = [
+  "usb_storage",
+  "uas",
+  "sd_mod",
+  "sr_mod",
+  "loop",
+  "vfat",
+  "nls_cp437",
+  "nls_ascii",
+  "isofs",
+];
 const MEDIA_WAIT_MS = 30_000;
 const RETRY_MS = 60_000;
 
@@ -177,11 +189,19 @@ export async function startFromMedia(root = "/"): Promise<{ media: BootMedia; se
         const mount = await mountBootMedia(media);
         const read = await readMediaSettings(mount);
         if (read.ok) {
+          // From here on the inventory and every install step leave the media out of the machine's disks.
+          const note = join(root, BOOT_MEDIA_NOTE);
+          await mkdir(dirname(note), { recursive: true });
+          await writeFile(`${note}.tmp`, media.device);
+          await rename(`${note}.tmp`, note);
           say("ok", "rescue media", { device: media.device, server: read.settings.server });
           return { media, settings: read.settings };
         }
         for (const issue of read.issues)
-          say("fail", `${MEDIA_SETTINGS_FILE} is not valid`, { line: issue.line ?? undefined, issue: issue.message });
+          say("fail", `${MEDIA_SETTINGS_FILE} is not valid`, {
+            line: issue.line ?? undefined,
+            issue: issue.message,
+          });
       } catch (err) {
         say("fail", "cannot mount the rescue media", {
           device: media.device,

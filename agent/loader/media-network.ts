@@ -39,7 +39,11 @@ export async function connectFromMedia(
 ): Promise<{ nic: NicInfo; caPem?: string }> {
   for (let attempt = 1; ; attempt++) {
     for (const nic of nics) {
-      say("step", settings.static ? "static address" : "DHCP", { interface: nic.name, mac: nic.mac, attempt });
+      say("step", settings.static ? "static address" : "DHCP", {
+        interface: nic.name,
+        mac: nic.mac,
+        attempt,
+      });
       try {
         if (settings.static) await configureStatic(nic.name, settings.static);
         else await dhcpOnce(nic.name);
@@ -55,7 +59,10 @@ export async function connectFromMedia(
         say("ok", "server answers", { interface: nic.name, server: settings.server });
         return { nic, ...answer };
       }
-      say("warn", "server does not answer through this NIC", { interface: nic.name, server: settings.server });
+      say("warn", "server does not answer through this NIC", {
+        interface: nic.name,
+        server: settings.server,
+      });
       // Its address (and the routes through it) must not steer the next NIC's traffic.
       await run("ip", ["addr", "flush", "dev", nic.name], OPTS).catch(() => undefined);
     }

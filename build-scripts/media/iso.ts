@@ -135,7 +135,8 @@ export async function buildMediaIso(inputs: MediaBuildInputs): Promise<number> {
     ]);
     const esp = join(work, "esp.img");
     const sizeMiB = espSizeMiB([...espFiles.values()].map((file) => statSync(file).size));
-    if (sizeMiB > ESP_MAX_MiB) throw new Error(`the ESP would need ${String(sizeMiB)} MiB (at most ${String(ESP_MAX_MiB)})`);
+    if (sizeMiB > ESP_MAX_MiB)
+      throw new Error(`the ESP would need ${String(sizeMiB)} MiB (at most ${String(ESP_MAX_MiB)})`);
     writeFileSync(esp, "");
     await run("truncate", ["-s", `${String(sizeMiB)}M`, esp]);
     // The label is how the loader finds the media's settings.

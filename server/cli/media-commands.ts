@@ -13,7 +13,9 @@ export function addMediaCommands(program: Command): void {
   const media = program.command("media").description("rescue media: a bootable ISO / USB image");
   media
     .command("build")
-    .description("write a hybrid ISO (CD or USB stick, BIOS and UEFI incl. Secure Boot) that enrolls with --server")
+    .description(
+      "write a hybrid ISO (CD or USB stick, BIOS and UEFI incl. Secure Boot) that enrolls with --server",
+    )
     .requiredOption("--server <url>", "the server's URL as machines reach it, e.g. http://192.0.2.1:8080")
     .option("--ca-fingerprint <sha256:hex>", "the server CA's fingerprint (bootwright init prints it)")
     .option("--static <address/prefix,gateway,dns>", "static addressing for a network without DHCP")

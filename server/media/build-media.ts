@@ -25,7 +25,9 @@ export interface MediaBuildRequest {
 }
 
 /** The settings file's text for these flags, validated by the same parser the loader uses. */
-export function mediaSettingsText(request: Pick<MediaBuildRequest, "server" | "caFingerprint" | "static">): string {
+export function mediaSettingsText(
+  request: Pick<MediaBuildRequest, "server" | "caFingerprint" | "static">,
+): string {
   const lines = [`server=${request.server}`];
   if (request.caFingerprint) lines.push(`ca=${request.caFingerprint}`);
   if (request.static) lines.push(`static=${request.static}`);
@@ -45,7 +47,9 @@ function requireReadable(file: string, what: string, fix: string): void {
   try {
     accessSync(file, constants.R_OK);
   } catch {
-    throw new MediaBuildRefused(`media build refused: ${what} ${file} is missing or unreadable (${fix})`, { file });
+    throw new MediaBuildRefused(`media build refused: ${what} ${file} is missing or unreadable (${fix})`, {
+      file,
+    });
   }
 }
 
