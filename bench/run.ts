@@ -13,6 +13,7 @@ import {
 import { availableParallelism } from "node:os";
 import { bootFigures } from "./boot.js";
 import { siteBootFigures } from "./site-boot.js";
+import { mediaFigures } from "./media.js";
 import { agentFigures } from "./agent.js";
 import { formatFigure, type Figure } from "./figures.js";
 import { captureFigures } from "./capture.js";
@@ -62,6 +63,8 @@ const BENCHES: Bench[] = [
   { prefix: "boot.ipxe", also: ["boot.inventory"], run: bootFigures },
   // The site-boot figures: UEFI PXE, UEFI HTTP and Secure Boot against the iPXE ROM, in namespaces.
   { prefix: "boot.uefi_", also: ["boot.secureboot"], run: siteBootFigures },
+  // The rescue ISO as a CD against iPXE, both SeaBIOS.
+  { prefix: "media.", run: mediaFigures },
   // One run makes the install.* and batch*.* figures (they share the images, the server and the VMs).
   { prefix: "install.", also: ["batch"], run: () => installFigures(process.argv[2] ?? "") },
   { prefix: "capture.", run: () => captureFigures(process.argv[2] ?? "") },

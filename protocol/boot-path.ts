@@ -8,5 +8,6 @@ export const BootPath = z.enum([
   "pxe-uefi", // UEFI PXE → TFTP ipxe.efi or snponly.efi → iPXE → /boot.ipxe
   "uefi-http", // UEFI HTTP boot of our unified kernel image (no iPXE, no TFTP)
   "secure-boot", // UEFI PXE → TFTP shim → signed GRUB (grub.cfg-01-<mac>) → Debian's signed kernel
+  "media", // bootwright rescue media (ISO as a CD or written to a USB stick): isolinux or shim → signed GRUB
 ]);
 export type BootPath = z.infer<typeof BootPath>;

@@ -61,6 +61,7 @@ export interface FailureContexts {
   dnsmasq_failed: { exitCode?: number | null; signal?: string | null };
   tls_setup: { file?: string; step?: string };
   tls_pin_mismatch: { server: string; pinned: string; offered: readonly string[] };
+  media_build_refused: { setting?: string; file?: string };
 }
 
 export type FailureCode = keyof FailureContexts;
@@ -125,6 +126,8 @@ export const FAILURE_CODES: { readonly [C in FailureCode]: string } = {
     "The server's TLS identity cannot be made or read: openssl failed, the certificate or key file does not read, or the chain lacks the CA machines pin; the server does not start.",
   tls_pin_mismatch:
     "The server's certificate chain holds no certificate with the fingerprint the loader pins (bootwright.ca=): not the server it was sent to, so nothing is sent to it; context lists what it offered.",
+  media_build_refused:
+    "`bootwright media build` refused before writing anything: a setting does not parse (context.setting: server, ca, static), or a file it needs is missing or unreadable (context.file: the kernel, initramfs, shim, GRUB, the offline image or policy); the message says which and how to fix it.",
 };
 
 /** Every code an error of these processes carries: the in-process catalogue's, or the wire's (ApiError). */

@@ -44,7 +44,8 @@ export const COMPUTED_FACTS = {
   storageControllerVendorIds: 'list: PCI vendor ids of the mass-storage controllers, e.g. "0x1000"',
   hasRaidController: "true when a PCI RAID controller (class 0x0104) is present",
   secureBoot: "true when the firmware enforces Secure Boot (the SecureBoot UEFI variable); null on BIOS",
-  bootPath: '"ipxe", "pxe-bios", "pxe-uefi", "uefi-http" or "secure-boot": how the loader was booted',
+  bootPath:
+    '"ipxe", "pxe-bios", "pxe-uefi", "uefi-http", "secure-boot" or "media": how the loader was booted',
   switchName:
     "LLDP System Name of the switch the boot NIC is plugged into (else its chassis ID); null when none heard",
   switchPort: "LLDP Port ID of that switch port (e.g. Ethernet12, swp12); null when none heard",

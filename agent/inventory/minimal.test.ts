@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Inventory } from "../../protocol/index.js";
-import { readDisks } from "./disks.js";
+import { BOOT_MEDIA_NOTE, readDisks } from "./disks.js";
 import { gatherMinimalInventory, readNics } from "./minimal.js";
 
 const FIXTURE_PROC = fileURLToPath(new URL("fixtures/host-2cpu/proc", import.meta.url));
@@ -117,5 +117,11 @@ describe("readDisks", () => {
       { name: "sda", sizeBytes: 0 },
       { name: "vda", sizeBytes: 20_971_520 * 512 },
     ]);
+  });
+
+  it("leaves out the rescue media the loader booted from (a USB stick is a disk to the kernel)", async () => {
+    await attr("sys/block/sdb/size", "96920");
+    await attr(BOOT_MEDIA_NOTE, "sdb");
+    expect((await readDisks(root)).map((disk) => disk.name)).toEqual(["vda"]);
   });
 });

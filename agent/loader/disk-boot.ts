@@ -2,6 +2,10 @@
 // themselves at the next boot; UEFI HTTP boot of our UKI has no such answer before the loader (the
 // firmware fetches one URL for everyone), so there the loader points the next boot at the disk first:
 // BootNext = the disk's boot option, once (BootOrder, network first, stays as the site set it).
+// Rescue media is in the same place on UEFI (BootNext, never the option we booted from: the stick is a
+// disk too); on BIOS there are no variables, so the console tells the operator to take the media out.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { BootPath } from "../../protocol/index.js";
 import { readBootOptions, readGlobalNumbers } from "../installer/boot-options.js";
 import { bootName, efivarFile, encodeBootNumbers, NV_BS_RT } from "../installer/efi-boot.js";
@@ -10,13 +14,19 @@ import { sleep } from "../shared/backoff.js";
 import { run } from "../shared/run-command.js";
 import { say } from "./console.js";
 
-/** Sets BootNext to the first active disk option in BootOrder; says what it did or why it could not. */
+/**
+ * Sets BootNext to the first active disk option in BootOrder other than BootCurrent (the rescue media
+ * when booted from it); says what it did or why it could not.
+ */
 export async function pointNextBootAtDisk(root: string): Promise<void> {
   const signal = AbortSignal.timeout(30_000);
   try {
     await ensureEfivarfs(root, run, signal);
     const order = (await readGlobalNumbers(root, "BootOrder")) ?? [];
-    const disk = (await readBootOptions(root, order)).find((o) => o.active && o.class === "disk");
+    const current = (await readGlobalNumbers(root, "BootCurrent"))?.[0];
+    const disk = (await readBootOptions(root, order)).find(
+      (o) => o.active && o.class === "disk" && o.number !== current,
+    );
     if (!disk) {
       // OVMF and most firmware make a disk's option when they find its ESP at power-on: after an install
       // that is the next boot, which comes back here and is told again to boot the disk.
@@ -39,9 +49,21 @@ export async function pointNextBootAtDisk(root: string): Promise<void> {
   }
 }
 
-/** Reboots into the installed system: on the UKI's path, through BootNext (see above). Never returns. */
+/** Whether this machine booted through UEFI (efivarfs has something to write to). */
+export function bootedUefi(root: string): boolean {
+  return existsSync(join(root, "sys/firmware/efi"));
+}
+
+export const REMOVE_MEDIA_MESSAGE =
+  "remove the rescue media (or put the disk before it in the boot order): the machine boots its disk next";
+
+/**
+ * Reboots into the installed system: on the UKI's path and from UEFI rescue media through BootNext
+ * (see above); from BIOS rescue media after telling the operator to take it out. Never returns.
+ */
 export async function rebootToDisk(bootPath: BootPath | null, root = "/"): Promise<never> {
-  if (bootPath === "uefi-http") await pointNextBootAtDisk(root);
+  if (bootPath === "uefi-http" || (bootPath === "media" && bootedUefi(root))) await pointNextBootAtDisk(root);
+  else if (bootPath === "media") say("warn", REMOVE_MEDIA_MESSAGE);
   await run("sync", [], { timeoutMs: 30_000 }).catch(() => undefined);
   await run("reboot", ["-f"], { timeoutMs: 10_000 });
   for (;;) await sleep(60_000);

@@ -69,7 +69,17 @@ describe("loaderSettings", () => {
       benchInstallImage: undefined,
       bootPath: null,
       lldpWaitMs: 3000,
+      fromMedia: false,
     });
+  });
+
+  it("knows a boot from rescue media (its settings come from the media, not the command line)", () => {
+    expect(loaderSettings("bootwright.media=1 bootwright.path=media")).toMatchObject({
+      fromMedia: true,
+      bootPath: "media",
+      serverUrl: undefined,
+    });
+    expect(loaderSettings("bootwright.media=0").fromMedia).toBe(false);
   });
 
   it("reads the boot path and the LLDP wait, ignoring what is not one", () => {
@@ -80,6 +90,7 @@ describe("loaderSettings", () => {
     expect(loaderSettings("bootwright.path=floppy bootwright.lldp-wait=x")).toMatchObject({
       bootPath: null,
       lldpWaitMs: 3000,
+      fromMedia: false,
     });
   });
 
@@ -111,6 +122,7 @@ describe("loaderSettings", () => {
       benchInstallImage: undefined,
       bootPath: null,
       lldpWaitMs: 3000,
+      fromMedia: false,
     });
   });
 
@@ -122,6 +134,7 @@ describe("loaderSettings", () => {
       benchInstallImage: undefined,
       bootPath: null,
       lldpWaitMs: 3000,
+      fromMedia: false,
     });
   });
 });

@@ -27,6 +27,8 @@ export interface LoaderSettings {
    * pinned-tls.ts); undefined when not given or malformed.
    */
   caFingerprint: string | undefined;
+  /** bootwright.media=1: booted from rescue media, whose settings file names the server (boot-media.ts). */
+  fromMedia: boolean;
 }
 
 const DEFAULT_LLDP_WAIT_S = 3;
@@ -65,6 +67,7 @@ export function loaderSettings(cmdline: string): LoaderSettings {
     caFingerprint: /^sha256:[0-9a-f]{64}$/i.test(params.get("bootwright.ca") ?? "")
       ? params.get("bootwright.ca")?.toLowerCase()
       : undefined,
+    fromMedia: params.get("bootwright.media") === "1",
   };
 }
 

@@ -6,7 +6,9 @@ import { sleep } from "../shared/backoff.js";
 import { say } from "./console.js";
 import { loaderSettings } from "./kernel-cmdline.js";
 import { listenForLldp } from "./lldp-listener.js";
-import { rebootToDisk } from "./disk-boot.js";
+import { bootedUefi, rebootToDisk, REMOVE_MEDIA_MESSAGE } from "./disk-boot.js";
+import { startFromMedia, waitForMediaRemoval } from "./boot-media.js";
+import { connectFromMedia } from "./media-network.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
 import { loadDriversOnDemand } from "./drivers.js";
@@ -40,7 +42,12 @@ const IDLE_FOREVER_MS = 60_000;
 const RE_ENROLL_DELAY_MS = 5_000;
 
 async function main(): Promise<void> {
-  const settings = loaderSettings(await readFile("/proc/cmdline", "utf8"));
+  const cmdline = loaderSettings(await readFile("/proc/cmdline", "utf8"));
+  // Booted from rescue media: the server, its CA and any static address come from the media's file.
+  const fromMedia = cmdline.fromMedia ? await startFromMedia() : undefined;
+  const settings = fromMedia
+    ? { ...cmdline, serverUrl: fromMedia.settings.server, caFingerprint: fromMedia.settings.ca }
+    : cmdline;
   say("step", "bootwright loader starting", {
     server: settings.serverUrl,
     bootMac: settings.bootMac,
@@ -64,14 +71,20 @@ async function main(): Promise<void> {
   }
   const bootCandidates =
     settings.bootMac && nics.some((nic) => nic.mac === settings.bootMac) ? settings.bootMac : undefined;
-  const { nic: bootNic } = await bringUpBootNic(nics, bootCandidates);
-  bringUpOtherNics(nics, bootNic);
+  // From media no NIC is known to lead to the server: each is tried until the server answers (pinned).
+  const connected = fromMedia
+    ? await connectFromMedia(nics, fromMedia.settings)
+    : await bringUpBootNic(nics, bootCandidates);
+  const bootNic = connected.nic;
+  if (!fromMedia) bringUpOtherNics(nics, bootNic);
 
   // Under TLS nothing goes to the server before its certificate shows the CA we were told to pin.
   const serverUrl = settings.serverUrl;
   const pinned = settings.caFingerprint;
-  let caPem: string | undefined;
-  if (pinned) {
+  let caPem: string | undefined = "caPem" in connected ? connected.caPem : undefined;
+  if (caPem) {
+    say("ok", "server certificate chains to the pinned CA", { ca: pinned });
+  } else if (pinned) {
     caPem = await withRetry("checking the server's certificate", () => pinServerCa(serverUrl, pinned));
     say("ok", "server certificate chains to the pinned CA", { ca: pinned });
   } else if (serverUrl.startsWith("https:")) {
@@ -120,6 +133,8 @@ async function main(): Promise<void> {
       image: inventory.installedMarker?.image,
       planHash: inventory.installedMarker?.planHash,
     });
+    // From BIOS media, rebooting with the media in would come straight back here.
+    if (fromMedia && !bootedUefi("/")) await waitForMediaRemoval(fromMedia.media, REMOVE_MEDIA_MESSAGE);
     await rebootToDisk(settings.bootPath);
   }
 

@@ -20,6 +20,7 @@ import { addReleaseCommands } from "./release-commands.js";
 import { addDriverCommands } from "./driver-commands.js";
 import { addInitCommand } from "./init-command.js";
 import { addWatchCommand } from "./watch-command.js";
+import { addMediaCommands } from "./media-commands.js";
 
 const program = new Command()
   .name("bootwright")
@@ -130,6 +131,7 @@ addReleaseCommands(program);
 addDriverCommands(program);
 addInitCommand(program);
 addWatchCommand(program);
+addMediaCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`bootwright: ${err instanceof Error ? err.message : String(err)}`);
