@@ -11,6 +11,9 @@ export const MEDIA_SETTINGS_FILE = "bootwright.cfg";
 /** On the kernel command line of the media's boot entries: the settings come from the media, not from here. */
 export const MEDIA_CMDLINE_FLAG = "bootwright.media=1";
 
+/** Where the server serves its own rescue media (for a BMC's virtual CD: no credential, nothing secret). */
+export const RESCUE_MEDIA_PATH = "/media/rescue.iso";
+
 const Ipv4 = z.ipv4();
 
 /** `static=<address>/<prefix>,<gateway>,<dns>[,<dns>…]`: for networks without DHCP. */

@@ -49,6 +49,12 @@ export const PowerSettings = z.discriminatedUnion("driver", [
       .optional(),
     /** How long a graceful shutdown (ACPI, the OS's own) may take before the driver forces the power off. */
     gracefulTimeoutMs: z.number().int().min(0).max(600_000).default(60_000),
+    /**
+     * What a power cycle boots the machine into: the network (a one-time PXE override), or our rescue
+     * media in the BMC's virtual CD (for a machine with no PXE path on its boot NIC, as Ironic and
+     * Metal3 do it): inserted, booted once, ejected once the machine has enrolled.
+     */
+    boot: z.enum(["pxe", "virtual-media"]).default("pxe"),
   }),
   /** No driver: reboots happen in band (the installed OS's reporter) or by hand. */
   z.strictObject({ driver: z.literal("none") }),
@@ -68,6 +74,8 @@ export const PowerView = z.strictObject({
   certificate: z
     .strictObject({ pin: CertificatePin.nullable(), ca: z.boolean(), firstUse: z.boolean() })
     .optional(),
+  /** Redfish: what a power cycle boots (the network, or the rescue media in the virtual CD). */
+  boot: z.enum(["pxe", "virtual-media"]).optional(),
 });
 export type PowerView = z.infer<typeof PowerView>;
 

@@ -21,6 +21,8 @@ import { loaderUki } from "./site/uki.js";
 import { AuthService, firstAdminNotice } from "./auth/service.js";
 import { SecretBox } from "./auth/secret-box.js";
 import { MaintenanceService } from "./maintenance/service.js";
+import { servedRescueMedia } from "./media/served-media.js";
+import { RESCUE_MEDIA_PATH } from "../protocol/index.js";
 import { createLogger } from "./logger.js";
 import { autoTls, siteTls, type ServerTls } from "./tls/certificates.js";
 import { listen, type Listener } from "./tls/listener.js";
@@ -128,6 +130,16 @@ export async function startServer(
     });
     return uki;
   };
+  // The rescue ISO a BMC's virtual CD boots (Redfish `--boot virtual-media`); built on first use.
+  const rescueMedia = servedRescueMedia({
+    dataDir: config.dataDir,
+    serverUrl: advertiseUrl,
+    caFingerprint: tls?.caFingerprint ?? null,
+    kernel: config.kernelPath,
+    initramfs: config.initramfsPath,
+    bootFilesDir: config.bootFilesDir,
+    kernelArgs: config.kernelArgs,
+  });
   let site: SiteBoot | null = null;
   const maintenance = new MaintenanceService(
     store,
@@ -137,6 +149,8 @@ export async function startServer(
       callHomeMs: config.callHomeTimeoutMs,
       healthReportMs: config.healthReportMs,
       advertiseUrl,
+      // The BMC fetches the ISO as firmware fetches its files: over plain HTTP.
+      virtualMedia: { url: `${bootUrl}${RESCUE_MEDIA_PATH}`, prepare: rescueMedia },
     },
     log,
   );
@@ -174,6 +188,7 @@ export async function startServer(
     journal,
     auth,
     loaderUki: buildLoaderUki,
+    rescueMedia,
     site: () => site?.status() ?? null,
     log,
   });

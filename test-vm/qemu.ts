@@ -88,6 +88,8 @@ export interface VmOptions {
   tap?: TapNetwork;
   /** No NIC at all: firmware alone, with nothing to network-boot (a BMC's power tests). */
   withoutNic?: boolean;
+  /** false: a NIC without a boot ROM (no PXE path at all); the OS still has its network. */
+  nicRom?: boolean;
   /**
    * The NIC QEMU emulates (default virtio-net-pci), e.g. vmxnet3 or rtl8139: real hardware whose driver
    * the loader must bring. QEMU gives each model its iPXE ROM from Debian's ipxe-qemu.
@@ -149,7 +151,7 @@ export function qemuArgs(options: VmOptions, consolePath: string): string[] {
   const nic = [options.nicModel ?? "virtio-net-pci", "netdev=net0", `mac=${options.mac}`];
   if (netBoot) nic.push("bootindex=0");
   // romfile= empty: no iPXE ROM on the NIC, the firmware's own network stack boots (PXE, HTTP).
-  if (boot.kind === "site" && boot.nic === "firmware") nic.push("romfile=");
+  if ((boot.kind === "site" && boot.nic === "firmware") || options.nicRom === false) nic.push("romfile=");
   if (!options.withoutNic) args.push("-netdev", netdev.join(","), "-device", nic.join(","));
   if (boot.kind === "site" && options.firmware !== "bios") {
     // OVMF tries PXEv4, PXEv6, then HTTPv4 and HTTPv6 boot; one that gets no answer costs ~30 s

@@ -104,7 +104,9 @@ export class BmcMachine {
         "Base.1.8.ActionParameterValueFormatError",
         `The value ${JSON.stringify(image)} for the parameter Image in the action VirtualMedia.InsertMedia is of a different format than the parameter can accept.`,
       );
-    const answer = await fetch(image);
+    // A real BMC sits on the machines' network; this one runs on the host, where the address QEMU's user
+    // network gives the host (10.0.2.2) is loopback.
+    const answer = await fetch(image.replace(/^(https?:\/\/)10\.0\.2\.2([:/])/, "$1127.0.0.1$2"));
     if (!answer.ok)
       throw new Refusal(
         400,

@@ -362,6 +362,7 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
       password,
       tls: { pin, firstUse: false },
       gracefulTimeoutMs: 5_000,
+      boot: "pxe",
     },
     qemuArgs: [
       "-qmp",

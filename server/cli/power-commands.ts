@@ -23,6 +23,7 @@ interface PowerSetOptions extends ClientOptions {
   ca?: string;
   system?: string;
   gracefulTimeout?: string;
+  boot?: string;
 }
 
 function describePower(machine: string, view: PowerView): string {
@@ -34,6 +35,10 @@ function describePower(machine: string, view: PowerView): string {
     );
   else if (cert?.pin) lines.push(`  BMC certificate ${cert.pin} pinned as given`);
   else if (cert?.ca) lines.push("  BMC certificate checked against the CA given");
+  if (view.boot === "virtual-media")
+    lines.push(
+      "  a power cycle boots the server's rescue media from the BMC's virtual CD (ejected once enrolled)",
+    );
   return lines.join("\n");
 }
 
@@ -49,6 +54,12 @@ function passwordFrom(opts: PowerSetOptions, required: boolean): string {
   const password = process.env[opts.passwordEnv];
   if (password === undefined) throw new Error(`the environment variable ${opts.passwordEnv} is not set`);
   return password;
+}
+
+function bootVia(value: string): "pxe" | "virtual-media" {
+  if (value !== "pxe" && value !== "virtual-media")
+    throw new Error(`--boot must be pxe or virtual-media (got ${value})`);
+  return value;
 }
 
 function powerSettings(opts: PowerSetOptions): PowerSettingsInput {
@@ -77,6 +88,7 @@ function powerSettings(opts: PowerSetOptions): PowerSettingsInput {
         ...(opts.ca ? { tls: { ca: readFileSync(opts.ca, "utf8") } } : {}),
         ...(opts.system ? { system: opts.system } : {}),
         ...(opts.gracefulTimeout ? { gracefulTimeoutMs: parseDuration(opts.gracefulTimeout) } : {}),
+        ...(opts.boot ? { boot: bootVia(opts.boot) } : {}),
       };
     }
     case "none":
@@ -122,6 +134,10 @@ export function addPowerCommands(program: Command): void {
     .option("--ca <file>", "redfish: a CA (PEM) the BMC's certificate must chain to, instead of a pin")
     .option("--system <path>", "redfish: the ComputerSystem (default: the BMC's only one)")
     .option("--graceful-timeout <duration>", "redfish: wait for a graceful shutdown before forcing it (60s)")
+    .option(
+      "--boot <how>",
+      "redfish: what a power cycle boots: pxe (default), or virtual-media (the server's rescue ISO in the BMC's virtual CD)",
+    )
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
     .action(async (machine: string, opts: PowerSetOptions) => {

@@ -73,6 +73,8 @@ export interface AppDeps {
   journal: BootJournal;
   /** The loader as a UKI for UEFI HTTP boot (built on first use, then kept). */
   loaderUki: () => Promise<string>;
+  /** The path of this server's rescue ISO (server/media/served-media.ts), built on first use. */
+  rescueMedia: () => Promise<string>;
   /** The managed dnsmasq and TFTP server, when --dhcp is on. */
   site: () => SiteStatus | null;
   /** Operators' API tokens and the audit log. */

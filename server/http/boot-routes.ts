@@ -6,7 +6,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyReply } from "fastify";
 import { z } from "zod";
-import { MacAddress } from "../../protocol/index.js";
+import { MacAddress, RESCUE_MEDIA_PATH } from "../../protocol/index.js";
 import { ApiError } from "../errors.js";
 import { machineBootScript } from "../ipxe/machine-script.js";
 import { renderBootScript } from "../ipxe/render.js";
@@ -126,6 +126,19 @@ export function addBootRoutes(app: App, deps: RouteDeps): void {
       detail: `${request.method} ${UKI_PATH}`,
     });
     return sendFile(reply, path, "application/efi");
+  });
+
+  // The rescue media for a BMC's virtual CD: a BMC fetches it with no credential of ours, and it holds
+  // nothing secret (the server's URL and its CA's fingerprint).
+  app.get(RESCUE_MEDIA_PATH, { config: { access: "public" } }, async (request, reply) => {
+    const path = await deps.rescueMedia();
+    deps.journal.note({
+      source: "http",
+      event: "rescue-media",
+      address: request.ip,
+      detail: `${request.method} ${RESCUE_MEDIA_PATH}`,
+    });
+    return sendFile(reply, path, "application/x-iso9660-image");
   });
 
   // A recipe's files (packages, configuration) for its install script: the target has no other source.

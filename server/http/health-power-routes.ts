@@ -36,6 +36,7 @@ function powerView(settings: PowerSettings): PowerView {
           ca: tls !== undefined && "ca" in tls,
           firstUse: tls !== undefined && "pin" in tls && tls.firstUse,
         },
+        boot: settings.boot,
       };
     }
     case "none":

@@ -56,6 +56,12 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
         { machine: machine.id, category: machine.category, serial: inventory.system.serial },
         "inventory stored",
       );
+      // Booted from rescue media: when that was the BMC's virtual CD, it comes out now (in the background:
+      // the BMC may take seconds, the loader need not wait).
+      if (inventory.details?.bootPath === "media")
+        deps.maintenance.ejectVirtualMedia(machine.id).catch((err: unknown) => {
+          request.log.error({ err, machine: machine.id }, "virtual media eject failed");
+        });
       const answer: InventoryAccepted = {
         machineId: machine.id,
         category: machine.category,

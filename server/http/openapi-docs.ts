@@ -72,6 +72,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   "GET /assets/:name": { summary: "The loader's kernel and initramfs.", produces: BINARY },
   "GET /boot/bootwright.efi": { summary: "The loader as a UKI, for UEFI HTTP boot.", produces: BINARY },
+  "GET /media/rescue.iso": {
+    summary: "This server's rescue media (hybrid ISO), for a BMC's virtual CD; built on first use.",
+    produces: BINARY,
+  },
   "GET /v1/recipes/:name/files/:file": {
     summary: "A recipe's file, for its install script.",
     produces: BINARY,

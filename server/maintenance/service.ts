@@ -17,7 +17,9 @@ import {
 import type { Services as Store } from "../services.js";
 import type { RunOutcome } from "./runs.js";
 import { parseStoredPolicy } from "../policy/stored-policy.js";
+import type { VirtualMediaSource } from "../power/driver.js";
 import { powerDriverFor } from "../power/drivers.js";
+import { ejectVirtualMedia } from "../power/redfish.js";
 import { nextCronTime, parseCron } from "./cron.js";
 import { readHealth } from "./health-rules.js";
 
@@ -31,6 +33,8 @@ export interface MaintenanceSettings {
   /** How often installed OSes report health. */
   healthReportMs: number;
   advertiseUrl: string;
+  /** The rescue media a Redfish driver set to `boot: virtual-media` inserts. */
+  virtualMedia?: VirtualMediaSource;
 }
 
 export interface StartRequest {
@@ -108,18 +112,48 @@ export class MaintenanceService {
 
   /** One power cycle through the machine's driver (`bootwright power cycle`); never throws. */
   async powerCycle(machineId: string): Promise<PowerResult> {
-    const driver = powerDriverFor(await this.store.settings.power(machineId));
+    const settings = await this.store.settings.power(machineId);
+    const driver = powerDriverFor(settings, this.settings.virtualMedia);
     if (!driver) return { driver: "none", ok: false, ms: 0, error: "the machine has no power driver" };
     const started = performance.now();
     try {
       await driver.cycle(AbortSignal.timeout(Math.max(POWER_TIMEOUT_MS, driver.timeoutMs ?? 0)));
       const ms = Math.round(performance.now() - started);
       this.log.info({ machine: machineId, driver: driver.name, ms }, "power cycled");
+      if (settings.driver === "redfish" && settings.boot === "virtual-media")
+        await this.store.appendLog(
+          machineId,
+          "virtual-media-inserted",
+          { via: "redfish", url: this.settings.virtualMedia?.url ?? null },
+          new Date(),
+        );
       return { driver: driver.name, ok: true, ms, error: null };
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       this.log.warn({ machine: machineId, driver: driver.name, error }, "power cycle failed");
       return { driver: driver.name, ok: false, ms: Math.round(performance.now() - started), error };
+    }
+  }
+
+  /**
+   * A machine that booted our rescue media from its BMC's virtual CD has enrolled: the media comes out, so
+   * its next boot is its own disk's (or the network's). Never throws: the step log says what happened.
+   */
+  async ejectVirtualMedia(machineId: string): Promise<void> {
+    const settings = await this.store.settings.power(machineId);
+    if (settings.driver !== "redfish" || settings.boot !== "virtual-media") return;
+    try {
+      await ejectVirtualMedia(settings, AbortSignal.timeout(POWER_TIMEOUT_MS));
+      await this.store.appendLog(machineId, "virtual-media-ejected", { via: "redfish" }, new Date());
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.log.warn({ machine: machineId, error }, "virtual media eject failed");
+      await this.store.appendLog(
+        machineId,
+        "virtual-media-eject-failed",
+        { via: "redfish", error },
+        new Date(),
+      );
     }
   }
 
@@ -134,7 +168,7 @@ export class MaintenanceService {
     // The server reboots it only when it took the swap back itself: a live loader may have leased it first.
     const settings = await this.store.settings.power(machineId);
     if (
-      powerDriverFor(settings) &&
+      powerDriverFor(settings, this.settings.virtualMedia) &&
       (await this.store.maintenance.leaseBootInstalled(machineId, new Date(), this.settings.callHomeMs))
     )
       await this.reboot(outcome.run);

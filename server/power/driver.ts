@@ -14,6 +14,13 @@ export interface PowerDriver {
   cycle(signal: AbortSignal): Promise<void>;
 }
 
+/** The rescue media a driver can boot a machine from (a BMC's virtual CD fetches it at `url`). */
+export interface VirtualMediaSource {
+  url: string;
+  /** Builds the ISO when it is not there yet; the BMC must not wait on a build mid-request. */
+  prepare(): Promise<unknown>;
+}
+
 export class PowerError extends BootwrightError<"power_failed"> {
   constructor(message: string, context: FailureContext<"power_failed">, options?: ErrorOptions) {
     super("power_failed", message, context, options);

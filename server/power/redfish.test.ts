@@ -225,4 +225,30 @@ describe("power", () => {
       expect(await client.virtualCd(signal())).toMatchObject({ Inserted: false });
     });
   });
+
+  it("a driver set to boot virtual media prepares the media, inserts it, then boots the CD once", async () => {
+    let prepared = 0;
+    const source = {
+      url: mediaUrl,
+      prepare: () => {
+        prepared += 1;
+        return Promise.resolve();
+      },
+    };
+    const settings = { ...bmc.settings, gracefulTimeoutMs: 0, boot: "virtual-media" as const };
+    const before = bmc.qmpLog().length;
+    const console = vm.console().length;
+    await new RedfishPowerDriver(settings, source).cycle(signal());
+    expect(prepared).toBe(1);
+    const sent = bmc.qmpLog().slice(before);
+    const inserted = sent.findIndex((c) => c.startsWith("blockdev-change-medium"));
+    const override = sent.indexOf('human-monitor-command {"command-line":"boot_set d"}');
+    expect(inserted).toBeGreaterThanOrEqual(0);
+    expect(override).toBeGreaterThan(inserted);
+    expect(await firstBootDevice(console)).toBe("DVD/CD");
+    // Without media to offer, nothing is sent to the BMC.
+    const refused = await rejection(new RedfishPowerDriver(settings).cycle(signal()));
+    expect(hasCode(refused, "power_failed")).toBe(true);
+    expect(bmc.qmpLog().length).toBe(before + sent.length);
+  });
 });

@@ -1,8 +1,8 @@
-// Power control of a machine through its BMC over Redfish: a one-time boot override to PXE, then the
-// machine powered off (gracefully first, forced after the machine's timeout) and on again, each step's
-// power state read back from the BMC.
+// Power control of a machine through its BMC over Redfish: a one-time boot override to PXE (or to the
+// virtual CD holding our rescue media), then the machine powered off (gracefully first, forced after the
+// machine's timeout) and on again, each step's power state read back from the BMC.
 import type { RedfishSettings } from "../../protocol/index.js";
-import type { PowerDriver } from "./driver.js";
+import type { PowerDriver, VirtualMediaSource } from "./driver.js";
 import { PowerError } from "./driver.js";
 import { loginOf, withRedfish, type BootTarget, type RedfishClient } from "./redfish-client.js";
 
@@ -74,13 +74,35 @@ export class RedfishPowerDriver implements PowerDriver {
   /** The graceful wait, then the forced off, the power on and their read-backs. */
   readonly timeoutMs: number;
 
-  constructor(private readonly settings: RedfishSettings) {
+  constructor(
+    private readonly settings: RedfishSettings,
+    private readonly media?: VirtualMediaSource,
+  ) {
     this.timeoutMs = settings.gracefulTimeoutMs + 3 * SETTLE_MS;
   }
 
   async cycle(signal: AbortSignal): Promise<void> {
-    await withRedfish(loginOf(this.settings), signal, (client) =>
-      restartInto(client, "Pxe", this.settings.gracefulTimeoutMs, signal),
-    );
+    if (this.settings.boot === "pxe") {
+      await withRedfish(loginOf(this.settings), signal, (client) =>
+        restartInto(client, "Pxe", this.settings.gracefulTimeoutMs, signal),
+      );
+      return;
+    }
+    const media = this.media;
+    if (!media)
+      throw new PowerError("this machine boots virtual media, but the server has no rescue media to offer", {
+        target: this.settings.url,
+      });
+    await media.prepare();
+    // Inserted before the override and the reset: the BMC fetches the image itself, at its own pace.
+    await withRedfish(loginOf(this.settings), signal, async (client) => {
+      await client.insertMedia(media.url, signal);
+      await restartInto(client, "Cd", this.settings.gracefulTimeoutMs, signal);
+    });
   }
+}
+
+/** Takes our rescue media out of the machine's virtual CD (once it has enrolled: the next boot is its own). */
+export async function ejectVirtualMedia(settings: RedfishSettings, signal: AbortSignal): Promise<void> {
+  await withRedfish(loginOf(settings), signal, (client) => client.ejectMedia(signal));
 }
