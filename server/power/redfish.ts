@@ -83,4 +83,10 @@ export class RedfishPowerDriver implements PowerDriver {
       restartInto(client, "Pxe", this.settings.gracefulTimeoutMs, signal),
     );
   }
+
+  async off(signal: AbortSignal): Promise<void> {
+    await withRedfish(loginOf(this.settings), signal, async (client) => {
+      await powerOff(client, this.settings.gracefulTimeoutMs, signal);
+    });
+  }
 }
