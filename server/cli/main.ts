@@ -20,15 +20,16 @@ import { addReleaseCommands } from "./release-commands.js";
 import { addDriverCommands } from "./driver-commands.js";
 import { addInitCommand } from "./init-command.js";
 import { addWatchCommand } from "./watch-command.js";
+import { addFactoryCommands } from "./factory-commands.js";
 
 const program = new Command()
   .name("bootwright")
   .description("Network-boot provisioning for bare metal")
   .showHelpAfterError();
 
-program
-  .command("server")
-  .description("run the bootwright server (embedded SQLite store, or PostgreSQL with --store)")
+/** The server's flags, shared by `server` and `factory` (which adds its station and forces full DHCP). */
+function withServerOptions(command: Command): Command {
+  return command
   .option("--host <address>", "address to listen on (default 0.0.0.0)")
   .option("--port <port>", "port to listen on (default 8080; 0 picks a free one)")
   .option(
@@ -67,8 +68,14 @@ program
   .option("--tls-key <file>", "the key of --tls-cert's certificate")
   .addOption(
     new Option("--log-level <level>").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
-  )
-  .action(async (opts: Record<string, string | undefined>) => {
+  );
+}
+
+/** Starts the server from the flags (and `extra`, which wins): `server` and `factory` run the same one. */
+async function startFromOptions(
+  opts: Record<string, string | undefined>,
+  extra: { dhcp?: string; stationFile?: string } = {},
+): Promise<void> {
     const config = loadServerConfig(
       {
         host: opts.host,
@@ -80,7 +87,8 @@ program
         initramfsPath: opts.initramfs,
         logLevel: opts.logLevel,
         policyFile: opts.policy,
-        dhcp: opts.dhcp,
+        dhcp: extra.dhcp ?? opts.dhcp,
+        stationFile: extra.stationFile,
         interface: opts.interface,
         dhcpRange: opts.range,
         uefiPxe: opts.uefiPxe,
@@ -101,7 +109,21 @@ program
     };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
-  });
+}
+
+withServerOptions(
+  program
+    .command("server")
+    .description("run the bootwright server (embedded SQLite store, or PostgreSQL with --store)"),
+).action((opts: Record<string, string | undefined>) => startFromOptions(opts));
+
+addFactoryCommands(program, (command) =>
+  withServerOptions(command).action((opts: Record<string, string | undefined>) => {
+    const station = opts.station;
+    if (station === undefined) return command.error("error: bootwright factory needs --station <file>");
+    return startFromOptions(opts, { dhcp: "full", stationFile: station });
+  }),
+);
 
 const machines = program
   .command("machines")

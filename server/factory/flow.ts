@@ -25,10 +25,15 @@ import {
   travelerInventory,
 } from "./traveler.js";
 
-/** Where an install stopped, from the machine's queue: the command its agent was running. */
+/**
+ * Where a run stopped, from the machine's queue: the last command its agent had leased and never
+ * finished (the new boot's reconciliation may have cancelled it already).
+ */
 async function whereItStopped(rows: Rows, machineId: string): Promise<string | null> {
-  const leased = (await rows.commands.pending(machineId)).find((c) => c.state === "leased");
-  return leased ? `${leased.kind}, leased ${leased.updatedAt}, attempt ${leased.attempts}` : null;
+  const unfinished = (await rows.commands.all(machineId)).findLast(
+    (c) => c.leaseId !== null && (c.state === "leased" || c.state === "cancelled"),
+  );
+  return unfinished ? `${unfinished.kind}, leased until ${String(unfinished.leaseExpiresAt)}` : null;
 }
 
 async function save(rows: Rows, traveler: Traveler, event: string, data: Record<string, unknown>): Promise<void> {

@@ -60,7 +60,11 @@ export class FactoryService {
    * lacks. With no policy set yet, one rule gives every unit the station's image (what resolves the
    * install's plan); a policy the operator set stays, and must give the station's image.
    */
-  async setStation(upload: StationUpload, when: Date): Promise<StoredStation> {
+  async setStation(
+    upload: StationUpload,
+    when: Date,
+    options: { requireImages: boolean } = { requireImages: true },
+  ): Promise<StoredStation> {
     const parsed = parseStation(upload.source, upload.format);
     if (!parsed.ok) throw new ApiError("invalid_station", "the station file is not valid", { issues: parsed.issues });
     const { station } = parsed;
@@ -68,10 +72,15 @@ export class FactoryService {
       { path: "image", name: station.image },
       { path: "burnIn.image", name: station.burnIn.image },
     ])
-      if (!(await this.store.images.find(ref.name)))
+      if (!(await this.store.images.find(ref.name))) {
+        if (!options.requireImages) {
+          this.log.warn({ image: ref.name, field: ref.path }, "the factory station names an image the store lacks yet");
+          continue;
+        }
         throw new ApiError("invalid_station", `the station names image ${ref.name}, which the store lacks`, {
           issues: [{ path: ref.path, line: null, column: null, message: `no image named ${ref.name}` }],
         });
+      }
     const stored: StoredStation = { station, source: upload.source, format: upload.format, setAt: when.toISOString() };
     await this.store.store.transaction((rows) => rows.station.put(stored));
     if (!(await this.store.getPolicy())) {
