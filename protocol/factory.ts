@@ -18,7 +18,9 @@ export const FACTORY_STAGES: readonly FactoryStage[] = FactoryStage.options;
 export const BurnInThreshold = z
   .strictObject({
     step: z.string().min(1),
-    figure: z.string().regex(/^[A-Za-z0-9_*]+(\.[A-Za-z0-9_*]+)*$/, "a dotted path such as disks.*.readErrors"),
+    figure: z
+      .string()
+      .regex(/^[A-Za-z0-9_*]+(\.[A-Za-z0-9_*]+)*$/, "a dotted path such as disks.*.readErrors"),
     min: z.number().optional(),
     max: z.number().optional(),
     /** Only for units whose serial matches this glob (a per-unit override); absent: every unit. */

@@ -16,7 +16,9 @@ export function formatTravelers(travelers: readonly Traveler[]): string {
     return [t.serial, t.state.toUpperCase(), t.stage, t.updatedAt, failed?.reason ?? readBack];
   });
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => (r[i] ?? "").length), 6));
-  return rows.map((r) => r.map((cell, i) => (i < 4 ? cell.padEnd(widths[i] ?? 0) : cell)).join("  ")).join("\n");
+  return rows
+    .map((r) => r.map((cell, i) => (i < 4 ? cell.padEnd(widths[i] ?? 0) : cell)).join("  "))
+    .join("\n");
 }
 
 /** `--since 2026-12-03T08:00Z` or a duration back from now (`8h`). */

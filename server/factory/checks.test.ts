@@ -14,7 +14,15 @@ const REPORT: MaintenanceReport = {
       params: { seconds: 1 },
       ok: true,
       ms: 1003,
-      data: { seconds: 1, hashedBytes: 91226112, sha256MBs: 91.2, threads: 1, model: "QEMU TCG CPU", logicalCpus: 1, mhz: 2294.6 },
+      data: {
+        seconds: 1,
+        hashedBytes: 91226112,
+        sha256MBs: 91.2,
+        threads: 1,
+        model: "QEMU TCG CPU",
+        logicalCpus: 1,
+        mhz: 2294.6,
+      },
       error: null,
       extra: false,
     },
@@ -23,7 +31,16 @@ const REPORT: MaintenanceReport = {
       params: { mib: 8 },
       ok: true,
       ms: 2203,
-      data: { mib: 8, memAvailableMiB: 540, patterns: 4, mismatches: 0, firstMismatch: null, writeMBs: 296.4, readMBs: 141.8, edac: null },
+      data: {
+        mib: 8,
+        memAvailableMiB: 540,
+        patterns: 4,
+        mismatches: 0,
+        firstMismatch: null,
+        writeMBs: 296.4,
+        readMBs: 141.8,
+        edac: null,
+      },
       error: null,
       extra: false,
     },
@@ -43,7 +60,15 @@ const REPORT: MaintenanceReport = {
       error: null,
       extra: false,
     },
-    { name: "smart", params: {}, ok: true, ms: 40, data: { disks: [], supported: 0, failing: [] }, error: null, extra: false },
+    {
+      name: "smart",
+      params: {},
+      ok: true,
+      ms: 40,
+      data: { disks: [], supported: 0, failing: [] },
+      error: null,
+      extra: false,
+    },
   ],
 };
 
@@ -69,18 +94,29 @@ it("passes a unit within every threshold; fails one with the worst figure and th
   );
   expect(ok).toMatchObject({ ok: true, failures: [] });
   expect(ok.figures["memory-test"]).toMatchObject({ writeMBs: 296.4 });
-  const bad = evaluateBurnIn(station([{ step: "disk-read", figure: "disks.*.readErrors", max: 0 }]), "SN-1", REPORT);
+  const bad = evaluateBurnIn(
+    station([{ step: "disk-read", figure: "disks.*.readErrors", max: 0 }]),
+    "SN-1",
+    REPORT,
+  );
   expect(bad.failures).toEqual(["disk-read.disks.*.readErrors 2 above max 0"]);
 });
 
 it("applies a per-serial threshold to its unit only; an unmeasured figure fails unless it is optional", () => {
   const override = station([{ step: "memory-test", figure: "writeMBs", min: 1e9, serial: "BAD-*" }]);
   expect(evaluateBurnIn(override, "GOOD-1", REPORT).ok).toBe(true);
-  expect(evaluateBurnIn(override, "BAD-7", REPORT).failures).toEqual(["memory-test.writeMBs 296.4 below min 1000000000"]);
+  expect(evaluateBurnIn(override, "BAD-7", REPORT).failures).toEqual([
+    "memory-test.writeMBs 296.4 below min 1000000000",
+  ]);
   const temperature = { step: "smart", figure: "disks.*.temperature", max: 60 };
-  expect(evaluateBurnIn(station([temperature]), "SN", REPORT).failures).toEqual(["smart.disks.*.temperature was not measured"]);
+  expect(evaluateBurnIn(station([temperature]), "SN", REPORT).failures).toEqual([
+    "smart.disks.*.temperature was not measured",
+  ]);
   expect(evaluateBurnIn(station([{ ...temperature, required: false }]), "SN", REPORT).ok).toBe(true);
-  const failedStep = { ...REPORT, steps: [{ ...REPORT.steps[0], ok: false, error: "killed" }] } as MaintenanceReport;
+  const failedStep = {
+    ...REPORT,
+    steps: [{ ...REPORT.steps[0], ok: false, error: "killed" }],
+  } as MaintenanceReport;
   expect(evaluateBurnIn(station([]), "SN", failedStep).failures).toEqual(["cpu-benchmark failed: killed"]);
 });
 

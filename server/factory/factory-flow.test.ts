@@ -40,7 +40,8 @@ const STATION = {
 let work: { dir: string; remove: () => void };
 let server: RunningServer;
 
-const api = (path: string, method = "GET", body?: unknown) => jsonRequest(`${server.url}${path}`, method, body);
+const api = (path: string, method = "GET", body?: unknown) =>
+  jsonRequest(`${server.url}${path}`, method, body);
 
 function unit(n: number, serial: string, product = "U1-blade"): { id: string; inventory: Inventory } {
   const id = `0e0c8a6a-6f5f-4c43-9d57-00000000f0${String(n).padStart(2, "0")}`;
@@ -128,7 +129,12 @@ function written(command: LeasedCommand, rawSha256: string, readBack: string): C
       sha256: command.agent?.sha256 ?? "",
       steps: [
         step("stream", { sha256: "f".repeat(64), bytes: 1000, rawBytes: 2000 }),
-        step("read-back", { image: "tiny", sha256: readBack, expectedSha256: rawSha256, matches: readBack === rawSha256 }),
+        step("read-back", {
+          image: "tiny",
+          sha256: readBack,
+          expectedSha256: rawSha256,
+          matches: readBack === rawSha256,
+        }),
       ],
     },
   };
@@ -160,13 +166,19 @@ it("a unit through every stage, the station restarted mid-shift and the unit pul
   await boot(a);
   expect(await traveler("GOOD-1")).toMatchObject({ state: "in-progress", stage: "burn-in" });
   const burnIn = await runBurnIn(a.id, 5000);
-  expect(burnIn.maintenance).toMatchObject({ runId: "factory-GOOD-1-1", mode: "passive", image: { name: "diag" } });
+  expect(burnIn.maintenance).toMatchObject({
+    runId: "factory-GOOD-1-1",
+    mode: "passive",
+    image: { name: "diag" },
+  });
   expect(burnIn.maintenance?.steps).toEqual(STATION.burnIn.steps);
 
   // Mid-shift: the station restarts; the traveler is there once, at the install.
   await restartServer();
   const afterRestart = TravelerList.parse((await api("/v1/factory/travelers")).body).travelers;
-  expect(afterRestart.map((t) => [t.serial, t.stage, t.state])).toEqual([["GOOD-1", "install", "in-progress"]]);
+  expect(afterRestart.map((t) => [t.serial, t.stage, t.state])).toEqual([
+    ["GOOD-1", "install", "in-progress"],
+  ]);
 
   // Pulled while the image was being written: once the write's lease has run out (until then a second
   // enrollment under its identity is held), its next boot says where it stopped and installs again.
@@ -186,7 +198,11 @@ it("a unit through every stage, the station restarted mid-shift and the unit pul
   await postResult(server.url, a.id, write, written(write, raw, raw));
   await leaseCommand(server.url, a.id, "boot-installed");
   const planHash = (await server.store.getMachine(a.id))?.plan?.planHash ?? "";
-  const call = await api(`/v1/machines/${a.id}/callhome`, "POST", { image: "sha256:x", planHash, os: "tiny" });
+  const call = await api(`/v1/machines/${a.id}/callhome`, "POST", {
+    image: "sha256:x",
+    planHash,
+    os: "tiny",
+  });
   expect(call.body).toMatchObject({ completedInstall: true });
   const done = await traveler("GOOD-1");
   expect(done).toMatchObject({ state: "passed", image: { readBackMatches: true, readBackSha256: raw } });
@@ -235,7 +251,13 @@ it("a unit that is not the station's product fails its inventory check and gets 
   expect(t).toMatchObject({ state: "failed", stage: "inventory" });
   expect(t.stages[0]?.reason).toBe("product Z9-tower is not U1*");
   expect(await pending(other.id)).toEqual([]);
-  const bad = await api("/v1/factory/station", "PUT", { format: "yaml", source: "name: x\nimage: tiny\nburnIn:\n  steps: []\n" });
+  const bad = await api("/v1/factory/station", "PUT", {
+    format: "yaml",
+    source: "name: x\nimage: tiny\nburnIn:\n  steps: []\n",
+  });
   expect(bad.status).toBe(422);
-  expect(bad.body).toMatchObject({ code: "invalid_station", details: { issues: [{ path: "burnIn.steps", line: 4 }] } });
+  expect(bad.body).toMatchObject({
+    code: "invalid_station",
+    details: { issues: [{ path: "burnIn.steps", line: 4 }] },
+  });
 });

@@ -36,7 +36,12 @@ async function whereItStopped(rows: Rows, machineId: string): Promise<string | n
   return unfinished ? `${unfinished.kind}, leased until ${String(unfinished.leaseExpiresAt)}` : null;
 }
 
-async function save(rows: Rows, traveler: Traveler, event: string, data: Record<string, unknown>): Promise<void> {
+async function save(
+  rows: Rows,
+  traveler: Traveler,
+  event: string,
+  data: Record<string, unknown>,
+): Promise<void> {
   await rows.travelers.put(traveler);
   await rows.log.append(traveler.machineId, traveler.updatedAt, event, {
     serial: traveler.serial,
@@ -47,10 +52,21 @@ async function save(rows: Rows, traveler: Traveler, event: string, data: Record<
 }
 
 /** Fails the unit at its running stage: the traveler and the machine, with the same reason. */
-async function failUnit(rows: Rows, traveler: Traveler, reason: string, figures: Record<string, unknown>, at: string) {
+async function failUnit(
+  rows: Rows,
+  traveler: Traveler,
+  reason: string,
+  figures: Record<string, unknown>,
+  at: string,
+) {
   const failed = endStage(traveler, traveler.stage, { result: "failed", figures, reason }, at);
   await save(rows, { ...failed, burnInCommand: null }, "factory-stage-failed", { reason });
-  await failMachine(rows, await mustGet(rows, traveler.machineId), at, `factory ${traveler.stage}: ${reason}`);
+  await failMachine(
+    rows,
+    await mustGet(rows, traveler.machineId),
+    at,
+    `factory ${traveler.stage}: ${reason}`,
+  );
 }
 
 async function startBurnIn(rows: Rows, station: StationFile, traveler: Traveler, at: string): Promise<void> {
@@ -77,7 +93,12 @@ async function startInstall(rows: Rows, traveler: Traveler, at: string): Promise
  * The unit's loader posted its inventory (after enrollment recorded it): pick up its traveler where the
  * last boot left it, and run the stage that comes next.
  */
-export async function factoryInventory(rows: Rows, machineId: string, inventory: Inventory, at: string): Promise<void> {
+export async function factoryInventory(
+  rows: Rows,
+  machineId: string,
+  inventory: Inventory,
+  at: string,
+): Promise<void> {
   const stored = await rows.station.get();
   if (!stored) return;
   const { station } = stored;
@@ -99,8 +120,20 @@ export async function factoryInventory(rows: Rows, machineId: string, inventory:
   // Repeating a stage starts from the inventoried unit (a failed one, or one pulled mid-install).
   if (machine.category !== "inventoried") {
     if (machine.category !== "failed")
-      await setCategory(rows, machine, "failed", at, `factory: the unit booted again during ${traveler.stage}`);
-    await setCategory(rows, await mustGet(rows, machineId), "inventoried", at, `factory: repeats ${resumeAt}`);
+      await setCategory(
+        rows,
+        machine,
+        "failed",
+        at,
+        `factory: the unit booted again during ${traveler.stage}`,
+      );
+    await setCategory(
+      rows,
+      await mustGet(rows, machineId),
+      "inventoried",
+      at,
+      `factory: repeats ${resumeAt}`,
+    );
     await rows.machines.update(machineId, { expected: null });
     await reconcileMachine(rows, machineId, at);
   }
@@ -139,9 +172,10 @@ async function burnInReported(
 /** The image-stream steps' figures: what was written and what reading it back gave. */
 function imageFigures(result: CommandResult): Traveler["image"] {
   if (result.outcome !== "succeeded" || result.output.kind !== "write-image") return null;
-  const data = (step: string) => result.output.kind === "write-image"
-    ? result.output.steps.find((s) => s.plugin === "image-stream" && s.step === step)?.data
-    : undefined;
+  const data = (step: string) =>
+    result.output.kind === "write-image"
+      ? result.output.steps.find((s) => s.plugin === "image-stream" && s.step === step)?.data
+      : undefined;
   const stream = data("stream");
   const readBack = data("read-back");
   const text = (value: unknown): string => (typeof value === "string" ? value : "");
@@ -182,7 +216,12 @@ export async function factoryCommandResult(
 }
 
 /** The installed OS called home: verification passed; the power-off comes next (FactoryService). */
-export async function factoryCallHome(rows: Rows, machineId: string, call: CallHome, at: string): Promise<void> {
+export async function factoryCallHome(
+  rows: Rows,
+  machineId: string,
+  call: CallHome,
+  at: string,
+): Promise<void> {
   const traveler = await rows.travelers.ofMachine(machineId);
   if (!traveler || !runningStage(traveler, "verification")) return;
   const stored = await rows.station.get();

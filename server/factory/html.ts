@@ -3,7 +3,13 @@
 // written with its read-back check. Every value is escaped; no script, no external resource.
 import type { Traveler, TravelerStage } from "../../protocol/index.js";
 
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
@@ -13,7 +19,9 @@ export function escapeHtml(text: string): string {
 function figureLines(value: unknown, prefix = ""): string[] {
   if (value === null || typeof value !== "object")
     return prefix ? [`${prefix}: ${typeof value === "string" ? value : JSON.stringify(value)}`] : [];
-  return Object.entries(value).flatMap(([key, inner]) => figureLines(inner, prefix ? `${prefix}.${key}` : key));
+  return Object.entries(value).flatMap(([key, inner]) =>
+    figureLines(inner, prefix ? `${prefix}.${key}` : key),
+  );
 }
 
 function stageRow(stage: TravelerStage): string {
@@ -24,7 +32,8 @@ function stageRow(stage: TravelerStage): string {
 export function travelerHtml(traveler: Traveler): string {
   const unit = traveler.inventory;
   const image = traveler.image;
-  const verdict = traveler.state === "in-progress" ? `IN PROGRESS (${traveler.stage})` : traveler.state.toUpperCase();
+  const verdict =
+    traveler.state === "in-progress" ? `IN PROGRESS (${traveler.stage})` : traveler.state.toUpperCase();
   const facts: [string, string][] = [
     ["Serial", traveler.serial],
     ["Product", [unit?.manufacturer, unit?.product].filter(Boolean).join(" ")],
@@ -32,7 +41,10 @@ export function travelerHtml(traveler: Traveler): string {
     ["Station", traveler.station],
     ["Memory", unit ? `${unit.memoryMiB} MiB` : ""],
     ["CPUs", unit ? String(unit.cpus) : ""],
-    ["Disks", unit ? unit.disks.map((d) => `${d.name} ${(d.sizeBytes / 2 ** 30).toFixed(1)} GiB`).join(", ") : ""],
+    [
+      "Disks",
+      unit ? unit.disks.map((d) => `${d.name} ${(d.sizeBytes / 2 ** 30).toFixed(1)} GiB`).join(", ") : "",
+    ],
     ["Image", image ? `${image.name} sha256:${image.sha256}` : "not written"],
     [
       "Read-back",

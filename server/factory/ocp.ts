@@ -34,14 +34,18 @@ function burnInMeasurements(stage: TravelerStage, station: StationFile | null, s
     const values = figureValues(stage.figures[threshold.step], threshold.figure.split("."));
     if (values.length === 0) return [];
     const worst = threshold.max !== undefined ? Math.max(...values) : Math.min(...values);
-    return [{ name: `${threshold.step}.${threshold.figure}`, value: worst, validators: validators(threshold) }];
+    return [
+      { name: `${threshold.step}.${threshold.figure}`, value: worst, validators: validators(threshold) },
+    ];
   });
 }
 
 /** Plain numbers and strings of the stage's figures, one level deep (inventory, verification). */
 function flatMeasurements(figures: Record<string, unknown>): Body[] {
   return Object.entries(figures)
-    .filter(([, value]) => typeof value === "number" || typeof value === "string" || typeof value === "boolean")
+    .filter(
+      ([, value]) => typeof value === "number" || typeof value === "string" || typeof value === "boolean",
+    )
     .map(([name, value]) => ({ name, value }));
 }
 
@@ -98,9 +102,13 @@ export function ocpArtifacts(traveler: Traveler, station: StationFile | null): O
     const step = (body: Body): void => {
       emit(at, { testStepArtifact: { testStepId, ...body } });
     };
-    emit(stage.startedAt, { testStepArtifact: { testStepId, testStepStart: { name: `${stage.stage} #${stage.attempt}` } } });
+    emit(stage.startedAt, {
+      testStepArtifact: { testStepId, testStepStart: { name: `${stage.stage} #${stage.attempt}` } },
+    });
     const measurements =
-      stage.stage === "burn-in" ? burnInMeasurements(stage, station, traveler.serial) : flatMeasurements(stage.figures);
+      stage.stage === "burn-in"
+        ? burnInMeasurements(stage, station, traveler.serial)
+        : flatMeasurements(stage.figures);
     for (const measurement of measurements) step({ measurement });
     if (stage.stage === "install" && traveler.image?.readBackSha256)
       step({

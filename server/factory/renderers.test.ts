@@ -25,7 +25,15 @@ function failedTraveler(): Traveler {
     state: "failed",
     stage: "burn-in",
     stages: [
-      { stage: "inventory", attempt: 1, startedAt: "t0", endedAt: "t1", result: "passed", figures: { product: "U1", memoryMiB: 736, diskCount: 1 }, reason: null },
+      {
+        stage: "inventory",
+        attempt: 1,
+        startedAt: "t0",
+        endedAt: "t1",
+        result: "passed",
+        figures: { product: "U1", memoryMiB: 736, diskCount: 1 },
+        reason: null,
+      },
       {
         stage: "burn-in",
         attempt: 1,
@@ -36,7 +44,15 @@ function failedTraveler(): Traveler {
         reason: "memory-test.writeMBs 296.4 below min 1000000000",
       },
     ],
-    inventory: { manufacturer: "Acme", product: "U1", serial: "BAD-<7>", uuid: null, memoryMiB: 736, cpus: 1, disks: [{ name: "vda", sizeBytes: 2 ** 27 }] },
+    inventory: {
+      manufacturer: "Acme",
+      product: "U1",
+      serial: "BAD-<7>",
+      uuid: null,
+      memoryMiB: 736,
+      cpus: 1,
+      disks: [{ name: "vda", sizeBytes: 2 ** 27 }],
+    },
     image: null,
     burnInCommand: null,
     createdAt: "t0",
@@ -63,30 +79,83 @@ it("OCP: schema version, run start with the DUT, a step per stage attempt with m
       },
     },
   });
-  const step = (id: string) => lines.filter((l) => (l.testStepArtifact as { testStepId?: string } | undefined)?.testStepId === id).map((l) => l.testStepArtifact);
+  const step = (id: string) =>
+    lines
+      .filter((l) => (l.testStepArtifact as { testStepId?: string } | undefined)?.testStepId === id)
+      .map((l) => l.testStepArtifact);
   expect(step("1")).toEqual([
     { testStepId: "1", testStepStart: { name: "burn-in #1" } },
-    { testStepId: "1", measurement: { name: "memory-test.mismatches", value: 0, validators: [{ name: "mismatches max", type: "LESS_THAN_OR_EQUAL", value: 0 }] } },
-    { testStepId: "1", measurement: { name: "memory-test.writeMBs", value: 296.4, validators: [{ name: "writeMBs min", type: "GREATER_THAN_OR_EQUAL", value: 1e9 }] } },
-    { testStepId: "1", diagnosis: { verdict: "burn-in-fail", type: "FAIL", message: "memory-test.writeMBs 296.4 below min 1000000000", hardwareInfoId: "system" } },
+    {
+      testStepId: "1",
+      measurement: {
+        name: "memory-test.mismatches",
+        value: 0,
+        validators: [{ name: "mismatches max", type: "LESS_THAN_OR_EQUAL", value: 0 }],
+      },
+    },
+    {
+      testStepId: "1",
+      measurement: {
+        name: "memory-test.writeMBs",
+        value: 296.4,
+        validators: [{ name: "writeMBs min", type: "GREATER_THAN_OR_EQUAL", value: 1e9 }],
+      },
+    },
+    {
+      testStepId: "1",
+      diagnosis: {
+        verdict: "burn-in-fail",
+        type: "FAIL",
+        message: "memory-test.writeMBs 296.4 below min 1000000000",
+        hardwareInfoId: "system",
+      },
+    },
     { testStepId: "1", testStepEnd: { status: "COMPLETE" } },
   ]);
   expect(step("0")).toContainEqual({ testStepId: "0", measurement: { name: "memoryMiB", value: 736 } });
-  expect(lines.at(-1)).toMatchObject({ testRunArtifact: { testRunEnd: { status: "COMPLETE", result: "FAIL" } }, timestamp: "t2" });
+  expect(lines.at(-1)).toMatchObject({
+    testRunArtifact: { testRunEnd: { status: "COMPLETE", result: "FAIL" } },
+    timestamp: "t2",
+  });
 });
 
 it("OCP: a unit still on the line has no run end; a passed one ends PASS with its image as software info", () => {
   const running = { ...failedTraveler(), state: "in-progress" as const };
-  expect(ocpArtifacts(running, STATION).some((l) => "testRunArtifact" in l && JSON.stringify(l).includes("testRunEnd"))).toBe(false);
+  expect(
+    ocpArtifacts(running, STATION).some(
+      (l) => "testRunArtifact" in l && JSON.stringify(l).includes("testRunEnd"),
+    ),
+  ).toBe(false);
   const passed: Traveler = {
     ...failedTraveler(),
     serial: "GOOD-1",
     state: "passed",
     stages: [],
-    image: { name: "tiny", sha256: "a".repeat(64), rawSha256: "b".repeat(64), readBackSha256: "b".repeat(64), readBackMatches: true },
+    image: {
+      name: "tiny",
+      sha256: "a".repeat(64),
+      rawSha256: "b".repeat(64),
+      readBackSha256: "b".repeat(64),
+      readBackMatches: true,
+    },
   };
   const lines = ocpArtifacts(passed, STATION);
-  expect(lines[1]).toMatchObject({ testRunArtifact: { testRunStart: { dutInfo: { softwareInfos: [{ softwareInfoId: "image", name: "tiny", version: `sha256:${"a".repeat(64)}`, softwareType: "SYSTEM" }] } } } });
+  expect(lines[1]).toMatchObject({
+    testRunArtifact: {
+      testRunStart: {
+        dutInfo: {
+          softwareInfos: [
+            {
+              softwareInfoId: "image",
+              name: "tiny",
+              version: `sha256:${"a".repeat(64)}`,
+              softwareType: "SYSTEM",
+            },
+          ],
+        },
+      },
+    },
+  });
   expect(lines.at(-1)).toMatchObject({ testRunArtifact: { testRunEnd: { result: "PASS" } } });
 });
 

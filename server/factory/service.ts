@@ -34,7 +34,9 @@ export function lineFigures(station: string | null, travelers: readonly Traveler
     if (traveler.state === "failed") failed++;
     else if (traveler.state === "passed") {
       passed++;
-      passedAt.push(Date.parse(traveler.stages.find((s) => s.stage === "verification")?.endedAt ?? traveler.updatedAt));
+      passedAt.push(
+        Date.parse(traveler.stages.find((s) => s.stage === "verification")?.endedAt ?? traveler.updatedAt),
+      );
     } else atStage[traveler.stage]++;
   }
   const first = Math.min(...travelers.map((t) => Date.parse(t.createdAt)));
@@ -66,7 +68,8 @@ export class FactoryService {
     options: { requireImages: boolean } = { requireImages: true },
   ): Promise<StoredStation> {
     const parsed = parseStation(upload.source, upload.format);
-    if (!parsed.ok) throw new ApiError("invalid_station", "the station file is not valid", { issues: parsed.issues });
+    if (!parsed.ok)
+      throw new ApiError("invalid_station", "the station file is not valid", { issues: parsed.issues });
     const { station } = parsed;
     for (const ref of [
       { path: "image", name: station.image },
@@ -74,17 +77,27 @@ export class FactoryService {
     ])
       if (!(await this.store.images.find(ref.name))) {
         if (!options.requireImages) {
-          this.log.warn({ image: ref.name, field: ref.path }, "the factory station names an image the store lacks yet");
+          this.log.warn(
+            { image: ref.name, field: ref.path },
+            "the factory station names an image the store lacks yet",
+          );
           continue;
         }
         throw new ApiError("invalid_station", `the station names image ${ref.name}, which the store lacks`, {
           issues: [{ path: ref.path, line: null, column: null, message: `no image named ${ref.name}` }],
         });
       }
-    const stored: StoredStation = { station, source: upload.source, format: upload.format, setAt: when.toISOString() };
+    const stored: StoredStation = {
+      station,
+      source: upload.source,
+      format: upload.format,
+      setAt: when.toISOString(),
+    };
     await this.store.store.transaction((rows) => rows.station.put(stored));
     if (!(await this.store.getPolicy())) {
-      const policy = { rules: [{ name: `factory-${station.name}`, match: [], plan: { image: station.image } }] };
+      const policy = {
+        rules: [{ name: `factory-${station.name}`, match: [], plan: { image: station.image } }],
+      };
       await this.store.setPolicy(JSON.stringify(policy), "json", when);
     }
     this.log.info({ station: station.name, image: station.image }, "factory station set");
@@ -105,14 +118,18 @@ export class FactoryService {
   }
 
   /** The burn-in a unit's leased run-maintenance command runs, or undefined when it is not a burn-in. */
-  async burnInAssignment(machineId: string, command: LeasedCommand): Promise<MaintenanceAssignment | undefined> {
+  async burnInAssignment(
+    machineId: string,
+    command: LeasedCommand,
+  ): Promise<MaintenanceAssignment | undefined> {
     const { stored, traveler } = await this.store.store.read(async (rows) => ({
       stored: await rows.station.get(),
       traveler: await rows.travelers.ofMachine(machineId),
     }));
     if (!stored || traveler?.burnInCommand !== command.id) return undefined;
     const image = await this.store.images.find(stored.station.burnIn.image);
-    if (!image) throw new ApiError("not_found", `burn-in image ${stored.station.burnIn.image} left the image store`);
+    if (!image)
+      throw new ApiError("not_found", `burn-in image ${stored.station.burnIn.image} left the image store`);
     return {
       runId: `factory-${traveler.serial}-${runningStage(traveler, "burn-in")?.attempt ?? 1}`,
       mode: "passive",
@@ -141,7 +158,8 @@ export class FactoryService {
     if (!traveler || !runningStage(traveler, "power-off")) return;
     const driver = powerDriverFor(await this.store.settings.power(machineId));
     let outcome: { ok: boolean; via: string; error: string | null };
-    if (!driver) outcome = { ok: false, via: "none", error: "the unit has no power driver: power it off by hand" };
+    if (!driver)
+      outcome = { ok: false, via: "none", error: "the unit has no power driver: power it off by hand" };
     else
       try {
         await driver.off(AbortSignal.timeout(POWER_OFF_TIMEOUT_MS));
@@ -150,6 +168,8 @@ export class FactoryService {
         outcome = { ok: false, via: driver.name, error: err instanceof Error ? err.message : String(err) };
       }
     this.log.info({ machine: machineId, serial: traveler.serial, ...outcome }, "factory unit powered off");
-    await this.store.store.transaction((rows) => factoryPoweredOff(rows, machineId, outcome, new Date().toISOString()));
+    await this.store.store.transaction((rows) =>
+      factoryPoweredOff(rows, machineId, outcome, new Date().toISOString()),
+    );
   }
 }

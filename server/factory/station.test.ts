@@ -61,7 +61,9 @@ burnIn:
 
 it("refuses invalid JSON, and a file of an unknown extension, with a stable code", () => {
   const parsed = parseStation('{\n  "name": "x",\n  "image": tiny\n}', "json");
-  expect(parsed.ok ? [] : parsed.issues.map((i) => i.message)).toEqual([expect.stringMatching(/^not valid JSON/)]);
+  expect(parsed.ok ? [] : parsed.issues.map((i) => i.message)).toEqual([
+    expect.stringMatching(/^not valid JSON/),
+  ]);
   const file = join(dir, "station.txt");
   writeFileSync(file, GOOD);
   let caught: unknown;

@@ -27,10 +27,16 @@ export function parseStation(source: string, format: PolicyFormat): StationParse
 const fileIssue = (message: string): PolicyIssue => ({ path: "(file)", line: null, column: null, message });
 
 /** Reads and validates a station file (`bootwright factory --station`); throws StationFileError. */
-export function loadStationFile(file: string): { source: string; format: PolicyFormat; station: StationFile } {
+export function loadStationFile(file: string): {
+  source: string;
+  format: PolicyFormat;
+  station: StationFile;
+} {
   const format = policyFormatOf(file);
   if (!format)
-    throw new StationFileError(file, [fileIssue("name it .yaml, .yml or .json: the extension says the format")]);
+    throw new StationFileError(file, [
+      fileIssue("name it .yaml, .yml or .json: the extension says the format"),
+    ]);
   let source: string;
   try {
     source = readFileSync(file, "utf8");

@@ -1,7 +1,14 @@
 // The traveler's state machine: stage attempts, failures, and what a new boot of the unit resumes
 // (the station restarted is not a boot: the stored traveler is simply read again).
 import { expect, it } from "vitest";
-import { endStage, failureNotice, newTraveler, passTraveler, resumeAfterBoot, startStage } from "./traveler.js";
+import {
+  endStage,
+  failureNotice,
+  newTraveler,
+  passTraveler,
+  resumeAfterBoot,
+  startStage,
+} from "./traveler.js";
 
 const T0 = "2026-12-03T10:00:00.000Z";
 const T1 = "2026-12-03T10:05:00.000Z";
@@ -44,18 +51,29 @@ it("pulled mid-install: the install attempt is interrupted with where it stopped
 });
 
 it("a unit that rebooted to the loader instead of its installed OS repeats the install", () => {
-  const verifying = startStage(endStage(throughBurnIn(), "install", { result: "passed" }, T1), "verification", T1);
+  const verifying = startStage(
+    endStage(throughBurnIn(), "install", { result: "passed" }, T1),
+    "verification",
+    T1,
+  );
   expect(resumeAfterBoot(verifying, T2, null).resumeAt).toBe("install");
 });
 
 it("a failed unit repeats the stage that failed, and says where and why; a passed one has nothing left", () => {
   let t = newTraveler("SN-2", "m2", "line-1", T0);
   t = endStage(startStage(t, "inventory", T0), "inventory", { result: "passed" }, T0);
-  t = endStage(startStage(t, "burn-in", T0), "burn-in", { result: "failed", reason: "memory-test.mismatches 3 above max 0" }, T1);
+  t = endStage(
+    startStage(t, "burn-in", T0),
+    "burn-in",
+    { result: "failed", reason: "memory-test.mismatches 3 above max 0" },
+    T1,
+  );
   expect(t.state).toBe("failed");
   expect(failureNotice(t)).toBe("factory: unit SN-2 FAILED at burn-in: memory-test.mismatches 3 above max 0");
   expect(resumeAfterBoot(t, T2, null)).toEqual({ traveler: t, resumeAt: "burn-in" });
   const passed = passTraveler(throughBurnIn(), T2);
-  expect(resumeAfterBoot(endStage(passed, "install", { result: "passed" }, T2), T2, null).resumeAt).toBeUndefined();
+  expect(
+    resumeAfterBoot(endStage(passed, "install", { result: "passed" }, T2), T2, null).resumeAt,
+  ).toBeUndefined();
   expect(failureNotice(passed)).toBeUndefined();
 });

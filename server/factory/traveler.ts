@@ -1,13 +1,7 @@
 // The traveler's state machine (issue 22), pure: a unit's record through the station's stages. Each
 // function takes a traveler and returns the next one; the flow (flow.ts) stores it in the same
 // transaction as the machine's own change, so a restart mid-shift loses and duplicates nothing.
-import type {
-  FactoryStage,
-  Inventory,
-  StageResult,
-  Traveler,
-  TravelerStage,
-} from "../../protocol/index.js";
+import type { FactoryStage, Inventory, StageResult, Traveler, TravelerStage } from "../../protocol/index.js";
 
 const MiB = 2 ** 20;
 
@@ -42,7 +36,9 @@ export function travelerInventory(serial: string, inventory: Inventory): NonNull
 
 /** The attempt of `stage` that is still running, if any. */
 export function runningStage(traveler: Traveler, stage?: FactoryStage): TravelerStage | undefined {
-  return traveler.stages.findLast((s) => s.result === "running" && (stage === undefined || s.stage === stage));
+  return traveler.stages.findLast(
+    (s) => s.result === "running" && (stage === undefined || s.stage === stage),
+  );
 }
 
 /** A new attempt at `stage`: the traveler is at it, in progress. */
@@ -67,7 +63,11 @@ export function startStage(traveler: Traveler, stage: FactoryStage, at: string):
 export function endStage(
   traveler: Traveler,
   stage: FactoryStage,
-  outcome: { result: Exclude<StageResult, "running">; figures?: Record<string, unknown>; reason?: string | null },
+  outcome: {
+    result: Exclude<StageResult, "running">;
+    figures?: Record<string, unknown>;
+    reason?: string | null;
+  },
   at: string,
 ): Traveler {
   const running = runningStage(traveler, stage);

@@ -79,6 +79,7 @@ export function addFactoryRoutes(app: App, deps: RouteDeps): void {
   app.get(
     "/v1/factory/travelers/:serial/html",
     { schema: { params: SerialParams }, config: { access: "viewer" } },
-    async (request, reply) => reply.type("text/html; charset=utf-8").send(travelerHtml(await known(request.params.serial))),
+    async (request, reply) =>
+      reply.type("text/html; charset=utf-8").send(travelerHtml(await known(request.params.serial))),
   );
 }

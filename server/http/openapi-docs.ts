@@ -251,7 +251,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     produces: "text/javascript",
   },
   "PUT /v1/factory/station": { summary: "Set the factory line's station file.", response: StoredStation },
-  "GET /v1/factory/station": { summary: "The factory line's station file (null: none).", response: StationState },
+  "GET /v1/factory/station": {
+    summary: "The factory line's station file (null: none).",
+    response: StationState,
+  },
   "GET /v1/factory/line": {
     summary: "The factory line now: units per stage, passed, failed, units per hour.",
     response: FactoryLine,

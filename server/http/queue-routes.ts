@@ -98,9 +98,7 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
           { machine: id, command: command.id, kind: command.kind, agent: command.agent?.sha256 },
           "command leased",
         );
-      const next: NextAction = command
-        ? { action: "run", command }
-        : await waitWithNotice(deps, id);
+      const next: NextAction = command ? { action: "run", command } : await waitWithNotice(deps, id);
       return next;
     },
   );

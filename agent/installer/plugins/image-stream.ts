@@ -37,11 +37,12 @@ async function hashExtent(path: string, bytes: number, signal: AbortSignal): Pro
   const handle = await open(path, "r");
   try {
     const buffer = Buffer.alloc(READ_CHUNK);
-    for (let offset = 0; offset < bytes; ) {
+    for (let offset = 0; offset < bytes;) {
       signal.throwIfAborted();
       const want = Math.min(READ_CHUNK, bytes - offset);
       const { bytesRead } = await handle.read(buffer, 0, want, offset);
-      if (bytesRead === 0) throw new Error(`${path}: ended at ${offset} of ${bytes} bytes while reading back`);
+      if (bytesRead === 0)
+        throw new Error(`${path}: ended at ${offset} of ${bytes} bytes while reading back`);
       hash.update(buffer.subarray(0, bytesRead));
       offset += bytesRead;
     }

@@ -71,7 +71,9 @@ export class StationTable implements StationRows {
   constructor(private readonly sql: Sql) {}
 
   async get(): Promise<StoredStation | undefined> {
-    const raw = await this.sql.get("SELECT source, format, station_json, set_at FROM factory_station WHERE id = 1");
+    const raw = await this.sql.get(
+      "SELECT source, format, station_json, set_at FROM factory_station WHERE id = 1",
+    );
     if (raw === undefined) return undefined;
     const row = StationRow.parse(raw);
     return {
