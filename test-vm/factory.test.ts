@@ -5,7 +5,7 @@
 // it fails at burn-in with its figure, its console says so, and its disk never gets the image; the
 // other two pass, with the image read back from their disks. The station is restarted mid-shift: every
 // traveler is still there, once, with no stage run twice.
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import { buildMaintenanceImage } from "../build-scripts/build-maintenance-image.
 import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { StationState, Traveler, TravelerList } from "../protocol/index.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
+import { readBytes } from "./disk-bytes.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
 import { SiteNetwork } from "./site-network.js";
@@ -93,17 +94,6 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
       );
     }
     await new Promise((done) => setTimeout(done, 500));
-  }
-}
-
-function readBytes(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, "r");
-  try {
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, offset);
-    return buffer;
-  } finally {
-    closeSync(fd);
   }
 }
 

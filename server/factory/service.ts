@@ -9,10 +9,10 @@ import {
   type Traveler,
   FACTORY_STAGES,
 } from "../../protocol/index.js";
-import { imageBlobPath } from "../../protocol/index.js";
 import type { TravelerQuery } from "../db/rows.js";
 import { ApiError } from "../errors.js";
 import type { Logger } from "pino";
+import { assignedImage } from "../maintenance/service.js";
 import { powerDriverFor } from "../power/drivers.js";
 import type { Services } from "../services.js";
 import { factoryPoweredOff } from "./flow.js";
@@ -133,13 +133,7 @@ export class FactoryService {
     return {
       runId: `factory-${traveler.serial}-${runningStage(traveler, "burn-in")?.attempt ?? 1}`,
       mode: "passive",
-      image: {
-        name: image.name,
-        sha256: image.sha256,
-        purpose: image.purpose,
-        sizeBytes: image.sizeBytes,
-        url: `${this.settings.advertiseUrl}${imageBlobPath(image.sha256)}`,
-      },
+      image: assignedImage(image, this.settings.advertiseUrl),
       steps: stored.station.burnIn.steps,
       reportEveryMs: BURN_IN_REPORT_MS,
       deadlineAt: command.leaseExpiresAt,
