@@ -5,17 +5,16 @@
 // second, memory-test over 64 MiB), the install commands with the tiny image streamed into a file by the
 // agent's stream-image code and read back, the call home; the server runs the station's flow for each.
 import { spawn } from "node:child_process";
-import { build } from "esbuild";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildMaintenanceImage } from "../build-scripts/build-maintenance-image.js";
 import { buildOsImage } from "../build-scripts/build-os-image.js";
-import { NODE_REQUIRE_BANNER } from "../build-scripts/esbuild-node.js";
 import { uploadImage } from "../server/cli/image-commands.js";
 import { jsonRequest, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { REPO_ROOT } from "../test-vm/paths.js";
 import { startTestServer } from "../test-vm/test-server.js";
+import { bundleForNode } from "./bundle.js";
 import { median, type Figure } from "./figures.js";
 
 const RUNS = 3;
@@ -32,19 +31,8 @@ const STATION = {
 };
 
 /** The unit's program as one ESM file, as the loader runs its agents: no TypeScript compiled per unit. */
-async function bundleUnit(dir: string): Promise<string> {
-  const out = join(dir, "factory-unit.mjs");
-  await build({
-    entryPoints: [join(REPO_ROOT, "bench/factory-unit.ts")],
-    outfile: out,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    banner: { js: NODE_REQUIRE_BANNER },
-    logLevel: "warning",
-  });
-  return out;
+function bundleUnit(dir: string): Promise<string> {
+  return bundleForNode(join(REPO_ROOT, "bench/factory-unit.ts"), join(dir, "factory-unit.mjs"));
 }
 
 function unit(program: string, serverUrl: string, n: number, dir: string): Promise<void> {
