@@ -5,8 +5,6 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "esbuild";
-import { NODE_REQUIRE_BANNER } from "../build-scripts/esbuild-node.js";
 import { buildOsImage } from "../build-scripts/build-os-image.js";
 import {
   ImageDetail,
@@ -24,6 +22,7 @@ import { chooseAccelerator, type Accelerator } from "../test-vm/accelerator.js";
 import { REPO_ROOT, requireBootArtefacts } from "../test-vm/paths.js";
 import { directLoaderBoot, Vm } from "../test-vm/qemu.js";
 import { installAndWaitForCallHome, startTestServer } from "../test-vm/test-server.js";
+import { bundleForNode } from "./bundle.js";
 import { median, type Figure } from "./figures.js";
 
 interface Setup {
@@ -118,19 +117,8 @@ async function streamFigure(setup: Setup): Promise<Figure> {
 }
 
 /** Bundles stream-cli.ts once: 8 processes start from the bundle (tsx would cost each a second). */
-async function bundleStreamCli(dir: string): Promise<string> {
-  const out = join(dir, "stream-cli.mjs");
-  await build({
-    entryPoints: [join(REPO_ROOT, "agent/installer/stream-cli.ts")],
-    outfile: out,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    banner: { js: NODE_REQUIRE_BANNER },
-    logLevel: "warning",
-  });
-  return out;
+function bundleStreamCli(dir: string): Promise<string> {
+  return bundleForNode(join(REPO_ROOT, "agent/installer/stream-cli.ts"), join(dir, "stream-cli.mjs"));
 }
 
 /** Each target written by a stream-cli process; as machine `machines[i]` when given (so it may batch). */

@@ -22,6 +22,7 @@ import { maintenanceFigures } from "./maintenance.js";
 import { eraseFigures } from "./erase.js";
 import { driverFigures } from "./drivers.js";
 import { eventFigures } from "./events.js";
+import { factoryFigures } from "./factory.js";
 import { inventoryFigures, smbiosFigures } from "./inventory.js";
 import { policyFigures } from "./policy.js";
 import { redfishFigures } from "./redfish.js";
@@ -77,6 +78,8 @@ const BENCHES: Bench[] = [
   // 1,000 SSE clients of one server process, and a bare socket writer as the baseline.
   { prefix: "events.", run: eventFigures },
   { prefix: "ui.", run: uiFigures },
+  // Four factory units through the station at once ÷ one alone (host processes, not VMs).
+  { prefix: "factory.", run: factoryFigures },
   // suite.fresh_minutes and suite.fresh_ci_minutes only when the prefix names them (most of an hour).
   { prefix: "suite.", run: () => suiteFigures(process.argv[2] ?? "") },
 ];

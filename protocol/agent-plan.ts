@@ -11,6 +11,7 @@ export const AgentPlan = z.strictObject({
   /** The image as stored, resolved when the agent was built; absent when the store has no such image. */
   imageSource: ImageSource.optional(),
   uefi: PlanSpec.shape.uefi,
+  verify: PlanSpec.shape.verify,
   /** Software RAID with the member count resolved for this machine ("all" → its disk count). */
   raid: z
     .strictObject({

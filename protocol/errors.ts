@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   method_not_allowed: "The route exists but not with this HTTP method.",
   invalid_policy:
     "The policy text does not parse or does not match the policy schema; details lists each issue's path, line, column and message. Nothing was stored.",
+  invalid_station:
+    "The factory station text does not parse or does not match the station schema (or names an image the store lacks); details lists each issue's path, line, column and message. Nothing was stored.",
   image_invalid:
     "An uploaded image was refused: its sha256 differs from the one declared, or it is not a complete zstd stream; nothing was stored.",
   image_conflict: "These bytes are already stored under another image name; details.existing names it.",

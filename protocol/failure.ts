@@ -34,6 +34,7 @@ export interface FailureContexts {
   maintenance_image_invalid: { image: string; file?: string };
   agent_integrity: { url: string; sha256: string };
   invalid_policy_file: { file: string; issues: readonly PolicyIssue[] };
+  invalid_station_file: { file: string; issues: readonly PolicyIssue[] };
   template_error: { placeholder: string };
   invalid_config: { file?: string };
   init_refused: { file?: string };
@@ -96,6 +97,8 @@ export const FAILURE_CODES: { readonly [C in FailureCode]: string } = {
     "A tailored agent bundle's sha256 is not the one the server named, or it exports no run(): it is not run; context.sha256 is what arrived.",
   invalid_policy_file:
     "A policy file cannot be used: it does not read, parse or match the schema; context.issues lists each problem with its path and line.",
+  invalid_station_file:
+    "A factory station file cannot be used: it does not read, parse or match the station schema; context.issues lists each problem with its path and line.",
   template_error:
     "An iPXE template has a placeholder without a value, or a value that would break the script (a line break, whitespace in a URL).",
   invalid_config:

@@ -27,3 +27,4 @@ export * from "./drivers.js";
 export * from "./events.js";
 export * from "./sse.js";
 export * from "./media.js";
+export * from "./factory.js";

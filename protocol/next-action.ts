@@ -7,6 +7,8 @@ export const NextAction = z.discriminatedUnion("action", [
     action: z.literal("wait"),
     /** Ask again after this long. */
     pollAfterMs: z.number().int().positive(),
+    /** What the console should show while it waits (a failed factory unit: its stage and reason). */
+    notice: z.string().max(1000).optional(),
   }),
   z.strictObject({ action: z.literal("run"), command: LeasedCommand }),
 ]);

@@ -250,6 +250,14 @@ export const PlanSpec = z.strictObject({
     })
     .optional(),
   raid: RaidSpec.optional(),
+  /**
+   * How the written image is checked before `installed`. Always: the stored bytes' sha256 while they
+   * stream, and the decompressed size. `readback` also reads the written extent back from the disk, past
+   * the page cache, and compares its sha256 with the image's: it catches a disk or controller that
+   * acknowledged writes it did not keep, at the cost of one more pass over the image (read speed).
+   * Factory lines use it; so should anyone imaging onto media they do not yet trust.
+   */
+  verify: z.enum(["stream", "readback"]).optional(),
   /** On the RAID device when there is one, else on the first disk; in order. */
   partitions: z
     .array(PartitionSpec)

@@ -20,6 +20,7 @@ export function agentPlanFor(
   const drivers = controllerModules(inventory);
   if (drivers.length) agentPlan.drivers = drivers;
   if (spec.uefi) agentPlan.uefi = spec.uefi;
+  if (spec.verify) agentPlan.verify = spec.verify;
   if (spec.partitions) agentPlan.partitions = spec.partitions;
   if (spec.raid) {
     // "all" means every disk this machine has; a count larger than that is left for the plugin's probe to refuse.

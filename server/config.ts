@@ -97,6 +97,8 @@ const ServerConfigSchema = z.strictObject({
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** A policy file (.yaml/.yml/.json) loaded at start-up into the store; a bad one stops start-up. */
   policyFile: z.string().optional(),
+  /** A factory station file (.yaml/.yml/.json, issue 22) stored at start-up; a bad one stops start-up. */
+  stationFile: z.string().optional(),
   /**
    * The managed dnsmasq (server/site/): off; proxy (beside the site's DHCP server, never leasing an
    * address); or full (the only DHCP server of an isolated network, leasing from `dhcpRange`).
@@ -155,6 +157,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_BATCH_WINDOW_MS: "batchWindowMs",
   BOOTWRIGHT_RECIPES_DIR: "recipesDir",
   BOOTWRIGHT_POLICY: "policyFile",
+  BOOTWRIGHT_STATION: "stationFile",
   BOOTWRIGHT_MAINTENANCE_TIMEOUT_MS: "maintenanceTimeoutMs",
   BOOTWRIGHT_MAINTENANCE_REPORT_MS: "maintenanceReportMs",
   BOOTWRIGHT_MAINTENANCE_TICK_MS: "maintenanceTickMs",

@@ -30,6 +30,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   lease_refused: 409,
   method_not_allowed: 405,
   invalid_policy: 422,
+  invalid_station: 422,
   image_invalid: 422,
   image_conflict: 409,
   insufficient_storage: 507,

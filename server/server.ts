@@ -27,6 +27,8 @@ import { createLogger } from "./logger.js";
 import { autoTls, siteTls, type ServerTls } from "./tls/certificates.js";
 import { listen, type Listener } from "./tls/listener.js";
 import { installStartupPolicy, readStartupPolicy } from "./policy/install.js";
+import { FactoryService } from "./factory/service.js";
+import { loadStationFile } from "./factory/station.js";
 import { EventBus } from "./events/bus.js";
 import { observedStore } from "./events/observed-store.js";
 import { ProgressReporter } from "./events/progress.js";
@@ -59,6 +61,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const log = options.logger ?? createLogger(config.logLevel);
   const policy = readStartupPolicy(config.policyFile); // a bad policy file stops start-up, naming its lines
+  const station = config.stationFile === undefined ? undefined : loadStationFile(config.stationFile);
   const location = config.store ?? `sqlite:${join(config.dataDir, "bootwright.sqlite")}`;
   // BMC passwords and other drivers' secrets are sealed with this key before they reach the store.
   const secrets = SecretBox.openOrCreate(join(config.dataDir, "secret.key"));
@@ -76,6 +79,13 @@ export async function startServer(
   const progress = new ProgressReporter(publish);
   log.info({ store: describeStore(location) }, "store open");
   await installStartupPolicy(store, policy, log);
+  // The factory line's station (bootwright factory --station): its images may be uploaded after start-up.
+  if (station)
+    await new FactoryService(store, { advertiseUrl: config.advertiseUrl }, log).setStation(
+      { format: station.format, source: station.source },
+      new Date(),
+      { requireImages: false },
+    );
   const auth = new AuthService(store.store, log);
   const adminTokenFile = join(config.dataDir, "admin-token");
   const madeAdmin = await auth.ensureAdmin(adminTokenFile, config.adminToken, new Date());

@@ -218,6 +218,7 @@ it("an operator logs in, sees the machine enroll, watches its image progress, re
   for (const [href, table] of [
     ["#/images", "Images"],
     ["#/maintenance", "Maintenance schedules"],
+    ["#/factory", "Factory line"],
     ["#/audit", "Audit log"],
   ] as const) {
     await page.goto(`${server.url}/${href}`);

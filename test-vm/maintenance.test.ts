@@ -7,7 +7,7 @@
 //   runs in passive mode (rebooted in band: the reporter is told to), its report is stored, the VM returns;
 // - fault: a maintenance image that never reports times out, the machine is failed with the reason, and
 //   one restore command (power through QMP) brings the original system back.
-import { mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync } from "node:fs";
+import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -19,6 +19,7 @@ import { TEST_ADMIN_TOKEN, jsonRequest } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { startIpmiBmc, type IpmiBmc } from "./ipmi-bmc.js";
 import { packMaintenanceImage } from "./maintenance-image.js";
+import { readBytes } from "./disk-bytes.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
 import { installAndWaitForCallHome, serveTinyImage, startTestServer, waitForMachine } from "./test-server.js";
@@ -40,17 +41,6 @@ const qmpSocket = () => join(dir, "machine", "server-qmp.sock");
 const SECTOR = 512;
 /** Protective MBR (with the boot code) and the primary GPT: LBA 0-33. */
 const BOOT_AREA_BYTES = 34 * SECTOR;
-
-function readBytes(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, "r");
-  try {
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, offset);
-    return buffer;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function zeroBytes(path: string, offset: number, length: number): void {
   const fd = openSync(path, "r+");

@@ -17,6 +17,10 @@ export interface SiteServerOptions {
   range?: string;
   uefiPxe?: "ipxe" | "snponly" | "shim";
   port?: number;
+  /** More kernel arguments for the loader (e.g. bootwright.lldp-wait=0 on a network with no switch). */
+  kernelArgs?: string;
+  /** Run `bootwright factory --station <file>` (full DHCP forced) instead of `bootwright server`. */
+  station?: string;
 }
 
 export class SiteServer {
@@ -62,7 +66,7 @@ export class SiteServer {
       "--import",
       "tsx",
       join(REPO_ROOT, "server/cli/main.ts"),
-      "server",
+      ...(options.station ? ["factory", "--station", options.station] : ["server"]),
       "--host",
       site.serverAddress,
       "--port",
@@ -89,7 +93,7 @@ export class SiteServer {
       BOOTWRIGHT_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
       BOOTWRIGHT_POLL_INTERVAL_MS: "500",
       BOOTWRIGHT_MAINTENANCE_TICK_MS: "1000",
-      BOOTWRIGHT_KERNEL_ARGS: "console=ttyS0,115200n8 quiet panic=-1",
+      BOOTWRIGHT_KERNEL_ARGS: `console=ttyS0,115200n8 quiet panic=-1${options.kernelArgs ? ` ${options.kernelArgs}` : ""}`,
     };
     return site.spawnIn(site.namespace, process.execPath, args, logFile, env);
   }
@@ -145,11 +149,16 @@ export class SiteServer {
     return { status: response.status, body: parsed };
   }
 
-  /** Adds an OS image to the store (PUT /v1/images with its sha256), as `bootwright image add` does. */
-  async addImage(file: string, name: string): Promise<void> {
+  /** Adds an image to the store (PUT /v1/images with its sha256), as `bootwright image add` does. */
+  async addImage(
+    file: string,
+    name: string,
+    kind: { format: string; purpose: string } = { format: "raw.zst", purpose: "os" },
+  ): Promise<void> {
     const bytes = readFileSync(file);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
-    const answer = await this.request("PUT", `/v1/images?name=${name}&format=raw.zst&purpose=os`, bytes, {
+    const query = `name=${name}&format=${kind.format}&purpose=${kind.purpose}`;
+    const answer = await this.request("PUT", `/v1/images?${query}`, bytes, {
       "x-bootwright-sha256": sha256,
     });
     if (answer.status !== 200 && answer.status !== 201)

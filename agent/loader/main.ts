@@ -147,6 +147,7 @@ async function main(): Promise<void> {
   };
   // Ask what to do next, run what the server leases us, report the result; wait when there is nothing.
   let waiting = false;
+  let lastNotice: string | undefined;
   for (;;) {
     let next: NextAction;
     try {
@@ -166,6 +167,9 @@ async function main(): Promise<void> {
     if (next.action === "wait") {
       if (!waiting)
         say("ok", "nothing to do: waiting for the server", { pollSeconds: next.pollAfterMs / 1000 });
+      // What the server wants the console to show (a failed factory unit's stage and reason), once.
+      if (next.notice !== undefined && next.notice !== lastNotice) say("fail", next.notice);
+      lastNotice = next.notice;
       waiting = true;
       await sleep(next.pollAfterMs);
       continue;

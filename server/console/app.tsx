@@ -8,6 +8,7 @@ import { useFleet } from "./fleet.js";
 import { describe } from "./views/common.js";
 import { AuditView } from "./views/audit.js";
 import { BootListView } from "./views/bootlist.js";
+import { FactoryView } from "./views/factory.js";
 import { ImagesView } from "./views/images.js";
 import { MachineView } from "./views/machine.js";
 import { MaintenanceView } from "./views/maintenance.js";
@@ -18,6 +19,7 @@ const VIEWS = [
   ["#/images", "Images"],
   ["#/policy", "Policy"],
   ["#/maintenance", "Maintenance"],
+  ["#/factory", "Factory line"],
   ["#/audit", "Audit log"],
 ] as const;
 
@@ -102,6 +104,8 @@ function Shell(props: { who: Whoami; token: string; logout: (reason: string | nu
     <PolicyView api={api} role={who.role} />
   ) : hash === "#/maintenance" ? (
     <MaintenanceView api={api} role={who.role} tick={fleet.tick} />
+  ) : hash === "#/factory" ? (
+    <FactoryView api={api} tick={fleet.tick} />
   ) : hash === "#/audit" ? (
     <AuditView api={api} role={who.role} tick={fleet.tick} />
   ) : (

@@ -1,6 +1,6 @@
 // `bootwright store copy --from <store> --to <store>`: moves a site's whole state (machines, step logs,
 // queues, the policy and its version, the image catalogue, uploads, maintenance runs, schedules,
-// health reports and latches, boot areas, the boot log, API tokens, the audit log, machines' credentials, shared UUIDs) from one store to another, e.g. from the embedded SQLite file
+// health reports and latches, boot areas, the boot log, API tokens, the audit log, machines' credentials, shared UUIDs, factory travelers and station) from one store to another, e.g. from the embedded SQLite file
 // to PostgreSQL. The source is read in one transaction (a consistent snapshot), the destination written
 // in one (all or nothing) and must be empty; afterwards every table's row count and a checksum of its
 // rows are compared on both sides. The image bytes are files in the data directory: they stay there.
@@ -28,6 +28,8 @@ const TABLES: readonly { name: string; key: string; serial?: string }[] = [
   { name: "machine_credentials", key: "id" },
   { name: "shared_uuids", key: "uuid" },
   { name: "release_requests", key: "machine_id" },
+  { name: "travelers", key: "serial" },
+  { name: "factory_station", key: "id" },
 ];
 
 /** Columns that exist in one engine's schema only (PostgreSQL numbers images itself). */

@@ -21,7 +21,9 @@ import type {
   PowerSettings,
   StoredHealthReport,
   StoredPolicy,
+  StoredStation,
   TokenInfo,
+  Traveler,
 } from "../../protocol/index.js";
 import type { Sql } from "./sql.js";
 
@@ -340,6 +342,28 @@ export interface ReleaseRows {
   set(record: ReleaseRecord): Promise<void>;
 }
 
+export interface TravelerQuery {
+  /** Only travelers changed at or after this time. */
+  since?: string;
+  failed?: boolean;
+}
+
+/** The factory line's travelers (server/db/tables/travelers.ts), one per unit serial. */
+export interface TravelerRows {
+  get(serial: string): Promise<Traveler | undefined>;
+  /** The machine's traveler (the newest, should its serial have changed). */
+  ofMachine(machineId: string): Promise<Traveler | undefined>;
+  /** First created first. */
+  list(query: TravelerQuery): Promise<Traveler[]>;
+  /** Inserts or replaces the serial's traveler. */
+  put(traveler: Traveler): Promise<void>;
+}
+
+export interface StationRows {
+  get(): Promise<StoredStation | undefined>;
+  put(stored: StoredStation): Promise<void>;
+}
+
 export interface Rows {
   machines: MachineRows;
   commands: CommandRows;
@@ -357,6 +381,8 @@ export interface Rows {
   credentials: MachineCredentialRows;
   sharedUuids: SharedUuidRows;
   releases: ReleaseRows;
+  travelers: TravelerRows;
+  station: StationRows;
 }
 
 /** Statement-level access in one transaction, for tools that move whole tables (the store copy). */

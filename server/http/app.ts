@@ -8,6 +8,8 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import Fastify, { LogController, type FastifyInstance, type RawServerDefault } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
+import { FactoryService } from "../factory/service.js";
+import { addFactoryRoutes } from "./factory-routes.js";
 import type { AgentBuilder } from "../agent-builder.js";
 import type { BlobStore } from "../images/blob-store.js";
 import { DEFAULT_FANOUT, ImageFanout, type FanoutOptions } from "../images/fanout.js";
@@ -108,6 +110,8 @@ export interface AppDeps {
 /** What the routes share: the deps, and the image fan-out and upload service built once from them. */
 export interface RouteDeps extends Omit<AppDeps, "fanout"> {
   fanout: ImageFanout;
+  /** The factory line: station, burn-in assignments, travelers (server/factory/). */
+  factory: FactoryService;
   uploads: UploadService;
   bootAreas: BootAreaFiles;
 }
@@ -237,6 +241,7 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
     fanout,
     uploads: new UploadService(deps.uploadsDir, deps.store.uploads, deps.store.images, deps.blobs),
     bootAreas: new BootAreaFiles(deps.bootAreasDir),
+    factory: new FactoryService(deps.store, { advertiseUrl: deps.advertiseUrl }, deps.log),
   };
   addBootRoutes(app, routes);
   addMachineRoutes(app, routes);
@@ -253,6 +258,7 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   addDriverRoutes(app, routes);
   addAuthRoutes(app, routes);
   addEventRoutes(app, routes);
+  addFactoryRoutes(app, routes);
   addMetricsRoute(app, routes);
   addOpenApiRoute(app, declared);
   addConsoleRoutes(app);

@@ -48,6 +48,11 @@ import {
   TokenList,
   UploadCompleted,
   UploadState,
+  FactoryLine,
+  StationState,
+  StoredStation,
+  Traveler,
+  TravelerList,
 } from "../../protocol/index.js";
 
 export interface RouteDoc {
@@ -248,5 +253,27 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   "GET /console/:file": {
     summary: "The console's scripts and styles, by content hash.",
     produces: "text/javascript",
+  },
+  "PUT /v1/factory/station": { summary: "Set the factory line's station file.", response: StoredStation },
+  "GET /v1/factory/station": {
+    summary: "The factory line's station file (null: none).",
+    response: StationState,
+  },
+  "GET /v1/factory/line": {
+    summary: "The factory line now: units per stage, passed, failed, units per hour.",
+    response: FactoryLine,
+  },
+  "GET /v1/factory/travelers": {
+    summary: "Every unit's traveler (?since=<time>, ?failed=true).",
+    response: TravelerList,
+  },
+  "GET /v1/factory/travelers/:serial": { summary: "One unit's traveler, by serial.", response: Traveler },
+  "GET /v1/factory/travelers/:serial/ocp": {
+    summary: "One unit's traveler in the OCP Test & Validation output format (JSON Lines).",
+    produces: "application/x-ndjson",
+  },
+  "GET /v1/factory/travelers/:serial/html": {
+    summary: "One unit's traveler as a printable page.",
+    produces: "text/html",
   },
 };

@@ -63,6 +63,12 @@ function eraseProgress(event: AgentEvent): z.infer<typeof EraseFigures> | undefi
   return figures.success ? figures.data : undefined;
 }
 
+/** Nothing to run: wait; a failed factory unit's console also shows its stage and reason. */
+async function waitWithNotice(deps: RouteDeps, id: string): Promise<NextAction> {
+  const notice = await deps.factory.notice(id);
+  return { action: "wait", pollAfterMs: deps.idlePollMs, ...(notice === undefined ? {} : { notice }) };
+}
+
 export function addQueueRoutes(app: App, deps: RouteDeps): void {
   const { store } = deps;
 
@@ -79,16 +85,20 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
         leased?.kind === "run-agent" || leased?.kind === "write-image"
           ? await withAgent(deps, leased, id)
           : leased?.kind === "run-maintenance"
-            ? { ...leased, maintenance: await deps.maintenance.assignment(id, leased) }
+            ? {
+                ...leased,
+                // A factory unit's burn-in, or a maintenance swap's run.
+                maintenance:
+                  (await deps.factory.burnInAssignment(id, leased)) ??
+                  (await deps.maintenance.assignment(id, leased)),
+              }
             : leased;
       if (command)
         request.log.info(
           { machine: id, command: command.id, kind: command.kind, agent: command.agent?.sha256 },
           "command leased",
         );
-      const next: NextAction = command
-        ? { action: "run", command }
-        : { action: "wait", pollAfterMs: deps.idlePollMs };
+      const next: NextAction = command ? { action: "run", command } : await waitWithNotice(deps, id);
       return next;
     },
   );
@@ -149,6 +159,8 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
       const id = await knownMachine(store, request.params.id);
       const answer: CallHomeAccepted = await store.recordCallHome(id, request.body, new Date());
       request.log.info({ machine: id, ...request.body, ...answer }, "installed OS called home");
+      // A factory unit that passed its station is powered off (after the answer's transaction committed).
+      if (answer.completedInstall) await deps.factory.powerOffIfPassed(id);
       return answer;
     },
   );

@@ -4,6 +4,7 @@
 import type { Logger } from "pino";
 import {
   imageBlobPath,
+  type ImageRecord,
   type HealthAnswer,
   type HealthReport,
   type LeasedCommand,
@@ -49,6 +50,17 @@ const POWER_TIMEOUT_MS = 30_000;
 
 /** A run is stalled when its report is this many intervals overdue. */
 const STALL_INTERVALS = 3;
+
+/** A maintenance image as a run-maintenance command names it: what it is and where its bytes are. */
+export function assignedImage(image: ImageRecord, advertiseUrl: string): MaintenanceAssignment["image"] {
+  return {
+    name: image.name,
+    sha256: image.sha256,
+    purpose: image.purpose,
+    sizeBytes: image.sizeBytes,
+    url: `${advertiseUrl}${imageBlobPath(image.sha256)}`,
+  };
+}
 
 export class MaintenanceService {
   constructor(
@@ -185,13 +197,7 @@ export class MaintenanceService {
     return {
       runId: run.id,
       mode: run.mode,
-      image: {
-        name: image.name,
-        sha256: image.sha256,
-        purpose: image.purpose,
-        sizeBytes: image.sizeBytes,
-        url: `${this.settings.advertiseUrl}${imageBlobPath(image.sha256)}`,
-      },
+      image: assignedImage(image, this.settings.advertiseUrl),
       steps: run.steps,
       reportEveryMs: this.settings.reportEveryMs,
       deadlineAt: run.deadlineAt,

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from "yaml";
-import { type z } from "zod";
+import type { z } from "zod";
 import { BootwrightError, Policy, type PolicyFormat, type PolicyIssue } from "../../protocol/index.js";
 
 /** The yaml package's own default, named here: a policy repeats a block with an alias, not thousands. */
@@ -109,6 +109,19 @@ function tooDeep(source: string): Located | undefined {
 
 /** Parses and validates; never throws on bad input. JSON must be strict JSON; YAML is YAML 1.2. */
 export function parsePolicy(source: string, format: PolicyFormat): PolicyParse {
+  const parsed = parseDocumentAs(Policy, source, format);
+  return parsed.ok ? { ok: true, policy: parsed.value } : parsed;
+}
+
+/**
+ * A YAML or JSON document checked against `schema`, or every problem with its path and source line: the
+ * policy's reader, and the factory station file's (server/factory/station.ts).
+ */
+export function parseDocumentAs<T>(
+  schema: z.ZodType<T>,
+  source: string,
+  format: PolicyFormat,
+): { ok: true; value: T } | { ok: false; issues: PolicyIssue[] } {
   const deep = tooDeep(source);
   if (deep)
     return {
@@ -170,9 +183,9 @@ export function parsePolicy(source: string, format: PolicyFormat): PolicyParse {
       };
     }
   }
-  const parsed = Policy.safeParse(value);
+  const parsed = schema.safeParse(value);
   return parsed.success
-    ? { ok: true, policy: parsed.data }
+    ? { ok: true, value: parsed.data }
     : { ok: false, issues: schemaIssues(parsed.error.issues, doc, lines) };
 }
 

@@ -12,6 +12,8 @@ export interface PowerDriver {
    * once the BMC or hypervisor accepted the request; throws an error that says what failed.
    */
   cycle(signal: AbortSignal): Promise<void>;
+  /** Powers the machine off (a factory unit that passed the station); resolves once it was accepted. */
+  off(signal: AbortSignal): Promise<void>;
 }
 
 /** The rescue media a driver can boot a machine from (a BMC's virtual CD fetches it at `url`). */

@@ -59,6 +59,7 @@ export const SUCCESS = {
   powerStatus: /^Chassis Power is (on|off)$/m,
   powerReset: /^Chassis Power Control: Reset$/m,
   powerOn: /^Chassis Power Control: Up\/On$/m,
+  powerOff: /^Chassis Power Control: Down\/Off$/m,
 } as const;
 
 /** "on" or "off" from `chassis power status` output; undefined when it says neither. */
@@ -79,6 +80,10 @@ export class IpmiPowerDriver implements PowerDriver {
     if (parsePowerStatus(status) === "on")
       await this.ipmitool(["chassis", "power", "reset"], SUCCESS.powerReset, signal);
     else await this.ipmitool(["chassis", "power", "on"], SUCCESS.powerOn, signal);
+  }
+
+  async off(signal: AbortSignal): Promise<void> {
+    await this.ipmitool(["chassis", "power", "off"], SUCCESS.powerOff, signal);
   }
 
   /** Runs one ipmitool command; resolves with its stdout when `success` matches it, else throws. */

@@ -100,6 +100,12 @@ export class RedfishPowerDriver implements PowerDriver {
       await restartInto(client, "Cd", this.settings.gracefulTimeoutMs, signal);
     });
   }
+
+  async off(signal: AbortSignal): Promise<void> {
+    await withRedfish(loginOf(this.settings), signal, async (client) => {
+      await powerOff(client, this.settings.gracefulTimeoutMs, signal);
+    });
+  }
 }
 
 /** Takes our rescue media out of the machine's virtual CD (once it has enrolled: the next boot is its own). */

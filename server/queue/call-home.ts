@@ -4,6 +4,7 @@ import type { CallHome, CallHomeAccepted } from "../../protocol/index.js";
 import type { Rows } from "../db/rows.js";
 import { issueOsCredential } from "../auth/machine-credentials.js";
 import { runCalledHome } from "../maintenance/runs.js";
+import { factoryCallHome } from "../factory/flow.js";
 import { reconcileMachine } from "./reconcile.js";
 import { ServerError } from "../errors.js";
 import { awaitingCallHome, mustGet, setCategory } from "./steps.js";
@@ -38,6 +39,7 @@ export async function recordCallHome(
   await rows.log.append(id, at, "command-succeeded", { command: waiting.id, kind: waiting.kind });
   await setCategory(rows, machine, waiting.onSuccess, at, `its installed OS called home (${call.os})`);
   await runCalledHome(rows, id, call, at);
+  await factoryCallHome(rows, id, call, at);
   await reconcileMachine(rows, id, at);
   return { category: (await mustGet(rows, id)).category, completedInstall: true, credential };
 }

@@ -15,6 +15,7 @@ import { ServerError } from "../errors.js";
 import { configurationFingerprint } from "../fingerprint.js";
 import { checkInstalledMarker } from "../policy/planning.js";
 import { bootAnswer, CATEGORY_AT_FIRST_BOOT, categoryAfterInventory } from "./enrollment-rules.js";
+import { factoryInventory } from "../factory/flow.js";
 import { reconcileMachine } from "./reconcile.js";
 import { awaitingCallHome, mustGet } from "./steps.js";
 
@@ -200,5 +201,7 @@ export async function recordInventory(
   else if (inventory.installedMarker)
     await checkInstalledMarker(rows, await mustGet(rows, id), inventory.installedMarker, at);
   await reconcileMachine(rows, id, at);
+  // On a factory line, the unit's traveler picks up where its last boot left it.
+  if (!run) await factoryInventory(rows, id, inventory, at);
   return mustGet(rows, id);
 }

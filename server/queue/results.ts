@@ -1,8 +1,9 @@
 // What happens when an agent posts a command's result, or a step event under its lease: the pure
 // decision is command-results.ts (apply once, a retried post is a duplicate, a stale lease is refused);
 // this applies it: the command's state, the step log, the category, the next commands.
-import type { AgentEvent, BootCategory, CommandResult } from "../../protocol/index.js";
-import type { Rows } from "../db/rows.js";
+import type { AgentEvent, BootCategory, CommandResult, Machine } from "../../protocol/index.js";
+import type { CommandRecord, Rows } from "../db/rows.js";
+import { factoryCommandResult } from "../factory/flow.js";
 import { configurationFingerprint } from "../fingerprint.js";
 import { runReported } from "../maintenance/runs.js";
 import { decideResult } from "./command-results.js";
@@ -60,6 +61,22 @@ export async function completeCommand(
     case "apply":
       break;
   }
+  await applyResult(rows, machine, command, result, decision, at);
+  // The factory line's traveler follows its unit's commands (burn-in, install), in this transaction.
+  await factoryCommandResult(rows, id, command, result, at);
+  return { kind: "applied", category: (await mustGet(rows, id)).category };
+}
+
+async function applyResult(
+  rows: Rows,
+  machine: Machine,
+  command: CommandRecord,
+  result: CommandResult,
+  decision: Extract<ReturnType<typeof decideResult>, { kind: "apply" }>,
+  at: string,
+): Promise<void> {
+  const { id } = machine;
+  const commandId = command.id;
   await rows.commands.update(commandId, { state: decision.state, error: decision.error, updatedAt: at });
   await rows.log.append(id, at, `command-${decision.state}`, {
     command: commandId,
@@ -88,17 +105,14 @@ export async function completeCommand(
     });
   if (decision.clearExpected) {
     await failMachine(rows, machine, at, decision.error ?? "command failed");
-    return { kind: "applied", category: (await mustGet(rows, id)).category };
+    return;
   }
   await setCategory(rows, machine, decision.category, at, `${command.kind} succeeded`);
   // What this transaction wrote is known: reconcile from it rather than read the row again.
   const known = decision.inventory ? undefined : { ...machine, category: decision.category };
-  const after = await reconcileMachine(rows, id, at, known);
-  if (result.outcome === "succeeded" && result.output.kind === "run-maintenance") {
+  await reconcileMachine(rows, id, at, known);
+  if (result.outcome === "succeeded" && result.output.kind === "run-maintenance")
     await runReported(rows, id, commandId, result.output.report, at);
-    return { kind: "applied", category: (await mustGet(rows, id)).category };
-  }
-  return { kind: "applied", category: after.category };
 }
 
 /** An agent's step or progress event for its leased command: logged, or refused when the lease is not current. */

@@ -2,9 +2,10 @@
 // reads to call home (seed 002 claims 3-6): check the target before any write, stream and verify,
 // then write the marker into the image's bootwright-marker partition.
 import { credentialHeaders } from "../../shared/credential.js";
+import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { imageBlobPath, type ImageSource } from "../../../protocol/index.js";
-import { installTarget, type BlockTarget } from "../block-device.js";
+import { forgetCachedPages, installTarget, type BlockTarget } from "../block-device.js";
 import { MARKER_PARTITION_NAME } from "../../inventory/marker.js";
 import { readGpt } from "../gpt.js";
 import type { InstallerPlugin, StepContext } from "../plugin.js";
@@ -26,6 +27,29 @@ function findTarget(ctx: StepContext): Promise<BlockTarget> {
 
 function formatBytes(bytes: number): string {
   return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+const READ_CHUNK = 4 * 2 ** 20;
+
+/** sha256 of the first `bytes` of the device. */
+async function hashExtent(path: string, bytes: number, signal: AbortSignal): Promise<string> {
+  const hash = createHash("sha256");
+  const handle = await open(path, "r");
+  try {
+    const buffer = Buffer.alloc(READ_CHUNK);
+    for (let offset = 0; offset < bytes;) {
+      signal.throwIfAborted();
+      const want = Math.min(READ_CHUNK, bytes - offset);
+      const { bytesRead } = await handle.read(buffer, 0, want, offset);
+      if (bytesRead === 0)
+        throw new Error(`${path}: ended at ${offset} of ${bytes} bytes while reading back`);
+      hash.update(buffer.subarray(0, bytesRead));
+      offset += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  return hash.digest("hex");
 }
 
 export const imageStream: InstallerPlugin = {
@@ -80,6 +104,35 @@ export const imageStream: InstallerPlugin = {
           },
         });
         return { ...result, target: target.name };
+      },
+    },
+    {
+      // Read what was written back from the disk (past the page cache) and compare its sha256 with the
+      // image's: an imager that wrote wrong bytes and reported success is caught here (FOG#1742).
+      name: "read-back",
+      run: async (ctx) => {
+        if (ctx.plan.verify !== "readback")
+          return { skipped: true, reason: "the plan does not ask for verify: readback" };
+        const source = sourceOf(ctx);
+        const target = await findTarget(ctx);
+        await forgetCachedPages(target, ctx.exec, ctx.signal);
+        const started = performance.now();
+        const sha256 = await hashExtent(target.path, source.rawBytes, ctx.signal);
+        const seconds = (performance.now() - started) / 1000;
+        const figures = {
+          image: ctx.plan.image,
+          bytes: source.rawBytes,
+          sha256,
+          expectedSha256: source.rawSha256,
+          matches: sha256 === source.rawSha256,
+          rateMBs: seconds > 0 ? Number((source.rawBytes / 1e6 / seconds).toFixed(1)) : 0,
+        };
+        ctx.progress("read back", figures);
+        if (!figures.matches)
+          throw new Error(
+            `read-back of ${target.name}: the first ${source.rawBytes} bytes have sha256 ${sha256}, the image ${source.rawSha256}: the disk does not hold the image`,
+          );
+        return figures;
       },
     },
     {

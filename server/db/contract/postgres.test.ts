@@ -8,6 +8,7 @@ import { PgStore } from "../postgres/store.js";
 import { driftContract } from "./drift-contract.js";
 import { enrollmentContract } from "./enrollment-contract.js";
 import { imageContract } from "./image-contract.js";
+import { factoryContract } from "./factory-contract.js";
 import { lifecycleContract } from "./lifecycle-contract.js";
 import { storeContract } from "./store-contract.js";
 
@@ -55,6 +56,17 @@ describe("lifecycle on postgres", () => {
     await store.close();
   });
   lifecycleContract("postgres", () => store);
+});
+
+describe("factory rows on postgres", () => {
+  let store: PgStore;
+  beforeAll(async () => {
+    store = await PgStore.open(await (await server()).createDatabase("factory"));
+  }, 60_000);
+  afterAll(async () => {
+    await store.close();
+  });
+  factoryContract("postgres", () => store);
 });
 
 describe("image rows on postgres", () => {

@@ -10,6 +10,7 @@ import { SqliteStore } from "../sqlite/store.js";
 import { driftContract } from "./drift-contract.js";
 import { enrollmentContract } from "./enrollment-contract.js";
 import { imageContract } from "./image-contract.js";
+import { factoryContract } from "./factory-contract.js";
 import { lifecycleContract } from "./lifecycle-contract.js";
 import { storeContract } from "./store-contract.js";
 
@@ -52,6 +53,17 @@ describe("lifecycle on sqlite", () => {
     await store.close();
   });
   lifecycleContract("sqlite", () => store);
+});
+
+describe("factory rows on sqlite", () => {
+  let store: SqliteStore;
+  beforeAll(() => {
+    store = SqliteStore.open(join(dir, "factory.sqlite"));
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+  factoryContract("sqlite", () => store);
 });
 
 describe("image rows on sqlite", () => {

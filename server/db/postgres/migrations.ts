@@ -212,4 +212,25 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    ALTER TABLE machines ADD COLUMN note TEXT;
    ALTER TABLE machines ADD COLUMN retired_at TEXT;
    ALTER TABLE machines ADD COLUMN retired_by TEXT;`,
+  // The factory line (issue 22): one traveler per unit (its SMBIOS serial) with its stages as a JSON
+  // document, written whole in the transaction that moves the unit; and the station the line runs.
+  `CREATE TABLE travelers (
+     serial     TEXT PRIMARY KEY,
+     machine_id TEXT NOT NULL,
+     station    TEXT NOT NULL,
+     state      TEXT NOT NULL,
+     stage      TEXT NOT NULL,
+     doc_json   TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE INDEX travelers_by_machine ON travelers (machine_id, updated_at);
+   CREATE INDEX travelers_by_time ON travelers (updated_at);
+   CREATE TABLE factory_station (
+     id          INTEGER PRIMARY KEY CHECK (id = 1),
+     source      TEXT NOT NULL,
+     format      TEXT NOT NULL,
+     station_json TEXT NOT NULL,
+     set_at      TEXT NOT NULL
+   );`,
 ];

@@ -12,6 +12,7 @@ import { ParsedColumns } from "./parsed-columns.js";
 import { BootAreaTable, HealthTable, RunTable, ScheduleTable } from "./maintenance.js";
 import { SharedUuidTable } from "./shared-uuids.js";
 import { ReleaseTable } from "./releases.js";
+import { StationTable, TravelerTable } from "./travelers.js";
 
 /** What a store keeps across its transactions for the rows over it: parsed inventories. */
 export interface RowCaches {
@@ -40,5 +41,7 @@ export function rowsOver(sql: Sql, caches: RowCaches): Rows {
     credentials: new MachineCredentialTable(sql),
     sharedUuids: new SharedUuidTable(sql),
     releases: new ReleaseTable(sql),
+    travelers: new TravelerTable(sql),
+    station: new StationTable(sql),
   };
 }
