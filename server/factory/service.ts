@@ -96,7 +96,9 @@ export class FactoryService {
     await this.store.store.transaction((rows) => rows.station.put(stored));
     if (!(await this.store.getPolicy())) {
       const policy = {
-        rules: [{ name: `factory-${station.name}`, match: [], plan: { image: station.image, verify: "readback" } }],
+        rules: [
+          { name: `factory-${station.name}`, match: [], plan: { image: station.image, verify: "readback" } },
+        ],
       };
       await this.store.setPolicy(JSON.stringify(policy), "json", when);
     }
