@@ -37,9 +37,23 @@ export async function buildTestMedia(serverUrl: string, out: string, more: strin
   );
 }
 
-/** QEMU arguments that put `iso` in the VM's IDE CD drive (SeaBIOS boots it after an empty disk). */
-export function cdromArgs(iso: string): string[] {
-  return ["-drive", `file=${iso},media=cdrom,readonly=on`];
+/**
+ * QEMU arguments that put `iso` in a CD drive (SeaBIOS boots it after an empty disk): on the legacy IDE
+ * controller, or on SATA (AHCI), as servers' optical drives are, where SeaBIOS reads it by DMA (the
+ * kernel and initramfs load in ~5 s under TCG instead of ~10 s by IDE PIO).
+ */
+export function cdromArgs(iso: string, bus: "ide" | "sata" = "ide"): string[] {
+  const drive = `file=${iso},media=cdrom,readonly=on`;
+  return bus === "ide"
+    ? ["-drive", drive]
+    : [
+        "-device",
+        "ahci,id=sata",
+        "-drive",
+        `if=none,id=cd,${drive}`,
+        "-device",
+        "ide-cd,drive=cd,bus=sata.0",
+      ];
 }
 
 /** mtools' address of the image's ESP (the MBR's 0xef partition): `<image>@@<byte offset>`. */

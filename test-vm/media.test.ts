@@ -1,5 +1,5 @@
 // Rescue media end to end (issue 22): `bootwright media build` makes one hybrid ISO; one VM boots it as a
-// CD (SeaBIOS), another as a USB disk (qemu-xhci + usb-storage, OVMF); each finds the media's settings
+// CD (SeaBIOS), another as a USB disk (qemu-xhci + usb-storage, OVMF with Secure Boot); each finds the media's settings
 // file, reaches the server (the CD with DHCP; the stick, whose settings file a technician edited, with a
 // static address), enrolls, installs the tiny image and reboots into it: on UEFI
 // through BootNext (the stick stays first in the boot order), on BIOS after the console said to remove
@@ -58,7 +58,8 @@ it("the ISO is hybrid: an MBR with the ESP, whose settings file names the server
 it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the tiny image and boots it", async () => {
   const machines = [
     { firmware: "bios", mac: "52:54:00:a2:00:01", id: "0e0c8a6a-6f5f-4c43-9d57-0000000000a1" },
-    { firmware: "uefi", mac: "52:54:00:a2:00:02", id: "0e0c8a6a-6f5f-4c43-9d57-0000000000a2" },
+    // OVMF with Secure Boot enforced: shim and Debian's signed GRUB and kernel on the media are accepted.
+    { firmware: "uefi-secure", mac: "52:54:00:a2:00:02", id: "0e0c8a6a-6f5f-4c43-9d57-0000000000a2" },
   ] as const;
   const started = [];
   for (const { firmware, mac, id } of machines) {
@@ -68,7 +69,7 @@ it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the
     mkdirSync(workDir, { recursive: true });
     writeFileSync(disk, "");
     truncateSync(disk, 512 * 2 ** 20);
-    if (firmware === "uefi") {
+    if (firmware === "uefi-secure") {
       // A stick written with dd: the ISO's bytes on a writable USB disk; then a technician edits its
       // settings file for a network without DHCP (QEMU's user network: 10.0.2.15, gateway 10.0.2.2).
       copyFileSync(iso, stick);
@@ -94,7 +95,7 @@ it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the
         "-drive",
         `file=${disk},if=none,id=disk0,format=raw`,
         "-device",
-        `virtio-blk-pci,drive=disk0${firmware === "uefi" ? ",bootindex=1" : ""}`,
+        `virtio-blk-pci,drive=disk0${firmware === "uefi-secure" ? ",bootindex=1" : ""}`,
         ...(firmware === "bios"
           ? cdromArgs(iso)
           : [
@@ -127,11 +128,15 @@ it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the
     expect(console).toMatch(/ok server answers interface=eth0/);
     // The stick's edited file took effect: a static address, no DHCP.
     expect(console).toMatch(
-      firmware === "uefi" ? /\.\. static address interface=eth0/ : /\.\. DHCP interface=eth0/,
+      firmware === "uefi-secure" ? /\.\. static address interface=eth0/ : /\.\. DHCP interface=eth0/,
     );
     const machine = await server.store.getMachine(id);
     expect(machine).toMatchObject({ category: "installed", bootPath: "media" });
-    if (firmware === "uefi") expect(console).toMatch(/ok next boot: the disk/);
-    else expect(console).toMatch(/remove the rescue media/);
+    if (firmware === "uefi-secure") {
+      expect(machine?.inventory?.details?.secureBoot).toBe(true);
+      expect(console).toMatch(/ok next boot: the disk/);
+    } else {
+      expect(console).toMatch(/remove the rescue media/);
+    }
   }
 }, 300_000);
