@@ -113,7 +113,9 @@ it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the
   }
   await Promise.all(
     started.map(({ vm, id }) =>
-      installAndWaitForCallHome(server, vm, id, { enroll: 150_000, install: 150_000 }).catch(
+      installAndWaitForCallHome(server, vm, id, { enroll: 150_000, install: 150_000 }).then(
+        // Done with this VM (its console stays readable): the other one has the cores to itself.
+        () => vm.stop(),
         (err: unknown) => {
           throw new Error(
             `${vm.name}: ${err instanceof Error ? err.message : String(err)}\n${vm.describe()}`,

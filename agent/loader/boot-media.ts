@@ -125,6 +125,8 @@ const MOUNT_TIMEOUT_MS = 30_000;
 export async function mountBootMedia(media: BootMedia): Promise<string> {
   await mkdir(MEDIA_MOUNT, { recursive: true });
   const opts = { timeoutMs: MOUNT_TIMEOUT_MS };
+  // A loader restarted by /init finds its earlier mount: start again from none.
+  await run("umount", [MEDIA_MOUNT], opts).catch(() => undefined);
   let source = `/dev/${media.partition ?? ""}`;
   if (media.partition === null) {
     const loop = (await run("losetup", ["-f"], opts)).stdout.trim();
