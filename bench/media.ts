@@ -1,5 +1,5 @@
-// media.boot_vs_ipxe: power-on → inventory stored, booted from the rescue ISO as a CD vs through Debian's
-// iPXE ROM, both SeaBIOS, same server, same run, alternating, median of 3.
+// media.boot_vs_ipxe: power-on → inventory stored, booted from the rescue ISO in a SATA CD drive vs
+// through Debian's iPXE ROM, both SeaBIOS, same server, same run, alternating, median of 3.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,7 +38,7 @@ export async function mediaFigures(): Promise<Figure[]> {
             : { kind: "network", bootfileUrl: `${server.advertiseUrl}/boot.ipxe` },
         mac,
         disksMiB: [64],
-        ...(way === "media" ? { extraArgs: cdromArgs(iso) } : {}),
+        ...(way === "media" ? { extraArgs: cdromArgs(iso, "sata") } : {}),
       });
       try {
         await waitForMachine(server, mac, (m) => m?.inventory ?? undefined, TIMEOUT_MS);
@@ -61,7 +61,7 @@ export async function mediaFigures(): Promise<Figure[]> {
         ours: round(median(seconds.media)),
         baseline: round(median(seconds.ipxe)),
         baseline_is: "the same SeaBIOS machine through Debian's iPXE ROM, same server, same run",
-        note: `rescue ISO as an IDE CD (isolinux); median of ${RUNS}, alternating; accel ${accel}; runs media=[${runs("media")}] ipxe=[${runs("ipxe")}]; goal ≤ 1.1`,
+        note: `rescue ISO in a SATA CD drive (isolinux); median of ${RUNS}, alternating; accel ${accel}; runs media=[${runs("media")}] ipxe=[${runs("ipxe")}]; goal ≤ 1.1`,
       },
     ];
   } finally {

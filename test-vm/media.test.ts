@@ -1,9 +1,9 @@
 // Rescue media end to end (issue 22): `bootwright media build` makes one hybrid ISO; one VM boots it as a
-// CD (SeaBIOS), another as a USB disk (qemu-xhci + usb-storage, OVMF); each finds the media's settings
-// file, reaches the server with DHCP, enrolls, installs the tiny image and reboots into it: on UEFI
+// CD (SeaBIOS), another as a USB disk (qemu-xhci + usb-storage, OVMF with Secure Boot); each finds the media's settings
+// file, reaches the server (the CD with DHCP; the stick, whose settings file a technician edited, with a
+// static address), enrolls, installs the tiny image and reboots into it: on UEFI
 // through BootNext (the stick stays first in the boot order), on BIOS after the console said to remove
 // the media (this VM's firmware tries the disk before the CD). Both VMs run at once (one vCPU each).
-import { execFile } from "node:child_process";
 import {
   copyFileSync,
   mkdirSync,
@@ -15,17 +15,15 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { MEDIA_SETTINGS_FILE, parseMediaSettings } from "../protocol/index.js";
+import { parseMediaSettings } from "../protocol/index.js";
 import type { RunningServer } from "../server/server.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
-import { buildTestMedia, cdromArgs } from "./media-iso.js";
+import { buildTestMedia, cdromArgs, readSettingsOnEsp, writeSettingsOnEsp } from "./media-iso.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
 import { installAndWaitForCallHome, serveTinyImage, startTestServer } from "./test-server.js";
 
-const run = promisify(execFile);
 let accel: Accelerator;
 let dir: string;
 let server: RunningServer;
@@ -48,23 +46,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The settings file the build put on the ESP, read back with mtools at the partition's offset. */
-async function settingsOnEsp(image: string): Promise<string> {
-  const { stdout: table } = await run("sfdisk", ["--json", image]);
-  const parts = (JSON.parse(table) as { partitiontable: { partitions: { start: number; type: string }[] } })
-    .partitiontable.partitions;
-  const esp = parts.find((part) => part.type === "ef");
-  if (!esp) throw new Error(`no ESP in ${image}: ${table}`);
-  const { stdout } = await run("mtype", [
-    "-i",
-    `${image}@@${String(esp.start * 512)}`,
-    `::/${MEDIA_SETTINGS_FILE}`,
-  ]);
-  return stdout;
-}
-
 it("the ISO is hybrid: an MBR with the ESP, whose settings file names the server", async () => {
-  const settings = parseMediaSettings(await settingsOnEsp(iso));
+  const settings = parseMediaSettings(await readSettingsOnEsp(iso));
   expect(settings).toEqual({ ok: true, settings: { server: server.advertiseUrl } });
   // The MBR signature that makes a dd'd stick bootable on BIOS, and ISO9660's at 32 KiB.
   const head = readFileSync(iso).subarray(0, 0x8006);
@@ -75,17 +58,26 @@ it("the ISO is hybrid: an MBR with the ESP, whose settings file names the server
 it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the tiny image and boots it", async () => {
   const machines = [
     { firmware: "bios", mac: "52:54:00:a2:00:01", id: "0e0c8a6a-6f5f-4c43-9d57-0000000000a1" },
-    { firmware: "uefi", mac: "52:54:00:a2:00:02", id: "0e0c8a6a-6f5f-4c43-9d57-0000000000a2" },
+    // OVMF with Secure Boot enforced: shim and Debian's signed GRUB and kernel on the media are accepted.
+    { firmware: "uefi-secure", mac: "52:54:00:a2:00:02", id: "0e0c8a6a-6f5f-4c43-9d57-0000000000a2" },
   ] as const;
-  const started = machines.map(({ firmware, mac, id }) => {
+  const started = [];
+  for (const { firmware, mac, id } of machines) {
     const workDir = join(dir, firmware);
     const disk = join(workDir, "disk.img");
     const stick = join(workDir, "stick.img");
     mkdirSync(workDir, { recursive: true });
     writeFileSync(disk, "");
     truncateSync(disk, 512 * 2 ** 20);
-    // A stick written with dd: the ISO's bytes on a writable USB disk.
-    if (firmware === "uefi") copyFileSync(iso, stick);
+    if (firmware === "uefi-secure") {
+      // A stick written with dd: the ISO's bytes on a writable USB disk; then a technician edits its
+      // settings file for a network without DHCP (QEMU's user network: 10.0.2.15, gateway 10.0.2.2).
+      copyFileSync(iso, stick);
+      await writeSettingsOnEsp(
+        stick,
+        `server=${server.advertiseUrl}\nstatic=10.0.2.15/24,10.0.2.2,10.0.2.3\n`,
+      );
+    }
     const vm = Vm.start({
       name: `media-${firmware}`,
       workDir,
@@ -103,7 +95,7 @@ it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the
         "-drive",
         `file=${disk},if=none,id=disk0,format=raw`,
         "-device",
-        `virtio-blk-pci,drive=disk0${firmware === "uefi" ? ",bootindex=1" : ""}`,
+        `virtio-blk-pci,drive=disk0${firmware === "uefi-secure" ? ",bootindex=1" : ""}`,
         ...(firmware === "bios"
           ? cdromArgs(iso)
           : [
@@ -117,11 +109,13 @@ it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the
       ],
     });
     vms.push(vm);
-    return { vm, id, firmware };
-  });
+    started.push({ vm, id, firmware });
+  }
   await Promise.all(
     started.map(({ vm, id }) =>
-      installAndWaitForCallHome(server, vm, id, { enroll: 150_000, install: 150_000 }).catch(
+      installAndWaitForCallHome(server, vm, id, { enroll: 150_000, install: 150_000 }).then(
+        // Done with this VM (its console stays readable): the other one has the cores to itself.
+        () => vm.stop(),
         (err: unknown) => {
           throw new Error(
             `${vm.name}: ${err instanceof Error ? err.message : String(err)}\n${vm.describe()}`,
@@ -134,9 +128,17 @@ it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the
     const console = vm.console();
     expect(console).toMatch(/ok rescue media device=(sr0|sd[a-z]) server=http:\/\/10\.0\.2\.2:/);
     expect(console).toMatch(/ok server answers interface=eth0/);
+    // The stick's edited file took effect: a static address, no DHCP.
+    expect(console).toMatch(
+      firmware === "uefi-secure" ? /\.\. static address interface=eth0/ : /\.\. DHCP interface=eth0/,
+    );
     const machine = await server.store.getMachine(id);
     expect(machine).toMatchObject({ category: "installed", bootPath: "media" });
-    if (firmware === "uefi") expect(console).toMatch(/ok next boot: the disk/);
-    else expect(console).toMatch(/remove the rescue media/);
+    if (firmware === "uefi-secure") {
+      expect(machine?.inventory?.details?.secureBoot).toBe(true);
+      expect(console).toMatch(/ok next boot: the disk/);
+    } else {
+      expect(console).toMatch(/remove the rescue media/);
+    }
   }
 }, 300_000);

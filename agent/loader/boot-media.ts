@@ -125,6 +125,8 @@ const MOUNT_TIMEOUT_MS = 30_000;
 export async function mountBootMedia(media: BootMedia): Promise<string> {
   await mkdir(MEDIA_MOUNT, { recursive: true });
   const opts = { timeoutMs: MOUNT_TIMEOUT_MS };
+  // A loader restarted by /init finds its earlier mount: start again from none.
+  await run("umount", [MEDIA_MOUNT], opts).catch(() => undefined);
   let source = `/dev/${media.partition ?? ""}`;
   if (media.partition === null) {
     const loop = (await run("losetup", ["-f"], opts)).stdout.trim();
@@ -178,8 +180,8 @@ const RETRY_MS = 60_000;
  * minute (PID 1's loader must not exit, and a technician can fix the stick and plug it in again).
  */
 export async function startFromMedia(root = "/"): Promise<{ media: BootMedia; settings: MediaSettings }> {
-  for (const module of MEDIA_MODULES)
-    await run("modprobe", ["-q", module], { timeoutMs: 10_000 }).catch(() => undefined);
+  // One modprobe for all (a process start costs under emulation); a module the kernel lacks is no error.
+  await run("modprobe", ["-q", "-a", ...MEDIA_MODULES], { timeoutMs: 10_000 }).catch(() => undefined);
   for (;;) {
     const media = await waitForBootMedia(root, MEDIA_WAIT_MS);
     if (!media) {

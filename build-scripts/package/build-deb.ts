@@ -49,6 +49,8 @@ const BOOT_FILES: Record<string, string> = {
   "snponly.efi": "/usr/lib/ipxe/snponly.efi",
   "shimx64.efi": "/usr/lib/shim/shimx64.efi.signed",
   "grubx64.efi": "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+  // Not served: the disk GRUB that `bootwright media build` puts on the rescue media's ESP.
+  "disk-grubx64.efi": "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed",
 };
 
 /**
@@ -57,8 +59,19 @@ const BOOT_FILES: Record<string, string> = {
  * system service the dnsmasq package would start.
  */
 const DEPENDS = ["passwd", "dnsmasq-base", "ipxe", "shim-signed", "grub-efi-amd64-signed"];
-/** UEFI HTTP boot's loader UKI is made with objcopy and systemd's EFI stub (server/site/uki.ts). */
-const RECOMMENDS = ["binutils", "systemd-boot-efi"];
+/**
+ * UEFI HTTP boot's loader UKI is made with objcopy and systemd's EFI stub (server/site/uki.ts); the
+ * rescue media with xorriso, isolinux (+ syslinux-common), mtools and dosfstools (build-scripts/media/).
+ */
+const RECOMMENDS = [
+  "binutils",
+  "systemd-boot-efi",
+  "xorriso",
+  "isolinux",
+  "syslinux-common",
+  "mtools",
+  "dosfstools",
+];
 /** The IPMI power driver's client; PostgreSQL for a store shared by several servers. */
 const SUGGESTS = ["ipmitool", "postgresql"];
 
