@@ -26,3 +26,4 @@ export * from "./drift.js";
 export * from "./drivers.js";
 export * from "./events.js";
 export * from "./sse.js";
+export * from "./servers.js";

@@ -41,6 +41,7 @@ import {
   PowerResult,
   PowerView,
   QueuedCommand,
+  ServerList,
   SharedUuidList,
   SiteStatus,
   StoredPolicy,
@@ -205,6 +206,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     consumes: BINARY,
   },
   "GET /v1/site": { summary: "The managed DHCP and TFTP service.", response: SiteStatus },
+  "GET /v1/servers": {
+    summary: "The servers on this store: versions, last heartbeats, periodic work held.",
+    response: ServerList,
+  },
   "GET /v1/boot-log": { summary: "The boot log: DHCP, TFTP and HTTP boot requests.", response: BootLog },
   "POST /v1/tokens": { summary: "Make an API token (its secret is shown once).", response: CreatedToken },
   "GET /v1/tokens": { summary: "Every API token.", response: TokenList },
