@@ -210,6 +210,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: "The servers on this store: versions, last heartbeats, periodic work held.",
     response: ServerList,
   },
+  "GET /v1/relay/auth": { summary: "A relay checks a machine's credential before answering from its cache." },
   "GET /v1/boot-log": { summary: "The boot log: DHCP, TFTP and HTTP boot requests.", response: BootLog },
   "POST /v1/tokens": { summary: "Make an API token (its secret is shown once).", response: CreatedToken },
   "GET /v1/tokens": { summary: "Every API token.", response: TokenList },
