@@ -2,72 +2,35 @@
 // all three for work at once and each command is leased by one and its result applied once (checked in
 // the database); the holder of the periodic work is killed with SIGKILL and another takes it over within
 // its lease; an event raised on one server reaches an SSE client of another.
-import type { ChildProcess } from "node:child_process";
-import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { NextAction, ServerList, type LeasedCommand, type LiveEvent } from "../../protocol/index.js";
 import { liveEvents } from "../cli/event-stream.js";
-import { startLocalPostgres, type LocalPostgres } from "../db/postgres/local-server.js";
-import {
-  cliOutput,
-  freePort,
-  inventoryFor,
-  jsonRequest,
-  killProcess,
-  makeTempDir,
-  spawnServerProcess,
-  TEST_ADMIN_TOKEN,
-} from "../test-support.js";
+import { cliOutput, inventoryFor, jsonRequest, killProcess, TEST_ADMIN_TOKEN } from "../test-support.js";
+import { startTestCluster, type TestCluster, type TestServer } from "./test-cluster.js";
 
 const LEASE_MS = 2_000; // the servers' registrations and duties
 const MACHINES = 12;
 
-let postgres: LocalPostgres;
-let storeUrl: string;
-let work: { dir: string; remove: () => void };
-const servers: { url: string; child: ChildProcess }[] = [];
+let cluster: TestCluster;
+let servers: TestServer[];
 
 const uuid = (n: number): string => `4c4c4544-0000-4000-8000-${String(n).padStart(12, "0")}`;
 const mac = (n: number): string => `52:54:00:ce:00:${n.toString(16).padStart(2, "0")}`;
-
-async function sql<T>(text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: storeUrl });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 async function serverList(url: string): Promise<ServerList> {
   return ServerList.parse((await jsonRequest(`${url}/v1/servers`, "GET")).body);
 }
 
 beforeAll(async () => {
-  postgres = await startLocalPostgres();
-  storeUrl = await postgres.createDatabase("cluster");
-  // One data directory for all three: the shared image store, secret key and agents' cache.
-  work = makeTempDir("bootwright-cluster-");
-  for (let i = 0; i < 3; i++) {
-    const port = await freePort();
-    // One after the other: the first makes the data directory's key the others then read.
-    const child = await spawnServerProcess(work.dir, port, {
-      BOOTWRIGHT_STORE: storeUrl,
-      BOOTWRIGHT_CLUSTER_LEASE_MS: String(LEASE_MS),
-      BOOTWRIGHT_LEASE_MS: "60000",
-      BOOTWRIGHT_KERNEL: join(work.dir, "vmlinuz"),
-      BOOTWRIGHT_INITRAMFS: join(work.dir, "initramfs.img"),
-    });
-    servers.push({ url: `http://127.0.0.1:${port}`, child });
-  }
+  cluster = await startTestCluster(3, {
+    BOOTWRIGHT_CLUSTER_LEASE_MS: String(LEASE_MS),
+    BOOTWRIGHT_LEASE_MS: "60000",
+  });
+  servers = cluster.servers;
 }, 120_000);
 
 afterAll(async () => {
-  for (const server of servers) await killProcess(server.child);
-  await postgres.stop();
-  work.remove();
+  await cluster.stop();
 });
 
 it("every command is leased by one server and its result applied once, whichever server is asked", async () => {
@@ -124,18 +87,18 @@ it("every command is leased by one server and its result applied once, whichever
   expect(statuses.filter((s) => s.duplicate === false)).toHaveLength(MACHINES);
 
   // In the database: one lease line and one success per command, every command done, every machine ready.
-  const perCommand = await sql<{ command: string; event: string; n: string }>(
+  const perCommand = await cluster.sql<{ command: string; event: string; n: string }>(
     `SELECT data_json::json->>'command' AS command, event, COUNT(*) AS n FROM machine_log
      WHERE event IN ('command-leased', 'command-succeeded') GROUP BY 1, 2`,
   );
   const succeeded = perCommand.filter((r) => r.event === "command-succeeded");
   expect(succeeded).toHaveLength(MACHINES);
   expect(succeeded.every((r) => r.n === "1")).toBe(true);
-  const commands = await sql<{ state: string; n: string }>(
+  const commands = await cluster.sql<{ state: string; n: string }>(
     "SELECT state, COUNT(*) AS n FROM commands GROUP BY state",
   );
   expect(commands).toEqual([{ state: "succeeded", n: String(MACHINES) }]);
-  const machines = await sql<{ category: string; n: string }>(
+  const machines = await cluster.sql<{ category: string; n: string }>(
     "SELECT category, COUNT(*) AS n FROM machines GROUP BY category",
   );
   expect(machines).toEqual([{ category: "ready", n: String(MACHINES) }]);
@@ -205,7 +168,7 @@ it("the periodic work's holder is killed with SIGKILL: another server takes it o
   ]);
 
   // What an operator sees: three servers, the killed one gone, the duties on the living.
-  const table = await cliOutput(survivor.url, work.dir, ["servers"]);
+  const table = await cliOutput(survivor.url, cluster.dir, ["servers"]);
   expect(table).toMatch(/^coordination: postgres\nID\s+VERSION\s+URL\s+HEARTBEAT\s+STATE\s+PERIODIC WORK\n/);
   expect(table.split("\n").filter((line) => / alive /.test(line))).toHaveLength(2);
   expect(table).toMatch(new RegExp(`${holder.id.replace(/[.]/g, "\\.")}\\s.* gone +-`));

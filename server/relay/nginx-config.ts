@@ -69,8 +69,10 @@ http {
   # One line per request: what the cache did ($upstream_cache_status) and what crossed the uplink.
   log_format relay '$msec $request_method $uri $status cache=$upstream_cache_status '
                    'upstream=$upstream_addr up_bytes=$upstream_bytes_received sent=$body_bytes_sent '
-                   'slice="$slice_range"';
+                   'range="$upstream_http_content_range"';
   access_log ${dir}/logs/access.log relay;
+  # Each slice is a subrequest: logged too, so the log shows every uplink read.
+  log_subrequest on;
   client_body_temp_path ${dir}/tmp/body;
   proxy_temp_path ${dir}/tmp/proxy;
   fastcgi_temp_path ${dir}/tmp/fastcgi;
@@ -113,22 +115,16 @@ ${upstreams.map((hostPort) => `    server ${hostPort} max_fails=1 fail_timeout=5
       proxy_pass http://bootwright;
     }
 
-    # Image blobs by sha256: cached slice by slice for machines with a credential (a server checks it once
-    # per request, not per slice; never cached: the key would keep the secret on disk); a Range resume is
-    # answered from the cached slices.
+    # Image blobs by sha256 and tailored agents (named by theirs), for machines with a credential: a
+    # server checks it (once per request, never cached: the key would keep the secret on disk), then the
+    # cache below answers. Two hops, because auth_request and slice do not mix in one location.
     location ~ "^/v1/images/[0-9a-f]{64}/blob$" {
       auth_request /_bootwright_relay_auth;
-      slice ${SLICE};
-      proxy_set_header Range $slice_range;
-      ${cached("blob $uri $slice_range", "30d")}
-      proxy_pass http://bootwright;
+      proxy_pass http://unix:${dir}/cache.sock;
     }
-
-    # Tailored agents, named by their sha256: the same bytes for every machine with that plan.
     location ~ "^/v1/agents/[0-9a-f]{64}\\.mjs$" {
       auth_request /_bootwright_relay_auth;
-      ${cached("agent $uri", "30d")}
-      proxy_pass http://bootwright;
+      proxy_pass http://unix:${dir}/cache.sock;
     }
 
     # The loader's kernel and initramfs (public, what firmware fetches): kept a minute, so an upgrade on
@@ -144,6 +140,33 @@ ${upstreams.map((hostPort) => `    server ${hostPort} max_fails=1 fail_timeout=5
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header Range "";
+    }
+  }
+  # The cache, behind the checked locations above (a socket only this host reaches). Blobs slice by
+  # slice: a Range resume is answered from the cached slices, and concurrent machines wait on one
+  # server read per slice.
+  server {
+    listen unix:${dir}/cache.sock;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_connect_timeout 2s;
+    proxy_read_timeout 10m;
+    proxy_next_upstream error timeout http_502 http_503;
+    proxy_next_upstream_tries 3;
+
+    location ~ "^/v1/images/[0-9a-f]{64}/blob$" {
+      slice ${SLICE};
+      proxy_set_header Connection "";
+      proxy_set_header Range $slice_range;
+      ${cached("blob $uri $slice_range", "30d")}
+      proxy_pass http://bootwright;
+    }
+    location ~ "^/v1/agents/[0-9a-f]{64}\\.mjs$" {
+      ${cached("agent $uri", "30d")}
+      proxy_pass http://bootwright;
+    }
+    location / {
+      return 404;
     }
   }
 }
