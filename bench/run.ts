@@ -28,6 +28,7 @@ import { queueFigures, reconcileFigures } from "./queue.js";
 import { suiteFigures } from "./suite.js";
 import { cliFigures, packageFigures } from "./package.js";
 import { uiFigures } from "./ui.js";
+import { relayFigures } from "./relay.js";
 import { INITRAMFS_PATH } from "../test-vm/paths.js";
 
 const RESULTS = new URL("./results.json", import.meta.url).pathname;
@@ -74,6 +75,8 @@ const BENCHES: Bench[] = [
   // 1,000 SSE clients of one server process, and a bare socket writer as the baseline.
   { prefix: "events.", run: eventFigures },
   { prefix: "ui.", run: uiFigures },
+  // 8 agent processes behind one nginx relay before three servers on PostgreSQL.
+  { prefix: "relay.", run: relayFigures },
   // suite.fresh_minutes and suite.fresh_ci_minutes only when the prefix names them (most of an hour).
   { prefix: "suite.", run: () => suiteFigures(process.argv[2] ?? "") },
 ];

@@ -4,7 +4,6 @@
 // from a server once and the rest come from the relay's cache. Then one server is killed with SIGKILL in
 // the middle of four more installs: they complete through the others, and in the database every command
 // succeeded exactly once.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,10 +14,9 @@ import { NextAction, type ImageRecord, type LeasedCommand } from "../../protocol
 import { uploadImage } from "../cli/image-commands.js";
 import { startTestCluster, type TestCluster } from "../cluster/test-cluster.js";
 import { inventoryFor, jsonRequest, killProcess, TEST_ADMIN_TOKEN } from "../test-support.js";
-import { startLocalRelay, type LocalRelay } from "./local-relay.js";
+import { runStreamAgent, startLocalRelay, uplinkReads, type LocalRelay } from "./local-relay.js";
 
 const RAW_MIB = 20; // random bytes: zstd keeps them as they are, five 4 MiB slices
-const REPO_ROOT = join(import.meta.dirname, "../..");
 
 let cluster: TestCluster;
 let relay: LocalRelay;
@@ -85,30 +83,6 @@ async function lease(id: string, kind: LeasedCommand["kind"]): Promise<LeasedCom
   throw new Error(`${id}: ${kind} never leased`);
 }
 
-/** A real agent process streaming the image through the relay into a file. */
-function runAgent(id: string, sha256: string, target: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", join(REPO_ROOT, "agent/installer/stream-cli.ts"), relay.url, sha256, target, id],
-      {
-        env: {
-          ...process.env,
-          BOOTWRIGHT_NODE_MODULES: join(REPO_ROOT, "node_modules"),
-          BOOTWRIGHT_TOKEN: TEST_ADMIN_TOKEN,
-        },
-        stdio: ["ignore", "ignore", "pipe"],
-      },
-    );
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.on("exit", (code) => {
-      if (code === 0) resolve();
-      else reject(new Error(`agent of ${id} exited ${String(code)}: ${stderr}`));
-    });
-  });
-}
-
 /** Retries what a dead server answered 502 to (the command results are safe to send again). */
 async function post(path: string, body: unknown): Promise<unknown> {
   for (let attempt = 0; ; attempt++) {
@@ -147,7 +121,7 @@ async function install(n: number, image: "a" | "b", onStreaming: () => void): Pr
     const command = await lease(id, kind);
     if (kind === "write-image") {
       onStreaming();
-      await runAgent(id, images[image].record.sha256, target);
+      await runStreamAgent(relay.url, images[image].record.sha256, target, id);
     }
     await post(`/v1/machines/${id}/commands/${command.id}/result`, {
       leaseId: command.leaseId,
@@ -172,21 +146,10 @@ async function install(n: number, image: "a" | "b", onStreaming: () => void): Pr
   return id;
 }
 
-/** The blob's slices the relay fetched from a server (cache MISS), by the range the server sent. */
-function uplinkReads(sha256: string): Map<string, { fetches: number; bytes: number }> {
-  const reads = new Map<string, { fetches: number; bytes: number }>();
-  for (const line of relay.accessLog()) {
-    if (line.uri !== `/v1/images/${sha256}/blob` || line.cache !== "MISS") continue;
-    const entry = reads.get(line.range) ?? { fetches: 0, bytes: 0 };
-    reads.set(line.range, { fetches: entry.fetches + 1, bytes: entry.bytes + line.upstreamBytes });
-  }
-  return reads;
-}
-
 it("four machines behind the relay read their image across the uplink once", async () => {
   await Promise.all([1, 2, 3, 4].map((n) => install(n, "a", () => undefined)));
   const { sha256, sizeBytes } = images.a.record;
-  const reads = uplinkReads(sha256);
+  const reads = uplinkReads(relay.accessLog(), sha256);
   const slices = Math.ceil(sizeBytes / (4 << 20));
   expect(reads.size).toBe(slices);
   expect([...reads.values()].every((r) => r.fetches === 1)).toBe(true);
@@ -232,6 +195,6 @@ it("a server killed with SIGKILL in the middle of a batch install: the installs 
   );
   expect(machines.map((m) => m.category)).toEqual(ids.map(() => "installed"));
   // Slices cut off by the kill are fetched again from another server; none more than twice.
-  const reads = uplinkReads(images.b.record.sha256);
+  const reads = uplinkReads(relay.accessLog(), images.b.record.sha256);
   expect([...reads.values()].every((r) => r.fetches <= 2)).toBe(true);
 }, 240_000);
