@@ -12,7 +12,7 @@ export const ServerInstance = z.strictObject({
   id: z.string(),
   /** package.json's version of the server's bootwright. */
   version: z.string(),
-  /** Its advertised URL. */
+  /** Where the other servers and relays reach it: its listen address (this host's name for 0.0.0.0). */
   url: z.string(),
   startedAt: z.iso.datetime(),
   /** Its last heartbeat, by the store's clock. */

@@ -238,10 +238,12 @@ export async function startServer(
     }
   }
 
+  // Where the other servers and a relay reach this one (not the advertised URL: that may be a relay's).
+  const reachableHost = config.host === "0.0.0.0" || config.host === "::" ? hostname() : config.host;
   await cluster.start({
     id: `${hostname()}:${port}`,
     version: packageVersion(),
-    url: advertiseUrl,
+    url: `${tls ? "https" : "http"}://${reachableHost}:${port}`,
     startedAt: new Date().toISOString(),
   });
   const periodic = startPeriodicWork(
