@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { compress } from "zstd-napi";
 import { uploadImage } from "../server/cli/image-commands.js";
 import { startTestCluster } from "../server/cluster/test-cluster.js";
-import { runStreamAgent, startLocalRelay, uplinkReads } from "../server/relay/local-relay.js";
-import { TEST_ADMIN_TOKEN } from "../server/test-support.js";
+import { startLocalRelay, uplinkReads } from "../server/relay/local-relay.js";
+import { runStreamAgent, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { median, type Figure } from "./figures.js";
 
 const MACHINES = 8;

@@ -1,12 +1,11 @@
 // A throwaway rack relay for tests and benchmarks: `bootwright relay config` written into a temp
 // directory, Debian's nginx started on it in the foreground on a loopback port, stopped by its PID (the
-// master, which takes its workers along) even when the caller failed; its access log read back; and
-// agent processes streaming through it.
+// master, which takes its workers along) even when the caller failed; and its access log read back.
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { freePort, makeTempDir, TEST_ADMIN_TOKEN } from "../test-support.js";
+import { freePort, makeTempDir } from "../test-support.js";
 import { NGINX, writeRelayConfig } from "./relay-files.js";
 
 export interface LocalRelay {
@@ -39,40 +38,6 @@ function parseLine(line: string): RelayLogLine | undefined {
     .filter(Number.isFinite)
     .reduce((a, b) => a + b, 0);
   return { method: m[1], uri: m[2], status: Number(m[3]), cache: m[4], upstreamBytes, range: m[6] };
-}
-
-const REPO_ROOT = join(import.meta.dirname, "../..");
-
-/**
- * A real agent process (agent/installer/stream-cli.ts: the VMs' streamImage, writing to a file) streaming
- * an image from `baseUrl` (a relay or a server) as machine `machineId`, under the test admin's token.
- */
-export function runStreamAgent(
-  baseUrl: string,
-  sha256: string,
-  target: string,
-  machineId: string,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cli = join(REPO_ROOT, "agent/installer/stream-cli.ts");
-    const child = spawn(process.execPath, ["--import", "tsx", cli, baseUrl, sha256, target, machineId], {
-      // The token in the environment, never argv; zstd-napi from our node_modules, as in the initramfs.
-      env: {
-        ...process.env,
-        BOOTWRIGHT_NODE_MODULES: join(REPO_ROOT, "node_modules"),
-        BOOTWRIGHT_TOKEN: TEST_ADMIN_TOKEN,
-      },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on("exit", (code) => {
-      if (code === 0) resolve();
-      else reject(new Error(`agent of ${machineId} exited ${String(code)}: ${stderr}`));
-    });
-  });
 }
 
 /** What crossed the uplink for one blob: each slice the relay fetched from a server (cache MISS). */

@@ -1,10 +1,11 @@
 // Lays out a relay's directory (cache, nginx's temp files, logs) and writes its nginx configuration
 // there atomically, after nginx itself accepted it (`nginx -t`): a bad config never replaces a good one.
 import { execFile } from "node:child_process";
-import { chownSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { chownSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { writeFileDurably } from "../auth/secret-file.js";
 import { userIds } from "../system-user.js";
 import { nginxConfig, type RelaySettings } from "./nginx-config.js";
 
@@ -32,14 +33,9 @@ export async function writeRelayConfig(settings: RelaySettings): Promise<string>
     if (workers) chownSync(join(dir, sub), workers.uid, workers.gid);
   }
   const file = join(dir, "nginx.conf");
-  const temp = `${file}.tmp`;
-  const fd = openSync(temp, "w", 0o644);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  // Beside the file, checked there, then put in its place.
+  const temp = `${file}.new`;
+  writeFileDurably(temp, text, 0o644);
   try {
     await promisify(execFile)(NGINX, ["-t", "-q", "-p", dir, "-c", temp], { timeout: 30_000 });
   } catch (err) {

@@ -13,8 +13,8 @@ import { compress } from "zstd-napi";
 import { NextAction, type ImageRecord, type LeasedCommand } from "../../protocol/index.js";
 import { uploadImage } from "../cli/image-commands.js";
 import { startTestCluster, type TestCluster } from "../cluster/test-cluster.js";
-import { inventoryFor, jsonRequest, killProcess, TEST_ADMIN_TOKEN } from "../test-support.js";
-import { runStreamAgent, startLocalRelay, uplinkReads, type LocalRelay } from "./local-relay.js";
+import { inventoryFor, jsonRequest, killProcess, runStreamAgent, TEST_ADMIN_TOKEN } from "../test-support.js";
+import { startLocalRelay, uplinkReads, type LocalRelay } from "./local-relay.js";
 
 const RAW_MIB = 20; // random bytes: zstd keeps them as they are, five 4 MiB slices
 
