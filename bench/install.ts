@@ -1,7 +1,6 @@
 // Install figures (../shared/design/benchmarks.md): our install stream against wget | zstd | dd in the
 // same VM; a batch of 8 agent processes on the host (bytes read from the store, wall time against the
 // same 8 one after another); 4 VMs in one batch; power-on → the installed Debian calls home.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +16,7 @@ import {
 import { uploadImage } from "../server/cli/image-commands.js";
 import { DEFAULT_FANOUT } from "../server/images/fanout.js";
 import type { RunningServer } from "../server/server.js";
-import { jsonRequest, TEST_ADMIN_TOKEN } from "../server/test-support.js";
+import { jsonRequest, runStreamAgent, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "../test-vm/accelerator.js";
 import { REPO_ROOT, requireBootArtefacts } from "../test-vm/paths.js";
 import { directLoaderBoot, Vm } from "../test-vm/qemu.js";
@@ -130,28 +129,8 @@ async function runStreams(
 ): Promise<number> {
   const started = performance.now();
   await Promise.all(
-    targets.map(
-      (target, i) =>
-        new Promise<void>((resolve, reject) => {
-          const args = [cli, setup.server.url, setup.images.debian.sha256, target];
-          const machine = machines[i];
-          if (machine !== undefined) args.push(machine);
-          const child = spawn(process.execPath, args, {
-            // An admin's token acts for the machines (environment, not argv).
-            env: {
-              ...process.env,
-              BOOTWRIGHT_NODE_MODULES: join(REPO_ROOT, "node_modules"),
-              BOOTWRIGHT_TOKEN: TEST_ADMIN_TOKEN,
-            },
-            stdio: ["ignore", "ignore", "pipe"],
-          });
-          let stderr = "";
-          child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-          child.on("exit", (code) => {
-            if (code === 0) resolve();
-            else reject(new Error(`stream-cli ${i} exited ${String(code)}: ${stderr}`));
-          });
-        }),
+    targets.map((target, i) =>
+      runStreamAgent(setup.server.url, setup.images.debian.sha256, target, machines[i], [cli]),
     ),
   );
   return (performance.now() - started) / 1000;

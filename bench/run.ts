@@ -30,6 +30,8 @@ import { queueFigures, reconcileFigures } from "./queue.js";
 import { suiteFigures } from "./suite.js";
 import { cliFigures, packageFigures } from "./package.js";
 import { uiFigures } from "./ui.js";
+import { relayFigures } from "./relay.js";
+import { scaleFigures } from "./scale.js";
 import { INITRAMFS_PATH } from "../test-vm/paths.js";
 
 const RESULTS = new URL("./results.json", import.meta.url).pathname;
@@ -80,6 +82,10 @@ const BENCHES: Bench[] = [
   { prefix: "ui.", run: uiFigures },
   // Four factory units through the station at once ÷ one alone (host processes, not VMs).
   { prefix: "factory.", run: factoryFigures },
+  // 8 agent processes behind one nginx relay before three servers on PostgreSQL.
+  { prefix: "relay.", run: relayFigures },
+  // 10,000 simulated machines: one server on SQLite, then three on PostgreSQL behind nginx.
+  { prefix: "scale.", run: () => scaleFigures() },
   // suite.fresh_minutes and suite.fresh_ci_minutes only when the prefix names them (most of an hour).
   { prefix: "suite.", run: () => suiteFigures(process.argv[2] ?? "") },
 ];

@@ -28,3 +28,4 @@ export * from "./events.js";
 export * from "./sse.js";
 export * from "./media.js";
 export * from "./factory.js";
+export * from "./servers.js";

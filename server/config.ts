@@ -117,6 +117,11 @@ const ServerConfigSchema = z.strictObject({
   /** How long the boot log keeps what machines asked for. */
   bootLogDays: z.coerce.number().positive().default(14),
   /**
+   * Servers sharing a PostgreSQL store: how long a server's registration and the periodic work it holds
+   * last without a heartbeat (one every third of it); a killed holder's work moves on within this.
+   */
+  clusterLeaseMs: z.coerce.number().int().min(300).default(15_000),
+  /**
    * The first admin token, for unattended installs (environment BOOTWRIGHT_ADMIN_TOKEN only: never a flag,
    * which `ps` would show). Without it the first start makes one and writes it to <dataDir>/admin-token.
    */
@@ -169,6 +174,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   BOOTWRIGHT_BOOT_FILES: "bootFilesDir",
   BOOTWRIGHT_SOCKET: "socket",
   BOOTWRIGHT_BOOT_LOG_DAYS: "bootLogDays",
+  BOOTWRIGHT_CLUSTER_LEASE_MS: "clusterLeaseMs",
   BOOTWRIGHT_ADMIN_TOKEN: "adminToken",
   BOOTWRIGHT_TLS: "tls",
   BOOTWRIGHT_TLS_CERT: "tlsCert",

@@ -33,6 +33,10 @@ import { EventBus } from "./events/bus.js";
 import { observedStore } from "./events/observed-store.js";
 import { ProgressReporter } from "./events/progress.js";
 import { ServerMetrics } from "./metrics/metrics.js";
+import { Cluster } from "./cluster/cluster.js";
+import { startPeriodicWork } from "./cluster/periodic.js";
+import { openCoordination } from "./db/coordination.js";
+import { packageVersion } from "./http/openapi.js";
 
 export interface RunningServer {
   /** Where we listen, e.g. http://127.0.0.1:41234. */
@@ -67,15 +71,15 @@ export async function startServer(
   const secrets = SecretBox.openOrCreate(join(config.dataDir, "secret.key"));
   // Every committed change the clients see (categories, step lines, maintenance runs) becomes a live
   // event here, once, whichever service made it (events/observed-store.ts); the metrics count them too.
+  // Other servers on the same store pass theirs on (cluster/): the metrics count this server's own only.
   const events = new EventBus();
-  const publish = (event: Parameters<EventBus["publish"]>[0]): void => {
-    events.publish(event);
-  };
-  const store = new Services(observedStore(await openStore(location), publish), { secrets });
-  const metrics = new ServerMetrics(store);
-  const counting = events.subscribe({}, (event) => {
+  const cluster = new Cluster(openCoordination(location), config.clusterLeaseMs, log);
+  // Nothing is published before the metrics exist: the first transaction through the services is below.
+  const publish = cluster.relay(events, (event) => {
     metrics.observe(event);
   });
+  const store = new Services(observedStore(await openStore(location), publish), { secrets });
+  const metrics = new ServerMetrics(store);
   const progress = new ProgressReporter(publish);
   log.info({ store: describeStore(location) }, "store open");
   await installStartupPolicy(store, policy, log);
@@ -108,6 +112,7 @@ export async function startServer(
       );
     });
   } catch (err) {
+    await cluster.close();
     await store.close();
     throw err;
   }
@@ -200,6 +205,7 @@ export async function startServer(
     loaderUki: buildLoaderUki,
     rescueMedia,
     site: () => site?.status() ?? null,
+    servers: () => cluster.list(),
     log,
   });
   await app.ready();
@@ -251,47 +257,24 @@ export async function startServer(
       await app.close();
       await listener.close();
       local?.close();
+      await cluster.close();
       await store.close();
       throw err;
     }
   }
 
-  // Leases are otherwise checked when a machine asks for work; one that rebooted into its installed OS
-  // and never calls home would wait forever. The sweep fails it with the reason instead.
-  const sweep = setInterval(() => {
-    store.expireLeasesDue(new Date()).then(
-      (ids) => {
-        if (ids.length > 0) log.info({ machines: ids }, "expired leases handled");
-      },
-      (err: unknown) => {
-        log.error({ err }, "lease sweep failed");
-      },
-    );
-  }, config.leaseSweepMs);
-  sweep.unref();
-
-  // The boot log keeps what machines asked for these last days; older lines go once an hour.
-  const prune = setInterval(() => {
-    store.pruneBootLog(new Date(Date.now() - config.bootLogDays * 86_400_000)).catch((err: unknown) => {
-      log.error({ err }, "boot log prune failed");
-    });
-  }, 3_600_000);
-  prune.unref();
-
-  // The maintenance monitor (seed 001's daemon): overdue runs fail with the reason and are alerted, due
-  // schedules fire. One tick at a time: a slow power driver must not overlap the next tick.
-  let tick: Promise<void> | undefined;
-  const monitor = setInterval(() => {
-    tick ??= maintenance
-      .tick()
-      .catch((err: unknown) => {
-        log.error({ err }, "maintenance monitor failed");
-      })
-      .finally(() => {
-        tick = undefined;
-      });
-  }, config.maintenanceTickMs);
-  monitor.unref();
+  // Where the other servers and a relay reach this one (not the advertised URL: that may be a relay's).
+  const reachableHost = config.host === "0.0.0.0" || config.host === "::" ? hostname() : config.host;
+  await cluster.start({
+    id: `${hostname()}:${port}`,
+    version: packageVersion(),
+    url: `${tls ? "https" : "http"}://${reachableHost}:${port}`,
+    startedAt: new Date().toISOString(),
+  });
+  const periodic = startPeriodicWork(
+    { holds: (duty) => cluster.holds(duty), store, maintenance, log },
+    config,
+  );
 
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `${tls ? "https" : "http"}://${host}:${port}`;
@@ -310,13 +293,10 @@ export async function startServer(
       return site;
     },
     async close() {
-      clearInterval(sweep);
-      clearInterval(monitor);
-      clearInterval(prune);
+      await periodic.stop(); // a tick in progress finishes before the store closes
+      await cluster.close();
       progress.close();
-      counting.close();
       await site?.close();
-      await tick; // a tick in progress finishes before the store closes
       local?.close();
       await app.close();
       await listener.close();

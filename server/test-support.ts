@@ -346,3 +346,41 @@ export async function cliOutput(
     throw new Error(`bootwright ${args.join(" ")}: exit ${result.code}: ${result.stderr}`);
   return result.stdout;
 }
+
+/**
+ * A real agent process streaming an image from `baseUrl` (a server or a relay) into a file as machine
+ * `machineId` (agent/installer/stream-cli.ts: the VMs' streamImage), under the test admin's token, from
+ * the sources through tsx unless `program` names a bundle of it. Resolves when it succeeded.
+ */
+export function runStreamAgent(
+  baseUrl: string,
+  sha256: string,
+  target: string,
+  machineId?: string,
+  program: readonly string[] = [
+    "--import",
+    "tsx",
+    resolve(import.meta.dirname, "../agent/installer/stream-cli.ts"),
+  ],
+): Promise<void> {
+  return new Promise((done, fail) => {
+    const args = [...program, baseUrl, sha256, target, ...(machineId === undefined ? [] : [machineId])];
+    const child = spawn(process.execPath, args, {
+      // The token in the environment, never argv; zstd-napi from our node_modules, as in the initramfs.
+      env: {
+        ...process.env,
+        BOOTWRIGHT_NODE_MODULES: resolve(import.meta.dirname, "../node_modules"),
+        BOOTWRIGHT_TOKEN: TEST_ADMIN_TOKEN,
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on("exit", (code) => {
+      if (code === 0) done();
+      else fail(new Error(`stream agent ${machineId ?? ""} exited ${String(code)}: ${stderr}`));
+    });
+  });
+}

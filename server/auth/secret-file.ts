@@ -5,15 +5,20 @@ import { dirname } from "node:path";
 
 export function writeSecretFile(path: string, text: string, dirMode?: number): void {
   mkdirSync(dirname(path), { recursive: true, ...(dirMode === undefined ? {} : { mode: dirMode }) });
+  writeFileDurably(path, text, 0o600);
+}
+
+/** Any file written atomically: temp (with `mode` from its first byte), fsync, rename. */
+export function writeFileDurably(path: string, text: string, mode: number): void {
   const temp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(temp, "w", 0o600);
+  const fd = openSync(temp, "w", mode);
   try {
     writeSync(fd, text);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  // openSync's mode is filtered by the umask; the file must be 0600 whatever the umask says.
-  chmodSync(temp, 0o600);
+  // openSync's mode is filtered by the umask; the file must have `mode` whatever the umask says.
+  chmodSync(temp, mode);
   renameSync(temp, path);
 }

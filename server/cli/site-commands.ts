@@ -1,7 +1,8 @@
 // CLI for the site network: `bootwright site` (the managed dnsmasq and TFTP server) and
-// `bootwright boot-log [<mac>]` (what machines asked for on their way to the loader, in order).
+// `bootwright boot-log [<mac>]` (what machines asked for on their way to the loader, in order) and
+// `bootwright servers` (the servers sharing the store, with their heartbeats and periodic work).
 import type { Command } from "commander";
-import { BootLog, SiteStatus } from "../../protocol/index.js";
+import { BootLog, ServerList, SiteStatus } from "../../protocol/index.js";
 import { clientServerUrl } from "../config.js";
 import { getJson, print, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { formatTable } from "./format.js";
@@ -12,6 +13,21 @@ export function formatBootLog(log: BootLog): string {
     ["AT", "MAC", "ADDRESS", "SOURCE", "EVENT", "DETAIL"],
     log.events.map((e) => [e.at, e.mac ?? "-", e.address ?? "-", e.source, e.event, e.detail]),
   );
+}
+
+export function formatServers(list: ServerList): string {
+  const table = formatTable(
+    ["ID", "VERSION", "URL", "HEARTBEAT", "STATE", "PERIODIC WORK"],
+    list.servers.map((s) => [
+      s.id,
+      s.version,
+      s.url,
+      s.heartbeatAt,
+      s.alive ? "alive" : "gone",
+      s.duties.join(",") || "-",
+    ]),
+  );
+  return `coordination: ${list.coordination}\n${table}`;
 }
 
 export function formatSite(site: SiteStatus): string {
@@ -38,6 +54,16 @@ export function addSiteCommands(program: Command): void {
     .action(async (opts: ClientOptions) => {
       const site = SiteStatus.parse(await getJson(`${clientServerUrl(opts.server)}/v1/site`));
       print(opts, site, () => formatSite(site));
+    });
+
+  program
+    .command("servers")
+    .description("the servers sharing the store: versions, last heartbeat, which periodic work each holds")
+    .option("--json", "print JSON")
+    .option("--server <url>", SERVER_HELP)
+    .action(async (opts: ClientOptions) => {
+      const list = ServerList.parse(await getJson(`${clientServerUrl(opts.server)}/v1/servers`));
+      print(opts, list, () => formatServers(list));
     });
 
   program

@@ -21,7 +21,7 @@ import type { MaintenanceService } from "../maintenance/service.js";
 import type { LeaseDurations } from "../queue/reconciler.js";
 import type { Templates } from "../ipxe/render.js";
 import type { BootJournal } from "../site/boot-journal.js";
-import type { SiteStatus } from "../../protocol/index.js";
+import type { ServerList, SiteStatus } from "../../protocol/index.js";
 import type { Services } from "../services.js";
 import { addBootAreaRoutes } from "./boot-area-routes.js";
 import { addBootRoutes } from "./boot-routes.js";
@@ -37,6 +37,7 @@ import { addMaintenanceRoutes } from "./maintenance-routes.js";
 import { addPolicyRoutes } from "./policy-routes.js";
 import { addQueueRoutes } from "./queue-routes.js";
 import { addSiteRoutes } from "./site-routes.js";
+import { addServerRoutes } from "./server-routes.js";
 import { addAccessControl, type Access } from "./access.js";
 import { addRateLimit, type RateLimit } from "./rate-limit.js";
 import { addAuthRoutes } from "./auth-routes.js";
@@ -79,6 +80,8 @@ export interface AppDeps {
   rescueMedia: () => Promise<string>;
   /** The managed dnsmasq and TFTP server, when --dhcp is on. */
   site: () => SiteStatus | null;
+  /** The servers on this store, their heartbeats and periodic work (server/cluster). */
+  servers: () => Promise<ServerList>;
   /** Operators' API tokens and the audit log. */
   auth: AuthService;
   /** How long the loader waits between "what next?" polls while there is nothing to do. */
@@ -255,6 +258,7 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   addHealthPowerRoutes(app, routes);
   addBootAreaRoutes(app, routes);
   addSiteRoutes(app, routes);
+  addServerRoutes(app, routes);
   addDriverRoutes(app, routes);
   addAuthRoutes(app, routes);
   addEventRoutes(app, routes);

@@ -22,16 +22,18 @@ import { assertMachine } from "./access.js";
 import type { App, RouteDeps } from "./app.js";
 import type { MachineCredentialRecord } from "../db/rows.js";
 
-/** `bytes=N-` or `bytes=N-M` → the start (we always serve to the end); undefined without a Range. */
-export function parseRangeStart(
+/** `bytes=N-` or `bytes=N-M` → the bytes to serve; undefined without a Range. */
+export function parseRange(
   header: string | undefined,
   size: number,
-): number | "unsatisfiable" | undefined {
+): { start: number; end: number } | "unsatisfiable" | undefined {
   if (header === undefined) return undefined;
   const match = /^bytes=(\d+)-(\d*)$/.exec(header.trim());
   if (!match?.[1]) return "unsatisfiable";
   const start = Number(match[1]);
-  return start < size ? start : "unsatisfiable";
+  // A bounded range (`bytes=N-M`, as a relay's nginx asks slice by slice) ends at M or the image's end.
+  const end = match[2] ? Math.min(Number(match[2]), size - 1) : size - 1;
+  return start < size && start <= end ? { start, end } : "unsatisfiable";
 }
 
 /** Query strings as fastify parses them: each value a string (or, repeated, a list: the first counts). */
@@ -251,29 +253,28 @@ export function addImageRoutes(app: App, deps: RouteDeps): void {
           );
         }
         const range = header(request.headers.range);
-        const start = parseRangeStart(range, image.sizeBytes);
-        if (start === "unsatisfiable") {
+        const wanted = parseRange(range, image.sizeBytes);
+        if (wanted === "unsatisfiable") {
           void reply.header("content-range", `bytes */${image.sizeBytes}`);
           throw new ApiError(
             "range_not_satisfiable",
             `range ${range ?? ""} is outside 0-${image.sizeBytes - 1}`,
           );
         }
-        const from = start ?? 0;
+        const { start, end } = wanted ?? { start: 0, end: image.sizeBytes - 1 };
         const headers: Record<string, string | number> = {
           "content-type": "application/octet-stream",
-          "content-length": image.sizeBytes - from,
+          "content-length": end - start + 1,
           "accept-ranges": "bytes",
           "x-bootwright-sha256": sha,
         };
-        if (start !== undefined)
-          headers["content-range"] = `bytes ${from}-${image.sizeBytes - 1}/${image.sizeBytes}`;
+        if (wanted !== undefined) headers["content-range"] = `bytes ${start}-${end}/${image.sizeBytes}`;
         // The fan-out writes to the response itself, at the pace of the batch it puts this machine in.
         void reply.hijack();
-        reply.raw.writeHead(start === undefined ? 200 : 206, headers);
+        reply.raw.writeHead(wanted === undefined ? 200 : 206, headers);
         const machine = [request.query.machine].flat()[0];
         const blob = { sha256: sha, path: () => deps.blobs.locate(sha), sizeBytes: image.sizeBytes };
-        await deps.fanout.serve(blob, reply.raw, machine, from);
+        await deps.fanout.serve(blob, reply.raw, machine, { start, end });
       } finally {
         await lease.release();
       }

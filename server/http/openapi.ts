@@ -115,7 +115,7 @@ export function openApiDocument(routes: readonly RouteInfo[], version: string): 
 }
 
 /** The version in package.json: the document's info.version. */
-function packageVersion(): string {
+export function packageVersion(): string {
   const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
   return z.object({ version: z.string() }).parse(JSON.parse(text)).version;
 }

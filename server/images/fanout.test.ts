@@ -34,7 +34,7 @@ beforeEach(async () => {
   server = createServer((req, res) => {
     const machine = new URL(req.url ?? "/", "http://x").searchParams.get("machine") ?? undefined;
     res.writeHead(200, { "content-length": SIZE });
-    void fanout.serve(blob, res, machine, 0);
+    void fanout.serve(blob, res, machine);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

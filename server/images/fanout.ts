@@ -121,15 +121,19 @@ export class ImageFanout {
     else set.delete(machineId);
   }
 
-  /** Answers with the bytes from `start` (already validated ≤ size); resolves when the response ends. */
+  /**
+   * Answers with the bytes from `start` to `end` (inclusive, already validated; the whole image unless a
+   * Range asked less); resolves when the response ends. Only a whole image joins a batch.
+   */
   async serve(
     blob: BlobRef,
     res: ServerResponse,
     machineId: string | undefined,
-    start: number,
+    range: { start: number; end: number } = { start: 0, end: blob.sizeBytes - 1 },
   ): Promise<void> {
-    if (start > 0 || machineId === undefined) {
-      await this.solo(blob, res, start, machineId);
+    const { start, end } = range;
+    if (start > 0 || end < blob.sizeBytes - 1 || machineId === undefined) {
+      await this.solo(blob, res, start, end, machineId);
       return;
     }
     await this.joinBatch(blob, res, machineId);
@@ -139,6 +143,7 @@ export class ImageFanout {
     blob: BlobRef,
     res: ServerResponse,
     start: number,
+    end: number,
     machineId: string | undefined,
   ): Promise<void> {
     const stats = this.statsOf(blob.sha256);
@@ -147,18 +152,19 @@ export class ImageFanout {
     this.markStreaming(blob.sha256, streaming, true);
     this.log("image solo stream", { image: blob.sha256, machine: streaming, start });
     try {
-      await this.pipeFrom(blob, res, start, machineId);
+      await this.pipeFrom(blob, res, start, machineId, end);
     } finally {
       this.markStreaming(blob.sha256, streaming, false);
     }
   }
 
-  /** Streams the file from `start` into res, counting what is read. */
+  /** Streams the file from `start` to `end` (inclusive; default its last byte) into res, counting what is read. */
   private async pipeFrom(
     blob: BlobRef,
     res: ServerResponse,
     start: number,
     machineId: string | undefined,
+    end = blob.sizeBytes - 1,
   ): Promise<void> {
     const stats = this.statsOf(blob.sha256);
     if (start >= blob.sizeBytes) {
@@ -179,7 +185,7 @@ export class ImageFanout {
     });
     try {
       await pipeline(
-        createReadStream(blob.path(), { start, highWaterMark: this.options.chunkBytes }),
+        createReadStream(blob.path(), { start, end, highWaterMark: this.options.chunkBytes }),
         counter,
         res,
       );

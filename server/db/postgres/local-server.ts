@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import pg from "pg";
+import { userIds } from "../../system-user.js";
 
 const PG_LIB = "/usr/lib/postgresql";
 
@@ -35,17 +36,6 @@ export function postgresBin(): string {
       `no PostgreSQL server under ${PG_LIB}: install Debian's postgresql (build-scripts/setup.sh)`,
     );
   return join(PG_LIB, version, "bin");
-}
-
-/** The uid and gid of a system user, from /etc/passwd. */
-function userIds(name: string): { uid: number; gid: number } {
-  const line = readFileSync("/etc/passwd", "utf8")
-    .split("\n")
-    .find((l) => l.startsWith(`${name}:`));
-  const fields = line?.split(":");
-  if (!fields?.[2] || !fields[3])
-    throw new Error(`no ${name} user in /etc/passwd (Debian's postgresql package makes it)`);
-  return { uid: Number(fields[2]), gid: Number(fields[3]) };
 }
 
 function runAs(
@@ -84,7 +74,7 @@ function alive(pid: number): boolean {
 
 export async function startLocalPostgres(): Promise<LocalPostgres> {
   const bin = postgresBin();
-  const ids = process.getuid?.() === 0 ? userIds("postgres") : undefined;
+  const ids = process.getuid?.() === 0 ? userIds("postgres", "Debian's postgresql package") : undefined;
   const root = mkdtempSync(join(tmpdir(), "bootwright-pg-"));
   if (ids) chownSync(root, ids.uid, ids.gid);
   const dataDir = join(root, "data");

@@ -233,4 +233,26 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      station_json TEXT NOT NULL,
      set_at      TEXT NOT NULL
    );`,
+  // Many servers on one database (issue 25): each server's row (renewed by its heartbeat until
+  // expires_at), the periodic duties each held by one server until its lease runs out (by the database's
+  // clock), and live events too long for a NOTIFY payload, passed by their id.
+  `CREATE TABLE servers (
+     id           TEXT PRIMARY KEY,
+     version      TEXT NOT NULL,
+     url          TEXT NOT NULL,
+     started_at   TIMESTAMPTZ NOT NULL,
+     heartbeat_at TIMESTAMPTZ NOT NULL,
+     expires_at   TIMESTAMPTZ NOT NULL
+   );
+   CREATE TABLE server_duties (
+     name       TEXT PRIMARY KEY,
+     holder     TEXT NOT NULL,
+     expires_at TIMESTAMPTZ NOT NULL
+   );
+   CREATE TABLE server_events (
+     id      BIGSERIAL PRIMARY KEY,
+     payload TEXT NOT NULL,
+     at      TIMESTAMPTZ NOT NULL DEFAULT now()
+   );
+   CREATE INDEX server_events_by_time ON server_events (at);`,
 ];
