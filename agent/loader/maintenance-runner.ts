@@ -6,6 +6,7 @@ import { credentialHeaders, type Credentialed } from "../shared/credential.js";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { untar } from "../shared/untar.js";
 import {
@@ -35,15 +36,45 @@ export class MaintenanceImageError extends BootwrightError<"maintenance_image_in
   }
 }
 
+/** How long a download may keep failing on a server that went away (restarted) before the run fails. */
+const DOWNLOAD_RETRY_MS = 120_000;
+
+/**
+ * The image's bytes. A dropped connection or a 5xx (a server restarting) is asked again, with backoff,
+ * for up to DOWNLOAD_RETRY_MS; a refusal (4xx) is final.
+ */
+async function fetchImage(image: MaintenanceAssignment["image"], machine: Credentialed, signal: AbortSignal) {
+  const context = { image: image.name };
+  const deadline = Date.now() + DOWNLOAD_RETRY_MS;
+  for (let attempt = 1; ; attempt++) {
+    let failure: string;
+    try {
+      const response = await fetch(image.url, { headers: credentialHeaders(machine), signal });
+      if (response.ok) return Buffer.from(await response.arrayBuffer());
+      if (response.status < 500)
+        throw new MaintenanceImageError(`GET ${image.url}: HTTP ${response.status}`, context);
+      failure = `HTTP ${response.status}`;
+    } catch (err) {
+      if (err instanceof MaintenanceImageError || signal.aborted) throw err;
+      failure = describeRequestFailure(err);
+    }
+    if (Date.now() > deadline)
+      throw new MaintenanceImageError(
+        `GET ${image.url} kept failing for ${DOWNLOAD_RETRY_MS / 1000} s: ${failure}`,
+        context,
+      );
+    say("warn", "maintenance image download failed: retrying", { attempt, reason: failure });
+    await delay(Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)), undefined, { signal });
+  }
+}
+
 async function download(
   image: MaintenanceAssignment["image"],
   machine: Credentialed,
   signal: AbortSignal,
 ): Promise<Buffer> {
-  const response = await fetch(image.url, { headers: credentialHeaders(machine), signal });
   const context = { image: image.name };
-  if (!response.ok) throw new MaintenanceImageError(`GET ${image.url}: HTTP ${response.status}`, context);
-  const bytes = Buffer.from(await response.arrayBuffer());
+  const bytes = await fetchImage(image, machine, signal);
   if (bytes.length > MAX_IMAGE_BYTES)
     throw new MaintenanceImageError(
       `maintenance image ${image.name} is ${bytes.length} bytes: over ${MAX_IMAGE_BYTES}`,
