@@ -123,6 +123,7 @@ it("power set pins the BMC's certificate on first use; a wrong pin stores nothin
     driver: "redfish",
     target: `${bmc.username}@${bmc.url}/redfish/v1/Systems/vm0`,
     certificate: { pin: bmc.pin, ca: false, firstUse: true },
+    boot: "pxe",
   });
   expect(shown).not.toContain(bmc.password);
   // At rest the password is sealed (server/auth/secret-box.ts); the driver gets it back opened.
