@@ -3,6 +3,7 @@
 // A dropped connection, a corrupted chunk or a server restart costs at most one chunk: the agent asks the
 // server where the upload stands and goes on from there. The server verifies the whole before the image
 // becomes visible, and keeps at most one image per recipe and configuration.
+import { backoffDelayMs, type BackoffPolicy } from "../shared/backoff.js";
 import { credentialHeaders } from "../shared/credential.js";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -21,6 +22,8 @@ import { describeError } from "./describe-error.js";
 import { loadZstd } from "./native.js";
 
 export const CHUNK_BYTES = 8 << 20;
+/** A chunk the server did not take is sent again after 0.5, 1, 2, 4, then every 5 s. */
+const CHUNK_RETRY: BackoffPolicy = { initialMs: 500, maxMs: 5_000, jitter: 0 };
 
 export interface CaptureOptions {
   serverUrl: string;
@@ -145,7 +148,7 @@ export async function captureAndUpload(options: CaptureOptions): Promise<Capture
           });
         retries += 1;
         options.onRetry?.(offset, describeError(err));
-        await delay(Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)), undefined, { signal });
+        await delay(backoffDelayMs(attempt, CHUNK_RETRY), undefined, { signal });
         // Where does the upload stand? The server may have stored this chunk before the answer was lost.
         try {
           const state = UploadState.parse(

@@ -1,6 +1,7 @@
 // The install stream: HTTP (undici) → sha256 of the stored bytes → zstd (image-decoder.ts) → large
-// sequential writes to the target (a block device, or a file on a host). A dropped connection or a server restart resumes
-// with `Range: bytes=<received>-` into the same decompressor, so the stream goes on where it stopped.
+// sequential writes to the target (a block device, or a file on a host). A dropped connection or a server
+// restart resumes with `Range: bytes=<received>-` into the same decoder, so the stream goes on where it
+// stopped.
 // The stored bytes' sha256 and both sizes are checked at the end: a mismatch is an error, never a success.
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
@@ -8,10 +9,12 @@ import { setTimeout as delay } from "node:timers/promises";
 import { request } from "undici";
 import { BootwrightError, hasCode, type FailureContext } from "../../protocol/failure.js";
 import type { ImageSource } from "../../protocol/index.js";
+import { backoffDelayMs, type BackoffPolicy } from "../shared/backoff.js";
 import { describeError } from "./describe-error.js";
 import { ImageDecoder, TargetWriteError, type DecodeTimings } from "./image-decoder.js";
 
-export { TargetWriteError } from "./image-decoder.js";
+/** A download that broke off is resumed after 1, 2, 4, 8, then every 10 s. */
+export const RESUME_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 10_000, jitter: 0 };
 
 export interface StreamProgress {
   /** Stored (compressed) bytes received. */
@@ -154,7 +157,7 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
           );
         resumes += 1;
         options.onResume?.(received, describeError(err));
-        await delay(Math.min(10_000, 500 * 2 ** Math.min(resumes, 5)), undefined, { signal });
+        await delay(backoffDelayMs(resumes, RESUME_BACKOFF), undefined, { signal });
       }
     }
     if (writeFailure === undefined)

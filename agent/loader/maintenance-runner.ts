@@ -8,6 +8,7 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
+import { backoffDelayMs } from "../shared/backoff.js";
 import { untar } from "../shared/untar.js";
 import {
   BootwrightError,
@@ -21,6 +22,7 @@ import {
 } from "../../protocol/index.js";
 import type { MaintenanceProgram } from "../installer/maintenance/program.js";
 import { loadZstd } from "../installer/native.js";
+import { RESUME_BACKOFF } from "../installer/stream-image.js";
 import type { CommandContext } from "./commands.js";
 import { say } from "./console.js";
 import { run } from "../shared/run-command.js";
@@ -64,7 +66,7 @@ async function fetchImage(image: MaintenanceAssignment["image"], machine: Creden
         context,
       );
     say("warn", "maintenance image download failed: retrying", { attempt, reason: failure });
-    await delay(Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)), undefined, { signal });
+    await delay(backoffDelayMs(attempt, RESUME_BACKOFF), undefined, { signal });
   }
 }
 
