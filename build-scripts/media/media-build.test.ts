@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fatVolumeLabel, parseMbr } from "../../agent/loader/boot-media.js";
+import { fatVolumeLabel, parseMbr } from "../../protocol/index.js";
 import { hasCode, MEDIA_LABEL } from "../../protocol/index.js";
 import { buildMedia, type MediaBuildRequest } from "../../server/media/build-media.js";
 
