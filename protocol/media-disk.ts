@@ -38,4 +38,3 @@ export function fatVolumeLabel(bootSector: Uint8Array): string | null {
   const label = new TextDecoder("latin1").decode(bootSector.subarray(ebpb + 7, ebpb + 18)).trim();
   return label === "" || label === "NO NAME" ? null : label;
 }
-

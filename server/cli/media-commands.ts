@@ -32,7 +32,10 @@ export function addMediaCommands(program: Command): void {
     .option("--image <name>", "offline: the image (from the store) the media installs")
     .option("--policy <file>", "offline: the policy (.yaml/.json) the loader resolves itself")
     .option("--data-dir <dir>", "offline: where the store and images live (default ./var)")
-    .option("--store <store>", "offline: sqlite:<file> or postgres://… (default sqlite:<data-dir>/bootwright.sqlite)")
+    .option(
+      "--store <store>",
+      "offline: sqlite:<file> or postgres://… (default sqlite:<data-dir>/bootwright.sqlite)",
+    )
     .option("--ca-fingerprint <sha256:hex>", "the server CA's fingerprint (bootwright init prints it)")
     .option("--static <address/prefix,gateway,dns>", "static addressing for a network without DHCP")
     .option("--out <file>", "where to write the ISO", "bootwright.iso")

@@ -81,14 +81,21 @@ async function espOffset(source: string): Promise<number> {
 async function readReports(source: string): Promise<{ files: [string, string][]; cleanup: () => void }> {
   const image = `${source}@@${String(await espOffset(source))}`;
   const dir = mkdtempSync(join(tmpdir(), "bootwright-import-"));
-  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  const cleanup = (): void => {
+    rmSync(dir, { recursive: true, force: true });
+  };
   const env = { ...process.env, MTOOLS_SKIP_CHECK: "1" };
   const listing = await run("mdir", ["-b", "-i", image, "::/"], { env }).catch(() => null);
   if (listing === null) {
     cleanup();
     throw new MediaImportRefused(`media import: the ESP of ${source} does not read as FAT`, { source });
   }
-  if (!listing.toString("utf8").split("\n").some((line) => line.trim() === `::/${REPORTS_DIR}`))
+  if (
+    !listing
+      .toString("utf8")
+      .split("\n")
+      .some((line) => line.trim() === `::/${REPORTS_DIR}`)
+  )
     return { files: [], cleanup };
   await run("mcopy", ["-s", "-n", "-i", image, `::/${REPORTS_DIR}`, dir], { env });
   const files: [string, string][] = [];
@@ -166,4 +173,3 @@ export async function importMediaReports(store: Store, source: string): Promise<
   }
   return result;
 }
-

@@ -3,12 +3,7 @@
 // as the server does, whose every rule must install that image (the media carries no other).
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import {
-  OfflineManifest,
-  offlineBlobPath,
-  type ImageRecord,
-  type Policy,
-} from "../../protocol/index.js";
+import { OfflineManifest, offlineBlobPath, type ImageRecord, type Policy } from "../../protocol/index.js";
 import { openStore } from "../db/open-store.js";
 import { formatPolicyIssues, loadPolicyFile, PolicyFileError } from "../policy/load.js";
 import { MediaBuildRefused, type OfflineMediaInputs } from "./build-media.js";
