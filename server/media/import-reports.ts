@@ -94,7 +94,7 @@ async function readReports(source: string): Promise<{ files: [string, string][];
     !listing
       .toString("utf8")
       .split("\n")
-      .some((line) => line.trim() === `::/${REPORTS_DIR}`)
+      .some((line) => line.trim().replace(/\/$/, "") === `::/${REPORTS_DIR}`)
   )
     return { files: [], cleanup };
   await run("mcopy", ["-s", "-n", "-i", image, `::/${REPORTS_DIR}`, dir], { env });
