@@ -14,8 +14,8 @@ import { OFFLINE_MANIFEST_FILE, OfflineManifest, parseMbr } from "../protocol/in
 import { SqliteStore } from "../server/db/sqlite/store.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { readBytes } from "./disk-bytes.js";
-import { MEDIA_TEST_KERNEL_ARGS } from "./media-iso.js";
-import { INITRAMFS_PATH, KERNEL_PATH, REPO_ROOT, requireBootArtefacts } from "./paths.js";
+import { buildTestMedia, usbStickArgs } from "./media-iso.js";
+import { REPO_ROOT, requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
 import { serveTinyImage, startTestServer } from "./test-server.js";
 
@@ -46,29 +46,15 @@ beforeAll(async () => {
   );
   stick = join(dir, "stick.img");
   const iso = join(dir, "offline.iso");
-  await exec(
-    BIN,
-    [
-      "media",
-      "build",
-      "--offline",
-      "--image",
-      "tiny",
-      "--policy",
-      policy,
-      "--data-dir",
-      join(dir, "var"),
-      "--out",
-      iso,
-      "--kernel",
-      KERNEL_PATH,
-      "--initramfs",
-      INITRAMFS_PATH,
-      "--kernel-args",
-      MEDIA_TEST_KERNEL_ARGS,
-    ],
-    { timeout: 120_000 },
-  );
+  await buildTestMedia(null, iso, [
+    "--offline",
+    "--image",
+    "tiny",
+    "--policy",
+    policy,
+    "--data-dir",
+    join(dir, "var"),
+  ]);
   // dd to a stick: the ISO's bytes on a writable USB disk.
   copyFileSync(iso, stick);
 }, 300_000);
@@ -105,12 +91,7 @@ it("installs from a USB stick with no server, and `media import` brings the mach
       `file=${disk},if=none,id=disk0,format=raw`,
       "-device",
       "virtio-blk-pci,drive=disk0,bootindex=1",
-      "-drive",
-      `file=${stick},if=none,id=stick,format=raw`,
-      "-device",
-      "qemu-xhci",
-      "-device",
-      "usb-storage,drive=stick,bootindex=0",
+      ...usbStickArgs(stick),
     ],
   });
   await vm.waitForConsole(/ok offline install done/, 150_000);

@@ -17,6 +17,7 @@ import {
 } from "../../protocol/index.js";
 import { SqliteStore } from "../db/sqlite/store.js";
 import { fixtureInventory } from "../policy/test-fixtures.js";
+import { standInMediaRequest } from "../../build-scripts/media/stand-ins.js";
 import { buildMedia, type MediaBuildRequest } from "./build-media.js";
 import { importMediaReports } from "./import-reports.js";
 import { offlineInputs, type OfflineRequest } from "./offline-inputs.js";
@@ -57,22 +58,7 @@ beforeAll(async () => {
     image: "tiny",
     policyFile: join(dir, "policy.yaml"),
   };
-  const bootFiles = join(dir, "boot-files");
-  mkdirSync(bootFiles);
-  for (const [file, size] of [
-    [join(dir, "vmlinuz"), 300_000],
-    [join(dir, "initramfs.img"), 500_000],
-    [join(bootFiles, "shimx64.efi"), 100_000],
-    [join(bootFiles, "disk-grubx64.efi"), 200_000],
-  ] as const)
-    writeFileSync(file, Buffer.alloc(size, 7));
-  media = {
-    out: join(dir, "offline.iso"),
-    kernel: join(dir, "vmlinuz"),
-    initramfs: join(dir, "initramfs.img"),
-    bootFilesDir: bootFiles,
-    kernelArgs: "console=ttyS0",
-  };
+  media = standInMediaRequest(dir, join(dir, "offline.iso"));
 });
 
 afterAll(() => {
