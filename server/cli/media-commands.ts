@@ -113,11 +113,16 @@ export function addMediaCommands(program: Command): void {
       try {
         const result = await importMediaReports(store, source);
         if (opts.json) console.log(JSON.stringify(result));
-        else
+        else {
           for (const run of result.runs)
             console.log(
               `${run.runId}: machine ${run.machineId} ${run.outcome}${run.imported ? "" : " (already imported)"}`,
             );
+          for (const bad of result.unreadable)
+            console.error(`${bad.file}: not imported, it does not parse: ${bad.reason}`);
+        }
+        // A report left out is the operator's to look at: the stick still holds it.
+        if (result.unreadable.length > 0) process.exitCode = 1;
       } finally {
         await store.close();
       }
