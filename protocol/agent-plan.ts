@@ -10,6 +10,8 @@ export const AgentPlan = z.strictObject({
   image: z.string(),
   /** The image as stored, resolved when the agent was built; absent when the store has no such image. */
   imageSource: ImageSource.optional(),
+  /** Offline media: the image's blob on the mounted media, read instead of the server's URL. */
+  imageFile: z.string().optional(),
   uefi: PlanSpec.shape.uefi,
   verify: PlanSpec.shape.verify,
   /** Software RAID with the member count resolved for this machine ("all" → its disk count). */

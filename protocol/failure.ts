@@ -62,7 +62,8 @@ export interface FailureContexts {
   dnsmasq_failed: { exitCode?: number | null; signal?: string | null };
   tls_setup: { file?: string; step?: string };
   tls_pin_mismatch: { server: string; pinned: string; offered: readonly string[] };
-  media_build_refused: { setting?: string; file?: string };
+  media_build_refused: { setting?: string; file?: string; image?: string };
+  media_import_refused: { source: string; file?: string };
 }
 
 export type FailureCode = keyof FailureContexts;
@@ -130,7 +131,9 @@ export const FAILURE_CODES: { readonly [C in FailureCode]: string } = {
   tls_pin_mismatch:
     "The server's certificate chain holds no certificate with the fingerprint the loader pins (bootwright.ca=): not the server it was sent to, so nothing is sent to it; context lists what it offered.",
   media_build_refused:
-    "`bootwright media build` refused before writing anything: a setting does not parse (context.setting: server, ca, static), or a file it needs is missing or unreadable (context.file: the kernel, initramfs, shim, GRUB, the offline image or policy); the message says which and how to fix it.",
+    "`bootwright media build` refused before writing anything: a setting does not parse (context.setting: server, ca, static), or a file it needs is missing or unreadable (context.file: the kernel, initramfs, shim, GRUB, the offline image or policy, context.image: an image not in the store or one the media does not carry); the message says which and how to fix it.",
+  media_import_refused:
+    "`bootwright media import` cannot read the media: no partition labelled BWMEDIA (not our media), or its FAT cannot be read; context.file names a report that does not parse (the others are still imported). Nothing is written for the unreadable part.",
 };
 
 /** Every code an error of these processes carries: the in-process catalogue's, or the wire's (ApiError). */

@@ -29,3 +29,5 @@ export * from "./sse.js";
 export * from "./media.js";
 export * from "./factory.js";
 export * from "./servers.js";
+export * from "./media-disk.js";
+export * from "./offline-media.js";

@@ -52,4 +52,18 @@ describe("media settings file", () => {
       settings: { server: "http://a" },
     });
   });
+
+  it("offline media needs no server; without offline=yes one is required", () => {
+    expect(parseMediaSettings("offline=yes\n")).toEqual({ ok: true, settings: { offline: "yes" } });
+    expect(parseMediaSettings(renderMediaSettings({ offline: "yes" }))).toEqual({
+      ok: true,
+      settings: { offline: "yes" },
+    });
+    const refused = parseMediaSettings("offline=no\n");
+    expect(refused.ok).toBe(false);
+    expect(parseMediaSettings("ca=sha256:" + "0f".repeat(32))).toMatchObject({
+      ok: false,
+      issues: [{ message: "server: required (unless offline=yes)" }],
+    });
+  });
 });

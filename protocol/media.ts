@@ -25,18 +25,31 @@ export const MediaStaticAddress = z.strictObject({
 });
 export type MediaStaticAddress = z.infer<typeof MediaStaticAddress>;
 
-export const MediaSettings = z.strictObject({
-  /** server=: the bootwright server's URL as machines reach it (its advertised URL). */
-  server: z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, "")),
-  /** ca=sha256:<hex>: the CA the server's TLS certificate must chain to (bootwright init prints it). */
-  ca: z
-    .string()
-    .regex(/^sha256:[0-9a-f]{64}$/i, "must be sha256: and 64 hex digits")
-    .transform((ca) => ca.toLowerCase())
-    .optional(),
-  /** static=: addressing for networks without DHCP; without it every NIC with a link tries DHCP. */
-  static: MediaStaticAddress.optional(),
-});
+export const MediaSettings = z
+  .strictObject({
+    /**
+     * server=: the bootwright server's URL as machines reach it (its advertised URL). Offline media may
+     * leave it out (then the installed OS has no server to call home to).
+     */
+    server: z
+      .url({ protocol: /^https?$/ })
+      .transform((url) => url.replace(/\/+$/, ""))
+      .optional(),
+    /** offline=yes: the media carries its image and policy (protocol/offline-media.ts); no server is asked. */
+    offline: z.literal("yes").optional(),
+    /** ca=sha256:<hex>: the CA the server's TLS certificate must chain to (bootwright init prints it). */
+    ca: z
+      .string()
+      .regex(/^sha256:[0-9a-f]{64}$/i, "must be sha256: and 64 hex digits")
+      .transform((ca) => ca.toLowerCase())
+      .optional(),
+    /** static=: addressing for networks without DHCP; without it every NIC with a link tries DHCP. */
+    static: MediaStaticAddress.optional(),
+  })
+  .refine((settings) => settings.server !== undefined || settings.offline === "yes", {
+    path: ["server"],
+    message: "required (unless offline=yes)",
+  });
 export type MediaSettings = z.infer<typeof MediaSettings>;
 
 export interface MediaSettingsIssue {
@@ -47,7 +60,7 @@ export interface MediaSettingsIssue {
 export type MediaSettingsResult =
   { ok: true; settings: MediaSettings } | { ok: false; issues: MediaSettingsIssue[] };
 
-const KEYS = new Set(["server", "ca", "static"]);
+const KEYS = new Set(["server", "ca", "static", "offline"]);
 
 /** "10.0.0.5/24,10.0.0.1,10.0.0.53" → its parts (validated by the schema afterwards). */
 function splitStatic(value: string): unknown {
@@ -68,7 +81,10 @@ export function parseMediaSettings(text: string): MediaSettingsResult {
     const key = eq === -1 ? line : line.slice(0, eq).trim();
     const value = eq === -1 ? "" : line.slice(eq + 1).trim();
     if (eq === -1 || !KEYS.has(key)) {
-      issues.push({ line: index + 1, message: `unknown setting "${key}" (known: server, ca, static)` });
+      issues.push({
+        line: index + 1,
+        message: `unknown setting "${key}" (known: server, ca, static, offline)`,
+      });
       return;
     }
     if (lineOf.has(key)) {
@@ -98,7 +114,13 @@ export function renderMediaSettings(settings: MediaSettings): string {
     "# bootwright rescue media: the loader reads this file at every boot. Edit it to point the media",
     "# at another server; no rebuild needed. Lines: key=value; # starts a comment.",
     "# server: the bootwright server's URL as machines reach it.",
-    `server=${settings.server}`,
+    settings.server ? `server=${settings.server}` : "# server=http://192.0.2.1:8080",
+    ...(settings.offline
+      ? [
+          "# offline: this media installs from its own image and policy, with no server at all.",
+          "offline=yes",
+        ]
+      : []),
     "# ca: sha256 fingerprint of the server's CA (bootwright init prints it); leave out for plain http.",
     settings.ca ? `ca=${settings.ca}` : "# ca=sha256:<64 hex digits>",
     "# static: address/prefix,gateway,dns[,dns…] for a network without DHCP; leave out to use DHCP.",
@@ -108,3 +130,6 @@ export function renderMediaSettings(settings: MediaSettings): string {
     "",
   ].join("\n");
 }
+
+/** Settings that name a server (every media but offline media without one). */
+export type OnlineMediaSettings = MediaSettings & { server: string };

@@ -1,6 +1,7 @@
 // The configuration fingerprint: same shape with other serials/MACs/UUIDs → same; memory or disk size → different.
 import { describe, expect, it } from "vitest";
-import { canonicalJson, configurationFingerprint } from "./fingerprint.js";
+import { canonicalJson } from "../protocol/policy/canonical-json.js";
+import { configurationFingerprint } from "./fingerprint.js";
 import type { Inventory } from "../protocol/index.js";
 
 function machine(serial: string, mac: string, memoryGiB: number, diskBytes: number): Inventory {

@@ -4,6 +4,7 @@
 // locations and addresses are left out on purpose: they differ between machines of one configuration.
 import { createHash } from "node:crypto";
 import type { Inventory } from "../protocol/index.js";
+import { canonicalJson } from "../protocol/policy/canonical-json.js";
 
 /** Memory without SMBIOS: MemTotal rounded up to 256 MiB (the kernel keeps back a little of what is installed). */
 const MEMORY_ROUND_BYTES = 256 * 2 ** 20;
@@ -35,17 +36,6 @@ export function configurationFacts(inventory: Inventory): Record<string, unknown
       : []
     ).sort(),
   };
-}
-
-/** JSON with object keys sorted at every level: one text for one value, whatever the insertion order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object")
-    return `{${Object.entries(value)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
-      .join(",")}}`;
-  return JSON.stringify(value);
 }
 
 /** "sha256:<hex>" over the canonical JSON of configurationFacts. */

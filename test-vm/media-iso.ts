@@ -14,15 +14,18 @@ const run = promisify(execFile);
 export const MEDIA_TEST_KERNEL_ARGS =
   "console=tty0 console=ttyS0,115200n8 quiet panic=-1 bootwright.lldp-wait=0";
 
-/** Builds the ISO at `out` for `serverUrl`; `more` adds flags (e.g. --static). */
-export async function buildTestMedia(serverUrl: string, out: string, more: string[] = []): Promise<void> {
+/** Builds the ISO at `out` for `serverUrl` (null: none, offline media); `more` adds flags (e.g. --static). */
+export async function buildTestMedia(
+  serverUrl: string | null,
+  out: string,
+  more: string[] = [],
+): Promise<void> {
   await run(
     join(REPO_ROOT, "bin/bootwright"),
     [
       "media",
       "build",
-      "--server",
-      serverUrl,
+      ...(serverUrl === null ? [] : ["--server", serverUrl]),
       "--out",
       out,
       "--kernel",
@@ -54,6 +57,18 @@ export function cdromArgs(iso: string, bus: "ide" | "sata" = "ide"): string[] {
         "-device",
         "ide-cd,drive=cd,bus=sata.0",
       ];
+}
+
+/** QEMU arguments that plug `stick` in as a USB disk (xHCI + usb-storage), the firmware's first boot. */
+export function usbStickArgs(stick: string): string[] {
+  return [
+    "-drive",
+    `file=${stick},if=none,id=stick,format=raw`,
+    "-device",
+    "qemu-xhci",
+    "-device",
+    "usb-storage,drive=stick,bootindex=0",
+  ];
 }
 
 /** mtools' address of the image's ESP (the MBR's 0xef partition): `<image>@@<byte offset>`. */

@@ -19,7 +19,13 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { parseMediaSettings } from "../protocol/index.js";
 import type { RunningServer } from "../server/server.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
-import { buildTestMedia, cdromArgs, readSettingsOnEsp, writeSettingsOnEsp } from "./media-iso.js";
+import {
+  buildTestMedia,
+  cdromArgs,
+  readSettingsOnEsp,
+  usbStickArgs,
+  writeSettingsOnEsp,
+} from "./media-iso.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
 import { installAndWaitForCallHome, serveTinyImage, startTestServer } from "./test-server.js";
@@ -96,16 +102,7 @@ it("boots as a CD (SeaBIOS) and as a USB disk (OVMF): each enrolls, installs the
         `file=${disk},if=none,id=disk0,format=raw`,
         "-device",
         `virtio-blk-pci,drive=disk0${firmware === "uefi-secure" ? ",bootindex=1" : ""}`,
-        ...(firmware === "bios"
-          ? cdromArgs(iso)
-          : [
-              "-drive",
-              `file=${stick},if=none,id=stick,format=raw`,
-              "-device",
-              "qemu-xhci",
-              "-device",
-              "usb-storage,drive=stick,bootindex=0",
-            ]),
+        ...(firmware === "bios" ? cdromArgs(iso) : usbStickArgs(stick)),
       ],
     });
     vms.push(vm);

@@ -4,6 +4,7 @@
 // stopped.
 // The stored bytes' sha256 and both sizes are checked at the end: a mismatch is an error, never a success.
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { request } from "undici";
@@ -29,6 +30,11 @@ export interface StreamProgress {
 
 export interface StreamImageOptions {
   url: string;
+  /**
+   * Offline media: the stored bytes are this file on the mounted media, read instead of `url` (same
+   * decoder, same checks; a read error resumes at the same offset as a dropped connection does).
+   */
+  file?: string | undefined;
   /** Sent with every request (the machine's credential). */
   headers?: Readonly<Record<string, string>>;
   source: ImageSource;
@@ -91,8 +97,10 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
   };
   const timer = setInterval(() => options.onProgress?.(progress()), options.progressEveryMs ?? 2_000);
 
-  /** One GET from `received` on; returns when the body ends (maybe early) or throws. */
-  const fetchFrom = async (): Promise<void> => {
+  /** The stored bytes from `received` on: one GET, or the media's file read from that offset. */
+  const bodyFrom = async (): Promise<AsyncIterable<Buffer>> => {
+    if (options.file !== undefined)
+      return createReadStream(options.file, { start: received, highWaterMark: 2 ** 20, signal });
     const headers: Record<string, string> = {
       ...options.headers,
       ...(received > 0 ? { range: `bytes=${received}-` } : {}),
@@ -121,7 +129,12 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
         { url: options.url, status: response.statusCode },
       );
     }
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    return response.body as AsyncIterable<Buffer>;
+  };
+
+  /** Reads from `received` on; returns when the body ends (maybe early) or throws. */
+  const fetchFrom = async (): Promise<void> => {
+    for await (const chunk of await bodyFrom()) {
       if (hasCode(writeFailure, "target_write")) break;
       const hashStarted = performance.now();
       storedHash.update(chunk);

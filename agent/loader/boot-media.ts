@@ -5,7 +5,12 @@
 import { mkdir, open, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
+  ESP_TYPE,
+  fatVolumeLabel,
   MEDIA_LABEL,
+  parseMbr,
+  SECTOR,
+  type MbrPartition,
   MEDIA_SETTINGS_FILE,
   parseMediaSettings,
   type MediaSettings,
@@ -16,44 +21,6 @@ import { listDir, readText } from "../inventory/sysfs.js";
 import { sleep } from "../shared/backoff.js";
 import { run } from "../shared/run-command.js";
 import { say } from "./console.js";
-
-const SECTOR = 512;
-/** MBR partition type of an EFI system partition. */
-const ESP_TYPE = 0xef;
-
-export interface MbrPartition {
-  /** 1-4, as the kernel numbers them. */
-  number: number;
-  type: number;
-  startLba: number;
-  sectors: number;
-}
-
-/** The four primary entries of an MBR (empty ones left out); [] when sector 0 has no 0x55AA signature. */
-export function parseMbr(sector0: Uint8Array): MbrPartition[] {
-  if (sector0.length < SECTOR || sector0[510] !== 0x55 || sector0[511] !== 0xaa) return [];
-  const view = new DataView(sector0.buffer, sector0.byteOffset, SECTOR);
-  const parts: MbrPartition[] = [];
-  for (let i = 0; i < 4; i++) {
-    const at = 446 + i * 16;
-    const type = view.getUint8(at + 4);
-    const startLba = view.getUint32(at + 8, true);
-    const sectors = view.getUint32(at + 12, true);
-    if (type !== 0 && sectors > 0) parts.push({ number: i + 1, type, startLba, sectors });
-  }
-  return parts;
-}
-
-/** A FAT boot sector's volume label (trimmed), or null when it has none or is not FAT. */
-export function fatVolumeLabel(bootSector: Uint8Array): string | null {
-  if (bootSector.length < SECTOR || bootSector[510] !== 0x55 || bootSector[511] !== 0xaa) return null;
-  const view = new DataView(bootSector.buffer, bootSector.byteOffset, SECTOR);
-  // FAT32 has no 16-bit FAT size (BPB_FATSz16 = 0) and its extended BPB 28 bytes further on.
-  const ebpb = view.getUint16(0x16, true) === 0 ? 0x40 : 0x24;
-  if (bootSector[ebpb + 2] !== 0x29) return null;
-  const label = new TextDecoder("latin1").decode(bootSector.subarray(ebpb + 7, ebpb + 18)).trim();
-  return label === "" || label === "NO NAME" ? null : label;
-}
 
 export interface BootMedia {
   /** The whole device, e.g. sr0 or sda. */

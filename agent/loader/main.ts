@@ -9,6 +9,7 @@ import { listenForLldp } from "./lldp-listener.js";
 import { bootedUefi, rebootToDisk, REMOVE_MEDIA_MESSAGE } from "./disk-boot.js";
 import { startFromMedia, waitForMediaRemoval } from "./boot-media.js";
 import { connectFromMedia } from "./media-network.js";
+import { runOffline } from "./offline-run.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
 import { loadDriversOnDemand } from "./drivers.js";
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
   const cmdline = loaderSettings(await readFile("/proc/cmdline", "utf8"));
   // Booted from rescue media: the server, its CA and any static address come from the media's file.
   const fromMedia = cmdline.fromMedia ? await startFromMedia() : undefined;
+  // Offline media: the image and the policy are on the media; no server is asked anything.
+  if (fromMedia?.settings.offline) await runOffline(fromMedia.media, fromMedia.settings, cmdline.bootPath);
   const settings = fromMedia
     ? { ...cmdline, serverUrl: fromMedia.settings.server, caFingerprint: fromMedia.settings.ca }
     : cmdline;
@@ -73,7 +76,7 @@ async function main(): Promise<void> {
     settings.bootMac && nics.some((nic) => nic.mac === settings.bootMac) ? settings.bootMac : undefined;
   // From media no NIC is known to lead to the server: each is tried until the server answers (pinned).
   const connected = fromMedia
-    ? await connectFromMedia(nics, fromMedia.settings)
+    ? await connectFromMedia(nics, { ...fromMedia.settings, server: settings.serverUrl })
     : await bringUpBootNic(nics, bootCandidates);
   const bootNic = connected.nic;
   if (!fromMedia) bringUpOtherNics(nics, bootNic);

@@ -1,7 +1,7 @@
 // Network for a machine booted from rescue media: no BOOTIF says which NIC leads to the server, so every
 // NIC is tried in turn (DHCP, or the media's static address) until the server answers through one.
 import { writeFile } from "node:fs/promises";
-import type { MediaSettings, MediaStaticAddress, NicInfo } from "../../protocol/index.js";
+import type { MediaStaticAddress, NicInfo, OnlineMediaSettings } from "../../protocol/index.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../shared/backoff.js";
 import { pinServerCa } from "../shared/pinned-tls.js";
 import { run } from "../shared/run-command.js";
@@ -22,7 +22,7 @@ async function configureStatic(iface: string, fixed: MediaStaticAddress): Promis
  * Whether the server answers: any HTTP answer will do (the route need not exist); under TLS with a pin,
  * its certificate must chain to the pinned CA (then the pinned CA's PEM is returned).
  */
-async function serverAnswers(settings: MediaSettings): Promise<{ caPem?: string } | null> {
+async function serverAnswers(settings: OnlineMediaSettings): Promise<{ caPem?: string } | null> {
   try {
     if (settings.ca) return { caPem: await pinServerCa(settings.server, settings.ca) };
     await fetch(`${settings.server}/boot.ipxe`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
@@ -35,7 +35,7 @@ async function serverAnswers(settings: MediaSettings): Promise<{ caPem?: string 
 /** Brings up one NIC after another until the server answers through one; never returns without one. */
 export async function connectFromMedia(
   nics: readonly NicInfo[],
-  settings: MediaSettings,
+  settings: OnlineMediaSettings,
 ): Promise<{ nic: NicInfo; caPem?: string }> {
   for (let attempt = 1; ; attempt++) {
     for (const nic of nics) {

@@ -45,8 +45,10 @@ export interface MediaBuildInputs {
   settingsText: string;
   /** Kernel parameters besides the media flag (console=…). */
   kernelArgs: string;
-  /** More files for the ISO9660 tree (offline media: the image and the policy). */
+  /** More files for the ISO9660 tree (offline media: the image's blob). */
   extraFiles?: readonly MediaFile[];
+  /** More files for the ESP, by text (offline media: its manifest); the ESP then keeps room for reports. */
+  espFiles?: readonly { name: string; text: string }[];
   out: string;
 }
 
@@ -98,6 +100,9 @@ export function espSizeMiB(fileBytes: readonly number[]): number {
   return Math.ceil((total * 1.1 + 2 * MiB) / MiB);
 }
 
+/** Free space left on an offline media's ESP for the reports: a few hundred machines' runs. */
+const REPORT_ROOM_BYTES = 8 * MiB;
+
 /** El Torito's sector count is 16 bits of 512-byte sectors: a larger ESP is cut short on a CD. */
 const ESP_MAX_MiB = 31;
 
@@ -133,8 +138,15 @@ export async function buildMediaIso(inputs: MediaBuildInputs): Promise<number> {
       ["EFI/debian/grub.cfg", grubConfig],
       [MEDIA_SETTINGS_FILE, settings],
     ]);
+    for (const [index, file] of (inputs.espFiles ?? []).entries()) {
+      const source = join(work, `esp-file-${String(index)}`);
+      writeFileSync(source, file.text);
+      espFiles.set(file.name, source);
+    }
     const esp = join(work, "esp.img");
-    const sizeMiB = espSizeMiB([...espFiles.values()].map((file) => statSync(file).size));
+    // Offline media: room for the loader's reports (reports/<run>/report.json, tens of KiB each).
+    const reportRoom = inputs.espFiles?.length ? REPORT_ROOM_BYTES : 0;
+    const sizeMiB = espSizeMiB([...[...espFiles.values()].map((file) => statSync(file).size), reportRoom]);
     if (sizeMiB > ESP_MAX_MiB)
       throw new Error(`the ESP would need ${String(sizeMiB)} MiB (at most ${String(ESP_MAX_MiB)})`);
     writeFileSync(esp, "");

@@ -1,36 +1,20 @@
 // The media build (server/media/) on small stand-in files: a real ISO from xorriso, read back with the loader's own
 // parsers (MBR, FAT label); and every refusal happens before anything is written.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fatVolumeLabel, parseMbr } from "../../agent/loader/boot-media.js";
+import { fatVolumeLabel, parseMbr } from "../../protocol/index.js";
 import { hasCode, MEDIA_LABEL } from "../../protocol/index.js";
 import { buildMedia, type MediaBuildRequest } from "../../server/media/build-media.js";
+import { standInMediaRequest } from "./stand-ins.js";
 
 let dir: string;
 let request: MediaBuildRequest;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "bootwright-media-unit-"));
-  const bootFiles = join(dir, "boot-files");
-  mkdirSync(bootFiles);
-  // Stand-ins: the build copies them, it does not look inside.
-  for (const [file, size] of [
-    [join(dir, "vmlinuz"), 300_000],
-    [join(dir, "initramfs.img"), 500_000],
-    [join(bootFiles, "shimx64.efi"), 100_000],
-    [join(bootFiles, "disk-grubx64.efi"), 200_000],
-  ] as const)
-    writeFileSync(file, Buffer.alloc(size, 7));
-  request = {
-    server: "http://192.0.2.1:8080",
-    out: join(dir, "out.iso"),
-    kernel: join(dir, "vmlinuz"),
-    initramfs: join(dir, "initramfs.img"),
-    bootFilesDir: bootFiles,
-    kernelArgs: "console=ttyS0",
-  };
+  request = { ...standInMediaRequest(dir, join(dir, "out.iso")), server: "http://192.0.2.1:8080" };
 });
 
 afterAll(() => {

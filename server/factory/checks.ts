@@ -1,7 +1,7 @@
 // The station's pass/fail decisions, pure (issue 22): the inventory check (expected product, memory,
 // disk count) and the burn-in thresholds over the diagnostic steps' figures.
 import type { BurnInThreshold, Inventory, MaintenanceReport, StationFile } from "../../protocol/index.js";
-import { globToRegExp } from "../policy/match.js";
+import { globToRegExp } from "../../protocol/policy/match.js";
 
 const MiB = 2 ** 20;
 

@@ -12,7 +12,7 @@ import {
   type LeasedCommand,
   type NextAction,
 } from "../../protocol/index.js";
-import { agentPlanFor } from "../agent-plan.js";
+import { agentPlanFor } from "../../protocol/agent-plan-for.js";
 import { ApiError, ServerError } from "../errors.js";
 import { installSource } from "../install-source.js";
 import type { App, RouteDeps } from "./app.js";

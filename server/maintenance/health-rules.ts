@@ -1,8 +1,8 @@
 // Which health rules of the policy watch a machine, and whether a report puts each beyond its
 // threshold (pure). The store latches a crossing so a rule fires once until the figure comes back.
 import type { HealthFigures, HealthRule, Inventory, Policy } from "../../protocol/index.js";
-import type { OperatorFacts } from "../policy/facts.js";
-import { compileCondition, FactTable } from "../policy/match.js";
+import type { OperatorFacts } from "../../protocol/policy/facts.js";
+import { compileCondition, FactTable } from "../../protocol/policy/match.js";
 
 export interface HealthReading {
   rule: HealthRule;

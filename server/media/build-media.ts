@@ -2,17 +2,31 @@
 // then has build-scripts/media/iso.ts make the hybrid ISO.
 import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
-import { BootwrightError, parseMediaSettings, renderMediaSettings } from "../../protocol/index.js";
-import { buildMediaIso } from "../../build-scripts/media/iso.js";
+import {
+  BootwrightError,
+  OFFLINE_MANIFEST_FILE,
+  parseMediaSettings,
+  renderMediaSettings,
+} from "../../protocol/index.js";
+import { buildMediaIso, type MediaFile } from "../../build-scripts/media/iso.js";
 
 export class MediaBuildRefused extends BootwrightError<"media_build_refused"> {
-  constructor(message: string, context: { setting?: string; file?: string }) {
+  constructor(message: string, context: { setting?: string; file?: string; image?: string }) {
     super("media_build_refused", message, context);
   }
 }
 
+/** What offline media carries besides the loader (server/media/offline-inputs.ts checks and finds it). */
+export interface OfflineMediaInputs {
+  /** offline/manifest.json's text, for the ESP. */
+  manifestText: string;
+  /** The image's blob, for the ISO9660 tree at `blob.name`. */
+  blob: MediaFile;
+}
+
 export interface MediaBuildRequest {
-  server: string;
+  /** Required unless `offline` is given. */
+  server?: string | undefined;
   caFingerprint?: string | undefined;
   /** "address/prefix,gateway,dns[,dns…]" */
   static?: string | undefined;
@@ -22,13 +36,16 @@ export interface MediaBuildRequest {
   /** build/boot-files: shimx64.efi and disk-grubx64.efi (build-scripts/fetch-boot-files.sh). */
   bootFilesDir: string;
   kernelArgs: string;
+  offline?: OfflineMediaInputs | undefined;
 }
 
 /** The settings file's text for these flags, validated by the same parser the loader uses. */
 export function mediaSettingsText(
-  request: Pick<MediaBuildRequest, "server" | "caFingerprint" | "static">,
+  request: Pick<MediaBuildRequest, "server" | "caFingerprint" | "static" | "offline">,
 ): string {
-  const lines = [`server=${request.server}`];
+  const lines: string[] = [];
+  if (request.server !== undefined) lines.push(`server=${request.server}`);
+  if (request.offline) lines.push("offline=yes");
   if (request.caFingerprint) lines.push(`ca=${request.caFingerprint}`);
   if (request.static) lines.push(`static=${request.static}`);
   const parsed = parseMediaSettings(lines.join("\n"));
@@ -71,6 +88,12 @@ export async function buildMedia(request: MediaBuildRequest): Promise<{ path: st
     settingsText,
     kernelArgs: request.kernelArgs,
     out: request.out,
+    ...(request.offline
+      ? {
+          extraFiles: [request.offline.blob],
+          espFiles: [{ name: OFFLINE_MANIFEST_FILE, text: request.offline.manifestText }],
+        }
+      : {}),
   });
   return { path: request.out, sizeBytes };
 }

@@ -2,8 +2,8 @@
 // inventories built from the captured SMBIOS tables.
 import { describe, expect, it } from "vitest";
 import { Condition, type Inventory } from "../../protocol/index.js";
-import { computeFact } from "./facts.js";
-import { compileCondition, FactTable, globToRegExp } from "./match.js";
+import { computeFact } from "../../protocol/policy/facts.js";
+import { compileCondition, FactTable, globToRegExp } from "../../protocol/policy/match.js";
 import { fixtureInventory } from "./test-fixtures.js";
 
 const blade = fixtureInventory("bios-full-2nic-nvme");

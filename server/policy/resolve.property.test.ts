@@ -13,8 +13,8 @@ import {
   type Policy,
   type RuleTrace,
 } from "../../protocol/index.js";
-import { computeFact, readInventoryPath, type OperatorFacts } from "./facts.js";
-import { globToRegExp } from "./match.js";
+import { computeFact, readInventoryPath, type OperatorFacts } from "../../protocol/policy/facts.js";
+import { globToRegExp } from "../../protocol/policy/match.js";
 import { compilePolicy, explain, planHash, resolvePolicy } from "./resolve.js";
 import { FIXTURE_NAMES, fixtureInventory } from "./test-fixtures.js";
 

@@ -86,6 +86,7 @@ export const imageStream: InstallerPlugin = {
         });
         const result = await streamImage({
           url,
+          file: ctx.plan.imageFile,
           headers: credentialHeaders(ctx.machine),
           source,
           target: target.path,
@@ -152,7 +153,8 @@ export const imageStream: InstallerPlugin = {
           image: `sha256:${source.sha256}`,
           planHash: ctx.plan.planHash,
           machineId: ctx.machine.id,
-          server: ctx.machine.serverUrl,
+          // Offline media without a server: no server to call home to.
+          ...(ctx.machine.serverUrl ? { server: ctx.machine.serverUrl } : {}),
           ...(ctx.machine.osCredential ? { credential: ctx.machine.osCredential } : {}),
         });
         // The marker's block, then (under TLS) the pinned CA's PEM in the next one: the OS's call home

@@ -1,11 +1,15 @@
-// The policy's plan, resolved for one machine into the plan its tailored agent carries (pure).
-import type { AgentPlan, ImageRecord, Inventory, Machine } from "../protocol/index.js";
+// The policy's plan, resolved for one machine into the plan its tailored agent carries (pure): by the
+// server for an online machine, by the loader for one booted from offline media.
+import type { AgentPlan } from "./agent-plan.js";
+import type { ImageSource } from "./images.js";
+import type { Inventory } from "./inventory.js";
+import type { Machine } from "./machine.js";
 
-/** `image` is the plan's image as found in the store (undefined when it is not there). */
+/** `image` is the plan's image as found in the store or on the media (undefined when it is not there). */
 export function agentPlanFor(
-  plan: NonNullable<Machine["plan"]>,
+  plan: Pick<NonNullable<Machine["plan"]>, "plan" | "planHash">,
   inventory: Inventory,
-  image?: ImageRecord,
+  image?: ImageSource,
 ): AgentPlan {
   const spec = plan.plan;
   const agentPlan: AgentPlan = { planHash: plan.planHash, image: spec.image };

@@ -1,7 +1,7 @@
 // The facts a policy rule can test, read from one inventory (pure): the computed vocabulary of
 // protocol/policy.ts (COMPUTED_FACTS) and dotted paths into the Inventory itself; and what operators
 // wrote on the machine (its tags), which no inventory carries.
-import type { ComputedFact, FactValue, Inventory } from "../../protocol/index.js";
+import type { ComputedFact, FactValue, Inventory } from "../index.js";
 
 /** A fact's value: one value, a list (one per NIC, disk, …), or undefined when the inventory lacks it. */
 export type FactReading = FactValue | readonly FactValue[] | undefined;

@@ -9,7 +9,7 @@ import {
   type FailedCondition,
   type Inventory,
   type Operator,
-} from "../../protocol/index.js";
+} from "../index.js";
 import { computeFact, NO_OPERATOR_FACTS, readInventoryPath, type OperatorFacts } from "./facts.js";
 
 /** Reads one fact from a machine: a computed fact, or a dotted inventory path split once. */
