@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { packageVersion } from "../http/openapi.js";
 import { freePort, makeTempDir } from "../test-support.js";
 import { NGINX, writeRelayConfig } from "./relay-files.js";
 
@@ -79,6 +80,7 @@ export async function startLocalRelay(servers: readonly string[]): Promise<Local
       dir: work.dir,
       cacheSize: "2g",
       user: "www-data",
+      version: packageVersion(),
     });
     const started = spawn(NGINX, ["-p", work.dir, "-c", conf, "-g", "daemon off;"], {
       stdio: ["ignore", "ignore", "pipe"],
