@@ -41,6 +41,14 @@ function parseLine(line: string): RelayLogLine | undefined {
   return { method: m[1], uri: m[2], status: Number(m[3]), cache: m[4], upstreamBytes, range: m[6] };
 }
 
+/** A relay directory's access log so far (written by the nginx started on `bootwright relay config`'s file). */
+export function readAccessLog(dir: string): RelayLogLine[] {
+  return readFileSync(join(dir, "logs", "access.log"), "utf8")
+    .split("\n")
+    .map(parseLine)
+    .filter((line): line is RelayLogLine => line !== undefined);
+}
+
 /** What crossed the uplink for one blob: each slice the relay fetched from a server (cache MISS). */
 export function uplinkReads(
   log: readonly RelayLogLine[],
@@ -105,11 +113,7 @@ export async function startLocalRelay(servers: readonly string[]): Promise<Local
     return {
       url,
       dir: work.dir,
-      accessLog: () =>
-        readFileSync(join(work.dir, "logs", "access.log"), "utf8")
-          .split("\n")
-          .map(parseLine)
-          .filter((line): line is RelayLogLine => line !== undefined),
+      accessLog: () => readAccessLog(work.dir),
       stop,
     };
   } catch (err) {
