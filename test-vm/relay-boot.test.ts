@@ -3,13 +3,15 @@
 // dnsmasq on the files `bootwright relay config` wrote there), and the bootwright server on an uplink
 // behind it that the segment cannot reach. One UEFI VM: firmware PXE → the relay's proxyDHCP → ipxe.efi
 // from the relay's TFTP → /boot.ipxe, the loader's kernel and initramfs and every API call through the
-// relay's nginx → enrolled in the server's store; the relay is listed by GET /v1/servers.
+// relay's nginx → enrolled in the server's store; the relay is listed by GET /v1/servers. Then it writes
+// the tiny image to its disk, its agent and the image read through the relay's cache.
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { ServerList } from "../protocol/index.js";
 import { readAccessLog } from "../server/relay/local-relay.js";
 import { NGINX } from "../server/relay/relay-files.js";
@@ -27,6 +29,7 @@ let site: SiteNetwork | undefined;
 let server: SiteServer | undefined;
 let vm: Vm | undefined;
 let relayDir: string;
+let tinySha256: string;
 
 /** Runs `bootwright relay config` inside the segment's namespace, where br0 is the relay's interface. */
 function relayConfig(ns: string, serverUrl: string): void {
@@ -91,6 +94,14 @@ beforeAll(async () => {
     dnsmasqLog,
   );
   await waitForRelay(dnsmasqLog);
+  const tiny = await buildOsImage({ kind: "tiny" });
+  await server.addImage(tiny.paths.zst, "tiny");
+  const policy = {
+    rules: [{ name: "rack", match: [{ fact: "product", equals: "RACK-1" }], plan: { image: "tiny" } }],
+  };
+  const set = await server.request("PUT", "/v1/policy", { format: "json", source: JSON.stringify(policy) });
+  if (set.status !== 200) throw new Error(`policy refused: ${JSON.stringify(set.body)}`);
+  tinySha256 = tiny.manifest.zstSha256;
   vm = Vm.start({
     name: "relay-pxe",
     workDir: join(dir, "vm"),
@@ -102,6 +113,7 @@ beforeAll(async () => {
     smbios: ["type=1,manufacturer=Acme,product=RACK-1,serial=SN-relay-pxe"],
     tap: site.addTap(),
     allowReboot: true,
+    disksMiB: [256],
   });
 }, 120_000);
 
@@ -144,3 +156,27 @@ it("a machine that reaches only the relay netboots through it and enrolls; the r
   const list = ServerList.parse((await server.request("GET", "/v1/servers")).body);
   expect(list.relays).toEqual([expect.objectContaining({ url: RELAY_URL })]);
 });
+
+it("writes the tiny image to its disk, read through the relay's cache", async () => {
+  if (!server || !vm) throw new Error("not started");
+  const expected = await server.request("PUT", `/v1/machines/${IDS.uuid}/expected`, {
+    category: "installed",
+  });
+  expect(expected.status).toBe(200);
+  // The loader says write-image succeeded, then reboots into the disk. (The disk's boot is not waited
+  // for: under OVMF, iPXE's exit after the local-disk answer does not reach the disk's boot option, a
+  // firmware matter, not the relay's.)
+  await vm.waitForConsole(/ok command succeeded kind=write-image/, 150_000).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n${vm?.describe() ?? ""}\nserver log: ${server?.logFile ?? ""}`);
+  });
+  expect((await server.machine(IDS.uuid))?.category).toBe("imaging");
+  const log = readAccessLog(relayDir);
+  // Its tailored agent and the image's slices came across the uplink once (cache MISS) and on to the
+  // machine through the relay.
+  expect(log.some((line) => /^\/v1\/agents\/[0-9a-f]{64}\.mjs$/.test(line.uri) && line.status === 200)).toBe(
+    true,
+  );
+  const blob = log.filter((line) => line.uri === `/v1/images/${tinySha256}/blob`);
+  expect(blob.some((line) => line.cache === "MISS" && line.upstreamBytes > 0)).toBe(true);
+  expect(blob.some((line) => line.status === 200 || line.status === 206)).toBe(true);
+}, 200_000);
