@@ -24,9 +24,25 @@ export const ServerInstance = z.strictObject({
 });
 export type ServerInstance = z.infer<typeof ServerInstance>;
 
+/**
+ * A rack relay as the servers see it: nginx names itself on each request it passes on (the
+ * X-Bootwright-Relay headers of server/relay/nginx-config.ts), and a server notes it when the request
+ * carried a valid credential (a machine's or an operator's): its heartbeat is the traffic it relays.
+ */
+export const RelayInstance = z.strictObject({
+  /** Where its machines reach it: the address and port its nginx listens on. */
+  url: z.string(),
+  /** The version of the bootwright that wrote its configuration. */
+  version: z.string(),
+  /** The last credentialed request it passed on, by the store's clock. */
+  heartbeatAt: z.iso.datetime(),
+});
+export type RelayInstance = z.infer<typeof RelayInstance>;
+
 export const ServerList = z.strictObject({
   /** local: one process on SQLite (it holds every duty); postgres: any number of servers on one database. */
   coordination: z.enum(["local", "postgres"]),
   servers: z.array(ServerInstance),
+  relays: z.array(RelayInstance),
 });
 export type ServerList = z.infer<typeof ServerList>;

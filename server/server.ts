@@ -206,6 +206,9 @@ export async function startServer(
     rescueMedia,
     site: () => site?.status() ?? null,
     servers: () => cluster.list(),
+    relaySeen: (relay) => {
+      cluster.relaySeen(relay);
+    },
     log,
   });
   await app.ready();

@@ -83,6 +83,25 @@ export class SiteNetwork {
     return ns;
   }
 
+  /**
+   * An uplink off the segment (not a bridge port): a namespace of its own joined to the segment's by a
+   * veth, `<prefix>.1` on the segment's side (uplink0), `<prefix>.2` on its own. Nothing forwards
+   * between the two, so the segment's machines reach what runs there only through a process on the
+   * segment's namespace that connects out (a rack relay).
+   */
+  addUplink(role: string, prefix: string): { namespace: string; near: string; far: string } {
+    const ns = `bw-${this.options.name}-${role}-${process.pid}`;
+    ip(["netns", "add", ns]);
+    this.namespaces.push(ns);
+    ip(["-n", this.namespace, "link", "add", "uplink0", "type", "veth", "peer", "name", "eth0", "netns", ns]);
+    ip(["-n", this.namespace, "addr", "add", `${prefix}.1/24`, "dev", "uplink0"]);
+    ip(["-n", this.namespace, "link", "set", "uplink0", "up"]);
+    ip(["-n", ns, "link", "set", "lo", "up"]);
+    ip(["-n", ns, "addr", "add", `${prefix}.2/24`, "dev", "eth0"]);
+    ip(["-n", ns, "link", "set", "eth0", "up"]);
+    return { namespace: ns, near: `${prefix}.1`, far: `${prefix}.2` };
+  }
+
   /** Starts a process in a namespace; `ip netns exec` execs it in place, so the PID is the program's. */
   spawnIn(
     ns: string,

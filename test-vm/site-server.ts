@@ -1,6 +1,7 @@
 // `bootwright server` as an operator runs it on a site network, but inside the test's namespace: its own
-// process (`ip netns exec`), --dhcp proxy|full on the segment's bridge, TFTP on port 69. The test cannot
-// reach the namespace's addresses, so it talks to the same API on the Unix socket the server also serves.
+// process (`ip netns exec`), --dhcp proxy|full on the segment's bridge, TFTP on port 69; or --dhcp off on
+// an uplink behind a rack relay. The test cannot reach the namespace's addresses, so it talks to the same
+// API on the Unix socket the server also serves.
 import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -13,7 +14,11 @@ import { stopChild, type SiteNetwork } from "./site-network.js";
 
 export interface SiteServerOptions {
   dataDir: string;
-  dhcp: "proxy" | "full";
+  /** off: machines reach the server some other way (through a rack relay on the segment). */
+  dhcp: "off" | "proxy" | "full";
+  /** Where it runs and listens (an uplink's namespace and address); default the segment's bridge. */
+  namespace?: string;
+  address?: string;
   range?: string;
   uefiPxe?: "ipxe" | "snponly" | "shim";
   port?: number;
@@ -39,7 +44,7 @@ export class SiteServer {
 
   static async start(site: SiteNetwork, options: SiteServerOptions): Promise<SiteServer> {
     const port = options.port ?? 8080;
-    const url = `http://${site.serverAddress}:${port}`;
+    const url = `http://${options.address ?? site.serverAddress}:${port}`;
     const socket = join(options.dataDir, "api.sock");
     const logFile = join(options.dataDir, "server.log");
     mkdirSync(options.dataDir, { recursive: true });
@@ -68,7 +73,7 @@ export class SiteServer {
       join(REPO_ROOT, "server/cli/main.ts"),
       ...(options.station ? ["factory", "--station", options.station] : ["server"]),
       "--host",
-      site.serverAddress,
+      options.address ?? site.serverAddress,
       "--port",
       String(options.port ?? 8080),
       "--advertise-url",
@@ -77,10 +82,7 @@ export class SiteServer {
       options.dataDir,
       "--dhcp",
       options.dhcp,
-      "--interface",
-      "br0",
-      "--uefi-pxe",
-      options.uefiPxe ?? "ipxe",
+      ...(options.dhcp === "off" ? [] : ["--interface", "br0", "--uefi-pxe", options.uefiPxe ?? "ipxe"]),
       "--socket",
       socket,
       "--log-level",
@@ -95,7 +97,7 @@ export class SiteServer {
       BOOTWRIGHT_MAINTENANCE_TICK_MS: "1000",
       BOOTWRIGHT_KERNEL_ARGS: `console=ttyS0,115200n8 quiet panic=-1${options.kernelArgs ? ` ${options.kernelArgs}` : ""}`,
     };
-    return site.spawnIn(site.namespace, process.execPath, args, logFile, env);
+    return site.spawnIn(options.namespace ?? site.namespace, process.execPath, args, logFile, env);
   }
 
   /** Stops the server (by PID) and starts it again with the same settings and data. */
@@ -113,7 +115,8 @@ export class SiteServer {
       // HTTP answers first; dnsmasq and TFTP start once the server listens (and the UKI is built).
       try {
         const site = await this.request("GET", "/v1/site");
-        if (site.status === 200 && SiteStatus.parse(site.body).dnsmasq?.pid) return;
+        const dhcpOff = this.options.dhcp === "off";
+        if (site.status === 200 && (dhcpOff || SiteStatus.parse(site.body).dnsmasq?.pid)) return;
       } catch {
         // not listening yet
       }

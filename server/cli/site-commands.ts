@@ -27,7 +27,14 @@ export function formatServers(list: ServerList): string {
       s.duties.join(",") || "-",
     ]),
   );
-  return `coordination: ${list.coordination}\n${table}`;
+  const relays =
+    list.relays.length === 0
+      ? "relays: none seen (a relay shows once a machine's or operator's request passed through it)"
+      : `relays:\n${formatTable(
+          ["URL", "VERSION", "HEARTBEAT"],
+          list.relays.map((r) => [r.url, r.version, r.heartbeatAt]),
+        )}`;
+  return `coordination: ${list.coordination}\n${table}\n${relays}`;
 }
 
 export function formatSite(site: SiteStatus): string {
@@ -58,7 +65,9 @@ export function addSiteCommands(program: Command): void {
 
   program
     .command("servers")
-    .description("the servers sharing the store: versions, last heartbeat, which periodic work each holds")
+    .description(
+      "the servers sharing the store (versions, last heartbeat, which periodic work each holds) and the relays",
+    )
     .option("--json", "print JSON")
     .option("--server <url>", SERVER_HELP)
     .action(async (opts: ClientOptions) => {

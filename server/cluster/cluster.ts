@@ -5,8 +5,11 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { Duty, LiveEvent, type ServerList } from "../../protocol/index.js";
-import type { Coordination, ServerIdentity } from "../db/coordination.js";
+import type { Coordination, RelayIdentity, ServerIdentity } from "../db/coordination.js";
 import type { EventBus, NewLiveEvent } from "../events/bus.js";
+
+/** A relay passes many requests a second: its row is written at most this often per server. */
+const RELAY_NOTE_MS = 5_000;
 
 /** One live event from one server, as it travels between servers. */
 const RelayedEvent = z.strictObject({ origin: z.string(), event: LiveEvent });
@@ -20,6 +23,8 @@ export class Cluster {
   private self: ServerIdentity | undefined;
   /** Tells this process's events from others' (two processes could claim one id by mistake). */
   private readonly origin = randomUUID();
+  /** When this server last wrote each relay's row (by URL): the throttle of relaySeen. */
+  private readonly relaysNoted = new Map<string, number>();
 
   constructor(
     private readonly coordination: Coordination,
@@ -90,8 +95,24 @@ export class Cluster {
     };
   }
 
+  /** A relay passed a credentialed request on: its heartbeat, written at most every RELAY_NOTE_MS. */
+  relaySeen(relay: RelayIdentity): void {
+    const now = Date.now();
+    const last = this.relaysNoted.get(relay.url);
+    if (last !== undefined && now - last < RELAY_NOTE_MS) return;
+    this.relaysNoted.set(relay.url, now);
+    this.coordination.relaySeen(relay).catch((err: unknown) => {
+      this.relaysNoted.delete(relay.url); // try again with its next request
+      this.log.warn({ err, relay: relay.url }, "relay heartbeat not recorded");
+    });
+  }
+
   async list(): Promise<ServerList> {
-    return { coordination: this.coordination.kind, servers: await this.coordination.servers() };
+    return {
+      coordination: this.coordination.kind,
+      servers: await this.coordination.servers(),
+      relays: await this.coordination.relays(),
+    };
   }
 
   /** Stops renewing and gives the duties up, so another server takes them at its next heartbeat. */

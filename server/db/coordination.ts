@@ -2,7 +2,7 @@
 // heartbeat), which server holds each periodic duty (a lease that runs out when its holder stops renewing
 // it), and live events passed to every other server. Two implementations: one process on SQLite holds
 // everything itself (coordination/local); servers on PostgreSQL use its rows, clock and LISTEN/NOTIFY.
-import type { Duty, ServerInstance } from "../../protocol/index.js";
+import type { Duty, RelayInstance, ServerInstance } from "../../protocol/index.js";
 import { PgCoordination } from "./postgres/coordination.js";
 
 export interface ServerIdentity {
@@ -10,6 +10,12 @@ export interface ServerIdentity {
   version: string;
   url: string;
   startedAt: string;
+}
+
+/** A relay as it names itself on the requests it passes on (server/http/relay-origin.ts). */
+export interface RelayIdentity {
+  url: string;
+  version: string;
 }
 
 export interface Coordination {
@@ -21,6 +27,10 @@ export interface Coordination {
   heartbeat(self: ServerIdentity, duties: readonly Duty[], ttlMs: number): Promise<Duty[]>;
   /** Every registered server, by id. */
   servers(): Promise<ServerInstance[]>;
+  /** Notes that `relay` passed a credentialed request on just now (its heartbeat). */
+  relaySeen(relay: RelayIdentity): Promise<void>;
+  /** Every relay seen, by URL. */
+  relays(): Promise<RelayInstance[]>;
   /** Hands a message to every other server's listener (and to none here when alone). */
   broadcast(message: string): Promise<void>;
   /** Called with each message another server broadcast. */
@@ -33,6 +43,7 @@ export interface Coordination {
 export class LocalCoordination implements Coordination {
   readonly kind = "local";
   private last: { self: ServerIdentity; at: string; duties: Duty[] } | undefined;
+  private readonly seen = new Map<string, RelayInstance>();
 
   heartbeat(self: ServerIdentity, duties: readonly Duty[]): Promise<Duty[]> {
     this.last = { self, at: new Date().toISOString(), duties: [...duties] };
@@ -44,6 +55,15 @@ export class LocalCoordination implements Coordination {
     return Promise.resolve(
       last ? [{ ...last.self, heartbeatAt: last.at, alive: true, duties: last.duties }] : [],
     );
+  }
+
+  relaySeen(relay: RelayIdentity): Promise<void> {
+    this.seen.set(relay.url, { ...relay, heartbeatAt: new Date().toISOString() });
+    return Promise.resolve();
+  }
+
+  relays(): Promise<RelayInstance[]> {
+    return Promise.resolve([...this.seen.values()].sort((a, b) => a.url.localeCompare(b.url)));
   }
 
   broadcast(): Promise<void> {

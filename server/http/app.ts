@@ -39,6 +39,8 @@ import { addQueueRoutes } from "./queue-routes.js";
 import { addSiteRoutes } from "./site-routes.js";
 import { addServerRoutes } from "./server-routes.js";
 import { addAccessControl, type Access } from "./access.js";
+import { trackRelays } from "./relay-origin.js";
+import type { RelayIdentity } from "../db/coordination.js";
 import { addRateLimit, type RateLimit } from "./rate-limit.js";
 import { addAuthRoutes } from "./auth-routes.js";
 import type { AuthService } from "../auth/service.js";
@@ -82,6 +84,8 @@ export interface AppDeps {
   site: () => SiteStatus | null;
   /** The servers on this store, their heartbeats and periodic work (server/cluster). */
   servers: () => Promise<ServerList>;
+  /** A relay passed a credentialed request on (relay-origin.ts): its heartbeat. */
+  relaySeen: (relay: RelayIdentity) => void;
   /** Operators' API tokens and the audit log. */
   auth: AuthService;
   /** How long the loader waits between "what next?" polls while there is nothing to do. */
@@ -239,6 +243,7 @@ export function buildApp(server: Server, deps: AppDeps): { app: App; routes: rea
   // Before access control: a refused request costs nothing more.
   addRateLimit(app, deps.rateLimit);
   addAccessControl(app, { auth: deps.auth, store: deps.store, tlsRequired: deps.tlsRequired });
+  trackRelays(app, deps.relaySeen);
   const routes: RouteDeps = {
     ...deps,
     fanout,

@@ -12,6 +12,7 @@ import { machineBootScript } from "../ipxe/machine-script.js";
 import { renderBootScript } from "../ipxe/render.js";
 import { UKI_PATH } from "../site/dnsmasq-config.js";
 import type { App, RouteDeps } from "./app.js";
+import { machineFacingUrls } from "./relay-origin.js";
 
 const IPXE_TYPE = "text/plain; charset=utf-8";
 
@@ -71,7 +72,8 @@ export function addBootRoutes(app: App, deps: RouteDeps): void {
       address: request.ip,
       detail: "GET /boot.ipxe",
     });
-    return closeAfterAnswer(reply).type(IPXE_TYPE).send(renderBootScript(deps.templates.boot, deps.bootUrl));
+    const { bootUrl } = machineFacingUrls(request, deps);
+    return closeAfterAnswer(reply).type(IPXE_TYPE).send(renderBootScript(deps.templates.boot, bootUrl));
   });
 
   // Per machine: enroll on first sight, then its loader, or its own disk when it runs its plan.
@@ -91,13 +93,17 @@ export function addBootRoutes(app: App, deps: RouteDeps): void {
       // iPXE that a TFTP program chained to is pxe-bios/pxe-uefi; a NIC's own iPXE ROM is ipxe.
       const path = deps.journal.ipxePathFor(request.ip);
       deps.journal.learn(request.ip, mac);
-      const { machine, isNew, answer, script } = await machineBootScript(deps, {
-        mac,
-        uuid,
-        path,
-        language: "ipxe",
-        at: new Date(),
-      });
+      const urls = machineFacingUrls(request, deps);
+      const { machine, isNew, answer, script } = await machineBootScript(
+        { ...deps, ...urls },
+        {
+          mac,
+          uuid,
+          path,
+          language: "ipxe",
+          at: new Date(),
+        },
+      );
       deps.journal.note({
         source: "http",
         event: "boot-script",

@@ -216,7 +216,8 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   "GET /v1/site": { summary: "The managed DHCP and TFTP service.", response: SiteStatus },
   "GET /v1/servers": {
-    summary: "The servers on this store: versions, last heartbeats, periodic work held.",
+    summary:
+      "The servers on this store (versions, last heartbeats, periodic work held) and the relays seen in front of them.",
     response: ServerList,
   },
   "GET /v1/relay/auth": { summary: "A relay checks a machine's credential before answering from its cache." },

@@ -17,6 +17,7 @@ import { ApiError, ServerError } from "../errors.js";
 import { installSource } from "../install-source.js";
 import type { App, RouteDeps } from "./app.js";
 import { knownMachine, MachineParams } from "./machine-routes.js";
+import { machineFacingUrls } from "./relay-origin.js";
 
 /**
  * run-agent and write-image get the machine's tailored bundle: built (or found in the cache) for its
@@ -83,7 +84,7 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
       const leased = outcome.kind === "leased" ? outcome.command : undefined;
       const command =
         leased?.kind === "run-agent" || leased?.kind === "write-image"
-          ? await withAgent(deps, leased, id)
+          ? await withAgent({ ...deps, ...machineFacingUrls(request, deps) }, leased, id)
           : leased?.kind === "run-maintenance"
             ? {
                 ...leased,

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { packageVersion } from "../http/openapi.js";
 import { freePort, makeTempDir } from "../test-support.js";
 import { NGINX, writeRelayConfig } from "./relay-files.js";
 
@@ -38,6 +39,14 @@ function parseLine(line: string): RelayLogLine | undefined {
     .filter(Number.isFinite)
     .reduce((a, b) => a + b, 0);
   return { method: m[1], uri: m[2], status: Number(m[3]), cache: m[4], upstreamBytes, range: m[6] };
+}
+
+/** A relay directory's access log so far (written by the nginx started on `bootwright relay config`'s file). */
+export function readAccessLog(dir: string): RelayLogLine[] {
+  return readFileSync(join(dir, "logs", "access.log"), "utf8")
+    .split("\n")
+    .map(parseLine)
+    .filter((line): line is RelayLogLine => line !== undefined);
 }
 
 /** What crossed the uplink for one blob: each slice the relay fetched from a server (cache MISS). */
@@ -79,6 +88,7 @@ export async function startLocalRelay(servers: readonly string[]): Promise<Local
       dir: work.dir,
       cacheSize: "2g",
       user: "www-data",
+      version: packageVersion(),
     });
     const started = spawn(NGINX, ["-p", work.dir, "-c", conf, "-g", "daemon off;"], {
       stdio: ["ignore", "ignore", "pipe"],
@@ -103,11 +113,7 @@ export async function startLocalRelay(servers: readonly string[]): Promise<Local
     return {
       url,
       dir: work.dir,
-      accessLog: () =>
-        readFileSync(join(work.dir, "logs", "access.log"), "utf8")
-          .split("\n")
-          .map(parseLine)
-          .filter((line): line is RelayLogLine => line !== undefined),
+      accessLog: () => readAccessLog(work.dir),
       stop,
     };
   } catch (err) {

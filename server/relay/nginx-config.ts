@@ -17,6 +17,8 @@ export interface RelaySettings {
   cacheSize: string;
   /** The user nginx's workers run as (when nginx starts as root): it owns the cache. */
   user: string;
+  /** The version of the bootwright writing the config: the relay names itself with it to the servers. */
+  version: string;
 }
 
 /** A slice is one cached piece of an image: what a resume re-reads at most, and the lock's unit. */
@@ -55,6 +57,14 @@ export function nginxConfig(settings: RelaySettings): string {
   const upstreams = upstreamServers(settings.servers);
   const dir = settings.dir;
   const listen = `${settings.listen.address}:${settings.listen.port}`;
+  if (!/^[0-9A-Za-z.+-]+$/.test(settings.version))
+    throw new Error(`relay config: version ${settings.version} has characters nginx would misread`);
+  // Who passed a request on (server/http/relay-origin.ts), replacing whatever the client sent: the
+  // servers then name the relay in what machines fetch next, and list it (GET /v1/servers).
+  const relayHeaders = [
+    `    proxy_set_header X-Bootwright-Relay "http://${listen}";`,
+    `    proxy_set_header X-Bootwright-Relay-Version "${settings.version}";`,
+  ].join("\n");
   return `# A bootwright rack relay (written by \`bootwright relay config\`; run: nginx -p ${dir} -c ${dir}/nginx.conf).
 user ${settings.user};
 worker_processes auto;
@@ -93,6 +103,7 @@ ${upstreams.map((hostPort) => `    server ${hostPort} max_fails=1 fail_timeout=5
     proxy_set_header Connection "";
     proxy_set_header Host $http_host;
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+${relayHeaders}
     proxy_connect_timeout 2s;
     proxy_read_timeout 10m;
     # Passive failover: a server that is down or overloaded is skipped. nginx passes a request with a
@@ -140,6 +151,7 @@ ${upstreams.map((hostPort) => `    server ${hostPort} max_fails=1 fail_timeout=5
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header Range "";
+${relayHeaders}
     }
   }
   # The cache, behind the checked locations above (a socket only this host reaches). Blobs slice by

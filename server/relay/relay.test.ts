@@ -10,8 +10,9 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { compress } from "zstd-napi";
-import { NextAction, type ImageRecord, type LeasedCommand } from "../../protocol/index.js";
+import { NextAction, ServerList, type ImageRecord, type LeasedCommand } from "../../protocol/index.js";
 import { uploadImage } from "../cli/image-commands.js";
+import { packageVersion } from "../http/openapi.js";
 import { startTestCluster, type TestCluster } from "../cluster/test-cluster.js";
 import { inventoryFor, jsonRequest, killProcess, runStreamAgent, TEST_ADMIN_TOKEN } from "../test-support.js";
 import { startLocalRelay, uplinkReads, type LocalRelay } from "./local-relay.js";
@@ -198,3 +199,16 @@ it("a server killed with SIGKILL in the middle of a batch install: the installs 
   const reads = uplinkReads(relay.accessLog(), images.b.record.sha256);
   expect([...reads.values()].every((r) => r.fetches <= 2)).toBe(true);
 }, 240_000);
+
+it("the servers list the relay their machines' requests came through, in PostgreSQL (GET /v1/servers)", async () => {
+  const first = cluster.servers[0];
+  if (!first) throw new Error("no server");
+  const list = ServerList.parse((await jsonRequest(`${first.url}/v1/servers`, "GET")).body);
+  expect(list.coordination).toBe("postgres");
+  expect(list.relays.map(({ url, version }) => ({ url, version }))).toEqual([
+    { url: relay.url, version: packageVersion() },
+  ]);
+  expect(Date.now() - Date.parse(list.relays[0]?.heartbeatAt ?? "")).toBeLessThan(60_000);
+  const rows = await cluster.sql<{ url: string }>("SELECT url FROM relays");
+  expect(rows).toEqual([{ url: relay.url }]);
+});

@@ -1,5 +1,6 @@
 // The dnsmasq configuration the server runs its managed dnsmasq with (pure: site settings → file text).
-// dnsmasq only does DHCP here: no DNS (port=0) and no TFTP (ours serves it: server/site/tftp.ts). Each
+// dnsmasq does DHCP here, no DNS (port=0), and no TFTP on a server (ours serves it: server/site/tftp.ts);
+// on a rack relay, which runs no bootwright process, its own TFTP serves the network boot programs. Each
 // client gets what fits it: a PXE ROM a network boot program for its architecture (DHCP option 93), iPXE
 // (user class "iPXE") the one boot script over HTTP, a UEFI HTTP boot client (vendor class "HTTPClient")
 // the URL of our unified kernel image. In proxy mode it never offers an address: the site's DHCP does.
@@ -22,6 +23,11 @@ export interface DhcpSettings {
   /** The URL machines reach our HTTP server at (the advertised URL). */
   serverUrl: string;
   uefiPxe: UefiPxeProgram;
+  /**
+   * A relay's: dnsmasq's own TFTP serves the network boot programs from this directory (no GRUB: its
+   * per-machine config comes from a server's TFTP). Unset on a server, whose TFTP serves them.
+   */
+  tftpRoot?: string;
 }
 
 /** The network boot programs on our TFTP server (server/site/boot-files.ts has where each comes from). */
@@ -41,9 +47,18 @@ function uefiProgram(settings: DhcpSettings): string {
 
 export function renderDnsmasqConfig(settings: DhcpSettings): string {
   const { address, serverUrl } = settings;
+  const header =
+    settings.tftpRoot === undefined
+      ? [
+          "# bootwright: dnsmasq settings rendered by the server from its own at every start",
+          "# (server/site/dnsmasq-config.ts). Change the server's settings, not this file.",
+        ]
+      : [
+          "# bootwright: a rack relay's dnsmasq settings, written by `bootwright relay config`",
+          "# (server/site/dnsmasq-config.ts). Run it again to change them, not this file.",
+        ];
   const lines = [
-    "# bootwright: dnsmasq settings rendered by the server from its own at every start",
-    "# (server/site/dnsmasq-config.ts). Change the server's settings, not this file.",
+    ...header,
     "",
     "# DHCP only: no DNS, and nothing read from the host's dnsmasq.conf, hosts, ethers or resolv.conf.",
     "port=0",
@@ -97,6 +112,18 @@ export function renderDnsmasqConfig(settings: DhcpSettings): string {
       "# PXE ROMs that are not iPXE yet: a network boot program for their architecture, from our TFTP.",
       `dhcp-boot=tag:bios,tag:!ipxe,${NBP.bios},,${address}`,
       `dhcp-boot=tag:efi64,tag:!ipxe,tag:!http,${uefiProgram(settings)},,${address}`,
+      "",
+    );
+  }
+  if (settings.tftpRoot !== undefined) {
+    if (settings.uefiPxe === "shim")
+      throw new Error(
+        "a relay's TFTP serves iPXE only: --uefi-pxe shim needs a server's TFTP (GRUB's config)",
+      );
+    lines.push(
+      "# A relay: dnsmasq's own read-only TFTP serves the network boot programs above.",
+      "enable-tftp",
+      `tftp-root=${settings.tftpRoot}`,
       "",
     );
   }

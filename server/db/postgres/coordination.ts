@@ -5,8 +5,8 @@
 import { setTimeout as delay } from "node:timers/promises";
 import pg from "pg";
 import { z } from "zod";
-import { Duty, type ServerInstance } from "../../../protocol/index.js";
-import type { Coordination, ServerIdentity } from "../coordination.js";
+import { Duty, type RelayInstance, type ServerInstance } from "../../../protocol/index.js";
+import type { Coordination, RelayIdentity, ServerIdentity } from "../coordination.js";
 
 const CHANNEL = "bootwright_events";
 /** NOTIFY's payload limit is 8000 bytes; a longer message goes through server_events by its id. */
@@ -23,6 +23,7 @@ const ServerRow = z.object({
   alive: z.boolean(),
   duties: z.array(Duty),
 });
+const RelayRow = z.object({ url: z.string(), version: z.string(), heartbeat_at: z.date() });
 const NameRow = z.object({ name: Duty });
 const PayloadRow = z.object({ payload: z.string() });
 const IdRow = z.object({ id: z.coerce.string() });
@@ -81,6 +82,22 @@ export class PgCoordination implements Coordination {
         alive: row.alive,
         duties: row.duties,
       };
+    });
+  }
+
+  async relaySeen(relay: RelayIdentity): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO relays (url, version, heartbeat_at) VALUES ($1, $2, now())
+       ON CONFLICT (url) DO UPDATE SET version = EXCLUDED.version, heartbeat_at = EXCLUDED.heartbeat_at`,
+      [relay.url, relay.version],
+    );
+  }
+
+  async relays(): Promise<RelayInstance[]> {
+    const { rows } = await this.pool.query("SELECT url, version, heartbeat_at FROM relays ORDER BY url");
+    return rows.map((raw) => {
+      const row = RelayRow.parse(raw);
+      return { url: row.url, version: row.version, heartbeatAt: row.heartbeat_at.toISOString() };
     });
   }
 

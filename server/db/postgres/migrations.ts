@@ -255,4 +255,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      at      TIMESTAMPTZ NOT NULL DEFAULT now()
    );
    CREATE INDEX server_events_by_time ON server_events (at);`,
+  // Rack relays (issue 25): each seen by the credentialed requests it passes on, its last one kept.
+  `CREATE TABLE relays (
+     url          TEXT PRIMARY KEY,
+     version      TEXT NOT NULL,
+     heartbeat_at TIMESTAMPTZ NOT NULL
+   );`,
 ];
