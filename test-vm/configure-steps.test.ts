@@ -8,16 +8,7 @@
 //     set to the network option, and after the reboot the VM's OVMF_VARS file still holds our variables.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -27,6 +18,7 @@ import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
 import { TEST_ADMIN_TOKEN, jsonRequest } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
+import { readBytes } from "./disk-bytes.js";
 import { parseOvmfVars } from "./ovmf-vars.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
@@ -141,17 +133,6 @@ function stepData(log: Log, plugin: string, step: string): Record<string, unknow
   return (entry?.data.data ?? {}) as Record<string, unknown>;
 }
 
-function readAt(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, "r");
-  try {
-    const buf = Buffer.alloc(length);
-    readSync(fd, buf, 0, length, offset);
-    return buf;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function sha256(buf: Buffer): string {
   return createHash("sha256").update(buf).digest("hex");
 }
@@ -211,28 +192,28 @@ it("BIOS, two blank disks, RAID 1 + swap, vfat and ext4 partitions: both disks c
   for (const disk of disks) {
     const parts = await readGpt(disk);
     expect(parts.map((p) => p.name)).toEqual(["esp", "bootwright-marker", "swap", "scratch", "data"]);
-    expect(sha256(readAt(disk, esp.startBytes, esp.sizeBytes))).toBe(
+    expect(sha256(readBytes(disk, esp.startBytes, esp.sizeBytes))).toBe(
       sha256(raw.subarray(esp.startBytes, esp.startBytes + esp.sizeBytes)),
     );
     const [, , swap, scratch, data] = parts;
     if (!swap || !scratch || !data) throw new Error("the plan's partitions are missing");
     // mkswap's signature ends the first 4 KiB page; a FAT boot sector names its type.
-    expect(readAt(disk, Number(swap.firstLba) * 512 + 4086, 10).toString("latin1")).toBe("SWAPSPACE2");
-    expect(readAt(disk, Number(scratch.firstLba) * 512 + 54, 8).toString("latin1")).toMatch(/^FAT1[26]/);
-    expect(readAt(disk, Number(data.firstLba) * 512 + 1024 + 56, 2).readUInt16LE(0)).toBe(EXT4_MAGIC);
+    expect(readBytes(disk, Number(swap.firstLba) * 512 + 4086, 10).toString("latin1")).toBe("SWAPSPACE2");
+    expect(readBytes(disk, Number(scratch.firstLba) * 512 + 54, 8).toString("latin1")).toMatch(/^FAT1[26]/);
+    expect(readBytes(disk, Number(data.firstLba) * 512 + 1024 + 56, 2).readUInt16LE(0)).toBe(EXT4_MAGIC);
     // The filesystem mkfs made on the array is whole on each member: e2fsck finds nothing to fix.
     const fsCopy = join(workDir, "data.ext4");
     writeFileSync(
       fsCopy,
-      readAt(disk, Number(data.firstLba) * 512, Number(data.lastLba - data.firstLba + 1n) * 512),
+      readBytes(disk, Number(data.firstLba) * 512, Number(data.lastLba - data.firstLba + 1n) * 512),
     );
     execFileSync("e2fsck", ["-f", "-n", fsCopy], { stdio: "ignore" });
     expect(execFileSync("e2label", [fsCopy]).toString().trim()).toBe("data");
     rmSync(fsCopy);
     const size = statSync(disk).size;
     const superblockSector = (size / 512 - 16) & ~7;
-    expect(readAt(disk, superblockSector * 512, 4).readUInt32LE(0)).toBe(MD_SB_MAGIC);
-    hashes.push(sha256(readAt(disk, 0, arrayBytes)));
+    expect(readBytes(disk, superblockSector * 512, 4).readUInt32LE(0)).toBe(MD_SB_MAGIC);
+    hashes.push(sha256(readBytes(disk, 0, arrayBytes)));
   }
   expect(hashes[1]).toBe(hashes[0]);
 
