@@ -195,16 +195,15 @@ export class Services {
     return this.store.transaction(async (rows) => {
       const machine = await rows.machines.lock(id);
       if (machine === undefined || machine === "busy") return undefined;
-      await setExpected(rows, machine, expected, when.toISOString());
-      return mustGet(rows, id);
+      return setExpected(rows, machine, expected, when.toISOString());
     });
   }
 
   /** The same for every machine matching `where`; returns their ids. */
   setExpectedWhere(where: Where, expected: BootCategory | null, when: Date): Promise<string[]> {
-    return this.changeWhere(where, (rows, machine) =>
-      setExpected(rows, machine, expected, when.toISOString()),
-    );
+    return this.changeWhere(where, async (rows, machine) => {
+      await setExpected(rows, machine, expected, when.toISOString());
+    });
   }
 
   /** Applies `change` to every machine matching `where`, in id order, in one transaction; their ids. */

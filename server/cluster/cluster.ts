@@ -3,16 +3,13 @@
 // each duty, and passes live events to the other servers (and theirs to its own SSE clients).
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { z } from "zod";
-import { Duty, LiveEvent, type ServerList } from "../../protocol/index.js";
+import { Duty, type LiveEvent, type ServerList } from "../../protocol/index.js";
 import type { Coordination, RelayIdentity, ServerIdentity } from "../db/coordination.js";
 import type { EventBus, NewLiveEvent } from "../events/bus.js";
+import { EventOutbox, othersEvents } from "./event-batches.js";
 
 /** A relay passes many requests a second: its row is written at most this often per server. */
 const RELAY_NOTE_MS = 5_000;
-
-/** One live event from one server, as it travels between servers. */
-const RelayedEvent = z.strictObject({ origin: z.string(), event: LiveEvent });
 
 export class Cluster {
   private held: readonly Duty[] = [];
@@ -23,6 +20,14 @@ export class Cluster {
   private self: ServerIdentity | undefined;
   /** Tells this process's events from others' (two processes could claim one id by mistake). */
   private readonly origin = randomUUID();
+  /** This server's events on their way to the others, a batch per turn of the event loop. */
+  private readonly outbox = new EventOutbox(
+    this.origin,
+    (message) => this.coordination.broadcast(message),
+    (err) => {
+      this.log.warn({ err }, "events not passed to the other servers");
+    },
+  );
   /** When this server last wrote each relay's row (by URL): the throttle of relaySeen. */
   private readonly relaysNoted = new Map<string, number>();
 
@@ -76,22 +81,15 @@ export class Cluster {
    */
   relay(bus: EventBus, observe: (event: LiveEvent) => void): (event: NewLiveEvent) => void {
     this.coordination.onMessage((message) => {
-      const parsed = RelayedEvent.safeParse(JSON.parse(message));
-      if (!parsed.success) {
-        this.log.warn({ issues: parsed.error.issues.length }, "unreadable event from another server");
-        return;
-      }
-      if (parsed.data.origin === this.origin) return; // our own, already published here
-      bus.publish(parsed.data.event); // under an id of this bus (publish replaces theirs)
+      const received = othersEvents(message, this.origin);
+      if ("unreadable" in received)
+        this.log.warn({ issues: received.unreadable }, "unreadable events from another server");
+      else if ("events" in received) for (const event of received.events) bus.publish(event); // ids of this bus
     });
     return (event) => {
       const published = bus.publish(event);
       observe(published);
-      this.coordination
-        .broadcast(JSON.stringify({ origin: this.origin, event: published }))
-        .catch((err: unknown) => {
-          this.log.warn({ err }, "event not passed to the other servers");
-        });
+      this.outbox.add(published);
     };
   }
 
@@ -119,6 +117,7 @@ export class Cluster {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.beat;
+    await this.outbox.drained();
     this.held = [];
     await this.coordination.close(this.self?.id).catch((err: unknown) => {
       this.log.warn({ err }, "could not give up periodic work");

@@ -16,6 +16,8 @@ export interface TestCluster {
   servers: TestServer[];
   /** The shared data directory (also a scratch place for the test's own files). */
   dir: string;
+  /** PostgreSQL's socket directory, which its server's command line names (to find its processes). */
+  postgresDir: string;
   /** One statement on the store, on a connection of its own. */
   sql<T>(text: string, params?: unknown[]): Promise<T[]>;
   stop(): Promise<void>;
@@ -47,6 +49,7 @@ export async function startTestCluster(count: number, env: Record<string, string
     return {
       servers,
       dir: work.dir,
+      postgresDir: postgres.socketDir,
       async sql<T>(text: string, params: unknown[] = []): Promise<T[]> {
         const client = new pg.Client({ connectionString: storeUrl });
         await client.connect();

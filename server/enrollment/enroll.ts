@@ -142,11 +142,12 @@ export async function enrollInventory(
     liveLease: existing ? await liveLease(rows, existing.id, at) : undefined,
   });
   const target = { id: identity.id, existing, sharedUuid: identity.sharedUuid };
+  let enrolled: Machine | undefined;
   if (decision.kind === "refuse") {
     await recordRefusal(rows, inventory, at, target, decision);
   } else {
     const before = existing?.enrollment;
-    await recordInventory(rows, inventory, when, target);
+    enrolled = await recordInventory(rows, inventory, when, target);
     // The usual path (pending → enrolled, enrolled again) adds nothing to the log; a wait that ends does.
     if (before && before.state !== "enrolled" && before.state !== "pending")
       await rows.log.append(identity.id, at, "enrollment-admitted", {
@@ -164,5 +165,6 @@ export async function enrollInventory(
     });
   if (decision.kind === "refuse")
     return { kind: "refused", code: decision.code, machineId: identity.id, reason: decision.reason };
-  return { kind: "enrolled", machine: await mustGet(rows, identity.id) };
+  // What follows recordInventory writes log lines only: the machine it returned is the machine as it is.
+  return { kind: "enrolled", machine: enrolled ?? (await mustGet(rows, identity.id)) };
 }

@@ -32,21 +32,68 @@ class TransactionWatch {
   readonly rows: Rows;
   private readonly steps: LogEntry[] = [];
   /** Machines whose category or expectation was written, as they were before (undefined: new). */
-  private readonly machinesBefore = new Map<string, Pick<Machine, "category" | "expected"> | undefined>();
+  private readonly machinesBefore = new Map<string, Shown | undefined>();
+  /**
+   * The same machines as this transaction left them, kept from its own writes so the end needs no read
+   * (a statement per machine a transaction changes: on PostgreSQL, a round trip each). "read": a removal
+   * or rename made that unknowable without one.
+   */
+  private readonly machinesNow = new Map<string, Shown | undefined | "read">();
+  /** What this transaction's reads returned before it wrote a machine: the "before" of a later write. */
+  private readonly machinesRead = new Map<string, Shown | undefined>();
   private readonly runsBefore = new Map<string, Pick<MaintenanceRun, "state" | "report"> | undefined>();
 
   constructor(private readonly inner: Rows) {
     const none = (): Promise<undefined> => Promise.resolve(undefined);
     // Each wrapped table answers as the real one (its prototype) but for the writes watched here.
     const machines: MachineRows = Object.create(inner.machines) as MachineRows;
+    const seen = (id: string, machine: Machine | undefined): void => {
+      if (!this.machinesNow.has(id) && !this.machinesRead.has(id)) this.machinesRead.set(id, shown(machine));
+    };
+    machines.get = async (id) => {
+      const machine = await inner.machines.get(id);
+      seen(id, machine);
+      return machine;
+    };
+    machines.lock = async (id, options) => {
+      const machine = await inner.machines.lock(id, options);
+      if (machine !== "busy") seen(id, machine);
+      return machine;
+    };
     machines.insert = async (machine) => {
       await remember(this.machinesBefore, machine.id, none);
       await inner.machines.insert(machine);
+      this.machinesNow.set(machine.id, shown(machine));
     };
     machines.update = async (id, patch) => {
-      if ("category" in patch || "expected" in patch)
-        await remember(this.machinesBefore, id, () => inner.machines.get(id));
+      if ("category" in patch || "expected" in patch) {
+        await remember(this.machinesBefore, id, () =>
+          this.machinesRead.has(id)
+            ? Promise.resolve(this.machinesRead.get(id))
+            : inner.machines.get(id).then(shown),
+        );
+        const was = this.machinesNow.has(id) ? this.machinesNow.get(id) : this.machinesBefore.get(id);
+        // An update of a row that is not there changes nothing; one that is changes these two fields.
+        this.machinesNow.set(
+          id,
+          was === undefined || was === "read"
+            ? was
+            : {
+                category: "category" in patch ? (patch.category ?? was.category) : was.category,
+                expected: "expected" in patch ? (patch.expected ?? null) : was.expected,
+              },
+        );
+      }
       await inner.machines.update(id, patch);
+    };
+    machines.remove = async (id) => {
+      if (this.machinesNow.has(id) || this.machinesBefore.has(id)) this.machinesNow.set(id, "read");
+      return inner.machines.remove(id);
+    };
+    machines.rename = async (from, to) => {
+      for (const id of [from, to])
+        if (this.machinesNow.has(id) || this.machinesBefore.has(id)) this.machinesNow.set(id, "read");
+      await inner.machines.rename(from, to);
     };
     const runs: RunRows = Object.create(inner.runs) as RunRows;
     runs.insert = async (run) => {
@@ -71,7 +118,8 @@ class TransactionWatch {
   async changes(at: string): Promise<NewLiveEvent[]> {
     const events: NewLiveEvent[] = [];
     for (const [id, before] of this.machinesBefore) {
-      const after = await this.inner.machines.get(id);
+      const now = this.machinesNow.get(id);
+      const after = now === "read" ? shown(await this.inner.machines.get(id)) : now;
       if (after && (before?.category !== after.category || before.expected !== after.expected))
         events.push({
           type: "category",
@@ -96,6 +144,13 @@ class TransactionWatch {
     }
     return events;
   }
+}
+
+/** What the live events show of a machine. */
+type Shown = Pick<Machine, "category" | "expected">;
+
+function shown(machine: Machine | undefined): Shown | undefined {
+  return machine && { category: machine.category, expected: machine.expected };
 }
 
 /** Keeps a row as it was before the transaction first wrote it (undefined: the transaction made it). */

@@ -53,18 +53,21 @@ export async function reconcileMachine(
   return machine;
 }
 
-/** Sets (or clears) what the machine is expected to be, and queues the commands that close the gap. */
+/**
+ * Sets (or clears) what the machine is expected to be, and queues the commands that close the gap;
+ * returns the machine as it then is.
+ */
 export async function setExpected(
   rows: Rows,
   machine: Machine,
   expected: BootCategory | null,
   at: string,
-): Promise<void> {
+): Promise<Machine> {
   await rows.machines.update(machine.id, { expected });
   await rows.log.append(machine.id, at, "expected", {
     from: machine.expected,
     to: expected,
     current: machine.category,
   });
-  await reconcileMachine(rows, machine.id, at);
+  return reconcileMachine(rows, machine.id, at, { ...machine, expected });
 }
