@@ -145,7 +145,7 @@ export async function maintenanceFigures(): Promise<Figure[]> {
         ours: Number(overhead.toFixed(1)),
         baseline: Number((2 * reboot).toFixed(1)),
         baseline_is: "two plain reboots of the same VM (power cycle → its OS called home), same run",
-        note: `cycle less the run's own work (lease → report): into the image ${into.toFixed(1)} s (reboot, loader boot, enrollment), back ${back.toFixed(1)} s (reboot into the OS, call home); plain reboots: ${reboots.map((r) => r.toFixed(1)).join(", ")} s; ${conditions}; goal ≤ 1.5`,
+        note: `cycle less the run's own work (lease → report): into the image ${into.toFixed(1)} s (reboot, loader boot, enrollment), back ${back.toFixed(1)} s (reboot into the OS, call home); plain reboots: ${reboots.map((r) => r.toFixed(1)).join(", ")} s; each cycle into/work/back: ${cycles.map((c) => `${c.into.toFixed(1)}/${c.work.toFixed(1)}/${c.back.toFixed(1)}`).join(", ")} s; ${conditions}; goal ≤ 1.5`,
       },
     ];
   } finally {

@@ -12,16 +12,31 @@ import { POSTGRES_MIGRATIONS } from "./migrations.js";
 /** Any number: it only has to be the same for every bootwright server on the database. */
 const MIGRATION_LOCK = 0x626f6f74; // "boot"
 
+/**
+ * Each statement's PostgreSQL text and name, worked out once per process: a named statement is prepared
+ * once per connection and reused (the queries here are small and many), and hashing its text on every
+ * call cost as much as a tenth of a request. The statements are a fixed set written in the code.
+ */
+const prepared = new Map<string, { name: string; text: string }>();
+
+function preparedStatement(text: string): { name: string; text: string } {
+  let statement = prepared.get(text);
+  if (!statement) {
+    const numbered = numberedPlaceholders(text);
+    statement = { name: createHash("sha1").update(numbered).digest("hex").slice(0, 24), text: numbered };
+    if (prepared.size >= 10_000) prepared.clear(); // a bound, should statements ever be built from data
+    prepared.set(text, statement);
+  }
+  return statement;
+}
+
 class PgSql implements Sql {
   readonly dialect = "postgres";
 
   constructor(private readonly client: pg.PoolClient) {}
 
   private async query(text: string, params: readonly SqlValue[]): Promise<pg.QueryResult> {
-    const sql = numberedPlaceholders(text);
-    // A named statement is prepared once per connection and reused: the queries here are small and many.
-    const name = createHash("sha1").update(sql).digest("hex").slice(0, 24);
-    return this.client.query({ name, text: sql, values: [...params] });
+    return this.client.query({ ...preparedStatement(text), values: [...params] });
   }
 
   async all(text: string, params: readonly SqlValue[] = []): Promise<unknown[]> {
