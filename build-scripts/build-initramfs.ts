@@ -84,6 +84,10 @@ async function bundleLoader(): Promise<void> {
     format: "esm",
     target: "node20",
     banner: { js: NODE_REQUIRE_BANNER },
+    // Whitespace and syntax only (names stay, so a crash's stack still reads): Node parses a third fewer
+    // bytes at every loader start, 170 → 140 ms on the host, about half a second under TCG.
+    minifyWhitespace: true,
+    minifySyntax: true,
     legalComments: "none",
     logLevel: "warning",
   });
