@@ -1,29 +1,26 @@
 // reconcile.*, queue.* and store.* figures: the pure reconciler over 10,000 machines, and lease + result
 // round trips per second against the real server process on loopback, on its SQLite store and on a real
-// PostgreSQL (Debian's, started here in a temp directory), the same load in the same run.
+// PostgreSQL (Debian's, started here in a temp directory), the same load in the same run; on SQLite also
+// commands per second with each result's answer leasing the next (queue-chained.ts).
 import type { ChildProcess } from "node:child_process";
 import { Agent, request, type RequestOptions, type IncomingMessage, type ClientRequest } from "node:http";
 import { Agent as TlsAgent, request as tlsRequest } from "node:https";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import {
-  BootCategory,
-  type CommandResultAccepted,
-  type Inventory,
-  type LeasedCommand,
-  type NextAction,
-} from "../protocol/index.js";
+import { BootCategory, type NextAction } from "../protocol/index.js";
 import { reconcile, type MachineState } from "../server/queue/reconciler.js";
 import { postgresBin, startLocalPostgres } from "../server/db/postgres/local-server.js";
 import { freePort, spawnServerProcess, TEST_ADMIN_TOKEN } from "../server/test-support.js";
-import { monotonicUs, profileBreakdown } from "./cpu-profile.js";
-import { median, type Figure } from "./figures.js";
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
+import { monotonicUs, processCpuMs, profileBreakdown } from "./cpu-profile.js";
+import { median, percentile, type Figure } from "./figures.js";
+import {
+  benchInventory,
+  benchResult,
+  chainedFigure,
+  chainedRounds,
+  type ChainedRounds,
+} from "./queue-chained.js";
 
 export function reconcileFigures(): Promise<Figure[]> {
   const categories = BootCategory.options;
@@ -71,19 +68,8 @@ interface RoundTrips {
    * answers with no work behind it, so the round trips' bound (two requests each) is in the same run.
    */
   healthzPerSecond: number;
-  /** The same machines again with two commands queued each, every result's answer leasing the next. */
-  chained?: Chained;
-}
-
-/** Commands per second when each result's answer carries the machine's next command (`?next=1`). */
-interface Chained {
-  commandsPerSecond: number;
-  /** HTTP requests per command: GET next for a machine's first command, then one result post each. */
-  requestsPerCommand: number;
-  /** Per command, ms: GET next + result for the first, the result post alone for each chained one. */
-  p50: number;
-  p99: number;
-  serverCpuUs: number;
+  /** The same machines with two commands queued each, run chained (`?next=1`) and not, alternating. */
+  chained?: ChainedRounds;
 }
 
 /**
@@ -184,14 +170,7 @@ async function roundTrips(env: Record<string, string>, withChained = false): Pro
         await call(
           `/v1/machines/${id}/commands/${action.command.id}/result`,
           "POST",
-          {
-            leaseId: action.command.leaseId,
-            outcome: "succeeded",
-            output: {
-              kind: "check-disks",
-              disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 1 }],
-            },
-          },
+          benchResult(action.command, i),
           credential,
         );
         latencies.push(performance.now() - started);
@@ -204,7 +183,9 @@ async function roundTrips(env: Record<string, string>, withChained = false): Pro
     const cpuMs = processCpuMs(server) - cpuBefore;
     const toUs = monotonicUs();
     const seconds = (performance.now() - started) / 1000;
-    const chained = withChained ? await chainedCommands(ids, credentials, call, server) : undefined;
+    const chained = withChained
+      ? await chainedRounds(ids, credentials, call, server, CONCURRENCY)
+      : undefined;
     return {
       ...(chained ? { chained } : {}),
       perSecond: Math.round(ids.length / seconds),
@@ -220,117 +201,6 @@ async function roundTrips(env: Record<string, string>, withChained = false): Pro
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-/** Bench machine i's inventory (its MAC is its id): what it enrolls with and reports again. */
-function benchInventory(i: number): Inventory {
-  const mac = `52:54:00:00:${Math.floor(i / 256)
-    .toString(16)
-    .padStart(2, "0")}:${(i % 256).toString(16).padStart(2, "0")}`;
-  return {
-    bootMac: mac,
-    system: { manufacturer: "Bench", product: "B1", serial: `S${i}`, uuid: null },
-    cpu: { model: "x", logicalCount: 1 },
-    memoryBytes: 2 ** 30,
-    nics: [{ name: "eth0", mac }],
-    disks: [{ name: "vda", sizeBytes: 2 ** 30 }],
-  };
-}
-
-type Call = (path: string, method?: string, body?: unknown, token?: string) => Promise<unknown>;
-
-const diskCheck = (leaseId: string) => ({
-  leaseId,
-  outcome: "succeeded",
-  output: { kind: "check-disks", disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 1 }] },
-});
-
-/**
- * The machines (ready after the round trips) each get two commands queued, the way a failed machine
- * expected ready again does: report-inventory, then check-disks. Not measured: a failed
- * report-inventory per machine gets them there. Measured: GET next for the first command, then each
- * result posted with `?next=1`, whose answer carries the next command, until it carries null.
- */
-async function chainedCommands(
-  ids: readonly string[],
-  credentials: ReadonlyMap<string, string>,
-  call: Call,
-  server: ChildProcess,
-): Promise<Chained> {
-  const where = { path: "inventory.system.product", equals: "B1" };
-  await call("/v1/expected", "POST", { category: "inventoried", where });
-  let setup = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      for (let i = setup++; i < ids.length; i = setup++) {
-        const id = ids[i] ?? "";
-        const credential = credentials.get(id) ?? "";
-        const action = (await call(`/v1/machines/${id}/next`, "GET", undefined, credential)) as NextAction;
-        if (action.action !== "run") throw new Error(`machine ${id} had nothing queued`);
-        const failed = { leaseId: action.command.leaseId, outcome: "failed", error: "bench: fail it" };
-        await call(`/v1/machines/${id}/commands/${action.command.id}/result`, "POST", failed, credential);
-      }
-    }),
-  );
-  await call("/v1/expected", "POST", { category: "ready", where });
-
-  const latencies: number[] = [];
-  let commands = 0;
-  let requests = 0;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < ids.length; i = next++) {
-      const id = ids[i] ?? "";
-      const credential = credentials.get(id) ?? "";
-      let started = performance.now();
-      const action = (await call(`/v1/machines/${id}/next`, "GET", undefined, credential)) as NextAction;
-      requests++;
-      if (action.action !== "run") throw new Error(`machine ${id} had nothing queued`);
-      let command: LeasedCommand | null | undefined = action.command;
-      while (command) {
-        const result =
-          command.kind === "report-inventory"
-            ? {
-                leaseId: command.leaseId,
-                outcome: "succeeded",
-                output: { kind: "report-inventory", inventory: benchInventory(i) },
-              }
-            : diskCheck(command.leaseId);
-        const path = `/v1/machines/${id}/commands/${command.id}/result?next=1`;
-        const answer = (await call(path, "POST", result, credential)) as CommandResultAccepted;
-        requests++;
-        commands++;
-        latencies.push(performance.now() - started);
-        started = performance.now();
-        command = answer.next;
-      }
-    }
-  };
-  const started = performance.now();
-  const cpuBefore = processCpuMs(server);
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const cpuMs = processCpuMs(server) - cpuBefore;
-  const seconds = (performance.now() - started) / 1000;
-  if (commands !== ids.length * 2) throw new Error(`${commands} commands ran, not two per machine`);
-  return {
-    commandsPerSecond: Math.round(commands / seconds),
-    requestsPerCommand: Number((requests / commands).toFixed(2)),
-    p50: Number(percentile(latencies, 50).toFixed(1)),
-    p99: Number(percentile(latencies, 99).toFixed(1)),
-    serverCpuUs: Math.round((cpuMs / commands) * 1000),
-  };
-}
-
-/** A process's CPU time so far (user + system, all its threads), ms, from /proc/<pid>/stat. */
-function processCpuMs(child: ChildProcess): number {
-  const stat = readFileSync(`/proc/${child.pid ?? 0}/stat`, "utf8");
-  // The fields after the command name (which may hold spaces) in parentheses: utime and stime are 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / CLOCK_TICKS_PER_S;
-}
-
-/** USER_HZ: 100 on Linux (getconf CLK_TCK). */
-const CLOCK_TICKS_PER_S = 100;
 
 /** SIGTERM, so the server writes its profile on the way out; then its breakdown over the window. */
 async function stopProfiled(
@@ -363,23 +233,6 @@ function describeProfile(profile: [string, number][] | undefined, roundTrips: nu
   return `; server CPU per round trip (node --cpu-prof, profiled run): ${((busy / roundTrips) * 1000).toFixed(0)} µs: ${layers}`;
 }
 
-/**
- * queue.commands_per_s_chained: commands per second when a result's answer leases the next command, the
- * same server and machines right after queue.roundtrips_per_s (one command per lease + result).
- */
-function chainedFigure(chained: Chained, unchained: RoundTrips): Figure {
-  const bound = Math.round(unchained.healthzPerSecond / chained.requestsPerCommand);
-  return {
-    id: "queue.commands_per_s_chained",
-    value: chained.commandsPerSecond,
-    unit: "1/s",
-    ours: chained.commandsPerSecond,
-    baseline: unchained.perSecond,
-    baseline_is: "queue.roundtrips_per_s in the same run: one command per GET next + result (2 requests)",
-    note: `${MACHINES} machines with two commands queued each (report-inventory, check-disks: a failed machine expected ready again), ${CONCURRENCY} concurrent clients, SQLite; GET next for each machine's first command, then every result posted with ?next=1 whose answer leases the next command: ${chained.requestsPerCommand} requests per command (a machine with n commands queued makes n + 1 requests; 1 in steady state); ${(chained.commandsPerSecond / unchained.perSecond).toFixed(2)}× the unchained round trips; per command p50 ${chained.p50} ms, p99 ${chained.p99} ms (the first: GET next + result; the others: the result post alone); server CPU ${chained.serverCpuUs} µs per command (${unchained.serverCpuUs} unchained); bound: ${unchained.healthzPerSecond} GET /healthz/s ÷ ${chained.requestsPerCommand} requests per command = ${bound}/s; goal (with queue.roundtrips_per_s's) ≥ 2,000 commands/s, p99 ≤ 20 ms`,
-  };
-}
-
 /** The bound the HTTP stack alone puts on lease + result (two requests per round trip), same run. */
 function httpBound(trips: RoundTrips): string {
   return `bound: this machine answers ${trips.healthzPerSecond} GET /healthz/s through the same client (no work behind them), so at most ${Math.round(trips.healthzPerSecond / 2)} round trips/s of two requests`;
@@ -403,7 +256,7 @@ export async function queueFigures(): Promise<Figure[]> {
       unit: "1/s",
       note: `${load}, SQLite WAL synchronous=NORMAL; p50 ${sqlite.p50} ms, p99 ${sqlite.p99} ms; server CPU ${sqlite.serverCpuUs} µs per round trip; ${httpBound(sqlite)}; goal ≥ 2,000, p99 ≤ 20 ms${describeProfile(sqlite.profile, MACHINES)}`,
     },
-    ...(sqlite.chained ? [chainedFigure(sqlite.chained, sqlite)] : []),
+    ...(sqlite.chained ? [chainedFigure(sqlite.chained, sqlite.healthzPerSecond, CONCURRENCY)] : []),
     {
       id: "queue.roundtrips_per_s_secure",
       value: Number((secure.perSecond / sqlite.perSecond).toFixed(2)),
