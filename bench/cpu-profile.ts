@@ -1,6 +1,7 @@
 // Where a process's CPU time went, by layer, from a V8 .cpuprofile (node --cpu-prof): each sample goes
 // to the layer of the innermost frame that names one (a native call such as a SQLite statement or
 // JSON.stringify counts for the code that made it, unless it is JSON itself).
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 interface ProfileNode {
@@ -72,3 +73,15 @@ export function profileBreakdown(file: string, fromUs: number, toUs: number): [s
   });
   return [...totals].sort((a, b) => b[1] - a[1]);
 }
+
+/** A process's CPU time so far (user + system, all its threads), ms, from /proc/<pid>/stat. */
+export function processCpuMs(child: ChildProcess): number {
+  const stat = readFileSync(`/proc/${child.pid ?? 0}/stat`, "utf8");
+  // The fields after the command name (which may hold spaces) in parentheses: utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS_PER_S;
+}
+
+/** USER_HZ: 100 on Linux (getconf CLK_TCK). */
+const CLOCK_TICKS_PER_S = 100;

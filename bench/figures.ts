@@ -24,3 +24,9 @@ export function formatFigure(figure: Figure): string {
       : "";
   return `${figure.id.padEnd(28)} ${String(figure.value).padStart(9)} ${figure.unit.padEnd(6)}${around}${figure.note ? `  ${figure.note}` : ""}`;
 }
+
+/** The p-th percentile of `values` (nearest rank). */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}

@@ -1,23 +1,26 @@
 // reconcile.*, queue.* and store.* figures: the pure reconciler over 10,000 machines, and lease + result
 // round trips per second against the real server process on loopback, on its SQLite store and on a real
-// PostgreSQL (Debian's, started here in a temp directory), the same load in the same run.
+// PostgreSQL (Debian's, started here in a temp directory), the same load in the same run; on SQLite also
+// commands per second with each result's answer leasing the next (queue-chained.ts).
 import type { ChildProcess } from "node:child_process";
 import { Agent, request, type RequestOptions, type IncomingMessage, type ClientRequest } from "node:http";
 import { Agent as TlsAgent, request as tlsRequest } from "node:https";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { BootCategory, type Inventory, type NextAction } from "../protocol/index.js";
+import { BootCategory, type NextAction } from "../protocol/index.js";
 import { reconcile, type MachineState } from "../server/queue/reconciler.js";
 import { postgresBin, startLocalPostgres } from "../server/db/postgres/local-server.js";
 import { freePort, spawnServerProcess, TEST_ADMIN_TOKEN } from "../server/test-support.js";
-import { monotonicUs, profileBreakdown } from "./cpu-profile.js";
-import { median, type Figure } from "./figures.js";
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
+import { monotonicUs, processCpuMs, profileBreakdown } from "./cpu-profile.js";
+import { median, percentile, type Figure } from "./figures.js";
+import {
+  benchInventory,
+  benchResult,
+  chainedFigure,
+  chainedRounds,
+  type ChainedRounds,
+} from "./queue-chained.js";
 
 export function reconcileFigures(): Promise<Figure[]> {
   const categories = BootCategory.options;
@@ -65,6 +68,8 @@ interface RoundTrips {
    * answers with no work behind it, so the round trips' bound (two requests each) is in the same run.
    */
   healthzPerSecond: number;
+  /** The same machines with two commands queued each, run chained (`?next=1`) and not, alternating. */
+  chained?: ChainedRounds;
 }
 
 /**
@@ -79,7 +84,7 @@ const PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
  * Lease + result round trips for MACHINES machines, on the store `env` names (default: SQLite), each
  * machine under its own credential (as since issue 17 always); over TLS when `env` turns it on.
  */
-async function roundTrips(env: Record<string, string>): Promise<RoundTrips> {
+async function roundTrips(env: Record<string, string>, withChained = false): Promise<RoundTrips> {
   const dir = mkdtempSync(join(tmpdir(), "bootwright-bench-queue-"));
   const port = await freePort();
   // One client enrolls all MACHINES from one address as fast as it can: no rate limit, or it measures that.
@@ -133,17 +138,8 @@ async function roundTrips(env: Record<string, string>): Promise<RoundTrips> {
   try {
     const ids: string[] = [];
     for (let i = 0; i < MACHINES; i++) {
-      const mac = `52:54:00:00:${Math.floor(i / 256)
-        .toString(16)
-        .padStart(2, "0")}:${(i % 256).toString(16).padStart(2, "0")}`;
-      const inventory: Inventory = {
-        bootMac: mac,
-        system: { manufacturer: "Bench", product: "B1", serial: `S${i}`, uuid: null },
-        cpu: { model: "x", logicalCount: 1 },
-        memoryBytes: 2 ** 30,
-        nics: [{ name: "eth0", mac }],
-        disks: [{ name: "vda", sizeBytes: 2 ** 30 }],
-      };
+      const inventory = benchInventory(i);
+      const mac = inventory.bootMac;
       const accepted = (await call("/v1/inventory", "POST", inventory)) as { credential: string };
       credentials.set(mac, accepted.credential);
       ids.push(mac);
@@ -174,14 +170,7 @@ async function roundTrips(env: Record<string, string>): Promise<RoundTrips> {
         await call(
           `/v1/machines/${id}/commands/${action.command.id}/result`,
           "POST",
-          {
-            leaseId: action.command.leaseId,
-            outcome: "succeeded",
-            output: {
-              kind: "check-disks",
-              disks: [{ name: "vda", sizeBytes: 2 ** 30, bytesRead: 2 ** 21, ms: 1 }],
-            },
-          },
+          benchResult(action.command, i),
           credential,
         );
         latencies.push(performance.now() - started);
@@ -194,7 +183,11 @@ async function roundTrips(env: Record<string, string>): Promise<RoundTrips> {
     const cpuMs = processCpuMs(server) - cpuBefore;
     const toUs = monotonicUs();
     const seconds = (performance.now() - started) / 1000;
+    const chained = withChained
+      ? await chainedRounds(ids, credentials, call, server, CONCURRENCY)
+      : undefined;
     return {
+      ...(chained ? { chained } : {}),
       perSecond: Math.round(ids.length / seconds),
       p50: Number(percentile(latencies, 50).toFixed(1)),
       p99: Number(percentile(latencies, 99).toFixed(1)),
@@ -208,18 +201,6 @@ async function roundTrips(env: Record<string, string>): Promise<RoundTrips> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-/** A process's CPU time so far (user + system, all its threads), ms, from /proc/<pid>/stat. */
-function processCpuMs(child: ChildProcess): number {
-  const stat = readFileSync(`/proc/${child.pid ?? 0}/stat`, "utf8");
-  // The fields after the command name (which may hold spaces) in parentheses: utime and stime are 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / CLOCK_TICKS_PER_S;
-}
-
-/** USER_HZ: 100 on Linux (getconf CLK_TCK). */
-const CLOCK_TICKS_PER_S = 100;
 
 /** SIGTERM, so the server writes its profile on the way out; then its breakdown over the window. */
 async function stopProfiled(
@@ -258,7 +239,7 @@ function httpBound(trips: RoundTrips): string {
 }
 
 export async function queueFigures(): Promise<Figure[]> {
-  const sqlite = await roundTrips({});
+  const sqlite = await roundTrips({}, true);
   const secure = await roundTrips({ BOOTWRIGHT_TLS: "auto" });
   const postgres = await startLocalPostgres();
   let pg: RoundTrips;
@@ -275,6 +256,7 @@ export async function queueFigures(): Promise<Figure[]> {
       unit: "1/s",
       note: `${load}, SQLite WAL synchronous=NORMAL; p50 ${sqlite.p50} ms, p99 ${sqlite.p99} ms; server CPU ${sqlite.serverCpuUs} µs per round trip; ${httpBound(sqlite)}; goal ≥ 2,000, p99 ≤ 20 ms${describeProfile(sqlite.profile, MACHINES)}`,
     },
+    ...(sqlite.chained ? [chainedFigure(sqlite.chained, sqlite.healthzPerSecond, CONCURRENCY)] : []),
     {
       id: "queue.roundtrips_per_s_secure",
       value: Number((secure.perSecond / sqlite.perSecond).toFixed(2)),

@@ -85,10 +85,26 @@ export const CommandResult = z.discriminatedUnion("outcome", [
 ]);
 export type CommandResult = z.infer<typeof CommandResult>;
 
+/**
+ * The result post's query: `?next=1` asks the server to lease the machine's next command in the same
+ * transaction that applies the result and put it in the answer, so a machine with several commands
+ * queued makes one request per command instead of two. Without it the answer carries no lease (a client
+ * that would not run it must not hold one until it expires).
+ */
+export const CommandResultQuery = z.strictObject({ next: z.literal("1").optional() });
+export type CommandResultQuery = z.infer<typeof CommandResultQuery>;
+
 export const CommandResultAccepted = z.strictObject({
   /** True when this result had been applied already (a retried post): nothing happened twice. */
   duplicate: z.boolean(),
   category: BootCategory,
+  /**
+   * With `?next=1`: the machine's next command, leased as GET next would lease it, or null when there
+   * is nothing to run now (the agent goes back to polling next). A duplicate post answers with the
+   * lease the first answer gave while it is live, else null: it never leases twice. Absent without
+   * `?next=1`, and from servers that predate it.
+   */
+  next: LeasedCommand.nullable().optional(),
 });
 export type CommandResultAccepted = z.infer<typeof CommandResultAccepted>;
 

@@ -302,14 +302,18 @@ export class Services {
     return this.store.transaction((rows) => expireLeasesDue(rows, when));
   }
 
-  /** Applies a command's result once; a retried post is a duplicate; a stale lease is refused. */
+  /**
+   * Applies a command's result once; a retried post is a duplicate; a stale lease is refused. With
+   * `leaseAfter`, the machine's next command is leased in the same transaction (none twice).
+   */
   completeCommand(
     id: string,
     commandId: string,
     result: CommandResult,
     when: Date,
+    leaseAfter?: LeaseDurations,
   ): Promise<CompleteOutcome> {
-    return this.store.transaction((rows) => completeCommand(rows, id, commandId, result, when));
+    return this.store.transaction((rows) => completeCommand(rows, id, commandId, result, when, leaseAfter));
   }
 
   /** Machines with a queued or leased command of this kind. */

@@ -1,6 +1,13 @@
 // The initramfs entry (run by /init): network up, inventory, post, then ask the server what to do.
 import { readFile } from "node:fs/promises";
-import type { CommandResult, Inventory, MacAddress, NextAction } from "../../protocol/index.js";
+import type {
+  CommandResult,
+  CommandResultAccepted,
+  Inventory,
+  LeasedCommand,
+  MacAddress,
+  NextAction,
+} from "../../protocol/index.js";
 import { gatherFullInventory, type InventoryExtras } from "../inventory/full.js";
 import { sleep } from "../shared/backoff.js";
 import { say } from "./console.js";
@@ -151,10 +158,15 @@ async function main(): Promise<void> {
   // Ask what to do next, run what the server leases us, report the result; wait when there is nothing.
   let waiting = false;
   let lastNotice: string | undefined;
+  // The command the server leased in its answer to the last result: run it without asking next.
+  let leasedWithResult: LeasedCommand | null = null;
   for (;;) {
     let next: NextAction;
     try {
-      next = await withRetry("GET next action", () => fetchNextAction(machine), enrollmentLost);
+      next = leasedWithResult
+        ? { action: "run", command: leasedWithResult }
+        : await withRetry("GET next action", () => fetchNextAction(machine), enrollmentLost);
+      leasedWithResult = null;
     } catch (err) {
       if (!enrollmentLost(err)) throw err;
       // The server no longer takes this enrollment: another enrollment under our identity revoked the
@@ -211,12 +223,13 @@ async function main(): Promise<void> {
       say("fail", "command failed", { kind: command.kind, error });
     }
     try {
-      const answer = await withRetry(
+      const answer: CommandResultAccepted = await withRetry(
         "POST command result",
         () => postCommandResult(machine, command.id, result),
         isRefusal,
       );
       say("ok", "result recorded", { category: answer.category, duplicate: answer.duplicate || undefined });
+      leasedWithResult = answer.next ?? null;
     } catch (err) {
       // Refused (e.g. the lease expired and the command was handed out again): the server decides what next.
       say("warn", "result refused", { reason: describeRequestFailure(err) });

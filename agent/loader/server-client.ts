@@ -163,13 +163,21 @@ function machineUrl(machine: MachineIdentity, path: string): string {
   return `${machine.serverUrl}/v1/machines/${encodeURIComponent(machine.id)}/${path}`;
 }
 
+/**
+ * Posts a command's result and asks (`?next=1`) for the machine's next command in the answer, so a
+ * queue of commands costs one request each; `next` is absent from a server that predates it.
+ */
 export function postCommandResult(
   machine: MachineIdentity,
   commandId: string,
   result: CommandResult,
 ): Promise<CommandResultAccepted> {
   const path = `commands/${encodeURIComponent(commandId)}/result`;
-  return requestJson(machineUrl(machine, path), machinePost(machine, path, result), CommandResultAccepted);
+  return requestJson(
+    `${machineUrl(machine, path)}?next=1`,
+    machinePost(machine, path, result),
+    CommandResultAccepted,
+  );
 }
 
 export function fetchNextAction(machine: MachineIdentity): Promise<NextAction> {

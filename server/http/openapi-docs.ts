@@ -120,7 +120,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   "PUT /v1/machines/:id/note": { summary: "Set a machine's note.", response: Machine },
   "GET /v1/machines/:id/next": { summary: "The agent asks for its next command.", response: NextAction },
   "POST /v1/machines/:id/commands/:commandId/result": {
-    summary: "A command's result, under its lease.",
+    summary: "A command's result, under its lease (?next=1: the answer leases the next command).",
     response: CommandResultAccepted,
   },
   "POST /v1/machines/:id/events": {

@@ -6,6 +6,7 @@ import {
   AgentEvent,
   CallHome,
   CommandResult,
+  CommandResultQuery,
   type AgentEventAccepted,
   type CallHomeAccepted,
   type CommandResultAccepted,
@@ -15,6 +16,7 @@ import {
 import { agentPlanFor } from "../../protocol/agent-plan-for.js";
 import { ApiError, ServerError } from "../errors.js";
 import { installSource } from "../install-source.js";
+import type { FastifyRequest } from "fastify";
 import type { App, RouteDeps } from "./app.js";
 import { knownMachine, MachineParams } from "./machine-routes.js";
 import { machineFacingUrls } from "./relay-origin.js";
@@ -70,6 +72,58 @@ async function waitWithNotice(deps: RouteDeps, id: string): Promise<NextAction> 
   return { action: "wait", pollAfterMs: deps.idlePollMs, ...(notice === undefined ? {} : { notice }) };
 }
 
+/**
+ * A command just leased (by GET next, or with a result's answer) as the loader gets it: with its tailored
+ * agent or maintenance assignment; logged as every lease is.
+ */
+async function withAssignment(
+  request: FastifyRequest,
+  deps: RouteDeps,
+  id: string,
+  leased: LeasedCommand,
+): Promise<LeasedCommand> {
+  const command =
+    leased.kind === "run-agent" || leased.kind === "write-image"
+      ? await withAgent({ ...deps, ...machineFacingUrls(request, deps) }, leased, id)
+      : leased.kind === "run-maintenance"
+        ? {
+            ...leased,
+            // A factory unit's burn-in, or a maintenance swap's run.
+            maintenance:
+              (await deps.factory.burnInAssignment(id, leased)) ??
+              (await deps.maintenance.assignment(id, leased)),
+          }
+        : leased;
+  request.log.info(
+    { machine: id, command: command.id, kind: command.kind, agent: command.agent?.sha256 },
+    "command leased",
+  );
+  return command;
+}
+
+/**
+ * The command leased with a result's answer. The result is committed by now, so a lease whose
+ * assignment cannot be made (no image, a failed build) answers null rather than an error the agent
+ * would take for a refused result: the lease then runs out as one GET next failed to hand over would.
+ */
+async function assignedAfterResult(
+  request: FastifyRequest,
+  deps: RouteDeps,
+  id: string,
+  leased: LeasedCommand | null,
+): Promise<LeasedCommand | null> {
+  if (leased === null) return null;
+  try {
+    return await withAssignment(request, deps, id, leased);
+  } catch (err) {
+    request.log.error(
+      { machine: id, command: leased.id, err },
+      "command leased with a result not handed over",
+    );
+    return null;
+  }
+}
+
 export function addQueueRoutes(app: App, deps: RouteDeps): void {
   const { store } = deps;
 
@@ -81,25 +135,10 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
       const id = request.params.id;
       const outcome = await store.leaseNext(id, new Date(), deps.leases);
       if (outcome.kind === "unknown") throw new ApiError("not_found", `no machine ${id}`);
-      const leased = outcome.kind === "leased" ? outcome.command : undefined;
-      const command =
-        leased?.kind === "run-agent" || leased?.kind === "write-image"
-          ? await withAgent({ ...deps, ...machineFacingUrls(request, deps) }, leased, id)
-          : leased?.kind === "run-maintenance"
-            ? {
-                ...leased,
-                // A factory unit's burn-in, or a maintenance swap's run.
-                maintenance:
-                  (await deps.factory.burnInAssignment(id, leased)) ??
-                  (await deps.maintenance.assignment(id, leased)),
-              }
-            : leased;
-      if (command)
-        request.log.info(
-          { machine: id, command: command.id, kind: command.kind, agent: command.agent?.sha256 },
-          "command leased",
-        );
-      const next: NextAction = command ? { action: "run", command } : await waitWithNotice(deps, id);
+      const next: NextAction =
+        outcome.kind === "leased"
+          ? { action: "run", command: await withAssignment(request, deps, id, outcome.command) }
+          : await waitWithNotice(deps, id);
       return next;
     },
   );
@@ -107,13 +146,24 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
   app.post(
     "/v1/machines/:id/commands/:commandId/result",
     {
-      schema: { params: z.object({ id: z.string(), commandId: z.string() }), body: CommandResult },
+      schema: {
+        params: z.object({ id: z.string(), commandId: z.string() }),
+        querystring: CommandResultQuery,
+        body: CommandResult,
+      },
       config: { access: "machine", what: "command result" },
     },
     async (request) => {
       const id = request.params.id;
       const result = request.body;
-      const outcome = await store.completeCommand(id, request.params.commandId, result, new Date());
+      const leaseAfter = request.query.next === "1" ? deps.leases : undefined;
+      const outcome = await store.completeCommand(
+        id,
+        request.params.commandId,
+        result,
+        new Date(),
+        leaseAfter,
+      );
       if (outcome.kind === "unknown") throw new ApiError("not_found", `no machine ${id}`);
       if (outcome.kind === "refused")
         throw new ApiError("lease_refused", `result refused: ${outcome.reason}`, { reason: outcome.reason });
@@ -129,6 +179,9 @@ export function addQueueRoutes(app: App, deps: RouteDeps): void {
       const answer: CommandResultAccepted = {
         duplicate: outcome.kind === "duplicate",
         category: outcome.category,
+        ...(outcome.next === undefined
+          ? {}
+          : { next: await assignedAfterResult(request, deps, id, outcome.next) }),
       };
       return answer;
     },

@@ -331,4 +331,34 @@ describe("policy → plan → tailored agent in the queue", () => {
       ok: true,
     });
   });
+
+  it("?next=1: the result's answer carries the next command as GET next gives it (tailored agent and all)", async () => {
+    expect((await api("/v1/policy", "PUT", policy)).status).toBe(200);
+    await api(`/v1/machines/${ID}/expected`, "PUT", { category: "configuring" });
+    const check = await lease();
+    const path = `/v1/machines/${ID}/commands/${check.id}/result`;
+    expect((await api(`${path}?next=2`, "POST", diskCheckOk(check.leaseId))).status).toBe(400);
+    const done = await api(`${path}?next=1`, "POST", diskCheckOk(check.leaseId));
+    const answer = done.body as { category: string; next: LeasedCommand | null };
+    expect(answer).toMatchObject({ duplicate: false, category: "configuring", next: { kind: "run-agent" } });
+    expect(answer.next?.agent?.url).toBe(
+      `${server.advertiseUrl}/v1/agents/${answer.next?.agent?.sha256 ?? ""}.mjs`,
+    );
+    // Leased: GET next has nothing more; the retried post gives the same lease.
+    expect((await api(`/v1/machines/${ID}/next`)).body).toMatchObject({ action: "wait" });
+    const again = await api(`${path}?next=1`, "POST", diskCheckOk(check.leaseId));
+    expect(again.body).toMatchObject({
+      duplicate: true,
+      next: { id: answer.next?.id, leaseId: answer.next?.leaseId },
+    });
+    // Without asking, an answer carries no lease at all.
+    const run = answer.next;
+    if (!run) throw new Error("no run-agent with the answer");
+    const last = await api(`/v1/machines/${ID}/commands/${run.id}/result`, "POST", {
+      leaseId: run.leaseId,
+      outcome: "succeeded",
+      output: { kind: "run-agent", sha256: run.agent?.sha256, steps: [] },
+    });
+    expect(last.body).toEqual({ duplicate: false, category: "configuring" });
+  });
 });

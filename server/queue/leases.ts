@@ -90,10 +90,23 @@ export async function leaseNext(
   when: Date,
   durations: LeaseDurations,
 ): Promise<LeaseOutcome> {
-  const at = when.toISOString();
   const machine = await rows.machines.lock(id, { skipLocked: true });
   if (machine === undefined) return { kind: "unknown" };
   if (machine === "busy") return { kind: "wait" };
+  return leaseHead(rows, id, when, durations);
+}
+
+/**
+ * Leases the head of the queue of a machine this transaction already holds locked (GET next, or a
+ * result post that asked for its next command): "wait" when there is none or its lease is still out.
+ */
+export async function leaseHead(
+  rows: Rows,
+  id: string,
+  when: Date,
+  durations: LeaseDurations,
+): Promise<Exclude<LeaseOutcome, { kind: "unknown" }>> {
+  const at = when.toISOString();
   const next = (await expireLeases(rows, id, at))[0];
   if (!next || next.state === "leased") return { kind: "wait" }; // nothing to do, or its agent is still on it
   const { leaseId, expiresAt, leaseMs } = await leaseCommand(
@@ -106,22 +119,58 @@ export async function leaseNext(
   const running = categoryWhileRunning(next.kind);
   if (running) await setCategory(rows, await mustGet(rows, id), running, at, `${next.kind} started`);
   if (next.kind === "run-maintenance") await runLeased(rows, id, next.id, at);
-  // The OS this image installs gets its own credential, which the agent writes into the marker.
-  const osCredential = next.kind === "write-image" ? await issueOsCredential(rows, id, at) : undefined;
+  return { kind: "leased", command: await asLeased(rows, id, next, leaseId, expiresAt, leaseMs, at) };
+}
+
+/**
+ * The lease an earlier answer to `completed`'s result gave, for a retried post: the machine's head
+ * command when the same transaction leased it (same update time) and its lease is still live; else
+ * nothing. Never a new lease.
+ */
+export async function leaseGivenAfter(
+  rows: Rows,
+  id: string,
+  completed: CommandRecord,
+  when: Date,
+): Promise<LeasedCommand | null> {
+  const at = when.toISOString();
+  const head = (await rows.commands.pending(id))[0];
+  if (
+    head?.state !== "leased" ||
+    head.leaseId === null ||
+    head.leaseExpiresAt === null ||
+    head.leaseExpiresAt <= at ||
+    head.updatedAt !== completed.updatedAt
+  )
+    return null;
+  const leaseMs = Date.parse(head.leaseExpiresAt) - when.getTime();
+  return asLeased(rows, id, head, head.leaseId, head.leaseExpiresAt, leaseMs, at);
+}
+
+/** A leased command as the agent receives it, with what its kind needs beside the lease. */
+async function asLeased(
+  rows: Rows,
+  id: string,
+  command: CommandRecord,
+  leaseId: string,
+  expiresAt: string,
+  leaseMs: number,
+  at: string,
+): Promise<LeasedCommand> {
+  // The OS this image installs gets its own credential, which the agent writes into the marker (a
+  // retried answer issues another: earlier ones keep working until one is used).
+  const osCredential = command.kind === "write-image" ? await issueOsCredential(rows, id, at) : undefined;
   // An erase goes the way the release asked (quick when it named none).
   const erase =
-    next.kind === "erase-disks" ? { mode: (await rows.releases.get(id))?.erase ?? "quick" } : undefined;
+    command.kind === "erase-disks" ? { mode: (await rows.releases.get(id))?.erase ?? "quick" } : undefined;
   // The agent must finish within 80% of the lease, leaving the rest for posting the result.
   return {
-    kind: "leased",
-    command: {
-      id: next.id,
-      kind: next.kind,
-      leaseId,
-      leaseExpiresAt: expiresAt,
-      timeoutMs: Math.max(1, Math.floor(leaseMs * 0.8)),
-      ...(osCredential === undefined ? {} : { osCredential }),
-      ...(erase === undefined ? {} : { erase }),
-    },
+    id: command.id,
+    kind: command.kind,
+    leaseId,
+    leaseExpiresAt: expiresAt,
+    timeoutMs: Math.max(1, Math.floor(leaseMs * 0.8)),
+    ...(osCredential === undefined ? {} : { osCredential }),
+    ...(erase === undefined ? {} : { erase }),
   };
 }

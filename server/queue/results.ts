@@ -1,19 +1,28 @@
 // What happens when an agent posts a command's result, or a step event under its lease: the pure
 // decision is command-results.ts (apply once, a retried post is a duplicate, a stale lease is refused);
 // this applies it: the command's state, the step log, the category, the next commands.
-import type { AgentEvent, BootCategory, CommandResult, Machine } from "../../protocol/index.js";
+import type {
+  AgentEvent,
+  BootCategory,
+  CommandResult,
+  LeasedCommand,
+  Machine,
+} from "../../protocol/index.js";
 import type { CommandRecord, Rows } from "../db/rows.js";
 import { factoryCommandResult } from "../factory/flow.js";
 import { configurationFingerprint } from "../fingerprint.js";
 import { runReported } from "../maintenance/runs.js";
 import { decideResult } from "./command-results.js";
 import { failMachine } from "./failure.js";
+import { leaseGivenAfter, leaseHead } from "./leases.js";
 import { reconcileMachine } from "./reconcile.js";
+import type { LeaseDurations } from "./reconciler.js";
 import { mustGet, setCategory } from "./steps.js";
 
+/** `next`: the command leased with the answer, when the post asked for it (null: nothing to run now). */
 export type CompleteOutcome =
-  | { kind: "applied"; category: BootCategory }
-  | { kind: "duplicate"; category: BootCategory }
+  | { kind: "applied"; category: BootCategory; next?: LeasedCommand | null }
+  | { kind: "duplicate"; category: BootCategory; next?: LeasedCommand | null }
   | { kind: "refused"; reason: string }
   | { kind: "unknown" };
 
@@ -25,6 +34,8 @@ export async function completeCommand(
   commandId: string,
   result: CommandResult,
   when: Date,
+  /** Set: lease the machine's next command in this transaction too (the post's `?next=1`). */
+  leaseAfter?: LeaseDurations,
 ): Promise<CompleteOutcome> {
   const at = when.toISOString();
   const machine = await rows.machines.lock(id);
@@ -57,14 +68,27 @@ export async function completeCommand(
         command: commandId,
         lease: result.leaseId,
       });
-      return { kind: "duplicate", category: machine.category };
+      // The lease the first answer gave, not a second one.
+      return {
+        kind: "duplicate",
+        category: machine.category,
+        ...(leaseAfter ? { next: await leaseGivenAfter(rows, id, command, when) } : {}),
+      };
     case "apply":
       break;
   }
   await applyResult(rows, machine, command, result, decision, at);
   // The factory line's traveler follows its unit's commands (burn-in, install), in this transaction.
   await factoryCommandResult(rows, id, command, result, at);
-  return { kind: "applied", category: (await mustGet(rows, id)).category };
+  if (!leaseAfter) return { kind: "applied", category: (await mustGet(rows, id)).category };
+  // The machine is locked since the top of this transaction: the next command is leased as GET next
+  // would lease it, and its category (imaging, configuring) is the one the answer gives.
+  const next = await leaseHead(rows, id, when, leaseAfter);
+  return {
+    kind: "applied",
+    category: (await mustGet(rows, id)).category,
+    next: next.kind === "leased" ? next.command : null,
+  };
 }
 
 async function applyResult(

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalPostgres, type LocalPostgres } from "../postgres/local-server.js";
 import { POSTGRES_MIGRATIONS } from "../postgres/migrations.js";
 import { PgStore } from "../postgres/store.js";
+import { chainedLeaseContract } from "./chained-lease-contract.js";
 import { driftContract } from "./drift-contract.js";
 import { enrollmentContract } from "./enrollment-contract.js";
 import { imageContract } from "./image-contract.js";
@@ -34,6 +35,17 @@ describe("enrollment on postgres", () => {
     await store.close();
   });
   enrollmentContract("postgres", () => store);
+});
+
+describe("chained leases on postgres", () => {
+  let store: PgStore;
+  beforeAll(async () => {
+    store = await PgStore.open(await (await server()).createDatabase("chained"));
+  }, 60_000);
+  afterAll(async () => {
+    await store.close();
+  });
+  chainedLeaseContract("postgres", () => store);
 });
 
 describe("drift on postgres", () => {

@@ -7,6 +7,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SQLITE_MIGRATIONS } from "../sqlite/migrations.js";
 import { SqliteStore } from "../sqlite/store.js";
+import { chainedLeaseContract } from "./chained-lease-contract.js";
 import { driftContract } from "./drift-contract.js";
 import { enrollmentContract } from "./enrollment-contract.js";
 import { imageContract } from "./image-contract.js";
@@ -31,6 +32,17 @@ describe("enrollment on sqlite", () => {
     await store.close();
   });
   enrollmentContract("sqlite", () => store);
+});
+
+describe("chained leases on sqlite", () => {
+  let store: SqliteStore;
+  beforeAll(() => {
+    store = SqliteStore.open(join(dir, "chained.sqlite"));
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+  chainedLeaseContract("sqlite", () => store);
 });
 
 describe("drift on sqlite", () => {
