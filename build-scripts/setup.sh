@@ -30,8 +30,9 @@ source build-scripts/timed.sh
 # (`bootwright media build`, build-scripts/media/iso.ts).
 # nginx: the rack relay the relay test starts in a temp directory (server/relay/, `bootwright relay config`);
 # the package's own service is never used (its postinst does not start it where systemd is not running).
-# openssl hdparm makes the CA and server certificate of `--tls auto` (server/tls/certificates.ts).
-APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates openssl syslinux syslinux-common mtools dosfstools systemd-boot-efi xorriso isolinux debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql dnsmasq-base gcc libc6-dev libevent-2.1-7 libsnmp40 libxml2 libbsd0 libcap2 libreadline8 dpkg-dev lintian prometheus chromium nginx)
+# openssl makes the CA and server certificate of `--tls auto` (server/tls/certificates.ts); hdparm goes
+# into the initramfs for ATA Secure Erase (agent/installer/tools.ts).
+APT_PACKAGES=(qemu-system-x86 qemu-utils ipxe-qemu ovmf busybox-static zstd cpio binutils kmod dmidecode fdisk ca-certificates openssl syslinux syslinux-common mtools dosfstools systemd-boot-efi xorriso isolinux debootstrap e2fsprogs mdadm xfsprogs curl smartmontools openipmi ipmitool postgresql dnsmasq-base gcc libc6-dev libevent-2.1-7 libsnmp40 libxml2 libbsd0 libcap2 libreadline8 dpkg-dev lintian prometheus chromium nginx hdparm)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
