@@ -33,7 +33,9 @@ done
 staging=$out.tmp
 rm -rf "$staging"
 mkdir -p "$staging"
-cp "$tmp/ipxe/usr/lib/ipxe/undionly.kpxe" "$tmp/ipxe/usr/lib/ipxe/ipxe.efi" "$tmp/ipxe/usr/lib/ipxe/snponly.efi" "$staging/"
+# The package's /usr/lib/ipxe/ipxe.efi is an absolute symlink to /boot/ipxe.efi: copy the file itself from
+# the unpacked package, never through the link (it would read the host's /boot, or nothing).
+cp "$tmp/ipxe/usr/lib/ipxe/undionly.kpxe" "$tmp/ipxe/boot/ipxe.efi" "$tmp/ipxe/usr/lib/ipxe/snponly.efi" "$staging/"
 cp "$tmp/shim-signed/usr/lib/shim/shimx64.efi.signed" "$staging/shimx64.efi"
 cp "$tmp/grub-efi-amd64-signed/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed" "$staging/grubx64.efi"
 cp "$tmp/grub-efi-amd64-signed/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed" "$staging/disk-grubx64.efi"
