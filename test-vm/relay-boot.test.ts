@@ -4,7 +4,8 @@
 // behind it that the segment cannot reach. One UEFI VM: firmware PXE → the relay's proxyDHCP → ipxe.efi
 // from the relay's TFTP → /boot.ipxe, the loader's kernel and initramfs and every API call through the
 // relay's nginx → enrolled in the server's store; the relay is listed by GET /v1/servers. Then it writes
-// the tiny image to its disk, its agent and the image read through the relay's cache.
+// the tiny image to its disk, its agent and the image read through the relay's cache, reboots into it
+// (UEFI BootNext on the disk) and the installed OS calls home through the relay.
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -162,19 +163,21 @@ it("a machine that reaches only the relay netboots through it and enrolls; the r
   expect(relays).toEqual([expect.objectContaining({ url: RELAY_URL })]);
 });
 
-it("writes the tiny image to its disk, read through the relay's cache", async () => {
+it("installs the tiny image read through the relay's cache, boots it, and the OS calls home through the relay", async () => {
   if (!server || !vm) throw new Error("not started");
   const expected = await server.request("PUT", `/v1/machines/${IDS.uuid}/expected`, {
     category: "installed",
   });
   expect(expected.status).toBe(200);
-  // The loader says write-image succeeded, then reboots into the disk. (The disk's boot is not waited
-  // for: under OVMF, iPXE's exit after the local-disk answer does not reach the disk's boot option, a
-  // firmware matter, not the relay's.)
-  await vm.waitForConsole(/ok command succeeded kind=write-image/, 150_000).catch((err: unknown) => {
-    throw new Error(`${String(err)}\n${vm?.describe() ?? ""}\nserver log: ${server?.logFile ?? ""}`);
-  });
-  expect((await server.machine(IDS.uuid))?.category).toBe("imaging");
+  // The loader writes the image, points UEFI's BootNext at the disk and reboots; the tiny OS then calls
+  // home to the server it was installed from, which is the relay.
+  await server
+    .waitForMachine(IDS.uuid, (m) => m?.category === "installed" || m?.category === "failed", 240_000)
+    .catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${vm?.describe() ?? ""}\nserver log: ${server?.logFile ?? ""}`);
+    });
+  expect((await server.machine(IDS.uuid))?.category).toBe("installed");
+  expect(vm.console()).toMatch(/next boot: the disk/);
   const log = readAccessLog(relayDir);
   // Its tailored agent and the image's slices came across the uplink once (cache MISS) and on to the
   // machine through the relay.
@@ -184,4 +187,11 @@ it("writes the tiny image to its disk, read through the relay's cache", async ()
   const blob = log.filter((line) => line.uri === `/v1/images/${tinySha256}/blob`);
   expect(blob.some((line) => line.cache === "MISS" && line.upstreamBytes > 0)).toBe(true);
   expect(blob.some((line) => line.status === 200 || line.status === 206)).toBe(true);
-}, 200_000);
+  // The installed OS's call home crossed the relay, not some other path to the server.
+  expect(
+    log.some(
+      (line) =>
+        line.method === "POST" && line.uri === `/v1/machines/${IDS.uuid}/callhome` && line.status === 200,
+    ),
+  ).toBe(true);
+}, 300_000);

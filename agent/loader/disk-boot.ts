@@ -1,9 +1,14 @@
-// Rebooting into the machine's own disk. iPXE's and GRUB's per-machine scripts answer "local disk"
-// themselves at the next boot; UEFI HTTP boot of our UKI has no such answer before the loader (the
-// firmware fetches one URL for everyone), so there the loader points the next boot at the disk first:
-// BootNext = the disk's boot option, once (BootOrder, network first, stays as the site set it).
-// Rescue media is in the same place on UEFI (BootNext, never the option we booted from: the stick is a
-// disk too); on BIOS there are no variables, so the console tells the operator to take the media out.
+// Rebooting into the machine's own disk. On every UEFI boot the loader points the next boot at the disk
+// first: BootNext = the disk's boot option, once (BootOrder, network first, stays as the site set it).
+// - UEFI HTTP boot of our UKI has no "local disk" answer before the loader (the firmware fetches one
+//   URL for everyone).
+// - Under UEFI iPXE, the script's local-disk answer is iPXE's `exit`, and what the firmware does next is
+//   its own choice: OVMF goes on to the next network option, never reaching the disk (measured in
+//   test-vm/relay-boot.test.ts), and the round trip through iPXE and the server costs seconds anyway.
+// - Rescue media is in the same place (BootNext, never the option we booted from: the stick is a disk
+//   too).
+// On BIOS there are no variables: iPXE's and GRUB's per-machine scripts answer "local disk" at the next
+// boot (SeaBIOS's `sanboot`), and from BIOS media the console tells the operator to take the media out.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { BootPath } from "../../protocol/index.js";
@@ -58,11 +63,11 @@ export const REMOVE_MEDIA_MESSAGE =
   "remove the rescue media (or put the disk before it in the boot order): the machine boots its disk next";
 
 /**
- * Reboots into the installed system: on the UKI's path and from UEFI rescue media through BootNext
- * (see above); from BIOS rescue media after telling the operator to take it out. Never returns.
+ * Reboots into the installed system: on UEFI through BootNext (see above); from BIOS rescue media after
+ * telling the operator to take it out. Never returns.
  */
 export async function rebootToDisk(bootPath: BootPath | null, root = "/"): Promise<never> {
-  if (bootPath === "uefi-http" || (bootPath === "media" && bootedUefi(root))) await pointNextBootAtDisk(root);
+  if (bootedUefi(root)) await pointNextBootAtDisk(root);
   else if (bootPath === "media") say("warn", REMOVE_MEDIA_MESSAGE);
   await run("sync", [], { timeoutMs: 30_000 }).catch(() => undefined);
   await run("reboot", ["-f"], { timeoutMs: 10_000 });
