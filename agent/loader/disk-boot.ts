@@ -3,8 +3,9 @@
 // - UEFI HTTP boot of our UKI has no "local disk" answer before the loader (the firmware fetches one
 //   URL for everyone).
 // - Under UEFI iPXE, the script's local-disk answer is iPXE's `exit`, and what the firmware does next is
-//   its own choice: OVMF goes on to the next network option, never reaching the disk (measured in
-//   test-vm/relay-boot.test.ts), and the round trip through iPXE and the server costs seconds anyway.
+//   its own choice: OVMF, having chain-loaded ipxe.efi from the NIC's PXE option, went on to its other
+//   network options and never reached the disk (test-vm/relay-boot.test.ts before this); and the round
+//   trip through iPXE and the server costs seconds anyway.
 // - Rescue media is in the same place (BootNext, never the option we booted from: the stick is a disk
 //   too).
 // On BIOS there are no variables: iPXE's and GRUB's per-machine scripts answer "local disk" at the next
@@ -21,12 +22,20 @@ import { say } from "./console.js";
 
 /**
  * Sets BootNext to the first active disk option in BootOrder other than BootCurrent (the rescue media
- * when booted from it); says what it did or why it could not.
+ * when booted from it), unless this boot already set it; says what it did or why it could not.
  */
 export async function pointNextBootAtDisk(root: string): Promise<void> {
   const signal = AbortSignal.timeout(30_000);
   try {
     await ensureEfivarfs(root, run, signal);
+    // Firmware deletes BootNext on the boot that uses it, so one that is set now was set during this
+    // boot: by the plan's uefi-vars step (disk-first sends the reboot after the install back to the
+    // server, which decides). The plan's choice stands.
+    const planned = (await readGlobalNumbers(root, "BootNext"))?.[0];
+    if (planned !== undefined) {
+      say("ok", "next boot: as the plan's UEFI step set it", { option: bootName(planned) });
+      return;
+    }
     const order = (await readGlobalNumbers(root, "BootOrder")) ?? [];
     const current = (await readGlobalNumbers(root, "BootCurrent"))?.[0];
     const disk = (await readBootOptions(root, order)).find(
