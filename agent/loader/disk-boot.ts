@@ -1,15 +1,13 @@
-// Rebooting into the machine's own disk. On every UEFI boot the loader points the next boot at the disk
-// first: BootNext = the disk's boot option, once (BootOrder, network first, stays as the site set it).
+// Rebooting into the machine's own disk. Where the firmware cannot be trusted to reach the disk after
+// our answer, the loader points the next boot at it first: BootNext = the disk's boot option, once
+// (BootOrder, network first, stays as the site set it).
 // - UEFI HTTP boot of our UKI has no "local disk" answer before the loader (the firmware fetches one
 //   URL for everyone).
-// - Under UEFI iPXE, the script's local-disk answer is iPXE's `exit`, and what the firmware does next is
-//   its own choice: OVMF, having chain-loaded ipxe.efi from the NIC's PXE option, went on to its other
-//   network options and never reached the disk (test-vm/relay-boot.test.ts before this); and the round
-//   trip through iPXE and the server costs seconds anyway.
-// - Rescue media is in the same place (BootNext, never the option we booted from: the stick is a disk
-//   too).
-// On BIOS there are no variables: iPXE's and GRUB's per-machine scripts answer "local disk" at the next
-// boot (SeaBIOS's `sanboot`), and from BIOS media the console tells the operator to take the media out.
+// - UEFI PXE into a chain-loaded ipxe.efi: the script's local-disk answer is iPXE's `exit`, and OVMF then
+//   went on to the NIC's other network options and never reached the disk (test-vm/relay-boot.test.ts
+//   before BootNext). iPXE in the NIC's own option ROM (`ipxe`) and GRUB (`secure-boot`) do reach it.
+// - Rescue media is in the same place on UEFI (BootNext, never the option we booted from: the stick is a
+//   disk too); on BIOS there are no variables, so the console tells the operator to take the media out.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { BootPath } from "../../protocol/index.js";
@@ -71,12 +69,15 @@ export function bootedUefi(root: string): boolean {
 export const REMOVE_MEDIA_MESSAGE =
   "remove the rescue media (or put the disk before it in the boot order): the machine boots its disk next";
 
+/** The UEFI boot paths whose answer "boot the local disk" may not reach it (see above). */
+const BOOT_NEXT_PATHS: ReadonlySet<BootPath> = new Set(["uefi-http", "pxe-uefi", "media"]);
+
 /**
- * Reboots into the installed system: on UEFI through BootNext (see above); from BIOS rescue media after
+ * Reboots into the installed system: through BootNext on the paths above; from BIOS rescue media after
  * telling the operator to take it out. Never returns.
  */
 export async function rebootToDisk(bootPath: BootPath | null, root = "/"): Promise<never> {
-  if (bootedUefi(root)) await pointNextBootAtDisk(root);
+  if (bootPath && BOOT_NEXT_PATHS.has(bootPath) && bootedUefi(root)) await pointNextBootAtDisk(root);
   else if (bootPath === "media") say("warn", REMOVE_MEDIA_MESSAGE);
   await run("sync", [], { timeoutMs: 30_000 }).catch(() => undefined);
   await run("reboot", ["-f"], { timeoutMs: 10_000 });
