@@ -1,8 +1,8 @@
 // Install end to end (seed 002): a VM network-boots, enrolls, and with `installed` expected gets its
 // tailored agent, the Debian 12 image (debootstrap, build-scripts/build-os-image.ts) streamed onto its
-// disk (verified, with the marker), reboots, iPXE sends it to its disk, and Debian calls home: its
-// category becomes `installed`. The batch and fault tests use the tiny busybox image (fast to boot).
-// Needs the debian image: on a fresh machine the suite builds it in the background and starts this
+// disk (verified, with the marker), reboots (BIOS: iPXE sends it to its disk; UEFI: BootNext on the
+// disk), and Debian calls home: its category becomes `installed`. The batch and fault tests use the
+// tiny busybox image (fast to boot). Needs the debian image: on a fresh machine the suite builds it in the background and starts this
 // file after the others (test-vm/timing/sequencer.ts).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -118,8 +118,14 @@ it.each([
       completesInstall: true,
       planHash: machine?.plan?.planHash,
     });
-    // After the image was written, iPXE sent the machine to its own disk.
-    expect(log.filter((e) => e.event === "boot-script").map((e) => e.data.answer)).toContain("local-disk");
+    // After the image was written: on BIOS the reboot asked iPXE, which the server sent to its own disk;
+    // on UEFI the loader had pointed BootNext at the disk, so the firmware went straight there.
+    const answers = log.filter((e) => e.event === "boot-script").map((e) => e.data.answer);
+    if (firmware === "bios") expect(answers).toContain("local-disk");
+    else {
+      expect(answers).not.toContain("local-disk");
+      expect(vm.console()).toMatch(/next boot: the disk/);
+    }
     console.log(
       `[install ${firmware}] power-on → installed OS called home: ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );

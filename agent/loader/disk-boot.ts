@@ -1,13 +1,16 @@
-// Rebooting into the machine's own disk. Where the firmware cannot be trusted to reach the disk after
-// our answer, the loader points the next boot at it first: BootNext = the disk's boot option, once
-// (BootOrder, network first, stays as the site set it).
+// Rebooting into the machine's own disk. On UEFI the loader points the next boot at the disk first:
+// BootNext = the disk's boot option, once (BootOrder, network first, stays as the site set it).
 // - UEFI HTTP boot of our UKI has no "local disk" answer before the loader (the firmware fetches one
 //   URL for everyone).
-// - UEFI PXE into a chain-loaded ipxe.efi: the script's local-disk answer is iPXE's `exit`, and OVMF then
-//   went on to the NIC's other network options and never reached the disk (test-vm/relay-boot.test.ts
-//   before BootNext). iPXE in the NIC's own option ROM (`ipxe`) and GRUB (`secure-boot`) do reach it.
-// - Rescue media is in the same place on UEFI (BootNext, never the option we booted from: the stick is a
-//   disk too); on BIOS there are no variables, so the console tells the operator to take the media out.
+// - iPXE's local-disk answer is `exit`, which hands the boot back to the firmware, whose next choice is
+//   its own: after UEFI PXE into a chain-loaded ipxe.efi, OVMF went on to the NIC's other network
+//   options and never reached the disk (test-vm/relay-boot.test.ts before BootNext). Behind a relay the
+//   server cannot tell that path from a NIC's own iPXE ROM (the relay's TFTP did the chaining), so every
+//   iPXE path gets BootNext; it also saves the round trip through iPXE and the server.
+// - Rescue media is in the same place (BootNext, never the option we booted from: the stick is a disk
+//   too); on BIOS there are no variables, so the console tells the operator to take the media out.
+// Not on the Secure Boot path: GRUB answers local-disk by chain-loading the disk's own shim itself, so
+// the server keeps deciding that boot. BIOS: iPXE's `sanboot` and GRUB reach the disk themselves.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { BootPath } from "../../protocol/index.js";
@@ -69,15 +72,12 @@ export function bootedUefi(root: string): boolean {
 export const REMOVE_MEDIA_MESSAGE =
   "remove the rescue media (or put the disk before it in the boot order): the machine boots its disk next";
 
-/** The UEFI boot paths whose answer "boot the local disk" may not reach it (see above). */
-const BOOT_NEXT_PATHS: ReadonlySet<BootPath> = new Set(["uefi-http", "pxe-uefi", "media"]);
-
 /**
- * Reboots into the installed system: through BootNext on the paths above; from BIOS rescue media after
- * telling the operator to take it out. Never returns.
+ * Reboots into the installed system: on UEFI through BootNext but for GRUB's path (see above); from BIOS
+ * rescue media after telling the operator to take it out. Never returns.
  */
 export async function rebootToDisk(bootPath: BootPath | null, root = "/"): Promise<never> {
-  if (bootPath && BOOT_NEXT_PATHS.has(bootPath) && bootedUefi(root)) await pointNextBootAtDisk(root);
+  if (bootPath !== "secure-boot" && bootedUefi(root)) await pointNextBootAtDisk(root);
   else if (bootPath === "media") say("warn", REMOVE_MEDIA_MESSAGE);
   await run("sync", [], { timeoutMs: 30_000 }).catch(() => undefined);
   await run("reboot", ["-f"], { timeoutMs: 10_000 });
