@@ -2,8 +2,8 @@
 // tailored agent, the Debian 12 image (debootstrap, build-scripts/build-os-image.ts) streamed onto its
 // disk (verified, with the marker), reboots (BIOS: iPXE sends it to its disk; UEFI: BootNext on the
 // disk), and Debian calls home: its category becomes `installed`. The batch and fault tests use the
-// tiny busybox image (fast to boot). Needs the debian image: on a fresh machine the suite builds it in the background and starts this
-// file after the others (test-vm/timing/sequencer.ts).
+// tiny busybox image (fast to boot). Needs the debian image: on a fresh machine the suite builds it in
+// the background and starts this file after the others (test-vm/timing/sequencer.ts).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
