@@ -174,11 +174,19 @@ describe("the Debian package", () => {
     expect(await chroot.run(["systemd-analyze", "verify", "/lib/systemd/system/bootwright.service"])).toBe(
       "",
     );
-    // The network boot programs the TFTP server hands out are Debian's, where its packages put them.
-    for (const name of ["undionly.kpxe", "ipxe.efi", "snponly.efi", "shimx64.efi", "grubx64.efi"])
-      expect(statSync(join(chroot.root, "usr/lib/bootwright/build/boot-files", name)).size).toBeGreaterThan(
-        0,
-      );
+    // The network boot programs the TFTP server hands out are Debian's, where its packages put them. Read
+    // inside the chroot: ipxe's own /usr/lib/ipxe/ipxe.efi is an absolute link (to /boot/ipxe.efi), which
+    // the host would resolve against its own root.
+    for (const name of ["undionly.kpxe", "ipxe.efi", "snponly.efi", "shimx64.efi", "grubx64.efi"]) {
+      const size = await chroot.run([
+        "stat",
+        "-L",
+        "-c",
+        "%s",
+        `/usr/lib/bootwright/build/boot-files/${name}`,
+      ]);
+      expect(Number(size.trim())).toBeGreaterThan(0);
+    }
   });
 
   it("bootwright init writes the first configuration and prints the first admin token", async () => {

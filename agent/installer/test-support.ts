@@ -1,5 +1,10 @@
-// Shared by the installer's unit tests: a step context over a fake root, with a fake Exec.
+// Shared by the installer's and loader's unit tests: a step context over a fake root, with a fake Exec;
+// a fake UEFI machine's root.
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AgentPlan, Inventory } from "../../protocol/index.js";
+import { EFIVARS_DIR, GLOBAL_GUID } from "./efivarfs.js";
 import type { Exec, StepContext } from "./plugin.js";
 
 export const TEST_INVENTORY: Inventory = {
@@ -31,4 +36,31 @@ export function stepContext(root: string, plan: AgentPlan, exec: Exec, progress:
     progress: (message) => progress.push(message),
     exec,
   };
+}
+
+const ovmf = JSON.parse(readFileSync(new URL("./fixtures/ovmf-boot-options.json", import.meta.url), "utf8")) as {
+  variables: Record<string, string>;
+};
+
+/**
+ * A fake root of a UEFI machine, in a new temp directory the caller removes: efivarfs as a directory
+ * holding a real OVMF's Boot#### variables (fixtures/ovmf-boot-options.json: Boot0001 the virtio disk,
+ * Boot0002 the NIC's IPv4 PXE, BootCurrent), plus `extra` variables (hex data); sysfs links place the
+ * disk at PCI 00:03.0 and the NIC at 00:02.0, which is how options are classed.
+ */
+export function fakeOvmfMachine(extra: Record<string, string> = {}): string {
+  const root = mkdtempSync(join(tmpdir(), "bootwright-uefi-"));
+  const vars = join(root, EFIVARS_DIR);
+  mkdirSync(vars, { recursive: true });
+  for (const [name, hex] of Object.entries({ ...ovmf.variables, BootCurrent: "0200", ...extra }))
+    writeFileSync(join(vars, `${name}-${GLOBAL_GUID}`), Buffer.from(`07000000${hex}`, "hex"));
+  mkdirSync(join(root, "proc"));
+  writeFileSync(join(root, "proc/mounts"), `efivarfs ${vars} efivarfs rw,nosuid,nodev,noexec 0 0\n`);
+  const disk = "sys/devices/pci0000:00/0000:00:03.0/virtio1/block/vda";
+  const nic = "sys/devices/pci0000:00/0000:00:02.0/virtio0/net/eth0";
+  for (const dir of [disk, nic, "sys/block", "sys/class/net"]) mkdirSync(join(root, dir), { recursive: true });
+  writeFileSync(join(root, disk, "size"), "262144\n");
+  symlinkSync(join(root, disk), join(root, "sys/block/vda"));
+  symlinkSync(join(root, nic), join(root, "sys/class/net/eth0"));
+  return root;
 }

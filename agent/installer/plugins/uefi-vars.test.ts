@@ -1,19 +1,15 @@
-// The uefi-vars steps over a fake root: efivarfs as a directory holding a real OVMF's Boot#### variables
-// (../fixtures/ovmf-boot-options.json), sysfs links placing the disk at PCI 00:03.0 and the NIC at
-// 00:02.0, and chattr faked. What they write, what they report, and that a rerun writes nothing.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+// The uefi-vars steps over a fake root (fakeOvmfMachine: efivarfs as a directory holding a real OVMF's
+// Boot#### variables, sysfs links placing the disk at PCI 00:03.0 and the NIC at 00:02.0), and chattr
+// faked. What they write, what they report, and that a rerun writes nothing.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
 import type { AgentPlan } from "../../../protocol/index.js";
 import { BOOTWRIGHT_GUID, EFIVARS_DIR, GLOBAL_GUID } from "../efivarfs.js";
 import type { Exec } from "../plugin.js";
-import { stepContext } from "../test-support.js";
+import { fakeOvmfMachine, stepContext } from "../test-support.js";
 import { uefiVars } from "./uefi-vars.js";
-
-const fixture = JSON.parse(
-  readFileSync(new URL("../fixtures/ovmf-boot-options.json", import.meta.url), "utf8"),
-) as { variables: Record<string, string> };
 
 const roots: string[] = [];
 afterEach(() => {
@@ -21,22 +17,8 @@ afterEach(() => {
 });
 
 function fakeUefiMachine(extra: Record<string, string> = {}): string {
-  const root = mkdtempSync(join(tmpdir(), "bootwright-uefi-"));
+  const root = fakeOvmfMachine(extra);
   roots.push(root);
-  const vars = join(root, EFIVARS_DIR);
-  mkdirSync(vars, { recursive: true });
-  const variables = { ...fixture.variables, BootCurrent: "0200", ...extra };
-  for (const [name, hex] of Object.entries(variables))
-    writeFileSync(join(vars, `${name}-${GLOBAL_GUID}`), Buffer.from(`07000000${hex}`, "hex"));
-  mkdirSync(join(root, "proc"));
-  writeFileSync(join(root, "proc/mounts"), `efivarfs ${vars} efivarfs rw,nosuid,nodev,noexec 0 0\n`);
-  const disk = "sys/devices/pci0000:00/0000:00:03.0/virtio1/block/vda";
-  const nic = "sys/devices/pci0000:00/0000:00:02.0/virtio0/net/eth0";
-  for (const dir of [disk, nic, "sys/block", "sys/class/net"])
-    mkdirSync(join(root, dir), { recursive: true });
-  writeFileSync(join(root, disk, "size"), "262144\n");
-  symlinkSync(join(root, disk), join(root, "sys/block/vda"));
-  symlinkSync(join(root, nic), join(root, "sys/class/net/eth0"));
   return root;
 }
 
