@@ -38,7 +38,9 @@ export function stepContext(root: string, plan: AgentPlan, exec: Exec, progress:
   };
 }
 
-const ovmf = JSON.parse(readFileSync(new URL("./fixtures/ovmf-boot-options.json", import.meta.url), "utf8")) as {
+const ovmf = JSON.parse(
+  readFileSync(new URL("./fixtures/ovmf-boot-options.json", import.meta.url), "utf8"),
+) as {
   variables: Record<string, string>;
 };
 
@@ -58,7 +60,8 @@ export function fakeOvmfMachine(extra: Record<string, string> = {}): string {
   writeFileSync(join(root, "proc/mounts"), `efivarfs ${vars} efivarfs rw,nosuid,nodev,noexec 0 0\n`);
   const disk = "sys/devices/pci0000:00/0000:00:03.0/virtio1/block/vda";
   const nic = "sys/devices/pci0000:00/0000:00:02.0/virtio0/net/eth0";
-  for (const dir of [disk, nic, "sys/block", "sys/class/net"]) mkdirSync(join(root, dir), { recursive: true });
+  for (const dir of [disk, nic, "sys/block", "sys/class/net"])
+    mkdirSync(join(root, dir), { recursive: true });
   writeFileSync(join(root, disk, "size"), "262144\n");
   symlinkSync(join(root, disk), join(root, "sys/block/vda"));
   symlinkSync(join(root, nic), join(root, "sys/class/net/eth0"));
