@@ -1,8 +1,9 @@
 // Shared by the installer's and loader's unit tests: a step context over a fake root, with a fake Exec;
 // a fake UEFI machine's root.
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { onTestFinished } from "vitest";
 import type { AgentPlan, Inventory } from "../../protocol/index.js";
 import { EFIVARS_DIR, GLOBAL_GUID } from "./efivarfs.js";
 import type { Exec, StepContext } from "./plugin.js";
@@ -45,13 +46,16 @@ const ovmf = JSON.parse(
 };
 
 /**
- * A fake root of a UEFI machine, in a new temp directory the caller removes: efivarfs as a directory
+ * A fake root of a UEFI machine, in a new temp directory removed when the calling test ends: efivarfs as a directory
  * holding a real OVMF's Boot#### variables (fixtures/ovmf-boot-options.json: Boot0001 the virtio disk,
  * Boot0002 the NIC's IPv4 PXE, BootCurrent), plus `extra` variables (hex data); sysfs links place the
  * disk at PCI 00:03.0 and the NIC at 00:02.0, which is how options are classed.
  */
 export function fakeOvmfMachine(extra: Record<string, string> = {}): string {
   const root = mkdtempSync(join(tmpdir(), "bootwright-uefi-"));
+  onTestFinished(() => {
+    rmSync(root, { recursive: true, force: true });
+  });
   const vars = join(root, EFIVARS_DIR);
   mkdirSync(vars, { recursive: true });
   for (const [name, hex] of Object.entries({ ...ovmf.variables, BootCurrent: "0200", ...extra }))

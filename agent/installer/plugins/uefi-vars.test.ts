@@ -16,12 +16,6 @@ afterEach(() => {
   for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
 });
 
-function fakeUefiMachine(extra: Record<string, string> = {}): string {
-  const root = fakeOvmfMachine(extra);
-  roots.push(root);
-  return root;
-}
-
 const hex = (path: string): string => readFileSync(path).toString("hex");
 
 async function runAll(root: string, plan: AgentPlan, calls: string[][]): Promise<Record<string, unknown>[]> {
@@ -43,7 +37,7 @@ const plan: AgentPlan = {
 };
 
 it("disk-first: BootOrder rewritten with the disk in front, BootNext on the network option, our variable under our GUID", async () => {
-  const root = fakeUefiMachine();
+  const root = fakeOvmfMachine();
   const calls: string[][] = [];
   const [secure, order, vendor] = await runAll(root, plan, calls);
   expect(secure).toMatchObject({ secureBoot: null, wanted: null, matches: true, changed: false });
@@ -79,7 +73,7 @@ it("disk-first: BootOrder rewritten with the disk in front, BootNext on the netw
 });
 
 it("Secure Boot is read and a difference reported, never written", async () => {
-  const root = fakeUefiMachine({ SecureBoot: "00" });
+  const root = fakeOvmfMachine({ SecureBoot: "00" });
   const secure = await uefiVars.steps[0]?.run(
     stepContext(root, { ...plan, uefi: { secureBoot: true } }, () =>
       Promise.reject(new Error("no programs")),
