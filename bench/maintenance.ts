@@ -131,7 +131,7 @@ export async function maintenanceFigures(): Promise<Figure[]> {
     const work = median(cycles.map((c) => c.work));
     const into = median(cycles.map((c) => c.into));
     const back = median(cycles.map((c) => c.back));
-    const conditions = `tiny OS, SeaBIOS + iPXE, ${accel.toUpperCase()}, 2 vCPUs, QMP power cycle, median of ${RUNS}`;
+    const conditions = `tiny OS, SeaBIOS + iPXE, ${accel.toUpperCase()}, 1 vCPU (CPU max without ERMS/FSRM), QMP power cycle, median of ${RUNS}`;
     return [
       {
         id: "maintenance.cycle_s",

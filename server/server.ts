@@ -169,6 +169,12 @@ export async function startServer(
     },
     log,
   );
+  const drivers = new DriverLibrary({
+    modulesDir: config.modulesPath,
+    firmwareDir: config.firmwarePath,
+    bundlesDir: join(config.dataDir, "drivers"),
+  });
+  drivers.warm();
   const { app, routes } = buildApp(server, {
     store,
     advertiseUrl,
@@ -192,11 +198,7 @@ export async function startServer(
     fanout: { batchWindowMs: config.batchWindowMs },
     maintenance,
     bootAreasDir: join(config.dataDir, "boot-areas"),
-    drivers: new DriverLibrary({
-      modulesDir: config.modulesPath,
-      firmwareDir: config.firmwarePath,
-      bundlesDir: join(config.dataDir, "drivers"),
-    }),
+    drivers,
     events,
     progress,
     metrics,

@@ -1,9 +1,8 @@
-// The install stream: HTTP (undici) → sha256 of the stored bytes → zstd (image-decoder.ts) → large
-// sequential writes to the target (a block device, or a file on a host). A dropped connection or a server
+// The install stream: HTTP (undici) → sha256 of the stored bytes (on its own thread: hash-worker.ts) and
+// zstd (image-decoder.ts) → large sequential writes to the target (a block device, or a file on a host). A dropped connection or a server
 // restart resumes with `Range: bytes=<received>-` into the same decoder, so the stream goes on where it
 // stopped.
 // The stored bytes' sha256 and both sizes are checked at the end: a mismatch is an error, never a success.
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
@@ -12,6 +11,7 @@ import { BootwrightError, hasCode, type FailureContext } from "../../protocol/fa
 import type { ImageSource } from "../../protocol/index.js";
 import { backoffDelayMs, type BackoffPolicy } from "../shared/backoff.js";
 import { describeError } from "./describe-error.js";
+import { HashWorker } from "./hash-worker.js";
 import { ImageDecoder, TargetWriteError, type DecodeTimings } from "./image-decoder.js";
 
 /** A download that broke off is resumed after 1, 2, 4, 8, then every 10 s. */
@@ -57,7 +57,7 @@ export interface StreamResult {
   rateMBs: number;
   resumes: number;
   /** Where the time went (the benchmark's per-stage breakdown); the rest is waiting for the network. */
-  stages: DecodeTimings & { hashMs: number };
+  stages: DecodeTimings & { hashMs: number; hashWaitMs: number };
 }
 
 export class ImageIntegrityError extends BootwrightError<"image_integrity"> {
@@ -76,11 +76,13 @@ class FatalStreamError extends BootwrightError<"image_stream_refused"> {
 export async function streamImage(options: StreamImageOptions): Promise<StreamResult> {
   const { source, signal } = options;
   const started = performance.now();
-  const storedHash = createHash("sha256");
-  let hashMs = 0;
+  const storedHash = new HashWorker();
   let received = 0;
   let resumes = 0;
-  const handle = await open(options.target, "r+");
+  const handle = await open(options.target, "r+").catch(async (err: unknown) => {
+    await storedHash.close();
+    throw err;
+  });
   const writer = new ImageDecoder(handle, options.target);
   // A write error ends the transfer at once; after a decoding error the rest is only hashed.
   let writeFailure: unknown;
@@ -136,9 +138,7 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
   const fetchFrom = async (): Promise<void> => {
     for await (const chunk of await bodyFrom()) {
       if (hasCode(writeFailure, "target_write")) break;
-      const hashStarted = performance.now();
-      storedHash.update(chunk);
-      hashMs += performance.now() - hashStarted;
+      await storedHash.update(chunk);
       received += chunk.length;
       // After a decoding failure the rest is only hashed: the error then says whether the bytes differ.
       if (writeFailure === undefined)
@@ -180,19 +180,22 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     if (writeFailure === undefined) await handle.sync();
   } catch (err) {
     await writer.finish().catch(() => undefined);
+    await storedHash.close();
     throw err;
   } finally {
     clearInterval(timer);
     await handle.close();
   }
 
-  if (hasCode(writeFailure, "target_write"))
+  if (hasCode(writeFailure, "target_write")) {
+    await storedHash.close();
     throw new TargetWriteError(
       `writing the image to ${options.target}: ${writeFailure.message}`,
       writeFailure.context,
       { cause: writeFailure },
     );
-  const sha256 = storedHash.digest("hex");
+  }
+  const { sha256, hashMs, waitMs: hashWaitMs } = await storedHash.digest();
   const integrity = { image: source.sha256, bytes: received, rawBytes: writer.position };
   const decoding =
     writeFailure === undefined ? "" : ` (decompressing it failed too: ${describeError(writeFailure)})`;
@@ -225,6 +228,6 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     ms,
     rateMBs: final.rateMBs,
     resumes,
-    stages: { ...writer.timings, hashMs },
+    stages: { ...writer.timings, hashMs, hashWaitMs },
   };
 }

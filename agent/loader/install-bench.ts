@@ -33,8 +33,10 @@ export async function benchInstall(
     });
     ours.push((performance.now() - started) / 1000);
     const s = (ms: number): string => (ms / 1000).toFixed(1);
-    const { hashMs, decodeMs, writeWaitMs } = result.stages;
-    stages.push(`hash:${s(hashMs)}/decode:${s(decodeMs)}/diskwait:${s(writeWaitMs)}`);
+    const { hashMs, hashWaitMs, decodeMs, writeWaitMs } = result.stages;
+    stages.push(
+      `hash:${s(hashMs)}/hashwait:${s(hashWaitMs)}/decode:${s(decodeMs)}/diskwait:${s(writeWaitMs)}`,
+    );
     started = performance.now();
     // conv=fsync: the baseline also ends with its data on the disk, as ours does (FileHandle.sync). The
     // credential is in wget's argv here: a benchmark VM's own, revoked at its next enrollment.

@@ -47,6 +47,15 @@ export class DriverLibrary {
     return existsSync(this.paths.modulesDir) ? readdirSync(this.paths.modulesDir).sort() : [];
   }
 
+  /**
+   * Reads every kernel's module tree now, in the background: the first machine's drivers request then
+   * costs only its own matching. A tree that fails to read is read again on the first request (and its
+   * error is that request's).
+   */
+  warm(): void {
+    for (const kernel of this.kernels()) this.tree(kernel).catch(() => undefined);
+  }
+
   resolve(request: DriversRequest): Promise<DriversAnswer> {
     const modaliases = [...new Set(request.modaliases)].sort();
     const key = `${request.kernel}\n${modaliases.join("\n")}`;

@@ -5,6 +5,8 @@ export interface ModuleAlias {
   /** The glob as depmod wrote it, e.g. pci:v00001000d0000005Bsv*sd*bc*sc*i*. */
   glob: string;
   module: string;
+  /** The glob's text before its first wildcard: most aliases are ruled out by it without a regex. */
+  prefix: string;
   pattern: RegExp;
 }
 
@@ -14,7 +16,8 @@ export function parseModulesAlias(text: string): ModuleAlias[] {
   for (const line of text.split("\n")) {
     const match = /^alias\s+(\S+)\s+(\S+)/.exec(line);
     if (!match?.[1] || !match[2]) continue;
-    aliases.push({ glob: match[1], module: match[2], pattern: globPattern(match[1]) });
+    const glob = match[1];
+    aliases.push({ glob, module: match[2], prefix: literalPrefix(glob), pattern: globPattern(glob) });
   }
   return aliases;
 }
@@ -26,8 +29,17 @@ export function parseModulesAlias(text: string): ModuleAlias[] {
  */
 export function modulesFor(aliases: readonly ModuleAlias[], modalias: string): string[] {
   const found = new Set<string>();
-  for (const alias of aliases) if (alias.pattern.test(modalias)) found.add(alias.module);
+  // A prefix test before the regex: a kernel has ~30,000 aliases, and V8 compiles each regex on its first
+  // use, which made a machine's first drivers request cost ~0.7 s of server time.
+  for (const alias of aliases)
+    if (modalias.startsWith(alias.prefix) && alias.pattern.test(modalias)) found.add(alias.module);
   return [...found];
+}
+
+/** The glob up to its first `*`, `?` or `[`: every string it matches starts with this. */
+function literalPrefix(glob: string): string {
+  const wildcard = glob.search(/[*?[]/);
+  return wildcard === -1 ? glob : glob.slice(0, wildcard);
 }
 
 /**
