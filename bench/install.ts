@@ -256,7 +256,7 @@ function installVm(
     smbios: [`type=1,manufacturer=Acme,product=${product},serial=${name}`],
     disksMiB: [diskMiB],
     memoryMiB: 768,
-    cpus: 1,
+    cpus: 2,
     allowReboot: true,
   });
   const ready = installAndWaitForCallHome(setup.server, vm, uuid, { enroll: 900_000, install: 900_000 });

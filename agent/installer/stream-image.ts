@@ -1,4 +1,4 @@
-// The install stream: HTTP (undici) → sha256 of the stored bytes (on its own thread: hash-worker.ts) and
+// The install stream: HTTP (undici) → sha256 of the stored bytes (stored-bytes-hash.ts) and
 // zstd (image-decoder.ts) → large sequential writes to the target (a block device, or a file on a host). A dropped connection or a server
 // restart resumes with `Range: bytes=<received>-` into the same decoder, so the stream goes on where it
 // stopped.
@@ -11,7 +11,7 @@ import { BootwrightError, hasCode, type FailureContext } from "../../protocol/fa
 import type { ImageSource } from "../../protocol/index.js";
 import { backoffDelayMs, type BackoffPolicy } from "../shared/backoff.js";
 import { describeError } from "./describe-error.js";
-import { HashWorker } from "./hash-worker.js";
+import { storedBytesHash } from "./stored-bytes-hash.js";
 import { ImageDecoder, TargetWriteError, type DecodeTimings } from "./image-decoder.js";
 
 /** A download that broke off is resumed after 1, 2, 4, 8, then every 10 s. */
@@ -76,7 +76,7 @@ class FatalStreamError extends BootwrightError<"image_stream_refused"> {
 export async function streamImage(options: StreamImageOptions): Promise<StreamResult> {
   const { source, signal } = options;
   const started = performance.now();
-  const storedHash = new HashWorker();
+  const storedHash = storedBytesHash();
   let received = 0;
   let resumes = 0;
   const handle = await open(options.target, "r+").catch(async (err: unknown) => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { expect, it } from "vitest";
-import { HashWorker } from "./hash-worker.js";
+import { HashWorker, storedBytesHash } from "./stored-bytes-hash.js";
 
 it("hashes the chunks in order, as one sha256 of their bytes, with more bytes given than it holds at once", async () => {
   // 48 chunks of 1 MiB: past the 32 MiB it lets wait, so update() also waits for the worker.
@@ -28,4 +28,19 @@ it("a worker closed by a failed stream refuses more bytes with a clear error", a
   await worker.update(Buffer.from("abc"));
   await worker.close();
   await expect(worker.update(Buffer.from("def"))).rejects.toThrow(/sha256 worker/);
+});
+
+it("one CPU hashes inline, more on a worker thread: the same sha256 either way", async () => {
+  const chunks = [randomBytes(1000), randomBytes(70_000), Buffer.alloc(0), randomBytes(5)];
+  const digests: string[] = [];
+  for (const cpus of [1, 2]) {
+    const hash = storedBytesHash(cpus);
+    expect(hash instanceof HashWorker).toBe(cpus > 1);
+    for (const chunk of chunks) await hash.update(chunk);
+    digests.push((await hash.digest()).sha256);
+  }
+  const expected = createHash("sha256");
+  for (const chunk of chunks) expected.update(chunk);
+  const hex = expected.digest("hex");
+  expect(digests).toEqual([hex, hex]);
 });
