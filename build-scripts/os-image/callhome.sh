@@ -16,6 +16,12 @@ MAX_TRIES=60
 
 say() { echo "bootwright-os: $*"; }
 
+# The uevent files of the partitions named bootwright-marker: one grep for all block devices, not one
+# process per device (a QEMU machine has ~15: loop devices, a CD drive, the disk and its partitions).
+marker_uevents() {
+  grep -lx "PARTNAME=$MARKER_NAME" /sys/class/block/*/uevent 2>/dev/null
+}
+
 # /dev/disk/by-partlabel needs udev (debian has it); the tiny OS has only sysfs: the kernel puts the
 # GPT partition name in each partition's uevent as PARTNAME.
 marker_device() {
@@ -23,21 +29,16 @@ marker_device() {
     echo "/dev/disk/by-partlabel/$MARKER_NAME"
     return 0
   fi
-  for uevent in /sys/class/block/*/uevent; do
-    if grep -qx "PARTNAME=$MARKER_NAME" "$uevent" 2>/dev/null; then
-      echo "/dev/$(sed -n 's/^DEVNAME=//p' "$uevent")"
-      return 0
-    fi
-  done
-  return 1
+  uevent=$(marker_uevents | head -n 1)
+  [ -n "$uevent" ] || return 1
+  echo "/dev/$(sed -n 's/^DEVNAME=//p' "$uevent")"
 }
 
 # Every partition named bootwright-marker that holds this very marker: the members of a mirror (md RAID 1
 # with its metadata at the end leaves each member's GPT readable, and an OS that does not assemble the
 # array sees both). The next credential goes into each, or the mirror's halves would differ.
 marker_copies() {
-  for uevent in /sys/class/block/*/uevent; do
-    grep -qx "PARTNAME=$MARKER_NAME" "$uevent" 2>/dev/null || continue
+  for uevent in $(marker_uevents); do
     copy="/dev/$(sed -n 's/^DEVNAME=//p' "$uevent")"
     [ "$(head -c 4096 "$copy" | tr -d '\000')" = "$marker" ] && echo "$copy"
   done
@@ -141,8 +142,9 @@ rotate() {
   written=0
   for copy in $(marker_copies) "$device"; do
     # $device (found through by-partlabel on debian) may be one of the copies already: once is enough.
-    case " $done_copies " in *" $(readlink -f "$copy") "*) continue ;; esac
-    done_copies="$done_copies $(readlink -f "$copy")"
+    real=$(readlink -f "$copy")
+    case " $done_copies " in *" $real "*) continue ;; esac
+    done_copies="$done_copies $real"
     if { printf '%s' "$updated"; head -c $((4096 - ${#updated})) /dev/zero; } | dd of="$copy" bs=4096 count=1 conv=notrunc,fsync 2>/dev/null; then
       written=$((written + 1))
     else
