@@ -9,13 +9,10 @@ import { setTimeout as delay } from "node:timers/promises";
 import { request } from "undici";
 import { BootwrightError, hasCode, type FailureContext } from "../../protocol/failure.js";
 import type { ImageSource } from "../../protocol/index.js";
-import { backoffDelayMs, type BackoffPolicy } from "../shared/backoff.js";
+import { backoffDelayMs, RESUME_BACKOFF } from "../shared/backoff.js";
 import { describeError } from "./describe-error.js";
 import { storedBytesHash } from "./stored-bytes-hash.js";
 import { ImageDecoder, TargetWriteError, type DecodeTimings } from "./image-decoder.js";
-
-/** A download that broke off is resumed after 1, 2, 4, 8, then every 10 s. */
-export const RESUME_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 10_000, jitter: 0 };
 
 export interface StreamProgress {
   /** Stored (compressed) bytes received. */

@@ -16,14 +16,12 @@ import { listenForLldp } from "./lldp-listener.js";
 import { bootedUefi, rebootToDisk, REMOVE_MEDIA_MESSAGE } from "./disk-boot.js";
 import { startFromMedia, waitForMediaRemoval } from "./boot-media.js";
 import { connectFromMedia } from "./media-network.js";
-import { runOffline } from "./offline-run.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
 import { loadDriversOnDemand } from "./drivers.js";
 import { enroll, enrollmentLost } from "./enrollment.js";
 import { run } from "../shared/run-command.js";
 import { benchInventory } from "./inventory-bench.js";
-import { benchInstall } from "./install-bench.js";
 import { benchErase } from "./erase-bench.js";
 import { pinServerCa } from "../shared/pinned-tls.js";
 import {
@@ -53,8 +51,13 @@ async function main(): Promise<void> {
   const cmdline = loaderSettings(await readFile("/proc/cmdline", "utf8"));
   // Booted from rescue media: the server, its CA and any static address come from the media's file.
   const fromMedia = cmdline.fromMedia ? await startFromMedia() : undefined;
-  // Offline media: the image and the policy are on the media; no server is asked anything.
-  if (fromMedia?.settings.offline) await runOffline(fromMedia.media, fromMedia.settings, cmdline.bootPath);
+  // Offline media: the image and the policy are on the media; no server is asked anything. Imported
+  // here: the installer's plugins, the policy resolver and the stream are no part of a network boot's
+  // start (a network boot runs them in a tailored agent).
+  if (fromMedia?.settings.offline) {
+    const { runOffline } = await import("./offline-run.js");
+    await runOffline(fromMedia.media, fromMedia.settings, cmdline.bootPath);
+  }
   const settings = fromMedia
     ? { ...cmdline, serverUrl: fromMedia.settings.server, caFingerprint: fromMedia.settings.ca }
     : cmdline;
@@ -108,6 +111,8 @@ async function main(): Promise<void> {
   if (settings.benchInventoryRuns) await benchInventory(bootNic.mac, settings.benchInventoryRuns);
   if (settings.benchInstallImage) {
     const inventory = await gatherInventory(bootNic.mac, {});
+    // The stream (and undici with it) only in a bench boot: the loader's start does not pay for it.
+    const { benchInstall } = await import("./install-bench.js");
     await benchInstall(settings.serverUrl, settings.benchInstallImage, inventory, 3, "/dev/vda");
     await run("poweroff", ["-f"], { timeoutMs: 10_000 });
   }

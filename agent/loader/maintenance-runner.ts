@@ -8,7 +8,7 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
-import { backoffDelayMs } from "../shared/backoff.js";
+import { backoffDelayMs, RESUME_BACKOFF } from "../shared/backoff.js";
 import { untar } from "../shared/untar.js";
 import {
   BootwrightError,
@@ -22,7 +22,6 @@ import {
 } from "../../protocol/index.js";
 import type { MaintenanceProgram } from "../installer/maintenance/program.js";
 import { loadZstd } from "../installer/native.js";
-import { RESUME_BACKOFF } from "../installer/stream-image.js";
 import type { CommandContext } from "./commands.js";
 import { say } from "./console.js";
 import { run } from "../shared/run-command.js";

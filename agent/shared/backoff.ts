@@ -10,6 +10,9 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 15_000, jitter: 0.2 };
 
+/** A download that broke off (an image, a maintenance image) is resumed after 1, 2, 4, 8, then every 10 s. */
+export const RESUME_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 10_000, jitter: 0 };
+
 /** The delay before retry number `attempt` (1-based). `random` is injectable for tests. */
 export function backoffDelayMs(
   attempt: number,
