@@ -84,9 +84,9 @@ export async function pinServerCa(serverUrl: string, pinned: string): Promise<st
     );
   const pem = new X509Certificate(ca.raw).toString();
   // Verification proper (the chain up to this CA, the name or address in the URL) from here on.
-  // undici only now, for a pinned server (Node's fetch takes a CA only through an undici dispatcher):
-  // evaluating it at the start cost every loader boot ~0.75 s under TCG.
-  const { Agent, setGlobalDispatcher } = await import("undici");
-  setGlobalDispatcher(new Agent({ connect: { ca: pem } }));
+  // Imported only now, for a pinned server: evaluating undici at the start cost every loader boot
+  // ~0.75 s under TCG.
+  const { trustOnly } = await import("./trust-only.js");
+  trustOnly(pem);
   return pem;
 }
