@@ -16,7 +16,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { build } from "esbuild";
+import { build, type Metafile } from "esbuild";
 import { NODE_REQUIRE_BANNER } from "./esbuild-node.js";
 import { INITRAMFS_TOOLS } from "../agent/installer/tools.js";
 import { LLDP_LISTENER } from "../agent/loader/lldp-listener.js";
@@ -42,9 +42,9 @@ const LOADER_BUNDLE_DIR = join(BUILD, "loader", "bundle");
 /** What initramfs/init runs. */
 const LOADER_ENTRY = "loader.mjs";
 /**
- * Packages the loader's entry must not import statically: evaluated at every start, undici cost a boot
- * ~0.75 s under TCG (3.6 → 2.7 s from Node's start to the loader's first line), and only a pinned TLS
- * server or the install bench needs it. An import of one outside a dynamic import() fails the build.
+ * Packages the loader's start must not load: evaluated at every start, undici cost a boot ~0.75 s
+ * under TCG (Node's start to the bundle evaluated: 3.6 → 2.7 s), and only a pinned TLS server or the
+ * install bench needs it. One in the entry or in a chunk the entry imports statically fails the build.
  */
 const LAZY_PACKAGES = ["undici"];
 /** The LLDP listener (initramfs/lldp-listen.c), linked against the libc Node brings along. */
@@ -83,6 +83,20 @@ function sh(cmd: string, args: string[], options: { cwd?: string; input?: Buffer
   });
 }
 
+/** The source files in the entry and in every chunk it imports statically: what the loader's start loads. */
+function startInputs(outputs: Metafile["outputs"]): string[] {
+  // Each import() target is an entry point of its own too: the loader is the one named LOADER_ENTRY.
+  const pending = Object.keys(outputs).filter((path) => path.endsWith(`/${LOADER_ENTRY}`));
+  const loaded = new Set<string>();
+  for (let path = pending.pop(); path !== undefined; path = pending.pop()) {
+    if (loaded.has(path)) continue;
+    loaded.add(path);
+    for (const imported of outputs[path]?.imports ?? [])
+      if (imported.kind === "import-statement" && imported.path in outputs) pending.push(imported.path);
+  }
+  return [...loaded].flatMap((path) => Object.keys(outputs[path]?.inputs ?? {}));
+}
+
 /** Bundles the loader into LOADER_BUNDLE_DIR; returns its files, sorted. */
 async function bundleLoader(): Promise<string[]> {
   rmSync(LOADER_BUNDLE_DIR, { recursive: true, force: true });
@@ -107,14 +121,13 @@ async function bundleLoader(): Promise<string[]> {
     legalComments: "none",
     logLevel: "warning",
   });
-  const entry = Object.entries(result.metafile.outputs).find(([, output]) => output.entryPoint);
-  const eager = Object.keys(entry?.[1].inputs ?? {}).filter((input) =>
+  const eager = startInputs(result.metafile.outputs).filter((input) =>
     LAZY_PACKAGES.some((name) => input.includes(`node_modules/${name}/`)),
   );
   if (eager.length)
     throw new Error(
-      `the loader's entry imports ${LAZY_PACKAGES.join(", ")} statically (${eager[0] ?? ""}, …): ` +
-        "import it with import() where it is used, so the loader's start does not evaluate it",
+      `the loader's start loads ${eager[0] ?? ""} (in its entry or a chunk the entry imports statically): ` +
+        "import its importer with import() where it is used, so every boot does not evaluate it",
     );
   const files = readdirSync(LOADER_BUNDLE_DIR).sort();
   if (!files.includes(LOADER_ENTRY)) throw new Error(`esbuild wrote no ${LOADER_ENTRY}: ${files.join(", ")}`);
