@@ -41,7 +41,7 @@ const CALLHOME_SCRIPT = join(import.meta.dirname, "callhome.sh");
  * ~9 MB initrd, not ~30 MB, which TCG guests unpack seconds faster (and the ESP holds it twice).
  * They go in through a hook (manual_add_modules), not /etc/initramfs-tools/modules, which would also
  * load every one of them at boot: the initramfs's udev loads the one the machine's controller matches.
- * Loading all 20 cost 1.8 s of each boot under TCG ("Loading essential drivers").
+ * Loading every one of them cost 1.8 s of each boot under TCG ("Loading essential drivers").
  */
 export const INITRAMFS_MODULES = [
   "virtio_pci",
