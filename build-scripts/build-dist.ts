@@ -5,7 +5,7 @@
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
-import { NODE_REQUIRE_BANNER } from "./esbuild-node.js";
+import { NODE_ESM_BUNDLE } from "./esbuild-node.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 export const DIST_DIR = join(ROOT, "dist");
@@ -25,12 +25,8 @@ export async function buildDist(outDir: string = DIST_DIR): Promise<void> {
     // Chunks: `bootwright --help` loads the command definitions, not the server behind `bootwright server`.
     splitting: true,
     chunkNames: "chunks/[name]-[hash]",
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
+    ...NODE_ESM_BUNDLE,
     external: RUNTIME_EXTERNALS,
-    banner: { js: NODE_REQUIRE_BANNER },
     legalComments: "none",
     logLevel: "warning",
   });

@@ -21,7 +21,7 @@ import { MaintenanceManifest } from "../protocol/index.js";
 import { steps as diagnosticSteps } from "../agent/installer/maintenance/diagnostic.js";
 import type { MaintenanceProgram } from "../agent/installer/maintenance/program.js";
 import { steps as repairSteps } from "../agent/installer/maintenance/repair.js";
-import { NODE_REQUIRE_BANNER } from "./esbuild-node.js";
+import { NODE_ESM_BUNDLE } from "./esbuild-node.js";
 import { withLock } from "./os-image/lock.js";
 import { run, runText } from "./os-image/run.js";
 import { flagValue } from "./cli-args.js";
@@ -140,12 +140,8 @@ async function bundleProgram(source: string): Promise<Uint8Array> {
     entryPoints: [join(ROOT, source)],
     // Paths in the bundle's comments are relative to this: the same wherever the build runs from.
     absWorkingDir: ROOT,
-    bundle: true,
+    ...NODE_ESM_BUNDLE,
     write: false,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    banner: { js: NODE_REQUIRE_BANNER },
     legalComments: "none",
     logLevel: "warning",
   });

@@ -13,7 +13,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { NODE_REQUIRE_BANNER } from "../build-scripts/esbuild-node.js";
+import { NODE_ESM_BUNDLE } from "../build-scripts/esbuild-node.js";
 // The probes only (pure, no undici nor child_process); each whole plugin is named by path, for esbuild.
 import { PLUGINS, selectPlugins } from "../agent/installer/registry.js";
 import type { AgentPlan, Inventory } from "../protocol/index.js";
@@ -114,11 +114,7 @@ export class AgentBuilder {
           loader: "ts",
         },
         absWorkingDir: INSTALL_ROOT,
-        bundle: true,
-        platform: "node",
-        format: "esm",
-        target: "node20",
-        banner: { js: NODE_REQUIRE_BANNER },
+        ...NODE_ESM_BUNDLE,
         write: false,
         legalComments: "none",
         logLevel: "silent",

@@ -31,7 +31,7 @@ parentPort.on("message", (chunk) => {
 
 export interface HashResult {
   sha256: string;
-  /** Time the worker spent hashing (beside the rest of the stream). */
+  /** Time spent hashing: on the worker beside the rest of the stream, or inline as part of it. */
   hashMs: number;
   /** Time the stream waited for the hash to catch up. */
   waitMs: number;
