@@ -6,7 +6,7 @@ import type { BuildOptions } from "esbuild";
  * undici and zstd-napi's wrapper are CommonJS and require() Node's modules, and esbuild's ESM output has
  * no real require (its shim throws "Dynamic require of … is not supported").
  */
-export const NODE_REQUIRE_BANNER =
+const NODE_REQUIRE_BANNER =
   'import { createRequire as __bootwrightCreateRequire } from "node:module"; const require = __bootwrightCreateRequire(import.meta.url);';
 
 /** The esbuild options every bundle we run under Node shares: one ESM file (or chunks) for Node 20. */
