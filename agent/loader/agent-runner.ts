@@ -1,6 +1,7 @@
 // Fetches a tailored agent bundle, checks its sha256 against the one the server named before running
 // anything, and loads it into this same Node process.
 import { credentialHeaders, type Credentialed } from "../shared/credential.js";
+import { httpRequest } from "../shared/http-client.js";
 import { createHash } from "node:crypto";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -27,12 +28,9 @@ export async function loadVerifiedAgent(
   machine: Credentialed,
   workDir = "/tmp",
 ): Promise<LoadedAgent> {
-  const response = await fetch(url, {
-    headers: credentialHeaders(machine),
-    signal: AbortSignal.timeout(60_000),
-  });
+  const response = await httpRequest(url, { headers: credentialHeaders(machine), timeoutMs: 60_000 });
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
-  const bytes = Buffer.from(await response.arrayBuffer());
+  const bytes = response.body;
   const actual = createHash("sha256").update(bytes).digest("hex");
   if (actual !== expectedSha256) {
     throw new AgentIntegrityError(

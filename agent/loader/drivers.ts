@@ -16,6 +16,7 @@ import { loadZstd } from "../installer/native.js";
 import { readPciDevices } from "../inventory/pci.js";
 import { exists, linkName, readText } from "../inventory/sysfs.js";
 import { sleep } from "../shared/backoff.js";
+import { httpRequest } from "../shared/http-client.js";
 import { run } from "../shared/run-command.js";
 import { untar } from "../shared/untar.js";
 import { say } from "./console.js";
@@ -125,11 +126,9 @@ export async function fetchBundle(
 ): Promise<Buffer> {
   for (let attempt = 1; ; attempt++) {
     const bytes = await withRetry(`GET ${bundle.path}`, async () => {
-      const response = await fetch(`${serverUrl}${bundle.path}`, {
-        signal: AbortSignal.timeout(BUNDLE_TIMEOUT_MS),
-      });
+      const response = await httpRequest(`${serverUrl}${bundle.path}`, { timeoutMs: BUNDLE_TIMEOUT_MS });
       if (!response.ok) throw new Error(`GET ${bundle.path}: HTTP ${response.status}`);
-      return Buffer.from(await response.arrayBuffer());
+      return response.body;
     });
     const actual = createHash("sha256").update(bytes).digest("hex");
     if (actual === bundle.sha256) return loadZstd().decompress(bytes);

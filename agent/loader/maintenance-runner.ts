@@ -3,6 +3,7 @@
 // asked for, reporting each. Active mode answers the server's poll at the cadence it set and takes the
 // extra steps it sends; passive mode only sends the completion signal (the command's result).
 import { credentialHeaders, type Credentialed } from "../shared/credential.js";
+import { httpRequest } from "../shared/http-client.js";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -50,8 +51,8 @@ async function fetchImage(image: MaintenanceAssignment["image"], machine: Creden
   for (let attempt = 1; ; attempt++) {
     let failure: string;
     try {
-      const response = await fetch(image.url, { headers: credentialHeaders(machine), signal });
-      if (response.ok) return Buffer.from(await response.arrayBuffer());
+      const response = await httpRequest(image.url, { headers: credentialHeaders(machine), signal });
+      if (response.ok) return response.body;
       if (response.status < 500)
         throw new MaintenanceImageError(`GET ${image.url}: HTTP ${response.status}`, context);
       failure = `HTTP ${response.status}`;

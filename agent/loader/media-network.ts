@@ -3,6 +3,7 @@
 import { writeFile } from "node:fs/promises";
 import type { MediaStaticAddress, NicInfo, OnlineMediaSettings } from "../../protocol/index.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../shared/backoff.js";
+import { httpRequest } from "../shared/http-client.js";
 import { pinServerCa } from "../shared/pinned-tls.js";
 import { run } from "../shared/run-command.js";
 import { say } from "./console.js";
@@ -25,7 +26,7 @@ async function configureStatic(iface: string, fixed: MediaStaticAddress): Promis
 async function serverAnswers(settings: OnlineMediaSettings): Promise<{ caPem?: string } | null> {
   try {
     if (settings.ca) return { caPem: await pinServerCa(settings.server, settings.ca) };
-    await fetch(`${settings.server}/boot.ipxe`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    await httpRequest(`${settings.server}/boot.ipxe`, { timeoutMs: PROBE_TIMEOUT_MS });
     return {};
   } catch {
     return null;

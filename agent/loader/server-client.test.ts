@@ -3,6 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { hasCode, type Inventory } from "../../protocol/index.js";
+import { httpRequest } from "../shared/http-client.js";
 import { describeRequestFailure, fetchNextAction, HttpStatusError, postInventory } from "./server-client.js";
 
 const inventory: Inventory = {
@@ -18,7 +19,7 @@ const servers: Server[] = [];
 const sockets = new Set<Socket>();
 
 afterEach(async () => {
-  // Servers wait for open connections before closing: the keep-alive ones fetch leaves, the silent one.
+  // Servers wait for open connections before closing: the kept-alive ones, the silent one.
   for (const socket of sockets) socket.destroy();
   sockets.clear();
   await Promise.all(servers.splice(0).map(close));
@@ -83,14 +84,14 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error("expected the promise to reject");
 }
 
-describe("describeRequestFailure on real failures", () => {
+describe("describeRequestFailure on real failures of the loader's client", () => {
   it("says connection refused for a closed loopback port", async () => {
     const probe = createNetServer();
     const url = await listen(probe);
     servers.splice(servers.indexOf(probe), 1);
     await close(probe);
 
-    const err = await rejection(fetch(`${url}/v1/inventory`));
+    const err = await rejection(httpRequest(`${url}/v1/inventory`, { timeoutMs: 5_000 }));
     expect(describeRequestFailure(err)).toBe("connection refused (is the server running?)");
   });
 
@@ -100,7 +101,7 @@ describe("describeRequestFailure on real failures", () => {
     });
     const url = await listen(server);
 
-    const err = await rejection(fetch(url));
+    const err = await rejection(httpRequest(url, { timeoutMs: 5_000 }));
     expect(describeRequestFailure(err)).toBe("connection reset");
   });
 
@@ -109,7 +110,7 @@ describe("describeRequestFailure on real failures", () => {
     const server = createNetServer(() => undefined);
     const url = await listen(server);
 
-    const err = await rejection(fetch(url, { signal: AbortSignal.timeout(50) }));
+    const err = await rejection(httpRequest(url, { timeoutMs: 50 }));
     expect(describeRequestFailure(err)).toBe("timed out");
   });
 

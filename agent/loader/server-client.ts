@@ -20,12 +20,13 @@ import {
 import type { z } from "zod";
 import type { MachineIdentity } from "../installer/plugin.js";
 import { credentialHeaders } from "../shared/credential.js";
+import { httpRequest } from "../shared/http-client.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "../shared/backoff.js";
 import { say } from "./console.js";
 
 const REQUEST_TIMEOUT_MS = 15_000;
 
-/** The errno-style code behind a fetch failure: on `cause`, or on the first of an AggregateError's errors. */
+/** The errno-style code behind a request's failure: on `cause`, or on the first of an AggregateError's errors. */
 function errorCode(err: unknown): string | undefined {
   for (let current: unknown = err, depth = 0; current instanceof Error && depth < 5; depth++) {
     const code = codeOf(current);
@@ -83,9 +84,16 @@ export class HttpStatusError extends BootwrightError<"http_status"> {
   }
 }
 
-async function requestJson<T>(url: string, init: RequestInit, schema: z.ZodType<T>): Promise<T> {
-  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  const text = await response.text();
+/** What a JSON request sends: its method, headers and body. */
+interface JsonRequest {
+  method: "GET" | "POST";
+  headers: Record<string, string>;
+  body?: string;
+}
+
+async function requestJson<T>(url: string, init: JsonRequest, schema: z.ZodType<T>): Promise<T> {
+  const response = await httpRequest(url, { ...init, timeoutMs: REQUEST_TIMEOUT_MS });
+  const text = response.body.toString("utf8");
   if (!response.ok) {
     const body = ErrorBody.safeParse(safeJson(text));
     throw new HttpStatusError(response.status, body.success ? body.data : undefined);
@@ -151,7 +159,7 @@ export function postInventory(serverUrl: string, inventory: Inventory): Promise<
 }
 
 /** A JSON POST of `body` to one of the machine's own routes, under its credential. */
-function machinePost(machine: MachineIdentity, path: string, body: unknown): RequestInit {
+function machinePost(machine: MachineIdentity, path: string, body: unknown): JsonRequest {
   return {
     method: "POST",
     headers: { ...credentialHeaders(machine), "content-type": "application/json" },

@@ -1,12 +1,13 @@
 // TLS pinned to the CA the kernel command line names (bootwright.ca=sha256:<hex>), the way kubeadm joins
 // with a CA hash: the loader opens one TLS connection without trusting it, looks in the chain the server
 // sends for a certificate with that fingerprint, and from then on trusts that one certificate alone, as
-// the CA of every connection this process makes (the loader's, its agents' and the image stream's all go
-// through undici's global dispatcher, which Node's fetch shares). Nothing is sent before the check.
+// the CA of every connection this process makes (the loader's own client, http-client.ts, and undici's
+// global dispatcher, which its agents' fetch and the image stream share). Nothing is sent before the check.
 import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { connect, type DetailedPeerCertificate } from "node:tls";
 import { BootwrightError, type FailureContext } from "../../protocol/index.js";
+import { trustOnlyCa } from "./http-client.js";
 
 const CONNECT_TIMEOUT_MS = 15_000;
 
@@ -83,9 +84,10 @@ export async function pinServerCa(serverUrl: string, pinned: string): Promise<st
       { server: url.host, pinned, offered },
     );
   const pem = new X509Certificate(ca.raw).toString();
-  // Verification proper (the chain up to this CA, the name or address in the URL) from here on.
-  // Imported only now, for a pinned server: evaluating undici at the start cost every loader boot
-  // ~0.75 s under TCG.
+  // Verification proper (the chain up to this CA, the name or address in the URL) from here on, in the
+  // loader's own client and in undici's (the image stream, agents' fetch). undici is imported only now,
+  // for a pinned server: evaluating it at the start cost every loader boot ~0.75 s under TCG.
+  trustOnlyCa(pem);
   const { trustOnly } = await import("./trust-only.js");
   trustOnly(pem);
   return pem;
