@@ -54,7 +54,12 @@ export interface StreamResult {
   rateMBs: number;
   resumes: number;
   /** Where the time went (the benchmark's per-stage breakdown); the rest is waiting for the network. */
-  stages: DecodeTimings & { hashMs: number; hashWaitMs: number };
+  stages: DecodeTimings & {
+    hashMs: number;
+    hashWaitMs: number;
+    /** The HTTP body's chunks (each hashed and decoded as it comes). */
+    chunks: number;
+  };
 }
 
 export class ImageIntegrityError extends BootwrightError<"image_integrity"> {
@@ -76,6 +81,7 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
   const storedHash = storedBytesHash();
   let received = 0;
   let resumes = 0;
+  let chunks = 0;
   const handle = await open(options.target, "r+").catch(async (err: unknown) => {
     await storedHash.close();
     throw err;
@@ -135,6 +141,7 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
   const fetchFrom = async (): Promise<void> => {
     for await (const chunk of await bodyFrom()) {
       if (hasCode(writeFailure, "target_write")) break;
+      chunks += 1;
       await storedHash.update(chunk);
       received += chunk.length;
       // After a decoding failure the rest is only hashed: the error then says whether the bytes differ.
@@ -225,6 +232,6 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     ms,
     rateMBs: final.rateMBs,
     resumes,
-    stages: { ...writer.timings, hashMs, hashWaitMs },
+    stages: { ...writer.timings, hashMs, hashWaitMs, chunks },
   };
 }

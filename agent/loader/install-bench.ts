@@ -24,6 +24,10 @@ export async function benchInstall(
   const stages: string[] = [];
   for (let i = 0; i < runs; i++) {
     let started = performance.now();
+    // The main thread's busy share (HTTP parsing and stream machinery included, which the stages do not
+    // time) and the process's CPU on all threads: whether the stream waits for the network or for a CPU.
+    const loop = performance.eventLoopUtilization();
+    const cpu = process.cpuUsage();
     const result = await streamImage({
       url,
       headers,
@@ -32,10 +36,12 @@ export async function benchInstall(
       signal: AbortSignal.timeout(600_000),
     });
     ours.push((performance.now() - started) / 1000);
+    const busy = Math.round(performance.eventLoopUtilization(loop).utilization * 100);
+    const { user, system } = process.cpuUsage(cpu);
     const s = (ms: number): string => (ms / 1000).toFixed(1);
-    const { hashMs, hashWaitMs, decodeMs, writeWaitMs } = result.stages;
+    const { hashMs, hashWaitMs, decodeMs, writeWaitMs, chunks } = result.stages;
     stages.push(
-      `hash:${s(hashMs)}/hashwait:${s(hashWaitMs)}/decode:${s(decodeMs)}/diskwait:${s(writeWaitMs)}`,
+      `hash:${s(hashMs)}/hashwait:${s(hashWaitMs)}/decode:${s(decodeMs)}/diskwait:${s(writeWaitMs)}/mainbusy:${busy}%/cpu:${s((user + system) / 1000)}/chunks:${chunks}`,
     );
     started = performance.now();
     // conv=fsync: the baseline also ends with its data on the disk, as ours does (FileHandle.sync). The
