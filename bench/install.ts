@@ -132,7 +132,11 @@ async function runStreams(
   const started = performance.now();
   await Promise.all(
     targets.map((target, i) =>
-      runStreamAgent(setup.server.url, setup.images.debian.sha256, target, machines[i], [cli]),
+      // Eight agents on this host's cores: each counts on one, so hashes inline (a thread each only added
+      // copies and switches: 14.65 against 11.83 s for the batch).
+      runStreamAgent(setup.server.url, setup.images.debian.sha256, target, machines[i], [cli], {
+        BOOTWRIGHT_STREAM_CPUS: "1",
+      }),
     ),
   );
   return (performance.now() - started) / 1000;

@@ -362,6 +362,8 @@ export function runStreamAgent(
     "tsx",
     resolve(import.meta.dirname, "../agent/installer/stream-cli.ts"),
   ],
+  /** More environment for the agent (BOOTWRIGHT_STREAM_CPUS). */
+  env: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   return new Promise((done, fail) => {
     const args = [...program, baseUrl, sha256, target, ...(machineId === undefined ? [] : [machineId])];
@@ -371,6 +373,7 @@ export function runStreamAgent(
         ...process.env,
         BOOTWRIGHT_NODE_MODULES: resolve(import.meta.dirname, "../node_modules"),
         BOOTWRIGHT_TOKEN: TEST_ADMIN_TOKEN,
+        ...env,
       },
       stdio: ["ignore", "ignore", "pipe"],
     });

@@ -2,6 +2,7 @@
 // batch8.*): the same streamImage the VMs run, writing to a file. Prints one JSON line with the result.
 //   BOOTWRIGHT_TOKEN=<admin token> node stream-cli.mjs <serverUrl> <imageSha256> <targetFile> [machineId]
 // (an admin may act for a machine; the token comes from the environment, never argv).
+// BOOTWRIGHT_STREAM_CPUS=<n>: the CPUs the stream may count on, when several agents share a host's.
 import { ImageDetail, imageBlobPath } from "../../protocol/index.js";
 import { streamImage } from "./stream-image.js";
 
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
     source: image,
     target,
     signal: AbortSignal.timeout(600_000),
+    cpus: Number(process.env.BOOTWRIGHT_STREAM_CPUS) || undefined,
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
