@@ -1,12 +1,12 @@
-// sha256 of the install stream's stored bytes. With more than one CPU, on a thread of its own, so that
+// sha256 of the install stream's stored bytes. With more than two CPUs, on a thread of its own, so that
 // hashing runs beside the download and the decoder instead of between them (~2–3 s of a 12 s stream of
 // the Debian image under emulation). The chunks are copied into 1 MiB batches, each transferred whole: the
 // decoder still owns the originals, and the thread gets one message per MiB rather than per socket chunk.
 // At most MAX_IN_FLIGHT_BYTES wait for the hash: a slower hash holds back the download, as a slow disk
-// does. Measured in a 2-vCPU VM (Debian image): 48.4 MB/s batched on the thread, 41.6 inline; the same
-// thread with one message per chunk had been no faster than inline (51.9 vs 53.6 on a quicker day).
-// With one CPU the hash stays inline: a thread only adds the copies and the switches (a 1-vCPU VM
-// streamed 33 MB/s with a per-chunk thread, 42 without).
+// does. With one or two CPUs the hash stays inline. In a 1-vCPU VM a thread (then one message per chunk)
+// only added copies and switches: 33 MB/s against 42. In a 2-vCPU VM neither way wins beyond this host's
+// noise: per chunk 51.9 against 53.6 MB/s inline; batched, the same VM alternating the two gave
+// 16.1/15.8/10.6 s on the thread against 18.5/12.2/12.1 s inline. Beyond two, a core is free for it.
 import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
@@ -49,9 +49,9 @@ export interface StoredBytesHash {
   close(): Promise<void>;
 }
 
-/** A worker thread's hash where there is more than one CPU, else the main thread's. */
+/** A worker thread's hash where there are more than two CPUs, else the main thread's. */
 export function storedBytesHash(cpus = availableParallelism()): StoredBytesHash {
-  return cpus > 1 ? new HashWorker() : new InlineHash();
+  return cpus > 2 ? new HashWorker() : new InlineHash();
 }
 
 export class InlineHash implements StoredBytesHash {

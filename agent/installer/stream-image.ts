@@ -45,7 +45,7 @@ export interface StreamImageOptions {
   resumeWindowMs?: number;
   onResume?: (atBytes: number, reason: string) => void;
   /**
-   * The CPUs this stream may count on (default: the machine's); with more than one it hashes on a thread
+   * The CPUs this stream may count on (default: the machine's); with more than two it hashes on a thread
    * of its own. Several agents sharing one host's cores (the batch benchmark) say how few they have.
    */
   cpus?: number | undefined;
