@@ -29,6 +29,7 @@ export interface FailureContexts {
   target_write: { target: string; offset: number };
   inventory_unreadable: { path: string };
   http_status: ServerRefusal;
+  loader_request_timeout: { method: string; url: string; timeoutMs: number };
   upload_refused: ServerRefusal;
   boot_area_refused: { url: string; status: number };
   maintenance_image_invalid: { image: string; file?: string };
@@ -88,6 +89,8 @@ export const FAILURE_CODES: { readonly [C in FailureCode]: string } = {
   inventory_unreadable: "/proc has no processor or no MemTotal: the minimal inventory cannot be sent.",
   http_status:
     "The server answered a loader request with a non-2xx status; context has it and the server's error code and message when it sent our error body.",
+  loader_request_timeout:
+    "A loader request (agent/shared/http-client.ts) got no whole answer within its time; context has the method, URL and the time allowed.",
   upload_refused:
     "The server refused a captured image's upload (a non-2xx answer); context has the status and the server's error code and message.",
   boot_area_refused:

@@ -39,7 +39,8 @@ function errorCode(err: unknown): string | undefined {
 /** Why a request failed, in words an operator at the console understands. */
 export function describeRequestFailure(err: unknown): string {
   if (hasCode(err, "http_status")) return err.message;
-  if (err instanceof Error && err.name === "TimeoutError") return "timed out";
+  if (hasCode(err, "loader_request_timeout") || (err instanceof Error && err.name === "TimeoutError"))
+    return "timed out";
   const code = errorCode(err);
   switch (code) {
     case "ECONNREFUSED":

@@ -95,13 +95,16 @@ describe("httpRequest", () => {
     expect(connections).toBe(1);
   });
 
-  it("fails with the caller's abort, and with a TimeoutError when no answer comes in time", async () => {
+  it("fails with the caller's abort, and with a RequestTimeout when no answer comes in time", async () => {
     const url = await listen(createNetServer(() => undefined)); // accepts, never answers
 
     const controller = new AbortController();
     const aborted = httpRequest(url, { signal: controller.signal });
     controller.abort();
     await expect(aborted).rejects.toMatchObject({ name: "AbortError" });
-    await expect(httpRequest(url, { timeoutMs: 50 })).rejects.toMatchObject({ name: "TimeoutError" });
+    await expect(httpRequest(url, { timeoutMs: 50 })).rejects.toMatchObject({
+      code: "loader_request_timeout",
+      context: { method: "GET", url, timeoutMs: 50 },
+    });
   });
 });

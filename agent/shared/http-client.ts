@@ -5,6 +5,7 @@
 // bundle, an agent, a maintenance image), so an answer is read whole; the image stream has its own client.
 import { request as plainRequest, type IncomingHttpHeaders, type ClientRequest } from "node:http";
 import { request as tlsRequest } from "node:https";
+import { BootwrightError, type FailureContext } from "../../protocol/failure.js";
 
 /** The one CA a pinned server's connections trust (pinned-tls.ts); undefined: the system's CAs. */
 let pinnedCaPem: string | undefined;
@@ -18,7 +19,7 @@ export interface HttpRequestOptions {
   method?: string;
   headers?: Readonly<Record<string, string>>;
   body?: string | Buffer;
-  /** The whole exchange, connection to the answer's last byte; none when only `signal` bounds it. */
+  /** The whole exchange, connection to the answer's last byte (then a RequestTimeout); none when only `signal` bounds it. */
   timeoutMs?: number;
   /** The caller's own cancellation (a run's deadline): the request fails with its AbortError. */
   signal?: AbortSignal;
@@ -31,12 +32,18 @@ export interface HttpAnswer {
   body: Buffer;
 }
 
-/** Named as AbortSignal.timeout's error is, so callers describe both the same way ("timed out"). */
-class RequestTimeout extends Error {
-  override readonly name = "TimeoutError";
+/** No whole answer within the request's time. */
+export class RequestTimeout extends BootwrightError<"loader_request_timeout"> {
+  constructor(context: FailureContext<"loader_request_timeout">) {
+    super(
+      "loader_request_timeout",
+      `${context.method} ${context.url}: no answer in ${context.timeoutMs} ms`,
+      context,
+    );
+  }
 }
 
-/** One request, its answer read whole; network failures reject with Node's errors (their `code`: ECONNREFUSED…). */
+/** One request, its answer read whole; network failures reject with Node's errors (their `code`: ECONNREFUSED…), a timeout with RequestTimeout. */
 export async function httpRequest(url: string, options: HttpRequestOptions): Promise<HttpAnswer> {
   try {
     return await exchange(url, options);
@@ -44,12 +51,13 @@ export async function httpRequest(url: string, options: HttpRequestOptions): Pro
     // A kept-alive connection the server had already closed (its idle timeout, or ours missed while the
     // CPU was busy) fails before anything was read: the request never reached the server, so once more on
     // a new connection, as Node's documentation advises.
-    if (err instanceof StaleConnection) return exchange(url, options);
+    if (staleConnectionErrors.has(err as object)) return exchange(url, options);
     throw err;
   }
 }
 
-class StaleConnection extends Error {}
+/** Errors of a kept-alive connection the server had closed before this request reached it. */
+const staleConnectionErrors = new WeakSet<object>();
 
 function exchange(url: string, options: HttpRequestOptions): Promise<HttpAnswer> {
   const target = new URL(url);
@@ -69,13 +77,14 @@ function exchange(url: string, options: HttpRequestOptions): Promise<HttpAnswer>
       timeoutMs === undefined
         ? undefined
         : setTimeout(() => {
-            request.destroy(new RequestTimeout(`${common.method} ${url}: no answer in ${timeoutMs} ms`));
+            request.destroy(new RequestTimeout({ method: common.method, url, timeoutMs }));
           }, timeoutMs);
     let answered = false;
     request.on("error", (err: Error & { code?: string }) => {
       clearTimeout(timer);
-      const stale = !answered && request.reusedSocket && (err.code === "ECONNRESET" || err.code === "EPIPE");
-      reject(stale ? new StaleConnection(err.message, { cause: err }) : err);
+      if (!answered && request.reusedSocket && (err.code === "ECONNRESET" || err.code === "EPIPE"))
+        staleConnectionErrors.add(err);
+      reject(err);
     });
     request.on("response", (response) => {
       answered = true;
