@@ -58,7 +58,10 @@ export interface StreamResult {
   ms: number;
   rateMBs: number;
   resumes: number;
-  /** Where the time went (the benchmark's per-stage breakdown); the rest is waiting for the network. */
+  /**
+   * Where the time went (the benchmark's per-stage breakdown); the main thread's other time goes to HTTP
+   * parsing, the streams' machinery and waiting for the network.
+   */
   stages: DecodeTimings & {
     hashMs: number;
     hashWaitMs: number;
