@@ -77,7 +77,7 @@ export class InlineHash implements StoredBytesHash {
 export class HashWorker implements StoredBytesHash {
   private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
   private inFlight = 0;
-  // Unpooled and not zeroed (zeroing each MiB cost as much as the copy into it): its buffer is its own to transfer.
+  // Unpooled, so its buffer is its own to transfer; not zeroed, since the chunks' copy fills it.
   private batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
   private batched = 0;
   private waitMs = 0;
