@@ -1,9 +1,10 @@
 // The server client against real failures: a closed port, real HTTP servers on port 0 answering 500 or 200.
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { createServer as createNetServer } from "node:net";
+import { describe, expect, it } from "vitest";
 import { hasCode, type Inventory } from "../../protocol/index.js";
 import { httpRequest } from "../shared/http-client.js";
+import { listenOnLoopback as listen } from "../shared/loopback-test-server.js";
 import { describeRequestFailure, fetchNextAction, HttpStatusError, postInventory } from "./server-client.js";
 
 const inventory: Inventory = {
@@ -14,39 +15,6 @@ const inventory: Inventory = {
   nics: [{ name: "eth0", mac: "52:54:00:12:34:56" }],
   disks: [{ name: "vda", sizeBytes: 10 * 1024 ** 3 }],
 };
-
-const servers: Server[] = [];
-const sockets = new Set<Socket>();
-
-afterEach(async () => {
-  // Servers wait for open connections before closing: the kept-alive ones, the silent one.
-  for (const socket of sockets) socket.destroy();
-  sockets.clear();
-  await Promise.all(servers.splice(0).map(close));
-});
-
-function close(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((err) => {
-      if (err) reject(err);
-      else resolve();
-    });
-  });
-}
-
-function listen(server: Server): Promise<string> {
-  servers.push(server);
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    });
-  });
-}
 
 interface Seen {
   method: string | undefined;
@@ -88,8 +56,7 @@ describe("describeRequestFailure on real failures of the loader's client", () =>
   it("says connection refused for a closed loopback port", async () => {
     const probe = createNetServer();
     const url = await listen(probe);
-    servers.splice(servers.indexOf(probe), 1);
-    await close(probe);
+    await new Promise((resolve) => probe.close(resolve));
 
     const err = await rejection(httpRequest(`${url}/v1/inventory`, { timeoutMs: 5_000 }));
     expect(describeRequestFailure(err)).toBe("connection refused (is the server running?)");

@@ -1,31 +1,10 @@
 // The loader's HTTP client against real sockets on loopback: what it sends, a kept-alive connection the
 // server closed (asked again on a new one), a caller's abort, and a server that never answers.
 import { createServer as createHttpServer } from "node:http";
-import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { createServer as createNetServer } from "node:net";
+import { describe, expect, it } from "vitest";
 import { httpRequest } from "./http-client.js";
-
-const servers: Server[] = [];
-const sockets = new Set<Socket>();
-
-afterEach(async () => {
-  for (const socket of sockets) socket.destroy();
-  sockets.clear();
-  await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
-});
-
-function listen(server: Server): Promise<string> {
-  servers.push(server);
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  return new Promise((resolve) => {
-    server.listen(0, "127.0.0.1", () => {
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    });
-  });
-}
+import { listenOnLoopback as listen } from "./loopback-test-server.js";
 
 const OK =
   "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok";
