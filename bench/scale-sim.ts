@@ -73,11 +73,12 @@ export async function simulate(settings: SimulationSettings): Promise<Simulation
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    const answer: unknown = await res.json();
+    const text = await res.text();
     latency[kind].push(performance.now() - started);
     calls++;
-    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${JSON.stringify(answer)}`);
-    return answer;
+    // A relay's own refusal (nginx's 502 page) is HTML: say the status and what came, not a JSON error.
+    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
+    return JSON.parse(text) as unknown;
   };
 
   const machine = async (n: number): Promise<void> => {

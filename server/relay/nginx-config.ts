@@ -5,6 +5,15 @@
 // slices (a machine's Range resume is answered from the cached slices), tailored agents, and the
 // loader's kernel and initramfs. It holds no state of its own: another relay on the same config serves
 // the same. Pure: the caller writes the file.
+import { SERVER_KEEP_ALIVE_MS } from "../tls/listener.js";
+
+/**
+ * How long nginx keeps an idle connection to a server: a second less than the server keeps it. Were it
+ * longer, nginx could send a request down a connection the server is closing that moment, and answer a
+ * POST it may not resend (an enrollment) with 502. With nginx's default 60 s, 4 of 40 bursts after a
+ * ~5 s lull failed that way on this host.
+ */
+const UPSTREAM_IDLE_S = Math.floor(SERVER_KEEP_ALIVE_MS / 1000) - 1;
 
 export interface RelaySettings {
   /** The servers' base URLs (http://host:port). */
@@ -93,6 +102,7 @@ http {
   upstream bootwright {
 ${upstreams.map((hostPort) => `    server ${hostPort} max_fails=1 fail_timeout=5s;`).join("\n")}
     keepalive 64;
+    keepalive_timeout ${UPSTREAM_IDLE_S}s;
   }
 
   server {

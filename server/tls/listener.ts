@@ -16,6 +16,18 @@ import type { ServerTls } from "./certificates.js";
 
 const TLS_HANDSHAKE = 0x16;
 
+/**
+ * How long a kept-alive connection may sit idle before the server closes it (Node's own default, named:
+ * the relay's nginx must give up its idle connections to us before this, see nginx-config.ts).
+ */
+export const SERVER_KEEP_ALIVE_MS = 5_000;
+
+function httpServer(): HttpServer {
+  const server = createHttpServer();
+  server.keepAliveTimeout = SERVER_KEEP_ALIVE_MS;
+  return server;
+}
+
 export interface Listener {
   /** The HTTP server fastify answers on (plain HTTP). */
   plain: HttpServer;
@@ -51,7 +63,7 @@ async function listenOn(server: HttpServer | NetServer, port: number, host: stri
 }
 
 export async function listen(host: string, port: number, tls: ServerTls | null): Promise<Listener> {
-  const plain = createHttpServer();
+  const plain = httpServer();
   if (!tls) {
     const bound = await listenOn(plain, port, host);
     return {
@@ -62,6 +74,7 @@ export async function listen(host: string, port: number, tls: ServerTls | null):
     };
   }
   const secure = createHttpsServer({ key: tls.key, cert: tls.chain });
+  secure.keepAliveTimeout = SERVER_KEEP_ALIVE_MS;
   // pauseOnConnect: no byte is read before we look at the first one.
   const front = createNetServer({ pauseOnConnect: true }, (socket) => {
     hand(socket, plain, secure);
