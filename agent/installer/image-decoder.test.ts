@@ -1,10 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { hasCode } from "../../protocol/index.js";
-import { ImageDecoder, WRITE_BUFFER_BYTES } from "./image-decoder.js";
+import { DecodeThread } from "./decode-thread.js";
+import { ImageDecoder, WRITE_BUFFER_BYTES, type ImageWriter } from "./image-decoder.js";
 import { loadZstd } from "./native.js";
 
 process.env.BOOTWRIGHT_NODE_MODULES = join(import.meta.dirname, "../../node_modules");
@@ -25,56 +26,67 @@ function rawImage(size: number): Buffer {
   return raw;
 }
 
-/** Feeds `input` to a decoder writing into a fresh file, in pieces of `piece` bytes; returns the file. */
-async function decode(input: Buffer, piece: number): Promise<Buffer> {
-  const target = join(dir, "disk.img");
-  writeFileSync(target, "");
-  const handle = await open(target, "r+");
-  try {
-    const decoder = new ImageDecoder(handle, target);
-    for (let at = 0; at < input.length; at += piece) await decoder.feed(input.subarray(at, at + piece));
-    await decoder.finish();
-    expect(decoder.position).toBe(readFileSync(target).length);
-  } finally {
-    await handle.close();
-  }
-  return readFileSync(target);
-}
+// The same decoder on the main thread (one CPU) and on a thread of its own (decode-thread.ts).
+const writers: [string, (handle: FileHandle, target: string) => ImageWriter][] = [
+  ["on the main thread", (handle, target) => new ImageDecoder(handle, target)],
+  ["on its own thread", (_handle, target) => new DecodeThread(target)],
+];
 
-it("writes exactly the raw bytes of several frames, fed in odd pieces, ending on a buffer boundary", async () => {
-  // Two frames (as `zstd` writes for concatenated inputs) whose total is an exact number of write buffers:
-  // the last buffer fills exactly, and the stream must still be seen as complete.
-  const first = rawImage(WRITE_BUFFER_BYTES + 12_288);
-  const second = rawImage(WRITE_BUFFER_BYTES - 12_288);
-  const compressed = Buffer.concat([zstd.compress(first), zstd.compress(second)]);
-  // Buffer.equals, not toEqual: vitest's deep comparison of 8 MiB takes minutes.
-  expect((await decode(compressed, 65_521)).equals(Buffer.concat([first, second]))).toBe(true);
-  const odd = rawImage(3 * WRITE_BUFFER_BYTES + 777);
-  expect((await decode(zstd.compress(odd), 1_000_003)).equals(odd)).toBe(true);
-});
-
-it("says the stream is truncated when the input ends inside a frame", async () => {
-  const compressed = zstd.compress(rawImage(1 << 20));
-  await expect(decode(compressed.subarray(0, compressed.length - 100), 4096)).rejects.toThrow(/truncated/);
-});
-
-it("reports a refused write as target_write with its offset", async () => {
-  const target = join(dir, "read-only.img");
-  writeFileSync(target, "");
-  const handle = await open(target, "r");
-  try {
-    const decoder = new ImageDecoder(handle, target);
-    const input = zstd.compress(rawImage(WRITE_BUFFER_BYTES * 2));
-    // The failure surfaces where the write is awaited: the feed that needs its buffer, or finish.
-    const failure = await (async () => {
-      await decoder.feed(input);
+describe.each(writers)("decoding %s", (_where, writerFor) => {
+  /** Feeds `input` to a decoder writing into a fresh file, in pieces of `piece` bytes; returns the file. */
+  async function decode(input: Buffer, piece: number): Promise<Buffer> {
+    const target = join(dir, "disk.img");
+    writeFileSync(target, "");
+    const handle = await open(target, "r+");
+    try {
+      const decoder = writerFor(handle, target);
+      for (let at = 0; at < input.length; at += piece) await decoder.feed(input.subarray(at, at + piece));
       await decoder.finish();
-    })().then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    expect(hasCode(failure, "target_write") && failure.context).toEqual({ target, offset: 0 });
-  } finally {
-    await handle.close();
+      await decoder.close();
+      expect(decoder.position).toBe(readFileSync(target).length);
+    } finally {
+      await handle.close();
+    }
+    return readFileSync(target);
   }
+
+  it("writes exactly the raw bytes of several frames, fed in odd pieces, ending on a buffer boundary", async () => {
+    // Two frames (as `zstd` writes for concatenated inputs) whose total is an exact number of write buffers:
+    // the last buffer fills exactly, and the stream must still be seen as complete.
+    const first = rawImage(WRITE_BUFFER_BYTES + 12_288);
+    const second = rawImage(WRITE_BUFFER_BYTES - 12_288);
+    const compressed = Buffer.concat([zstd.compress(first), zstd.compress(second)]);
+    // Buffer.equals, not toEqual: vitest's deep comparison of 8 MiB takes minutes.
+    expect((await decode(compressed, 65_521)).equals(Buffer.concat([first, second]))).toBe(true);
+    const odd = rawImage(3 * WRITE_BUFFER_BYTES + 777);
+    expect((await decode(zstd.compress(odd), 1_000_003)).equals(odd)).toBe(true);
+  });
+
+  it("says the stream is truncated when the input ends inside a frame", async () => {
+    const compressed = zstd.compress(rawImage(1 << 20));
+    await expect(decode(compressed.subarray(0, compressed.length - 100), 4096)).rejects.toThrow(/truncated/);
+  });
+
+  it("reports a refused write as target_write with its offset", async () => {
+    // /dev/full refuses every write (ENOSPC): a disk that is full from its first byte.
+    const target = "/dev/full";
+    const handle = await open(target, "r+");
+    const decoder = writerFor(handle, target);
+    try {
+      const input = zstd.compress(rawImage(WRITE_BUFFER_BYTES * 2));
+      // The failure surfaces where the write is awaited: the feed that needs its buffer, or finish.
+      const failure = await (async () => {
+        await decoder.feed(input);
+        await decoder.finish();
+      })().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(hasCode(failure, "target_write") && failure.context).toEqual({ target, offset: 0 });
+      expect(String(failure)).toMatch(/ENOSPC|no space/i);
+    } finally {
+      await decoder.close();
+      await handle.close();
+    }
+  });
 });

@@ -28,7 +28,20 @@ export interface DecodeTimings {
   writes: number;
 }
 
-export class ImageDecoder {
+/** The decode-and-write stage as the stream uses it: here on the main thread, or decode-thread.ts's. */
+export interface ImageWriter {
+  /** Raw bytes handed to the disk so far. */
+  readonly position: number;
+  readonly timings: DecodeTimings;
+  /** Decodes `input`; resolves once it is taken, waiting for the disk when too much is pending. */
+  feed(input: Buffer): Promise<void>;
+  /** Writes what is left and waits for every write; throws when the input ended inside a frame. */
+  finish(): Promise<void>;
+  /** Lets go of what the stage holds (its thread); idempotent, and safe after finish. */
+  close(): Promise<void>;
+}
+
+export class ImageDecoder implements ImageWriter {
   /** Raw bytes handed to the disk so far (written or being written). */
   position = 0;
   readonly timings: DecodeTimings = { decodeMs: 0, writeWaitMs: 0, writes: 0 };
@@ -73,6 +86,10 @@ export class ImageDecoder {
     await this.writing;
     if (this.frameOpen)
       throw new Error(`the zstd stream ended inside a frame after ${this.position} raw bytes: truncated`);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Waits for the previous write (its buffer becomes free), then writes the current buffer and swaps. */

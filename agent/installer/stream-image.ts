@@ -5,6 +5,7 @@
 // The stored bytes' sha256 and both sizes are checked at the end: a mismatch is an error, never a success.
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { setTimeout as delay } from "node:timers/promises";
 import { request } from "undici";
 import { BootwrightError, hasCode, type FailureContext } from "../../protocol/failure.js";
@@ -12,7 +13,8 @@ import type { ImageSource } from "../../protocol/index.js";
 import { backoffDelayMs, RESUME_BACKOFF } from "../shared/backoff.js";
 import { describeError } from "./describe-error.js";
 import { storedBytesHash } from "./stored-bytes-hash.js";
-import { ImageDecoder, TargetWriteError, type DecodeTimings } from "./image-decoder.js";
+import { DecodeThread } from "./decode-thread.js";
+import { ImageDecoder, TargetWriteError, type DecodeTimings, type ImageWriter } from "./image-decoder.js";
 
 export interface StreamProgress {
   /** Stored (compressed) bytes received. */
@@ -45,8 +47,9 @@ export interface StreamImageOptions {
   resumeWindowMs?: number;
   onResume?: (atBytes: number, reason: string) => void;
   /**
-   * The CPUs this stream may count on (default: the machine's); with more than two it hashes on a thread
-   * of its own. Several agents sharing one host's cores (the batch benchmark) say how few they have.
+   * The CPUs this stream may count on (default: the machine's): with two it decodes on a thread of its
+   * own, with more than two it hashes on another. Several agents sharing one host's cores (the batch
+   * benchmark) say how few they have.
    */
   cpus?: number | undefined;
 }
@@ -86,7 +89,8 @@ class FatalStreamError extends BootwrightError<"image_stream_refused"> {
 export async function streamImage(options: StreamImageOptions): Promise<StreamResult> {
   const { source, signal } = options;
   const started = performance.now();
-  const storedHash = storedBytesHash(options.cpus);
+  const cpus = options.cpus ?? availableParallelism();
+  const storedHash = storedBytesHash(cpus);
   let received = 0;
   let resumes = 0;
   let chunks = 0;
@@ -94,7 +98,8 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     await storedHash.close();
     throw err;
   });
-  const writer = new ImageDecoder(handle, options.target);
+  const writer: ImageWriter =
+    cpus > 1 ? new DecodeThread(options.target) : new ImageDecoder(handle, options.target);
   // A write error ends the transfer at once; after a decoding error the rest is only hashed.
   let writeFailure: unknown;
 
@@ -196,6 +201,7 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     throw err;
   } finally {
     clearInterval(timer);
+    await writer.close();
     await handle.close();
   }
 

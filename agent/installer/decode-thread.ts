@@ -1,0 +1,227 @@
+// The install stream's decode-and-write stage on a thread of its own, for machines with a second CPU: the
+// main thread receives the HTTP body and hashes it while this thread decodes and writes, instead of doing
+// all three in turn (the main thread was 88–94% busy for the whole stream, decoding ~4 s of its ~12 under
+// emulation). The same decoder as image-decoder.ts runs there: two large buffers alternate, one filled by
+// ZSTD_decompressStream while the thread pool writes the other in one pwrite. Chunks are copied into
+// 1 MiB batches, each transferred whole (one message per MiB rather than per ~64 KiB socket chunk). At most
+// MAX_IN_FLIGHT_BYTES wait to be decoded: a slow disk holds back the decoder, which holds back the download.
+import { Worker } from "node:worker_threads";
+import { INITRAMFS_NODE_MODULES } from "./native.js";
+import {
+  TargetWriteError,
+  WRITE_BUFFER_BYTES,
+  type DecodeTimings,
+  type ImageWriter,
+} from "./image-decoder.js";
+
+const MAX_IN_FLIGHT_BYTES = 16 << 20;
+const BATCH_BYTES = 1 << 20;
+
+/** What the thread says: a batch decoded, the end (everything written), or a failure. */
+type ThreadMessage =
+  | { kind: "decoded"; bytes: number; position: number }
+  | { kind: "finished"; position: number; timings: DecodeTimings }
+  | { kind: "failed"; message: string; offset: number | null };
+
+// CommonJS run by `new Worker(…, { eval: true })`: no file to find beside the loader's bundle. It is
+// image-decoder.ts's loop (see there why two buffers and one pwrite each); the messages are ThreadMessage.
+const THREAD_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { createRequire } = require("node:module");
+const fs = require("node:fs/promises");
+const { DCtx } = createRequire(workerData.modules + "/")("zstd-napi/binding.js");
+const dctx = new DCtx();
+const buffers = [Buffer.allocUnsafe(workerData.bufferBytes), Buffer.allocUnsafe(workerData.bufferBytes)];
+const timings = { decodeMs: 0, writeWaitMs: 0, writes: 0 };
+let current = 0, filled = 0, position = 0, frameOpen = false, writing = Promise.resolve(), failed = false;
+const handle = fs.open(workerData.target, "r+");
+handle.catch(() => undefined); // a target that does not open fails the first write, with its reason
+
+class WriteFailure extends Error {
+  constructor(message, offset) { super(message); this.offset = offset; }
+}
+async function writeAt(data, at) {
+  let written;
+  try {
+    ({ bytesWritten: written } = await (await handle).write(data, 0, data.length, at));
+  } catch (err) {
+    throw new WriteFailure("write at offset " + at + " failed: " + (err && err.message), at);
+  }
+  if (written !== data.length)
+    throw new WriteFailure("short write at offset " + at + ": " + written + " of " + data.length + " bytes", at);
+}
+async function flush() {
+  const started = performance.now();
+  await writing;
+  timings.writeWaitMs += performance.now() - started;
+  const data = buffers[current].subarray(0, filled);
+  const at = position;
+  position += data.length;
+  timings.writes += 1;
+  writing = writeAt(data, at);
+  writing.catch(() => undefined);
+  current = 1 - current;
+  filled = 0;
+}
+async function feed(input) {
+  let source = input;
+  for (;;) {
+    const out = buffers[current];
+    const room = out.length - filled;
+    const started = performance.now();
+    const [hint, produced, consumed] = dctx.decompressStream(out.subarray(filled), source);
+    timings.decodeMs += performance.now() - started;
+    if (produced > 0 || consumed > 0) frameOpen = hint !== 0;
+    filled += produced;
+    source = source.subarray(consumed);
+    if (filled === out.length) await flush();
+    else if (source.length === 0 && produced < room) return;
+  }
+}
+async function finish() {
+  if (filled > 0) await flush();
+  await writing;
+  if (frameOpen)
+    throw new Error("the zstd stream ended inside a frame after " + position + " raw bytes: truncated");
+  await (await handle).close(); // the stream syncs the target through its own handle
+}
+let queue = Promise.resolve();
+parentPort.on("message", (message) => {
+  queue = queue.then(async () => {
+    if (failed) return;
+    try {
+      if (message === null) {
+        await finish();
+        parentPort.postMessage({ kind: "finished", position, timings });
+      } else {
+        await feed(Buffer.from(message));
+        parentPort.postMessage({ kind: "decoded", bytes: message.byteLength, position });
+      }
+    } catch (err) {
+      failed = true;
+      parentPort.postMessage({ kind: "failed", message: String(err && err.message), offset: err instanceof WriteFailure ? err.offset : null });
+    }
+  });
+});
+`;
+
+export class DecodeThread implements ImageWriter {
+  /** Raw bytes handed to the disk so far, as the thread last said. */
+  position = 0;
+  timings: DecodeTimings = { decodeMs: 0, writeWaitMs: 0, writes: 0 };
+  private readonly worker: Worker;
+  private inFlight = 0;
+  // Unpooled, so its buffer is its own to transfer; not zeroed, since the chunks' copy fills it.
+  private batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  private batched = 0;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private finished: { resolve: () => void; reject: (err: Error) => void } | undefined;
+
+  constructor(private readonly target: string) {
+    this.worker = new Worker(THREAD_SOURCE, {
+      eval: true,
+      workerData: {
+        modules: process.env.BOOTWRIGHT_NODE_MODULES ?? INITRAMFS_NODE_MODULES,
+        target,
+        bufferBytes: WRITE_BUFFER_BYTES,
+      },
+    });
+    this.worker.on("message", (message: ThreadMessage) => {
+      this.heard(message);
+    });
+    this.worker.on("error", (err) => {
+      this.fail(err);
+    });
+    this.worker.on("exit", (code) => {
+      this.fail(new Error(`the decoding thread exited (code ${code})`));
+    });
+  }
+
+  /** Copies `input` into the batch being filled, handing each full batch over; waits while too much is queued. */
+  async feed(input: Buffer): Promise<void> {
+    this.throwIfFailed();
+    for (let offset = 0; offset < input.length;) {
+      const taken = Math.min(input.length - offset, this.batch.length - this.batched);
+      this.batch.set(input.subarray(offset, offset + taken), this.batched);
+      this.batched += taken;
+      offset += taken;
+      if (this.batched === this.batch.length) this.send();
+    }
+    if (this.inFlight <= MAX_IN_FLIGHT_BYTES) return;
+    const started = performance.now();
+    await new Promise<void>((resolve) => (this.wake = resolve));
+    this.timings.writeWaitMs += performance.now() - started;
+    this.throwIfFailed();
+  }
+
+  /** Decodes and writes what is left; throws when the input ended inside a frame. */
+  async finish(): Promise<void> {
+    this.throwIfFailed();
+    this.send();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.finished = { resolve, reject };
+        this.worker.postMessage(null);
+      });
+    } finally {
+      await this.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.failure ??= new Error("the decoding thread is closed");
+    this.worker.removeAllListeners("exit");
+    await this.worker.terminate();
+  }
+
+  private heard(message: ThreadMessage): void {
+    if (message.kind === "decoded") {
+      this.inFlight -= message.bytes;
+      this.position = message.position;
+      if (this.inFlight <= MAX_IN_FLIGHT_BYTES) this.wakeUp();
+    } else if (message.kind === "finished") {
+      this.position = message.position;
+      // The thread's decode time, and its wait for the disk added to ours for a full queue.
+      this.timings = {
+        decodeMs: message.timings.decodeMs,
+        writeWaitMs: this.timings.writeWaitMs + message.timings.writeWaitMs,
+        writes: message.timings.writes,
+      };
+      this.finished?.resolve();
+    } else {
+      this.fail(
+        message.offset === null
+          ? new Error(message.message)
+          : new TargetWriteError(message.message, { target: this.target, offset: message.offset }),
+      );
+    }
+  }
+
+  /** Transfers what the batch holds to the thread (the batch's buffer goes with it) and starts a new one. */
+  private send(): void {
+    if (this.batched === 0) return;
+    const full =
+      this.batched === this.batch.length ? this.batch : new Uint8Array(this.batch.subarray(0, this.batched));
+    this.inFlight += full.length;
+    this.worker.postMessage(full.buffer, [full.buffer]);
+    this.batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.batched = 0;
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    this.wakeUp();
+    this.finished?.reject(this.failure);
+  }
+}
