@@ -5,7 +5,7 @@
 // ZSTD_decompressStream while the thread pool writes the other in one pwrite. Chunks are copied into
 // 1 MiB batches, each transferred whole (one message per MiB rather than per ~64 KiB socket chunk). At most
 // MAX_IN_FLIGHT_BYTES wait to be decoded: a slow disk holds back the decoder, which holds back the download.
-import { Worker } from "node:worker_threads";
+import { BatchedThread } from "./batched-thread.js";
 import { INITRAMFS_NODE_MODULES } from "./native.js";
 import {
   TargetWriteError,
@@ -15,7 +15,6 @@ import {
 } from "./image-decoder.js";
 
 const MAX_IN_FLIGHT_BYTES = 16 << 20;
-const BATCH_BYTES = 1 << 20;
 
 /** What the thread says: a batch decoded, the end (everything written), or a failure. */
 type ThreadMessage =
@@ -23,8 +22,7 @@ type ThreadMessage =
   | { kind: "finished"; position: number; timings: DecodeTimings }
   | { kind: "failed"; message: string; offset: number | null };
 
-// CommonJS run by `new Worker(…, { eval: true })`: no file to find beside the loader's bundle. It is
-// image-decoder.ts's loop (see there why two buffers and one pwrite each); the messages are ThreadMessage.
+// The thread (batched-thread.ts runs it). It is image-decoder.ts's loop (see there why two buffers and one pwrite each); the messages are ThreadMessage.
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { createRequire } = require("node:module");
@@ -109,119 +107,49 @@ export class DecodeThread implements ImageWriter {
   /** Raw bytes handed to the disk so far, as the thread last said. */
   position = 0;
   timings: DecodeTimings = { decodeMs: 0, writeWaitMs: 0, writes: 0 };
-  private readonly worker: Worker;
-  private inFlight = 0;
-  // Unpooled, so its buffer is its own to transfer; not zeroed, since the chunks' copy fills it.
-  private batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
-  private batched = 0;
-  private failure: Error | undefined;
-  private wake: (() => void) | undefined;
-  private finished: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private readonly thread: BatchedThread;
+  private finished: (() => void) | undefined;
 
   constructor(private readonly target: string) {
-    this.worker = new Worker(THREAD_SOURCE, {
-      eval: true,
-      workerData: {
-        modules: process.env.BOOTWRIGHT_NODE_MODULES ?? INITRAMFS_NODE_MODULES,
-        target,
-        bufferBytes: WRITE_BUFFER_BYTES,
-      },
+    this.thread = new BatchedThread(THREAD_SOURCE, "decoding thread", MAX_IN_FLIGHT_BYTES, {
+      modules: process.env.BOOTWRIGHT_NODE_MODULES ?? INITRAMFS_NODE_MODULES,
+      target,
+      bufferBytes: WRITE_BUFFER_BYTES,
     });
-    this.worker.on("message", (message: ThreadMessage) => {
+    this.thread.worker.on("message", (message: ThreadMessage) => {
       this.heard(message);
-    });
-    this.worker.on("error", (err) => {
-      this.fail(err);
-    });
-    this.worker.on("exit", (code) => {
-      this.fail(new Error(`the decoding thread exited (code ${code})`));
     });
   }
 
-  /** Copies `input` into the batch being filled, handing each full batch over; waits while too much is queued. */
-  async feed(input: Buffer): Promise<void> {
-    this.throwIfFailed();
-    for (let offset = 0; offset < input.length;) {
-      const taken = Math.min(input.length - offset, this.batch.length - this.batched);
-      this.batch.set(input.subarray(offset, offset + taken), this.batched);
-      this.batched += taken;
-      offset += taken;
-      if (this.batched === this.batch.length) this.send();
-    }
-    if (this.inFlight <= MAX_IN_FLIGHT_BYTES) return;
-    const started = performance.now();
-    await new Promise<void>((resolve) => (this.wake = resolve));
-    this.timings.writeWaitMs += performance.now() - started;
-    this.throwIfFailed();
+  /** Hands `input` over; waits while too much is queued (the disk or the decoder behind). */
+  feed(input: Buffer): Promise<void> {
+    return this.thread.push(input);
   }
 
   /** Decodes and writes what is left; throws when the input ended inside a frame. */
   async finish(): Promise<void> {
-    this.throwIfFailed();
-    this.send();
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.finished = { resolve, reject };
-        this.worker.postMessage(null);
-      });
-    } finally {
-      await this.close();
-    }
+    await this.thread.end(null, new Promise<void>((resolve) => (this.finished = resolve)));
   }
 
-  async close(): Promise<void> {
-    this.failure ??= new Error("the decoding thread is closed");
-    this.worker.removeAllListeners("exit");
-    await this.worker.terminate();
+  close(): Promise<void> {
+    return this.thread.close();
   }
 
   private heard(message: ThreadMessage): void {
     if (message.kind === "decoded") {
-      this.inFlight -= message.bytes;
       this.position = message.position;
-      if (this.inFlight <= MAX_IN_FLIGHT_BYTES) this.wakeUp();
+      this.thread.done(message.bytes);
     } else if (message.kind === "finished") {
       this.position = message.position;
-      // The thread's decode time, and its wait for the disk added to ours for a full queue.
-      this.timings = {
-        decodeMs: message.timings.decodeMs,
-        writeWaitMs: this.timings.writeWaitMs + message.timings.writeWaitMs,
-        writes: message.timings.writes,
-      };
-      this.finished?.resolve();
+      // The thread's decode and disk waits, and ours for a full queue.
+      this.timings = { ...message.timings, writeWaitMs: this.thread.waitMs + message.timings.writeWaitMs };
+      this.finished?.();
     } else {
-      this.fail(
+      this.thread.fail(
         message.offset === null
           ? new Error(message.message)
           : new TargetWriteError(message.message, { target: this.target, offset: message.offset }),
       );
     }
-  }
-
-  /** Transfers what the batch holds to the thread (the batch's buffer goes with it) and starts a new one. */
-  private send(): void {
-    if (this.batched === 0) return;
-    const full =
-      this.batched === this.batch.length ? this.batch : new Uint8Array(this.batch.subarray(0, this.batched));
-    this.inFlight += full.length;
-    this.worker.postMessage(full.buffer, [full.buffer]);
-    this.batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
-    this.batched = 0;
-  }
-
-  private throwIfFailed(): void {
-    if (this.failure) throw this.failure;
-  }
-
-  private wakeUp(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  private fail(err: Error): void {
-    this.failure ??= err;
-    this.wakeUp();
-    this.finished?.reject(this.failure);
   }
 }

@@ -1,5 +1,5 @@
 // The install stream: HTTP (undici) → sha256 of the stored bytes (stored-bytes-hash.ts) and zstd
-// (image-decoder.ts) → large sequential writes to the target (a block device, or a file on a host). A
+// (image-decoder.ts, or decode-thread.ts with a second CPU) → large sequential writes to the target (a block device, or a file on a host). A
 // dropped connection or a server restart resumes with `Range: bytes=<received>-` into the same decoder,
 // so the stream goes on where it stopped.
 // The stored bytes' sha256 and both sizes are checked at the end: a mismatch is an error, never a success.
@@ -63,7 +63,8 @@ export interface StreamResult {
   resumes: number;
   /**
    * Where the time went (the benchmark's per-stage breakdown); the main thread's other time goes to HTTP
-   * parsing, the streams' machinery and waiting for the network.
+   * parsing, the streams' machinery and waiting for the network. With the decoder on its thread, its
+   * decode time runs beside the main thread's.
    */
   stages: DecodeTimings & {
     hashMs: number;
