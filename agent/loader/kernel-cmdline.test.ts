@@ -1,6 +1,8 @@
 // The loader's settings from /proc/cmdline: parameters, BOOTIF and the server URL.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loaderSettings, parseBootif, parseKernelCmdline } from "./kernel-cmdline.js";
+import { DEFAULT_LLDP_WAIT_S, loaderSettings, parseBootif, parseKernelCmdline } from "./kernel-cmdline.js";
 
 describe("parseKernelCmdline", () => {
   it("splits key=value pairs and flags, as /proc/cmdline writes them (trailing newline)", () => {
@@ -92,6 +94,11 @@ describe("loaderSettings", () => {
       lldpWaitMs: 3000,
       fromMedia: false,
     });
+  });
+
+  it("/init starts its LLDP listener with the loader's default wait", () => {
+    const init = readFileSync(join(import.meta.dirname, "../../initramfs/init"), "utf8");
+    expect(init).toContain(`\nlldp_wait=${DEFAULT_LLDP_WAIT_S}\n`);
   });
 
   it("reads the install benchmark's image only when it is one: sha256, sizes and raw sha256", () => {

@@ -31,7 +31,7 @@ export interface LoaderSettings {
   fromMedia: boolean;
 }
 
-const DEFAULT_LLDP_WAIT_S = 3;
+export const DEFAULT_LLDP_WAIT_S = 3;
 
 /** Splits a kernel command line into key → value (flags without "=" get ""); the last one wins. */
 export function parseKernelCmdline(text: string): Map<string, string> {
