@@ -99,6 +99,8 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     await storedHash.close();
     throw err;
   });
+  // The thread opens the target itself; this handle still checks it up front, and its sync at the end
+  // covers the thread's writes too (fsync flushes the file's or the device's data, whichever fd wrote it).
   const writer: ImageWriter =
     cpus > 1 ? new DecodeThread(options.target) : new ImageDecoder(handle, options.target);
   // A write error ends the transfer at once; after a decoding error the rest is only hashed.
