@@ -35,18 +35,19 @@ let current = 0, filled = 0, position = 0, frameOpen = false, writing = Promise.
 const handle = fs.open(workerData.target, "r+");
 handle.catch(() => undefined); // a target that does not open fails the first write, with its reason
 
-class WriteFailure extends Error {
-  constructor(message, offset) { super(message); this.offset = offset; }
+// A refused write carries its offset; the main thread makes it a TargetWriteError (catalogued there).
+function writeFailure(message, offset) {
+  return Object.assign(new Error(message), { offset });
 }
 async function writeAt(data, at) {
   let written;
   try {
     ({ bytesWritten: written } = await (await handle).write(data, 0, data.length, at));
   } catch (err) {
-    throw new WriteFailure("write at offset " + at + " failed: " + (err && err.message), at);
+    throw writeFailure("write at offset " + at + " failed: " + (err && err.message), at);
   }
   if (written !== data.length)
-    throw new WriteFailure("short write at offset " + at + ": " + written + " of " + data.length + " bytes", at);
+    throw writeFailure("short write at offset " + at + ": " + written + " of " + data.length + " bytes", at);
 }
 async function flush() {
   const started = performance.now();
@@ -97,7 +98,7 @@ parentPort.on("message", (message) => {
       }
     } catch (err) {
       failed = true;
-      parentPort.postMessage({ kind: "failed", message: String(err && err.message), offset: err instanceof WriteFailure ? err.offset : null });
+      parentPort.postMessage({ kind: "failed", message: String(err && err.message), offset: err && typeof err.offset === "number" ? err.offset : null });
     }
   });
 });
