@@ -22,7 +22,8 @@ type ThreadMessage =
   | { kind: "finished"; position: number; timings: DecodeTimings }
   | { kind: "failed"; message: string; offset: number | null };
 
-// The thread (batched-thread.ts runs it). It is image-decoder.ts's loop (see there why two buffers and one pwrite each); the messages are ThreadMessage.
+// The thread (batched-thread.ts runs it): image-decoder.ts's loop (see there why two buffers and one
+// pwrite each), written again because the thread cannot import our modules; it says ThreadMessage.
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { createRequire } = require("node:module");
