@@ -6,7 +6,7 @@
 // 1 MiB batches, each transferred whole (one message per MiB rather than per ~64 KiB socket chunk). At most
 // MAX_IN_FLIGHT_BYTES wait to be decoded: a slow disk holds back the decoder, which holds back the download.
 import { BatchedThread } from "./batched-thread.js";
-import { INITRAMFS_NODE_MODULES } from "./native.js";
+import { nodeModulesDir } from "./native.js";
 import {
   TargetWriteError,
   WRITE_BUFFER_BYTES,
@@ -114,7 +114,7 @@ export class DecodeThread implements ImageWriter {
 
   constructor(private readonly target: string) {
     this.thread = new BatchedThread(THREAD_SOURCE, "decoding thread", MAX_IN_FLIGHT_BYTES, {
-      modules: process.env.BOOTWRIGHT_NODE_MODULES ?? INITRAMFS_NODE_MODULES,
+      modules: nodeModulesDir(),
       target,
       bufferBytes: WRITE_BUFFER_BYTES,
     });

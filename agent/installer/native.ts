@@ -16,8 +16,13 @@ export function loadZstdBinding(): typeof ZstdBinding {
   return load("zstd-napi/binding.js") as typeof ZstdBinding;
 }
 
+/** Where the native addons are: the initramfs's copy, or BOOTWRIGHT_NODE_MODULES on a host. */
+export function nodeModulesDir(): string {
+  return process.env.BOOTWRIGHT_NODE_MODULES ?? INITRAMFS_NODE_MODULES;
+}
+
 function load(module: string): unknown {
-  const dir = process.env.BOOTWRIGHT_NODE_MODULES ?? INITRAMFS_NODE_MODULES;
+  const dir = nodeModulesDir();
   try {
     return createRequire(`${dir}/`)(module) as unknown;
   } catch (err) {
