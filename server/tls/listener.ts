@@ -22,12 +22,6 @@ const TLS_HANDSHAKE = 0x16;
  */
 export const SERVER_KEEP_ALIVE_MS = 5_000;
 
-function httpServer(): HttpServer {
-  const server = createHttpServer();
-  server.keepAliveTimeout = SERVER_KEEP_ALIVE_MS;
-  return server;
-}
-
 export interface Listener {
   /** The HTTP server fastify answers on (plain HTTP). */
   plain: HttpServer;
@@ -63,7 +57,8 @@ async function listenOn(server: HttpServer | NetServer, port: number, host: stri
 }
 
 export async function listen(host: string, port: number, tls: ServerTls | null): Promise<Listener> {
-  const plain = httpServer();
+  const plain = createHttpServer();
+  plain.keepAliveTimeout = SERVER_KEEP_ALIVE_MS;
   if (!tls) {
     const bound = await listenOn(plain, port, host);
     return {
