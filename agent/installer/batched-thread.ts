@@ -38,7 +38,10 @@ export class BatchedThread {
     });
   }
 
-  /** Copies `chunk` into the batch being filled, handing each full batch over; waits while too much is queued. */
+  /**
+   * Copies `chunk` into the batch being filled, handing each full batch over; waits while too much is
+   * queued.
+   */
   async push(chunk: Buffer): Promise<void> {
     this.throwIfFailed();
     for (let offset = 0; offset < chunk.length;) {
@@ -61,7 +64,10 @@ export class BatchedThread {
     if (this.inFlight <= this.maxInFlightBytes) this.wakeUp();
   }
 
-  /** Sends what the batch holds, then `last` (the owner's "that was all"); resolves with `answer`'s result. */
+  /**
+   * Sends what the batch holds, then `last` (the owner's "that was all"); resolves with `answer`'s
+   * result.
+   */
   async end<T>(last: unknown, answer: Promise<T>): Promise<T> {
     this.throwIfFailed();
     this.send();

@@ -19,7 +19,10 @@ export interface HttpRequestOptions {
   method?: string;
   headers?: Readonly<Record<string, string>>;
   body?: string | Buffer;
-  /** The whole exchange, connection to the answer's last byte (then a RequestTimeout); none when only `signal` bounds it. */
+  /**
+   * The whole exchange, connection to the answer's last byte (then a RequestTimeout); none when only
+   * `signal` bounds it.
+   */
   timeoutMs?: number;
   /** The caller's own cancellation (a run's deadline): the request fails with its AbortError. */
   signal?: AbortSignal;
@@ -43,7 +46,10 @@ export class RequestTimeout extends BootwrightError<"loader_request_timeout"> {
   }
 }
 
-/** One request, its answer read whole; network failures reject with Node's errors (their `code`: ECONNREFUSED…), a timeout with RequestTimeout. */
+/**
+ * One request, its answer read whole; network failures reject with Node's errors (their `code`:
+ * ECONNREFUSED…), a timeout with RequestTimeout.
+ */
 export async function httpRequest(url: string, options: HttpRequestOptions): Promise<HttpAnswer> {
   try {
     return await exchange(url, options);
