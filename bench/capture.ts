@@ -16,7 +16,7 @@ import { REPO_ROOT, requireBootArtefacts } from "../test-vm/paths.js";
 import { Vm } from "../test-vm/qemu.js";
 import { installAndWaitForCallHome, startTestServer } from "../test-vm/test-server.js";
 import { median, type Figure } from "./figures.js";
-import { prepareRecipe, RECIPE_PACKAGES } from "./recipe-packages.js";
+import { prepareRecipe, RECIPE_GROW_ROOT_MIB, RECIPE_PACKAGES } from "./recipe-packages.js";
 
 const DISK_BYTES = 256 << 20;
 const execFileAsync = promisify(execFile);
@@ -96,7 +96,7 @@ async function reuseFigure(dir: string): Promise<Figure> {
       {
         name: "bench",
         match: [{ fact: "product", glob: "BCAP-*" }],
-        plan: { image: "debian-12", recipe: { name: "bench", script } },
+        plan: { image: "debian-12", recipe: { name: "bench", script, growRootMiB: RECIPE_GROW_ROOT_MIB } },
       },
     ],
   };
@@ -108,6 +108,8 @@ async function reuseFigure(dir: string): Promise<Figure> {
     TEST_ADMIN_TOKEN,
   );
   const seconds: number[] = [];
+  // Where the first machine's extra time goes: the recipe's script and the capture, from its step log.
+  let buildSteps = "";
   try {
     for (const n of [1, 2]) {
       const id = `0e0c8a6a-6f5f-4c43-9d57-00000000bc0${n}`;
@@ -130,6 +132,11 @@ async function reuseFigure(dir: string): Promise<Figure> {
         await vm.stop();
       }
       seconds.push((performance.now() - started) / 1000);
+      if (n === 1)
+        buildSteps = (await server.store.machineLog(id))
+          .filter((e) => e.event === "agent-step" && String(e.data.plugin) === "recipe-capture")
+          .map((e) => `${String(e.data.step)} ${(Number(e.data.ms) / 1000).toFixed(1)} s`)
+          .join(", ");
     }
   } finally {
     await server.close();
@@ -142,7 +149,7 @@ async function reuseFigure(dir: string): Promise<Figure> {
     ours: Number(reuse.toFixed(1)),
     baseline: Number(build.toFixed(1)),
     baseline_is: "the first machine of that configuration: base image + recipe script + capture + upload",
-    note: `s, power-on → installed, Debian 12 base, accel ${accel}, one run each (two VMs in sequence); the recipe installs ${RECIPE_PACKAGES.join(" and ")} with apt from ${files.length} .debs our server serves (what the image lacks); goal ≤ 0.3`,
+    note: `s, power-on → installed, Debian 12 base, accel ${accel}, one run each (two VMs in sequence); the recipe installs ${RECIPE_PACKAGES.join(", ")} with apt from ${files.length} .debs our server serves (what the image lacks), in a root grown by ${RECIPE_GROW_ROOT_MIB} MiB (first machine: ${buildSteps}); goal ≤ 0.3`,
   };
 }
 

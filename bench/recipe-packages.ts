@@ -6,8 +6,14 @@ import { mkdirSync, readdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../test-vm/paths.js";
 
-/** What a typical first-boot recipe installs: an interpreter and a daemon, ~35 packages on Debian 12. */
-export const RECIPE_PACKAGES = ["python3", "openssh-server"];
+/**
+ * What a web host's golden image typically adds: an interpreter, ssh, a web server and the everyday tools
+ * (git brings perl). ~66 packages and ~150 MiB installed on Debian 12: more than the base image's free
+ * space, hence RECIPE_GROW_ROOT_MIB.
+ */
+export const RECIPE_PACKAGES = ["python3", "openssh-server", "nginx", "git", "curl", "rsync", "jq"];
+/** The room the recipe asks for under the root: what it installs plus apt's copy of the .debs, and margin. */
+export const RECIPE_GROW_ROOT_MIB = 256;
 
 /** The Debian image's root tree (built by build-scripts/build-os-image.ts, cached under build/). */
 const IMAGE_DPKG_STATUS = join(REPO_ROOT, "build/os-cache/debian-rootfs/var/lib/dpkg/status");

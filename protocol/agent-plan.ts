@@ -38,6 +38,8 @@ export const AgentPlan = z.strictObject({
       script: z.string(),
       /** Where the recipe's files are served (the script sees it as $BOOTWRIGHT_FILES). */
       filesUrl: z.string(),
+      /** The recipe's growRootMiB: the root grows by this much before the script, the capture with it. */
+      growRootMiB: z.number().int().positive().optional(),
       imageName: z.string(),
       fingerprint: z.string(),
       inventorySummary: z.record(z.string(), z.unknown()),

@@ -288,6 +288,17 @@ export const PlanSpec = z.strictObject({
       name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a recipe name is lower-case words joined by -"),
       /** Shell run with chroot in the installed root; $BOOTWRIGHT_FILES is the URL of the recipe's files. */
       script: z.string().min(1),
+      /**
+       * Room the script needs beyond the base image's free space, in MiB: before it runs, the image's root
+       * partition (its last) and ext4 filesystem grow by this much, and the captured image is that much
+       * bigger (as Packer's disk_size). Without it the script has the base image's own headroom.
+       */
+      growRootMiB: z
+        .number()
+        .int()
+        .min(1)
+        .max(1 << 20)
+        .optional(),
     })
     .optional(),
 });

@@ -49,6 +49,7 @@ export async function installSource(
       recipe: recipe.name,
       script: recipe.script,
       filesUrl: `${advertiseUrl}/v1/recipes/${recipe.name}/files`,
+      ...(recipe.growRootMiB === undefined ? {} : { growRootMiB: recipe.growRootMiB }),
       imageName: `${recipe.name}-${machine.fingerprint.slice("sha256:".length, "sha256:".length + 12)}`,
       fingerprint: machine.fingerprint,
       inventorySummary: inventorySummary(machine),

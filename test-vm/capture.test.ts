@@ -6,12 +6,13 @@
 // Needs the debian image: on a fresh machine the suite builds it in the background and starts this
 // file after the others (test-vm/timing/sequencer.ts).
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildOsImage } from "../build-scripts/build-os-image.js";
 import { ImageList } from "../protocol/index.js";
+import { MiB } from "../agent/installer/gpt-write.js";
 import { uploadImage } from "../server/cli/image-commands.js";
 import type { RunningServer } from "../server/server.js";
 import { TEST_ADMIN_TOKEN, jsonRequest } from "../server/test-support.js";
@@ -25,12 +26,26 @@ let dir: string;
 let server: RunningServer;
 const vms: Vm[] = [];
 
+/** The recipe asks for this much room under the root; its script takes most of it (ROOM_FILE_MIB). */
+const GROW_ROOT_MIB = 128;
+const ROOM_FILE_MIB = 96;
 const SCRIPT = [
   'wget -q -O /tmp/hello.deb "$BOOTWRIGHT_FILES/hello-bootwright.deb"',
   "dpkg -i /tmp/hello.deb",
   "rm /tmp/hello.deb",
+  // More than the base image's own free space (checked below): only the grown root holds it.
+  `fallocate -l ${ROOM_FILE_MIB}M /var/lib/bootwright-room`,
   'echo "built by $BOOTWRIGHT_MACHINE" > /etc/bootwright-recipe',
 ].join("\n");
+let baseRoot: { bytes: number; freeBytes: number };
+let baseRawBytes: number;
+
+/** Size and free space of an ext4 filesystem, from its superblock (debugfs's stats). */
+function fsSize(stats: string): { bytes: number; freeBytes: number } {
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(stats)?.[1]);
+  const block = field("Block size");
+  return { bytes: field("Block count") * block, freeBytes: field("Free blocks") * block };
+}
 
 /** A real .deb (dpkg-deb) the recipe installs from our server. */
 function buildDeb(out: string): void {
@@ -69,7 +84,11 @@ function debugfs(disk: string, request: string): string {
     .toString()
     .trim();
   try {
-    return execFileSync("debugfs", ["-R", request, loop], { stdio: ["ignore", "pipe", "ignore"] }).toString();
+    // -c (catastrophic mode) skips the allocation bitmaps: the VM was stopped with its root mounted, and
+    // a bitmap whose checksum the unreplayed journal would have fixed makes debugfs refuse to open.
+    return execFileSync("debugfs", ["-c", "-R", request, loop], {
+      stdio: ["ignore", "pipe", "ignore"],
+    }).toString();
   } finally {
     execFileSync("losetup", ["-d", loop]);
   }
@@ -85,6 +104,11 @@ beforeAll(async () => {
     },
   });
   dir = mkdtempSync(join(tmpdir(), "bootwright-capture-vm-"));
+  const baseDisk = join(dir, "debian-base.img");
+  execFileSync("zstd", ["-d", "-q", "-o", baseDisk, debian.paths.zst]);
+  baseRawBytes = statSync(baseDisk).size;
+  baseRoot = fsSize(debugfs(baseDisk, "stats"));
+  rmSync(baseDisk);
   mkdirSync(join(dir, "recipes/web"), { recursive: true });
   buildDeb(join(dir, "recipes/web/hello-bootwright.deb"));
   server = await startTestServer(dir);
@@ -93,7 +117,7 @@ beforeAll(async () => {
       {
         name: "web",
         match: [{ fact: "product", glob: "CAP-*" }],
-        plan: { image: "debian-12", recipe: { name: "web", script: SCRIPT } },
+        plan: { image: "debian-12", recipe: { name: "web", script: SCRIPT, growRootMiB: GROW_ROOT_MIB } },
       },
     ],
   };
@@ -152,6 +176,11 @@ it("the first machine builds with the recipe and captures; the second of that co
   const captured = images.find((i) => i.origin !== null);
   expect(captured?.origin).toMatchObject({ recipe: "web", sourceMachine: first.id });
   expect(captured?.origin?.fingerprint).toBe((await server.store.getMachine(first.id))?.fingerprint);
+  // The root grew by the recipe's room before the script ran, and the capture covers it.
+  expect(baseRoot.freeBytes).toBeLessThan(ROOM_FILE_MIB * MiB);
+  expect(captured?.rawBytes).toBe(baseRawBytes + GROW_ROOT_MIB * MiB);
+  const script = firstLog.find((e) => e.event === "agent-step" && e.data.step === "run-script");
+  expect((script?.data.data as { grown?: unknown } | undefined)?.grown).toMatchObject({ partition: 3 });
 
   const second = await install(2);
   const secondLog = await server.store.machineLog(second.id);
@@ -169,6 +198,9 @@ it("the first machine builds with the recipe and captures; the second of that co
     const disk = join(dir, `vm-${n}`, "disk0.img");
     expect(debugfs(disk, "cat /etc/bootwright-recipe")).toContain(`built by ${first.id}`);
     expect(debugfs(disk, "ls -p /usr/local/bin")).toContain("hello-bootwright");
+    // resize2fs fills the grown partition, which ends on the last whole MiB of the room.
+    expect(fsSize(debugfs(disk, "stats")).bytes).toBeGreaterThanOrEqual(baseRoot.bytes + GROW_ROOT_MIB * MiB);
+    expect(debugfs(disk, "stat /var/lib/bootwright-room")).toContain(`Size: ${ROOM_FILE_MIB * MiB}`);
   }
   const list = (n: number): string => debugfs(join(dir, `vm-${n}`, "disk0.img"), "ls -p /usr/local/bin");
   expect(list(2)).toBe(list(1));

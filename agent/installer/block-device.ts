@@ -4,6 +4,7 @@ import { open, realpath } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { AgentPlan } from "../../protocol/index.js";
+import type { DiskWrite } from "./gpt-write.js";
 import { readDisks } from "../inventory/disks.js";
 import { exists, listDir, readText } from "../inventory/sysfs.js";
 import { RAID_DEVICE } from "./mdadm.js";
@@ -94,6 +95,23 @@ export async function readRange(path: string, offset: number, bytes: number): Pr
       done += bytesRead;
     }
     return buffer;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes each range at its offset on the target, then fsyncs it (a partition table's copies). */
+export async function writeRanges(target: BlockTarget, writes: readonly DiskWrite[]): Promise<void> {
+  const handle = await open(target.path, "r+");
+  try {
+    for (const w of writes) {
+      const { bytesWritten } = await handle.write(w.bytes, 0, w.bytes.length, w.offset);
+      if (bytesWritten !== w.bytes.length)
+        throw new Error(
+          `${target.name}: short write of the ${w.what} (${bytesWritten} of ${w.bytes.length} bytes)`,
+        );
+    }
+    await handle.sync();
   } finally {
     await handle.close();
   }

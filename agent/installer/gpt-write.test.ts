@@ -3,7 +3,16 @@
 // the reader's refusal of a table whose CRC32s do not match.
 // sfdisk is required (build-scripts/setup.sh installs fdisk): the test fails without it.
 import { execFileSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -15,6 +24,7 @@ import {
   extendTable,
   guidFromSeed,
   gptWrites,
+  growLastPartition,
   lastUsableLba,
   MiB,
   placePartitions,
@@ -206,6 +216,46 @@ describe("gptWrites", () => {
     // The protective MBR now covers the whole disk; the old backup header is gone.
     expect(bytes.readUInt32LE(446 + 12)).toBe(diskBytes / 512 - 1);
     expect(bytes.subarray(imageBytes - 512, imageBytes).every((b) => b === 0)).toBe(true);
+  });
+
+  it("grows an image's last partition into room added after it, and refuses one that is not last", async () => {
+    // As build-os-image lays out the Debian image: the root partition last, up to the last whole MiB.
+    const imageBytes = 20 * MiB;
+    const image = blankDisk("grow-image.img", imageBytes);
+    execFileSync("sfdisk", ["--quiet", image], {
+      input: [
+        "label: gpt",
+        "label-id: B0077A1C-0D15-4A5E-8F00-0000000000D2",
+        `start=2048, size=8192, type=${ESP}, name="esp"`,
+        `start=10240, size=28672, type=${LINUX}, name="root"`,
+        "",
+      ].join("\n"),
+    });
+    const before = sfdiskJson(image);
+    // The recipe's room (8 MiB) and then some unrelated disk beyond it, which the table must not claim.
+    const grownBytes = imageBytes + 8 * MiB;
+    const disk = blankDisk("grow-disk.img", 64 * MiB);
+    apply(disk, [{ what: "image", offset: 0, bytes: readFileSync(image) }]);
+    const { table, stale } = extendTable(await readGptTable(disk, 512), 512, BigInt(grownBytes / 512));
+    expect(growLastPartition(table, "root")).toEqual({ number: 2, fromLba: 38_911n, toLba: 55_295n });
+    apply(disk, [...stale, ...gptWrites(table)]);
+
+    const grown = Buffer.alloc(grownBytes);
+    readFileSync(disk).copy(grown, 0, 0, grownBytes);
+    const extent = join(work, "grow-extent.img");
+    writeFileSync(extent, grown);
+    // What the capture uploads is a whole, valid disk of the grown extent, its root 8 MiB bigger.
+    const after = sfdiskJson(extent);
+    expect(sfdiskVerify(extent)).toMatch(/No errors detected/);
+    expect(after.lastlba).toBe(grownBytes / 512 - 34);
+    expect(nth(after.partitions, 0)).toEqual({ ...nth(before.partitions, 0), node: `${extent}1` });
+    expect(nth(after.partitions, 1)).toMatchObject({ start: 10_240, size: 28_672 + 16_384, name: "root" });
+    // Again: nothing left to grow, the same answer.
+    const again = extendTable(await readGptTable(extent, 512), 512, BigInt(grownBytes / 512));
+    expect(again.stale).toEqual([]);
+    expect(growLastPartition(again.table, "root")).toEqual({ number: 2, fromLba: 55_295n, toLba: 55_295n });
+    expect(() => growLastPartition(again.table, "esp")).toThrow(/partition 2 \(root\) lies after it/);
+    expect(() => growLastPartition(again.table, "data")).toThrow(/no partition named data/);
   });
 
   it("refuses an entry name over 36 characters", () => {

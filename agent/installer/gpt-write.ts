@@ -149,6 +149,31 @@ export function placePartitions(
   });
 }
 
+/**
+ * Grows partition `name`, which must be the table's last, to the last whole MiB before the table's usable
+ * end (a table extendTable moved out): the room a recipe asks for under its installed root. Returns the
+ * partition's old and new last LBA; the same when it already ends there.
+ */
+export function growLastPartition(
+  table: GptTable,
+  name: string,
+): { number: number; fromLba: bigint; toLba: bigint } {
+  const parts = parseGptEntries(table.entries, table.entryCount, table.entrySize);
+  const part = parts.find((p) => p.name === name);
+  if (!part) throw new GptError(`the table has no partition named ${name}`);
+  const after = parts.find((p) => p.index !== part.index && p.firstLba > part.lastLba);
+  if (after)
+    throw new GptError(
+      `partition ${name} cannot grow: partition ${after.index} (${after.name}) lies after it`,
+    );
+  const align = BigInt(ALIGN_BYTES / table.sectorBytes);
+  const toLba = ((lastUsableLba(table) + 1n) / align) * align - 1n;
+  if (toLba < part.lastLba)
+    throw new GptError(`partition ${name} ends at LBA ${part.lastLba}, past the table's usable end ${toLba}`);
+  table.entries.writeBigUInt64LE(toLba, (part.index - 1) * table.entrySize + 40);
+  return { number: part.index, fromLba: part.lastLba, toLba };
+}
+
 /** Puts `entry` in the first free slot of the table's entry array; returns its 1-based number. */
 export function addEntry(table: GptTable, entry: GptEntry): number {
   if (entry.name.length > NAME_CHARS)

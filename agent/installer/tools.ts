@@ -11,6 +11,8 @@ export interface HostTool {
 export const TOOLS = {
   mdadm: { path: "/usr/sbin/mdadm", pkg: "mdadm" },
   mke2fs: { path: "/usr/sbin/mke2fs", pkg: "e2fsprogs" },
+  /** Grows the installed root online for a recipe that asks for room (plugins/recipe-capture.ts). */
+  resize2fs: { path: "/usr/sbin/resize2fs", pkg: "e2fsprogs" },
   /** efivarfs marks most variables immutable; FS_IOC_SETFLAGS is not reachable from Node. */
   chattr: { path: "/usr/bin/chattr", pkg: "e2fsprogs" },
   mkfsFat: { path: "/usr/sbin/mkfs.fat", pkg: "dosfstools" },

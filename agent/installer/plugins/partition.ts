@@ -14,8 +14,13 @@
 //   part of the image): the step data lists each one's device, label and filesystem UUID for that.
 // Both are safe to rerun: GUIDs are derived from machine + plan + label, so a rerun writes the same table,
 // and image-stream rewrites the image (and with it the original table) before partition-after-image runs.
-import { open } from "node:fs/promises";
-import { installTarget, partitionDevice, rereadPartitions, type BlockTarget } from "../block-device.js";
+import {
+  installTarget,
+  partitionDevice,
+  rereadPartitions,
+  writeRanges,
+  type BlockTarget,
+} from "../block-device.js";
 import { GptError, parseGptEntries, readGptTable } from "../gpt.js";
 import {
   addEntry,
@@ -44,22 +49,6 @@ function planPartitions(ctx: StepContext): PlanPartition[] {
 
 function seedOf(ctx: StepContext, label: string): string {
   return `${ctx.machine.id}/${ctx.plan.planHash}/${label}`;
-}
-
-async function writeAll(target: BlockTarget, writes: readonly DiskWrite[]): Promise<void> {
-  const handle = await open(target.path, "r+");
-  try {
-    for (const w of writes) {
-      const { bytesWritten } = await handle.write(w.bytes, 0, w.bytes.length, w.offset);
-      if (bytesWritten !== w.bytes.length)
-        throw new Error(
-          `${target.name}: short write of the ${w.what} (${bytesWritten} of ${w.bytes.length} bytes)`,
-        );
-    }
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Adds the plan's partitions to `table` from `startLba` on; returns what was placed where. */
@@ -96,7 +85,7 @@ function addPlanPartitions(
 }
 
 async function commit(ctx: StepContext, target: BlockTarget, writes: readonly DiskWrite[]): Promise<void> {
-  await writeAll(target, writes);
+  await writeRanges(target, writes);
   await rereadPartitions(target, ctx.exec, ctx.signal);
 }
 

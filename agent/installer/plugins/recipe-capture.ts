@@ -6,10 +6,19 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { hasCode } from "../../../protocol/index.js";
 import { captureAndUpload } from "../capture.js";
-import { forgetCachedPages, installTarget, partitionDevice, rereadPartitions } from "../block-device.js";
-import { readGpt } from "../gpt.js";
+import {
+  forgetCachedPages,
+  installTarget,
+  partitionDevice,
+  rereadPartitions,
+  writeRanges,
+  type BlockTarget,
+} from "../block-device.js";
+import { readGpt, readGptTable } from "../gpt.js";
+import { extendTable, growLastPartition, gptWrites, MiB } from "../gpt-write.js";
 import type { InstallerPlugin, StepContext } from "../plugin.js";
 import { recipeCaptureProbe } from "../probes/recipe-capture.js";
+import { TOOLS } from "../tools.js";
 
 /** The GPT partition (by name) holding the installed root filesystem. */
 export const ROOT_PARTITION = "root";
@@ -25,6 +34,33 @@ function captureOf(ctx: StepContext): NonNullable<StepContext["plan"]["capture"]
   const capture = ctx.plan.capture;
   if (!capture) throw new Error("the plan has no recipe to run");
   return capture;
+}
+
+/** What the capture covers: the base image's extent, and the room the recipe asked for after it. */
+function captureExtentBytes(ctx: StepContext): number {
+  const source = ctx.plan.imageSource;
+  if (!source) throw new Error("no base image to capture over");
+  return source.rawBytes + (captureOf(ctx).growRootMiB ?? 0) * MiB;
+}
+
+/**
+ * The recipe asked for room: the image's table moves out to the end of the grown extent (the captured
+ * image stays a whole, consistent disk) and its root partition, the last, runs to that end. The
+ * filesystem follows once mounted (resize2fs online). Run again, it finds the table grown and changes nothing.
+ */
+async function growRootPartition(ctx: StepContext, target: BlockTarget): Promise<Record<string, unknown>> {
+  const extent = captureExtentBytes(ctx);
+  if (extent > target.sizeBytes)
+    throw new Error(
+      `the recipe's growRootMiB (${captureOf(ctx).growRootMiB ?? 0}) does not fit ${target.name}: the image and its room take ${extent} bytes, the disk has ${target.sizeBytes}`,
+    );
+  const onDisk = await readGptTable(target.path, target.sectorBytes);
+  const { table, stale } = extendTable(onDisk, target.sectorBytes, BigInt(extent / target.sectorBytes));
+  const grown = growLastPartition(table, ROOT_PARTITION);
+  await writeRanges(target, [...stale, ...gptWrites(table)]);
+  await rereadPartitions(target, ctx.exec, ctx.signal);
+  const mib = (lba: bigint): number => Number((lba + 1n) * BigInt(target.sectorBytes)) / MiB;
+  return { partition: grown.number, fromMiB: mib(grown.fromLba), toMiB: mib(grown.toLba) };
 }
 
 export const recipeCapture: InstallerPlugin = {
@@ -45,6 +81,7 @@ export const recipeCapture: InstallerPlugin = {
           throw new Error(
             `the installed image has no GPT partition named ${ROOT_PARTITION}: the recipe has no root to run in`,
           );
+        const growth = capture.growRootMiB ? await growRootPartition(ctx, target) : null;
         const device = await partitionDevice(ctx.root, target, root.index);
         const mountPoint = join(ctx.root, MOUNT_POINT);
         await mkdir(mountPoint, { recursive: true });
@@ -55,6 +92,11 @@ export const recipeCapture: InstallerPlugin = {
         const rootRefused: string[] = [];
         let outcome: Record<string, unknown>;
         try {
+          if (growth) {
+            // Online, as cloud images grow their root: no fsck first, and the kernel does the work.
+            await ctx.exec(TOOLS.resize2fs.path, [device], { timeoutMs: 10 * 60_000, signal: ctx.signal });
+            ctx.progress("installed root grown for the recipe", { root: device, ...growth });
+          }
           for (const fs of ["proc", "sys", "dev"]) {
             await ctx.exec("mount", ["--bind", join(ctx.root, fs), join(mountPoint, fs)], {
               timeoutMs: 30_000,
@@ -108,6 +150,7 @@ export const recipeCapture: InstallerPlugin = {
           outcome = {
             recipe: capture.recipe,
             root: device,
+            ...(growth ? { grown: growth } : {}),
             scriptMs: Math.round(performance.now() - started),
             outputTail: (result.stdout + result.stderr).slice(-1_000),
           };
@@ -131,18 +174,17 @@ export const recipeCapture: InstallerPlugin = {
       name: "capture",
       run: async (ctx) => {
         const capture = captureOf(ctx);
-        const source = ctx.plan.imageSource;
-        if (!source) throw new Error("no base image to capture over");
+        const bytes = captureExtentBytes(ctx);
         const target = await installTarget(ctx.root, ctx.plan);
         // The recipe wrote through the root partition; the disk's own cache may still hold the base image.
         await forgetCachedPages(target, ctx.exec, ctx.signal);
-        ctx.progress("capturing the installed disk", { bytes: source.rawBytes, image: capture.imageName });
+        ctx.progress("capturing the installed disk", { bytes, image: capture.imageName });
         const result = await captureAndUpload({
           serverUrl: ctx.machine.serverUrl,
           credential: ctx.machine.credential,
-          // The image's extent: the script changed files inside its partitions, not the layout.
+          // The image's extent (grown by the recipe's room): the script changed files inside its partitions.
           device: target.path,
-          bytes: source.rawBytes,
+          bytes,
           start: {
             name: capture.imageName,
             format: "raw.zst",
