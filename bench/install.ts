@@ -240,8 +240,11 @@ async function batch8Figures(setup: Setup, batchWindowMs: number): Promise<Figur
   ];
 }
 
-/** The install VMs' vCPUs: two, as the stream figure's VM has (the guest kernel's writes beside the agent). */
-const INSTALL_VM_CPUS = 2;
+/**
+ * The install VMs' vCPUs: two, as the stream figure's VM has (the guest kernel's writes beside the agent).
+ * The capture figure's two machines have as many: both of its sides are installs.
+ */
+export const INSTALL_VM_CPUS = 2;
 
 /** Enrolls a VM over iPXE, expects `installed`, and returns once its installed OS called home. */
 function installVm(

@@ -15,6 +15,7 @@ import { requireBootArtefacts } from "../test-vm/paths.js";
 import { Vm } from "../test-vm/qemu.js";
 import { installAndWaitForCallHome, serveTinyImage, startTestServer } from "../test-vm/test-server.js";
 import { median, type Figure } from "./figures.js";
+import { LOADER_BOOT_PHASES, phasesSince, REBOOT_PHASES } from "./install-phases.js";
 
 // Five, alternating with the reboots: on a shared host one slow run moves a median of three by a fifth.
 const RUNS = 5;
@@ -32,15 +33,34 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
   }
 }
 
-/** Power cycle → the installed OS called home again, seconds. */
-async function plainReboot(server: RunningServer): Promise<number> {
+/** The seconds of each phase, joined with "+" (firmware+iPXE, then what follows), "?" where one is missing. */
+async function phaseSplit(
+  server: RunningServer,
+  since: number,
+  phases: typeof REBOOT_PHASES,
+): Promise<string> {
+  return phasesSince(await server.store.machineLog(ID), since, phases)
+    .map(([, s]) => (s === null ? "?" : s.toFixed(1)))
+    .join("+");
+}
+
+interface Reboot {
+  /** Power cycle → the installed OS called home again. */
+  seconds: number;
+  /** Where they went: firmware+iPXE, then the OS to its call home. */
+  phases: string;
+}
+
+async function plainReboot(server: RunningServer): Promise<Reboot> {
   const before = await callHomes(server);
+  const since = Date.now();
   const started = performance.now();
   const cycle = await jsonRequest(`${server.url}/v1/machines/${ID}/power/cycle`, "POST");
   if (!(cycle.body as { ok?: boolean }).ok)
     throw new Error(`power cycle failed: ${JSON.stringify(cycle.body)}`);
   await until("call home after the reboot", async () => (await callHomes(server)) > before, 300_000);
-  return (performance.now() - started) / 1000;
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, phases: await phaseSplit(server, since, REBOOT_PHASES) };
 }
 
 /** Operator trigger → the original OS called home again; and the run's own work (lease → report). */
@@ -52,9 +72,12 @@ interface Cycle {
   into: number;
   /** The report → the original OS called home (reboot back). */
   back: number;
+  /** Where "into" went: firmware+iPXE, the loader to its inventory (then enrollment and the lease). */
+  intoPhases: string;
 }
 
 async function maintenanceCycle(server: RunningServer): Promise<Cycle> {
+  const since = Date.now();
   const started = performance.now();
   const start = await jsonRequest(`${server.url}/v1/machines/${ID}/maintenance`, "POST", {
     image: "diagnostic",
@@ -81,6 +104,7 @@ async function maintenanceCycle(server: RunningServer): Promise<Cycle> {
     work: at(run.reportedAt) - at(run.runningAt),
     into: at(run.runningAt) - at(run.startedAt),
     back: at(run.endedAt) - at(run.reportedAt),
+    intoPhases: await phaseSplit(server, since, LOADER_BOOT_PHASES),
   };
 }
 
@@ -118,14 +142,14 @@ export async function maintenanceFigures(): Promise<Figure[]> {
     );
     await installAndWaitForCallHome(server, vm, ID, { enroll: 240_000, install: 600_000 });
     await jsonRequest(`${server.url}/v1/machines/${ID}/power`, "PUT", { driver: "qmp", socket: qmp });
-    const reboots: number[] = [];
+    const reboots: Reboot[] = [];
     const cycles: Cycle[] = [];
     // Alternating, so both see the same machine load.
     for (let run = 0; run < RUNS; run++) {
       reboots.push(await plainReboot(server));
       cycles.push(await maintenanceCycle(server));
     }
-    const reboot = median(reboots);
+    const reboot = median(reboots.map((r) => r.seconds));
     const cycle = median(cycles.map((c) => c.cycle));
     const overhead = median(cycles.map((c) => c.cycle - c.work));
     const work = median(cycles.map((c) => c.work));
@@ -146,7 +170,7 @@ export async function maintenanceFigures(): Promise<Figure[]> {
         ours: Number(overhead.toFixed(1)),
         baseline: Number((2 * reboot).toFixed(1)),
         baseline_is: "two plain reboots of the same VM (power cycle → its OS called home), same run",
-        note: `cycle less the run's own work (lease → report): into the image ${into.toFixed(1)} s (reboot, loader boot, enrollment), back ${back.toFixed(1)} s (reboot into the OS, call home); plain reboots: ${reboots.map((r) => r.toFixed(1)).join(", ")} s; each run's own ratio (its cycle less work ÷ two of its reboot): ${cycles.map((c, i) => ((c.cycle - c.work) / (2 * (reboots[i] ?? reboot))).toFixed(2)).join(", ")}; each cycle into/work/back: ${cycles.map((c) => `${c.into.toFixed(1)}/${c.work.toFixed(1)}/${c.back.toFixed(1)}`).join(", ")} s; ${conditions}; goal ≤ 1.5`,
+        note: `cycle less the run's own work (lease → report): into the image ${into.toFixed(1)} s (reboot, loader boot, enrollment), back ${back.toFixed(1)} s (reboot into the OS, call home); plain reboots: ${reboots.map((r) => `${r.seconds.toFixed(1)} (${r.phases})`).join(", ")} s, each as firmware+iPXE + OS to call home; each run's own ratio (its cycle less work ÷ two of its reboot): ${cycles.map((c, i) => ((c.cycle - c.work) / (2 * (reboots[i]?.seconds ?? reboot))).toFixed(2)).join(", ")}; each cycle into/work/back: ${cycles.map((c) => `${c.into.toFixed(1)}/${c.work.toFixed(1)}/${c.back.toFixed(1)}`).join(", ")} s, each into as firmware+iPXE + loader to inventory (the rest is enrollment and the lease): ${cycles.map((c) => c.intoPhases).join(", ")} s; ${conditions}; goal ≤ 1.5`,
       },
     ];
   } finally {
