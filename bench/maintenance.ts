@@ -33,7 +33,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
   }
 }
 
-/** The seconds of each phase, joined with "+" (firmware+iPXE, then what follows), "?" where one is missing. */
+/** Each phase's seconds, joined with "+" (firmware+iPXE, then what follows); "?" for a missing one. */
 async function phaseSplit(
   server: RunningServer,
   since: number,

@@ -81,6 +81,15 @@ function blankDisk(name: string, bytes: number): string {
   return path;
 }
 
+/** A whole-disk image of `bytes`, its GPT made by sfdisk from the partitions' script lines. */
+function sfdiskImage(name: string, bytes: number, labelId: string, partitions: readonly string[]): string {
+  const path = blankDisk(name, bytes);
+  execFileSync("sfdisk", ["--quiet", path], {
+    input: ["label: gpt", `label-id: ${labelId}`, ...partitions, ""].join("\n"),
+  });
+  return path;
+}
+
 function apply(path: string, writes: readonly DiskWrite[]): void {
   const fd = openSync(path, "r+");
   try {
@@ -175,16 +184,10 @@ describe("gptWrites", () => {
     // A whole-disk image as build-os-image makes them: boot code in the MBR, an ESP with
     // LegacyBIOSBootable, the marker partition, and the backup GPT at the image's own end.
     const imageBytes = 20 * MiB;
-    const image = blankDisk("image.img", imageBytes);
-    execFileSync("sfdisk", ["--quiet", image], {
-      input: [
-        "label: gpt",
-        "label-id: B0077A1C-0D15-4A5E-8F00-0000000000D1",
-        `start=2048, size=16384, type=${ESP}, uuid=B0077A1C-0D15-4A5E-8F00-000000000001, name="esp", attrs="LegacyBIOSBootable"`,
-        `start=18432, size=2048, type=${LINUX}, uuid=B0077A1C-0D15-4A5E-8F00-000000000002, name="bootwright-marker"`,
-        "",
-      ].join("\n"),
-    });
+    const image = sfdiskImage("image.img", imageBytes, "B0077A1C-0D15-4A5E-8F00-0000000000D1", [
+      `start=2048, size=16384, type=${ESP}, uuid=B0077A1C-0D15-4A5E-8F00-000000000001, name="esp", attrs="LegacyBIOSBootable"`,
+      `start=18432, size=2048, type=${LINUX}, uuid=B0077A1C-0D15-4A5E-8F00-000000000002, name="bootwright-marker"`,
+    ]);
     const bootCode = Buffer.alloc(440, 0x5a);
     apply(image, [{ what: "boot code", offset: 0, bytes: bootCode }]);
     const before = sfdiskJson(image);
@@ -221,16 +224,10 @@ describe("gptWrites", () => {
   it("grows an image's last partition into room added after it, and refuses one that is not last", async () => {
     // As build-os-image lays out the Debian image: the root partition last, up to the last whole MiB.
     const imageBytes = 20 * MiB;
-    const image = blankDisk("grow-image.img", imageBytes);
-    execFileSync("sfdisk", ["--quiet", image], {
-      input: [
-        "label: gpt",
-        "label-id: B0077A1C-0D15-4A5E-8F00-0000000000D2",
-        `start=2048, size=8192, type=${ESP}, name="esp"`,
-        `start=10240, size=28672, type=${LINUX}, name="root"`,
-        "",
-      ].join("\n"),
-    });
+    const image = sfdiskImage("grow-image.img", imageBytes, "B0077A1C-0D15-4A5E-8F00-0000000000D2", [
+      `start=2048, size=8192, type=${ESP}, name="esp"`,
+      `start=10240, size=28672, type=${LINUX}, name="root"`,
+    ]);
     const before = sfdiskJson(image);
     // The recipe's room (8 MiB) and then some unrelated disk beyond it, which the table must not claim.
     const grownBytes = imageBytes + 8 * MiB;

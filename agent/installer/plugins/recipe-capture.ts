@@ -46,7 +46,8 @@ function captureExtentBytes(ctx: StepContext): number {
 /**
  * The recipe asked for room: the image's table moves out to the end of the grown extent (the captured
  * image stays a whole, consistent disk) and its root partition, the last, runs to that end. The
- * filesystem follows once mounted (resize2fs online). Run again, it finds the table grown and changes nothing.
+ * filesystem follows once mounted (resize2fs online). Run again, it finds the table grown and changes
+ * nothing.
  */
 async function growRootPartition(ctx: StepContext, target: BlockTarget): Promise<Record<string, unknown>> {
   const extent = captureExtentBytes(ctx);
