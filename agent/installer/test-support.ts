@@ -1,11 +1,24 @@
 // Shared by the installer's and loader's unit tests: a step context over a fake root, with a fake Exec;
 // a fake UEFI machine's root.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { onTestFinished } from "vitest";
 import type { AgentPlan, Inventory } from "../../protocol/index.js";
 import { EFIVARS_DIR, GLOBAL_GUID } from "./efivarfs.js";
+import { readGpt } from "./gpt.js";
 import type { Exec, StepContext } from "./plugin.js";
 
 export const TEST_INVENTORY: Inventory = {
@@ -37,6 +50,65 @@ export function stepContext(root: string, plan: AgentPlan, exec: Exec, progress:
     progress: (message) => progress.push(message),
     exec,
   };
+}
+
+/**
+ * A fake root whose disk vda is a file of `diskMiB` (512-byte sectors), in a new temp directory removed
+ * when the calling test ends.
+ */
+export function fakeDiskMachine(diskMiB = 64): { root: string; disk: string } {
+  const root = mkdtempSync(join(tmpdir(), "bootwright-disk-"));
+  onTestFinished(() => {
+    rmSync(root, { recursive: true, force: true });
+  });
+  mkdirSync(join(root, "sys/block/vda/queue"), { recursive: true });
+  mkdirSync(join(root, "dev"));
+  writeFileSync(join(root, "sys/block/vda/size"), `${(diskMiB * 2 ** 20) / 512}\n`);
+  writeFileSync(join(root, "sys/block/vda/queue/logical_block_size"), "512\n");
+  const disk = join(root, "dev/vda");
+  closeSync(openSync(disk, "w"));
+  truncateSync(disk, diskMiB * 2 ** 20);
+  return { root, disk };
+}
+
+/**
+ * An Exec for a fakeDiskMachine: `blockdev --rereadpt` does what the kernel would (a sysfs entry and a
+ * device node per partition); the programs whose names `recorded` matches are only recorded; any other
+ * is refused. Every call lands in `calls`, with the root's path shown as <root>.
+ */
+export function fakeKernelExec(root: string, calls: string[][], recorded: RegExp): Exec {
+  return async (command, argv) => {
+    const name = command.slice(command.lastIndexOf("/") + 1);
+    calls.push([name, ...argv.map((a) => a.replace(root, "<root>"))]);
+    if (command === "blockdev" && argv[0] === "--rereadpt") {
+      for (const p of await readGpt(join(root, "dev/vda"))) {
+        mkdirSync(join(root, "sys/block/vda", `vda${p.index}`), { recursive: true });
+        writeFileSync(join(root, "sys/block/vda", `vda${p.index}`, "partition"), `${p.index}\n`);
+        writeFileSync(join(root, "dev", `vda${p.index}`), "");
+      }
+    } else if (!recorded.test(name)) {
+      throw new Error(`program not faked: ${command}`);
+    }
+    return { stdout: "", stderr: "" };
+  };
+}
+
+/**
+ * A whole-disk image of `imageBytes` partitioned by sfdisk from `script` (its backup GPT at the image's
+ * own end, as build-os-image makes them), written at the start of `disk`.
+ */
+export function writeSfdiskImage(disk: string, imageBytes: number, script: string): void {
+  const image = `${disk}.image`;
+  closeSync(openSync(image, "w"));
+  truncateSync(image, imageBytes);
+  execFileSync("sfdisk", ["--quiet", image], { input: script });
+  const bytes = readFileSync(image);
+  const fd = openSync(disk, "r+");
+  try {
+    writeSync(fd, bytes, 0, bytes.length, 0);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const ovmf = JSON.parse(

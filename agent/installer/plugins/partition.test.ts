@@ -3,64 +3,16 @@
 // written; the kernel's partition re-read is faked (it makes the sysfs entries and device nodes), and the
 // mkfs command lines are recorded, not run.
 import { execFileSync } from "node:child_process";
-import {
-  closeSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  truncateSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { expect, it } from "vitest";
 import type { AgentPlan } from "../../../protocol/index.js";
-import { readGpt } from "../gpt.js";
 import { PARTITION_TYPE } from "../partition-layout.js";
-import type { Exec } from "../plugin.js";
-import { stepContext } from "../test-support.js";
+import { fakeDiskMachine, fakeKernelExec, stepContext, writeSfdiskImage } from "../test-support.js";
 import { partition, partitionAfterImage } from "./partition.js";
 
 const MiB = 2 ** 20;
-const roots: string[] = [];
-afterEach(() => {
-  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
-});
-
-/** A machine whose disk vda is a 64 MiB file. */
-function fakeMachine(): { root: string; disk: string } {
-  const root = mkdtempSync(join(tmpdir(), "bootwright-partition-"));
-  roots.push(root);
-  mkdirSync(join(root, "sys/block/vda/queue"), { recursive: true });
-  mkdirSync(join(root, "dev"));
-  writeFileSync(join(root, "sys/block/vda/size"), `${(64 * MiB) / 512}\n`);
-  writeFileSync(join(root, "sys/block/vda/queue/logical_block_size"), "512\n");
-  const disk = join(root, "dev/vda");
-  closeSync(openSync(disk, "w"));
-  truncateSync(disk, 64 * MiB);
-  return { root, disk };
-}
-
-/** blockdev --rereadpt does what the kernel would: a sysfs entry and a device node per partition. */
-function fakeExec(root: string, calls: string[][]): Exec {
-  return async (command, argv) => {
-    calls.push([command.slice(command.lastIndexOf("/") + 1), ...argv.map((a) => a.replace(root, "<root>"))]);
-    if (command === "blockdev" && argv[0] === "--rereadpt") {
-      for (const p of await readGpt(join(root, "dev/vda"))) {
-        mkdirSync(join(root, "sys/block/vda", `vda${p.index}`), { recursive: true });
-        writeFileSync(join(root, "sys/block/vda", `vda${p.index}`, "partition"), `${p.index}\n`);
-        writeFileSync(join(root, "dev", `vda${p.index}`), "");
-      }
-    } else if (!/^(mke2fs|mkfs\.fat|mkfs\.xfs|mkswap)$/.test(command.slice(command.lastIndexOf("/") + 1))) {
-      throw new Error(`program not faked: ${command}`);
-    }
-    return { stdout: "", stderr: "" };
-  };
-}
-
+/** The filesystem makers the plugins run: recorded, not run. */
+const MKFS = /^(mke2fs|mkfs\.fat|mkfs\.xfs|mkswap)$/;
 async function runPlugin(
   plugin: typeof partition,
   root: string,
@@ -68,7 +20,8 @@ async function runPlugin(
   calls: string[][],
 ): Promise<Record<string, unknown>[]> {
   const data = [];
-  for (const step of plugin.steps) data.push(await step.run(stepContext(root, plan, fakeExec(root, calls))));
+  for (const step of plugin.steps)
+    data.push(await step.run(stepContext(root, plan, fakeKernelExec(root, calls, MKFS))));
   return data;
 }
 
@@ -103,7 +56,7 @@ const tarPlan: AgentPlan = {
 };
 
 it("configure phase (a tar.zst image): a fresh GPT over the disk, typed by use, then each filesystem", async () => {
-  const { root, disk } = fakeMachine();
+  const { root, disk } = fakeDiskMachine();
   const calls: string[][] = [];
   const [table, fs] = await runPlugin(partition, root, tarPlan, calls);
   expect(sfdisk(disk).map((p) => [p.name, p.start, p.size, p.type])).toEqual([
@@ -135,19 +88,11 @@ it("configure phase (a tar.zst image): a fresh GPT over the disk, typed by use, 
 
 /** An image as build-os-image makes them (20 MiB: ESP + marker), written at the start of the disk. */
 function writeImage(disk: string): void {
-  const image = `${disk}.image`;
-  closeSync(openSync(image, "w"));
-  truncateSync(image, 20 * MiB);
-  execFileSync("sfdisk", ["--quiet", image], {
-    input: `label: gpt\nsize=16MiB, type=${PARTITION_TYPE.esp}, name="esp"\nsize=1MiB, name="bootwright-marker"\n`,
-  });
-  const bytes = readFileSync(image);
-  const fd = openSync(disk, "r+");
-  try {
-    writeSync(fd, bytes, 0, bytes.length, 0);
-  } finally {
-    closeSync(fd);
-  }
+  writeSfdiskImage(
+    disk,
+    20 * MiB,
+    `label: gpt\nsize=16MiB, type=${PARTITION_TYPE.esp}, name="esp"\nsize=1MiB, name="bootwright-marker"\n`,
+  );
 }
 
 const rawPlan: AgentPlan = {
@@ -164,7 +109,7 @@ const rawPlan: AgentPlan = {
 };
 
 it("image phase (a raw.zst image): the plan's partition goes after the image's, which stay as they are", async () => {
-  const { root, disk } = fakeMachine();
+  const { root, disk } = fakeDiskMachine();
   writeImage(disk);
   const before = sfdisk(disk);
   const calls: string[][] = [];
@@ -191,18 +136,18 @@ it("image phase (a raw.zst image): the plan's partition goes after the image's, 
 });
 
 it("refuses a plan partition whose label the image already uses, before writing anything", async () => {
-  const { root, disk } = fakeMachine();
+  const { root, disk } = fakeDiskMachine();
   writeImage(disk);
   const before = readFileSync(disk);
   const plan = { ...rawPlan, partitions: [{ label: "esp", size: "rest" as const, fs: "none" as const }] };
   await expect(
-    partitionAfterImage.steps[0]?.run(stepContext(root, plan, fakeExec(root, []))),
+    partitionAfterImage.steps[0]?.run(stepContext(root, plan, fakeKernelExec(root, [], MKFS))),
   ).rejects.toThrow(/image tiny already has partitions named esp/);
   expect(readFileSync(disk).equals(before)).toBe(true);
 });
 
 it("the probes split the work by image format", () => {
-  const inventory = stepContext("/", rawPlan, fakeExec("/", [])).inventory;
+  const inventory = stepContext("/", rawPlan, fakeKernelExec("/", [], MKFS)).inventory;
   expect([partition.probe(inventory, rawPlan), partitionAfterImage.probe(inventory, rawPlan)]).toEqual([
     "none",
     "generic",
