@@ -19,6 +19,7 @@ import { onTestFinished } from "vitest";
 import type { AgentPlan, Inventory } from "../../protocol/index.js";
 import { EFIVARS_DIR, GLOBAL_GUID } from "./efivarfs.js";
 import { readGpt } from "./gpt.js";
+import { MiB } from "./gpt-write.js";
 import type { Exec, StepContext } from "./plugin.js";
 
 export const TEST_INVENTORY: Inventory = {
@@ -63,11 +64,11 @@ export function fakeDiskMachine(diskMiB = 64): { root: string; disk: string } {
   });
   mkdirSync(join(root, "sys/block/vda/queue"), { recursive: true });
   mkdirSync(join(root, "dev"));
-  writeFileSync(join(root, "sys/block/vda/size"), `${(diskMiB * 2 ** 20) / 512}\n`);
+  writeFileSync(join(root, "sys/block/vda/size"), `${(diskMiB * MiB) / 512}\n`);
   writeFileSync(join(root, "sys/block/vda/queue/logical_block_size"), "512\n");
   const disk = join(root, "dev/vda");
   closeSync(openSync(disk, "w"));
-  truncateSync(disk, diskMiB * 2 ** 20);
+  truncateSync(disk, diskMiB * MiB);
   return { root, disk };
 }
 

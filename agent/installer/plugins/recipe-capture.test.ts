@@ -7,11 +7,11 @@ import { readFileSync } from "node:fs";
 import { expect, it } from "vitest";
 import type { AgentPlan } from "../../../protocol/index.js";
 import { readGptTable } from "../gpt.js";
+import { MiB } from "../gpt-write.js";
 import { PARTITION_TYPE } from "../partition-layout.js";
 import { fakeDiskMachine, fakeKernelExec, stepContext, writeSfdiskImage } from "../test-support.js";
 import { recipeCapture } from "./recipe-capture.js";
 
-const MiB = 2 ** 20;
 const IMAGE_BYTES = 20 * MiB;
 const RECORDED = /^(modprobe|mount|umount|resize2fs|chroot|sync)$/;
 
