@@ -1,6 +1,7 @@
 // What claims each PCI device of a machine, and why nothing does, from its inventory (pure): for
 // `bootwright drivers <machine>` and the difference list's drivers part.
 import {
+  LEFT_WITHOUT_DRIVER_REASON,
   leftWithoutDriver,
   type DeviceDriverRow,
   type Inventory,
@@ -58,7 +59,7 @@ export function machineDrivers(machineId: string, inventory: Inventory | null): 
     return {
       ...row,
       reason: leftWithoutDriver(device.classCode)
-        ? "the loader leaves display and multimedia devices without a driver"
+        ? LEFT_WITHOUT_DRIVER_REASON
         : whyNoDriver(device.modalias, asked, report),
     };
   });
