@@ -20,6 +20,13 @@ export default tseslint.config(
       "no-restricted-syntax": [
         "error",
         { selector: "ExportDefaultDeclaration", message: "Use named exports (style.md)." },
+        {
+          // zod's `z` object names all of zod (~50 locales, JSON Schema both ways), which no bundler can
+          // drop: 582 KB of zod in the loader's start instead of 144 KB, 34 ms of Node's start on the host.
+          selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier[imported.name='z']",
+          message:
+            'Import zod as a namespace: `import * as z from "zod"`, so bundles keep only what they use.',
+        },
       ],
     },
   },

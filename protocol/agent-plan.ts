@@ -1,5 +1,5 @@
 // The plan a tailored deployment agent carries baked in: the policy's PlanSpec resolved for one machine.
-import { z } from "zod";
+import * as z from "zod";
 import { ImageSource } from "./images.js";
 import { PlanSpec } from "./policy.js";
 

@@ -1,6 +1,6 @@
 // Operators and their credentials (issue 17): API tokens with a role, and the audit log of what they
 // changed. A token is shown once, when it is made; the server keeps only its hash.
-import { z } from "zod";
+import * as z from "zod";
 
 /** viewer: read; operator: expect, maintenance, power, approve; admin: policy, images, tokens, settings. */
 export const Role = z.enum(["viewer", "operator", "admin"]);

@@ -1,6 +1,6 @@
 // The boot category: where a machine is in its pre-boot life (seed 000), and which moves between
 // categories are legal. One definition for both sides; the server refuses any other move, with the reason.
-import { z } from "zod";
+import * as z from "zod";
 
 export const BootCategory = z.enum([
   "discovered", // iPXE asked for its script; nothing else known yet

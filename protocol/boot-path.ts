@@ -1,6 +1,6 @@
 // How a machine reached the loader, as the step log and the boot list show it (issue 16). The loader
 // reads it from its kernel command line (bootwright.path=), which whoever started it wrote there.
-import { z } from "zod";
+import * as z from "zod";
 
 export const BootPath = z.enum([
   "ipxe", // iPXE from the NIC's option ROM asked for /boot.ipxe

@@ -1,6 +1,6 @@
 // Commands: the steps that move a machine from its current boot category to its expected one (seed
 // 000). The agent leases one, runs it, and posts the result with the command id and lease id.
-import { z } from "zod";
+import * as z from "zod";
 import { BootCategory } from "./boot-category.js";
 import { StepReport } from "./agent-plan.js";
 import { Inventory } from "./inventory.js";

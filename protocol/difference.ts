@@ -1,5 +1,5 @@
 // The difference list: machines whose current boot category is not their expected one (seed 000).
-import { z } from "zod";
+import * as z from "zod";
 import { BootCategory } from "./boot-category.js";
 import { CommandKind } from "./commands.js";
 import { Drift } from "./drift.js";

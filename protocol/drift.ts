@@ -1,7 +1,7 @@
 // Drift after a policy change: what a new policy version does to machines that already have a plan.
 // A machine that has not started installing is re-planned; an installed one is left alone and listed as
 // drift until an operator reinstalls it (`bootwright expect <id> installed --replan`).
-import { z } from "zod";
+import * as z from "zod";
 
 /** Which plan: the rule that gave it, its hash and the policy version it came from. */
 export const PlanRef = z.strictObject({

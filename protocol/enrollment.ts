@@ -1,6 +1,6 @@
 // Who may enroll (issue 17): the policy's enrollment mode and allowlist, a machine's enrollment state,
 // an operator's approval, and the refusal a loader gets while it waits.
-import { z } from "zod";
+import * as z from "zod";
 import { MacAddress } from "./mac.js";
 
 /**

@@ -1,6 +1,6 @@
 // toSchemaIssues: zod issues as the wire shows them (a dotted path, "(root)" for the body itself).
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import { ERROR_CODES, ErrorBody, ErrorCode, toSchemaIssues } from "./errors.js";
 
 describe("toSchemaIssues", () => {

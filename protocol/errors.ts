@@ -1,5 +1,5 @@
 // Error bodies on the wire: every non-2xx answer is { code, message, details? } (architecture.md).
-import { z } from "zod";
+import * as z from "zod";
 
 /** The catalogue of error codes: each with what it means. Codes are never reused. */
 export const ERROR_CODES = {

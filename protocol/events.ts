@@ -2,7 +2,7 @@
 // Each SSE message is `id: <monotonic integer>`, `event: <type>`, `data: <one of the bodies below>`.
 // A client that reconnects with `Last-Event-ID` gets every event after that id, or, when the server no
 // longer holds them (restarted, or the id fell out of its replay ring), one `reset`: refetch, then go on.
-import { z } from "zod";
+import * as z from "zod";
 import { BootCategory } from "./boot-category.js";
 import { StepLogEntry } from "./machine.js";
 import { MaintenanceReport, MaintenanceRunState } from "./maintenance.js";

@@ -1,6 +1,6 @@
 // The factory line (issue 22) on the wire: the station file every unit on the line goes through, the
 // traveler kept per unit (keyed by its SMBIOS serial) and the line's live summary.
-import { z } from "zod";
+import * as z from "zod";
 import { ImageName } from "./images.js";
 import { MaintenanceStep } from "./maintenance.js";
 

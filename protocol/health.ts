@@ -1,6 +1,6 @@
 // Health reports (seed 001's diagnostic alert): the installed OS's reporter posts figures periodically;
 // a policy threshold crossing starts maintenance once, with the reading that crossed it.
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Figure name → value. The reporter shipped with our OS images sends cpuMhz (/proc/cpuinfo "cpu MHz"),

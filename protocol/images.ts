@@ -1,6 +1,6 @@
 // The image store on the wire: what an image is (content-addressed by the sha256 of its stored bytes),
 // and what the agent needs to stream and verify one.
-import { z } from "zod";
+import * as z from "zod";
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "a sha256 as 64 lower-case hex digits");
 

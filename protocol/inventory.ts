@@ -1,6 +1,6 @@
 // The hardware inventory the loader posts to POST /v1/inventory: the minimal set of the walking skeleton
 // (still what the benchmark's minimal gatherer posts) plus `details`, the full inventory of issue 4.
-import { z } from "zod";
+import * as z from "zod";
 import { DriverReport, PciDevice } from "./drivers.js";
 import { BootCategory } from "./boot-category.js";
 import { BootPath } from "./boot-path.js";

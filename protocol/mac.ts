@@ -1,5 +1,5 @@
 // MAC addresses and machine identity: the conventions of architecture.md, as pure functions.
-import { z } from "zod";
+import * as z from "zod";
 
 const MAC_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 

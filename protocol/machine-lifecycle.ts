@@ -1,6 +1,6 @@
 // A machine's life beyond its boot category (issue 18): retired (kept, never planned or installed),
 // deleted (gone; its hardware enrolls again as new), and what operators write on it: tags and a note.
-import { z } from "zod";
+import * as z from "zod";
 import { BulkExpectRequest } from "./difference.js";
 
 /** A tag: a short word an operator puts on machines (rack12, spare, gpu:a100); compared exactly. */

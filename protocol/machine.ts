@@ -1,5 +1,5 @@
 // A machine as the boot list shows it (GET /v1/machines, GET /v1/machines/:id).
-import { z } from "zod";
+import * as z from "zod";
 import { BootCategory } from "./boot-category.js";
 import { BootPath } from "./boot-path.js";
 import { MachineEnrollment } from "./enrollment.js";

@@ -1,6 +1,6 @@
 // The maintenance swap (seeds 001, 004) on the wire: a machine running its installed system is swapped
 // into a maintenance image (diagnostic, repair, …), monitored actively or passively, and swapped back.
-import { z } from "zod";
+import * as z from "zod";
 import { ImageName, ImagePurpose } from "./images.js";
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "a sha256 as 64 lower-case hex digits");

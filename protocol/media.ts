@@ -2,7 +2,7 @@
 // `bootwright media build`, edited by a technician in any text editor, read by the loader at every boot.
 // key=value lines, so pointing a stick at another server needs no rebuild (Tinkerbell binary-patches its
 // ISO for this). Pure: both sides import it.
-import { z } from "zod";
+import * as z from "zod";
 
 /** The FAT volume label of the media's EFI system partition: how the loader finds the media. */
 export const MEDIA_LABEL = "BWMEDIA";

@@ -1,5 +1,5 @@
 // What the loader should do next (GET /v1/machines/:id/next): wait, or run a leased command.
-import { z } from "zod";
+import * as z from "zod";
 import { LeasedCommand } from "./commands.js";
 
 export const NextAction = z.discriminatedUnion("action", [

@@ -4,7 +4,7 @@
 // On the media's ESP (FAT, label MEDIA_LABEL): offline/manifest.json (the image as the store holds it,
 // the policy) and, written by the loader, reports/<run>/report.json. The image's blob is in the ISO9660
 // tree (the ESP must stay under 32 MiB for El Torito). Reports need the USB form: a CD is read-only.
-import { z } from "zod";
+import * as z from "zod";
 import { StepReport } from "./agent-plan.js";
 import { ImageName, ImageSource } from "./images.js";
 import { Inventory } from "./inventory.js";

@@ -1,6 +1,6 @@
 // Policy: ordered rules, each a match on inventory facts → a plan (image + settings). First match wins.
 // The file an operator writes (YAML or JSON) parses with `Policy`; the server's answers use the rest.
-import { z } from "zod";
+import * as z from "zod";
 import { Allowlist, EnrollmentMode, enrollmentIssues } from "./enrollment.js";
 import { Inventory } from "./inventory.js";
 

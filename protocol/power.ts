@@ -1,6 +1,6 @@
 // How the server power-cycles a machine (seed 001: the reboot "initiated over the network"): a power
 // driver per machine. Secrets are stored but never shown: GET answers with the password left out.
-import { z } from "zod";
+import * as z from "zod";
 
 /** "sha256:<hex>" of a certificate's DER: how a BMC's TLS certificate is pinned. */
 export const CertificatePin = z.string().regex(/^sha256:[0-9a-f]{64}$/, "sha256:<64 lower-case hex digits>");

@@ -2,7 +2,7 @@
 // quick: partition tables and every filesystem/RAID/LVM signature gone (as wipefs does), discarded where
 // the device supports it; full: every byte overwritten with zeros and read back; secure: the device's own
 // erase (NVMe Format with secure erase, ATA Secure Erase), and a plain "cannot" where it has none.
-import { z } from "zod";
+import * as z from "zod";
 
 export const EraseMode = z.enum(["quick", "full", "secure"]);
 export type EraseMode = z.infer<typeof EraseMode>;

@@ -1,7 +1,7 @@
 // The bootwright servers sharing one store (GET /v1/servers, `bootwright servers`): each registers itself
 // and renews its row while it runs; periodic work (the lease sweep, the maintenance monitor, the boot-log
 // prune) is a duty one server holds at a time.
-import { z } from "zod";
+import * as z from "zod";
 
 /** The periodic work that runs on one server at a time across a site. */
 export const Duty = z.enum(["lease-sweep", "maintenance-monitor", "boot-log-prune"]);

@@ -1,7 +1,7 @@
 // Booting on the site network (issue 16): the boot log (GET /v1/boot-log, `bootwright boot-log`), what
 // each machine asked for on its way to the loader, in order, from the managed dnsmasq's DHCP lines, our
 // TFTP server and our HTTP boot routes; and the site status (GET /v1/site, `bootwright site`).
-import { z } from "zod";
+import * as z from "zod";
 import { MacAddress } from "./mac.js";
 
 export const BootEventSource = z.enum(["dhcp", "tftp", "http"]);

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { BootwrightError, type FailureContext } from "../protocol/index.js";
 import { INSTALL_ROOT, INSTALLED_AS_PACKAGE } from "./install-root.js";
 

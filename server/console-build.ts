@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { basename, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { brotliCompress, constants, gzip } from "node:zlib";
-import { build, type Plugin } from "esbuild";
+import { build } from "esbuild";
 
 const CONSOLE_DIR = resolve(import.meta.dirname, "console");
 
@@ -67,26 +67,6 @@ function pageHtml(script: string, style: string): string {
   ].join("\n");
 }
 
-/**
- * zod's namespace object (`z`, which protocol/ uses) names all of its ~50 error-message locales, so no
- * bundler can drop them: the page ships English only (zod's default), a quarter of the bundle less.
- */
-const ZOD_ENGLISH_ONLY: Plugin = {
-  name: "zod-english-only",
-  setup(builder) {
-    builder.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-      args.importer.includes("/node_modules/zod/")
-        ? { path: "zod-locales", namespace: "zod-english-only" }
-        : undefined,
-    );
-    builder.onLoad({ filter: /.*/, namespace: "zod-english-only" }, () => ({
-      contents: 'export { default as en } from "zod/v4/locales/en.js";',
-      resolveDir: CONSOLE_DIR,
-      loader: "js",
-    }));
-  },
-};
-
 /** One esbuild run: the page's script and style sheet, minified, named by their content's hash. */
 export async function buildConsole(): Promise<ConsoleBundle> {
   const result = await build({
@@ -104,7 +84,6 @@ export async function buildConsole(): Promise<ConsoleBundle> {
     jsxImportSource: "preact",
     tsconfig: join(CONSOLE_DIR, "tsconfig.json"),
     logLevel: "silent",
-    plugins: [ZOD_ENGLISH_ONLY],
   });
   const files = new Map<string, ConsoleAsset>();
   for (const output of result.outputFiles)

@@ -17,7 +17,7 @@ import {
   type DriversRequest,
   type Inventory,
 } from "../../protocol/index.js";
-import type { z } from "zod";
+import type * as z from "zod";
 import type { MachineIdentity } from "../installer/plugin.js";
 import { credentialHeaders } from "../shared/credential.js";
 import { httpRequest } from "../shared/http-client.js";

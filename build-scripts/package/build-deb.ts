@@ -29,7 +29,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { z } from "zod";
+import * as z from "zod";
 import { buildDist } from "../build-dist.js";
 import { flagValue } from "../cli-args.js";
 import { runText } from "../os-image/run.js";

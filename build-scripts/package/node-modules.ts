@@ -3,7 +3,7 @@
 // reads. Walked the way Node resolves packages, so nested copies land where Node will look for them.
 import { cpSync, existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 
 /** A copied package, for the copyright file. */
 export interface PackageLicence {

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { writeSecretFile } from "../auth/secret-file.js";
 
 const Profile = z.object({ servers: z.record(z.string(), z.object({ token: z.string() })) });

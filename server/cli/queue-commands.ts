@@ -1,7 +1,7 @@
 // CLI for seed 000's lists: expect, diff, queue, log (each with --json).
 import type { Command } from "commander";
 import { BootCategory, DifferenceList, Machine, QueuedCommand, StepLog } from "../../protocol/index.js";
-import { z } from "zod";
+import * as z from "zod";
 import { clientServerUrl } from "../config.js";
 import { getJson, print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";
 import { formatTable } from "./format.js";

@@ -1,6 +1,6 @@
 // CLI for giving machines back (issue 18): `bootwright release <id>|--where … [--erase quick|full|secure]`.
 import { Option, type Command } from "commander";
-import { z } from "zod";
+import * as z from "zod";
 import { EraseMode, Machine } from "../../protocol/index.js";
 import { clientServerUrl } from "../config.js";
 import { print, requestJson, SERVER_HELP, type ClientOptions } from "./api-client.js";

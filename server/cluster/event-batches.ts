@@ -3,7 +3,7 @@
 // events (a result alone is a category change and its step lines), and every message costs a statement
 // here and a wake-up in every other server; batching is what keeps a cluster's fan-out from growing with
 // its event rate. Batches go out one after another, so the others see this server's events in order.
-import { z } from "zod";
+import * as z from "zod";
 import { LiveEvent } from "../../protocol/index.js";
 
 /** One batch of one server's events, as it travels between servers. */

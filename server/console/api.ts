@@ -1,7 +1,7 @@
 // The page's HTTP client for the bootwright API: every call carries the operator's token (Authorization:
 // Bearer, never in a URL), answers are parsed with the protocol's zod schemas, and refusals keep the
 // server's `{ code, message, details }`.
-import type { z } from "zod";
+import type * as z from "zod";
 import { ErrorBody } from "../../protocol/errors.js";
 import { BootwrightError, type ServerRefusal } from "../../protocol/failure.js";
 

@@ -3,7 +3,7 @@
 // with Last-Event-ID so nothing is lost, and falls back to polling every second where the server has no
 // event stream (404). The event shapes are the contract of the events route; until protocol/ carries
 // them, they are described here.
-import { z } from "zod";
+import * as z from "zod";
 import { BootCategory } from "../../protocol/boot-category.js";
 import { StepLogEntry } from "../../protocol/machine.js";
 import { SseParser, type SseMessage } from "./sse.js";

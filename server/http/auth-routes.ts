@@ -1,7 +1,7 @@
 // Who the caller is (any operator's token), operators' API tokens (admin only: made, listed, revoked; a
 // token's secret is in the answer that makes it and nowhere else) and the audit log (read only: nothing
 // in the API edits or deletes an entry).
-import { z } from "zod";
+import * as z from "zod";
 import {
   CreateToken,
   type AuditLog,

@@ -1,7 +1,7 @@
 // The install's boot area (head ‖ tail of the disk), recorded by the agent right after writing it, and
 // read back by the repair image.
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { z } from "zod";
+import * as z from "zod";
 import { BootAreaRecord } from "../../protocol/index.js";
 import { ApiError } from "../errors.js";
 import { BootAreaFiles } from "../maintenance/boot-areas.js";

@@ -5,7 +5,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyReply } from "fastify";
-import { z } from "zod";
+import * as z from "zod";
 import { MacAddress, RESCUE_MEDIA_PATH } from "../../protocol/index.js";
 import { ApiError } from "../errors.js";
 import { machineBootScript } from "../ipxe/machine-script.js";

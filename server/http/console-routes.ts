@@ -2,7 +2,7 @@
 // GETs (the page holds no data: every API call it makes carries the operator's token), compressed as the
 // browser accepts (brotli, gzip), and a Content-Security-Policy that lets the page load only from here.
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { z } from "zod";
+import * as z from "zod";
 import { CONSOLE_PREFIX, ConsoleAssets, type ConsoleAsset } from "../console-build.js";
 import { ApiError } from "../errors.js";
 import type { App } from "./app.js";

@@ -1,6 +1,6 @@
 // Drivers on demand: the loader's question (which modules claim these PCI devices?) and the bundle that
 // carries them, by sha256; and one machine's devices with what claims each (`bootwright drivers`).
-import { z } from "zod";
+import * as z from "zod";
 import { DriversRequest, type DriversAnswer, type MachineDrivers } from "../../protocol/index.js";
 import { machineDrivers } from "../drivers/device-report.js";
 import { ApiError } from "../errors.js";

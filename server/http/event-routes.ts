@@ -2,7 +2,7 @@
 // viewer's will do) in the Authorization header, so browsers read it with fetch() and a stream, the CLI
 // with undici. `?machine=<id>` narrows it to one machine; `Last-Event-ID` resumes after a reconnect.
 import type { ServerResponse } from "node:http";
-import { z } from "zod";
+import * as z from "zod";
 import type { LiveEvent } from "../../protocol/index.js";
 import { ApiError } from "../errors.js";
 import type { EventBus } from "../events/bus.js";

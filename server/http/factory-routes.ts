@@ -1,6 +1,6 @@
 // The factory line (issue 22): the station, the travelers (JSON, OCP Test & Validation output, a
 // printable page) and the line's figures. Operators set the station; viewers read the rest.
-import { z } from "zod";
+import * as z from "zod";
 import {
   FactoryLine,
   StationUpload,

@@ -4,7 +4,7 @@
 // schema refuses, a method or path the app does not have); one that might be a valid change is sent
 // with a bad token instead, so the store must come out of the run unchanged.
 import { parse as parseQuery } from "node:querystring";
-import { z } from "zod";
+import * as z from "zod";
 import { ROLE_RANK, type Role } from "../../protocol/index.js";
 import type { RouteInfo } from "./app.js";
 import {

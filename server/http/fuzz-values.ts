@@ -1,6 +1,6 @@
 // Test support for fuzz-requests.ts: values from a seeded PRNG — junk JSON (wrong types, huge strings,
 // deep nesting, prototype keys), values shaped like a route's JSON schema, and one-spot mutations of them.
-import { z } from "zod";
+import * as z from "zod";
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
 export function prng(seed: number): () => number {

@@ -1,7 +1,7 @@
 // The installed OS's health reports (the answer says when to report next, and whether to reboot into
 // a pending maintenance run), each machine's power driver (the password is never shown), and its plan's
 // BIOS attributes applied through its BMC.
-import { z } from "zod";
+import * as z from "zod";
 import { HealthReport, PowerSettings, type HealthHistory, type PowerView } from "../../protocol/index.js";
 import { applyBios } from "../power/bios-apply.js";
 import type { App, RouteDeps } from "./app.js";

@@ -2,7 +2,7 @@
 // garbage-collect, captured images' resumable uploads, and the bytes themselves (batched fan-out, or a
 // stream of its own for a Range resume).
 import { stat } from "node:fs/promises";
-import { z } from "zod";
+import * as z from "zod";
 import {
   ImageFormat,
   UploadComplete,

@@ -4,7 +4,7 @@
 // its log, and its hardware enrolls again as a new machine; tags are set by id and by selector, a policy
 // rule on a tag plans the machine, and notes are kept.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import {
   AuditLog,
   BootList,

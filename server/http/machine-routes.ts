@@ -1,7 +1,7 @@
 // The boot list and what operators set on it: inventory posts, machines, their step logs and queues,
 // expected categories (one machine or every machine matching a fact; --replan reinstalls a drifted one),
 // the difference list.
-import { z } from "zod";
+import * as z from "zod";
 import {
   BulkExpectRequest,
   ExpectRequest,

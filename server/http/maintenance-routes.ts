@@ -1,6 +1,6 @@
 // The maintenance swap's API (seeds 001, 004): start, follow, extend and restore runs, and the
 // schedules that start them.
-import { z } from "zod";
+import * as z from "zod";
 import {
   AddMaintenanceStep,
   MaintenanceProgress,

@@ -1,7 +1,7 @@
 // What each route answers, for the OpenAPI document (openapi.ts): a one-line summary and the protocol/
 // schema of its 2xx body (none: not JSON, or nothing worth a schema). Keyed "METHOD /fastify/url"; the
 // OpenAPI test fails when a declared route has no line here, or a line names no route.
-import { z } from "zod";
+import * as z from "zod";
 import {
   AgentEventAccepted,
   ApproveAnswer,

@@ -3,7 +3,7 @@
 // protocol/ schema of its answer), through zod 4's JSON Schema output (draft 2020-12, which OpenAPI 3.1
 // uses as is). Built once, on the first request, when every route is declared.
 import { readFileSync } from "node:fs";
-import { z } from "zod";
+import * as z from "zod";
 import { ErrorBody } from "../../protocol/index.js";
 import type { App, RouteInfo } from "./app.js";
 import { ROUTE_DOCS } from "./openapi-docs.js";

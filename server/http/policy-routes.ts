@@ -1,7 +1,7 @@
 // The policy API: read and replace the policy (validated first: a bad one is a 422 naming each line and
 // is not stored; a new version re-plans machines that have not started installing), try one without
 // storing it (the dry run: who would re-plan or drift), and one machine's resolved plan with the why.
-import { z } from "zod";
+import * as z from "zod";
 import { PolicyUpload, type Policy, type PolicyState } from "../../protocol/index.js";
 import { ApiError } from "../errors.js";
 import { parsePolicy } from "../policy/load.js";

@@ -1,7 +1,7 @@
 // The loader's side of the command queue: what next (a leased command, with its tailored agent or
 // maintenance assignment, or wait), a command's result under its lease, step events, and the installed
 // OS calling home.
-import { z } from "zod";
+import * as z from "zod";
 import {
   AgentEvent,
   CallHome,

@@ -5,7 +5,7 @@
 // credentialed request through it is the relay's heartbeat (GET /v1/servers lists it).
 // A client that sets the header itself only changes the URLs in its own answer.
 import type { FastifyRequest } from "fastify";
-import { z } from "zod";
+import * as z from "zod";
 import type { RelayIdentity } from "../db/coordination.js";
 import type { App } from "./app.js";
 

@@ -1,6 +1,6 @@
 // The site network as operators see it: the managed dnsmasq and TFTP server (GET /v1/site) and the boot
 // log (GET /v1/boot-log[?mac=]), what machines asked for on their way to the loader.
-import { z } from "zod";
+import * as z from "zod";
 import type { BootLog, SiteStatus } from "../../protocol/index.js";
 import { parseMacParam } from "./boot-routes.js";
 import type { App, RouteDeps } from "./app.js";

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from "yaml";
-import type { z } from "zod";
+import type * as z from "zod";
 import { BootwrightError, Policy, type PolicyFormat, type PolicyIssue } from "../../protocol/index.js";
 
 /** The yaml package's own default, named here: a policy repeats a block with an alias, not thousands. */

@@ -5,7 +5,7 @@ import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { connect, type TLSSocket } from "node:tls";
 import { Agent, buildConnector, request } from "undici";
-import type { z } from "zod";
+import type * as z from "zod";
 import { BootwrightError, type FailureContext, type RedfishTls } from "../../protocol/index.js";
 import { caFingerprint } from "../tls/certificates.js";
 import { PowerError } from "./driver.js";

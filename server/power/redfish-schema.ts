@@ -1,7 +1,7 @@
 // The subset of the DMTF Redfish schema (DSP0266, DSP8010) the Redfish driver reads, as zod schemas.
 // Loose objects on purpose: every vendor adds properties (Oem, @odata.etag…) that must not break parsing;
 // what the driver uses is checked strictly enough.
-import { z } from "zod";
+import * as z from "zod";
 import { BiosValue } from "../../protocol/index.js";
 
 export const ODataId = z.looseObject({ "@odata.id": z.string().startsWith("/") });

@@ -4,7 +4,7 @@
 // channel for live events, which every server LISTENs to on a connection of its own.
 import { setTimeout as delay } from "node:timers/promises";
 import pg from "pg";
-import { z } from "zod";
+import * as z from "zod";
 import { Duty, type RelayInstance, type ServerInstance } from "../../../protocol/index.js";
 import type { Coordination, RelayIdentity, ServerIdentity } from "../coordination.js";
 

@@ -1,6 +1,6 @@
 // Operators' API tokens and machines' credentials (the hash of the secret, never the secret), and the
 // audit log of operators' changes.
-import { z } from "zod";
+import * as z from "zod";
 import { AuditEntry, Role } from "../../../protocol/index.js";
 import type {
   AuditRows,

@@ -1,5 +1,5 @@
 // The boot log's rows: one per DHCP line, TFTP transfer or HTTP boot request, in the order they came.
-import { z } from "zod";
+import * as z from "zod";
 import { BootEvent, BootEventSource, MacAddress } from "../../../protocol/index.js";
 import type { BootEventRows } from "../rows.js";
 import type { Sql, SqlValue } from "../sql.js";

@@ -1,6 +1,6 @@
 // The commands table: every machine's command queue in one table, ordered by seq; a leased command
 // keeps its lease id after completion, so a retried result post can be matched to it.
-import { z } from "zod";
+import * as z from "zod";
 import { BootCategory, CommandKind, CommandState } from "../../../protocol/index.js";
 import type { CommandPatch, CommandRecord, CommandRows, NewCommand } from "../rows.js";
 import type { Sql, SqlValue } from "../sql.js";

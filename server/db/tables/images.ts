@@ -2,7 +2,7 @@
 // complete and verified) and the uploads of captured images (received moves only after the bytes are
 // fsynced). Unique keys: one image per sha256, one captured image per recipe and configuration, one
 // open upload per recipe and configuration.
-import { z } from "zod";
+import * as z from "zod";
 import { ImageFormat, ImageOrigin, ImagePurpose, type ImageRecord } from "../../../protocol/index.js";
 import type { ImageRows, PendingOrigin, UploadRecord, UploadRows } from "../rows.js";
 import type { Sql } from "../sql.js";

@@ -1,6 +1,6 @@
 // The step log (one row per event, in the order written) and the policy (one row: its text as the
 // operator wrote it; version counts changes).
-import { z } from "zod";
+import * as z from "zod";
 import { PolicyFormat, type StoredPolicy } from "../../../protocol/index.js";
 import { ServerError } from "../../errors.js";
 import type { LogEntry, LogRows, PolicyRows } from "../rows.js";

@@ -1,6 +1,6 @@
 // The machines table: one row per machine, its inventory, plan, installed target and power settings as
 // JSON. Rows are a boundary too: a row that no longer parses is reported with its id, not passed on.
-import { z } from "zod";
+import * as z from "zod";
 import {
   BootCategory,
   BootPath,

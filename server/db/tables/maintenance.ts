@@ -1,6 +1,6 @@
 // The maintenance swap's rows: runs (one unfinished run per machine: a unique index says so), schedules
 // (the next fire time claimed by one firing), health reports and latched rules, boot areas.
-import { z } from "zod";
+import * as z from "zod";
 import {
   BootAreaRecord,
   HealthFigures,

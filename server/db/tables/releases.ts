@@ -1,6 +1,6 @@
 // Release requests (issue 18): how an operator asked a machine's disks to be erased when it was
 // released. One row per machine being (or last) released; the erase-disks lease reads it.
-import { z } from "zod";
+import * as z from "zod";
 import { EraseMode } from "../../../protocol/index.js";
 import type { ReleaseRecord, ReleaseRows } from "../rows.js";
 import type { Sql } from "../sql.js";

@@ -1,6 +1,6 @@
 // A maintenance run as stored (one row of maintenance_runs) and as the wire shows it: rows are a
 // boundary too, parsed with their schemas (a row that no longer parses says so, it is not passed on).
-import { z } from "zod";
+import * as z from "zod";
 import {
   ImagePurpose,
   MaintenanceMode,

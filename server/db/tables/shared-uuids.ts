@@ -1,6 +1,6 @@
 // SMBIOS UUIDs seen on more than one machine (issue 17): they identify none of them, so enrollment
 // and boot requests carrying one use the boot MAC instead. One row per UUID, kept for good.
-import { z } from "zod";
+import * as z from "zod";
 import type { SharedUuid } from "../../../protocol/index.js";
 import type { SharedUuidRows } from "../rows.js";
 import type { Sql } from "../sql.js";

@@ -1,6 +1,6 @@
 // The factory line's rows (issue 22): travelers, one per unit's serial, written whole (insert or replace)
 // in the transaction that moves the unit; and the one station the line runs.
-import { z } from "zod";
+import * as z from "zod";
 import { StationFile, Traveler, type StoredStation } from "../../../protocol/index.js";
 import type { StationRows, TravelerQuery, TravelerRows } from "../rows.js";
 import type { Sql, SqlValue } from "../sql.js";
