@@ -18,9 +18,18 @@ import { installAndWaitForCallHome, startTestServer } from "../test-vm/test-serv
 import { median, type Figure } from "./figures.js";
 import { INSTALL_VM_CPUS } from "./install.js";
 import { describePhases, installPhases } from "./install-phases.js";
-import { prepareRecipe, RECIPE_GROW_ROOT_MIB, RECIPE_PACKAGES } from "./recipe-packages.js";
+import { prepareRecipe } from "../test-vm/recipe-debs.js";
 
 const DISK_BYTES = 256 << 20;
+
+/**
+ * What a web host's golden image typically adds: an interpreter, ssh, a web server and the everyday tools
+ * (git brings perl). ~66 packages and ~150 MiB installed on Debian 12: more than the base image's free
+ * space, hence RECIPE_GROW_ROOT_MIB.
+ */
+const RECIPE_PACKAGES = ["python3", "openssh-server", "nginx", "git", "curl", "rsync", "jq"];
+/** The room the recipe asks for under the root: what it installs plus apt's copy of the .debs, and margin. */
+const RECIPE_GROW_ROOT_MIB = 256;
 const execFileAsync = promisify(execFile);
 
 async function uploadFigure(dir: string): Promise<Figure> {
@@ -92,7 +101,9 @@ async function reuseFigure(dir: string): Promise<Figure> {
   const accel = await chooseAccelerator();
   const debian = await buildOsImage({ kind: "debian", log: (line) => process.stderr.write(`${line}\n`) });
   const server = await startTestServer(join(dir, "vm-server"), 0, { pollIntervalMs: 1_000 });
-  const { script, files } = prepareRecipe(join(dir, "vm-server/recipes/bench"));
+  const prepared = prepareRecipe(join(dir, "vm-server/recipes/bench"), RECIPE_PACKAGES);
+  const files = prepared.files;
+  const script = `${prepared.script}\necho "built by $BOOTWRIGHT_MACHINE" > /etc/bootwright-recipe`;
   const policy = {
     rules: [
       {

@@ -1,11 +1,13 @@
 // Seed 003 end to end: two VMs of one configuration, in sequence, under a policy whose plan has a recipe.
 // The first finds no captured image: it installs the Debian base, runs the recipe's install script in
-// the installed root (a package served by our server, nothing from the internet), captures its disk,
-// uploads it, boots it and calls home. The second gets the captured image with no script run, boots it,
-// and calls home. Their root filesystems are then compared on the host.
+// the installed root (packages served by our server, nothing from the internet: openssh-server and its
+// dependencies, and a .deb of our own), captures its disk, uploads it, boots it and calls home. The
+// second gets the captured image with no script run, boots it, and calls home. Their root filesystems
+// are then compared on the host: the same recipe's files, and SSH host keys of each machine's own.
 // Needs the debian image: on a fresh machine the suite builds it in the background and starts this
 // file after the others (test-vm/timing/sequencer.ts).
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +21,7 @@ import { TEST_ADMIN_TOKEN, jsonRequest } from "../server/test-support.js";
 import { chooseAccelerator, type Accelerator } from "./accelerator.js";
 import { requireBootArtefacts } from "./paths.js";
 import { Vm } from "./qemu.js";
+import { prepareRecipe } from "./recipe-debs.js";
 import { installAndWaitForCallHome, startTestServer } from "./test-server.js";
 
 let accel: Accelerator;
@@ -36,7 +39,11 @@ const SCRIPT = [
   // More than the base image's own free space (checked below): only the grown root holds it.
   `fallocate -l ${ROOM_FILE_MIB}M /var/lib/bootwright-room`,
   'echo "built by $BOOTWRIGHT_MACHINE" > /etc/bootwright-recipe',
+  // What dbus's postinst does on a fuller image: the builder gets a machine-id, which must not be captured.
+  "systemd-machine-id-setup",
 ].join("\n");
+/** Installed with apt from .debs our server serves: its postinst makes host keys in the recipe's chroot. */
+const SSHD_PACKAGES = ["openssh-server"];
 let baseRoot: { bytes: number; freeBytes: number };
 let baseRawBytes: number;
 
@@ -110,6 +117,7 @@ beforeAll(async () => {
   baseRoot = fsSize(debugfs(baseDisk, "stats"));
   rmSync(baseDisk);
   mkdirSync(join(dir, "recipes/web"), { recursive: true });
+  const sshd = prepareRecipe(join(dir, "recipes/web"), SSHD_PACKAGES);
   buildDeb(join(dir, "recipes/web/hello-bootwright.deb"));
   server = await startTestServer(dir);
   const policy = {
@@ -117,7 +125,10 @@ beforeAll(async () => {
       {
         name: "web",
         match: [{ fact: "product", glob: "CAP-*" }],
-        plan: { image: "debian-12", recipe: { name: "web", script: SCRIPT, growRootMiB: GROW_ROOT_MIB } },
+        plan: {
+          image: "debian-12",
+          recipe: { name: "web", script: `${sshd.script}\n${SCRIPT}`, growRootMiB: GROW_ROOT_MIB },
+        },
       },
     ],
   };
@@ -191,6 +202,32 @@ it("the first machine builds with the recipe and captures; the second of that co
   console.log(
     `[capture] first (script + capture) ${first.seconds.toFixed(0)} s, second (captured image) ${second.seconds.toFixed(0)} s`,
   );
+
+  // The builder's identity stayed out of the captured image (agent/installer/generalize.ts)…
+  const generalized = (script?.data.data as { generalized?: unknown } | undefined)?.generalized;
+  expect(generalized).toMatchObject({ machineIdCleared: true, sshHostKeysUnit: true });
+  expect((generalized as { sshHostKeysRemoved: number }).sshHostKeysRemoved).toBeGreaterThanOrEqual(6);
+  const capturedDisk = join(dir, "captured.img");
+  execFileSync("zstd", ["-d", "-q", "-o", capturedDisk, join(dir, "images/sha256", captured?.sha256 ?? "")]);
+  expect(debugfs(capturedDisk, "cat /etc/machine-id")).toBe("");
+  const sshFiles = debugfs(capturedDisk, "ls -p /etc/ssh");
+  expect(sshFiles).toContain("/sshd_config/");
+  expect(sshFiles).not.toContain("ssh_host_");
+  expect(debugfs(capturedDisk, "ls -p /etc/systemd/system/ssh.service.wants")).toContain(
+    "/bootwright-ssh-host-keys.service/",
+  );
+  rmSync(capturedDisk);
+  // …and each machine made its own SSH host keys at first boot: the unit prints their fingerprints once
+  // they are made and synced, and the key on the disk is the one printed.
+  const hostKey = async (vm: Vm, n: number): Promise<string> => {
+    const printed = (await vm.waitForConsole(/(SHA256:[A-Za-z0-9+/]+) \S+ \(ED25519\)/, 180_000))[1];
+    const key = debugfs(join(dir, `vm-${n}`, "disk0.img"), "cat /etc/ssh/ssh_host_ed25519_key.pub").trim();
+    const blob = Buffer.from(key.split(" ")[1] ?? "", "base64");
+    expect(`SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`).toBe(printed);
+    return key;
+  };
+  const [firstKey, secondKey] = [await hostKey(first.vm, 1), await hostKey(second.vm, 2)];
+  expect(firstKey).not.toBe(secondKey);
 
   await Promise.all([first.vm.stop(), second.vm.stop()]);
   // Both roots hold what the script made on the first machine: the second ran no script.

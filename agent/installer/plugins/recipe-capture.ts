@@ -14,6 +14,7 @@ import {
   writeRanges,
   type BlockTarget,
 } from "../block-device.js";
+import { generalizeRoot } from "../generalize.js";
 import { readGpt, readGptTable } from "../gpt.js";
 import { extendTable, growLastPartition, gptWrites, MiB } from "../gpt-write.js";
 import type { InstallerPlugin, StepContext } from "../plugin.js";
@@ -148,11 +149,15 @@ export const recipeCapture: InstallerPlugin = {
                 { cause: err },
               );
             });
+          const scriptMs = Math.round(performance.now() - started);
+          // What made the builder one machine comes out before the capture (generalize.ts).
+          const generalized = await generalizeRoot(mountPoint);
           outcome = {
             recipe: capture.recipe,
             root: device,
             ...(growth ? { grown: growth } : {}),
-            scriptMs: Math.round(performance.now() - started),
+            scriptMs,
+            generalized,
             outputTail: (result.stdout + result.stderr).slice(-1_000),
           };
         } finally {

@@ -1,19 +1,11 @@
-// A realistic recipe for the capture benchmark: real Debian packages (and whatever they need that the
-// Debian image lacks) installed by apt inside the machine, from files our server serves. apt resolves
-// the set against the image's own dpkg status, so the recipe brings exactly what the image is missing.
+// A recipe that installs real Debian packages (and whatever they need that the Debian image lacks) with
+// apt inside the machine, from files our server serves: the capture benchmark's realistic recipe and the
+// capture test's sshd. apt resolves the set against the image's own dpkg status, so the recipe brings
+// exactly what the image is missing.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../test-vm/paths.js";
-
-/**
- * What a web host's golden image typically adds: an interpreter, ssh, a web server and the everyday tools
- * (git brings perl). ~66 packages and ~150 MiB installed on Debian 12: more than the base image's free
- * space, hence RECIPE_GROW_ROOT_MIB.
- */
-export const RECIPE_PACKAGES = ["python3", "openssh-server", "nginx", "git", "curl", "rsync", "jq"];
-/** The room the recipe asks for under the root: what it installs plus apt's copy of the .debs, and margin. */
-export const RECIPE_GROW_ROOT_MIB = 256;
+import { REPO_ROOT } from "./paths.js";
 
 /** The Debian image's root tree (built by build-scripts/build-os-image.ts, cached under build/). */
 const IMAGE_DPKG_STATUS = join(REPO_ROOT, "build/os-cache/debian-rootfs/var/lib/dpkg/status");
@@ -22,7 +14,7 @@ const IMAGE_DPKG_STATUS = join(REPO_ROOT, "build/os-cache/debian-rootfs/var/lib/
  * Downloads into `dir` the .debs the image needs for `packages` (apt-get download from the host's own
  * apt sources; nothing is installed on the host) and returns the recipe's script and the file names.
  */
-export function prepareRecipe(dir: string, packages = RECIPE_PACKAGES): { script: string; files: string[] } {
+export function prepareRecipe(dir: string, packages: readonly string[]): { script: string; files: string[] } {
   // Simulated against the image's dpkg status: apt lists what the image lacks, in install order.
   const simulation = execFileSync(
     "apt-get",
@@ -54,7 +46,6 @@ export function prepareRecipe(dir: string, packages = RECIPE_PACKAGES): { script
     // apt orders the unpacking and configuration (Pre-Depends included) of local files itself.
     "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ./*.deb",
     "cd / && rm -rf /tmp/recipe-debs",
-    'echo "built by $BOOTWRIGHT_MACHINE" > /etc/bootwright-recipe',
   ].join("\n");
   return { script, files };
 }
