@@ -14,11 +14,11 @@ import { jsonRequest, TEST_ADMIN_TOKEN } from "../server/test-support.js";
 import { chooseAccelerator } from "../test-vm/accelerator.js";
 import { REPO_ROOT, requireBootArtefacts } from "../test-vm/paths.js";
 import { Vm } from "../test-vm/qemu.js";
+import { prepareRecipe } from "../test-vm/recipe-debs.js";
 import { installAndWaitForCallHome, startTestServer } from "../test-vm/test-server.js";
 import { median, type Figure } from "./figures.js";
 import { INSTALL_VM_CPUS } from "./install.js";
 import { describePhases, installPhases } from "./install-phases.js";
-import { prepareRecipe } from "../test-vm/recipe-debs.js";
 
 const DISK_BYTES = 256 << 20;
 

@@ -213,6 +213,17 @@ describe("the routes", () => {
             module: null,
             source: null,
           },
+          // QEMU's PIIX4 ACPI function: a chipset bridge the loader does not ask a driver for.
+          {
+            address: "0000:00:01.3",
+            vendorId: "0x8086",
+            deviceId: "0x7113",
+            classCode: "0x068000",
+            modalias: "pci:v00008086d00007113sv00001AF4sd00001100bc06sc80i00",
+            driver: null,
+            module: null,
+            source: null,
+          },
         ],
         drivers: {
           kernel: KERNEL,
@@ -254,6 +265,7 @@ describe("the routes", () => {
       ["network", "8139too", null],
       ["storage", null, "megaraid_sas failed to load"],
       ["storage", null, `no module of kernel ${KERNEL} claims pci`],
+      ["bridge", null, "the loader leaves display, multimedia, bridge and SMBus devices without a driver"],
     ]);
     const differences = (await jsonRequest(`${server.url}/v1/differences`, "GET")).body as {
       drivers: { machineId: string; devices: { address: string }[] }[];
