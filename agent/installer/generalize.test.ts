@@ -25,7 +25,7 @@ afterEach(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** A root as openssh-server's postinst and systemd-machine-id-setup leave it in a recipe's chroot. */
+/** A root as openssh-server's postinst and systemd-machine-id-setup leave it in a recipe's chroot, with a host certificate. */
 function builtRoot(): void {
   writeFileSync(join(root, "etc/machine-id"), "5f1c0e0c8a6a4f5f9d57a1b2c3d4e5f6\n", { mode: 0o444 });
   mkdirSync(join(root, "var/lib/dbus"), { recursive: true });
@@ -34,6 +34,10 @@ function builtRoot(): void {
     writeFileSync(join(root, `etc/ssh/ssh_host_${type}_key`), `private ${type}\n`, { mode: 0o600 });
     writeFileSync(join(root, `etc/ssh/ssh_host_${type}_key.pub`), `ssh-${type} AAAA root@builder\n`);
   }
+  writeFileSync(
+    join(root, "etc/ssh/ssh_host_ed25519_key-cert.pub"),
+    "ssh-ed25519-cert-v01@openssh.com AAAA\n",
+  );
   writeFileSync(join(root, "etc/ssh/sshd_config"), "Include /etc/ssh/sshd_config.d/*.conf\n");
   writeFileSync(join(root, "etc/ssh/moduli"), "# moduli\n");
 }
@@ -42,7 +46,7 @@ it("takes the builder's machine-id and SSH host keys out, and enables the unit t
   builtRoot();
   expect(await generalizeRoot(root)).toEqual({
     machineIdCleared: true,
-    sshHostKeysRemoved: 6,
+    sshHostKeysRemoved: 7,
     sshHostKeysUnit: true,
   });
   expect(readFileSync(join(root, "etc/machine-id"), "utf8")).toBe("");

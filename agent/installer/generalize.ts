@@ -36,13 +36,14 @@ WantedBy=ssh.service
 export interface Generalized {
   /** /etc/machine-id held an id (a package set one up in the chroot) and was emptied. */
   machineIdCleared: boolean;
-  /** ssh_host_* key files removed from /etc/ssh. */
+  /** ssh_host_* key (and key certificate) files removed from /etc/ssh. */
   sshHostKeysRemoved: number;
   /** The unit that makes this machine's host keys at first boot was written (keys were removed). */
   sshHostKeysUnit: boolean;
 }
 
-const HOST_KEY_FILE = /^ssh_host_\w+_key(\.pub)?$/;
+/** A host key, its public half, or a certificate for it (signed for the builder's key: void on a clone). */
+const HOST_KEY_FILE = /^ssh_host_\w+_key(\.pub|-cert\.pub)?$/;
 
 /** Takes the builder's identity out of the mounted root at `root`. Run again, it finds nothing to do. */
 export async function generalizeRoot(root: string): Promise<Generalized> {
