@@ -25,7 +25,10 @@ afterEach(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** A root as openssh-server's postinst and systemd-machine-id-setup leave it in a recipe's chroot, with a host certificate. */
+/**
+ * A root as openssh-server's postinst and systemd-machine-id-setup leave it in a recipe's chroot, with a
+ * host certificate a recipe added.
+ */
 function builtRoot(): void {
   writeFileSync(join(root, "etc/machine-id"), "5f1c0e0c8a6a4f5f9d57a1b2c3d4e5f6\n", { mode: 0o444 });
   mkdirSync(join(root, "var/lib/dbus"), { recursive: true });
