@@ -1,6 +1,6 @@
 // The loader's driver bundle download against a real HTTP server on loopback: a bundle whose bytes do not
 // match the sha256 the server named is refused, logged and fetched once more; twice wrong is an error.
-// And what the loader does not ask for: a chipset's bridges and SMBus (QEMU's i440FX, unbound).
+// And what the loader does not ask for: a chipset's bridges and SMBus (QEMU's, unbound).
 import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -63,8 +63,8 @@ it("refuses a bundle that is wrong twice, naming what it received", async () => 
 it("asks the server nothing for a chipset's bridges and SMBus left without a driver", async () => {
   const root = mkdtempSync(join(tmpdir(), "bootwright-loader-drivers-"));
   try {
-    // QEMU's i440FX as its loader sees it: host bridge, ISA bridge, the PIIX4 ACPI function (i2c_piix4
-    // claims it) and an Intel SMBus controller (i2c_i801 would), none bound.
+    // QEMU's i440FX as its loader sees it (host bridge, ISA bridge, the PIIX4 ACPI function, which
+    // i2c_piix4 claims) and q35's ICH9 SMBus controller (i2c_i801 would), none bound.
     const functions: [string, string, string][] = [
       ["0000:00:00.0", "0x1237", "0x060000"],
       ["0000:00:01.0", "0x7000", "0x060100"],
