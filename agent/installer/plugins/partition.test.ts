@@ -6,11 +6,11 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { expect, it } from "vitest";
 import type { AgentPlan } from "../../../protocol/index.js";
+import { MiB } from "../gpt-write.js";
 import { PARTITION_TYPE } from "../partition-layout.js";
 import { fakeDiskMachine, fakeKernelExec, stepContext, writeSfdiskImage } from "../test-support.js";
 import { partition, partitionAfterImage } from "./partition.js";
 
-const MiB = 2 ** 20;
 /** The filesystem makers the plugins run: recorded, not run. */
 const MKFS = /^(mke2fs|mkfs\.fat|mkfs\.xfs|mkswap)$/;
 async function runPlugin(
