@@ -21,6 +21,7 @@ import { NODE_ESM_BUNDLE } from "./esbuild-node.js";
 import { INITRAMFS_TOOLS } from "../agent/installer/tools.js";
 import { LLDP_LISTENER } from "../agent/loader/lldp-listener.js";
 import { NVME_FORMAT } from "../agent/loader/erase.js";
+import { KEXEC_BOOT } from "../agent/loader/kexec.js";
 import {
   expandModuleList,
   isSignedModule,
@@ -53,6 +54,9 @@ const LLDP_BINARY = join(BUILD, "loader", "lldp-listen");
 /** NVMe Format for a secure erase (initramfs/nvme-format.c): nvme-cli would bring ~4 MB of libraries. */
 const NVME_FORMAT_SOURCE = join(ROOT, "initramfs/nvme-format.c");
 const NVME_FORMAT_BINARY = join(BUILD, "loader", "nvme-format");
+/** kexec_file_load for a plan's `reboot: kexec` (initramfs/kexec-boot.c): kexec-tools would bring Xen's libraries. */
+const KEXEC_BOOT_SOURCE = join(ROOT, "initramfs/kexec-boot.c");
+const KEXEC_BOOT_BINARY = join(BUILD, "loader", "kexec-boot");
 const NODE_BINARY = process.execPath;
 /** Debian's firmware packages, unpacked by build-scripts/fetch-firmware.sh. */
 const FIRMWARE = join(BUILD, "firmware/lib/firmware");
@@ -130,11 +134,15 @@ async function bundleLoader(): Promise<string[]> {
   return files;
 }
 
-/** Compiles the LLDP listener and nvme-format; gcc's output for the same source and compiler is the same bytes. */
-function buildLldpListener(): void {
+/**
+ * Compiles the LLDP listener, nvme-format and kexec-boot; gcc's output for the same source and compiler
+ * is the same bytes.
+ */
+function buildHelpers(): void {
   mkdirSync(dirname(LLDP_BINARY), { recursive: true });
   sh("gcc", ["-Os", "-Wall", "-Werror", "-s", "-o", LLDP_BINARY, LLDP_SOURCE]);
   sh("gcc", ["-Os", "-Wall", "-Werror", "-s", "-o", NVME_FORMAT_BINARY, NVME_FORMAT_SOURCE]);
+  sh("gcc", ["-Os", "-Wall", "-Werror", "-s", "-o", KEXEC_BOOT_BINARY, KEXEC_BOOT_SOURCE]);
 }
 
 /** The runtime files of zstd-napi (package.json, its JS, the compiled binding), relative to the package. */
@@ -241,7 +249,7 @@ async function main(): Promise<void> {
   const { output, force } = parseArgs(process.argv.slice(2));
   const stampPath = `${output}.inputs-sha256`;
   const loaderFiles = await bundleLoader();
-  buildLldpListener();
+  buildHelpers();
   const kernelVersion = readFileSync(join(KERNEL, "VERSION"), "utf8").trim();
   const modulesDir = join(KERNEL, "lib/modules", kernelVersion);
   const modulesDep = readFileSync(join(modulesDir, "modules.dep"), "utf8");
@@ -263,6 +271,7 @@ async function main(): Promise<void> {
       ...loaderFiles.map((file) => file + sha256(readFileSync(join(LOADER_BUNDLE_DIR, file)))),
       readFileSync(LLDP_BINARY),
       readFileSync(NVME_FORMAT_BINARY),
+      readFileSync(KEXEC_BOOT_BINARY),
       readFileSync(join(ROOT, "initramfs/init")),
       readFileSync(join(ROOT, "initramfs/udhcpc.script")),
       kernelVersion,
@@ -320,6 +329,7 @@ async function main(): Promise<void> {
     copyInto(staging, join("opt/bootwright", file), join(LOADER_BUNDLE_DIR, file), 0o644);
   copyInto(staging, LLDP_LISTENER.slice(1), LLDP_BINARY, 0o755);
   copyInto(staging, NVME_FORMAT.slice(1), NVME_FORMAT_BINARY, 0o755);
+  copyInto(staging, KEXEC_BOOT.slice(1), KEXEC_BOOT_BINARY, 0o755);
   for (const file of zstdNapiFiles())
     copyInto(staging, join(ZSTD_NAPI_DEST, file), join(ZSTD_NAPI, file), 0o644);
   // Stripping Node's symbols takes ~12 MB off (still runs: vm-notes.md), trimming its ICU data ~8 MB more.

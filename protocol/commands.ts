@@ -54,6 +54,11 @@ export const LeasedCommand = z.strictObject({
   maintenance: MaintenanceAssignment.optional(),
   /** For write-image: the installed OS's credential, which the agent writes into the marker. */
   osCredential: z.string().optional(),
+  /**
+   * For boot-installed: "kexec" when the loader may start the installed kernel itself (the plan's
+   * `reboot`, when nothing needs a firmware reset); absent: reboot through the firmware.
+   */
+  reboot: z.literal("kexec").optional(),
   /** For erase-disks: how (the release's --erase). */
   erase: z.strictObject({ mode: EraseMode }).optional(),
 });

@@ -258,6 +258,16 @@ export const PlanSpec = z.strictObject({
    * Factory lines use it; so should anyone imaging onto media they do not yet trust.
    */
   verify: z.enum(["stream", "readback"]).optional(),
+  /**
+   * How the loader hands the machine over to its installed system, after an install and back from a
+   * maintenance run. `firmware` (the default): a reboot through the firmware, which also proves the
+   * disk's own boot path. `kexec`: the loader starts the installed kernel itself (its command line and
+   * initrd as the disk's boot configuration gives them), skipping POST, option ROMs and iPXE. It still
+   * reboots through the firmware when the plan stages firmware settings (`bios`, `uefi.secureBoot`: they
+   * apply at a reset), on the Secure Boot path (the chain of trust starts at the firmware), or when the
+   * disk has no boot entry the loader can read.
+   */
+  reboot: z.enum(["firmware", "kexec"]).optional(),
   /** On the RAID device when there is one, else on the first disk; in order. */
   partitions: z
     .array(PartitionSpec)

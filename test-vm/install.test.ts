@@ -1,7 +1,8 @@
 // Install end to end (seed 002): a VM network-boots, enrolls, and with `installed` expected gets its
 // tailored agent, the Debian 12 image (debootstrap, build-scripts/build-os-image.ts) streamed onto its
-// disk (verified, with the marker), reboots (BIOS: iPXE sends it to its disk; UEFI: BootNext on the
-// disk), and Debian calls home: its category becomes `installed`. The batch and fault tests use the
+// disk (verified, with the marker), and Debian calls home: its category becomes `installed`. The BIOS
+// machine reboots through the firmware (iPXE sends it to its disk); the UEFI machine's plan says
+// `reboot: kexec`, so the loader starts the installed kernel itself, as the disk's boot entry names it. The batch and fault tests use the
 // tiny busybox image (fast to boot). Needs the debian image: on a fresh machine the suite builds it in
 // the background and starts this file after the others (test-vm/timing/sequencer.ts).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -38,6 +39,11 @@ beforeAll(async () => {
   server = await startTestServer(dir, 0, { batchWindowMs: 120_000 });
   const policy = {
     rules: [
+      {
+        name: "debian-kexec",
+        match: [{ fact: "product", equals: "DEB-uefi" }],
+        plan: { image: "debian-12", reboot: "kexec" },
+      },
       { name: "debian", match: [{ fact: "product", glob: "DEB-*" }], plan: { image: "debian-12" } },
       { name: "tiny", match: [{ fact: "product", glob: "INS-*" }], plan: { image: "tiny" } },
     ],
@@ -71,7 +77,7 @@ it.each([
   ["bios", "52:54:00:e1:00:01", "0e0c8a6a-6f5f-4c43-9d57-0000000000e1"],
   ["uefi", "52:54:00:e1:00:02", "0e0c8a6a-6f5f-4c43-9d57-0000000000e2"],
 ] as const)(
-  "%s: netboot → tailored agent → image streamed and verified → reboot → the OS calls home",
+  "%s: netboot → tailored agent → image streamed and verified → into the OS → it calls home",
   async (firmware, mac, id) => {
     const started = Date.now();
     const vm = Vm.start({
@@ -118,13 +124,27 @@ it.each([
       completesInstall: true,
       planHash: machine?.plan?.planHash,
     });
-    // After the image was written: on BIOS the reboot asked iPXE, which the server sent to its own disk;
-    // on UEFI the loader had pointed BootNext at the disk, so the firmware went straight there.
-    const answers = log.filter((e) => e.event === "boot-script").map((e) => e.data.answer);
+    // After the image was written: on BIOS the reboot asked iPXE, which the server sent to its own disk.
+    // On UEFI (reboot: kexec) nothing went through the firmware again: no boot script after the image,
+    // and the loader started the kernel and command line of the disk's own boot entry.
+    const written = log.findIndex((e) => e.event === "command-succeeded" && e.data.kind === "write-image");
+    const answers = log
+      .slice(written)
+      .filter((e) => e.event === "boot-script")
+      .map((e) => e.data.answer);
     if (firmware === "bios") expect(answers).toContain("local-disk");
     else {
-      expect(answers).not.toContain("local-disk");
-      expect(vm.console()).toMatch(/next boot: the disk/);
+      expect(answers).toEqual([]);
+      const kexec = log.find((e) => e.event === "agent-progress" && e.data.step === "kexec");
+      expect(kexec?.data).toMatchObject({
+        plugin: "boot",
+        config: "syslinux.cfg",
+        kernel: "/vmlinuz",
+        initrds: "/initrd.img",
+        cmdline: expect.stringMatching(/^root=PARTUUID=\S+ rw console=ttyS0/) as unknown,
+      });
+      expect(vm.console()).toMatch(/starting the installed kernel \(kexec\)/);
+      expect(vm.console()).not.toMatch(/next boot: the disk/);
     }
     console.log(
       `[install ${firmware}] power-on → installed OS called home: ${((Date.now() - started) / 1000).toFixed(1)} s`,

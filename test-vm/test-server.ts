@@ -113,11 +113,15 @@ export async function serveTinyImage(
   productGlob: string,
   /** More of the policy document (e.g. `enrollment: "approve"`). */
   more: Record<string, unknown> = {},
+  /** More of the rule's plan (e.g. `reboot: "kexec"`). */
+  plan: Record<string, unknown> = {},
 ): Promise<void> {
   const tiny = await buildOsImage({ kind: "tiny" });
   const policy = {
     ...more,
-    rules: [{ name: "tiny", match: [{ fact: "product", glob: productGlob }], plan: { image: "tiny" } }],
+    rules: [
+      { name: "tiny", match: [{ fact: "product", glob: productGlob }], plan: { ...plan, image: "tiny" } },
+    ],
   };
   const set = await jsonRequest(`${server.url}/v1/policy`, "PUT", {
     format: "json",

@@ -15,6 +15,9 @@ import { loadVerifiedAgent } from "./agent-runner.js";
 import { runMaintenance } from "./maintenance-runner.js";
 import { say } from "./console.js";
 import { eraseDisks } from "./erase.js";
+import { execLoadedKernel, loadInstalledKernel } from "./kexec.js";
+import { postAgentEvent } from "./server-client.js";
+import { sleep } from "../shared/backoff.js";
 
 export interface CommandContext {
   machine: MachineIdentity;
@@ -30,6 +33,8 @@ export interface CommandContext {
 }
 
 const CHECK_BYTES = 2 ** 20;
+/** How long the jump into an installed kernel waits for its step-log event to be sent. */
+const EVENT_WAIT_MS = 3_000;
 
 /** Reads the first and last MiB of one disk: proves the device answers at both ends. */
 async function checkDisk(
@@ -80,7 +85,7 @@ export async function runCommand(command: LeasedCommand, ctx: CommandContext): P
       return { kind: "write-image", ...ran };
     }
     case "boot-installed":
-      return bootInstalled(ctx);
+      return bootInstalled(command, ctx);
     case "run-maintenance":
       return runMaintenance(command, ctx);
     case "resolve-policy":
@@ -101,10 +106,35 @@ export async function runCommand(command: LeasedCommand, ctx: CommandContext): P
 }
 
 /**
- * Reboots into the installed system. No result is posted: the installed OS calling home completes the
- * command on the server (and if it never does, the lease running out fails the machine with the reason).
+ * Starts the installed system: with kexec when the server allows it (the plan's `reboot`), else (or
+ * when kexec cannot) by a reboot through the firmware. No result is posted: the installed OS calling
+ * home completes the command on the server (and if it never does, the lease running out fails the
+ * machine with the reason).
  */
-async function bootInstalled(ctx: CommandContext): Promise<never> {
+async function bootInstalled(command: LeasedCommand, ctx: CommandContext): Promise<never> {
+  if (command.reboot === "kexec") {
+    try {
+      const loaded = await loadInstalledKernel(ctx.root);
+      const data = { ...loaded, initrds: loaded.initrds.join(",") };
+      say("ok", "starting the installed kernel (kexec)", data);
+      // The step log says which way it went; the jump does not wait long for it.
+      const sent = postAgentEvent(ctx.machine, {
+        event: "progress",
+        plugin: "boot",
+        step: "kexec",
+        message: "starting the installed kernel (kexec)",
+        data,
+        commandId: command.id,
+        leaseId: command.leaseId,
+      }).catch(() => undefined);
+      await Promise.race([sent, sleep(EVENT_WAIT_MS)]);
+      return await execLoadedKernel();
+    } catch (err) {
+      say("warn", "kexec not possible: rebooting through the firmware", {
+        reason: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
   say("ok", "rebooting into the installed system");
   return ctx.rebootToDisk();
 }

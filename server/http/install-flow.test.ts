@@ -66,7 +66,10 @@ afterEach(async () => {
 });
 
 it("leases move the category; iPXE boots the disk while the install reboots; the call home installs it", async () => {
-  await installUntilReboot();
+  const reboot = await installUntilReboot();
+  // The plan names no reboot: through the firmware, and no reboot-way line.
+  expect(reboot.reboot).toBeUndefined();
+  expect((await server.store.machineLog(ID)).map((e) => e.event)).not.toContain("reboot-way");
   expect(await bootScript()).toContain("from its local disk");
   const planHash = (await server.store.getMachine(ID))?.plan?.planHash ?? "";
   const call = await api(`/v1/machines/${ID}/callhome`, "POST", {
@@ -84,6 +87,17 @@ it("leases move the category; iPXE boots the disk while the install reboots; the
   });
   expect(again.body).toMatchObject({ category: "installed", completedInstall: false });
   expect(await bootScript()).toContain("from its local disk");
+});
+
+it("a plan's reboot: kexec lets the loader start the installed kernel; the step log says so", async () => {
+  const policy = { rules: [{ name: "all", match: [], plan: { image: "tiny", reboot: "kexec" } }] };
+  expect((await api("/v1/policy", "PUT", { format: "json", source: JSON.stringify(policy) })).status).toBe(
+    200,
+  );
+  const reboot = await installUntilReboot();
+  expect(reboot.reboot).toBe("kexec");
+  const line = (await server.store.machineLog(ID)).find((e) => e.event === "reboot-way");
+  expect(line?.data).toEqual({ command: reboot.id, via: "kexec" });
 });
 
 it("an installed OS that never calls home fails the machine with the reason, and iPXE loads the loader again", async () => {

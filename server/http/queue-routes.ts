@@ -16,6 +16,7 @@ import {
 import { agentPlanFor } from "../../protocol/agent-plan-for.js";
 import { ApiError, ServerError } from "../errors.js";
 import { installSource } from "../install-source.js";
+import { rebootWay } from "../policy/reboot-way.js";
 import type { FastifyRequest } from "fastify";
 import type { App, RouteDeps } from "./app.js";
 import { knownMachine, MachineParams } from "./machine-routes.js";
@@ -57,6 +58,26 @@ async function withAgent(deps: RouteDeps, command: LeasedCommand, id: string): P
   };
 }
 
+/**
+ * boot-installed carries "kexec" when the machine's plan asks for it and nothing needs a firmware boot;
+ * a plan that asked for kexec gets a step log line saying which way it goes, and why not kexec.
+ */
+async function withRebootWay(deps: RouteDeps, id: string, command: LeasedCommand): Promise<LeasedCommand> {
+  const machine = await deps.store.getMachine(id);
+  const plan = machine?.plan?.plan;
+  const returning = (await deps.store.maintenance.runs(id)).find(
+    (run) => run.state === "returning" || run.state === "restoring",
+  );
+  const way = rebootWay({
+    plan,
+    bootPath: machine?.bootPath ?? null,
+    ...(returning ? { returningFrom: returning.image.purpose } : {}),
+  });
+  if (plan?.reboot === "kexec")
+    await deps.store.appendLog(id, "reboot-way", { command: command.id, ...way }, new Date());
+  return way.via === "kexec" ? { ...command, reboot: "kexec" } : command;
+}
+
 /** What the loader's erase reports as it goes (agent/loader/erase.ts): bytes written of the disk's size. */
 const EraseFigures = z.object({ writtenBytes: z.number().nonnegative(), totalBytes: z.number().positive() });
 
@@ -93,9 +114,17 @@ async function withAssignment(
               (await deps.factory.burnInAssignment(id, leased)) ??
               (await deps.maintenance.assignment(id, leased)),
           }
-        : leased;
+        : leased.kind === "boot-installed"
+          ? await withRebootWay(deps, id, leased)
+          : leased;
   request.log.info(
-    { machine: id, command: command.id, kind: command.kind, agent: command.agent?.sha256 },
+    {
+      machine: id,
+      command: command.id,
+      kind: command.kind,
+      agent: command.agent?.sha256,
+      reboot: command.reboot,
+    },
     "command leased",
   );
   return command;
