@@ -2,9 +2,11 @@
 // the three checks in turn (one install, then three swaps), as one machine would live through them:
 // - repair: an installed VM whose boot sector the test destroys cannot boot; an operator swaps it into
 //   the repair image (rebooted through a real BMC: ipmitool → OpenIPMI's ipmi_sim → QEMU), the image
-//   restores the boot area recorded at install, the VM is swapped back and boots its original OS;
+//   restores the boot area recorded at install, the VM is swapped back and boots its original OS
+//   through the firmware (the plan says `reboot: kexec`, but a repair image's work is proven by a real boot);
 // - health: the installed OS's reporter posts a reading below a policy threshold, the diagnostic image
-//   runs in passive mode (rebooted in band: the reporter is told to), its report is stored, the VM returns;
+//   runs in passive mode (rebooted in band: the reporter is told to), its report is stored, the VM returns
+//   by the loader's kexec into the installed kernel;
 // - fault: a maintenance image that never reports times out, the machine is failed with the reason, and
 //   one restore command (power through QMP) brings the original system back.
 import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from "node:fs";
@@ -129,7 +131,7 @@ beforeAll(async () => {
   const repair = await buildMaintenanceImage({ kind: "repair" });
   dir = mkdtempSync(join(tmpdir(), "bootwright-maintenance-"));
   server = await startTestServer(dir, 0, { maintenanceReportMs: 5_000, healthReportMs: 3_000 });
-  await serveTinyImage(server, "MNT-*");
+  await serveTinyImage(server, "MNT-*", {}, { reboot: "kexec" });
   await uploadImage(
     server.url,
     diagnostic.path,
@@ -233,6 +235,12 @@ it("repair: a destroyed boot sector is restored by the repair image, rebooted th
     image: run.original.image,
   });
   expect((await server.store.getMachine(id))?.category).toBe("installed");
+  // The plan allows kexec (the install took it), but the way back from a repair is a firmware boot.
+  const ways = log.entries.filter((e) => e.event === "reboot-way").map((e) => e.data);
+  expect(ways).toEqual([
+    expect.objectContaining({ via: "kexec" }),
+    expect.objectContaining({ via: "firmware", reason: expect.stringMatching(/repair image/) as unknown }),
+  ]);
 }, 1_500_000);
 
 it("health: a reading below the policy threshold runs the diagnostic image (passive, in-band reboot); the report is kept", async () => {
@@ -251,7 +259,9 @@ it("health: a reading below the policy threshold runs the diagnostic image (pass
   expect(reading).toBeGreaterThan(0);
   const threshold = reading * 10;
   const policy = {
-    rules: [{ name: "tiny", match: [{ fact: "product", glob: "MNT-*" }], plan: { image: "tiny" } }],
+    rules: [
+      { name: "tiny", match: [{ fact: "product", glob: "MNT-*" }], plan: { image: "tiny", reboot: "kexec" } },
+    ],
     health: [
       {
         name: "slow-memory",
@@ -282,6 +292,14 @@ it("health: a reading below the policy threshold runs the diagnostic image (pass
     power: [expect.objectContaining({ via: "in-band", ok: true })],
   });
   expect(await vm.waitForConsole(/reboot requested by the server/, 1_000)).toBeTruthy();
+  // Back by kexec: the loader started the tiny OS's kernel as its syslinux.cfg names it.
+  const back = (await server.store.machineLog(id)).filter(
+    (e) => (e.event === "agent-progress" && e.data.step === "kexec") || e.event === "reboot-way",
+  );
+  expect(back.slice(-2).map((e) => e.data)).toEqual([
+    expect.objectContaining({ via: "kexec" }),
+    expect.objectContaining({ plugin: "boot", config: "syslinux.cfg", kernel: "/vmlinuz" }),
+  ]);
   const report = run.report as MaintenanceReport;
   expect(report.steps.map((s) => s.name)).toEqual(["cpu-benchmark", "memory-test", "disk-read", "smart"]);
   expect(report.steps.every((s) => s.ok)).toBe(true);

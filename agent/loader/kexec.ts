@@ -40,7 +40,8 @@ export interface LoadedKernel {
   cmdline: string;
 }
 
-interface Mounted {
+/** A filesystem of the installed disk, mounted read-only at `dir`. */
+export interface Mounted {
   partition: string;
   dir: string;
 }
@@ -162,7 +163,7 @@ async function entriesOn(fs: Mounted): Promise<{ config: string; entry: BootEntr
 }
 
 /** The first entry whose kernel and initrds are all there, with their paths under the mounts. */
-async function firstBootable(
+export async function firstBootable(
   mounted: readonly Mounted[],
   failed: readonly string[],
 ): Promise<LoadedKernel & { files: string[] }> {
