@@ -1,5 +1,6 @@
 // Seed 003 claim 14, end to end: a VM whose disk already carries the marker of the plan the policy
-// resolves for it is not reinstalled: the server marks it installed and iPXE boots its own disk.
+// resolves for it is not reinstalled: the server marks it installed and iPXE boots its own disk. The plan
+// allows kexec, but this disk holds only the marker: the loader says why it cannot, and reboots.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, openSync, rmSync, truncateSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -49,7 +50,7 @@ it.each([
     });
     const server = await startTestServer(dir);
     cleanups.push(() => server.close());
-    const plan = { image: "debian-12" };
+    const plan = { image: "debian-12", reboot: "kexec" };
     const policy = { rules: [{ name: "marked", match: [{ fact: "product", glob: "BFD-*" }], plan }] };
     expect(
       (
@@ -100,7 +101,10 @@ it.each([
     ]);
     const console = vm.console();
     expect(console).toMatch(
-      /ok already runs its plan: rebooting into its own disk image=debian-12 planHash=sha256:/,
+      /ok already runs its plan: starting its own disk image=debian-12 planHash=sha256:/,
+    );
+    expect(console).toMatch(
+      /kexec not possible: rebooting through the firmware reason=the installed disk's filesystems \(none mounted\) hold no boot configuration/,
     );
     // Nothing was queued, so nothing was installed: the loader was loaded once, the disk booted second.
     expect(console.match(/loading the loader for/g)).toHaveLength(1);

@@ -15,9 +15,8 @@ import { loadVerifiedAgent } from "./agent-runner.js";
 import { runMaintenance } from "./maintenance-runner.js";
 import { say } from "./console.js";
 import { eraseDisks } from "./erase.js";
-import { execLoadedKernel, loadInstalledKernel } from "./kexec.js";
+import { describeLoaded, kexecIntoInstalled } from "./kexec.js";
 import { postAgentEvent } from "./server-client.js";
-import { sleep } from "../shared/backoff.js";
 
 export interface CommandContext {
   machine: MachineIdentity;
@@ -33,8 +32,6 @@ export interface CommandContext {
 }
 
 const CHECK_BYTES = 2 ** 20;
-/** How long the jump into an installed kernel waits for its step-log event to be sent. */
-const EVENT_WAIT_MS = 3_000;
 
 /** Reads the first and last MiB of one disk: proves the device answers at both ends. */
 async function checkDisk(
@@ -112,29 +109,19 @@ export async function runCommand(command: LeasedCommand, ctx: CommandContext): P
  * machine with the reason).
  */
 async function bootInstalled(command: LeasedCommand, ctx: CommandContext): Promise<never> {
-  if (command.reboot === "kexec") {
-    try {
-      const loaded = await loadInstalledKernel(ctx.root);
-      const data = { ...loaded, initrds: loaded.initrds.join(",") };
-      say("ok", "starting the installed kernel (kexec)", data);
-      // The step log says which way it went; the jump does not wait long for it.
-      const sent = postAgentEvent(ctx.machine, {
+  if (command.reboot === "kexec")
+    // The step log says which way it went (the jump waits a moment for it).
+    await kexecIntoInstalled(ctx.root, (loaded) =>
+      postAgentEvent(ctx.machine, {
         event: "progress",
         plugin: "boot",
         step: "kexec",
         message: "starting the installed kernel (kexec)",
-        data,
+        data: describeLoaded(loaded),
         commandId: command.id,
         leaseId: command.leaseId,
-      }).catch(() => undefined);
-      await Promise.race([sent, sleep(EVENT_WAIT_MS)]);
-      return await execLoadedKernel();
-    } catch (err) {
-      say("warn", "kexec not possible: rebooting through the firmware", {
-        reason: err instanceof Error ? err.message : String(err),
-      });
-    }
-  }
+      }),
+    );
   say("ok", "rebooting into the installed system");
   return ctx.rebootToDisk();
 }

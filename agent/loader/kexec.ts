@@ -12,6 +12,7 @@ import { readDisks } from "../inventory/disks.js";
 import { readInstalledMarker } from "../inventory/marker.js";
 import { listDir, readText } from "../inventory/sysfs.js";
 import { run } from "../shared/run-command.js";
+import { say } from "./console.js";
 import {
   BOOT_CONFIGS,
   blsEntriesNewestFirst,
@@ -28,6 +29,8 @@ const MOUNTS = "/run/bootwright/installed";
 /** Several initrds (microcode first, as BLS entries list them) go to the kernel as one: cpio archives concatenate. */
 const JOINED_INITRD = "/run/bootwright/kexec-initrd";
 const OPTS = { timeoutMs: 60_000 };
+/** How long the jump into an installed kernel waits for the server to hear of it. */
+const ANNOUNCE_WAIT_MS = 3_000;
 /** How long the partitions a re-read found may take to show in sysfs and /dev. */
 const MARKER_WAIT_MS = 5_000;
 
@@ -216,7 +219,33 @@ export async function loadInstalledKernel(root: string): Promise<LoadedKernel> {
 }
 
 /** Jumps into the loaded kernel (kexec-boot exec syncs first). Returns only by throwing: nothing was loaded. */
-export async function execLoadedKernel(): Promise<never> {
+async function execLoadedKernel(): Promise<never> {
   await run(KEXEC_BOOT, ["exec"], OPTS);
   throw new Error("kexec-boot exec returned without starting the kernel");
+}
+
+/** The console's and the step log's words for what was loaded. */
+export function describeLoaded(loaded: LoadedKernel): Record<string, string> {
+  return { ...loaded, initrds: loaded.initrds.join(",") };
+}
+
+/**
+ * Starts the installed system's kernel. Returns only when it cannot, having said why on the console:
+ * the caller then reboots through the firmware. `announce` tells the server first; the jump waits for
+ * it at most ANNOUNCE_WAIT_MS.
+ */
+export async function kexecIntoInstalled(
+  root: string,
+  announce: (loaded: LoadedKernel) => Promise<void> = () => Promise.resolve(),
+): Promise<void> {
+  try {
+    const loaded = await loadInstalledKernel(root);
+    say("ok", "starting the installed kernel (kexec)", describeLoaded(loaded));
+    await Promise.race([announce(loaded).catch(() => undefined), delay(ANNOUNCE_WAIT_MS)]);
+    await execLoadedKernel();
+  } catch (err) {
+    say("warn", "kexec not possible: rebooting through the firmware", {
+      reason: err instanceof Error ? err.message : String(err),
+    });
+  }
 }

@@ -4,6 +4,7 @@ import type {
   CommandResult,
   CommandResultAccepted,
   Inventory,
+  InventoryAccepted,
   LeasedCommand,
   MacAddress,
   NextAction,
@@ -18,6 +19,7 @@ import { startFromMedia, waitForMediaRemoval } from "./boot-media.js";
 import { connectFromMedia } from "./media-network.js";
 import { bringUpBootNic, bringUpOtherNics, waitForNics } from "./network.js";
 import { runCommand } from "./commands.js";
+import { kexecIntoInstalled } from "./kexec.js";
 import { loadDriversOnDemand } from "./drivers.js";
 import { enroll, enrollmentLost } from "./enrollment.js";
 import { run } from "../shared/run-command.js";
@@ -142,16 +144,22 @@ async function main(): Promise<void> {
   say("step", "posting inventory", { to: `${serverUrl}/v1/inventory` });
   const accepted = await enroll(serverUrl, inventory);
   say("ok", "enrolled", { machine: accepted.machineId, category: accepted.category });
-  if (accepted.bootFromDisk) {
-    // The server matched this disk's marker to the plan it resolves for us: nothing to install.
-    say("ok", "already runs its plan: rebooting into its own disk", {
+  // The server matched this disk's marker to the plan it resolves for us: nothing to install.
+  const bootOwnDisk = async (answer: InventoryAccepted): Promise<never> => {
+    say("ok", "already runs its plan: starting its own disk", {
       image: inventory.installedMarker?.image,
       planHash: inventory.installedMarker?.planHash,
     });
+    if (answer.reboot === "kexec") {
+      // The media can stay for the jump; the next firmware boot would come back here.
+      if (fromMedia) say("warn", REMOVE_MEDIA_MESSAGE);
+      await kexecIntoInstalled("/");
+    }
     // From BIOS media, rebooting with the media in would come straight back here.
     if (fromMedia && !bootedUefi("/")) await waitForMediaRemoval(fromMedia.media, REMOVE_MEDIA_MESSAGE);
-    await rebootToDisk(settings.bootPath);
-  }
+    return rebootToDisk(settings.bootPath);
+  };
+  if (accepted.bootFromDisk) await bootOwnDisk(accepted);
 
   // From here on every call carries the credential this enrollment answered with.
   let machine = {
@@ -180,7 +188,7 @@ async function main(): Promise<void> {
       await sleep(RE_ENROLL_DELAY_MS);
       const again = await enroll(serverUrl, inventory);
       say("ok", "enrolled", { machine: again.machineId, category: again.category });
-      if (again.bootFromDisk) await rebootToDisk(settings.bootPath);
+      if (again.bootFromDisk) await bootOwnDisk(again);
       machine = { ...machine, id: again.machineId, credential: again.credential };
       continue;
     }

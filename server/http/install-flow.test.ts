@@ -87,6 +87,10 @@ it("leases move the category; iPXE boots the disk while the install reboots; the
   });
   expect(again.body).toMatchObject({ category: "installed", completedInstall: false });
   expect(await bootScript()).toContain("from its local disk");
+  // The plan names no reboot: an installed machine's loader reboots through the firmware.
+  const enrolled = await api("/v1/inventory", "POST", inventory);
+  expect(enrolled.body).toMatchObject({ bootFromDisk: true });
+  expect(enrolled.body).not.toHaveProperty("reboot");
 });
 
 it("a plan's reboot: kexec lets the loader start the installed kernel; the step log says so", async () => {
@@ -98,6 +102,11 @@ it("a plan's reboot: kexec lets the loader start the installed kernel; the step 
   expect(reboot.reboot).toBe("kexec");
   const line = (await server.store.machineLog(ID)).find((e) => e.event === "reboot-way");
   expect(line?.data).toEqual({ command: reboot.id, via: "kexec" });
+  // Installed, it enrolls again (UEFI HTTP boot, media: no iPXE to answer "local disk"): kexec again.
+  const planHash = (await server.store.getMachine(ID))?.plan?.planHash ?? "";
+  await api(`/v1/machines/${ID}/callhome`, "POST", { image: "sha256:x", planHash, os: "tiny 6.1" });
+  const again = await api("/v1/inventory", "POST", inventory);
+  expect(again.body).toMatchObject({ category: "installed", bootFromDisk: true, reboot: "kexec" });
 });
 
 it("an installed OS that never calls home fails the machine with the reason, and iPXE loads the loader again", async () => {

@@ -1,6 +1,7 @@
 // The boot list and what operators set on it: inventory posts, machines, their step logs and queues,
 // expected categories (one machine or every machine matching a fact; --replan reinstalls a drifted one),
 // the difference list.
+import { rebootWay } from "../policy/reboot-way.js";
 import * as z from "zod";
 import {
   BulkExpectRequest,
@@ -62,11 +63,15 @@ export function addMachineRoutes(app: App, deps: RouteDeps): void {
         deps.maintenance.ejectVirtualMedia(machine.id).catch((err: unknown) => {
           request.log.error({ err, machine: machine.id }, "virtual media eject failed");
         });
+      // Not while being released: the loader stays to erase the disk it would boot.
+      const bootFromDisk = machine.category === "installed" && machine.expected !== "released";
+      const kexec =
+        bootFromDisk && rebootWay({ plan: machine.plan?.plan, bootPath: machine.bootPath }).via === "kexec";
       const answer: InventoryAccepted = {
         machineId: machine.id,
         category: machine.category,
-        // Not while being released: the loader stays to erase the disk it would boot.
-        bootFromDisk: machine.category === "installed" && machine.expected !== "released",
+        bootFromDisk,
+        ...(kexec ? { reboot: "kexec" as const } : {}),
         credential,
       };
       return answer;
