@@ -129,6 +129,8 @@ async function reuseFigure(dir: string): Promise<Figure> {
   // Where the first machine's extra time goes: the recipe's script and the capture, from its step log.
   let buildSteps = "";
   let reusePhases = "";
+  // Which machines went into their installed system by kexec (the others fell back to the firmware).
+  const kexecs: string[] = [];
   try {
     for (const n of [1, 2]) {
       const id = `0e0c8a6a-6f5f-4c43-9d57-00000000bc0${n}`;
@@ -154,6 +156,7 @@ async function reuseFigure(dir: string): Promise<Figure> {
       }
       seconds.push((performance.now() - started) / 1000);
       const log = await server.store.machineLog(id);
+      if (log.some((e) => e.event === "agent-progress" && e.data.step === "kexec")) kexecs.push(String(n));
       if (n === 1)
         buildSteps = log
           .filter((e) => e.event === "agent-step" && String(e.data.plugin) === "recipe-capture")
@@ -172,7 +175,7 @@ async function reuseFigure(dir: string): Promise<Figure> {
     ours: Number(reuse.toFixed(1)),
     baseline: Number(build.toFixed(1)),
     baseline_is: "the first machine of that configuration: base image + recipe script + capture + upload",
-    note: `s, power-on → installed, Debian 12 base, accel ${accel}, ${INSTALL_VM_CPUS} vCPUs, one run each (two VMs in sequence), both plans with reboot: kexec; the recipe installs ${RECIPE_PACKAGES.join(", ")} with apt from ${files.length} .debs our server serves (what the image lacks), in a root grown by ${RECIPE_GROW_ROOT_MIB} MiB (first machine: ${buildSteps}; second machine's phases: ${reusePhases}); goal ≤ 0.3`,
+    note: `s, power-on → installed, Debian 12 base, accel ${accel}, ${INSTALL_VM_CPUS} vCPUs, one run each (two VMs in sequence), both plans with reboot: kexec (machines that took it: ${kexecs.join(" and ") || "none"}); the recipe installs ${RECIPE_PACKAGES.join(", ")} with apt from ${files.length} .debs our server serves (what the image lacks), in a root grown by ${RECIPE_GROW_ROOT_MIB} MiB (first machine: ${buildSteps}; second machine's phases: ${reusePhases}); goal ≤ 0.3`,
   };
 }
 

@@ -10,8 +10,14 @@ type Phases = readonly [string, (entry: LogEntry) => boolean][];
 const atBootScript = (e: LogEntry): boolean => e.event === "boot-script" || e.event === "discovered";
 // Kernel and initramfs over HTTP, unpack, Node's start, DHCP, drivers on demand, the inventory.
 const atInventory = (e: LogEntry): boolean => e.event === "inventory";
-// Reboot through firmware and iPXE's local-disk answer, the installed OS's boot to its call home.
+// The installed OS's boot to its call home.
 const atCallHome = (e: LogEntry): boolean => e.event === "called-home";
+// Into the installed system: a reboot through firmware to iPXE's local-disk answer (BIOS), or the
+// loader's kexec with the kernel loaded (the plan's `reboot: kexec`). UEFI's BootNext reboot asks the
+// server nothing: its phase is missing, and the next one counts from the image's end.
+const atHandoff = (e: LogEntry): boolean =>
+  (e.event === "boot-script" && e.data.answer === "local-disk") ||
+  (e.event === "agent-progress" && e.data.step === "kexec");
 
 const INSTALL_PHASES: Phases = [
   ["firmware+iPXE", atBootScript],
@@ -20,7 +26,8 @@ const INSTALL_PHASES: Phases = [
   ["plan+configure", (e) => e.event === "command-leased" && e.data.kind === "write-image"],
   // The tailored agent's fetch, the stream, the marker and boot entries.
   ["write-image", (e) => e.event === "command-succeeded" && e.data.kind === "write-image"],
-  ["reboot+OS to call home", atCallHome],
+  ["reboot or kexec", atHandoff],
+  ["OS to call home", atCallHome],
 ];
 
 /** A power cycle into the loader (the maintenance image's), up to its inventory. */
