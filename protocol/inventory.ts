@@ -284,7 +284,10 @@ export const InventoryAccepted = z.strictObject({
   category: BootCategory,
   /** True when the machine already runs its resolved plan: the loader reboots it into its own disk. */
   bootFromDisk: z.boolean(),
-  /** With bootFromDisk: "kexec" when the plan lets the loader start the installed kernel itself (as boot-installed). */
+  /**
+   * With bootFromDisk: "kexec" when the plan lets the loader start the installed kernel itself (as
+   * boot-installed does); absent: reboot through the firmware.
+   */
   reboot: z.literal("kexec").optional(),
   /**
    * The machine's credential for every call after this one (next, results, events, its agent, its image,

@@ -263,9 +263,10 @@ export const PlanSpec = z.strictObject({
    * maintenance run. `firmware` (the default): a reboot through the firmware, which also proves the
    * disk's own boot path. `kexec`: the loader starts the installed kernel itself (its command line and
    * initrd as the disk's boot configuration gives them), skipping POST, option ROMs and iPXE. It still
-   * reboots through the firmware when the plan stages firmware settings (`bios`, `uefi.secureBoot`: they
-   * apply at a reset), on the Secure Boot path (the chain of trust starts at the firmware), or when the
-   * disk has no boot entry the loader can read.
+   * reboots through the firmware when the plan stages firmware settings (`bios`, `uefi.secureBoot`,
+   * `uefi.variables`: they apply at a reset), on the Secure Boot path (the chain of trust starts at the
+   * firmware), back from a repair image (its boot path needs proving), or when the disk has no boot entry
+   * the loader can read (server/policy/reboot-way.ts, agent/loader/kexec.ts).
    */
   reboot: z.enum(["firmware", "kexec"]).optional(),
   /** On the RAID device when there is one, else on the first disk; in order. */

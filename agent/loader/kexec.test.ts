@@ -1,28 +1,28 @@
 // Which boot entry the loader starts for `reboot: kexec`, over directories standing in for the installed
 // disk's mounted filesystems (the mounts themselves and the jump are test-vm/install.test.ts's).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { makeTempDir } from "../../server/test-support.js";
 import { firstBootable, type Mounted } from "./kexec.js";
 
-let work: { dir: string; remove: () => void };
+let dir: string;
 
 beforeEach(() => {
-  work = makeTempDir("bootwright-kexec-");
+  dir = mkdtempSync(join(tmpdir(), "bootwright-kexec-"));
 });
 afterEach(() => {
-  work.remove();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 function filesystem(partition: string, files: Record<string, string>): Mounted {
-  const dir = join(work.dir, partition);
+  const fs = join(dir, partition);
   for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
+    mkdirSync(dirname(join(fs, path)), { recursive: true });
+    writeFileSync(join(fs, path), text);
   }
-  mkdirSync(dir, { recursive: true });
-  return { partition, dir };
+  mkdirSync(fs, { recursive: true });
+  return { partition, dir: fs };
 }
 
 it("goes past Debian's ESP stub to the root's grub.cfg, and finds its files there", async () => {

@@ -1,7 +1,6 @@
 // The boot list and what operators set on it: inventory posts, machines, their step logs and queues,
 // expected categories (one machine or every machine matching a fact; --replan reinstalls a drifted one),
 // the difference list.
-import { rebootWay } from "../policy/reboot-way.js";
 import * as z from "zod";
 import {
   BulkExpectRequest,
@@ -17,6 +16,7 @@ import {
 import { ApiError } from "../errors.js";
 import type { Services } from "../services.js";
 import type { App, RouteDeps } from "./app.js";
+import { rebootWay } from "../policy/reboot-way.js";
 
 export const MachineParams = z.object({ id: z.string() });
 
