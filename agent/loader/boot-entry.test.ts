@@ -84,12 +84,31 @@ describe("parseGrub", () => {
     });
   });
 
+  it("reads past the grubenv defaults Debian's grub.cfg sets before its own", () => {
+    const text = [
+      "if [ -s $prefix/grubenv ]; then",
+      "  load_env",
+      "fi",
+      'if [ "${next_entry}" ] ; then',
+      '   set default="${next_entry}"',
+      "   set next_entry=",
+      "else",
+      '   set default="0"',
+      "fi",
+      "menuentry 'Debian GNU/Linux' {",
+      "\tlinux /boot/vmlinuz-6.1.0-28-amd64 root=UUID=1a2b ro quiet",
+      "\tinitrd /boot/initrd.img-6.1.0-28-amd64",
+      "}",
+    ].join("\n");
+    expect(parseGrub(text)?.kernel).toBe("/boot/vmlinuz-6.1.0-28-amd64");
+  });
+
   it("gives nothing for a stub that loads another grub.cfg, a kernel path from a variable, or another default", () => {
     expect(
       parseGrub("search.fs_uuid 1a2b root\nset prefix=($root)'/boot/grub'\nconfigfile $prefix/grub.cfg\n"),
     ).toBeUndefined();
     expect(parseGrub("linux $kernel root=/dev/sda2\n")).toBeUndefined();
-    expect(parseGrub('set default="${saved_entry}"\nlinux /vmlinuz ro\n')).toBeUndefined();
+    expect(parseGrub('set default="2"\nlinux /vmlinuz ro\n')).toBeUndefined();
   });
 });
 

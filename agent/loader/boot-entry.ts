@@ -85,13 +85,15 @@ function withoutGrubDevice(path: string): string {
 }
 
 /**
- * The first `linux` line of a grub.cfg (its first menu entry, GRUB's default unless `set default` says
- * otherwise) with the `initrd` lines that follow it. A path built from a GRUB variable cannot be read
- * here; a variable among the options (Ubuntu's `$vt_handoff`) is dropped.
+ * The first `linux` line of a grub.cfg (its first menu entry, GRUB's default unless `set default` names
+ * another) with the `initrd` lines that follow it. A default from a variable (`${next_entry}`,
+ * `${saved_entry}`: kept in grubenv, which Debian's grub.cfg reads before its `set default="0"`) is read
+ * as the first entry. A path built from a GRUB variable cannot be read here; a variable among the
+ * options (Ubuntu's `$vt_handoff`) is dropped.
  */
 export function parseGrub(text: string): BootEntry | undefined {
-  const chosenDefault = /^\s*set\s+default=["']?([^"'\s]*)/m.exec(text)?.[1];
-  if (chosenDefault !== undefined && chosenDefault !== "0") return undefined;
+  const defaults = [...text.matchAll(/^\s*set\s+default=["']?([^"'\s]*)/gm)].map((match) => match[1] ?? "");
+  if (defaults.some((value) => !value.startsWith("$") && value !== "0")) return undefined;
   let entry: BootEntry | undefined;
   for (const line of text.split("\n")) {
     const [keyword = "", ...args] = words(line);
