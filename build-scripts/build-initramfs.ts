@@ -48,15 +48,20 @@ const LOADER_ENTRY = "loader.mjs";
  * install bench needs it. One in the entry or in a chunk the entry imports statically fails the build.
  */
 const LAZY_PACKAGES = ["undici"];
-/** The LLDP listener (initramfs/lldp-listen.c), linked against the libc Node brings along. */
-const LLDP_SOURCE = join(ROOT, "initramfs/lldp-listen.c");
-const LLDP_BINARY = join(BUILD, "loader", "lldp-listen");
-/** NVMe Format for a secure erase (initramfs/nvme-format.c): nvme-cli would bring ~4 MB of libraries. */
-const NVME_FORMAT_SOURCE = join(ROOT, "initramfs/nvme-format.c");
-const NVME_FORMAT_BINARY = join(BUILD, "loader", "nvme-format");
-/** kexec_file_load for a plan's `reboot: kexec` (initramfs/kexec-boot.c): kexec-tools would bring Xen's libraries. */
-const KEXEC_BOOT_SOURCE = join(ROOT, "initramfs/kexec-boot.c");
-const KEXEC_BOOT_BINARY = join(BUILD, "loader", "kexec-boot");
+/**
+ * Our small C programs (initramfs/<name>.c), each linked against the libc Node brings along, built into
+ * build/loader/<name> and installed at the path the loader runs it from.
+ */
+const C_HELPERS: readonly { name: string; installedAt: string }[] = [
+  // The LLDP listener: Node has no packet sockets.
+  { name: "lldp-listen", installedAt: LLDP_LISTENER },
+  // NVMe Format for a secure erase: nvme-cli would bring ~4 MB of libraries.
+  { name: "nvme-format", installedAt: NVME_FORMAT },
+  // kexec_file_load for a plan's `reboot: kexec`: Debian's kexec-tools would bring Xen's libraries.
+  { name: "kexec-boot", installedAt: KEXEC_BOOT },
+];
+const helperSource = (name: string): string => join(ROOT, "initramfs", `${name}.c`);
+const helperBinary = (name: string): string => join(BUILD, "loader", name);
 const NODE_BINARY = process.execPath;
 /** Debian's firmware packages, unpacked by build-scripts/fetch-firmware.sh. */
 const FIRMWARE = join(BUILD, "firmware/lib/firmware");
@@ -134,15 +139,11 @@ async function bundleLoader(): Promise<string[]> {
   return files;
 }
 
-/**
- * Compiles the LLDP listener, nvme-format and kexec-boot; gcc's output for the same source and compiler
- * is the same bytes.
- */
+/** Compiles the C helpers; gcc's output for the same source and compiler is the same bytes. */
 function buildHelpers(): void {
-  mkdirSync(dirname(LLDP_BINARY), { recursive: true });
-  sh("gcc", ["-Os", "-Wall", "-Werror", "-s", "-o", LLDP_BINARY, LLDP_SOURCE]);
-  sh("gcc", ["-Os", "-Wall", "-Werror", "-s", "-o", NVME_FORMAT_BINARY, NVME_FORMAT_SOURCE]);
-  sh("gcc", ["-Os", "-Wall", "-Werror", "-s", "-o", KEXEC_BOOT_BINARY, KEXEC_BOOT_SOURCE]);
+  mkdirSync(join(BUILD, "loader"), { recursive: true });
+  for (const { name } of C_HELPERS)
+    sh("gcc", ["-Os", "-Wall", "-Werror", "-s", "-o", helperBinary(name), helperSource(name)]);
 }
 
 /** The runtime files of zstd-napi (package.json, its JS, the compiled binding), relative to the package. */
@@ -269,9 +270,7 @@ async function main(): Promise<void> {
       readFileSync(import.meta.filename),
       readFileSync(join(ROOT, "server/drivers/module-tree.ts")),
       ...loaderFiles.map((file) => file + sha256(readFileSync(join(LOADER_BUNDLE_DIR, file)))),
-      readFileSync(LLDP_BINARY),
-      readFileSync(NVME_FORMAT_BINARY),
-      readFileSync(KEXEC_BOOT_BINARY),
+      ...C_HELPERS.map(({ name }) => readFileSync(helperBinary(name))),
       readFileSync(join(ROOT, "initramfs/init")),
       readFileSync(join(ROOT, "initramfs/udhcpc.script")),
       kernelVersion,
@@ -327,9 +326,8 @@ async function main(): Promise<void> {
   copyInto(staging, "bin/busybox", BUSYBOX, 0o755);
   for (const file of loaderFiles)
     copyInto(staging, join("opt/bootwright", file), join(LOADER_BUNDLE_DIR, file), 0o644);
-  copyInto(staging, LLDP_LISTENER.slice(1), LLDP_BINARY, 0o755);
-  copyInto(staging, NVME_FORMAT.slice(1), NVME_FORMAT_BINARY, 0o755);
-  copyInto(staging, KEXEC_BOOT.slice(1), KEXEC_BOOT_BINARY, 0o755);
+  for (const { name, installedAt } of C_HELPERS)
+    copyInto(staging, installedAt.slice(1), helperBinary(name), 0o755);
   for (const file of zstdNapiFiles())
     copyInto(staging, join(ZSTD_NAPI_DEST, file), join(ZSTD_NAPI, file), 0o644);
   // Stripping Node's symbols takes ~12 MB off (still runs: vm-notes.md), trimming its ICU data ~8 MB more.
