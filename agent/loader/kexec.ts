@@ -8,6 +8,7 @@ import { mkdir, open, readdir, readFile, realpath, stat } from "node:fs/promises
 import { basename, dirname, join, posix } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { InstalledMarker } from "../../protocol/index.js";
+import { readRange } from "../installer/block-device.js";
 import { readDisks } from "../inventory/disks.js";
 import { readInstalledMarker } from "../inventory/marker.js";
 import { listDir, readText } from "../inventory/sysfs.js";
@@ -29,6 +30,8 @@ const MOUNTS = "/run/bootwright/installed";
 /** Several initrds (microcode first, as BLS entries list them) go to the kernel as one: cpio archives concatenate. */
 const JOINED_INITRD = "/run/bootwright/kexec-initrd";
 const OPTS = { timeoutMs: 60_000 };
+/** What filesystemOf reads of a partition: every superblock it knows lies in the first 4 KiB. */
+const SUPERBLOCK_BYTES = 4096;
 /** How long the jump into an installed kernel waits for the server to hear of it. */
 const ANNOUNCE_WAIT_MS = 3_000;
 /** How long the partitions a re-read found may take to show in sysfs and /dev. */
@@ -58,17 +61,6 @@ async function siblingPartitions(root: string, partition: string): Promise<strin
     if (number !== null) found.push([Number(number), entry]);
   }
   return found.sort((a, b) => a[0] - b[0]).map(([, name]) => name);
-}
-
-async function headOf(device: string): Promise<Uint8Array> {
-  const handle = await open(device, "r");
-  try {
-    const buffer = Buffer.alloc(4096);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
 }
 
 /**
@@ -104,7 +96,8 @@ async function mountInstalledDisk(root: string): Promise<{ mounted: Mounted[]; f
   const failed: string[] = [];
   for (const partition of await siblingPartitions(root, marker.partition)) {
     const device = join(root, "dev", partition);
-    const type = filesystemOf(await headOf(device).catch(() => new Uint8Array()));
+    // A partition too small for a superblock, or unreadable, holds nothing to mount.
+    const type = filesystemOf(await readRange(device, 0, SUPERBLOCK_BYTES).catch(() => new Uint8Array()));
     if (!type) continue;
     const dir = join(MOUNTS, partition);
     try {

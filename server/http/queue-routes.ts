@@ -65,6 +65,8 @@ async function withAgent(deps: RouteDeps, command: LeasedCommand, id: string): P
 async function withRebootWay(deps: RouteDeps, id: string, command: LeasedCommand): Promise<LeasedCommand> {
   const machine = await deps.store.getMachine(id);
   const plan = machine?.plan?.plan;
+  // The common case, a plan that keeps the default: no more to read, and no line in the step log.
+  if (plan?.reboot !== "kexec") return command;
   const returning = (await deps.store.maintenance.runs(id)).find(
     (run) => run.state === "returning" || run.state === "restoring",
   );
@@ -73,8 +75,7 @@ async function withRebootWay(deps: RouteDeps, id: string, command: LeasedCommand
     bootPath: machine?.bootPath ?? null,
     ...(returning ? { returningFrom: returning.image.purpose } : {}),
   });
-  if (plan?.reboot === "kexec")
-    await deps.store.appendLog(id, "reboot-way", { command: command.id, ...way }, new Date());
+  await deps.store.appendLog(id, "reboot-way", { command: command.id, ...way }, new Date());
   return way.via === "kexec" ? { ...command, reboot: "kexec" } : command;
 }
 
