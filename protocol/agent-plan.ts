@@ -1,7 +1,7 @@
 // The plan a tailored deployment agent carries baked in: the policy's PlanSpec resolved for one machine.
 import * as z from "zod";
 import { ImageSource } from "./images.js";
-import { PlanSpec } from "./policy.js";
+import { PlanSpec } from "./plan-spec.js";
 
 export const AgentPlan = z.strictObject({
   /** "sha256:<hex>" of the resolved plan (names it in logs and in the on-disk marker). */

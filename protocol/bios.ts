@@ -1,7 +1,7 @@
 // BIOS settings made out of band (a plan's `bios.attributes`, through the BMC's Redfish Bios resource):
 // what `bootwright bios apply` answers and the step log records.
 import * as z from "zod";
-import { BiosValue } from "./policy.js";
+import { BiosValue } from "./plan-spec.js";
 
 /** An attribute that does not read back as the plan wants it after the reset. */
 export const BiosDifference = z.strictObject({

@@ -16,6 +16,8 @@ export * from "./machine.js";
 export * from "./machine-lifecycle.js";
 export * from "./next-action.js";
 export * from "./policy.js";
+export * from "./plan-spec.js";
+export * from "./sizes.js";
 export * from "./agent-plan.js";
 export * from "./images.js";
 export * from "./maintenance.js";

@@ -6,7 +6,7 @@ import { MachineEnrollment } from "./enrollment.js";
 import { Inventory, SystemInfo } from "./inventory.js";
 import { MacAddress } from "./mac.js";
 import { Retirement, Tag } from "./machine-lifecycle.js";
-import { PlanSpec } from "./policy.js";
+import { PlanSpec } from "./plan-spec.js";
 
 export const Machine = z.strictObject({
   /** SMBIOS UUID when real and not shared with another machine, else the boot MAC (architecture.md, Identity). */

@@ -8,7 +8,8 @@ import * as z from "zod";
 import { StepReport } from "./agent-plan.js";
 import { ImageName, ImageSource } from "./images.js";
 import { Inventory } from "./inventory.js";
-import { PlanSpec, Policy } from "./policy.js";
+import { PlanSpec } from "./plan-spec.js";
+import { Policy } from "./policy.js";
 
 /** The folder on the ESP with the manifest. */
 export const OFFLINE_DIR = "offline";

@@ -1,6 +1,8 @@
 // The policy schema's pure parts: sizes, which inventory paths are facts, and the plan's own rules.
 import { describe, expect, it } from "vitest";
-import { COMPUTED_FACTS, isInventoryPath, parseSize, PlanSpec, Policy } from "./policy.js";
+import { PlanSpec } from "./plan-spec.js";
+import { COMPUTED_FACTS, isInventoryPath, Policy } from "./policy.js";
+import { parseSize } from "./sizes.js";
 
 describe("parseSize", () => {
   it.each([
