@@ -110,7 +110,7 @@ async function streamFigure(setup: Setup): Promise<Figure> {
       ours: Number(ours.toFixed(1)),
       baseline: Number(baseline.toFixed(1)),
       baseline_is: "wget -O- | zstd -d | dd conv=fsync in the same VM, same image and disk, alternating",
-      note: `raw MB/s, median of 3 each; Debian image ${rawMB.toFixed(0)} MB raw; accel ${setup.accel}, 2 vCPUs (CPU max without ERMS/FSRM: test-vm/qemu.ts); ours per run, seconds: hashing (inline with 2 vCPUs: agent/installer/stored-bytes-hash.ts) / waiting for the hash / decoding (on its own thread with 2 vCPUs: agent/installer/decode-thread.ts) / waiting for the decoder and the disk / the main thread's busy share of the stream's time (event loop utilisation: HTTP parsing and stream machinery included) / the process's CPU seconds on all threads (user + system) / the HTTP body's chunks: ${match[4] ?? ""}; goal ≥ 0.95`,
+      note: `raw MB/s, median of 3 each; Debian image ${rawMB.toFixed(0)} MB raw; accel ${setup.accel}, 2 vCPUs (CPU max without ERMS/FSRM: test-vm/qemu.ts); ours per run, seconds: hashing (inline with 2 vCPUs: agent/installer/stored-bytes-hash.ts) / waiting for the hash / decoding (on its own thread with 2 vCPUs: agent/installer/decode-thread.ts) / waiting for the decoder and the disk / the main thread's busy share of the stream's time (event loop utilisation: HTTP parsing and stream machinery included) / the process's CPU seconds on all threads (user + system) / the HTTP body's chunks (each handed from undici's parser to the hash and the decoder: agent/installer/http-body.ts) / the disk writes that went O_DIRECT, of all (agent/installer/image-target.ts): ${match[4] ?? ""}; goal ≥ 0.95`,
     };
   } finally {
     await vm.stop();

@@ -39,10 +39,10 @@ export class BatchedThread {
   }
 
   /**
-   * Copies `chunk` into the batch being filled, handing each full batch over; waits while too much is
-   * queued.
+   * Copies `chunk` into the batch being filled, handing each full batch over. A promise only while too
+   * much is queued (resolved once the thread caught up): no promise per chunk on the stream's hot path.
    */
-  async push(chunk: Buffer): Promise<void> {
+  push(chunk: Buffer): Promise<void> | undefined {
     this.throwIfFailed();
     for (let offset = 0; offset < chunk.length;) {
       const taken = Math.min(chunk.length - offset, this.batch.length - this.batched);
@@ -51,7 +51,11 @@ export class BatchedThread {
       offset += taken;
       if (this.batched === this.batch.length) this.send();
     }
-    if (this.inFlight <= this.maxInFlightBytes) return;
+    if (this.inFlight <= this.maxInFlightBytes) return undefined;
+    return this.caughtUp();
+  }
+
+  private async caughtUp(): Promise<void> {
     const started = performance.now();
     await new Promise<void>((resolve) => (this.wake = resolve));
     this.waitMs += performance.now() - started;

@@ -1,15 +1,18 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { hasCode } from "../../protocol/index.js";
 import { DecodeThread } from "./decode-thread.js";
 import { ImageDecoder, WRITE_BUFFER_BYTES, type ImageWriter } from "./image-decoder.js";
+import { ImageTarget } from "./image-target.js";
 import { loadZstd } from "./native.js";
 
 process.env.BOOTWRIGHT_NODE_MODULES = join(import.meta.dirname, "../../node_modules");
 const zstd = loadZstd();
+const canLoop = process.getuid?.() === 0 && spawnSync("losetup", ["--find"]).status === 0;
 let dir: string;
 
 beforeEach(() => {
@@ -27,26 +30,31 @@ function rawImage(size: number): Buffer {
 }
 
 // The same decoder on the main thread (one CPU) and on a thread of its own (decode-thread.ts).
-const writers: [string, (handle: FileHandle, target: string) => ImageWriter][] = [
-  ["on the main thread", (handle, target) => new ImageDecoder(handle, target)],
-  ["on its own thread", (_handle, target) => new DecodeThread(target)],
+const writers: [string, (target: string) => Promise<ImageWriter>][] = [
+  ["on the main thread", async (target) => new ImageDecoder(await ImageTarget.open(target), target)],
+  ["on its own thread", (target) => Promise.resolve(new DecodeThread(target))],
 ];
 
 describe.each(writers)("decoding %s", (_where, writerFor) => {
-  /** Feeds `input` to a decoder writing into a fresh file, in pieces of `piece` bytes; returns the file. */
+  /** Feeds `input` to a decoder writing into `target`, in pieces of `piece` bytes; returns its timings. */
+  async function decodeInto(target: string, input: Buffer, piece: number): Promise<ImageWriter> {
+    const decoder = await writerFor(target);
+    try {
+      for (let at = 0; at < input.length; at += piece) await decoder.feed(input.subarray(at, at + piece));
+      await decoder.finish();
+    } finally {
+      await decoder.close();
+    }
+    return decoder;
+  }
+
+  /** The same, into a fresh file; returns the file. */
   async function decode(input: Buffer, piece: number): Promise<Buffer> {
     const target = join(dir, "disk.img");
     writeFileSync(target, "");
-    const handle = await open(target, "r+");
-    try {
-      const decoder = writerFor(handle, target);
-      for (let at = 0; at < input.length; at += piece) await decoder.feed(input.subarray(at, at + piece));
-      await decoder.finish();
-      await decoder.close();
-      expect(decoder.position).toBe(readFileSync(target).length);
-    } finally {
-      await handle.close();
-    }
+    const decoder = await decodeInto(target, input, piece);
+    expect(decoder.position).toBe(readFileSync(target).length);
+    expect(decoder.timings.directWrites).toBe(0); // a file keeps the page cache
     return readFileSync(target);
   }
 
@@ -70,8 +78,7 @@ describe.each(writers)("decoding %s", (_where, writerFor) => {
   it("reports a refused write as target_write with its offset", async () => {
     // /dev/full refuses every write (ENOSPC): a disk that is full from its first byte.
     const target = "/dev/full";
-    const handle = await open(target, "r+");
-    const decoder = writerFor(handle, target);
+    const decoder = await writerFor(target);
     try {
       const input = zstd.compress(rawImage(WRITE_BUFFER_BYTES * 2));
       // The failure surfaces where the write is awaited: the feed that needs its buffer, or finish.
@@ -86,7 +93,33 @@ describe.each(writers)("decoding %s", (_where, writerFor) => {
       expect(String(failure)).toMatch(/ENOSPC|no space/i);
     } finally {
       await decoder.close();
-      await handle.close();
     }
   });
+
+  // O_DIRECT needs a block device: a loop device over a file is one (root only, as in the suite and CI).
+  it.runIf(canLoop)(
+    "writes a block device with O_DIRECT, its last partial piece through the page cache",
+    async () => {
+      const backing = join(dir, "loop.img");
+      writeFileSync(backing, "");
+      truncateSync(backing, 4 * WRITE_BUFFER_BYTES);
+      const loop = execFileSync("losetup", ["--find", "--show", backing]).toString().trim();
+      try {
+        // Not a multiple of a sector: the last piece cannot go direct.
+        const raw = rawImage(2 * WRITE_BUFFER_BYTES + 12_345);
+        const decoder = await decodeInto(loop, zstd.compress(raw), 65_536);
+        expect(decoder.timings).toMatchObject({ writes: 3, directWrites: 2 });
+        // Read through the device (its page cache forgot what O_DIRECT wrote), then through the file.
+        const device = Buffer.alloc(raw.length);
+        const handle = await open(loop, "r");
+        await handle.read(device, 0, device.length, 0);
+        await handle.close();
+        expect(device.equals(raw)).toBe(true);
+        execFileSync("blockdev", ["--flushbufs", loop]);
+        expect(readFileSync(backing).subarray(0, raw.length).equals(raw)).toBe(true);
+      } finally {
+        execFileSync("losetup", ["-d", loop]);
+      }
+    },
+  );
 });

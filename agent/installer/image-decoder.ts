@@ -4,10 +4,10 @@
 // the decoder writes straight into two large buffers that alternate: one is filled by ZSTD_decompressStream
 // while the other is written by the thread pool, in one pwrite each. The caller awaits `feed`, so a slow
 // disk holds back the download (back pressure end to end) with at most two buffers in memory.
-import type { FileHandle } from "node:fs/promises";
 import type * as Binding from "zstd-napi/binding.js";
 import { BootwrightError, type FailureContext } from "../../protocol/failure.js";
 import { describeError } from "./describe-error.js";
+import { alignedBuffers, type ImageTarget } from "./image-target.js";
 import { loadZstdBinding } from "./native.js";
 
 /** 4 MiB: big enough for the disk to stream, a multiple of any sector size. */
@@ -26,6 +26,8 @@ export interface DecodeTimings {
   /** Time `feed` waited for the disk (both buffers busy). */
   writeWaitMs: number;
   writes: number;
+  /** Of `writes`, those that bypassed the page cache (O_DIRECT on a block device: image-target.ts). */
+  directWrites: number;
 }
 
 /** The decode-and-write stage as the stream uses it: here on the main thread, or decode-thread.ts's. */
@@ -33,8 +35,11 @@ export interface ImageWriter {
   /** Raw bytes handed to the disk so far. */
   readonly position: number;
   readonly timings: DecodeTimings;
-  /** Decodes `input`; resolves once it is taken, waiting for the disk when too much is pending. */
-  feed(input: Buffer): Promise<void>;
+  /**
+   * Takes `input` to decode; a promise (settled once it is taken) when it must wait, for the disk or the
+   * decoder when too much is pending, or for its own decoding.
+   */
+  feed(input: Buffer): Promise<void> | undefined;
   /** Writes what is left and waits for every write; throws when the input ended inside a frame. */
   finish(): Promise<void>;
   /** Lets go of what the stage holds (its thread); idempotent, and safe after finish. */
@@ -44,18 +49,19 @@ export interface ImageWriter {
 export class ImageDecoder implements ImageWriter {
   /** Raw bytes handed to the disk so far (written or being written). */
   position = 0;
-  readonly timings: DecodeTimings = { decodeMs: 0, writeWaitMs: 0, writes: 0 };
+  readonly timings: DecodeTimings = { decodeMs: 0, writeWaitMs: 0, writes: 0, directWrites: 0 };
   private readonly dctx: Binding.DCtx;
-  private readonly buffers = [Buffer.allocUnsafe(WRITE_BUFFER_BYTES), Buffer.allocUnsafe(WRITE_BUFFER_BYTES)];
+  private readonly buffers = alignedBuffers(2, WRITE_BUFFER_BYTES);
   private current = 0;
   private filled = 0;
   private writing: Promise<void> = Promise.resolve();
   /** ZSTD_decompressStream's last hint: 0 when the last frame is complete. */
   private frameOpen = false;
 
+  /** Writes to `target` (opened by the caller, closed by close()); `path` names it in errors. */
   constructor(
-    private readonly handle: FileHandle,
-    private readonly target: string,
+    private readonly target: ImageTarget,
+    private readonly path: string,
   ) {
     this.dctx = new (loadZstdBinding().DCtx)();
   }
@@ -89,7 +95,7 @@ export class ImageDecoder implements ImageWriter {
   }
 
   close(): Promise<void> {
-    return Promise.resolve();
+    return this.target.close();
   }
 
   /** Waits for the previous write (its buffer becomes free), then writes the current buffer and swaps. */
@@ -111,17 +117,19 @@ export class ImageDecoder implements ImageWriter {
   private async writeAt(data: Buffer, at: number): Promise<void> {
     let bytesWritten: number;
     try {
-      ({ bytesWritten } = await this.handle.write(data, 0, data.length, at));
+      const { written, direct } = await this.target.writeAt(data, at);
+      bytesWritten = written;
+      if (direct) this.timings.directWrites += 1;
     } catch (err) {
       throw new TargetWriteError(
         `write at offset ${at} failed: ${describeError(err)}`,
-        { target: this.target, offset: at },
+        { target: this.path, offset: at },
         { cause: err },
       );
     }
     if (bytesWritten !== data.length)
       throw new TargetWriteError(`short write at offset ${at}: ${bytesWritten} of ${data.length} bytes`, {
-        target: this.target,
+        target: this.path,
         offset: at,
       });
   }

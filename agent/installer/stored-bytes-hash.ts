@@ -39,7 +39,8 @@ export interface HashResult {
 
 /** What the stream needs of its hash, on a thread or inline. */
 export interface StoredBytesHash {
-  update(chunk: Buffer): Promise<void>;
+  /** Takes `chunk`; a promise only when the stream must wait for the hash to catch up. */
+  update(chunk: Buffer): Promise<void> | undefined;
   /** The sha256 of every chunk given, in order; ends the hash. */
   digest(): Promise<HashResult>;
   /** Ends the hash without a digest (a stream that failed); idempotent. */
@@ -55,11 +56,10 @@ export class InlineHash implements StoredBytesHash {
   private readonly hash = createHash("sha256");
   private hashMs = 0;
 
-  update(chunk: Buffer): Promise<void> {
+  update(chunk: Buffer): undefined {
     const started = performance.now();
     this.hash.update(chunk);
     this.hashMs += performance.now() - started;
-    return Promise.resolve();
   }
 
   digest(): Promise<HashResult> {
@@ -82,7 +82,7 @@ export class HashWorker implements StoredBytesHash {
     });
   }
 
-  update(chunk: Buffer): Promise<void> {
+  update(chunk: Buffer): Promise<void> | undefined {
     return this.thread.push(chunk);
   }
 

@@ -1,17 +1,18 @@
-// The install stream: HTTP (undici) → sha256 of the stored bytes (stored-bytes-hash.ts) and zstd
-// (image-decoder.ts, or decode-thread.ts with a second CPU) → large sequential writes to the target (a
-// block device, or a file on a host). A dropped connection or a server restart resumes with
+// The install stream: HTTP (undici's parser straight to a sink: http-body.ts) → sha256 of the stored
+// bytes (stored-bytes-hash.ts) and zstd (image-decoder.ts, or decode-thread.ts with a second CPU) → large
+// sequential writes to the target (a block device with O_DIRECT, or a file on a host: image-target.ts). A dropped connection or a server restart resumes with
 // `Range: bytes=<received>-` into the same decoder, so the stream goes on where it stopped.
 // The stored bytes' sha256 and both sizes are checked at the end: a mismatch is an error, never a success.
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { setTimeout as delay } from "node:timers/promises";
-import { request } from "undici";
 import { BootwrightError, hasCode, type FailureContext } from "../../protocol/failure.js";
 import type { ImageSource } from "../../protocol/index.js";
 import { backoffDelayMs, RESUME_BACKOFF } from "../shared/backoff.js";
 import { describeError } from "./describe-error.js";
+import { receiveBody } from "./http-body.js";
+import { ImageTarget } from "./image-target.js";
 import { storedBytesHash } from "./stored-bytes-hash.js";
 import { DecodeThread } from "./decode-thread.js";
 import { ImageDecoder, TargetWriteError, type DecodeTimings, type ImageWriter } from "./image-decoder.js";
@@ -99,10 +100,20 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
     await storedHash.close();
     throw err;
   });
-  // The thread opens the target itself; this handle still checks it up front, and its sync at the end
-  // covers the thread's writes too (fsync flushes the file's or the device's data, whichever fd wrote it).
+  // The decoder opens the target itself (with O_DIRECT when it is a block device: image-target.ts); this
+  // handle checks it up front, and its sync at the end covers the decoder's writes too (fsync flushes the
+  // file's or the device's data and the disk's cache, whichever fd wrote it).
   const writer: ImageWriter =
-    cpus > 1 ? new DecodeThread(options.target) : new ImageDecoder(handle, options.target);
+    cpus > 1
+      ? new DecodeThread(options.target)
+      : await ImageTarget.open(options.target).then(
+          (target) => new ImageDecoder(target, options.target),
+          async (err: unknown) => {
+            await handle.close();
+            await storedHash.close();
+            throw err;
+          },
+        );
   // A write error ends the transfer at once; after a decoding error the rest is only hashed.
   let writeFailure: unknown;
 
@@ -118,54 +129,62 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
   };
   const timer = setInterval(() => options.onProgress?.(progress()), options.progressEveryMs ?? 2_000);
 
-  /** The stored bytes from `received` on: one GET, or the media's file read from that offset. */
-  const bodyFrom = async (): Promise<AsyncIterable<Buffer>> => {
-    if (options.file !== undefined)
-      return createReadStream(options.file, { start: received, highWaterMark: 2 ** 20, signal });
-    const headers: Record<string, string> = {
-      ...options.headers,
-      ...(received > 0 ? { range: `bytes=${received}-` } : {}),
-    };
-    const response = await request(options.url, {
-      headers,
-      signal,
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
-    });
-    if (response.statusCode >= 400 && response.statusCode < 500) {
-      const text = await response.body.text();
-      throw new FatalStreamError(`GET ${options.url}: HTTP ${response.statusCode} ${text.slice(0, 300)}`, {
-        url: options.url,
-        status: response.statusCode,
-      });
-    }
-    if (response.statusCode >= 500) {
-      await response.body.dump();
-      throw new Error(`GET ${options.url}: HTTP ${response.statusCode}`);
-    }
-    if (received > 0 && response.statusCode !== 206) {
-      await response.body.dump();
-      throw new FatalStreamError(
-        `server answered ${response.statusCode} to Range bytes=${received}-: cannot resume mid-stream`,
-        { url: options.url, status: response.statusCode },
-      );
-    }
-    return response.body as AsyncIterable<Buffer>;
-  };
-
-  /** Reads from `received` on; returns when the body ends (maybe early) or throws. */
-  const fetchFrom = async (): Promise<void> => {
-    for await (const chunk of await bodyFrom()) {
-      if (hasCode(writeFailure, "target_write")) break;
-      chunks += 1;
-      await storedHash.update(chunk);
-      received += chunk.length;
-      // After a decoding failure the rest is only hashed: the error then says whether the bytes differ.
-      if (writeFailure === undefined)
-        await writer.feed(chunk).catch((err: unknown) => {
+  /** Hashes and decodes one chunk of the stored bytes; a promise when the hash or the decoder is behind. */
+  const take = (chunk: Buffer): Promise<void> | undefined => {
+    // A write error ends the transfer (receiveBody aborts the request); the loop below reports it.
+    if (hasCode(writeFailure, "target_write")) throw writeFailure;
+    chunks += 1;
+    const hashing = storedHash.update(chunk);
+    received += chunk.length;
+    // After a decoding failure the rest is only hashed: the error then says whether the bytes differ.
+    let decoding: Promise<void> | undefined;
+    if (writeFailure === undefined)
+      try {
+        decoding = writer.feed(chunk)?.catch((err: unknown) => {
           writeFailure = err;
         });
+      } catch (err) {
+        writeFailure = err;
+      }
+    if (hashing && decoding) return Promise.all([hashing, decoding]).then(() => undefined);
+    return hashing ?? decoding;
+  };
+
+  /** Reads from `received` on (one GET, or the media's file); returns when the body ends (maybe early). */
+  const fetchFrom = async (): Promise<void> => {
+    if (options.file !== undefined) {
+      for await (const chunk of createReadStream(options.file, {
+        start: received,
+        highWaterMark: 2 ** 20,
+        signal,
+      }) as AsyncIterable<Buffer>)
+        await take(chunk);
+      return;
     }
+    const from = received;
+    await receiveBody(
+      options.url,
+      {
+        headers: { ...options.headers, ...(from > 0 ? { range: `bytes=${from}-` } : {}) },
+        signal,
+        timeoutMs: 30_000,
+        onStatus: (status) => {
+          if (from > 0 && status !== 206)
+            throw new FatalStreamError(
+              `server answered ${status} to Range bytes=${from}-: cannot resume mid-stream`,
+              { url: options.url, status },
+            );
+        },
+        onErrorAnswer: ({ status, text }) =>
+          status < 500
+            ? new FatalStreamError(`GET ${options.url}: HTTP ${status} ${text.slice(0, 300)}`, {
+                url: options.url,
+                status,
+              })
+            : new Error(`GET ${options.url}: HTTP ${status}`),
+      },
+      take,
+    );
   };
 
   try {
@@ -177,6 +196,7 @@ export async function streamImage(options: StreamImageOptions): Promise<StreamRe
         if (received < source.sizeBytes && !hasCode(writeFailure, "target_write"))
           throw new Error(`the response ended at ${received} of ${source.sizeBytes} bytes`);
       } catch (err) {
+        if (hasCode(writeFailure, "target_write")) break;
         if (hasCode(err, "image_stream_refused") || signal.aborted) throw err;
         if (received > lastReceived) {
           lastReceived = received;

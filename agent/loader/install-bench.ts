@@ -39,9 +39,9 @@ export async function benchInstall(
     const busy = Math.round(performance.eventLoopUtilization(loop).utilization * 100);
     const { user, system } = process.cpuUsage(cpu);
     const s = (ms: number): string => (ms / 1000).toFixed(1);
-    const { hashMs, hashWaitMs, decodeMs, writeWaitMs, chunks } = result.stages;
+    const { hashMs, hashWaitMs, decodeMs, writeWaitMs, chunks, writes, directWrites } = result.stages;
     stages.push(
-      `hash:${s(hashMs)}/hashwait:${s(hashWaitMs)}/decode:${s(decodeMs)}/diskwait:${s(writeWaitMs)}/mainbusy:${busy}%/cpu:${s((user + system) / 1000)}/chunks:${chunks}`,
+      `hash:${s(hashMs)}/hashwait:${s(hashWaitMs)}/decode:${s(decodeMs)}/diskwait:${s(writeWaitMs)}/mainbusy:${busy}%/cpu:${s((user + system) / 1000)}/chunks:${chunks}/direct:${directWrites}of${writes}`,
     );
     started = performance.now();
     // conv=fsync: the baseline also ends with its data on the disk, as ours does (FileHandle.sync). The
