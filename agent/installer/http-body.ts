@@ -85,7 +85,8 @@ export function receiveBody(url: string, options: ReceiveOptions, sink: BodySink
           }
         },
         onResponseData(paused, chunk) {
-          if (settled) return;
+          // undici's parser, resumed with nothing buffered, hands over an empty piece: nothing to take.
+          if (settled || chunk.length === 0) return;
           if (errorStatus !== 0) {
             if (Buffer.concat(errorText).length < ERROR_TEXT_BYTES) errorText.push(chunk);
             return;

@@ -68,6 +68,9 @@ export class ImageDecoder implements ImageWriter {
 
   /** Decodes `input`; resolves once its output is in a buffer, waiting for the disk when both are full. */
   async feed(input: Buffer): Promise<void> {
+    // Nothing to decode, and nothing left inside the decoder (the last feed returned with room to spare);
+    // zstd counts each call that moves nothing and fails the 16th in a row ("no forward progress").
+    if (input.length === 0) return;
     let source: Buffer = input;
     for (;;) {
       const out = this.buffers[this.current] as Buffer;
