@@ -1,7 +1,8 @@
 // The install stream: HTTP (undici's parser straight to a sink: http-body.ts) → sha256 of the stored
 // bytes (stored-bytes-hash.ts) and zstd (image-decoder.ts, or decode-thread.ts with a second CPU) → large
-// sequential writes to the target (a block device with O_DIRECT, or a file on a host: image-target.ts). A dropped connection or a server restart resumes with
-// `Range: bytes=<received>-` into the same decoder, so the stream goes on where it stopped.
+// sequential writes to the target (a block device with O_DIRECT, or a file on a host: image-target.ts).
+// A dropped connection or a server restart resumes with `Range: bytes=<received>-` into the same
+// decoder, so the stream goes on where it stopped.
 // The stored bytes' sha256 and both sizes are checked at the end: a mismatch is an error, never a success.
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
