@@ -36,6 +36,7 @@ export function receiveBody(url: string, options: ReceiveOptions, sink: BodySink
     let controller: Dispatcher.DispatchController | undefined;
     let errorStatus = 0;
     const errorText: Buffer[] = [];
+    let errorTextBytes = 0;
     let settled = false;
     const settle = (err?: Error): void => {
       if (settled) return;
@@ -88,7 +89,10 @@ export function receiveBody(url: string, options: ReceiveOptions, sink: BodySink
           // undici's parser, resumed with nothing buffered, hands over an empty piece: nothing to take.
           if (settled || chunk.length === 0) return;
           if (errorStatus !== 0) {
-            if (Buffer.concat(errorText).length < ERROR_TEXT_BYTES) errorText.push(chunk);
+            if (errorTextBytes < ERROR_TEXT_BYTES) {
+              errorText.push(chunk);
+              errorTextBytes += chunk.length;
+            }
             return;
           }
           let wait: Promise<void> | undefined;
