@@ -34,19 +34,20 @@ export class ImageTarget {
   private closed = false;
 
   private constructor(
-    /** O_DIRECT on a block device, else the same as `buffered`. */
-    private readonly direct: FileHandle,
     private readonly buffered: FileHandle,
-    readonly isDirect: boolean,
+    /** O_DIRECT, on a block device that takes it. */
+    private readonly direct?: FileHandle,
   ) {}
 
   /** Opens `path` for writing (no truncation): O_DIRECT when it is a block device that takes it. */
   static async open(path: string): Promise<ImageTarget> {
     const buffered = await open(path, "r+");
-    if (!(await stat(path)).isBlockDevice()) return new ImageTarget(buffered, buffered, false);
+    if (!(await stat(path)).isBlockDevice()) return new ImageTarget(buffered);
     // A device (or a kernel) without O_DIRECT says EINVAL: the page cache then, as for a file.
-    const direct = await open(path, constants.O_RDWR | constants.O_DIRECT).catch(() => undefined);
-    return direct ? new ImageTarget(direct, buffered, true) : new ImageTarget(buffered, buffered, false);
+    return new ImageTarget(
+      buffered,
+      await open(path, constants.O_RDWR | constants.O_DIRECT).catch(() => undefined),
+    );
   }
 
   /**
@@ -54,16 +55,17 @@ export class ImageTarget {
    * it and both are aligned, else through the page cache. Says how many bytes went, and which way.
    */
   async writeAt(data: Buffer, at: number): Promise<{ written: number; direct: boolean }> {
-    const direct = this.isDirect && data.length % DIRECT_ALIGN === 0 && at % DIRECT_ALIGN === 0;
-    const { bytesWritten } = await (direct ? this.direct : this.buffered).write(data, 0, data.length, at);
-    return { written: bytesWritten, direct };
+    const aligned = data.length % DIRECT_ALIGN === 0 && at % DIRECT_ALIGN === 0;
+    const handle = aligned && this.direct ? this.direct : this.buffered;
+    const { bytesWritten } = await handle.write(data, 0, data.length, at);
+    return { written: bytesWritten, direct: handle !== this.buffered };
   }
 
   /** Closes both descriptors; idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.direct !== this.buffered) await this.direct.close();
+    await this.direct?.close();
     await this.buffered.close();
   }
 }
