@@ -85,7 +85,7 @@ export function receiveBody(url: string, options: ReceiveOptions, sink: BodySink
             stop(err instanceof Error ? err : new Error(String(err)));
           }
         },
-        onResponseData(paused, chunk) {
+        onResponseData(response, chunk) {
           // undici's parser, resumed with nothing buffered, hands over an empty piece: nothing to take.
           if (settled || chunk.length === 0) return;
           if (errorStatus !== 0) {
@@ -103,10 +103,10 @@ export function receiveBody(url: string, options: ReceiveOptions, sink: BodySink
             return;
           }
           if (wait === undefined) return;
-          paused.pause();
+          response.pause();
           wait.then(
             () => {
-              paused.resume();
+              response.resume();
             },
             (err: unknown) => {
               stop(err instanceof Error ? err : new Error(String(err)));
