@@ -51,6 +51,14 @@ field() {
 
 say "booted $kind"
 
+# debian starts us with networkd, before DHCP has answered (not after network-online.target, which waits
+# for every link): wait up to 30 s for the first IPv4 route, polled every 0.1 s, rather than spend a
+# 5-second retry on a call that cannot leave. /proc/net/route lists one per line below its header.
+for _ in $(seq 1 300); do
+  [ "$(wc -l </proc/net/route)" -gt 1 ] && break
+  sleep 0.1
+done
+
 # Disk drivers may still be probing partitions: give the marker a few seconds to appear.
 device=
 for _ in 1 2 3 4 5 6 7 8 9 10; do

@@ -139,12 +139,15 @@ LinkLocalAddressing=no
 IPv6AcceptRA=no
 `;
 
+// After networkd, not network-online.target: systemd-networkd-wait-online waits for every managed link
+// (a server's second, uncabled NIC holds it up to 2 minutes), and under TCG its own start cost ~0.5 s of
+// each boot. The script waits for the first IPv4 route itself, then retries until the server answers.
 const CALLHOME_UNIT = `# bootwright: tell the provisioning server this OS is up (reads the bootwright-marker partition), then
 # report health figures for as long as it runs (simple, not oneshot: it never ends).
 [Unit]
 Description=bootwright call-home and health reporter
-Wants=network-online.target
-After=network-online.target
+Wants=systemd-networkd.service
+After=systemd-networkd.service
 
 [Service]
 Type=simple
@@ -159,6 +162,65 @@ TTYPath=/dev/console
 [Install]
 WantedBy=multi-user.target
 `;
+
+/**
+ * Units masked in the image: what a server that boots to its call home does not use, each a process (or a
+ * mount) that competes with the boot's critical chain for the CPU. Measured on a 2-vCPU TCG VM, from
+ * systemd's start to the call-home unit: 8.0 s as debootstrap left it, 6.1 s with these, the generators
+ * below and multi-user.target as the default (no display: graphical.target only adds a wait).
+ */
+const MASKED_UNITS = [
+  // Reaps e2scrub's snapshots (LVM only); 7.9 s of a 1-vCPU boot, the longest unit.
+  "e2scrub_reap.service",
+  // gettys on tty2–6 without logind; the serial console's getty stays.
+  "getty-static.service",
+  // Modules loaded ahead of need (LVM, FUSE, loop, configfs, EFI pstore): modprobe loads them when
+  // something uses them.
+  "modprobe@configfs.service",
+  "modprobe@dm_mod.service",
+  "modprobe@fuse.service",
+  "modprobe@efi_pstore.service",
+  "modprobe@loop.service",
+  "systemd-pstore.service",
+  // Kernel debug, tracing and configfs views, huge pages and POSIX message queues: mounted by hand (or
+  // by their package) where used.
+  "sys-kernel-debug.mount",
+  "sys-kernel-tracing.mount",
+  "sys-kernel-config.mount",
+  "sys-fs-fuse-connections.mount",
+  "dev-hugepages.mount",
+  "dev-mqueue.mount",
+  // Turns ip= on the kernel command line into networkd files: our DHCP file is in the image.
+  "systemd-network-generator.service",
+  // Creates system users from sysusers.d at every boot: Debian's packages create theirs when installed
+  // (their maintainer scripts run systemd-sysusers), so at boot it finds nothing to do, on the chain
+  // to udev and networkd.
+  "systemd-sysusers.service",
+  // An empty machine-id means "first boot": systemd-firstboot would then prompt on the console and wait.
+  "systemd-firstboot.service",
+  // The apt timers only add noise to a short-lived test boot and fetch nothing useful without lists.
+  "apt-daily.timer",
+  "apt-daily-upgrade.timer",
+];
+
+/**
+ * Generators systemd runs (one process each) before it queues a single unit: 2.3 s of a 1-vCPU boot
+ * before "Queued start job", 0.9 s without these. The image has no encrypted, integrity or verity
+ * volumes, no hibernation, no SysV scripts of its own and no rc.local; root is in /etc/fstab (so GPT
+ * auto-discovery has nothing to add but an automount of the ESP). fstab, getty and debug (systemd.mask=
+ * on the kernel command line, for an operator) stay.
+ */
+const MASKED_GENERATORS = [
+  "systemd-cryptsetup-generator",
+  "systemd-integritysetup-generator",
+  "systemd-veritysetup-generator",
+  "systemd-hibernate-resume-generator",
+  "systemd-gpt-auto-generator",
+  "systemd-rc-local-generator",
+  "systemd-run-generator",
+  "systemd-system-update-generator",
+  "systemd-sysv-generator",
+];
 
 const FSTAB = `# bootwright: root by its fixed partition UUID (the disk layout sets it).
 PARTUUID=${DEBIAN_ROOT_PARTUUID} / ext4 errors=remount-ro 0 1
@@ -240,6 +302,14 @@ function writeFile(root: string, path: string, content: string, mode = 0o644): v
   rmSync(target, { force: true });
   writeFileSync(target, content);
   chmodSync(target, mode);
+}
+
+/** A symbolic link at `path` under `root` to `target`, replacing whatever is there. */
+function symlinkAt(root: string, path: string, target: string): void {
+  const link = join(root, path);
+  mkdirSync(dirname(link), { recursive: true });
+  rmSync(link, { force: true });
+  symlinkSync(target, link);
 }
 
 function chroot(root: string, argv: string[]): Promise<Buffer> {
@@ -333,13 +403,12 @@ export async function debianRootfs(cacheDir: string, log: (line: string) => void
   writeFile(temp, "usr/local/sbin/bootwright-callhome", readFileSync(CALLHOME_SCRIPT, "utf8"), 0o755);
   writeFile(temp, "etc/systemd/system/bootwright-callhome.service", CALLHOME_UNIT);
   await chroot(temp, ["systemctl", "enable", "systemd-networkd.service", "bootwright-callhome.service"]);
-  // An empty machine-id means "first boot": systemd-firstboot would then prompt on the console and wait.
-  // The apt timers only add noise to a short-lived test boot and fetch nothing useful without lists.
-  for (const unit of ["systemd-firstboot.service", "apt-daily.timer", "apt-daily-upgrade.timer"]) {
-    const link = join(temp, "etc/systemd/system", unit);
-    rmSync(link, { force: true });
-    symlinkSync("/dev/null", link);
-  }
+  const masks = [
+    ...MASKED_UNITS.map((unit) => join("etc/systemd/system", unit)),
+    ...MASKED_GENERATORS.map((generator) => join("etc/systemd/system-generators", generator)),
+  ];
+  for (const path of masks) symlinkAt(temp, path, "/dev/null");
+  symlinkAt(temp, "etc/systemd/system/default.target", "/lib/systemd/system/multi-user.target");
 
   for (const path of PRUNED_PATHS) {
     const target = join(temp, path);
