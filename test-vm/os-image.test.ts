@@ -241,7 +241,7 @@ describe.each(["tiny", "debian"] as const)("%s OS image", (kind) => {
         });
       }
       // Not anchored at the line start: on debian, serial-getty's "login: " prompt may come first on the
-      // same console line (the call-home runs after network-online, the getty does not wait for it).
+      // same console line (the call home waits for networkd and a route, the getty for neither).
       const console = vm.console();
       expect(console).toMatch(new RegExp(`bootwright-os: booted ${kind}\\r?$`, "m"));
       expect(console).toMatch(new RegExp(`bootwright-os: called home machine=${machineId}\\r?$`, "m"));
