@@ -142,6 +142,8 @@ it.each([
         kernel: "/vmlinuz",
         initrds: "/initrd.img",
         cmdline: expect.stringMatching(/^root=PARTUUID=\S+ rw console=ttyS0/) as unknown,
+        // The ESP and the ext4 root (ext4's mount needs crc32c loaded first); not the raw marker.
+        searched: "vda1,vda3",
       });
       expect(vm.console()).toMatch(/starting the installed kernel \(kexec\)/);
       expect(vm.console()).not.toMatch(/next boot: the disk/);

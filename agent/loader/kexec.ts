@@ -44,6 +44,8 @@ export interface LoadedKernel {
   kernel: string;
   initrds: string[];
   cmdline: string;
+  /** Every partition the loader mounted and searched, the one it loaded from among them. */
+  searched: string[];
 }
 
 /** A filesystem of the installed disk, mounted read-only at `dir`. */
@@ -82,9 +84,16 @@ async function installedMarker(root: string): Promise<InstalledMarker> {
 
 /**
  * Modules each filesystem's mount needs, in one modprobe: FAT's code page and character set are modules
- * of their own, which a mount does not load by itself (it fails with EINVAL).
+ * of their own, which a mount does not load by itself (it fails with EINVAL); ext4 asks the crypto API
+ * for crc32c (metadata checksums) at mount, which no module dependency names and nothing in our
+ * initramfs loads on demand: without it the root's mount failed ("Cannot load crc32c driver") and a
+ * kernel under the root's /boot was not found.
  */
-const FS_MODULES = { vfat: ["vfat", "nls_cp437", "nls_ascii"], ext4: ["ext4"], xfs: ["xfs"] } as const;
+const FS_MODULES = {
+  vfat: ["vfat", "nls_cp437", "nls_ascii"],
+  ext4: ["crc32c_generic", "ext4"],
+  xfs: ["xfs"],
+} as const;
 
 /**
  * Mounts every filesystem of the installed disk read-only (the marker and raw partitions are skipped);
@@ -162,7 +171,7 @@ async function entriesOn(fs: Mounted): Promise<{ config: string; entry: BootEntr
 export async function firstBootable(
   mounted: readonly Mounted[],
   failed: readonly string[],
-): Promise<LoadedKernel & { files: string[] }> {
+): Promise<Omit<LoadedKernel, "searched"> & { files: string[] }> {
   const tried: string[] = [];
   for (const fs of mounted)
     for (const { config, entry } of await entriesOn(fs)) {
@@ -205,7 +214,7 @@ export async function loadInstalledKernel(root: string): Promise<LoadedKernel> {
     const initrd =
       initrds.length === 0 ? "-" : initrds.length === 1 ? (initrds[0] ?? "-") : await joinInitrds(initrds);
     await run(KEXEC_BOOT, ["load", kernel, initrd, loaded.cmdline], OPTS);
-    return loaded;
+    return { ...loaded, searched: mounted.map((m) => m.partition) };
   } finally {
     await unmount(mounted);
   }
@@ -219,7 +228,7 @@ async function execLoadedKernel(): Promise<never> {
 
 /** The console's and the step log's words for what was loaded. */
 export function describeLoaded(loaded: LoadedKernel): Record<string, string> {
-  return { ...loaded, initrds: loaded.initrds.join(",") };
+  return { ...loaded, initrds: loaded.initrds.join(","), searched: loaded.searched.join(",") };
 }
 
 /**
