@@ -3,15 +3,16 @@
 // goes through it at the cost of a copy, page allocation and writeback. Under emulation that cost was
 // the stream's largest: the Debian image (553 MB raw) streamed at 0.81–0.88 of `wget | zstd | dd`
 // through the page cache (six runs) and at 0.96–1.28 with O_DIRECT (seven runs; npm run bench --
-// install.stream, 2 vCPUs), the decoder's disk waits going from 0.3–0.7 s to 0.1–0.2 s per run. (Ironic's agent writes images with
-// `qemu-img convert -t directsync` for the same reason.) A file keeps the page cache: it may be read
-// soon after (host tools, tests), and not every filesystem takes O_DIRECT.
+// install.stream, 2 vCPUs), the decoder's disk waits going from 0.3–0.7 s to 0.1–0.2 s per run.
+// (Ironic's agent writes images with `qemu-img convert -t directsync` for the same reason.) A file keeps
+// the page cache: it may be read soon after (host tools, tests), and not every filesystem takes O_DIRECT.
 //
 // O_DIRECT wants the buffer's address, the offset and the length aligned to the device's logical block.
 // Buffers from a WebAssembly.Memory start on a page boundary (Node's own Buffers promise no alignment a
-// disk needs: a pooled one starts at any multiple of 8), so `DIRECT_ALIGN`-sized pieces of one are aligned; the stream writes whole buffers at
-// multiples of their size. Only its last, partial piece may be unaligned: that one goes through a
-// second, buffered descriptor, and the stream's fsync at the end covers both.
+// disk needs: a pooled one starts at any multiple of 8), so `DIRECT_ALIGN`-sized pieces of one are
+// aligned; the stream writes whole buffers at multiples of their size. Only its last, partial piece may
+// be unaligned: that one goes through a second, buffered descriptor, and the stream's fsync at the end
+// covers both.
 //
 // decode-thread.ts's thread cannot import this module: its source repeats openTarget and writeAt.
 import { constants } from "node:fs";
