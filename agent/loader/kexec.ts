@@ -12,6 +12,7 @@ import { readRange } from "../installer/block-device.js";
 import { readDisks } from "../inventory/disks.js";
 import { readInstalledMarker } from "../inventory/marker.js";
 import { listDir, readText } from "../inventory/sysfs.js";
+import { MOUNT_MODULES } from "../shared/mount-modules.js";
 import { run } from "../shared/run-command.js";
 import { say } from "./console.js";
 import {
@@ -83,19 +84,6 @@ async function installedMarker(root: string): Promise<InstalledMarker> {
 }
 
 /**
- * Modules each filesystem's mount needs, in one modprobe: FAT's code page and character set are modules
- * of their own, which a mount does not load by itself (it fails with EINVAL); ext4 asks the crypto API
- * for crc32c (metadata checksums) at mount, which no module dependency names and nothing in our
- * initramfs loads on demand: without it the root's mount failed ("Cannot load crc32c driver") and a
- * kernel under the root's /boot was not found.
- */
-const FS_MODULES = {
-  vfat: ["vfat", "nls_cp437", "nls_ascii"],
-  ext4: ["crc32c_generic", "ext4"],
-  xfs: ["xfs"],
-} as const;
-
-/**
  * Mounts every filesystem of the installed disk read-only (the marker and raw partitions are skipped);
  * one that does not mount is noted, and the others are still searched.
  */
@@ -112,7 +100,7 @@ async function mountInstalledDisk(root: string): Promise<{ mounted: Mounted[]; f
     try {
       await mkdir(dir, { recursive: true });
       // busybox's modprobe answers for built-in modules too; a module the kernel lacks shows at mount.
-      await run("modprobe", ["-q", "-a", ...FS_MODULES[type]], OPTS).catch(() => undefined);
+      await run("modprobe", ["-q", "-a", ...MOUNT_MODULES[type]], OPTS).catch(() => undefined);
       await run("mount", ["-t", type, "-o", "ro", device, dir], OPTS);
       mounted.push({ partition, dir });
     } catch (err) {

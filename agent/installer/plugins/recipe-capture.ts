@@ -5,6 +5,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { hasCode } from "../../../protocol/index.js";
+import { MOUNT_MODULES } from "../../shared/mount-modules.js";
 import { captureAndUpload } from "../capture.js";
 import {
   forgetCachedPages,
@@ -75,9 +76,7 @@ export const recipeCapture: InstallerPlugin = {
         const target = await installTarget(ctx.root, ctx.plan);
         // The image just replaced the partition table: have the kernel read it, then mount the root.
         await rereadPartitions(target, ctx.exec, ctx.signal);
-        // ext4 needs crc32c from the crypto API at mount time; nothing loads it on demand in our initramfs.
-        for (const module of ["crc32c_generic", "ext4"])
-          await ctx.exec("modprobe", [module], { timeoutMs: 30_000 });
+        for (const module of MOUNT_MODULES.ext4) await ctx.exec("modprobe", [module], { timeoutMs: 30_000 });
         const root = (await readGpt(target.path, target.sectorBytes)).find((p) => p.name === ROOT_PARTITION);
         if (!root)
           throw new Error(
